@@ -1,0 +1,1 @@
+"""The imperative shell: HTTP API, store, CLI and composition root."""

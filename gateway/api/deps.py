@@ -1,0 +1,90 @@
+"""What routes are handed: the runtime built in the lifespan, services in a transaction,
+and the request body read within limits. Routes declare these as Annotated aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from gateway.configuration.models import GatewayConfig
+from gateway.errors import InvalidContent, PayloadTooLarge, UnsupportedMediaType
+from gateway.search.query import PagingLimits
+from gateway.services.resources import ResourceService
+from gateway.settings import Settings
+from gateway.store.database import Database
+from gateway.store.resources import ResourceStore
+from mappings.issues import ContentError
+from mappings.json_input import ShapeLimits, parse_json_object
+
+_JSON_MEDIA_TYPES = {"application/fhir+json", "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything built once at start-up and shared by all requests."""
+
+    settings: Settings
+    config: GatewayConfig
+    database: Database
+
+    @property
+    def paging(self) -> PagingLimits:
+        return PagingLimits(self.settings.default_page_size, self.settings.max_page_size)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _write_service(runtime: RuntimeDep) -> Iterator[ResourceService]:
+    # Commits when the route returns, before the response is sent (scope="function"),
+    # so a client never sees 201 for something that was not stored.
+    with runtime.database.write() as connection:
+        yield ResourceService(ResourceStore(connection), runtime.paging)
+
+
+def _read_service(runtime: RuntimeDep) -> Iterator[ResourceService]:
+    with runtime.database.read() as connection:
+        yield ResourceService(ResourceStore(connection), runtime.paging)
+
+
+WriteService = Annotated[ResourceService, Depends(_write_service, scope="function")]
+ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]
+
+
+async def _json_body(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in _JSON_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            "Send application/fhir+json (or application/json); other formats are not accepted."
+        )
+    body = await _read_limited(request, runtime.settings.max_body_bytes)
+    limits = ShapeLimits(runtime.settings.max_json_depth, runtime.settings.max_array_length)
+    try:
+        return parse_json_object(body, limits)
+    except ContentError as error:
+        raise InvalidContent(error.issues) from None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+JsonBody = Annotated[dict[str, Any], Depends(_json_body)]

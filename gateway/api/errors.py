@@ -1,0 +1,69 @@
+"""The one place errors become HTTP responses: an OperationOutcome, never a stack trace.
+
+GatewayError and the framework's own refusals are handled here; anything unexpected is
+caught by RequestContextMiddleware (unexpected_error_response), outside the framework,
+so that neither Starlette nor the ASGI server re-raises it into a log with its message.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from gateway.api.responses import outcome_response
+from gateway.errors import GatewayError
+from gateway.logging import get_logger
+from mappings.issues import Issue, IssueCode
+
+log = get_logger(__name__)
+
+_HTTP_CODES = {
+    404: (IssueCode.NOT_FOUND, "There is nothing at this URL."),
+    405: (IssueCode.NOT_SUPPORTED, "This method is not supported at this URL."),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _request_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
+
+
+async def _gateway_error(_: Request, error: GatewayError) -> Response:
+    log.info(
+        "request.refused",
+        status=error.status,
+        issue_codes=",".join(str(issue.code) for issue in error.issues),
+    )
+    return outcome_response(error.status, error.issues)
+
+
+async def _request_validation(_: Request, error: RequestValidationError) -> Response:
+    issues = [
+        Issue(
+            IssueCode.INVALID,
+            "A request parameter or header is missing or malformed.",
+            ".".join(str(part) for part in detail.get("loc", ())),
+        )
+        for detail in error.errors()
+    ]
+    return outcome_response(400, issues)
+
+
+async def _http_exception(_: Request, error: HTTPException) -> Response:
+    code, message = _HTTP_CODES.get(error.status_code, (IssueCode.PROCESSING, "Request refused."))
+    return outcome_response(error.status_code, [Issue(code, message)], error.headers)
+
+
+def unexpected_error_response(error: Exception) -> Response:
+    # The message of an unexpected error may quote data; log its type and where it arose.
+    frames = traceback.extract_tb(error.__traceback__)
+    where = " <- ".join(f"{f.name}:{f.lineno}" for f in reversed(frames[-6:]))
+    log.error("request.failed", error_type=type(error).__name__, where=where)
+    return outcome_response(
+        500, [Issue(IssueCode.EXCEPTION, "The server could not complete the request.")]
+    )

@@ -1,0 +1,208 @@
+"""FHIR R4 REST at /fhir: metadata, create (and conditional create), read, vread, update,
+instance history and type search (GET, or POST to _search to keep identifiers out of URLs).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.responses import Response
+
+from gateway.api import bundles
+from gateway.api.capability import capability_statement
+from gateway.api.deps import JsonBody, ReadService, RuntimeDep, WriteService
+from gateway.api.http_headers import (
+    etag,
+    fhir_base,
+    if_match_version,
+    preferences,
+    require_json_acceptable,
+)
+from gateway.api.responses import fhir_response, informational
+from gateway.errors import BadRequest, NotFound, UnsupportedMediaType
+from gateway.search.query import parse_search
+from gateway.store.resources import StoredResource
+from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
+
+router = APIRouter(prefix="/fhir", dependencies=[Depends(require_json_acceptable)])
+
+_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
+
+
+def _resource_type(resource_type: str) -> str:
+    if resource_type not in SUPPORTED_RESOURCE_TYPES:
+        raise NotFound(
+            "This server does not serve that resource type; see /fhir/metadata for the types "
+            "it does."
+        )
+    return resource_type
+
+
+ResourceType = Annotated[str, Depends(_resource_type)]
+ResourceId = Annotated[str, Path(pattern=_ID_PATTERN)]
+
+
+async def _form_params(request: Request) -> list[tuple[str, str]]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("POST to _search takes application/x-www-form-urlencoded.")
+    form = await request.form()
+    return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+
+
+FormParams = Annotated[list[tuple[str, str]], Depends(_form_params)]
+
+
+@router.get("/metadata")
+def metadata(request: Request, runtime: RuntimeDep) -> Response:
+    base = fhir_base(request, runtime.settings.public_base_url)
+    published = request.app.state.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return fhir_response(capability_statement(base, published))
+
+
+@router.post("/{resource_type}/_search")
+def search_by_post(
+    request: Request,
+    resource_type: ResourceType,
+    form: FormParams,
+    runtime: RuntimeDep,
+    service: ReadService,
+) -> Response:
+    return _search(
+        request, resource_type, request.query_params.multi_items() + form, runtime, service
+    )
+
+
+@router.get("/{resource_type}")
+def search(
+    request: Request, resource_type: ResourceType, runtime: RuntimeDep, service: ReadService
+) -> Response:
+    return _search(request, resource_type, request.query_params.multi_items(), runtime, service)
+
+
+@router.post("/{resource_type}", status_code=201)
+def create(
+    request: Request,
+    resource_type: ResourceType,
+    body: JsonBody,
+    runtime: RuntimeDep,
+    service: WriteService,
+) -> Response:
+    outcome = service.create(
+        resource_type, body, if_none_exist=request.headers.get("if-none-exist")
+    )
+    status = 201 if outcome.created else 200
+    return _written(request, runtime, outcome.record, status)
+
+
+@router.get("/{resource_type}/{resource_id}")
+def read(resource_type: ResourceType, resource_id: ResourceId, service: ReadService) -> Response:
+    return _resource(service.read(resource_type, resource_id))
+
+
+@router.put("/{resource_type}/{resource_id}")
+def update(
+    request: Request,
+    resource_type: ResourceType,
+    resource_id: ResourceId,
+    body: JsonBody,
+    runtime: RuntimeDep,
+    service: WriteService,
+) -> Response:
+    record = service.update(resource_type, resource_id, body, if_match=if_match_version(request))
+    return _written(request, runtime, record, 200)
+
+
+@router.get("/{resource_type}/{resource_id}/_history")
+def history(
+    request: Request,
+    resource_type: ResourceType,
+    resource_id: ResourceId,
+    runtime: RuntimeDep,
+    service: ReadService,
+) -> Response:
+    count = _whole_number(request, "_count")
+    below = _whole_number(request, "_below")
+    page = service.history(resource_type, resource_id, count=count, below=below)
+    base = fhir_base(request, runtime.settings.public_base_url)
+    return fhir_response(
+        bundles.history(
+            base,
+            resource_type,
+            resource_id,
+            page.records,
+            page.total,
+            page.next_below,
+            datetime.now(UTC),
+        )
+    )
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}")
+def vread(
+    resource_type: ResourceType,
+    resource_id: ResourceId,
+    version_id: str,
+    service: ReadService,
+) -> Response:
+    return _resource(service.vread(resource_type, resource_id, version_id))
+
+
+def _search(
+    request: Request,
+    resource_type: str,
+    params: list[tuple[str, str]],
+    runtime: RuntimeDep,
+    service: ReadService,
+) -> Response:
+    query = parse_search(
+        resource_type, params, runtime.paging, lenient=preferences(request).lenient
+    )
+    searched_at = datetime.now(UTC)
+    page = service.search(query)
+    base = fhir_base(request, runtime.settings.public_base_url)
+    return fhir_response(bundles.searchset(base, query, page, searched_at))
+
+
+def _resource(record: StoredResource) -> Response:
+    return fhir_response(record.content, 200, _version_headers(record))
+
+
+def _written(
+    request: Request, runtime: RuntimeDep, record: StoredResource, status: int
+) -> Response:
+    base = fhir_base(request, runtime.settings.public_base_url)
+    headers = _version_headers(record)
+    headers["Location"] = f"{base}/{record.resource_type}/{record.id}/_history/{record.version_id}"
+    wanted = preferences(request).return_
+    if wanted == "minimal":
+        return fhir_response(None, status, headers)
+    if wanted == "OperationOutcome":
+        verb = "created" if status == 201 else "stored"
+        return fhir_response(
+            informational(
+                f"{record.resource_type}/{record.id} {verb}, version {record.version_id}."
+            ),
+            status,
+            headers,
+        )
+    return fhir_response(record.content, status, headers)
+
+
+def _version_headers(record: StoredResource) -> dict[str, str]:
+    return {
+        "ETag": etag(record.version_id),
+        "Last-Modified": format_datetime(record.last_updated, usegmt=True),
+    }
+
+
+def _whole_number(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) == 0:
+        raise BadRequest(f"{name} takes a positive whole number.", expression=name)
+    return int(value)

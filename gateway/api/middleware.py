@@ -1,0 +1,95 @@
+"""Per-request context: BaRS request and correlation ids, the access log line, and the
+last line of defence that turns any unexpected error into an OperationOutcome."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.api.errors import unexpected_error_response
+from gateway.api.responses import outcome_response
+from gateway.logging import get_logger
+from mappings.issues import Issue, IssueCode
+
+REQUEST_ID = "X-Request-ID"
+CORRELATION_ID = "X-Correlation-ID"
+_ID_SHAPE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+# Health data must never sit in a shared cache; browsers must not sniff types.
+_ALWAYS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+log = get_logger("gateway.access")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        supplied_request_id = headers.get(REQUEST_ID)
+        supplied_correlation_id = headers.get(CORRELATION_ID)
+        request_id = supplied_request_id or str(uuid.uuid4())
+        correlation_id = supplied_correlation_id or str(uuid.uuid4())
+        invalid = [
+            name
+            for name, value in (
+                (REQUEST_ID, supplied_request_id),
+                (CORRELATION_ID, supplied_correlation_id),
+            )
+            if value is not None and not _ID_SHAPE.fullmatch(value)
+        ]
+        if invalid:
+            request_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        state = {"status": 500, "started": False}
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                state["started"] = True
+                response_headers = MutableHeaders(scope=message)
+                response_headers[REQUEST_ID] = request_id
+                response_headers[CORRELATION_ID] = correlation_id
+                for name, value in _ALWAYS.items():
+                    response_headers.setdefault(name, value)
+            await send(message)
+
+        try:
+            if invalid:
+                issues = [
+                    Issue(
+                        IssueCode.INVALID,
+                        f"{name} must be 1 to 128 letters, digits or . _ : - (a UUID is usual).",
+                        name,
+                    )
+                    for name in invalid
+                ]
+                await outcome_response(400, issues)(scope, receive, send_with_ids)
+            else:
+                await self.app(scope, receive, send_with_ids)
+        except Exception as error:
+            if state["started"]:
+                raise
+            await unexpected_error_response(error)(scope, receive, send_with_ids)
+        finally:
+            log.info(
+                "request.completed",
+                method=scope["method"],
+                path=scope["path"],
+                status=state["status"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )

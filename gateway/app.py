@@ -1,0 +1,100 @@
+"""The composition root: settings and configuration in, a ready FastAPI application out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from gateway import fhir_schema
+from gateway.api import fhir_rest, health
+from gateway.api.deps import Runtime
+from gateway.api.errors import install_error_handlers
+from gateway.api.middleware import RequestContextMiddleware
+from gateway.configuration.loader import load_config
+from gateway.configuration.models import GatewayConfig
+from gateway.errors import ConfigurationError
+from gateway.logging import configure_logging, get_logger
+from gateway.search.query import PagingLimits
+from gateway.services.directory import sync_organisations
+from gateway.services.resources import ResourceService
+from gateway.settings import Settings
+from gateway.store import migrate
+from gateway.store.database import Database
+from gateway.store.resources import ResourceStore
+
+log = get_logger(__name__)
+
+
+def check_settings(settings: Settings, config: GatewayConfig) -> None:
+    """Refuse combinations that must never reach production."""
+    if settings.env == "prod" and config.deployment.demo:
+        raise ConfigurationError(
+            f"{settings.config_dir} is a demo deployment (published keys, sample data); "
+            "GATEWAY_ENV=prod refuses it. Point GATEWAY_CONFIG_DIR at your deployment."
+        )
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    config = load_config(settings.config_dir)
+    check_settings(settings, config)
+    database = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    if not migrate.is_current(database):
+        database.dispose()
+        raise ConfigurationError(
+            "the database schema is not current: run `gateway db upgrade` first"
+        )
+    return Runtime(settings=settings, config=config, database=database)
+
+
+def load_directory(runtime: Runtime) -> None:
+    with runtime.database.write() as connection:
+        service = ResourceService(
+            ResourceStore(connection),
+            PagingLimits(runtime.settings.default_page_size, runtime.settings.max_page_size),
+        )
+        report = sync_organisations(service, runtime.config.directory.organisations)
+    log.info(
+        "config.loaded",
+        config_dir=str(runtime.settings.config_dir),
+        organisations=len(runtime.config.directory.organisations),
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(settings)
+        fhir_schema.load()
+        load_directory(runtime)
+        app.state.runtime = runtime
+        app.state.started_at = datetime.now(UTC)
+        try:
+            yield
+        finally:
+            runtime.database.dispose()
+
+    app = FastAPI(
+        title="Mental-health interface gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(fhir_rest.router)
+    app.add_middleware(RequestContextMiddleware)
+    return app

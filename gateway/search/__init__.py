@@ -1,0 +1,1 @@
+"""FHIR search: which parameters exist, what they index, and how a query is parsed."""

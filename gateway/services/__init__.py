@@ -1,0 +1,1 @@
+"""Services: one use case each, calling the core and the adapters inside a transaction."""

@@ -1,0 +1,357 @@
+"""Resource persistence: current versions, full history and the search index.
+
+Every method runs inside the caller's transaction (a Connection from Database.write or
+Database.read); the caller commits. Optimistic locking is a conditional UPDATE on the
+version the caller read, so two writers can never both win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+    update,
+)
+
+from gateway.search.dates import DateRange
+from gateway.search.indexing import IndexRow
+from gateway.search.query import (
+    Criterion,
+    Cursor,
+    DateCriterion,
+    DateValue,
+    IdCriterion,
+    Include,
+    LastUpdatedCriterion,
+    Prefix,
+    ReferenceCriterion,
+    SearchQuery,
+    TokenCriterion,
+    TokenValue,
+)
+from gateway.store.schema import resource_versions, resources, search_index
+
+# How many rounds of _include:iterate are followed; the handover graph is two deep.
+MAX_INCLUDE_ROUNDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: datetime
+    content: str  # the JSON text as served, meta included
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    matches: list[StoredResource]
+    included: list[StoredResource]
+    total: int | None
+    next_cursor: Cursor | None
+    previous_cursor: Cursor | None
+
+
+class ResourceStore:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    # -- writes ---------------------------------------------------------------------
+
+    def insert(self, record: StoredResource, rows: Sequence[IndexRow]) -> None:
+        self._connection.execute(
+            insert(resources).values(
+                resource_type=record.resource_type,
+                id=record.id,
+                version_id=record.version_id,
+                last_updated=record.last_updated,
+                content=record.content,
+            )
+        )
+        self._add_version(record, "create")
+        self._add_index_rows(record, rows)
+
+    def replace(
+        self, record: StoredResource, expected_version: int, rows: Sequence[IndexRow]
+    ) -> bool:
+        """Write a new current version if the stored one is still expected_version."""
+        result = self._connection.execute(
+            update(resources)
+            .where(
+                resources.c.resource_type == record.resource_type,
+                resources.c.id == record.id,
+                resources.c.version_id == expected_version,
+            )
+            .values(
+                version_id=record.version_id,
+                last_updated=record.last_updated,
+                content=record.content,
+            )
+        )
+        if result.rowcount != 1:
+            return False
+        self._add_version(record, "update")
+        self._connection.execute(
+            delete(search_index).where(
+                search_index.c.resource_type == record.resource_type,
+                search_index.c.resource_id == record.id,
+            )
+        )
+        self._add_index_rows(record, rows)
+        return True
+
+    def serialise_on(self, key: str) -> None:
+        """Hold a transaction-scoped lock on key (conditional create must not race).
+
+        PostgreSQL: an advisory lock, released at commit. SQLite: write transactions
+        already hold the database's single write lock, so nothing more is needed.
+        """
+        if self._connection.dialect.name == "postgresql":
+            digest = hashlib.sha256(key.encode()).digest()
+            lock_id = int.from_bytes(digest[:8], "big", signed=True)
+            self._connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+    def _add_version(self, record: StoredResource, method: str) -> None:
+        self._connection.execute(
+            insert(resource_versions).values(
+                resource_type=record.resource_type,
+                id=record.id,
+                version_id=record.version_id,
+                last_updated=record.last_updated,
+                method=method,
+                content=record.content,
+            )
+        )
+
+    def _add_index_rows(self, record: StoredResource, rows: Sequence[IndexRow]) -> None:
+        if not rows:
+            return
+        self._connection.execute(
+            insert(search_index),
+            [
+                {
+                    "resource_type": record.resource_type,
+                    "resource_id": record.id,
+                    "param": row.param,
+                    "system": row.system,
+                    "value": row.value,
+                    "low": row.low,
+                    "high": row.high,
+                }
+                for row in rows
+            ],
+        )
+
+    # -- reads ----------------------------------------------------------------------
+
+    def current(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        row = self._connection.execute(
+            select(resources).where(
+                resources.c.resource_type == resource_type, resources.c.id == resource_id
+            )
+        ).first()
+        return None if row is None else _record(row)
+
+    def version(
+        self, resource_type: str, resource_id: str, version_id: int
+    ) -> StoredResource | None:
+        row = self._connection.execute(
+            select(resource_versions).where(
+                resource_versions.c.resource_type == resource_type,
+                resource_versions.c.id == resource_id,
+                resource_versions.c.version_id == version_id,
+            )
+        ).first()
+        return None if row is None else _record(row)
+
+    def versions(
+        self, resource_type: str, resource_id: str, *, count: int, below: int | None = None
+    ) -> list[StoredResource]:
+        """Versions newest first, at most count, all older than version `below`."""
+        statement = (
+            select(resource_versions)
+            .where(
+                resource_versions.c.resource_type == resource_type,
+                resource_versions.c.id == resource_id,
+            )
+            .order_by(resource_versions.c.version_id.desc())
+            .limit(count)
+        )
+        if below is not None:
+            statement = statement.where(resource_versions.c.version_id < below)
+        return [_record(row) for row in self._connection.execute(statement)]
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        conditions = [resources.c.resource_type == query.resource_type]
+        conditions.extend(_condition(query.resource_type, c) for c in query.criteria)
+        total = None
+        if query.total:
+            total = self._connection.execute(
+                select(func.count()).select_from(resources).where(*conditions)
+            ).scalar_one()
+        if query.count == 0:
+            return SearchPage([], [], total, None, None)
+        matches, next_cursor, previous_cursor = self._page(query, conditions)
+        included = self._included(matches, query.includes)
+        return SearchPage(matches, included, total, next_cursor, previous_cursor)
+
+    def _page(
+        self, query: SearchQuery, conditions: list[ColumnElement[bool]]
+    ) -> tuple[list[StoredResource], Cursor | None, Cursor | None]:
+        cursor = query.cursor
+        forward = cursor is None or cursor.direction == "next"
+        # Walking backwards from a "prev" cursor reads the page order in reverse.
+        descending = query.newest_first == forward
+        key = tuple_(resources.c.last_updated, resources.c.id)
+        statement = select(resources).where(*conditions)
+        if cursor is not None:
+            position = tuple_(cursor.last_updated, cursor.resource_id)
+            statement = statement.where(key < position if descending else key > position)
+        order = (
+            (resources.c.last_updated.desc(), resources.c.id.desc())
+            if descending
+            else (resources.c.last_updated.asc(), resources.c.id.asc())
+        )
+        rows = self._connection.execute(statement.order_by(*order).limit(query.count + 1)).all()
+        more = len(rows) > query.count
+        page = [_record(row) for row in rows[: query.count]]
+        if not forward:
+            page.reverse()
+        if not page:
+            return page, None, None
+        first = Cursor(page[0].last_updated, page[0].id, "prev")
+        last = Cursor(page[-1].last_updated, page[-1].id, "next")
+        if forward:
+            return page, last if more else None, first if cursor is not None else None
+        return page, last, first if more else None
+
+    def _included(
+        self, matches: list[StoredResource], includes: tuple[Include, ...]
+    ) -> list[StoredResource]:
+        seen = {(record.resource_type, record.id) for record in matches}
+        included: list[StoredResource] = []
+        frontier = matches
+        for round_number in range(MAX_INCLUDE_ROUNDS):
+            wanted = [inc for inc in includes if inc.iterate or round_number == 0]
+            targets: dict[str, set[str]] = {}
+            for include in wanted:
+                sources = [r.id for r in frontier if r.resource_type == include.source_type]
+                for reference in self._references(include, sources):
+                    target_type, target_id = reference.split("/", 1)
+                    if (target_type, target_id) not in seen:
+                        targets.setdefault(target_type, set()).add(target_id)
+            found = self._current_many(targets)
+            seen.update((record.resource_type, record.id) for record in found)
+            if not found:
+                break
+            included.extend(found)
+            frontier = found
+        return included
+
+    def _current_many(self, targets: dict[str, set[str]]) -> list[StoredResource]:
+        found: list[StoredResource] = []
+        for resource_type, ids in sorted(targets.items()):
+            rows = self._connection.execute(
+                select(resources)
+                .where(resources.c.resource_type == resource_type, resources.c.id.in_(ids))
+                .order_by(resources.c.id)
+            )
+            found.extend(_record(row) for row in rows)
+        return found
+
+    def _references(self, include: Include, source_ids: list[str]) -> list[str]:
+        if not source_ids:
+            return []
+        statement = select(search_index.c.value).where(
+            search_index.c.resource_type == include.source_type,
+            search_index.c.param == include.param,
+            search_index.c.resource_id.in_(source_ids),
+        )
+        if include.target_type is not None:
+            statement = statement.where(search_index.c.value.startswith(include.target_type + "/"))
+        return sorted({value for value in self._connection.execute(statement).scalars() if value})
+
+
+def _record(row: object) -> StoredResource:
+    mapping = row._mapping  # type: ignore[attr-defined]
+    return StoredResource(
+        resource_type=mapping["resource_type"],
+        id=mapping["id"],
+        version_id=mapping["version_id"],
+        last_updated=mapping["last_updated"],
+        content=mapping["content"],
+    )
+
+
+def _condition(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
+    if isinstance(criterion, IdCriterion):
+        return resources.c.id.in_(criterion.ids)
+    if isinstance(criterion, LastUpdatedCriterion):
+        column = resources.c.last_updated
+        return or_(*(_date_match(column, column, value) for value in criterion.values))
+    matching = _index_match(criterion)
+    return resources.c.id.in_(
+        select(search_index.c.resource_id).where(
+            search_index.c.resource_type == resource_type,
+            search_index.c.param == criterion.param,
+            matching,
+        )
+    )
+
+
+def _index_match(
+    criterion: TokenCriterion | ReferenceCriterion | DateCriterion,
+) -> ColumnElement[bool]:
+    if isinstance(criterion, TokenCriterion):
+        return or_(*(_token_match(value) for value in criterion.values))
+    if isinstance(criterion, ReferenceCriterion):
+        return search_index.c.value.in_(criterion.references)
+    return or_(*(_date_match(search_index.c.low, search_index.c.high, v) for v in criterion.values))
+
+
+def _token_match(value: TokenValue) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    if value.code is not None:
+        parts.append(search_index.c.value == value.code)
+    if value.system_given:
+        parts.append(
+            search_index.c.system.is_(None)
+            if value.system is None
+            else search_index.c.system == value.system
+        )
+    return and_(true(), *parts)
+
+
+def _date_match(
+    low: ColumnElement[datetime], high: ColumnElement[datetime], value: DateValue
+) -> ColumnElement[bool]:
+    span: DateRange = value.range
+    within = and_(low >= span.low, high <= span.high)
+    conditions: dict[Prefix, ColumnElement[bool]] = {
+        Prefix.EQ: within,
+        Prefix.NE: not_(within),
+        Prefix.GT: high > span.high,
+        Prefix.LT: low < span.low,
+        Prefix.GE: or_(high > span.high, within),
+        Prefix.LE: or_(low < span.low, within),
+        Prefix.SA: low > span.high,
+        Prefix.EB: high < span.low,
+    }
+    return conditions.get(value.prefix, false())

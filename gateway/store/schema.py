@@ -1,0 +1,93 @@
+"""Table definitions (SQLAlchemy Core). Migrations in ./migrations must match these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python on both databases.
+
+    PostgreSQL keeps timestamptz; SQLite keeps naive UTC text, whose fixed-width format
+    sorts correctly, so range conditions and keyset paging behave the same on both.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# The current version of each resource: what reads and searches return.
+resources = Table(
+    "resources",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("content", Text, nullable=False),
+    Index("ix_resources_type_last_updated", "resource_type", "last_updated", "id"),
+)
+
+# Every version ever written, the current one included (vread and _history).
+resource_versions = Table(
+    "resource_versions",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version_id", Integer, primary_key=True),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("content", Text, nullable=False),
+)
+
+# One row per indexed value of the current version. Token and reference values use
+# system/value; dates use low/high (inclusive bounds in UTC, open ends as sentinels).
+search_index = Table(
+    "search_index",
+    metadata,
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("system", String(255), nullable=True),
+    Column("value", String(255), nullable=True),
+    Column("low", UTCDateTime, nullable=True),
+    Column("high", UTCDateTime, nullable=True),
+    Index("ix_search_index_token", "resource_type", "param", "value", "system"),
+    Index("ix_search_index_date", "resource_type", "param", "low", "high"),
+    Index("ix_search_index_owner", "resource_type", "resource_id", "param"),
+)
