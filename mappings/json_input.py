@@ -37,6 +37,12 @@ def parse_json_object(body: bytes, limits: ShapeLimits) -> dict[str, object]:
                 )
             ]
         ) from None
+    except ValueError:
+        # int() refuses more than 4300 digits (CPython's int_max_str_digits); the number
+        # is not repeated.
+        raise ContentError(
+            [Issue(IssueCode.TOO_LONG, "The body contains a number with too many digits.")]
+        ) from None
     if not isinstance(value, dict):
         raise ContentError([Issue(IssueCode.STRUCTURE, "The body must be a JSON object.")])
     check_shape(value, limits)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 
 from gateway.configuration.models import GatewayConfig
-from gateway.errors import InvalidContent, PayloadTooLarge, UnsupportedMediaType
+from gateway.errors import BadRequest, InvalidContent, PayloadTooLarge, UnsupportedMediaType
 from gateway.search.query import PagingLimits
 from gateway.services.resources import ResourceService
 from gateway.settings import Settings
@@ -88,3 +89,18 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 JsonBody = Annotated[dict[str, Any], Depends(_json_body)]
+
+
+async def _form_params(request: Request, runtime: RuntimeDep) -> list[tuple[str, str]]:
+    """Search parameters sent as a form body (POST _search), within the body limit."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("POST to _search takes application/x-www-form-urlencoded.")
+    body = await _read_limited(request, runtime.settings.max_body_bytes)
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise BadRequest("The form body is not valid UTF-8.") from None
+
+
+FormParams = Annotated[list[tuple[str, str]], Depends(_form_params)]

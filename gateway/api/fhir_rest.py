@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from gateway.api import bundles
 from gateway.api.capability import capability_statement
-from gateway.api.deps import JsonBody, ReadService, RuntimeDep, WriteService
+from gateway.api.deps import FormParams, JsonBody, ReadService, RuntimeDep, WriteService
 from gateway.api.http_headers import (
     etag,
     fhir_base,
@@ -22,7 +22,7 @@ from gateway.api.http_headers import (
     require_json_acceptable,
 )
 from gateway.api.responses import fhir_response, informational
-from gateway.errors import BadRequest, NotFound, UnsupportedMediaType
+from gateway.errors import BadRequest, NotFound
 from gateway.search.query import parse_search
 from gateway.store.resources import StoredResource
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
@@ -43,17 +43,6 @@ def _resource_type(resource_type: str) -> str:
 
 ResourceType = Annotated[str, Depends(_resource_type)]
 ResourceId = Annotated[str, Path(pattern=_ID_PATTERN)]
-
-
-async def _form_params(request: Request) -> list[tuple[str, str]]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        raise UnsupportedMediaType("POST to _search takes application/x-www-form-urlencoded.")
-    form = await request.form()
-    return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
-
-
-FormParams = Annotated[list[tuple[str, str]], Depends(_form_params)]
 
 
 @router.get("/metadata")

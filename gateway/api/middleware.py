@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api.errors import unexpected_error_response
 from gateway.api.responses import outcome_response
 from gateway.logging import get_logger
+from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 from mappings.issues import Issue, IssueCode
 
 REQUEST_ID = "X-Request-ID"
@@ -89,7 +90,20 @@ class RequestContextMiddleware:
             log.info(
                 "request.completed",
                 method=scope["method"],
-                path=scope["path"],
+                # The route template, not the path: a path is client input and may carry
+                # an identifier; the template never does.
+                route=_route_template(scope),
                 status=state["status"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "(no route)"
+    resource_type = scope.get("path_params", {}).get("resource_type")
+    if resource_type in SUPPORTED_RESOURCE_TYPES:
+        template = template.replace("{resource_type}", resource_type)
+    return template

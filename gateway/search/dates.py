@@ -18,7 +18,8 @@ LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 _DATE_TIME = re.compile(
     r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
     r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
-    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?",
+    re.ASCII,  # FHIR dates are [0-9]; int() would also read other scripts' digits.
 )
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -49,11 +50,11 @@ def parse_date_range(value: str) -> DateRange | None:
         if parts["day"] is None:
             start = datetime(year, month, 1, tzinfo=UTC)
             days = calendar.monthrange(year, month)[1]
-            return DateRange(start, start + timedelta(days=days) - _ONE_MICROSECOND)
+            return _until(start, timedelta(days=days))
         day = int(parts["day"])
         if parts["hour"] is None:
             start = datetime(year, month, day, tzinfo=UTC)
-            return DateRange(start, start + timedelta(days=1) - _ONE_MICROSECOND)
+            return _until(start, timedelta(days=1))
         zone = UTC if parts["zone"] in (None, "Z") else _offset(parts["zone"])
         start = datetime(year, month, day, int(parts["hour"]), int(parts["minute"]), tzinfo=zone)
         if parts["second"] is None:
@@ -72,11 +73,18 @@ def parse_date_range(value: str) -> DateRange | None:
 
 def format_instant(moment: datetime) -> str:
     """A FHIR instant in UTC with microseconds, e.g. 2026-11-22T10:15:00.123456Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _span(start: datetime, width: timedelta) -> DateRange:
-    start = start.astimezone(UTC)
+    return _until(start.astimezone(UTC), width)
+
+
+def _until(start: datetime, width: timedelta) -> DateRange:
+    """[start, start + width) as an inclusive range; a span reaching past LATEST ends there."""
+    if LATEST - start < width:
+        return DateRange(start, LATEST)
     return DateRange(start, start + width - _ONE_MICROSECOND)
 
 

@@ -31,6 +31,7 @@ CURSOR_PARAMETER = "_cursor"
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json"}
 _SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z_:.\-]{0,63}")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_DIGITS = re.compile(r"[0-9]+")
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
@@ -124,7 +125,7 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             data = json.loads(raw)
             cursor = cls(datetime.fromisoformat(data["t"]), str(data["i"]), str(data["d"]))
-        except (binascii.Error, ValueError, KeyError, TypeError):
+        except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
             raise InvalidSearch(
                 "The paging cursor is not valid.", expression=CURSOR_PARAMETER
             ) from None
@@ -307,10 +308,15 @@ def _parse_ids(value: str) -> tuple[str, ...]:
 
 
 def _parse_count(value: str, limits: PagingLimits) -> int:
-    if not value.isdigit():
+    # str.isdigit() would pass "²", which int() refuses.
+    if not _DIGITS.fullmatch(value):
         raise InvalidSearch("_count takes a whole number.", expression="_count")
     # A larger page than the cap is not an error: the server returns fewer (FHIR 3.1.1.5.7).
-    return min(int(value), limits.max_count)
+    # Lengths are compared first: int() refuses more than 4300 digits.
+    digits = value.lstrip("0") or "0"
+    if len(digits) > len(str(limits.max_count)):
+        return limits.max_count
+    return min(int(digits), limits.max_count)
 
 
 def _parse_sort(value: str) -> bool:

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from gateway.store.database import Database
+
+
+def test_healthz_answers_while_the_process_is_up(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_reports_the_database_and_migrations(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": "ok", "migrations": "current"}
+
+
+def test_readyz_refuses_traffic_when_the_schema_is_not_the_one_the_code_needs(
+    client: TestClient, database: Database
+) -> None:
+    with database.write() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'elsewhere'"))
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["migrations"] == "not current"
+    finally:
+        with database.write() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))

@@ -1,0 +1,111 @@
+"""Fixtures shared by the whole suite: a real store on SQLite and on PostgreSQL, and a
+real application (lifespan included) in front of it.
+
+PostgreSQL: each run creates its own database (gwtest_<random>) next to the one named by
+GATEWAY_TEST_POSTGRES_URL and drops it afterwards, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete
+from sqlalchemy.engine import make_url
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from gateway.store import migrate
+from gateway.store.database import Database
+from gateway.store.schema import metadata
+from tests.fhir_judge import assert_valid_fhir
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REPO = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = REPO / "config" / "demo"
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("GATEWAY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    admin = make_url(_postgres_admin_url()).set(drivername="postgresql")
+    name = f"gwtest_{uuid.uuid4().hex[:12]}"
+    conninfo = admin.render_as_string(hide_password=False)
+    try:
+        connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        pytest.fail(
+            "PostgreSQL is not reachable at "
+            f"{admin.render_as_string(hide_password=True)}. The store tests run against "
+            "PostgreSQL as well as SQLite: start one, or point GATEWAY_TEST_POSTGRES_URL at "
+            "a server where this user may CREATE DATABASE "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/test).",
+            pytrace=False,
+        )
+    with connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'gateway.db'}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test that uses the store runs once per database."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    database = Database(url)
+    try:
+        migrate.upgrade(database)
+    finally:
+        database.dispose()
+    return url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated, empty store."""
+    db = Database(database_url)
+    with db.write() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(delete(table))
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def settings(database: Database, database_url: str) -> Settings:
+    return Settings(database_url=database_url, config_dir=DEMO_CONFIG, env="dev")
+
+
+def _judge_fhir_responses(response: httpx.Response) -> None:
+    if response.headers.get("content-type", "").startswith("application/fhir+json"):
+        response.read()
+        assert_valid_fhir(response.json())
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The real application; every FHIR body it returns is judged against HL7's schema."""
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as test:
+        test.event_hooks = {"request": [], "response": [_judge_fhir_responses]}
+        yield test
