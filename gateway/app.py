@@ -53,6 +53,12 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, config=config, database=database)
 
 
+def preflight(settings: Settings) -> None:
+    """Everything start-up checks, run before the server binds its port, so an operator
+    sees one clear error (and exit status 2) rather than a failed ASGI lifespan."""
+    build_runtime(settings).database.dispose()
+
+
 def load_directory(runtime: Runtime) -> None:
     with runtime.database.write() as connection:
         service = ResourceService(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from gateway.app import create_app
+from gateway.app import create_app, preflight
 from gateway.errors import ConfigurationError
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> int:
     host = host or settings.host
     port = port or settings.port
+    preflight(settings)
     print(_banner(settings, host, port), flush=True)
     if workers > 1:
         uvicorn.run(

@@ -1,0 +1,127 @@
+"""The `gateway` command as an operator runs it: a real process, a real port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
+from tests.conftest import DEMO_CONFIG
+from tests.fhir_judge import assert_valid_fhir
+
+GATEWAY = [sys.executable, "-m", "gateway.cli"]
+
+
+def _env(database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_CONFIG_DIR": str(DEMO_CONFIG),
+        **extra,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_db_upgrade_then_current_on_a_fresh_sqlite_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    behind = subprocess.run(
+        [*GATEWAY, "db", "current"], env=_env(url), capture_output=True, text=True
+    )
+    assert behind.returncode == 1
+    assert "behind" in behind.stdout
+
+    upgraded = subprocess.run(
+        [*GATEWAY, "db", "upgrade"], env=_env(url), capture_output=True, text=True
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = subprocess.run(
+        [*GATEWAY, "db", "current"], env=_env(url), capture_output=True, text=True
+    )
+    assert current.returncode == 0
+    assert "current" in current.stdout
+
+
+def test_serve_refuses_an_unmigrated_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = subprocess.run(
+        [*GATEWAY, "serve", "--port", str(_free_port())],
+        env=_env(url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "gateway db upgrade" in result.stderr + result.stdout
+
+
+def test_prod_refuses_the_demo_deployment(tmp_path: Path, database_url: str) -> None:
+    result = subprocess.run(
+        [*GATEWAY, "serve", "--port", str(_free_port())],
+        env=_env(database_url, GATEWAY_ENV="prod"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "demo deployment" in result.stderr
+
+
+@pytest.fixture
+def served(database_url: str) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*GATEWAY, "serve", "--port", str(port)],
+        env=_env(database_url, GATEWAY_LOG_FORMAT="json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not become ready")
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+def test_the_real_server_stores_and_finds_a_request(served: str) -> None:
+    with httpx.Client(base_url=served, timeout=10) as http:
+        created = http.post(
+            "/fhir/ServiceRequest",
+            json=service_request(),
+            headers={"Content-Type": "application/fhir+json", "X-Request-ID": "e2e-1"},
+        )
+        assert created.status_code == 201
+        assert created.headers["X-Request-ID"] == "e2e-1"
+        assert_valid_fhir(created.json())
+        found = http.get(
+            "/fhir/ServiceRequest", params={"subject:identifier": f"{NHS}|{PATIENT_NHS_NUMBER}"}
+        )
+        assert found.status_code == 200
+        assert_valid_fhir(found.json())
+        ids = [entry["resource"]["id"] for entry in found.json()["entry"]]
+        assert created.json()["id"] in ids
