@@ -56,6 +56,9 @@ SAFE_KEYS = frozenset(
 
 # Ten digits, optionally spaced 3-3-4 as NHS numbers are written.
 _NHS_NUMBER_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
+# A canonical UUID is never an NHS number, though a segment may hold ten digits in a row;
+# leaving UUIDs whole keeps request and correlation ids searchable in the logs.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def scrub(value: str) -> str:
@@ -69,7 +72,7 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str
         if key not in SAFE_KEYS:
             event_dict[key] = REDACTED
         elif isinstance(value, str):
-            event_dict[key] = scrub(value)
+            event_dict[key] = value if _UUID.fullmatch(value) else scrub(value)
         elif not isinstance(value, int | float | bool | type(None)):
             event_dict[key] = scrub(str(value))
     return event_dict

@@ -6,8 +6,13 @@ where (a FHIRPath-style expression) and why, in words that never repeat the inpu
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+_ELEMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_DIGIT_RUN = re.compile(r"[0-9]{4}")
 
 
 class IssueCode(StrEnum):
@@ -52,3 +57,21 @@ class ContentError(Exception):
         # A structurally valid resource that breaks a rule (UK Core, a profile) is
         # "unprocessable" rather than "bad request" in FHIR's REST terms.
         self.business_rule = business_rule
+
+
+def element_path(root: str, location: Sequence[int | str]) -> str:
+    """('subject', 'identifier', 'value') -> 'ServiceRequest.subject.identifier.value'.
+
+    Names are client input where an element is unknown, so a name no FHIR element could
+    have (odd characters, a run of digits) ends the path at its parent: the expression
+    still points at the right place without repeating what was sent.
+    """
+    path = root
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        if not _ELEMENT_NAME.fullmatch(part) or _DIGIT_RUN.search(part):
+            break
+        path = f"{path}.{part}" if path else part
+    return path

@@ -70,6 +70,8 @@ _TASK_INTENT = (
 )
 _CONSENT_STATE = ("draft", "proposed", "active", "rejected", "inactive", "entered-in-error")
 _CONSENT_PROVISION_TYPE = ("deny", "permit")
+_CONSENT_DATA_MEANING = ("instance", "related", "dependents", "authoredby")
+_ADMINISTRATIVE_GENDER = ("male", "female", "other", "unknown")
 
 # resource type -> element path (dots cross arrays) -> allowed codes
 REQUIRED_BINDINGS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
@@ -86,8 +88,15 @@ REQUIRED_BINDINGS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "provision.type": _CONSENT_PROVISION_TYPE,
         "provision.provision.type": _CONSENT_PROVISION_TYPE,
         "provision.provision.provision.type": _CONSENT_PROVISION_TYPE,
+        "provision.data.meaning": _CONSENT_DATA_MEANING,
+        "provision.provision.data.meaning": _CONSENT_DATA_MEANING,
+        "provision.provision.provision.data.meaning": _CONSENT_DATA_MEANING,
     },
-    "Patient": {"gender": ("male", "female", "other", "unknown")},
+    "Patient": {
+        "gender": _ADMINISTRATIVE_GENDER,
+        "contact.gender": _ADMINISTRATIVE_GENDER,
+        "link.type": ("replaced-by", "replaces", "refer", "seealso"),
+    },
     "Provenance": {
         "entity.role": ("derivation", "revision", "quotation", "source", "removal"),
     },

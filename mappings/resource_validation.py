@@ -19,7 +19,7 @@ from mappings.identifiers import (
     is_valid_nhs_number,
     is_valid_ods_code,
 )
-from mappings.issues import ContentError, Issue, IssueCode
+from mappings.issues import ContentError, Issue, IssueCode, element_path
 from mappings.required_bindings import binding_issues
 
 # What the server owns: whatever a client sends there is replaced, so it is not validated.
@@ -113,11 +113,8 @@ def _issues_from_pydantic(resource_type: str, error: ValidationError) -> list[Is
 
 
 def fhir_path(root: str, location: Sequence[int | str]) -> str:
-    """('subject', 'identifier', 'value') -> 'ServiceRequest.subject.identifier.value'."""
-    path = root
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
+    """The FHIRPath-style expression for a location; see mappings.issues.element_path."""
+    return element_path(root, location)
 
 
 def uk_core_issues(resource: Mapping[str, Any], resource_type: str) -> Iterator[Issue]:

@@ -3,6 +3,7 @@ and the request body read within limits. Routes declare these as Annotated alias
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -21,6 +22,8 @@ from mappings.issues import ContentError
 from mappings.json_input import ShapeLimits, parse_json_object
 
 _JSON_MEDIA_TYPES = {"application/fhir+json", "application/json"}
+_CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.IGNORECASE)
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +64,14 @@ ReadService = Annotated[ResourceService, Depends(_read_service, scope="function"
 
 
 async def _json_body(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in _JSON_MEDIA_TYPES:
+    media_type, _, parameters = request.headers.get("content-type", "").partition(";")
+    if media_type.strip().lower() not in _JSON_MEDIA_TYPES:
         raise UnsupportedMediaType(
             "Send application/fhir+json (or application/json); other formats are not accepted."
         )
+    charset = _CHARSET.search(parameters)
+    if charset is not None and charset[1].lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("JSON bodies must be UTF-8 (charset=utf-8).")
     body = await _read_limited(request, runtime.settings.max_body_bytes)
     limits = ShapeLimits(runtime.settings.max_json_depth, runtime.settings.max_array_length)
     try:
@@ -76,7 +82,7 @@ async def _json_body(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and _CONTENT_LENGTH.fullmatch(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
     chunks: list[bytes] = []
     size = 0

@@ -4,6 +4,7 @@ instance history and type search (GET, or POST to _search to keep identifiers ou
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated
@@ -30,6 +31,9 @@ from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 router = APIRouter(prefix="/fhir", dependencies=[Depends(require_json_acceptable)])
 
 _ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
+# ASCII digits only (str.isdigit accepts "²", which int() refuses), and small enough for
+# every database's integer column.
+_POSITIVE_WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 
 
 def _resource_type(resource_type: str) -> str:
@@ -192,6 +196,6 @@ def _whole_number(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value is None:
         return None
-    if not value.isdigit() or int(value) == 0:
-        raise BadRequest(f"{name} takes a positive whole number.", expression=name)
+    if not _POSITIVE_WHOLE_NUMBER.fullmatch(value):
+        raise BadRequest(f"{name} takes a whole number from 1 to 999999999.", expression=name)
     return int(value)

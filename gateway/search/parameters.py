@@ -277,7 +277,7 @@ PARAMETERS: dict[str, tuple[SearchParameter, ...]] = {
             _ORG_OR_PERSON,
         ),
         SearchParameter(
-            "performer",
+            "owner",
             ParamType.REFERENCE,
             ("owner",),
             _hl7("Task", "owner"),
@@ -293,7 +293,7 @@ PARAMETERS: dict[str, tuple[SearchParameter, ...]] = {
             (),
         ),
         SearchParameter(
-            "authored",
+            "authored-on",
             ParamType.DATE,
             ("authoredOn",),
             _hl7("Task", "authored-on"),

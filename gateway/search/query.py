@@ -32,6 +32,7 @@ _JSON_FORMATS = {"json", "application/json", "application/fhir+json"}
 _SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z_:.\-]{0,63}")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _DIGITS = re.compile(r"[0-9]+")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
@@ -175,6 +176,10 @@ def parse_search(
 
     for raw_name, value in params:
         name, _, modifier = raw_name.partition(":")
+        if _CONTROL_CHARACTER.search(raw_name + value):
+            raise InvalidSearch(
+                "A search parameter contains a control character.", expression=_expression(raw_name)
+            )
         if name == "_count":
             count = _parse_count(value, limits)
         elif name == "_sort":
@@ -202,7 +207,7 @@ def parse_search(
         elif lenient:
             continue
         else:
-            raise InvalidSearch(_unknown(raw_name, resource_type), expression=_safe(raw_name))
+            raise InvalidSearch(_unknown(raw_name, resource_type), expression=_expression(raw_name))
         applied.append((raw_name, value))
 
     return SearchQuery(
@@ -221,7 +226,8 @@ def _parse_criterion(
     parameter: SearchParameter, modifier: str, value: str, *, lenient: bool
 ) -> Criterion | None:
     if parameter.type is ParamType.REFERENCE and modifier == "identifier":
-        return TokenCriterion(parameter.name + IDENTIFIER_MODIFIER, _parse_tokens(value))
+        name = parameter.name + IDENTIFIER_MODIFIER
+        return TokenCriterion(name, _parse_tokens(name, value))
     if modifier:
         if lenient:
             return None
@@ -230,7 +236,7 @@ def _parse_criterion(
             expression=parameter.name,
         )
     if parameter.type is ParamType.TOKEN:
-        return TokenCriterion(parameter.name, _parse_tokens(value))
+        return TokenCriterion(parameter.name, _parse_tokens(parameter.name, value))
     if parameter.type is ParamType.REFERENCE:
         return ReferenceCriterion(parameter.name, _parse_references(parameter, value))
     return DateCriterion(parameter.name, _parse_dates(parameter.name, value))
@@ -240,19 +246,19 @@ def _split(value: str, pattern: re.Pattern[str]) -> list[str]:
     return [part.replace("\\,", ",").replace("\\|", "|") for part in pattern.split(value)]
 
 
-def _parse_tokens(value: str) -> tuple[TokenValue, ...]:
+def _parse_tokens(name: str, value: str) -> tuple[TokenValue, ...]:
     tokens = []
     for part in _UNESCAPED_COMMA.split(value):
         pieces = _split(part, _UNESCAPED_PIPE)
         if len(pieces) == 1:
             code = pieces[0]
             if not code:
-                raise InvalidSearch("A token search value is empty.")
+                raise InvalidSearch("A token search value is empty.", expression=name)
             tokens.append(TokenValue(index_text(code), None, system_given=False))
         elif len(pieces) == 2:
             system, code = pieces
             if not system and not code:
-                raise InvalidSearch("A token search value is empty.")
+                raise InvalidSearch("A token search value is empty.", expression=name)
             tokens.append(
                 TokenValue(
                     index_text(code) if code else None,
@@ -261,7 +267,9 @@ def _parse_tokens(value: str) -> tuple[TokenValue, ...]:
                 )
             )
         else:
-            raise InvalidSearch("A token search value has more than one '|'.")
+            raise InvalidSearch(
+                "A token search value has more than one unescaped '|'.", expression=name
+            )
     return tuple(tokens)
 
 
@@ -358,6 +366,11 @@ def _parse_include(resource_type: str, value: str, modifier: str) -> Include:
     return Include(source_type, name, target_type, iterate)
 
 
+def _expression(name: str) -> str | None:
+    """The parameter's name as an expression, if it cannot be carrying data."""
+    return name if _SAFE_NAME.fullmatch(name) else None
+
+
 def _safe(text: str) -> str:
     """Repeat a client-supplied name only if it cannot be carrying data (no digits)."""
     return text if _SAFE_NAME.fullmatch(text) else "(name withheld)"
@@ -366,6 +379,6 @@ def _safe(text: str) -> str:
 def _unknown(name: str, resource_type: str) -> str:
     return (
         f"Unknown search parameter {_safe(name)} for {resource_type}; the "
-        "CapabilityStatement lists the supported ones. Send Prefer: handling=lenient to "
-        "have unknown parameters ignored."
+        "CapabilityStatement lists the supported ones. In a search, Prefer: "
+        "handling=lenient has unknown parameters ignored."
     )

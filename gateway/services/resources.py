@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from mappings.issues import ContentError
 from mappings.resource_validation import check_uk_core, validate_structure
 
 Clock = Callable[[], datetime]
+# Version ids are ASCII digits that fit every database's integer column.
+_VERSION_ID = re.compile(r"[1-9][0-9]{0,8}")
 
 
 def utc_now() -> datetime:
@@ -90,7 +93,7 @@ class ResourceService:
     def vread(self, resource_type: str, resource_id: str, version_id: str) -> StoredResource:
         record = (
             self._store.version(resource_type, resource_id, int(version_id))
-            if version_id.isdigit()
+            if _VERSION_ID.fullmatch(version_id)
             else None
         )
         if record is None:
@@ -145,10 +148,17 @@ class ResourceService:
         params = parse_qsl(if_none_exist.lstrip("?"), keep_blank_values=True)
         try:
             query = parse_search(resource_type, params, PagingLimits(2, 2))
-        except InvalidSearch as error:
-            raise InvalidHeader(f"If-None-Exist: {error.message}") from None
+        except InvalidSearch:
+            raise InvalidHeader(
+                "If-None-Exist must be a search this server supports for "
+                f"{resource_type} (see /fhir/metadata), such as identifier=system|value.",
+                expression="If-None-Exist",
+            ) from None
         if not query.criteria:
-            raise InvalidHeader("If-None-Exist must name at least one search parameter.")
+            raise InvalidHeader(
+                "If-None-Exist must name at least one search parameter.",
+                expression="If-None-Exist",
+            )
         # Two identical conditional creates at once must not both create.
         self._store.serialise_on(f"conditional-create:{resource_type}?{sorted(query.applied)}")
         page = self._store.search(SearchQuery(resource_type, query.criteria, count=2, total=False))

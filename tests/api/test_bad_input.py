@@ -157,10 +157,14 @@ def with_requester(system: str, value: str) -> bytes:
     return js(service_request(requester={"identifier": {"system": system, "value": value}}))
 
 
-def nested_extensions(levels: int) -> bytes:
-    """A Patient whose extensions nest `levels` deep (each level adds two JSON levels)."""
-    extension: dict[str, Any] = {"url": "https://example.org/leaf", "valueString": NAME}
-    for _ in range(levels - 1):
+def nested_extensions(depth: int) -> bytes:
+    """A Patient whose nested extensions make the JSON `depth` containers deep (even)."""
+    extension: dict[str, Any] = {
+        "url": "https://example.org/leaf",
+        "valueCodeableConcept": {"text": NAME},
+    }
+    # Patient {, extension [, leaf {, its value {: 4; each branch adds [ and {.
+    for _ in range((depth - 4) // 2):
         extension = {"url": "https://example.org/branch", "extension": [extension]}
     return js(patient(extension=[extension]))
 
@@ -183,7 +187,7 @@ def absurdly_deep_objects(levels: int) -> bytes:
 
 
 def oversized() -> bytes:
-    """A valid Patient just over the body limit (the padding is a long note-like text)."""
+    """A valid Patient just over the body limit (the padding is its narrative)."""
     padding = "x" * MAX_BODY_BYTES
     return js(patient(text={"status": "generated", "div": f"<div>{padding}</div>"}))
 
@@ -245,6 +249,31 @@ CASES = [
     case("json-number", "POST", SR, 400, "structure", body=NHS_NUMBER.encode()),
     case("json-null", "POST", SR, 400, "structure", body=b"null"),
     case("empty-body", "POST", SR, 400, "structure", body=b""),
+    case(
+        "duplicate-key",
+        "POST",
+        SR,
+        400,
+        "structure",
+        body=js(service_request())[:-1] + b',"status":"revoked"}',
+    ),
+    case(
+        "nan-constant",
+        "POST",
+        SR,
+        400,
+        "structure",
+        body=js(service_request())[:-1] + b',"extension":[{"url":"http://x","valueDecimal":NaN}]}',
+    ),
+    case(
+        "charset-not-utf-8",
+        "POST",
+        SR,
+        415,
+        "not-supported",
+        body=js(service_request()),
+        headers={"Content-Type": "application/fhir+json; charset=iso-8859-1"},
+    ),
     case(
         "not-utf-8",
         "POST",
@@ -431,6 +460,16 @@ CASES = [
         body=with_requester(ODS_SYSTEM, "rzz"),
         expression=f"{SR_EXPR}.requester.identifier.value",
     ),
+    # --- characters no store can hold ---
+    case(
+        "nul-in-identifier-value",
+        "POST",
+        "/fhir/Patient",
+        400,
+        "value",
+        body=js(patient(identifier=[{"system": "https://example.org/mrn", "value": "A\u0000B"}])),
+        expression="Patient.identifier[0].value",
+    ),
     # --- size and shape limits ---
     case("body-over-limit", "POST", "/fhir/Patient", 413, "too-long", body=oversized()),
     case(
@@ -452,7 +491,7 @@ CASES = [
         headers={**FHIR_JSON, "Content-Length": str(MAX_BODY_BYTES + 1)},
         chunked=True,
     ),
-    case("nesting-depth-40", "POST", "/fhir/Patient", 400, "structure", body=nested_extensions(20)),
+    case("nesting-depth-40", "POST", "/fhir/Patient", 400, "structure", body=nested_extensions(40)),
     case(
         "nesting-depth-100000-arrays",
         "POST",
@@ -593,6 +632,26 @@ CASES = [
         expression="If-Match",
     ),
     case(
+        "if-none-exist-unknown-parameter",
+        "POST",
+        SR,
+        400,
+        "invalid",
+        body=js(service_request()),
+        headers={**FHIR_JSON, "If-None-Exist": f"{NHS_NUMBER}=x"},
+        expression="If-None-Exist",
+    ),
+    case(
+        "if-none-exist-without-criteria",
+        "POST",
+        SR,
+        400,
+        "invalid",
+        body=js(service_request()),
+        headers={**FHIR_JSON, "If-None-Exist": "_count=1"},
+        expression="If-None-Exist",
+    ),
+    case(
         "method-not-allowed",
         "DELETE",
         "/fhir/Organization/{org}",
@@ -676,6 +735,32 @@ CASES = [
         expression="identifier",
     ),
     case(
+        "token-value-empty",
+        "GET",
+        f"{SR}?identifier=",
+        400,
+        "invalid",
+        expression="identifier",
+    ),
+    case(
+        "nul-in-token-value",
+        "GET",
+        f"{SR}?identifier=https://example.org/mrn|A%00B",
+        400,
+        "invalid",
+        expression="identifier",
+    ),
+    case(
+        "nul-in-token-value-by-post",
+        "POST",
+        f"{SR}/_search",
+        400,
+        "invalid",
+        body=b"subject:identifier=https://example.org/mrn|A%00B",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        expression="subject:identifier",
+    ),
+    case(
         "include-unknown-parameter",
         "GET",
         f"{SR}?_include=ServiceRequest:madeUp",
@@ -701,6 +786,30 @@ CASES = [
         400,
         "invalid",
         expression="_count",
+    ),
+    case(
+        "history-count-superscript-digit",
+        "GET",
+        "/fhir/Organization/{org}/_history?_count=\u00b2",
+        400,
+        "invalid",
+        expression="_count",
+    ),
+    case(
+        "history-below-superscript-digit",
+        "GET",
+        "/fhir/Organization/{org}/_history?_below=\u00b2",
+        400,
+        "invalid",
+        expression="_below",
+    ),
+    case(
+        "history-below-beyond-any-version",
+        "GET",
+        "/fhir/Organization/{org}/_history?_below=99999999999999999999",
+        400,
+        "invalid",
+        expression="_below",
     ),
     # --- request ids ---
     case(
@@ -747,6 +856,20 @@ CASES = [
         "vread-non-numeric-version",
         "GET",
         "/fhir/Organization/{org}/_history/abc",
+        404,
+        "not-found",
+    ),
+    case(
+        "vread-superscript-digit-version",
+        "GET",
+        "/fhir/Organization/{org}/_history/\u00b2",
+        404,
+        "not-found",
+    ),
+    case(
+        "vread-version-beyond-any-version",
+        "GET",
+        "/fhir/Organization/{org}/_history/99999999999999999999",
         404,
         "not-found",
     ),
@@ -827,6 +950,8 @@ def test_bad_input_gets_a_clear_4xx_and_nothing_is_stored(
 
     response = client.request(case.method, path, content=content, headers=dict(case.headers))
 
+    if case.chunked and "Content-Length" not in case.headers:
+        assert "content-length" not in response.request.headers
     assert response.status_code == case.status, response.text[:500]
     media_type = response.headers.get("content-type", "").split(";")[0].strip()
     assert media_type == "application/fhir+json"
@@ -859,6 +984,8 @@ def test_unknown_search_parameters_are_dropped_only_under_lenient_handling(
     lenient = client.get("/fhir/ServiceRequest", params=params, headers=LENIENT)
 
     assert strict.status_code == 400
+    assert strict.json()["resourceType"] == "OperationOutcome"
+    assert_no_patient_data(strict.text, strict.headers)
     assert lenient.status_code == 200
     assert lenient.headers["content-type"].split(";")[0] == "application/fhir+json"
     bundle = lenient.json()
@@ -882,7 +1009,7 @@ def test_unknown_search_parameters_are_dropped_only_under_lenient_handling(
         pytest.param("/fhir/Patient", patient(), id="patient"),
         pytest.param(
             "/fhir/Patient",
-            patient(extension=[json.loads(nested_extensions(10))["extension"][0]]),
+            json.loads(nested_extensions(30)),
             id="patient-nested-within-limit",
         ),
     ],
