@@ -39,7 +39,8 @@ def validate_structure(data: dict[str, Any], expected_type: str) -> dict[str, An
 
     Returns the resource without what the server owns (id, meta.versionId,
     meta.lastUpdated); everything else is kept as the client sent it. Raises ContentError
-    listing every issue found. Structural problems come first: if the resource type is
+    listing the issues found (the models report some only once others are fixed).
+    Structural problems come first: if the resource type is
     wrong there is no point in reporting its elements.
     """
     _check_resource_type(data, expected_type)

@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.search.dates import EARLIEST, LATEST, parse_date_range
 from gateway.search.parameters import ParamType, SearchParameter, parameters_for
+from mappings.fhir_models import is_resource_type
 
 IDENTIFIER_MODIFIER = ":identifier"
 # Index columns hold at most this many characters; queries truncate the same way.
@@ -47,12 +48,15 @@ def index_rows(resource_type: str, resource: Mapping[str, Any]) -> list[IndexRow
 def normalise_reference(reference: str) -> str | None:
     """'Patient/1', 'https://host/fhir/Patient/1/_history/2' -> 'Patient/1'; None if opaque.
 
+    The type must be a FHIR resource type, so a URL such as an identifier system
+    (https://fhir.nhs.uk/Id/nhs-number) is never mistaken for a reference.
+
     Contained ('#x') and URN references cannot be searched by a literal id.
     """
     if reference.startswith(("#", "urn:")):
         return None
     match = _LITERAL_REFERENCE.fullmatch(reference)
-    if match is None:
+    if match is None or not is_resource_type(match["type"]):
         return None
     return f"{match['type']}/{match['id']}"
 

@@ -41,6 +41,24 @@ def _clinical(code: str) -> str:
     return f"{HL7_SEARCH_PARAMETER}clinical-{code}"
 
 
+def _own(code: str) -> str:
+    return f"{GATEWAY_SEARCH_PARAMETER}{code}"
+
+
+def _token(name: str, path: str, definition: str, documentation: str) -> SearchParameter:
+    return SearchParameter(name, ParamType.TOKEN, (path,), definition, documentation)
+
+
+def _date(name: str, path: str, definition: str, documentation: str) -> SearchParameter:
+    return SearchParameter(name, ParamType.DATE, (path,), definition, documentation)
+
+
+def _reference(
+    name: str, path: str, definition: str, documentation: str, targets: tuple[str, ...]
+) -> SearchParameter:
+    return SearchParameter(name, ParamType.REFERENCE, (path,), definition, documentation, targets)
+
+
 _ORG_OR_PERSON = ("Organization", "Practitioner", "PractitionerRole", "Patient", "RelatedPerson")
 
 _PATIENT = "The patient (Patient/id), or patient:identifier=system|value (NHS number)."
@@ -48,331 +66,159 @@ _SUBJECT = "The subject (Patient/id), or subject:identifier=system|value (NHS nu
 
 PARAMETERS: dict[str, tuple[SearchParameter, ...]] = {
     "ServiceRequest": (
-        SearchParameter(
+        _token(
             "identifier",
-            ParamType.TOKEN,
-            ("identifier",),
+            "identifier",
             _clinical("identifier"),
             "Business identifier (system|value).",
         ),
-        SearchParameter(
-            "patient",
-            ParamType.REFERENCE,
-            ("subject",),
-            _clinical("patient"),
-            _PATIENT,
-            ("Patient",),
+        _reference("patient", "subject", _clinical("patient"), _PATIENT, ("Patient",)),
+        _reference(
+            "subject", "subject", _hl7("ServiceRequest", "subject"), _SUBJECT, ("Patient", "Group")
         ),
-        SearchParameter(
-            "subject",
-            ParamType.REFERENCE,
-            ("subject",),
-            _hl7("ServiceRequest", "subject"),
-            _SUBJECT,
-            ("Patient", "Group"),
-        ),
-        SearchParameter(
-            "status",
-            ParamType.TOKEN,
-            ("status",),
-            _hl7("ServiceRequest", "status"),
-            "Request status.",
-        ),
-        SearchParameter(
-            "category",
-            ParamType.TOKEN,
-            ("category",),
-            _hl7("ServiceRequest", "category"),
-            "Request category.",
-        ),
-        SearchParameter(
+        _token("status", "status", _hl7("ServiceRequest", "status"), "Request status."),
+        _token("category", "category", _hl7("ServiceRequest", "category"), "Request category."),
+        _reference(
             "requester",
-            ParamType.REFERENCE,
-            ("requester",),
+            "requester",
             _hl7("ServiceRequest", "requester"),
             "Who asked (reference, or requester:identifier=ODS system|code).",
             _ORG_OR_PERSON,
         ),
-        SearchParameter(
+        _reference(
             "performer",
-            ParamType.REFERENCE,
-            ("performer",),
+            "performer",
             _hl7("ServiceRequest", "performer"),
             "Who is asked to act (reference or :identifier).",
             _ORG_OR_PERSON,
         ),
-        SearchParameter(
+        _reference(
             "based-on",
-            ParamType.REFERENCE,
-            ("basedOn",),
+            "basedOn",
             _hl7("ServiceRequest", "based-on"),
             "The request this fulfils.",
             ("ServiceRequest", "CarePlan", "MedicationRequest"),
         ),
-        SearchParameter(
+        _date(
             "authored",
-            ParamType.DATE,
-            ("authoredOn",),
+            "authoredOn",
             _hl7("ServiceRequest", "authored"),
             "When the request was made.",
         ),
-        SearchParameter(
+        _reference(
             "supporting-info",
-            ParamType.REFERENCE,
-            ("supportingInfo",),
-            f"{GATEWAY_SEARCH_PARAMETER}ServiceRequest-supporting-info",
+            "supportingInfo",
+            _own("ServiceRequest-supporting-info"),
             "Supporting information (the risk Flags and the Communication).",
             ("Flag", "Communication"),
         ),
     ),
     "Communication": (
-        SearchParameter(
-            "identifier",
-            ParamType.TOKEN,
-            ("identifier",),
-            _hl7("Communication", "identifier"),
-            "Business identifier.",
+        _token(
+            "identifier", "identifier", _hl7("Communication", "identifier"), "Business identifier."
         ),
-        SearchParameter(
-            "patient",
-            ParamType.REFERENCE,
-            ("subject",),
-            _hl7("Communication", "patient"),
-            _PATIENT,
-            ("Patient",),
+        _reference("patient", "subject", _hl7("Communication", "patient"), _PATIENT, ("Patient",)),
+        _reference(
+            "subject", "subject", _hl7("Communication", "subject"), _SUBJECT, ("Patient", "Group")
         ),
-        SearchParameter(
-            "subject",
-            ParamType.REFERENCE,
-            ("subject",),
-            _hl7("Communication", "subject"),
-            _SUBJECT,
-            ("Patient", "Group"),
+        _token("status", "status", _hl7("Communication", "status"), "Communication status."),
+        _token(
+            "category", "category", _hl7("Communication", "category"), "handover or escalation."
         ),
-        SearchParameter(
-            "status",
-            ParamType.TOKEN,
-            ("status",),
-            _hl7("Communication", "status"),
-            "Communication status.",
-        ),
-        SearchParameter(
-            "category",
-            ParamType.TOKEN,
-            ("category",),
-            _hl7("Communication", "category"),
-            "handover or escalation.",
-        ),
-        SearchParameter(
+        _reference(
             "sender",
-            ParamType.REFERENCE,
-            ("sender",),
+            "sender",
             _hl7("Communication", "sender"),
             "Who sent it (reference or :identifier).",
             _ORG_OR_PERSON,
         ),
-        SearchParameter(
+        _reference(
             "recipient",
-            ParamType.REFERENCE,
-            ("recipient",),
+            "recipient",
             _hl7("Communication", "recipient"),
             "Who receives it (reference or :identifier).",
             _ORG_OR_PERSON,
         ),
-        SearchParameter(
+        _reference(
             "based-on",
-            ParamType.REFERENCE,
-            ("basedOn",),
+            "basedOn",
             _hl7("Communication", "based-on"),
             "The ServiceRequest it belongs to.",
             ("ServiceRequest",),
         ),
-        SearchParameter(
-            "date",
-            ParamType.DATE,
-            ("sent",),
-            f"{GATEWAY_SEARCH_PARAMETER}Communication-date",
-            "When it was sent (Communication.sent).",
-        ),
+        _date("date", "sent", _own("Communication-date"), "When it was sent (Communication.sent)."),
     ),
     "Flag": (
-        SearchParameter(
-            "identifier",
-            ParamType.TOKEN,
-            ("identifier",),
-            _hl7("Flag", "identifier"),
-            "Business identifier.",
-        ),
-        SearchParameter(
-            "patient",
-            ParamType.REFERENCE,
-            ("subject",),
-            _clinical("patient"),
-            _PATIENT,
-            ("Patient",),
-        ),
-        SearchParameter(
+        _token("identifier", "identifier", _hl7("Flag", "identifier"), "Business identifier."),
+        _reference("patient", "subject", _clinical("patient"), _PATIENT, ("Patient",)),
+        _reference(
             "subject",
-            ParamType.REFERENCE,
-            ("subject",),
+            "subject",
             _hl7("Flag", "subject"),
             _SUBJECT,
             ("Patient", "Group", "Organization"),
         ),
-        SearchParameter(
-            "status",
-            ParamType.TOKEN,
-            ("status",),
-            f"{GATEWAY_SEARCH_PARAMETER}Flag-status",
-            "Flag status.",
-        ),
-        SearchParameter(
-            "category",
-            ParamType.TOKEN,
-            ("category",),
-            f"{GATEWAY_SEARCH_PARAMETER}Flag-category",
-            "Flag category.",
-        ),
-        SearchParameter(
-            "date",
-            ParamType.DATE,
-            ("period",),
-            _clinical("date"),
-            "The period the flag applies to.",
-        ),
+        _token("status", "status", _own("Flag-status"), "Flag status."),
+        _token("category", "category", _own("Flag-category"), "Flag category."),
+        _date("date", "period", _clinical("date"), "The period the flag applies to."),
     ),
     "Task": (
-        SearchParameter(
-            "identifier",
-            ParamType.TOKEN,
-            ("identifier",),
-            _hl7("Task", "identifier"),
-            "Business identifier.",
-        ),
-        SearchParameter(
-            "patient",
-            ParamType.REFERENCE,
-            ("for",),
-            _hl7("Task", "patient"),
-            _PATIENT,
-            ("Patient",),
-        ),
-        SearchParameter(
+        _token("identifier", "identifier", _hl7("Task", "identifier"), "Business identifier."),
+        _reference("patient", "for", _hl7("Task", "patient"), _PATIENT, ("Patient",)),
+        _reference(
             "subject",
-            ParamType.REFERENCE,
-            ("for",),
+            "for",
             _hl7("Task", "subject"),
             "Who the task is for (reference or :identifier).",
             (),
         ),
-        SearchParameter(
-            "status", ParamType.TOKEN, ("status",), _hl7("Task", "status"), "Task status."
-        ),
-        SearchParameter(
+        _token("status", "status", _hl7("Task", "status"), "Task status."),
+        _reference(
             "requester",
-            ParamType.REFERENCE,
-            ("requester",),
+            "requester",
             _hl7("Task", "requester"),
             "Who asked (reference or :identifier).",
             _ORG_OR_PERSON,
         ),
-        SearchParameter(
+        _reference(
             "owner",
-            ParamType.REFERENCE,
-            ("owner",),
+            "owner",
             _hl7("Task", "owner"),
             "Who owns the task (Task.owner; reference or :identifier).",
             _ORG_OR_PERSON,
         ),
-        SearchParameter(
-            "based-on",
-            ParamType.REFERENCE,
-            ("basedOn",),
-            _hl7("Task", "based-on"),
-            "The request the task acts on.",
-            (),
+        _reference(
+            "based-on", "basedOn", _hl7("Task", "based-on"), "The request the task acts on.", ()
         ),
-        SearchParameter(
-            "authored-on",
-            ParamType.DATE,
-            ("authoredOn",),
-            _hl7("Task", "authored-on"),
-            "When the task was created.",
+        _date(
+            "authored-on", "authoredOn", _hl7("Task", "authored-on"), "When the task was created."
         ),
     ),
     "Consent": (
-        SearchParameter(
-            "identifier",
-            ParamType.TOKEN,
-            ("identifier",),
-            _clinical("identifier"),
-            "Business identifier.",
-        ),
-        SearchParameter(
-            "patient",
-            ParamType.REFERENCE,
-            ("patient",),
-            _clinical("patient"),
-            _PATIENT,
-            ("Patient",),
-        ),
-        SearchParameter(
-            "status", ParamType.TOKEN, ("status",), _hl7("Consent", "status"), "Consent status."
-        ),
-        SearchParameter(
-            "category",
-            ParamType.TOKEN,
-            ("category",),
-            _hl7("Consent", "category"),
-            "Consent category.",
-        ),
-        SearchParameter(
-            "date",
-            ParamType.DATE,
-            ("dateTime",),
-            _clinical("date"),
-            "When the consent was recorded.",
-        ),
+        _token("identifier", "identifier", _clinical("identifier"), "Business identifier."),
+        _reference("patient", "patient", _clinical("patient"), _PATIENT, ("Patient",)),
+        _token("status", "status", _hl7("Consent", "status"), "Consent status."),
+        _token("category", "category", _hl7("Consent", "category"), "Consent category."),
+        _date("date", "dateTime", _clinical("date"), "When the consent was recorded."),
     ),
     "Provenance": (
-        SearchParameter(
-            "target",
-            ParamType.REFERENCE,
-            ("target",),
-            _hl7("Provenance", "target"),
-            "The resources it describes.",
-            (),
+        _reference(
+            "target", "target", _hl7("Provenance", "target"), "The resources it describes.", ()
         ),
-        SearchParameter(
-            "patient",
-            ParamType.REFERENCE,
-            ("target",),
-            _hl7("Provenance", "patient"),
-            "Target patient.",
-            ("Patient",),
+        _reference(
+            "patient", "target", _hl7("Provenance", "patient"), "Target patient.", ("Patient",)
         ),
-        SearchParameter(
-            "date",
-            ParamType.DATE,
-            ("recorded",),
-            f"{GATEWAY_SEARCH_PARAMETER}Provenance-date",
-            "When it was recorded.",
-        ),
+        _date("date", "recorded", _own("Provenance-date"), "When it was recorded."),
     ),
     "Patient": (
-        SearchParameter(
-            "identifier",
-            ParamType.TOKEN,
-            ("identifier",),
-            _hl7("Patient", "identifier"),
-            "NHS number (system|value).",
+        _token(
+            "identifier", "identifier", _hl7("Patient", "identifier"), "NHS number (system|value)."
         ),
     ),
     "Organization": (
-        SearchParameter(
+        _token(
             "identifier",
-            ParamType.TOKEN,
-            ("identifier",),
+            "identifier",
             _hl7("Organization", "identifier"),
             "ODS code (system|value).",
         ),

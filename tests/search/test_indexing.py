@@ -276,3 +276,9 @@ def test_normalise_reference_gives_type_and_id(reference: str, literal: str) -> 
 )
 def test_normalise_reference_refuses_what_is_not_a_literal_reference(reference: str) -> None:
     assert normalise_reference(reference) is None
+
+
+def test_a_url_whose_last_segments_are_not_a_resource_type_is_not_a_reference() -> None:
+    assert normalise_reference("https://fhir.nhs.uk/Id/nhs-number") is None
+    assert normalise_reference("Identifier/abc") is None
+    assert normalise_reference("https://example.org/fhir/Bundle/b1") == "Bundle/b1"
