@@ -154,6 +154,7 @@ class ResourceStore:
                     "value": row.value,
                     "low": row.low,
                     "high": row.high,
+                    "last_updated": record.last_updated,
                 }
                 for row in rows
             ],
@@ -199,8 +200,9 @@ class ResourceStore:
         return [_record(row) for row in self._connection.execute(statement)]
 
     def search(self, query: SearchQuery) -> SearchPage:
+        window = [c for c in query.criteria if isinstance(c, LastUpdatedCriterion)]
         conditions = [resources.c.resource_type == query.resource_type]
-        conditions.extend(_condition(query.resource_type, c) for c in query.criteria)
+        conditions.extend(_condition(query.resource_type, c, window) for c in query.criteria)
         total = None
         if query.total:
             total = self._connection.execute(
@@ -300,20 +302,29 @@ def _record(row: object) -> StoredResource:
     )
 
 
-def _condition(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
+def _condition(
+    resource_type: str, criterion: Criterion, window: list[LastUpdatedCriterion]
+) -> ColumnElement[bool]:
     if isinstance(criterion, IdCriterion):
         return resources.c.id.in_(criterion.ids)
     if isinstance(criterion, LastUpdatedCriterion):
-        column = resources.c.last_updated
-        return or_(*(_date_match(column, column, value) for value in criterion.values))
-    matching = _index_match(criterion)
+        return _last_updated_match(resources.c.last_updated, criterion)
+    # The _lastUpdated window is repeated on the index rows (which carry the same
+    # last_updated), so the index range scan itself is bounded by it.
     return resources.c.id.in_(
         select(search_index.c.resource_id).where(
             search_index.c.resource_type == resource_type,
             search_index.c.param == criterion.param,
-            matching,
+            _index_match(criterion),
+            *(_last_updated_match(search_index.c.last_updated, w) for w in window),
         )
     )
+
+
+def _last_updated_match(
+    column: ColumnElement[datetime], criterion: LastUpdatedCriterion
+) -> ColumnElement[bool]:
+    return or_(*(_date_match(column, column, value) for value in criterion.values))
 
 
 def _index_match(

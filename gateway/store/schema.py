@@ -77,6 +77,8 @@ resource_versions = Table(
 
 # One row per indexed value of the current version. Token and reference values use
 # system/value; dates use low/high (inclusive bounds in UTC, open ends as sentinels).
+# The resource's last_updated is copied here so that "this recipient's escalations since
+# T" is one index range, whose cost follows the answer and not the recipient's history.
 search_index = Table(
     "search_index",
     metadata,
@@ -87,7 +89,8 @@ search_index = Table(
     Column("value", String(255), nullable=True),
     Column("low", UTCDateTime, nullable=True),
     Column("high", UTCDateTime, nullable=True),
-    Index("ix_search_index_token", "resource_type", "param", "value", "system"),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Index("ix_search_index_token", "resource_type", "param", "value", "last_updated"),
     Index("ix_search_index_date", "resource_type", "param", "low", "high"),
     Index("ix_search_index_owner", "resource_type", "resource_id", "param"),
 )

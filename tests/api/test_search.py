@@ -242,3 +242,19 @@ def test_lenient_handling_ignores_unknown_parameters_and_says_what_was_applied(
     ).json()
     assert lenient["total"] == 1
     assert _link(lenient, "self") == "http://testserver/fhir/ServiceRequest?status=active"
+
+
+def test_an_updated_resource_enters_a_polling_window_by_its_new_time(client: TestClient) -> None:
+    """The index rows carry last_updated too; an update must move them with it."""
+    first = _create(client, communication(recipient="Organization/rzz"))
+    marker = _create(client, communication(recipient="Organization/other"))["meta"]["lastUpdated"]
+    time.sleep(0.002)
+    client.put(
+        f"/fhir/Communication/{first['id']}", json={**first, "status": "completed"}, headers=FHIR
+    )
+
+    window = {"recipient": "Organization/rzz", "_lastUpdated": f"gt{marker}"}
+    bundle = client.get("/fhir/Communication", params=window).json()
+    assert _ids(bundle) == [first["id"]]
+    before = {"recipient": "Organization/rzz", "_lastUpdated": f"le{marker}"}
+    assert client.get("/fhir/Communication", params=before).json()["total"] == 0

@@ -50,9 +50,12 @@ def upgrade() -> None:
         sa.Column("value", sa.String(255), nullable=True),
         sa.Column("low", UTCDateTime, nullable=True),
         sa.Column("high", UTCDateTime, nullable=True),
+        sa.Column("last_updated", UTCDateTime, nullable=False),
     )
     op.create_index(
-        "ix_search_index_token", "search_index", ["resource_type", "param", "value", "system"]
+        "ix_search_index_token",
+        "search_index",
+        ["resource_type", "param", "value", "last_updated"],
     )
     op.create_index(
         "ix_search_index_date", "search_index", ["resource_type", "param", "low", "high"]
