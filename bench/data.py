@@ -24,9 +24,12 @@ COMMUNICATION = "Communication"
 ORGANIZATION = "Organization"
 
 ORGANISATIONS = 200
-# About ten resources per patient once the store has grown (100k patients at 1M).
+# Each patient's resources arrive within an episode: resource i goes to one of the
+# EPISODE_PATIENTS patients "in care" at that moment (those from i // 10 on), so every
+# patient ends with about ten resources (100k patients at 1M), and a search matches as
+# many at 10k stored resources as at 1M.
 RESOURCES_PER_PATIENT = 10
-MIN_PATIENTS = 1000
+EPISODE_PATIENTS = 1000
 # Patients created over HTTP (create throughput) come from a range the loader never uses.
 HTTP_PATIENT_OFFSET = 5_000_000
 
@@ -110,7 +113,7 @@ class Workload:
         self.generated += 1
         jitter = timedelta(microseconds=self.rng.randrange(self._step_us))
         moment = self.start + index * self.step + jitter
-        patient = self.rng.randrange(max(MIN_PATIENTS, index // RESOURCES_PER_PATIENT))
+        patient = index // RESOURCES_PER_PATIENT + self.rng.randrange(EPISODE_PATIENTS)
         if self.rng.random() < 0.5:
             self.request_patients.append(patient)
             body = service_request(patient, self._org(), self._org(), moment, self.rng)

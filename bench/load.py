@@ -15,11 +15,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, text
 
 from bench.data import Generated, Workload
 from gateway.search.indexing import index_rows
@@ -62,6 +61,41 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
+# The column order build_rows produces; checked against the schema before loading, so a
+# change to the tables stops the loader instead of misplacing values.
+COLUMNS = {
+    "resources": ("resource_type", "id", "version_id", "last_updated", "content"),
+    "resource_versions": (
+        "resource_type",
+        "id",
+        "version_id",
+        "last_updated",
+        "method",
+        "content",
+    ),
+    "search_index": (
+        "resource_type",
+        "resource_id",
+        "param",
+        "system",
+        "value",
+        "low",
+        "high",
+        "last_updated",
+    ),
+}
+
+
+def check_schema() -> None:
+    for table, _ in _tables(Rows()):
+        actual = tuple(column.name for column in table.columns)
+        if actual != COLUMNS[table.name]:
+            raise RuntimeError(
+                f"gateway/store/schema.py changed: {table.name} has columns {actual}; "
+                "update bench/load.py (build_rows and COLUMNS) to match"
+            )
+
+
 def build_rows(batch: Sequence[Generated], first_number: int) -> Rows:
     """The rows the server would store for these creates (version 1, method create)."""
     rows = Rows()
@@ -76,7 +110,16 @@ def build_rows(batch: Sequence[Generated], first_number: int) -> Rows:
             (record.resource_type, record.id, 1, record.last_updated, "create", record.content)
         )
         rows.index.extend(
-            (record.resource_type, record.id, r.param, r.system, r.value, r.low, r.high)
+            (
+                record.resource_type,
+                record.id,
+                r.param,
+                r.system,
+                r.value,
+                r.low,
+                r.high,
+                record.last_updated,
+            )
             for r in index_rows(item.resource_type, item.body)
         )
     return rows
@@ -151,7 +194,7 @@ def _libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-# -- SQLite: executemany through the gateway's own engine ------------------------------
+# -- SQLite: executemany in the gateway's own write transactions -----------------------
 
 
 class SqliteWriter:
@@ -160,21 +203,45 @@ class SqliteWriter:
 
     def __init__(self, url: str) -> None:
         self._database = Database(url)
+        dialect = self._database.engine.dialect
+        # Each column's SQLAlchemy bind processing (UTC datetimes become the naive text
+        # the server stores), applied without the per-row cost of a Core insert.
+        self._processors = {
+            table.name: [
+                column.type.dialect_impl(dialect).bind_processor(dialect)
+                for column in table.columns
+            ]
+            for table, _ in _tables(Rows())
+        }
 
     def write(self, rows: Rows) -> None:
         with self._database.write() as connection:
-            connection.exec_driver_sql(f"PRAGMA cache_size=-{self.CACHE_KIB}")
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(f"PRAGMA cache_size=-{self.CACHE_KIB}")
             for table, values in _tables(rows):
-                names = [column.name for column in table.columns]
-                connection.execute(
-                    insert(table), [dict(zip(names, value, strict=True)) for value in values]
+                processors = self._processors[table.name]
+                columns = ", ".join(column.name for column in table.columns)
+                marks = ", ".join("?" for _ in table.columns)
+                cursor.executemany(
+                    f"INSERT INTO {table.name} ({columns}) VALUES ({marks})",
+                    [
+                        tuple(
+                            v if p is None else p(v) for p, v in zip(processors, row, strict=True)
+                        )
+                        for row in values
+                    ],
                 )
+            cursor.close()
 
     def analyze(self) -> None:
-        with self._database.engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         with self._database.write() as connection:
             connection.execute(text("ANALYZE"))
+        # Fold the write-ahead log into the database file, outside any transaction.
+        raw = self._database.engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
 
     def close(self) -> None:
         self._database.dispose()
@@ -188,19 +255,9 @@ def _tables(rows: Rows) -> Iterator[tuple[Table, list[Row]]]:
 
 @contextmanager
 def writer_for(url: str) -> Iterator[Writer]:
+    check_schema()
     writer: Writer = SqliteWriter(url) if url.startswith("sqlite") else PostgresWriter(url)
     try:
         yield writer
     finally:
         writer.close()
-
-
-def newest(url: str) -> datetime | None:
-    """The newest last_updated in the store (a check that the loader's clock is sane)."""
-    database = Database(url)
-    try:
-        with database.read() as connection:
-            value = connection.execute(text("SELECT max(last_updated) FROM resources")).scalar()
-    finally:
-        database.dispose()
-    return value if isinstance(value, datetime) else None

@@ -37,6 +37,7 @@ SAFE_KEYS = frozenset(
         "issue_codes",
         "error_type",
         "where",
+        "sqlstate",
         "count",
         "total",
         "database",

@@ -61,9 +61,17 @@ async def _http_exception(_: Request, error: HTTPException) -> Response:
 
 def unexpected_error_response(error: Exception) -> Response:
     # The message of an unexpected error may quote data; log its type and where it arose.
+    # A database error's SQLSTATE (e.g. 42703 undefined column) names the failure without
+    # quoting any data, so an operator can tell a schema problem from a lost connection.
     frames = traceback.extract_tb(error.__traceback__)
     where = " <- ".join(f"{f.name}:{f.lineno}" for f in reversed(frames[-6:]))
-    log.error("request.failed", error_type=type(error).__name__, where=where)
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    log.error(
+        "request.failed",
+        error_type=type(error).__name__,
+        where=where,
+        sqlstate=sqlstate if isinstance(sqlstate, str) else None,
+    )
     return outcome_response(
         500, [Issue(IssueCode.EXCEPTION, "The server could not complete the request.")]
     )

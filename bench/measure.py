@@ -1,0 +1,191 @@
+"""The two measurements, taken at the client over HTTP against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from bench.data import (
+    HTTP_PATIENT_OFFSET,
+    NHS_NUMBER_SYSTEM,
+    Organisation,
+    Workload,
+    service_request,
+)
+
+FHIR_JSON = "application/fhir+json"
+HEADERS = {"Accept": FHIR_JSON}
+
+Params = list[tuple[str, str]]
+# The demo configuration's organisations (test ODS codes).
+REQUESTER = Organisation(id="", ods="AZZ")
+PERFORMER = Organisation(id="", ods="RZZ")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (p99 of 500 values is the 495th smallest)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_total: float  # the Bundle's total: how many resources matched, on average
+    mean_entries: float  # how many the first page returned
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    clients: int
+    seconds: float
+    created: int
+    errors: int
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+# -- search latency: one client, one request at a time ----------------------------------
+
+
+def request_search(workload: Workload, rng: random.Random) -> tuple[str, Params]:
+    patient = workload.request_patient(rng)
+    return "ServiceRequest", [("subject:identifier", f"{NHS_NUMBER_SYSTEM}|{patient}")]
+
+
+def poll_search(window: timedelta) -> Callable[[Workload, random.Random], tuple[str, Params]]:
+    def query(workload: Workload, rng: random.Random) -> tuple[str, Params]:
+        assert workload.last_communication is not None
+        since = (workload.last_communication - window).astimezone(UTC)
+        return "Communication", [
+            ("recipient", workload.recipient(rng)),
+            ("_lastUpdated", "gt" + since.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ]
+
+    return query
+
+
+def search_latency(
+    base: str,
+    workload: Workload,
+    query: Callable[[Workload, random.Random], tuple[str, Params]],
+    *,
+    requests: int,
+    warmup: int,
+    seed: int,
+) -> Latency:
+    rng = random.Random(seed)
+    timings: list[float] = []
+    totals: list[int] = []
+    entries: list[int] = []
+    errors = 0
+    with httpx.Client(base_url=f"{base}/fhir", headers=HEADERS, timeout=30) as client:
+        for number in range(warmup + requests):
+            resource_type, params = query(workload, rng)
+            started = time.perf_counter()
+            try:
+                response = client.get(f"/{resource_type}?{urlencode(params)}")
+            except httpx.TransportError:
+                response = None
+            elapsed = time.perf_counter() - started
+            if number < warmup:
+                continue
+            if response is None or response.status_code != 200:
+                errors += 1
+            else:
+                timings.append(elapsed * 1000)
+                bundle = response.json()
+                totals.append(bundle["total"])
+                entries.append(len(bundle.get("entry", [])))
+    if not timings:  # every search failed: the table shows the errors, not latencies
+        return Latency(requests, errors, math.nan, math.nan, math.nan, math.nan, math.nan)
+    return Latency(
+        requests=requests,
+        errors=errors,
+        p50_ms=percentile(timings, 0.50),
+        p99_ms=percentile(timings, 0.99),
+        max_ms=max(timings),
+        mean_total=sum(totals) / len(totals),
+        mean_entries=sum(entries) / len(entries),
+    )
+
+
+# -- create throughput: many clients at once ------------------------------------------
+
+
+def create_throughput(
+    base: str, *, clients: int, seconds: float, warmup: float, first_patient: int
+) -> Throughput:
+    return asyncio.run(_create_throughput(base, clients, seconds, warmup, first_patient))
+
+
+async def _create_throughput(
+    base: str, clients: int, seconds: float, warmup: float, first_patient: int
+) -> Throughput:
+    rng = random.Random(first_patient)
+    patients = itertools.count(HTTP_PATIENT_OFFSET + first_patient)
+    started = time.perf_counter()
+    measure_from, stop_at = started + warmup, started + warmup + seconds
+    timings: list[float] = []
+    errors = 0
+
+    def body() -> bytes:
+        resource: dict[str, Any] = service_request(
+            next(patients),
+            REQUESTER,
+            PERFORMER,
+            datetime.now(UTC),
+            rng,
+        )
+        return json.dumps(resource).encode()
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while (now := time.perf_counter()) < stop_at:
+            try:
+                response = await client.post(
+                    "/ServiceRequest", content=body(), headers={"Content-Type": FHIR_JSON}
+                )
+                status = response.status_code
+            except httpx.TransportError:
+                status = None  # counted as an error, never a crash of the whole run
+            finished = time.perf_counter()
+            if finished < measure_from or finished > stop_at:
+                continue
+            if status == 201:
+                timings.append((finished - now) * 1000)
+            else:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=f"{base}/fhir", headers=HEADERS, limits=limits, timeout=60
+    ) as client:
+        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+    if not timings:
+        raise RuntimeError("no create succeeded")
+    return Throughput(
+        clients=clients,
+        seconds=seconds,
+        created=len(timings),
+        errors=errors,
+        per_second=len(timings) / seconds,
+        p50_ms=percentile(timings, 0.50),
+        p99_ms=percentile(timings, 0.99),
+    )

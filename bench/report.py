@@ -1,0 +1,199 @@
+"""The results: a Markdown table for people, a JSON file with every raw figure."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.load import LoadStats
+from bench.measure import Latency, Throughput
+
+P99_TARGET_MS = 20.0
+
+
+@dataclass
+class Stage:
+    database: str
+    size: int  # resources loaded (ServiceRequest + Communication)
+    stored: int  # every resource in the store when searched (organisations included)
+    load: LoadStats
+    request_search: Latency
+    poll_search: Latency
+    create: Throughput | None
+    # The machine's 1-minute load average after the searches: about 1 when only the
+    # benchmark ran (one request at a time); more means something else competed.
+    load_average: float = 0.0
+    plans: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    started: datetime
+    settings: dict[str, Any]
+    machine: dict[str, Any]
+    versions: dict[str, str] = field(default_factory=dict)
+    stages: list[Stage] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [
+            f"# Gateway benchmark, {self.started:%Y-%m-%d %H:%M} UTC",
+            "",
+            *(f"- {key}: {value}" for key, value in self.machine.items()),
+            *(f"- {name}: {version}" for name, version in self.versions.items()),
+            *(f"- {key}: {value}" for key, value in self.settings.items()),
+            "",
+            results_table(self.stages),
+            "",
+            *targets(self.stages),
+            "",
+            "## Loading",
+            "",
+            load_table(self.stages),
+        ]
+        for stage in self._largest_per_database():
+            lines += ["", f"## Query plans, {stage.database} at {stage.size:,}", ""]
+            for name, blocks in stage.plans.items():
+                lines += [f"### {name}", "", "```", *blocks, "```", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _largest_per_database(self) -> list[Stage]:
+        largest: dict[str, Stage] = {}
+        for stage in self.stages:
+            if stage.database not in largest or stage.size > largest[stage.database].size:
+                largest[stage.database] = stage
+        return list(largest.values())
+
+    def write(self, directory: Path, name: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{name}.md").write_text(self.markdown())
+        raw = asdict(self)
+        (directory / f"{name}.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
+        return directory / f"{name}.md"
+
+
+def results_table(stages: list[Stage]) -> str:
+    header = (
+        "| Database | Resources | Creates/s (32 clients) | Create p50 / p99 ms "
+        "| SR by NHS number p50 / p99 ms | matches "
+        "| Comm recipient + _lastUpdated p50 / p99 ms | matches | load avg |"
+    )
+    rows = [header, "|" + "---|" * 9]
+    for s in stages:
+        create = (
+            (f"{s.create.per_second:,.0f}", f"{s.create.p50_ms:.0f} / {s.create.p99_ms:.0f}")
+            if s.create
+            else ("-", "-")
+        )
+        rows.append(
+            f"| {s.database} | {s.size:,} | {create[0]} | {create[1]} "
+            f"| {_latency(s.request_search)} | {s.request_search.mean_total:.1f} "
+            f"| {_latency(s.poll_search)} | {s.poll_search.mean_total:.1f} "
+            f"| {s.load_average:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def _latency(result: Latency) -> str:
+    cell = f"{result.p50_ms:.1f} / {result.p99_ms:.1f}"
+    if result.errors:
+        cell += f" ({result.errors} of {result.requests} failed)"
+    return cell
+
+
+def load_table(stages: list[Stage]) -> str:
+    rows = [
+        "| Database | Grown to | Resources added | Index rows added | Seconds "
+        "| Resources/s | VACUUM/ANALYZE s | Stored when searched |",
+        "|" + "---|" * 8,
+    ]
+    rows += [
+        f"| {s.database} | {s.size:,} | {s.load.resources:,} | {s.load.index_rows:,} "
+        f"| {s.load.seconds:,.0f} | {s.load.per_second:,.0f} | {s.load.analyze_seconds:,.1f} "
+        f"| {s.stored:,} |"
+        for s in stages
+    ]
+    return "\n".join(rows)
+
+
+def targets(stages: list[Stage]) -> list[str]:
+    """The issue's two targets, judged from the figures above."""
+    lines = ["## Targets", ""]
+    by_database: dict[str, list[Stage]] = {}
+    for stage in stages:
+        by_database.setdefault(stage.database, []).append(stage)
+    for database, runs in by_database.items():
+        smallest, largest = min(runs, key=lambda s: s.size), max(runs, key=lambda s: s.size)
+        worst = max(largest.request_search.p99_ms, largest.poll_search.p99_ms)
+        verdict = "met" if worst < P99_TARGET_MS else "NOT met"
+        lines.append(
+            f"- {database}: worst search p99 at {largest.size:,} is {worst:.1f} ms "
+            f"(target < {P99_TARGET_MS:.0f} ms at 1M on PostgreSQL: {verdict} at this size)."
+        )
+        if largest is not smallest:
+            factor = largest.size / smallest.size
+            for label, first, last in (
+                ("SR by NHS number", smallest.request_search, largest.request_search),
+                ("Comm poll", smallest.poll_search, largest.poll_search),
+            ):
+                lines.append(
+                    f"  - {label}: p50 x{last.p50_ms / first.p50_ms:.2f}, "
+                    f"p99 x{last.p99_ms / first.p99_ms:.2f} "
+                    f"while the store grew x{factor:,.0f}."
+                )
+    return lines
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "code": _revision(),
+        "cores (os.cpu_count)": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory": _memory(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _revision() -> str:
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"git {described.stdout.strip()}"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def result_name(started: datetime, databases: list[str], quick: bool) -> str:
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{'-'.join(databases)}{'-quick' if quick else ''}"

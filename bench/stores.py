@@ -1,0 +1,82 @@
+"""Throw-away stores: a temporary SQLite file, or a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+DATABASES = ("sqlite", "postgresql")
+
+
+@contextmanager
+def fresh_store(kind: str, postgres_admin_url: str, *, keep: bool = False) -> Iterator[str]:
+    """Yield the URL of an empty store; it is removed afterwards unless keep is set."""
+    if kind == "sqlite":
+        with _sqlite(keep) as url:
+            yield url
+    elif kind == "postgresql":
+        with _postgresql(postgres_admin_url, keep) as url:
+            yield url
+    else:
+        raise ValueError(f"unknown database {kind!r}; choose from {', '.join(DATABASES)}")
+
+
+@contextmanager
+def _sqlite(keep: bool) -> Iterator[str]:
+    directory = Path(tempfile.mkdtemp(prefix="gwbench-"))
+    try:
+        yield f"sqlite:///{directory / 'gateway.db'}"
+    finally:
+        if keep:
+            print(f"kept the SQLite store in {directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def _postgresql(admin_url: str, keep: bool) -> Iterator[str]:
+    admin = make_url(admin_url).set(drivername="postgresql")
+    name = f"gwbench_{uuid.uuid4().hex[:12]}"
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        if keep:
+            print(f"kept the PostgreSQL store {url}", file=sys.stderr)
+        else:
+            with psycopg.connect(conninfo, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def server_version(url: str) -> str:
+    if url.startswith("sqlite"):
+        return f"SQLite {sqlite3.sqlite_version}"
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+        buffers = connection.execute("SHOW shared_buffers").fetchone()
+    assert row is not None
+    assert buffers is not None
+    return f"PostgreSQL {row[0]} (shared_buffers {buffers[0]})"
+
+
+def count_resources(url: str) -> int:
+    if url.startswith("sqlite"):
+        with closing(sqlite3.connect(make_url(url).database or "")) as connection:
+            count: int = connection.execute("SELECT count(*) FROM resources").fetchone()[0]
+        return count
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT count(*) FROM resources").fetchone()
+    assert row is not None
+    return int(row[0])
