@@ -9,6 +9,7 @@ import uuid
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.errors import unexpected_error_response
@@ -82,6 +83,11 @@ class RequestContextMiddleware:
                 await outcome_response(400, issues)(scope, receive, send_with_ids)
             else:
                 await self.app(scope, receive, send_with_ids)
+        except ClientDisconnect:
+            # The client went away mid-request: nobody to answer, nothing stored (the
+            # body is read before any transaction opens), and not a server fault.
+            state["status"] = 499
+            log.info("request.abandoned")
         except Exception as error:
             if state["started"]:
                 raise

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 from fastapi.testclient import TestClient
+from starlette.requests import ClientDisconnect
+from starlette.types import Message, Receive, Scope, Send
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
+from gateway.api.middleware import RequestContextMiddleware
 from tests.builders import NHS, PATIENT_NHS_NUMBER, patient, service_request
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -71,3 +75,24 @@ def test_no_patient_identifier_reaches_a_log_line(client: TestClient) -> None:
     text = json.dumps(logs, default=str)
     for secret in (PATIENT_NHS_NUMBER, "9434765918", "Alex", "Example", "1994-03-02"):
         assert secret not in text
+
+
+def test_a_client_that_disconnects_mid_body_is_logged_quietly_and_nothing_is_sent() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ClientDisconnect()
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/fhir/Patient", "headers": []}
+    with capture_logs() as logs:
+        asyncio.run(RequestContextMiddleware(app)(scope, receive, send))
+    assert sent == []
+    assert [line["event"] for line in logs] == ["request.abandoned", "request.completed"]
+    assert logs[-1]["status"] == 499
+    assert all(line["log_level"] == "info" for line in logs)
