@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -120,9 +120,10 @@ class ResourceService:
             raise PreconditionFailed(
                 f"If-Match names version {if_match}; the current version is {current.version_id}."
             )
-        record = _versioned(
-            resource_type, resource_id, current.version_id + 1, self._clock(), resource
-        )
+        # A version never predates the one it replaces, even if this process's clock is
+        # behind the one that wrote it: pollers rely on _lastUpdated moving forward.
+        moment = max(self._clock(), current.last_updated + timedelta(microseconds=1))
+        record = _versioned(resource_type, resource_id, current.version_id + 1, moment, resource)
         if not self._store.replace(record, current.version_id, index_rows(resource_type, resource)):
             # Another request wrote a new version between our read and our write.
             if if_match is not None:

@@ -151,3 +151,17 @@ def test_conditional_create_refuses_when_several_match(database: Database) -> No
             pass
         else:
             raise AssertionError("expected MultipleMatches")
+
+
+def test_an_update_is_never_stamped_before_the_version_it_replaces(database: Database) -> None:
+    """Two processes with skewed clocks: the second one's clock is an hour behind."""
+    with database.write() as connection:
+        created = ResourceService(ResourceStore(connection), LIMITS, clock=lambda: NOW).create(
+            "ServiceRequest", service_request()
+        )
+    behind = NOW.replace(hour=NOW.hour - 1)
+    with database.write() as connection:
+        service = ResourceService(ResourceStore(connection), LIMITS, clock=lambda: behind)
+        body = {**service_request(status="completed"), "id": created.record.id}
+        updated = service.update("ServiceRequest", created.record.id, body)
+    assert updated.last_updated > created.record.last_updated
