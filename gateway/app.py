@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from gateway.api import fhir_rest, health
 from gateway.api.deps import Runtime
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.transactions import TransactionGate
 from gateway.configuration.loader import load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = build_runtime(settings)
         fhir_schema.load()
         load_directory(runtime)
+        runtime = replace(runtime, gate=TransactionGate(runtime.database))
         app.state.runtime = runtime
         app.state.started_at = datetime.now(UTC)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from tests.conftest import DEMO_CONFIG
 from tests.fhir_judge import assert_valid_fhir
 
 GATEWAY = [sys.executable, "-m", "gateway.cli"]
+FHIR = {"Content-Type": "application/fhir+json"}
 
 
 def _env(database_url: str, **extra: str) -> dict[str, str]:
@@ -93,15 +95,7 @@ def served(database_url: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not become ready")
+        _wait_ready(base)
         yield base
     finally:
         process.send_signal(signal.SIGINT)
@@ -125,3 +119,50 @@ def test_the_real_server_stores_and_finds_a_request(served: str) -> None:
         assert_valid_fhir(found.json())
         ids = [entry["resource"]["id"] for entry in found.json()["entry"]]
         assert created.json()["id"] in ids
+
+
+def test_clients_hanging_up_mid_request_never_wedge_the_server(tmp_path: Path) -> None:
+    """Seen under load: bursts of clients that give up while their requests wait left a
+    write transaction (and SQLite's write turn) open for good, and every later write hung.
+    Bursts of impatient clients, then one patient request that must succeed."""
+    url = f"sqlite:///{tmp_path / 'burst.db'}"
+    subprocess.run([*GATEWAY, "db", "upgrade"], env=_env(url), check=True, capture_output=True)
+    port = _free_port()
+    process = subprocess.Popen(
+        [*GATEWAY, "serve", "--port", str(port)],
+        env=_env(url, GATEWAY_LOG_LEVEL="warning"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base)
+
+        async def burst() -> None:
+            async with httpx.AsyncClient(base_url=base, timeout=0.02) as impatient:
+                sends = [
+                    impatient.post("/fhir/ServiceRequest", json=service_request(), headers=FHIR)
+                    for _ in range(48)
+                ]
+                await asyncio.gather(*sends, return_exceptions=True)
+
+        for _ in range(4):
+            asyncio.run(burst())
+        response = httpx.post(
+            f"{base}/fhir/ServiceRequest", json=service_request(), headers=FHIR, timeout=15
+        )
+        assert response.status_code == 201
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def _wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not become ready")

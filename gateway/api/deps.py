@@ -4,13 +4,14 @@ and the request body read within limits. Routes declare these as Annotated alias
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 
+from gateway.api.transactions import TransactionGate
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import BadRequest, InvalidContent, PayloadTooLarge, UnsupportedMediaType
 from gateway.search.query import PagingLimits
@@ -33,6 +34,8 @@ class Runtime:
     settings: Settings
     config: GatewayConfig
     database: Database
+    # Built in the lifespan, inside the event loop its semaphores belong to.
+    gate: TransactionGate | None = None
 
     @property
     def paging(self) -> PagingLimits:
@@ -47,16 +50,22 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def _write_service(runtime: RuntimeDep) -> Iterator[ResourceService]:
+async def _write_service(runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
     # Commits when the route returns, before the response is sent (scope="function"),
     # so a client never sees 201 for something that was not stored.
-    with runtime.database.write() as connection:
+    async with _gate(runtime).write() as connection:
         yield ResourceService(ResourceStore(connection), runtime.paging)
 
 
-def _read_service(runtime: RuntimeDep) -> Iterator[ResourceService]:
-    with runtime.database.read() as connection:
+async def _read_service(runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
+    async with _gate(runtime).read() as connection:
         yield ResourceService(ResourceStore(connection), runtime.paging)
+
+
+def _gate(runtime: Runtime) -> TransactionGate:
+    if runtime.gate is None:
+        raise RuntimeError("the runtime's transaction gate is built in the app's lifespan")
+    return runtime.gate
 
 
 WriteService = Annotated[ResourceService, Depends(_write_service, scope="function")]

@@ -3,17 +3,16 @@
 SQLite allows one writer at a time. A write transaction that starts as a reader and
 upgrades later can fail at once with "database is locked", so write transactions begin
 IMMEDIATE (taking the write lock up front), while read transactions stay deferred and, in
-WAL mode, never wait for a writer. Within one process, writers queue on a lock before
-BEGIN: SQLite's own busy handler waits by sleeping and retrying, which under 32 concurrent
-writers gave a p99 of 1.5 s; a queue hands the lock on as soon as it is free.
-busy_timeout still covers writers in other processes.
+WAL mode, never wait for a writer. The writer engine holds one connection: callers that
+run transactions concurrently (the HTTP layer) admit one writer at a time themselves
+(gateway.api.transactions), because SQLite's busy handler waits by sleeping and
+retrying, unfairly. busy_timeout still covers writers in other processes.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,11 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
-        self._write_turn: AbstractContextManager[object] = nullcontext()
         if self.dialect == "sqlite":
             _ensure_parent_directory(self.url.database)
-            self._write_turn = threading.Lock()
-            self._writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
-            self._reader = _sqlite_engine(url, begin="BEGIN")
+            self._writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", connections=1)
+            self._reader = _sqlite_engine(url, begin="BEGIN", connections=pool_size)
+            self.write_capacity, self.read_capacity = 1, pool_size
         elif self.dialect == "postgresql":
             engine = create_engine(
                 _with_psycopg_driver(url),
@@ -43,8 +41,14 @@ class Database:
                 pool_pre_ping=True,
             )
             self._writer = self._reader = engine
+            # One pool serves both: together, at most this many open transactions.
+            self.write_capacity = self.read_capacity = pool_size + max_overflow
         else:
             raise ValueError("GATEWAY_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+
+    @property
+    def shares_one_pool(self) -> bool:
+        return self._writer is self._reader
 
     @property
     def engine(self) -> Engine:
@@ -53,7 +57,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any error."""
-        with self._write_turn, self._writer.begin() as connection:
+        with self._writer.begin() as connection:
             yield connection
 
     @contextmanager
@@ -82,8 +86,13 @@ def _ensure_parent_directory(database: str | None) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_engine(url: str, *, begin: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+def _sqlite_engine(url: str, *, begin: str, connections: int) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False},
+        pool_size=connections,
+        max_overflow=0,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _: Any) -> None:
