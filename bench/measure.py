@@ -52,13 +52,20 @@ class Latency:
 
 @dataclass(frozen=True, slots=True)
 class Throughput:
-    clients: int
-    seconds: float
-    created: int
-    errors: int
-    per_second: float
+    client: str  # the load generator: "wrk 4.1.0" or "httpx"
+    clients: int  # concurrent connections
+    seconds: float  # measured, warm-up excluded
+    created: int  # 201 responses
+    errors: int  # any other response, a dropped connection or a timeout
+    per_second: float  # created per second
     p50_ms: float
     p99_ms: float
+    client_cpu: float  # cores the load generator used while running (1.0 = one whole core)
+
+    @property
+    def failed(self) -> bool:
+        """Any failed request, or nothing created at all, fails the measurement."""
+        return self.errors > 0 or self.created == 0
 
 
 # -- search latency: one client, one request at a time ----------------------------------
@@ -126,7 +133,8 @@ def search_latency(
     )
 
 
-# -- create throughput: many clients at once ------------------------------------------
+# -- create throughput with httpx: many clients at once, from this process -------------
+# (bench/wrk.py is preferred when wrk is installed: see bench/creates.py)
 
 
 def create_throughput(
@@ -140,7 +148,7 @@ async def _create_throughput(
 ) -> Throughput:
     rng = random.Random(first_patient)
     patients = itertools.count(HTTP_PATIENT_OFFSET + first_patient)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     measure_from, stop_at = started + warmup, started + warmup + seconds
     timings: list[float] = []
     errors = 0
@@ -178,14 +186,15 @@ async def _create_throughput(
         base_url=f"{base}/fhir", headers=HEADERS, limits=limits, timeout=60
     ) as client:
         await asyncio.gather(*(client_loop(client) for _ in range(clients)))
-    if not timings:
-        raise RuntimeError("no create succeeded")
     return Throughput(
+        client="httpx",
         clients=clients,
         seconds=seconds,
         created=len(timings),
         errors=errors,
         per_second=len(timings) / seconds,
-        p50_ms=percentile(timings, 0.50),
-        p99_ms=percentile(timings, 0.99),
+        # nothing created: the table shows the measurement failed, not latencies
+        p50_ms=percentile(timings, 0.50) if timings else math.nan,
+        p99_ms=percentile(timings, 0.99) if timings else math.nan,
+        client_cpu=(time.process_time() - cpu_started) / (time.perf_counter() - started),
     )

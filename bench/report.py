@@ -25,11 +25,12 @@ class Stage:
     load: LoadStats
     request_search: Latency
     poll_search: Latency
-    create: Throughput | None
     # The machine's 1-minute load average after the searches: about 1 when only the
     # benchmark ran (one request at a time); more means something else competed.
     load_average: float = 0.0
     plans: dict[str, list[str]] = field(default_factory=dict)
+    # Create throughput by number of server processes; empty where creates were not measured.
+    creates: dict[int, Throughput] = field(default_factory=dict)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Report:
     started: datetime
     settings: dict[str, Any]
     machine: dict[str, Any]
+    create_workers: list[int]  # the server process counts creates were measured with
     versions: dict[str, str] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=list)
 
@@ -48,7 +50,7 @@ class Report:
             *(f"- {name}: {version}" for name, version in self.versions.items()),
             *(f"- {key}: {value}" for key, value in self.settings.items()),
             "",
-            results_table(self.stages),
+            results_table(self.stages, self.create_workers),
             "",
             *targets(self.stages),
             "",
@@ -77,26 +79,41 @@ class Report:
         return directory / f"{name}.md"
 
 
-def results_table(stages: list[Stage]) -> str:
+def results_table(stages: list[Stage], create_workers: list[int]) -> str:
+    create_headers = "".join(
+        f"| Creates/s {n} {_processes(n)} | Create p50 / p99 ms {n} {_processes(n)} "
+        for n in create_workers
+    )
     header = (
-        "| Database | Resources | Creates/s (32 clients) | Create p50 / p99 ms "
+        f"| Database | Resources {create_headers}"
         "| SR by NHS number p50 / p99 ms | matches "
         "| Comm recipient + _lastUpdated p50 / p99 ms | matches | load avg |"
     )
-    rows = [header, "|" + "---|" * 9]
+    rows = [header, "|" + "---|" * (7 + 2 * len(create_workers))]
     for s in stages:
-        create = (
-            (f"{s.create.per_second:,.0f}", f"{s.create.p50_ms:.0f} / {s.create.p99_ms:.0f}")
-            if s.create
-            else ("-", "-")
-        )
+        creates = "".join(f"| {_creates(s.creates.get(n))} " for n in create_workers)
         rows.append(
-            f"| {s.database} | {s.size:,} | {create[0]} | {create[1]} "
+            f"| {s.database} | {s.size:,} {creates}"
             f"| {_latency(s.request_search)} | {s.request_search.mean_total:.1f} "
             f"| {_latency(s.poll_search)} | {s.poll_search.mean_total:.1f} "
             f"| {s.load_average:.2f} |"
         )
     return "\n".join(rows)
+
+
+def _processes(count: int) -> str:
+    return "proc" if count == 1 else "procs"
+
+
+def _creates(result: Throughput | None) -> str:
+    """Two cells: creates/s, and p50 / p99. Any failed request fails the measurement."""
+    if result is None:
+        return "- | -"
+    if result.failed:
+        attempted = result.created + result.errors
+        reason = f"{result.errors:,} of {attempted:,} requests" if attempted else "no answer"
+        return f"failed ({reason}) | -"
+    return f"{result.per_second:,.0f} | {result.p50_ms:.0f} / {result.p99_ms:.0f}"
 
 
 def _latency(result: Latency) -> str:

@@ -2,7 +2,8 @@
 
 For each database: a fresh store, grown in steps (10k, 100k, 1M by default) by the bulk
 loader; at each step the real server (`gateway serve`) is started on it and measured over
-HTTP from this process. See bench/README.md.
+HTTP: searches from this process, creates with wrk when it is installed (else httpx from
+this process), on one and on two server processes. See bench/README.md.
 
     python -m bench.run [--databases sqlite,postgresql] [--sizes 10000,100000,1000000]
     python -m bench.run --quick        # small sizes, a smoke check
@@ -21,8 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import measure, plans
+from bench.creates import CLIENTS, CreateLoad, create_load
 from bench.data import Workload
 from bench.load import LoadStats, load, writer_for
+from bench.measure import Throughput
 from bench.report import Report, Stage, machine, result_name, results_table
 from bench.server import running_server, upgrade
 from bench.stores import DATABASES, count_resources, fresh_store, server_version
@@ -39,12 +42,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="sizes 2000,5000; fewer requests")
     parser.add_argument("--requests", type=int, default=500, help="searches per query type")
     parser.add_argument("--warmup", type=int, default=50, help="searches before measuring")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent creating clients")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent creating connections")
     parser.add_argument("--create-seconds", type=float, default=10.0)
     parser.add_argument(
         "--create-at",
-        default="all",
-        help="measure create throughput at 'all' sizes or only the 'first'",
+        choices=("first", "all"),
+        default="first",
+        help="measure create throughput at the first (smallest) size only, or at every size",
+    )
+    parser.add_argument(
+        "--create-workers",
+        default="1,2",
+        help="server processes (`gateway serve --workers N`) to measure creates with",
+    )
+    parser.add_argument(
+        "--create-client",
+        choices=CLIENTS,
+        default="auto",
+        help="load generator for creates: wrk if on PATH (auto), else httpx from this process",
     )
     parser.add_argument(
         "--window-minutes",
@@ -81,14 +96,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
     sizes = sorted(int(size) for size in args.sizes.split(","))
+    workers = sorted({int(count) for count in args.create_workers.split(",")})
+    creates = create_load(args.create_client, args.clients)
     started = datetime.now(UTC)
     report = Report(
         started=started,
         machine=machine(),
+        create_workers=workers,
         settings={
             "sizes": ", ".join(f"{size:,}" for size in sizes),
             "searches per query (after warm-up)": f"{args.requests} (warm-up {args.warmup})",
-            "create clients / seconds": f"{args.clients} / {args.create_seconds:g}",
+            "create load": creates.describe(),
+            "creates": (
+                f"{args.create_seconds:g} s measured after a {_create_warmup(args):g} s "
+                "warm-up (discarded), at "
+                f"{'every size' if args.create_at == 'all' else 'the first size'}, "
+                f"server processes: {', '.join(map(str, workers))}"
+            ),
             "poll window": f"{args.window_minutes:g} min before the newest Communication",
             "arrival step": f"{args.step_seconds:g} s per loaded resource",
             "seed": args.seed,
@@ -98,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for database in databases:
         with fresh_store(database, args.postgres_url, keep=args.keep) as url:
             report.versions[database] = server_version(url)
-            run_database(database, url, sizes, args, report, name)
-    print(results_table(report.stages))
+            run_database(database, url, sizes, args, creates, report, name)
+    print(results_table(report.stages, workers))
     path = report.write(args.results, name)
     print(f"\nwritten to {path} and {path.with_suffix('.json')}")
     return 0
@@ -110,6 +134,7 @@ def run_database(
     url: str,
     sizes: list[int],
     args: argparse.Namespace,
+    creates: CreateLoad,
     report: Report,
     name: str,
 ) -> None:
@@ -133,8 +158,12 @@ def run_database(
                 f"({stats.per_second:,.0f}/s), VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
             )
             stage = measure_stage(database, url, size, stats, workload, args, number, server_log)
+            if args.create_at == "all" or number == 0:
+                stage.creates = measure_creates(
+                    database, url, creates, report.create_workers, args, number, server_log
+                )
             report.stages.append(stage)
-            print(results_table([stage]).splitlines()[-1], flush=True)
+            print(results_table([stage], report.create_workers).splitlines()[-1], flush=True)
             report.write(args.results, name)  # partial results survive a later failure
 
 
@@ -164,16 +193,6 @@ def measure_stage(
             base, workload, poll, requests=args.requests, warmup=args.warmup, seed=args.seed
         )
         load_average = os.getloadavg()[0]
-        create = None
-        if args.create_at == "all" or number == 0:
-            log(f"{database}: creating with {args.clients} clients")
-            create = measure.create_throughput(
-                base,
-                clients=args.clients,
-                seconds=args.create_seconds,
-                warmup=min(2.0, args.create_seconds / 3),
-                first_patient=number * 1_000_000 + (0 if database == "sqlite" else 500_000),
-            )
     rng = random.Random(args.seed)
     query_plans = {
         "ServiceRequest?subject:identifier": plans.explain(
@@ -188,10 +207,51 @@ def measure_stage(
         load=stats,
         request_search=by_patient,
         poll_search=polling,
-        create=create,
         load_average=load_average,
         plans=query_plans,
     )
+
+
+def measure_creates(
+    database: str,
+    url: str,
+    creates: CreateLoad,
+    workers: list[int],
+    args: argparse.Namespace,
+    number: int,
+    server_log: Path,
+) -> dict[int, Throughput]:
+    """Create throughput with each number of server processes, each on a fresh server."""
+    results: dict[int, Throughput] = {}
+    for count in workers:
+        with running_server(url, server_log, workers=count) as base:
+            log(f"{database}: creating on {count} server process(es)")
+            result = creates.run(
+                base,
+                seconds=args.create_seconds,
+                warmup=_create_warmup(args),
+                # HTTP patients apart from those of other databases, sizes and servers
+                first_patient=number * 1_000_000
+                + (0 if database == "sqlite" else 500_000)
+                + count * 10_000,
+            )
+        if result.failed:
+            log(
+                f"{database}: FAILED: {result.errors} creates failed, {result.created} "
+                "succeeded; the table marks the measurement failed"
+            )
+        log(
+            f"{database}: {result.per_second:,.0f} creates/s, p50 {result.p50_ms:.0f} ms, "
+            f"p99 {result.p99_ms:.0f} ms (client used {result.client_cpu:.0%} of a core)"
+        )
+        results[count] = result
+    return results
+
+
+def _create_warmup(args: argparse.Namespace) -> float:
+    """2 s, discarded (less in a run shorter than 6 s)."""
+    seconds: float = args.create_seconds
+    return min(2.0, seconds / 3)
 
 
 def _interrupt(signum: int, _frame: object) -> None:

@@ -46,13 +46,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, log_path: Path) -> Iterator[str]:
-    """Serve the store on a free local port until the block ends; yields the base URL."""
+def running_server(database_url: str, log_path: Path, workers: int = 1) -> Iterator[str]:
+    """Serve the store on a free local port until the block ends; yields the base URL.
+
+    With workers > 1 uvicorn runs a supervisor and that many worker processes sharing the
+    port. They start together, and /readyz answers only once one has finished starting;
+    the create measurement's warm-up covers any lag of the others.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    command = [str(GATEWAY), "serve", "--port", str(port), "--workers", str(workers)]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [str(GATEWAY), "serve", "--port", str(port)],
+            command,
             env=server_env(database_url, port),
             stdout=log,
             stderr=subprocess.STDOUT,

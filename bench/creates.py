@@ -1,0 +1,73 @@
+"""Which load generator drives the create-throughput measurement: wrk, else httpx."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from bench import measure, wrk
+from bench.measure import Throughput
+
+CLIENTS = ("auto", "wrk", "httpx")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateLoad:
+    clients: int  # concurrent connections
+    wrk: str | None = None  # wrk's path; None: httpx from this process
+    wrk_version: str = ""
+    reason: str = ""  # why httpx, when it is httpx
+
+    def describe(self) -> str:
+        if self.wrk:
+            return f"wrk {self.wrk_version}, 1 thread, {self.clients} connections"
+        cores = os.cpu_count()
+        return (
+            f"httpx, one AsyncClient with {self.clients} connections ({self.reason}; "
+            f"the client shares the {cores} cores with the server)"
+        )
+
+    def run(self, base: str, *, seconds: float, warmup: float, first_patient: int) -> Throughput:
+        """POST ServiceRequests for `warmup` seconds (discarded), then `seconds` measured."""
+        if not self.wrk:
+            return measure.create_throughput(
+                base,
+                clients=self.clients,
+                seconds=seconds,
+                warmup=warmup,
+                first_patient=first_patient,
+            )
+        result = wrk.measure(
+            self.wrk,
+            base,
+            connections=self.clients,
+            seconds=max(1, round(seconds)),  # wrk takes whole seconds
+            warmup=round(warmup),
+            first_patient=first_patient,
+        )
+        return Throughput(
+            client=f"wrk {self.wrk_version}",
+            clients=self.clients,
+            seconds=result.seconds,
+            created=result.created,
+            errors=result.errors,
+            per_second=result.created / result.seconds,
+            p50_ms=result.p50_ms,
+            p99_ms=result.p99_ms,
+            client_cpu=result.client_cpu,
+        )
+
+
+def create_load(choice: str, clients: int) -> CreateLoad:
+    """`choice` is 'auto' (wrk if on PATH, else httpx), 'wrk' (required) or 'httpx'."""
+    if choice not in CLIENTS:
+        raise ValueError(f"unknown create client {choice!r}; choose from {', '.join(CLIENTS)}")
+    if choice == "httpx":
+        return CreateLoad(clients, reason="--create-client httpx")
+    path = shutil.which("wrk")
+    if path:
+        return CreateLoad(clients, wrk=path, wrk_version=wrk.version(path))
+    if choice == "wrk":
+        raise SystemExit("--create-client wrk: wrk is not on PATH (Debian: apt install wrk)")
+    return CreateLoad(clients, reason="wrk not found")
