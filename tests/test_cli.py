@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -83,23 +83,29 @@ def test_prod_refuses_the_demo_deployment(tmp_path: Path, database_url: str) -> 
     assert "demo deployment" in result.stderr
 
 
-@pytest.fixture
-def served(database_url: str) -> Iterator[str]:
+@contextmanager
+def _running_server(database_url: str, **env: str) -> Iterator[str]:
+    """`gateway serve` as a real process on a free loopback port; yields its base URL."""
     port = _free_port()
     process = subprocess.Popen(
         [*GATEWAY, "serve", "--port", str(port)],
-        env=_env(database_url, GATEWAY_LOG_FORMAT="json"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        env=_env(database_url, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base)
         yield base
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
+        process.kill()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def served(database_url: str) -> Iterator[str]:
+    with _running_server(database_url, GATEWAY_LOG_FORMAT="json") as base:
+        yield base
 
 
 def test_the_real_server_stores_and_finds_a_request(served: str) -> None:
@@ -127,16 +133,7 @@ def test_clients_hanging_up_mid_request_never_wedge_the_server(tmp_path: Path) -
     Bursts of impatient clients, then one patient request that must succeed."""
     url = f"sqlite:///{tmp_path / 'burst.db'}"
     subprocess.run([*GATEWAY, "db", "upgrade"], env=_env(url), check=True, capture_output=True)
-    port = _free_port()
-    process = subprocess.Popen(
-        [*GATEWAY, "serve", "--port", str(port)],
-        env=_env(url, GATEWAY_LOG_LEVEL="warning"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base)
+    with _running_server(url, GATEWAY_LOG_LEVEL="warning") as base:
 
         async def burst() -> None:
             async with httpx.AsyncClient(base_url=base, timeout=0.02) as impatient:
@@ -152,9 +149,6 @@ def test_clients_hanging_up_mid_request_never_wedge_the_server(tmp_path: Path) -
             f"{base}/fhir/ServiceRequest", json=service_request(), headers=FHIR, timeout=15
         )
         assert response.status_code == 201
-    finally:
-        process.kill()
-        process.wait(timeout=30)
 
 
 def _wait_ready(base: str) -> None:
