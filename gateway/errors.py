@@ -9,14 +9,13 @@ show: it names elements, never their values.
     │   ├── InvalidSearch (400 not-supported / invalid)
     │   └── InvalidHeader (400 invalid)
     ├── NotFound (404 not-found)
-    ├── MethodNotAllowed (405 not-supported)
     ├── NotAcceptable (406 not-supported)
     ├── Conflict (409 conflict)
     ├── PreconditionFailed (412 conflict)
     │   └── MultipleMatches (412 multiple-matches)
     ├── PayloadTooLarge (413 too-long)
     ├── UnsupportedMediaType (415 not-supported)
-    └── Unavailable (503 transient)
+    └── ConfigurationError (start-up refused; never an HTTP answer)
 """
 
 from __future__ import annotations
@@ -71,11 +70,6 @@ class NotFound(GatewayError):
     code = IssueCode.NOT_FOUND
 
 
-class MethodNotAllowed(GatewayError):
-    status = 405
-    code = IssueCode.NOT_SUPPORTED
-
-
 class NotAcceptable(GatewayError):
     status = 406
     code = IssueCode.NOT_SUPPORTED
@@ -103,11 +97,6 @@ class PayloadTooLarge(GatewayError):
 class UnsupportedMediaType(GatewayError):
     status = 415
     code = IssueCode.NOT_SUPPORTED
-
-
-class Unavailable(GatewayError):
-    status = 503
-    code = IssueCode.TRANSIENT
 
 
 class ConfigurationError(GatewayError):
