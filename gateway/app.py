@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from gateway import fhir_schema
-from gateway.api import fhir_rest, health
+from gateway.api import fhir_rest, health, oauth
 from gateway.api.deps import Runtime
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.transactions import TransactionGate
+from gateway.auth.access_tokens import AccessTokens
+from gateway.auth.rate_limit import RateLimiter
+from gateway.auth.signing_key import load_signing_key
 from gateway.configuration.loader import load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
@@ -52,7 +55,21 @@ def build_runtime(settings: Settings) -> Runtime:
         raise ConfigurationError(
             "the database schema is not current: run `gateway db upgrade` first"
         )
-    return Runtime(settings=settings, config=config, database=database)
+    signing_key = load_signing_key(
+        settings.token_signing_key, generate_if_missing=settings.env == "dev"
+    )
+    tokens = AccessTokens(
+        signing_key,
+        issuer=f"urn:mh-gateway:{config.deployment.name}",
+        lifetime_seconds=settings.token_lifetime_seconds,
+    )
+    return Runtime(
+        settings=settings,
+        config=config,
+        database=database,
+        tokens=tokens,
+        rate_limiter=RateLimiter(),
+    )
 
 
 def preflight(settings: Settings) -> None:
@@ -72,6 +89,7 @@ def load_directory(runtime: Runtime) -> None:
         "config.loaded",
         config_dir=str(runtime.settings.config_dir),
         organisations=len(runtime.config.directory.organisations),
+        clients=len(runtime.config.clients),
         created=report.created,
         updated=report.updated,
         unchanged=report.unchanged,
@@ -104,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(oauth.router)
+    app.include_router(fhir_rest.open_router)
     app.include_router(fhir_rest.router)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -1,15 +1,20 @@
-"""The `gateway` command for operators: serve, and manage the database schema."""
+"""The `gateway` command for operators: serve, get a token, manage the database schema."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+import httpx
 import uvicorn
 
 from gateway.app import create_app, preflight
+from gateway.auth.client_assertion import client_assertion, load_private_key
+from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
+from gateway.services.tokens import ASSERTION_TYPE
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
@@ -24,6 +29,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port (default GATEWAY_PORT or 8080)")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
 
+    token = commands.add_parser(
+        "token",
+        help="get an access token as a registered client (prints it, for curl)",
+    )
+    token.add_argument("--client", required=True, help="client id, e.g. demo-provider-epr")
+    token.add_argument(
+        "--url", help="the gateway's base URL (default http://GATEWAY_HOST:GATEWAY_PORT)"
+    )
+    token.add_argument("--scope", help="scopes to ask for (default: all the client may have)")
+    token.add_argument(
+        "--key",
+        type=Path,
+        help="the client's private key, PEM (default: <config dir>/keys/<client>.private.pem)",
+    )
+
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply every pending migration")
@@ -34,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings, args.host, args.port, args.workers)
+        if args.command == "token":
+            return _token(settings, args.client, args.url, args.scope, args.key)
         if args.db_command == "upgrade":
             return _db_upgrade(settings)
         return _db_current(settings)
@@ -64,6 +86,50 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
     return 0
 
 
+def _token(
+    settings: Settings, client_id: str, url: str | None, scope: str | None, key: Path | None
+) -> int:
+    """Sign an assertion with the client's key and trade it for an access token, exactly
+    as a client system does; the token alone goes to stdout."""
+    client = load_config(settings.config_dir).client(client_id)
+    if client is None:
+        raise ConfigurationError(f"no client {client_id} in {settings.config_dir}/clients.yaml")
+    if len(client.keys) != 1:
+        raise ConfigurationError(f"client {client_id} has several keys; this command needs one")
+    base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    key_path = key or settings.config_dir / "keys" / f"{client_id}.private.pem"
+    if not key_path.exists():
+        raise ConfigurationError(f"the client's private key {key_path} does not exist (--key)")
+    signed = client_assertion(
+        client_id,
+        f"{base}/oauth2/token",
+        load_private_key(key_path),
+        kid=client.keys[0].kid,
+        algorithm=client.keys[0].algorithm,
+    )
+    try:
+        response = httpx.post(
+            f"{base}/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": signed,
+                "scope": scope or str(client.allowed_scopes),
+            },
+            timeout=10,
+        )
+    except httpx.HTTPError:
+        print(
+            f"gateway: cannot reach {base}/oauth2/token (is the gateway running?)", file=sys.stderr
+        )
+        return 1
+    if response.status_code != 200:
+        print(f"gateway: token refused ({response.status_code}): {response.text}", file=sys.stderr)
+        return 1
+    print(response.json()["access_token"])
+    return 0
+
+
 def _db_upgrade(settings: Settings) -> int:
     database = Database(settings.database_url)
     try:
@@ -86,19 +152,22 @@ def _db_current(settings: Settings) -> int:
         database.dispose()
 
 
-def _banner(settings: Settings, host: str, port: int) -> str:
-    base = f"http://{host}:{port}"
+def _banner(settings: Settings, host: str, port: int, scheme: str = "http") -> str:
+    base = f"{scheme}://{host}:{port}"
+    demo = f"""
+Every call needs an access token (SMART Backend Services). For the demo clients:
+  TOKEN=$(.venv/bin/gateway token --client demo-provider-epr)   # the provider EPR (AZZ)
+  TRUST=$(.venv/bin/gateway token --client demo-trust-crisis)   # the Trust's crisis system (RZZ)
+  curl -s {base}/fhir/ServiceRequest -H "Authorization: Bearer $TOKEN"
+Tokens live {settings.token_lifetime_seconds} s; run the command again for a new one.
+"""
     return f"""
 Mental-health interface gateway ({settings.env}) on {base}
   store:  {settings.database_url}
   config: {settings.config_dir}
 
-Try it:
-  curl -s {base}/fhir/metadata | head -c 300
-  curl -s {base}/fhir/Organization
-  curl -s -X POST {base}/fhir/Patient -H 'Content-Type: application/fhir+json' \\
-       -d '{{"resourceType":"Patient","identifier":[{{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}}]}}'
-  curl -s '{base}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919'
+Open: {base}/fhir/metadata, {base}/.well-known/smart-configuration, {base}/healthz
+{demo}
 Stop with Ctrl-C.
 """
 

@@ -8,6 +8,11 @@ show: it names elements, never their values.
     │   ├── InvalidContent (400 structure/value..., or 422 for a business rule)
     │   ├── InvalidSearch (400 not-supported / invalid)
     │   └── InvalidHeader (400 invalid)
+    ├── Unauthorized (401 login: no valid access token; WWW-Authenticate says why)
+    ├── Forbidden (403 forbidden: the token lacks the scope, or the content names
+    │   │          another organisation as its sender)
+    │   └── InsufficientScope (403, WWW-Authenticate error="insufficient_scope")
+    ├── TokenRequestRefused (400/401 at /oauth2/token, answered as RFC 6749 JSON)
     ├── NotFound (404 not-found)
     ├── NotAcceptable (406 not-supported)
     ├── Conflict (409 conflict)
@@ -15,6 +20,8 @@ show: it names elements, never their values.
     │   └── MultipleMatches (412 multiple-matches)
     ├── PayloadTooLarge (413 too-long)
     ├── UnsupportedMediaType (415 not-supported)
+    ├── TooManyRequests (429 throttled, with Retry-After)
+    ├── RequestTimedOut (503 timeout)
     └── ConfigurationError (start-up refused; never an HTTP answer)
 """
 
@@ -35,6 +42,10 @@ class GatewayError(Exception):
     @property
     def issues(self) -> list[Issue]:
         return [Issue(self.code, self.message, self.expression)]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
 
 
 class BadRequest(GatewayError):
@@ -63,6 +74,49 @@ class InvalidSearch(BadRequest):
 
 class InvalidHeader(BadRequest):
     code = IssueCode.INVALID
+
+
+class Unauthorized(GatewayError):
+    """No usable access token. `error` is the RFC 6750 code (invalid_token), if any."""
+
+    status = 401
+    code = IssueCode.LOGIN
+
+    def __init__(self, message: str, *, error: str | None = "invalid_token") -> None:
+        super().__init__(message)
+        self.error = error
+
+    @property
+    def headers(self) -> dict[str, str]:
+        challenge = 'Bearer realm="fhir"'
+        if self.error is not None:
+            challenge += f', error="{self.error}"'
+        return {"WWW-Authenticate": challenge}
+
+
+class Forbidden(GatewayError):
+    status = 403
+    code = IssueCode.FORBIDDEN
+
+
+class InsufficientScope(Forbidden):
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="fhir", error="insufficient_scope"'}
+
+
+class TokenRequestRefused(GatewayError):
+    """A refusal at the token endpoint, answered as OAuth 2.0 JSON (RFC 6749 section 5.2),
+    which is what SMART clients parse, rather than as an OperationOutcome."""
+
+    status = 400
+    code = IssueCode.SECURITY
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        # RFC 6749: a failed client authentication may answer 401.
+        self.status = 401 if error == "invalid_client" else 400
 
 
 class NotFound(GatewayError):
@@ -97,6 +151,24 @@ class PayloadTooLarge(GatewayError):
 class UnsupportedMediaType(GatewayError):
     status = 415
     code = IssueCode.NOT_SUPPORTED
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+    code = IssueCode.THROTTLED
+
+    def __init__(self, message: str, *, retry_after: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": self.retry_after}
+
+
+class RequestTimedOut(GatewayError):
+    status = 503
+    code = IssueCode.TIMEOUT
 
 
 class ConfigurationError(GatewayError):

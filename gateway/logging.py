@@ -52,6 +52,11 @@ SAFE_KEYS = frozenset(
         "created",
         "updated",
         "unchanged",
+        # Who called: system identities, never people or patients.
+        "client_id",
+        "ods_code",
+        "reason",
+        "clients",
     }
 )
 

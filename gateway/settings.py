@@ -28,6 +28,23 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=20, ge=1)
     max_page_size: int = Field(default=100, ge=1)
 
+    # The gateway's token-signing key (EC P-256, PEM). Generated here on first start in
+    # dev; production must provision it (and share it across processes).
+    token_signing_key: Path = Path("var/keys/token-signing-key.pem")
+    token_lifetime_seconds: int = Field(default=300, ge=30, le=300)
+    # Per client, unless its registration says otherwise (token bucket, per process).
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=40, ge=1)
+    # The longest a request may wait (for its body, or for a database slot) before it
+    # is answered 503; work already running in a thread finishes first.
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Mutual TLS (gateway serve): the server's certificate and key, and the CA whose
+    # client certificates it requires. With a client CA, every call must present a
+    # certificate registered to the client its token was issued to.
+    tls_certificate: Path | None = None
+    tls_private_key: Path | None = None
+    tls_client_ca: Path | None = None
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -37,6 +54,14 @@ class Settings(BaseSettings):
     def _page_sizes_agree(self) -> Settings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("default_page_size must not exceed max_page_size")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> Settings:
+        if (self.tls_certificate is None) != (self.tls_private_key is None):
+            raise ValueError("tls_certificate and tls_private_key are set together")
+        if self.tls_client_ca is not None and self.tls_certificate is None:
+            raise ValueError("tls_client_ca (mutual TLS) needs tls_certificate and key")
         return self
 
     @property

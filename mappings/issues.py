@@ -35,6 +35,7 @@ class IssueCode(StrEnum):
     BUSINESS_RULE = "business-rule"
     CONFLICT = "conflict"
     TRANSIENT = "transient"
+    TIMEOUT = "timeout"
     THROTTLED = "throttled"
     EXCEPTION = "exception"
     INFORMATIONAL = "informational"

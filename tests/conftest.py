@@ -25,6 +25,7 @@ from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.store.schema import metadata
 from tests.fhir_judge import assert_valid_fhir
+from tests.tokens import PROVIDER, TRUST, access_token, bearer
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REPO = Path(__file__).resolve().parent.parent
@@ -91,9 +92,23 @@ def database(database_url: str) -> Iterator[Database]:
         db.dispose()
 
 
+@pytest.fixture(scope="session")
+def signing_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gateway's token-signing key for the run (generated on first start, as in dev)."""
+    return tmp_path_factory.mktemp("keys") / "token-signing-key.pem"
+
+
 @pytest.fixture
-def settings(database: Database, database_url: str) -> Settings:
-    return Settings(database_url=database_url, config_dir=DEMO_CONFIG, env="dev")
+def settings(database: Database, database_url: str, signing_key_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        config_dir=DEMO_CONFIG,
+        env="dev",
+        token_signing_key=signing_key_path,
+        # Tests make requests in quick bursts; the limit itself is tested on its own.
+        rate_limit_per_second=10_000,
+        rate_limit_burst=10_000,
+    )
 
 
 def _judge_fhir_responses(response: httpx.Response) -> None:
@@ -103,9 +118,24 @@ def _judge_fhir_responses(response: httpx.Response) -> None:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    """The real application; every FHIR body it returns is judged against HL7's schema."""
+def anonymous(settings: Settings) -> Iterator[TestClient]:
+    """The real application with no credentials; every FHIR body it returns is judged
+    against HL7's schema."""
     app = create_app(settings)
     with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as test:
         test.event_hooks = {"request": [], "response": [_judge_fhir_responses]}
         yield test
+
+
+@pytest.fixture
+def client(anonymous: TestClient) -> TestClient:
+    """The real application, called as the demo provider's EPR (AZZ) with a token from
+    /oauth2/token for every scope that client is allowed."""
+    anonymous.headers["Authorization"] = f"Bearer {access_token(anonymous, PROVIDER)}"
+    return anonymous
+
+
+@pytest.fixture
+def trust_token(anonymous: TestClient) -> dict[str, str]:
+    """Authorization headers for the demo Trust's crisis system (RZZ)."""
+    return bearer(access_token(anonymous, TRUST))

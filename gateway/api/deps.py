@@ -12,6 +12,9 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 
 from gateway.api.transactions import TransactionGate
+from gateway.auth.access_tokens import AccessTokens
+from gateway.auth.caller import Caller
+from gateway.auth.rate_limit import RateLimiter
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import BadRequest, InvalidContent, PayloadTooLarge, UnsupportedMediaType
 from gateway.search.query import PagingLimits
@@ -34,6 +37,8 @@ class Runtime:
     settings: Settings
     config: GatewayConfig
     database: Database
+    tokens: AccessTokens
+    rate_limiter: RateLimiter
     # Built in the lifespan, inside the event loop its semaphores belong to.
     gate: TransactionGate | None = None
 
@@ -50,19 +55,29 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def _write_service(runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
+def _caller(request: Request) -> Caller:
+    # Set by the authentication dependency every data router declares first.
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):
+        raise RuntimeError("a data route was reached without authentication")
+    return caller
+
+
+async def _write_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
     # Commits when the route returns, before the response is sent (scope="function"),
     # so a client never sees 201 for something that was not stored.
-    async with _gate(runtime).write() as connection:
-        yield ResourceService(ResourceStore(connection), runtime.paging)
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        yield ResourceService(ResourceStore(connection), runtime.paging, caller=caller)
 
 
-async def _read_service(runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
-    async with _gate(runtime).read() as connection:
-        yield ResourceService(ResourceStore(connection), runtime.paging)
+async def _read_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        yield ResourceService(ResourceStore(connection), runtime.paging, caller=caller)
 
 
-def _gate(runtime: Runtime) -> TransactionGate:
+def gate(runtime: Runtime) -> TransactionGate:
     if runtime.gate is None:
         raise RuntimeError("the runtime's transaction gate is built in the app's lifespan")
     return runtime.gate
@@ -81,7 +96,7 @@ async def _json_body(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     charset = _CHARSET.search(parameters)
     if charset is not None and charset[1].lower() not in ("utf-8", "utf8"):
         raise UnsupportedMediaType("JSON bodies must be UTF-8 (charset=utf-8).")
-    body = await _read_limited(request, runtime.settings.max_body_bytes)
+    body = await read_limited(request, runtime.settings.max_body_bytes)
     limits = ShapeLimits(runtime.settings.max_json_depth, runtime.settings.max_array_length)
     try:
         return parse_json_object(body, limits)
@@ -89,7 +104,7 @@ async def _json_body(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
         raise InvalidContent(error.issues) from None
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and _CONTENT_LENGTH.fullmatch(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
@@ -111,7 +126,7 @@ async def _form_params(request: Request, runtime: RuntimeDep) -> list[tuple[str,
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("POST to _search takes application/x-www-form-urlencoded.")
-    body = await _read_limited(request, runtime.settings.max_body_bytes)
+    body = await read_limited(request, runtime.settings.max_body_bytes)
     try:
         return parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:

@@ -12,10 +12,10 @@ import traceback
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from gateway.api.responses import outcome_response
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, TokenRequestRefused
 from gateway.logging import get_logger
 from mappings.issues import Issue, IssueCode
 
@@ -39,7 +39,14 @@ async def _gateway_error(_: Request, error: GatewayError) -> Response:
         status=error.status,
         issue_codes=",".join(str(issue.code) for issue in error.issues),
     )
-    return outcome_response(error.status, error.issues)
+    if isinstance(error, TokenRequestRefused):
+        # OAuth clients parse RFC 6749 error JSON from the token endpoint.
+        return JSONResponse(
+            {"error": error.error, "error_description": error.message},
+            status_code=error.status,
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+    return outcome_response(error.status, error.issues, error.headers)
 
 
 async def _request_validation(_: Request, error: RequestValidationError) -> Response:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from gateway.api import bundles
+from gateway.api.authentication import authenticate, requires
 from gateway.api.capability import capability_statement
 from gateway.api.deps import FormParams, JsonBody, ReadService, RuntimeDep, WriteService
 from gateway.api.http_headers import (
@@ -23,12 +24,19 @@ from gateway.api.http_headers import (
     require_json_acceptable,
 )
 from gateway.api.responses import fhir_response, informational
+from gateway.auth.scopes import Interaction
 from gateway.errors import BadRequest, NotFound
 from gateway.search.query import parse_search
 from gateway.store.resources import StoredResource
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 
-router = APIRouter(prefix="/fhir", dependencies=[Depends(require_json_acceptable)])
+# Every data route needs an access token: the router authenticates before anything else
+# (the body is not even read for a caller without one). Only metadata is open.
+router = APIRouter(
+    prefix="/fhir",
+    dependencies=[Depends(require_json_acceptable), Depends(authenticate)],
+)
+open_router = APIRouter(prefix="/fhir", dependencies=[Depends(require_json_acceptable)])
 
 _ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
 # ASCII digits only (str.isdigit accepts "²", which int() refuses), and small enough for
@@ -49,14 +57,14 @@ ResourceType = Annotated[str, Depends(_resource_type)]
 ResourceId = Annotated[str, Path(pattern=_ID_PATTERN)]
 
 
-@router.get("/metadata")
+@open_router.get("/metadata")
 def metadata(request: Request, runtime: RuntimeDep) -> Response:
     base = fhir_base(request, runtime.settings.public_base_url)
     published = request.app.state.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return fhir_response(capability_statement(base, published))
 
 
-@router.post("/{resource_type}/_search")
+@router.post("/{resource_type}/_search", dependencies=[Depends(requires(Interaction.SEARCH))])
 def search_by_post(
     request: Request,
     resource_type: ResourceType,
@@ -69,14 +77,16 @@ def search_by_post(
     )
 
 
-@router.get("/{resource_type}")
+@router.get("/{resource_type}", dependencies=[Depends(requires(Interaction.SEARCH))])
 def search(
     request: Request, resource_type: ResourceType, runtime: RuntimeDep, service: ReadService
 ) -> Response:
     return _search(request, resource_type, request.query_params.multi_items(), runtime, service)
 
 
-@router.post("/{resource_type}", status_code=201)
+@router.post(
+    "/{resource_type}", status_code=201, dependencies=[Depends(requires(Interaction.CREATE))]
+)
 def create(
     request: Request,
     resource_type: ResourceType,
@@ -91,12 +101,12 @@ def create(
     return _written(request, runtime, outcome.record, status)
 
 
-@router.get("/{resource_type}/{resource_id}")
+@router.get("/{resource_type}/{resource_id}", dependencies=[Depends(requires(Interaction.READ))])
 def read(resource_type: ResourceType, resource_id: ResourceId, service: ReadService) -> Response:
     return _resource(service.read(resource_type, resource_id))
 
 
-@router.put("/{resource_type}/{resource_id}")
+@router.put("/{resource_type}/{resource_id}", dependencies=[Depends(requires(Interaction.UPDATE))])
 def update(
     request: Request,
     resource_type: ResourceType,
@@ -109,7 +119,10 @@ def update(
     return _written(request, runtime, record, 200)
 
 
-@router.get("/{resource_type}/{resource_id}/_history")
+@router.get(
+    "/{resource_type}/{resource_id}/_history",
+    dependencies=[Depends(requires(Interaction.READ))],
+)
 def history(
     request: Request,
     resource_type: ResourceType,
@@ -134,7 +147,10 @@ def history(
     )
 
 
-@router.get("/{resource_type}/{resource_id}/_history/{version_id}")
+@router.get(
+    "/{resource_type}/{resource_id}/_history/{version_id}",
+    dependencies=[Depends(requires(Interaction.READ))],
+)
 def vread(
     resource_type: ResourceType,
     resource_id: ResourceId,

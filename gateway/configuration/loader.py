@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gateway.configuration.models import Deployment, Directory, GatewayConfig
+from gateway.auth.client_keys import JWKSError, parse_jwks
+from gateway.auth.clients import RegisteredClient
+from gateway.auth.scopes import ScopeSet
+from gateway.configuration.models import (
+    ClientEntry,
+    Clients,
+    Deployment,
+    Directory,
+    GatewayConfig,
+)
 from gateway.errors import ConfigurationError
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -17,10 +27,55 @@ _Model = TypeVar("_Model", bound=BaseModel)
 def load_config(directory: Path) -> GatewayConfig:
     if not directory.is_dir():
         raise ConfigurationError(f"configuration directory {directory} does not exist")
-    return GatewayConfig(
-        deployment=_load(directory / "deployment.yaml", Deployment),
-        directory=_load(directory / "organisations.yaml", Directory),
+    deployment = _load(directory / "deployment.yaml", Deployment)
+    organisations = _load(directory / "organisations.yaml", Directory)
+    clients_file = directory / "clients.yaml"
+    # No clients.yaml: nobody can get a token; the API answers 401 to every call.
+    entries = _load(clients_file, Clients).clients if clients_file.exists() else ()
+    known = {organisation.ods for organisation in organisations.organisations}
+    clients = tuple(
+        _registered(clients_file, index, entry, known) for index, entry in enumerate(entries)
     )
+    return GatewayConfig(deployment, organisations, clients)
+
+
+def _registered(
+    path: Path, index: int, entry: ClientEntry, known_organisations: set[str]
+) -> RegisteredClient:
+    where = f"{path}: clients.{index}"
+    if entry.organisation not in known_organisations:
+        raise ConfigurationError(f"{where}.organisation: not an organisation in organisations.yaml")
+    jwks = entry.jwks if entry.jwks is not None else _jwks_file(path, index, entry)
+    try:
+        keys = parse_jwks(jwks)
+    except JWKSError as error:
+        raise ConfigurationError(f"{where}.jwks: {error}") from None
+    rate = entry.rate_limit
+    return RegisteredClient(
+        client_id=entry.client_id,
+        organisation=entry.organisation,
+        role=entry.role,
+        purpose_of_use=entry.purpose_of_use,
+        allowed_scopes=ScopeSet.parse(entry.scopes),
+        keys=keys,
+        certificate_sha256=entry.certificate_sha256,
+        rate_per_second=rate.per_second if rate else None,
+        rate_burst=rate.burst if rate else None,
+    )
+
+
+def _jwks_file(path: Path, index: int, entry: ClientEntry) -> dict[str, Any]:
+    assert entry.jwks_file is not None
+    location = (path.parent / entry.jwks_file).resolve()
+    try:
+        data: Any = json.loads(location.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: clients.{index}.jwks_file: file is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ConfigurationError(f"{location}: not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{location}: a JWKS is a JSON object")
+    return data
 
 
 def _load(path: Path, model: type[_Model]) -> _Model:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.auth.clients import RegisteredClient
+from gateway.auth.scopes import ScopeError, parse_scope
 from mappings.identifiers import is_valid_ods_code
+
+ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator"]
+# The gateway's own purposes of use (CodeSystem purpose-of-use, listed in the README),
+# the same three a data-sharing agreement names.
+PurposeOfUse = Literal["direct-care", "safeguarding", "service-improvement"]
 
 
 class _Strict(BaseModel):
@@ -45,6 +53,80 @@ class Directory(_Strict):
         return value
 
 
-class GatewayConfig(_Strict):
+class RateLimit(_Strict):
+    """A token bucket: `burst` requests at once, refilled at `per_second`."""
+
+    per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+class ClientEntry(_Strict):
+    """A registered backend client, as written in clients.yaml."""
+
+    client_id: str = Field(pattern=r"^[A-Za-z0-9._\-]{1,128}$")
+    organisation: str
+    role: ClientRole | None = None
+    purpose_of_use: PurposeOfUse = "direct-care"
+    scopes: tuple[str, ...] = Field(min_length=1)
+    # Exactly one of: the JWKS inline, or a path (relative to the configuration
+    # directory) to a JWKS file.
+    jwks: dict[str, Any] | None = None
+    jwks_file: str | None = None
+    # For mutual TLS: the SHA-256 of the client certificate (DER), hex.
+    certificate_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    rate_limit: RateLimit | None = None
+
+    @field_validator("organisation")
+    @classmethod
+    def _ods_code(cls, value: str) -> str:
+        if not is_valid_ods_code(value):
+            raise ValueError("must be an ODS code: 3 to 10 upper-case letters and digits")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _smart_scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            try:
+                parse_scope(text)
+            except ScopeError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ClientEntry:
+        if (self.jwks is None) == (self.jwks_file is None):
+            raise ValueError("give exactly one of jwks (inline) or jwks_file")
+        # The access log is for information-governance leads alone.
+        if self.role != "ig-lead" and any(
+            parse_scope(text).resource_type == "AuditEvent" for text in self.scopes
+        ):
+            raise ValueError("AuditEvent scopes are for clients with role ig-lead only")
+        return self
+
+
+class Clients(_Strict):
+    clients: tuple[ClientEntry, ...]
+
+    @field_validator("clients")
+    @classmethod
+    def _unique(cls, value: tuple[ClientEntry, ...]) -> tuple[ClientEntry, ...]:
+        ids = [client.client_id for client in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each client_id may appear only once")
+        thumbprints = [c.certificate_sha256 for c in value if c.certificate_sha256]
+        if len(thumbprints) != len(set(thumbprints)):
+            raise ValueError("a certificate may be registered to one client only")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """A whole configuration directory, checked file by file and across files."""
+
     deployment: Deployment
     directory: Directory
+    clients: tuple[RegisteredClient, ...] = ()
+
+    def client(self, client_id: str) -> RegisteredClient | None:
+        return next((c for c in self.clients if c.client_id == client_id), None)

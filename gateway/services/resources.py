@@ -6,15 +6,19 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 from gateway import fhir_schema
+from gateway.auth.caller import Caller
+from gateway.auth.scopes import Interaction
 from gateway.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
+    InsufficientScope,
     InvalidContent,
     InvalidHeader,
     InvalidSearch,
@@ -25,8 +29,10 @@ from gateway.errors import (
 from gateway.search.dates import format_instant
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
-from gateway.store.resources import ResourceStore, SearchPage, StoredResource
-from mappings.issues import ContentError
+from gateway.store.resources import Party, ResourceStore, SearchPage, StoredResource
+from mappings.identifiers import ODS_ORGANISATION_SYSTEM
+from mappings.issues import ContentError, Issue, IssueCode
+from mappings.parties import DIRECTORY_TYPES, party_references, sender_role
 from mappings.resource_validation import check_uk_core, validate_structure
 
 Clock = Callable[[], datetime]
@@ -58,47 +64,66 @@ class HistoryPage:
 
 
 class ResourceService:
+    """The FHIR interactions, on behalf of `caller`.
+
+    A caller acts within its token's scopes and sees only resources its organisation is
+    party to; another organisation's resource is answered exactly as a missing one. With
+    no caller the gateway itself is acting (start-up, its own pipelines) and sees all.
+    """
+
     def __init__(
         self,
         store: ResourceStore,
         limits: PagingLimits,
         *,
+        caller: Caller | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = new_resource_id,
     ) -> None:
         self._store = store
         self._limits = limits
+        self._caller = caller
         self._clock = clock
         self._new_id = new_id
 
     def create(
         self, resource_type: str, body: dict[str, Any], *, if_none_exist: str | None = None
     ) -> CreateOutcome:
+        self.authorise(resource_type, Interaction.CREATE)
         resource = validated(resource_type, body)
+        parties = self._parties(resource_type, resource)
+        self._check_sender(resource_type, parties, previous=None)
         if if_none_exist is not None:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
             if existing is not None:
                 return CreateOutcome(existing, created=False)
         record = _versioned(resource_type, self._new_id(), 1, self._clock(), resource)
-        self._store.insert(record, index_rows(resource_type, resource))
+        self._store.insert(record, index_rows(resource_type, resource), parties)
         return CreateOutcome(record, created=True)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
-        record = self._store.current(resource_type, resource_id)
-        if record is None:
-            # The id is not repeated: a URL is client input and could carry anything.
-            raise NotFound(f"No {resource_type} has that id.")
-        return record
+        self.authorise(resource_type, Interaction.READ)
+        return self._visible_current(resource_type, resource_id)
 
     def vread(self, resource_type: str, resource_id: str, version_id: str) -> StoredResource:
+        self.authorise(resource_type, Interaction.READ)
         record = (
             self._store.version(resource_type, resource_id, int(version_id))
             if _VERSION_ID.fullmatch(version_id)
             else None
         )
-        if record is None:
+        # Whether a caller may see any version follows the current one's parties.
+        if record is None or not self._sees(resource_type, resource_id):
             raise NotFound(f"No {resource_type} has that id and version.")
         return record
+
+    def authorise(self, resource_type: str, interaction: Interaction) -> None:
+        """InsufficientScope unless the caller's token grants this interaction."""
+        if self._caller is not None and not self._caller.may(resource_type, interaction):
+            raise InsufficientScope(
+                f"The access token does not grant this on {resource_type}: it needs "
+                f"the scope system/{resource_type}.{interaction.value}."
+            )
 
     def update(
         self,
@@ -114,8 +139,13 @@ class ResourceService:
                 "The resource id must be present and equal the id in the URL.",
                 expression=f"{resource_type}.id",
             )
+        self.authorise(resource_type, Interaction.UPDATE)
         resource = validated(resource_type, body)
-        current = self.read(resource_type, resource_id)
+        current = self._visible_current(resource_type, resource_id)
+        parties = self._parties(resource_type, resource)
+        self._check_sender(
+            resource_type, parties, previous=self._store.parties(resource_type, resource_id)
+        )
         if if_match is not None and if_match != current.version_id:
             raise PreconditionFailed(
                 f"If-Match names version {if_match}; the current version is {current.version_id}."
@@ -124,7 +154,8 @@ class ResourceService:
         # behind the one that wrote it: pollers rely on _lastUpdated moving forward.
         moment = max(self._clock(), current.last_updated + timedelta(microseconds=1))
         record = _versioned(resource_type, resource_id, current.version_id + 1, moment, resource)
-        if not self._store.replace(record, current.version_id, index_rows(resource_type, resource)):
+        rows = index_rows(resource_type, resource)
+        if not self._store.replace(record, current.version_id, rows, parties):
             # Another request wrote a new version between our read and our write.
             if if_match is not None:
                 raise PreconditionFailed("The resource changed while this update was applied.")
@@ -134,14 +165,97 @@ class ResourceService:
     def history(
         self, resource_type: str, resource_id: str, *, count: int | None, below: int | None
     ) -> HistoryPage:
-        current = self.read(resource_type, resource_id)
+        self.authorise(resource_type, Interaction.READ)
+        current = self._visible_current(resource_type, resource_id)
         size = min(count or self._limits.default_count, self._limits.max_count)
         records = self._store.versions(resource_type, resource_id, count=size, below=below)
         oldest = records[-1].version_id if records else 1
         return HistoryPage(records, current.version_id, oldest if oldest > 1 else None)
 
     def search(self, query: SearchQuery) -> SearchPage:
-        return self._store.search(query)
+        self.authorise(query.resource_type, Interaction.SEARCH)
+        page = self._store.search(query, visible_to=self._visible_to)
+        if self._caller is None:
+            return page
+        # _include brings only what the token may read, as well as what the caller sees.
+        caller = self._caller
+        included = [r for r in page.included if caller.may(r.resource_type, Interaction.READ)]
+        return replace(page, included=included)
+
+    # -- who sees what ----------------------------------------------------------------
+
+    @property
+    def _visible_to(self) -> str | None:
+        return None if self._caller is None else self._caller.ods_code
+
+    def _sees(self, resource_type: str, resource_id: str) -> bool:
+        if self._caller is None or resource_type in DIRECTORY_TYPES:
+            return True
+        return self._store.is_party(resource_type, resource_id, self._caller.ods_code)
+
+    def _visible_current(self, resource_type: str, resource_id: str) -> StoredResource:
+        record = self._store.current(resource_type, resource_id)
+        if record is None or not self._sees(resource_type, resource_id):
+            # The same answer for "not there" and "not yours", so ids cannot be probed.
+            # The id is not repeated: a URL is client input and could carry anything.
+            raise NotFound(f"No {resource_type} has that id.")
+        return record
+
+    def _parties(self, resource_type: str, resource: Mapping[str, Any]) -> list[Party]:
+        references = party_references(resource_type, resource)
+        literal_ids = [r.organization_id for r in references if r.organization_id]
+        codes = self._store.organisation_codes(literal_ids)
+        parties: list[Party] = []
+        for reference in references:
+            if reference.ods_code is not None:
+                parties.append(Party(reference.ods_code, reference.basis))
+            elif reference.organization_id is not None:
+                found = codes.get(reference.organization_id, set())
+                parties.extend(Party(code, reference.basis) for code in sorted(found))
+        return list(dict.fromkeys(parties))
+
+    def _check_sender(
+        self, resource_type: str, parties: list[Party], *, previous: list[Party] | None
+    ) -> None:
+        """The sender named in the content must be the calling organisation.
+
+        On update the sender may also stay as it was (a Trust updating a provider's
+        request), and the caller must remain a party, or it would write itself out.
+        """
+        if self._caller is None:
+            return
+        role = sender_role(resource_type)
+        element = f"{resource_type}.{role.path}"
+        senders = {party.ods_code for party in parties if party.basis == role.basis}
+        ours = {self._caller.ods_code}
+        unchanged = previous is not None and senders == {
+            party.ods_code for party in previous if party.basis == role.basis
+        }
+        if not senders and not unchanged:
+            raise InvalidContent(
+                [
+                    Issue(
+                        IssueCode.BUSINESS_RULE,
+                        f"{element} must name your organisation by its ODS code "
+                        f"({ODS_ORGANISATION_SYSTEM}), or by a reference to its Organization.",
+                        element,
+                    )
+                ],
+                business_rule=True,
+            )
+        if not (senders == ours or unchanged or _among_several(resource_type, ours, senders)):
+            raise Forbidden(
+                f"{element} names an organisation other than the one this access token acts for.",
+                expression=element,
+            )
+        if (
+            previous is not None
+            and not any(party.ods_code == self._caller.ods_code for party in parties)
+            and resource_type not in DIRECTORY_TYPES
+        ):
+            raise Forbidden(
+                "The update would leave your organisation with no part in the resource."
+            )
 
     def _match_for_conditional_create(
         self, resource_type: str, if_none_exist: str
@@ -162,10 +276,18 @@ class ResourceService:
             )
         # Two identical conditional creates at once must not both create.
         self._store.serialise_on(f"conditional-create:{resource_type}?{sorted(query.applied)}")
-        page = self._store.search(SearchQuery(resource_type, query.criteria, count=2, total=False))
+        page = self._store.search(
+            SearchQuery(resource_type, query.criteria, count=2, total=False),
+            visible_to=self._visible_to,
+        )
         if len(page.matches) > 1:
             raise MultipleMatches("If-None-Exist matches more than one resource.")
         return page.matches[0] if page.matches else None
+
+
+def _among_several(resource_type: str, ours: set[str], senders: set[str]) -> bool:
+    # A Provenance may name several agents (author, transmitter); the caller is one.
+    return resource_type == "Provenance" and ours <= senders
 
 
 def validated(resource_type: str, body: dict[str, Any]) -> dict[str, Any]:

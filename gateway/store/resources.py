@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     and_,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -45,7 +46,9 @@ from gateway.search.query import (
     TokenCriterion,
     TokenValue,
 )
-from gateway.store.schema import resource_versions, resources, search_index
+from gateway.store.schema import resource_parties, resource_versions, resources, search_index
+from mappings.identifiers import ODS_ORGANISATION_SYSTEM
+from mappings.parties import DIRECTORY_TYPES
 
 # How many rounds of _include:iterate are followed; the handover graph is two deep.
 MAX_INCLUDE_ROUNDS = 3
@@ -58,6 +61,12 @@ class StoredResource:
     version_id: int
     last_updated: datetime
     content: str  # the JSON text as served, meta included
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    ods_code: str
+    basis: str  # requester, performer, sender, recipient, owner, author...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +84,9 @@ class ResourceStore:
 
     # -- writes ---------------------------------------------------------------------
 
-    def insert(self, record: StoredResource, rows: Sequence[IndexRow]) -> None:
+    def insert(
+        self, record: StoredResource, rows: Sequence[IndexRow], parties: Sequence[Party] = ()
+    ) -> None:
         self._connection.execute(
             insert(resources).values(
                 resource_type=record.resource_type,
@@ -87,9 +98,14 @@ class ResourceStore:
         )
         self._add_version(record, "create")
         self._add_index_rows(record, rows)
+        self._add_parties(record, parties)
 
     def replace(
-        self, record: StoredResource, expected_version: int, rows: Sequence[IndexRow]
+        self,
+        record: StoredResource,
+        expected_version: int,
+        rows: Sequence[IndexRow],
+        parties: Sequence[Party] = (),
     ) -> bool:
         """Write a new current version if the stored one is still expected_version."""
         result = self._connection.execute(
@@ -115,6 +131,13 @@ class ResourceStore:
             )
         )
         self._add_index_rows(record, rows)
+        self._connection.execute(
+            delete(resource_parties).where(
+                resource_parties.c.resource_type == record.resource_type,
+                resource_parties.c.resource_id == record.id,
+            )
+        )
+        self._add_parties(record, parties)
         return True
 
     def serialise_on(self, key: str) -> None:
@@ -160,7 +183,57 @@ class ResourceStore:
             ],
         )
 
+    def _add_parties(self, record: StoredResource, parties: Sequence[Party]) -> None:
+        unique = list(dict.fromkeys(parties))
+        if not unique:
+            return
+        self._connection.execute(
+            insert(resource_parties),
+            [
+                {
+                    "resource_type": record.resource_type,
+                    "resource_id": record.id,
+                    "ods_code": party.ods_code,
+                    "basis": party.basis,
+                }
+                for party in unique
+            ],
+        )
+
     # -- reads ----------------------------------------------------------------------
+
+    def parties(self, resource_type: str, resource_id: str) -> list[Party]:
+        rows = self._connection.execute(
+            select(resource_parties.c.ods_code, resource_parties.c.basis)
+            .where(
+                resource_parties.c.resource_type == resource_type,
+                resource_parties.c.resource_id == resource_id,
+            )
+            .order_by(resource_parties.c.ods_code, resource_parties.c.basis)
+        )
+        return [Party(row.ods_code, row.basis) for row in rows]
+
+    def is_party(self, resource_type: str, resource_id: str, ods_code: str) -> bool:
+        return self._connection.execute(
+            select(_party_condition(ods_code, resource_type, resource_id))
+        ).scalar_one()
+
+    def organisation_codes(self, organization_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The ODS codes of Organization resources, by id (from their indexed identifier)."""
+        if not organization_ids:
+            return {}
+        rows = self._connection.execute(
+            select(search_index.c.resource_id, search_index.c.value).where(
+                search_index.c.resource_type == "Organization",
+                search_index.c.param == "identifier",
+                search_index.c.system == ODS_ORGANISATION_SYSTEM,
+                search_index.c.resource_id.in_(sorted(set(organization_ids))),
+            )
+        )
+        codes: dict[str, set[str]] = {}
+        for row in rows:
+            codes.setdefault(row.resource_id, set()).add(row.value)
+        return codes
 
     def current(self, resource_type: str, resource_id: str) -> StoredResource | None:
         row = self._connection.execute(
@@ -199,10 +272,18 @@ class ResourceStore:
             statement = statement.where(resource_versions.c.version_id < below)
         return [_record(row) for row in self._connection.execute(statement)]
 
-    def search(self, query: SearchQuery) -> SearchPage:
+    def search(self, query: SearchQuery, *, visible_to: str | None = None) -> SearchPage:
+        """One page of matches (and their includes) among the resources `visible_to` (an
+        ODS code) is party to; every resource when None (the gateway's own work).
+
+        Visibility is a condition of the query itself, so totals and paging never count
+        what the caller cannot see.
+        """
         window = [c for c in query.criteria if isinstance(c, LastUpdatedCriterion)]
         conditions = [resources.c.resource_type == query.resource_type]
         conditions.extend(_condition(query.resource_type, c, window) for c in query.criteria)
+        if visible_to is not None and query.resource_type not in DIRECTORY_TYPES:
+            conditions.append(_party_condition(visible_to))
         total = None
         if query.total:
             total = self._connection.execute(
@@ -211,7 +292,7 @@ class ResourceStore:
         if query.count == 0:
             return SearchPage([], [], total, None, None)
         matches, next_cursor, previous_cursor = self._page(query, conditions)
-        included = self._included(matches, query.includes)
+        included = self._included(matches, query.includes, visible_to)
         return SearchPage(matches, included, total, next_cursor, previous_cursor)
 
     def _page(
@@ -245,7 +326,10 @@ class ResourceStore:
         return page, last, first if more else None
 
     def _included(
-        self, matches: list[StoredResource], includes: tuple[Include, ...]
+        self,
+        matches: list[StoredResource],
+        includes: tuple[Include, ...],
+        visible_to: str | None,
     ) -> list[StoredResource]:
         seen = {(record.resource_type, record.id) for record in matches}
         included: list[StoredResource] = []
@@ -259,7 +343,7 @@ class ResourceStore:
                     target_type, target_id = reference.split("/", 1)
                     if (target_type, target_id) not in seen:
                         targets.setdefault(target_type, set()).add(target_id)
-            found = self._current_many(targets)
+            found = self._current_many(targets, visible_to)
             seen.update((record.resource_type, record.id) for record in found)
             if not found:
                 break
@@ -267,14 +351,17 @@ class ResourceStore:
             frontier = found
         return included
 
-    def _current_many(self, targets: dict[str, set[str]]) -> list[StoredResource]:
+    def _current_many(
+        self, targets: dict[str, set[str]], visible_to: str | None
+    ) -> list[StoredResource]:
         found: list[StoredResource] = []
         for resource_type, ids in sorted(targets.items()):
-            rows = self._connection.execute(
-                select(resources)
-                .where(resources.c.resource_type == resource_type, resources.c.id.in_(ids))
-                .order_by(resources.c.id)
+            statement = select(resources).where(
+                resources.c.resource_type == resource_type, resources.c.id.in_(ids)
             )
+            if visible_to is not None and resource_type not in DIRECTORY_TYPES:
+                statement = statement.where(_party_condition(visible_to))
+            rows = self._connection.execute(statement.order_by(resources.c.id))
             found.extend(_record(row) for row in rows)
         return found
 
@@ -299,6 +386,20 @@ def _record(row: object) -> StoredResource:
         version_id=mapping["version_id"],
         last_updated=mapping["last_updated"],
         content=mapping["content"],
+    )
+
+
+def _party_condition(
+    ods_code: str,
+    resource_type: str | ColumnElement[str] = resources.c.resource_type,
+    resource_id: str | ColumnElement[str] = resources.c.id,
+) -> ColumnElement[bool]:
+    # EXISTS on the primary key: a lookup per candidate row, never the whole list of
+    # what an organisation may see.
+    return exists().where(
+        resource_parties.c.resource_type == resource_type,
+        resource_parties.c.resource_id == resource_id,
+        resource_parties.c.ods_code == ods_code,
     )
 
 

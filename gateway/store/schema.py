@@ -94,3 +94,26 @@ search_index = Table(
     Index("ix_search_index_date", "resource_type", "param", "low", "high"),
     Index("ix_search_index_owner", "resource_type", "resource_id", "param"),
 )
+
+# Which organisations (by ODS code) are party to the current version of a resource, and
+# in what role (requester, performer, sender, recipient, owner, author...). Reads and
+# searches see a resource only through a row here for the caller's organisation.
+resource_parties = Table(
+    "resource_parties",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("resource_id", String(64), primary_key=True),
+    Column("ods_code", String(16), primary_key=True),
+    Column("basis", String(32), primary_key=True),
+)
+
+# Client assertion ids (jti) already used at the token endpoint, kept until the
+# assertion expires: one row per use, so a replay fails even on another process.
+used_assertions = Table(
+    "used_assertions",
+    metadata,
+    Column("client_id", String(128), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_used_assertions_expires_at", "expires_at"),
+)

@@ -118,15 +118,7 @@ def patient(**changes: Any) -> dict[str, Any]:
         "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": NHS_NUMBER}],
         "name": [{"family": NAME, "given": ["Zeb"]}],
         "birthDate": BIRTH_DATE,
-    }
-    return _changed(resource, changes)
-
-
-def organization(**changes: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Organization",
-        "identifier": [{"system": ODS_SYSTEM, "value": "AZZ"}],
-        "name": "Example Community Recovery Provider",
+        "managingOrganization": {"identifier": {"system": ODS_SYSTEM, "value": "AZZ"}},
     }
     return _changed(resource, changes)
 
@@ -198,7 +190,8 @@ def oversized() -> bytes:
 @dataclass(frozen=True)
 class Case:
     method: str
-    # "{org}" is replaced (in path and body) by the id of an Organization that exists.
+    # "{pid}" is replaced (in path and body) by the id of a Patient that exists, which the
+    # calling provider (AZZ) manages.
     path: str
     status: int
     codes: frozenset[str]
@@ -579,20 +572,20 @@ CASES = [
     case(
         "put-id-mismatch",
         "PUT",
-        "/fhir/Organization/{org}",
+        "/fhir/Patient/{pid}",
         400,
         "invalid",
-        body=js(organization(id="another-id")),
-        expression="Organization.id",
+        body=js(patient(id="another-id")),
+        expression="Patient.id",
     ),
     case(
         "put-without-id",
         "PUT",
-        "/fhir/Organization/{org}",
+        "/fhir/Patient/{pid}",
         400,
         ("invalid", "required"),
-        body=js(organization()),
-        expression="Organization.id",
+        body=js(patient()),
+        expression="Patient.id",
     ),
     case(
         "put-to-missing-id",
@@ -605,29 +598,29 @@ CASES = [
     case(
         "put-invalid-content",
         "PUT",
-        "/fhir/Organization/{org}",
+        "/fhir/Patient/{pid}",
         400,
         "structure",
-        body=js(organization(id="{org}", madeUpElement=NAME)),
-        expression="Organization.madeUpElement",
+        body=js(patient(id="{pid}", madeUpElement=NAME)),
+        expression="Patient.madeUpElement",
     ),
     case(
         "if-match-malformed",
         "PUT",
-        "/fhir/Organization/{org}",
+        "/fhir/Patient/{pid}",
         400,
         "invalid",
-        body=js(organization(id="{org}")),
+        body=js(patient(id="{pid}")),
         headers={**FHIR_JSON, "If-Match": "version one"},
         expression="If-Match",
     ),
     case(
         "if-match-unquoted",
         "PUT",
-        "/fhir/Organization/{org}",
+        "/fhir/Patient/{pid}",
         400,
         "invalid",
-        body=js(organization(id="{org}")),
+        body=js(patient(id="{pid}")),
         headers={**FHIR_JSON, "If-Match": "1"},
         expression="If-Match",
     ),
@@ -654,7 +647,7 @@ CASES = [
     case(
         "method-not-allowed",
         "DELETE",
-        "/fhir/Organization/{org}",
+        "/fhir/Patient/{pid}",
         405,
         "not-supported",
     ),
@@ -782,7 +775,7 @@ CASES = [
     case(
         "history-count-not-a-number",
         "GET",
-        "/fhir/Organization/{org}/_history?_count=abc",
+        "/fhir/Patient/{pid}/_history?_count=abc",
         400,
         "invalid",
         expression="_count",
@@ -790,7 +783,7 @@ CASES = [
     case(
         "history-count-superscript-digit",
         "GET",
-        "/fhir/Organization/{org}/_history?_count=\u00b2",
+        "/fhir/Patient/{pid}/_history?_count=\u00b2",
         400,
         "invalid",
         expression="_count",
@@ -798,7 +791,7 @@ CASES = [
     case(
         "history-below-superscript-digit",
         "GET",
-        "/fhir/Organization/{org}/_history?_below=\u00b2",
+        "/fhir/Patient/{pid}/_history?_below=\u00b2",
         400,
         "invalid",
         expression="_below",
@@ -806,7 +799,7 @@ CASES = [
     case(
         "history-below-beyond-any-version",
         "GET",
-        "/fhir/Organization/{org}/_history?_below=99999999999999999999",
+        "/fhir/Patient/{pid}/_history?_below=99999999999999999999",
         400,
         "invalid",
         expression="_below",
@@ -855,25 +848,25 @@ CASES = [
     case(
         "vread-non-numeric-version",
         "GET",
-        "/fhir/Organization/{org}/_history/abc",
+        "/fhir/Patient/{pid}/_history/abc",
         404,
         "not-found",
     ),
     case(
         "vread-superscript-digit-version",
         "GET",
-        "/fhir/Organization/{org}/_history/\u00b2",
+        "/fhir/Patient/{pid}/_history/\u00b2",
         404,
         "not-found",
     ),
     case(
         "vread-version-beyond-any-version",
         "GET",
-        "/fhir/Organization/{org}/_history/99999999999999999999",
+        "/fhir/Patient/{pid}/_history/99999999999999999999",
         404,
         "not-found",
     ),
-    case("vread-missing-version", "GET", "/fhir/Organization/{org}/_history/99", 404, "not-found"),
+    case("vread-missing-version", "GET", "/fhir/Patient/{pid}/_history/99", 404, "not-found"),
     case("unknown-route", "GET", "/nothing", 404, "not-found"),
     case("unknown-route-under-fhir", "GET", "/fhir/Patient/x/y/z", 404, "not-found"),
 ]
@@ -890,12 +883,10 @@ def row_counts(database: Database) -> dict[str, int]:
         }
 
 
-def an_organization_id(database: Database) -> str:
-    with database.read() as connection:
-        found = connection.execute(
-            select(resources.c.id).where(resources.c.resource_type == "Organization").limit(1)
-        ).scalar_one()
-    return str(found)
+def a_patient_id(client: TestClient) -> str:
+    created = client.post("/fhir/Patient", json=patient(), headers=FHIR_JSON)
+    assert created.status_code == 201, created.text[:300]
+    return str(created.json()["id"])
 
 
 def _chunks(body: bytes, size: int = 65_536) -> Iterator[bytes]:
@@ -940,9 +931,9 @@ def assert_operation_outcome(body: Any, codes: frozenset[str], expression: str |
 def test_bad_input_gets_a_clear_4xx_and_nothing_is_stored(
     client: TestClient, database: Database, case: Case
 ) -> None:
-    org_id = an_organization_id(database)
-    path = case.path.replace("{org}", org_id)
-    body = case.body.replace(b"{org}", org_id.encode()) if case.body is not None else None
+    patient_id = a_patient_id(client)
+    path = case.path.replace("{pid}", patient_id)
+    body = case.body.replace(b"{pid}", patient_id.encode()) if case.body is not None else None
     content: bytes | Iterator[bytes] | None = body
     if case.chunked and body is not None:
         content = _chunks(body)
@@ -1031,13 +1022,13 @@ def test_the_valid_bodies_the_matrix_breaks_are_accepted_and_stored(
 def test_a_valid_update_with_a_well_formed_if_match_is_accepted(
     client: TestClient, database: Database
 ) -> None:
-    org_id = an_organization_id(database)
-    current = client.get(f"/fhir/Organization/{org_id}")
+    patient_id = a_patient_id(client)
+    current = client.get(f"/fhir/Patient/{patient_id}")
     assert current.status_code == 200
     before = row_counts(database)
 
     response = client.put(
-        f"/fhir/Organization/{org_id}",
+        f"/fhir/Patient/{patient_id}",
         content=current.content,
         headers={**FHIR_JSON, "If-Match": current.headers["ETag"]},
     )

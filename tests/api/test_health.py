@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from gateway.store import migrate
 from gateway.store.database import Database
 
 
@@ -21,6 +22,7 @@ def test_readyz_reports_the_database_and_migrations(client: TestClient) -> None:
 def test_readyz_refuses_traffic_when_the_schema_is_not_the_one_the_code_needs(
     client: TestClient, database: Database
 ) -> None:
+    head = migrate.head_revision()
     with database.write() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = 'elsewhere'"))
     try:
@@ -29,4 +31,6 @@ def test_readyz_refuses_traffic_when_the_schema_is_not_the_one_the_code_needs(
         assert response.json()["migrations"] == "not current"
     finally:
         with database.write() as connection:
-            connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+            connection.execute(
+                text("UPDATE alembic_version SET version_num = :head"), {"head": head}
+            )

@@ -1,0 +1,108 @@
+"""Who is calling: the bearer token checked on every data route, the client certificate
+where a deployment requires mutual TLS, the per-client rate limit, and the BaRS
+end-user headers. The result (a Caller) is all that services see of the request."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import Request
+
+from gateway.api.deps import RuntimeDep
+from gateway.auth.access_tokens import InvalidAccessToken
+from gateway.auth.caller import Caller
+from gateway.auth.end_user import (
+    END_USER_ORGANISATION,
+    REQUESTING_PRACTITIONER,
+    EndUserHeaderError,
+    end_user_from_headers,
+)
+from gateway.auth.rate_limit import retry_after_header
+from gateway.auth.scopes import Interaction
+from gateway.errors import InsufficientScope, InvalidHeader, TooManyRequests, Unauthorized
+from gateway.logging import get_logger
+from gateway.tls import CLIENT_CERTIFICATE_STATE
+from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
+
+_BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+
+log = get_logger(__name__)
+
+
+def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
+    header = request.headers.get("authorization")
+    if header is None:
+        # RFC 6750: a request with no credentials gets a challenge without an error code.
+        raise Unauthorized(
+            "This endpoint needs an access token: get one from /oauth2/token "
+            "(SMART Backend Services) and send it as Authorization: Bearer <token>.",
+            error=None,
+        )
+    match = _BEARER.fullmatch(header.strip())
+    if match is None:
+        raise Unauthorized("The Authorization header must be Bearer <access token>.")
+    try:
+        claims = runtime.tokens.verify(match[1])
+    except InvalidAccessToken as invalid:
+        log.info("auth.refused", reason=invalid.reason)
+        message = (
+            "The access token has expired; get a new one."
+            if invalid.reason == "expired"
+            else "The access token is not valid here."
+        )
+        raise Unauthorized(message) from None
+    client = runtime.config.client(claims.client_id)
+    # A client removed from (or moved in) the registry loses access at once.
+    if client is None or client.organisation != claims.ods_code:
+        log.info("auth.refused", reason="client-not-registered")
+        raise Unauthorized("The access token's client is no longer registered.")
+    if runtime.settings.tls_client_ca is not None:
+        presented = request.scope.get("state", {}).get(CLIENT_CERTIFICATE_STATE)
+        if presented is None or presented != client.certificate_sha256:
+            log.info("auth.refused", reason="certificate-mismatch", client_id=client.client_id)
+            raise Unauthorized(
+                "The client certificate is not the one registered to this token's client."
+            )
+    per_second = client.rate_per_second or runtime.settings.rate_limit_per_second
+    burst = client.rate_burst or runtime.settings.rate_limit_burst
+    wait = runtime.rate_limiter.acquire(client.client_id, per_second, burst)
+    if wait is not None:
+        log.info("auth.throttled", client_id=client.client_id)
+        raise TooManyRequests(
+            "Too many requests from this client; retry after the time in Retry-After.",
+            retry_after=retry_after_header(wait),
+        )
+    try:
+        end_user = end_user_from_headers(
+            request.headers.get(END_USER_ORGANISATION),
+            request.headers.get(REQUESTING_PRACTITIONER),
+        )
+    except EndUserHeaderError as error:
+        raise InvalidHeader(str(error), expression=error.header) from None
+    caller = Caller(
+        client_id=claims.client_id,
+        ods_code=claims.ods_code,
+        role=claims.role,
+        scopes=claims.scopes,
+        purpose_of_use=claims.purpose_of_use,
+        end_user=end_user,
+    )
+    request.state.caller = caller
+    return caller
+
+
+def requires(interaction: Interaction):  # type: ignore[no-untyped-def]
+    """A route dependency that refuses early (before the body is read) when the token
+    does not grant the interaction on the path's resource type."""
+
+    def check(request: Request) -> None:
+        caller: Caller = request.state.caller
+        resource_type = request.path_params.get("resource_type", "")
+        # An unknown type is answered 404 by the route itself.
+        if resource_type in SUPPORTED_RESOURCE_TYPES and not caller.may(resource_type, interaction):
+            raise InsufficientScope(
+                f"The access token does not grant this on {resource_type}: it needs "
+                f"the scope system/{resource_type}.{interaction.value}."
+            )
+
+    return check

@@ -1,0 +1,1 @@
+"""Who is calling: SMART Backend Services tokens, scopes, rate limits, end-user context."""

@@ -1,0 +1,116 @@
+"""Verifying a SMART Backend Services client assertion (RFC 7523 private_key_jwt).
+
+Pure apart from the clock: the caller records the jti (replay) in the store afterwards.
+Refusals say what was wrong with the assertion in terms a client developer can act on;
+an unknown client and a bad signature read the same, so clients cannot be enumerated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from gateway.auth.client_keys import ALLOWED_ALGORITHMS
+from gateway.auth.clients import RegisteredClient
+
+# SMART: an assertion expires no more than five minutes after it is made.
+MAX_ASSERTION_LIFETIME_SECONDS = 300
+# Tolerated clock difference between a client and the gateway.
+CLOCK_SKEW_SECONDS = 30
+_MAX_JTI_LENGTH = 255
+_AUTHENTICATION_FAILED = "client authentication failed"
+
+
+class AssertionRefused(Exception):
+    """The assertion is not accepted. `reason` is a short fixed code for the logs."""
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description)
+        self.reason = reason
+        self.description = description
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAssertion:
+    client: RegisteredClient
+    jti: str
+    expires_at: datetime
+
+
+def verify_client_assertion(
+    assertion: str,
+    *,
+    find_client: Callable[[str], RegisteredClient | None],
+    token_url: str,
+    now: datetime,
+) -> VerifiedAssertion:
+    try:
+        header = jwt.get_unverified_header(assertion)
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise AssertionRefused("malformed", "client_assertion is not a signed JWT") from None
+    algorithm = header.get("alg")
+    if algorithm not in ALLOWED_ALGORITHMS:
+        raise AssertionRefused("algorithm", "the assertion must be signed with RS384 or ES384")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise AssertionRefused("kid-missing", "the assertion header must carry a kid")
+    issuer, subject = unverified.get("iss"), unverified.get("sub")
+    if not isinstance(issuer, str) or issuer != subject:
+        raise AssertionRefused("iss-sub", "iss and sub must both be the client id")
+    client = find_client(issuer)
+    if client is None:
+        raise AssertionRefused("unknown-client", _AUTHENTICATION_FAILED)
+    keys = client.keys_named(kid)
+    if len(keys) > 1:
+        raise AssertionRefused(
+            "kid-ambiguous", "the kid names more than one of the client's registered keys"
+        )
+    if not keys or keys[0].algorithm != algorithm:
+        raise AssertionRefused("kid-unknown", _AUTHENTICATION_FAILED)
+    claims = _verified_claims(assertion, keys[0].key, algorithm, client.client_id, token_url, now)
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    if (expires_at - now).total_seconds() > MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS:
+        raise AssertionRefused(
+            "exp-too-far", "exp may be at most five minutes after the assertion is made"
+        )
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not 0 < len(jti) <= _MAX_JTI_LENGTH:
+        raise AssertionRefused("jti", "jti must be a string of 1 to 255 characters")
+    return VerifiedAssertion(client, jti, expires_at)
+
+
+def _verified_claims(
+    assertion: str, key: Any, algorithm: str, client_id: str, token_url: str, now: datetime
+) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            assertion,
+            key,
+            algorithms=[algorithm],
+            audience=token_url,
+            issuer=client_id,
+            subject=client_id,
+            leeway=CLOCK_SKEW_SECONDS,
+            options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AssertionRefused("expired", "the assertion has expired") from None
+    except jwt.InvalidAudienceError:
+        raise AssertionRefused("aud", "aud must be this token endpoint's URL") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise AssertionRefused(
+            "claim-missing", f"the assertion must carry the {error.claim} claim"
+        ) from None
+    except jwt.ImmatureSignatureError:
+        raise AssertionRefused("not-yet-valid", "the assertion is not valid yet") from None
+    except jwt.PyJWTError:
+        raise AssertionRefused("signature", _AUTHENTICATION_FAILED) from None
+    # PyJWT checks exp against its own clock; the gateway's clock decides here too.
+    if claims["exp"] + CLOCK_SKEW_SECONDS < now.timestamp():
+        raise AssertionRefused("expired", "the assertion has expired")
+    return claims

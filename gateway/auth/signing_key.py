@@ -1,0 +1,80 @@
+"""The gateway's own token-signing key (ECDSA P-256, ES256).
+
+Development generates it on first start (into var/keys/, readable by the owner only);
+production must be given one, so every process of a deployment signs and verifies with
+the same key and a restart never invalidates tokens in flight.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from gateway.errors import ConfigurationError
+
+ALGORITHM = "ES256"
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    private_key: ec.EllipticCurvePrivateKey
+    kid: str
+
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self.private_key.public_key()
+
+
+def load_signing_key(path: Path, *, generate_if_missing: bool) -> SigningKey:
+    if not path.exists():
+        if not generate_if_missing:
+            raise ConfigurationError(
+                f"the token-signing key {path} does not exist (GATEWAY_TOKEN_SIGNING_KEY); "
+                "production never generates one: provision a P-256 private key in PEM"
+            )
+        _generate(path)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigurationError(f"{path}: not an unencrypted PEM private key") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ConfigurationError(f"{path}: the token-signing key must be an EC P-256 key")
+    return SigningKey(key, key_id(key.public_key()))
+
+
+def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
+    """The RFC 7638 thumbprint of the public key, so a kid names exactly one key."""
+    jwk = ECAlgorithm.to_jwk(public_key, as_dict=True)
+    members = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+
+
+def _generate(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # Written whole to a private temporary file, then linked into place: two processes
+    # starting at once never see a half-written key, and the first one's key wins.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(pem)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()

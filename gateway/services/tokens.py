@@ -1,0 +1,86 @@
+"""The SMART Backend Services token endpoint's work: check the client's signed
+assertion, refuse a replayed one, and issue a short-lived access token for the scopes
+the client asked for and is allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from gateway.auth.access_tokens import AccessTokens, IssuedToken
+from gateway.auth.assertions import (
+    CLOCK_SKEW_SECONDS,
+    AssertionRefused,
+    verify_client_assertion,
+)
+from gateway.auth.clients import RegisteredClient
+from gateway.auth.scopes import ScopeError, ScopeSet
+from gateway.errors import TokenRequestRefused
+from gateway.logging import get_logger
+from gateway.store.assertions import UsedAssertions
+
+GRANT_TYPE = "client_credentials"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+log = get_logger(__name__)
+
+
+class TokenService:
+    def __init__(
+        self,
+        find_client: Callable[[str], RegisteredClient | None],
+        tokens: AccessTokens,
+        used: UsedAssertions,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._find_client = find_client
+        self._tokens = tokens
+        self._used = used
+        self._clock = clock
+
+    def issue(self, form: Mapping[str, str], token_url: str) -> IssuedToken:
+        if form.get("grant_type") != GRANT_TYPE:
+            raise TokenRequestRefused(
+                "unsupported_grant_type", "grant_type must be client_credentials"
+            )
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise TokenRequestRefused(
+                "invalid_request", f"client_assertion_type must be {ASSERTION_TYPE}"
+            )
+        assertion, scope = form.get("client_assertion"), form.get("scope")
+        if not assertion:
+            raise TokenRequestRefused("invalid_request", "client_assertion is required")
+        if not scope:
+            raise TokenRequestRefused("invalid_request", "scope is required")
+        now = self._clock()
+        try:
+            verified = verify_client_assertion(
+                assertion, find_client=self._find_client, token_url=token_url, now=now
+            )
+        except AssertionRefused as refused:
+            log.info("token.refused", reason=refused.reason)
+            raise TokenRequestRefused("invalid_client", refused.description) from None
+        client = verified.client
+        stated_client_id = form.get("client_id")
+        if stated_client_id is not None and stated_client_id != client.client_id:
+            raise TokenRequestRefused("invalid_client", "client_id must match the assertion")
+        granted = _granted(client, scope)
+        # Kept for as long as the assertion could still be accepted (skew included).
+        keep_until = verified.expires_at + timedelta(seconds=CLOCK_SKEW_SECONDS)
+        self._used.forget_expired(now)
+        if not self._used.record(client.client_id, verified.jti, keep_until):
+            log.info("token.refused", reason="jti-replayed", client_id=client.client_id)
+            raise TokenRequestRefused("invalid_grant", "this assertion's jti was already used")
+        log.info("token.issued", client_id=client.client_id)
+        return self._tokens.issue(client, granted)
+
+
+def _granted(client: RegisteredClient, scope: str) -> ScopeSet:
+    try:
+        requested = ScopeSet.parse(scope.split())
+    except ScopeError as error:
+        raise TokenRequestRefused("invalid_scope", str(error)) from None
+    granted = client.allowed_scopes.narrowed_to(requested)
+    if not granted:
+        raise TokenRequestRefused("invalid_scope", "none of the requested scopes is allowed")
+    return granted
