@@ -125,5 +125,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(fhir_rest.open_router)
     app.include_router(fhir_rest.router)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, timeout_seconds=settings.request_timeout_seconds)
     return app

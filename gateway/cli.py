@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -18,6 +20,7 @@ from gateway.services.tokens import ASSERTION_TYPE
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
+from gateway.tls import ClientCertificateH11Protocol
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,22 +71,41 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
     host = host or settings.host
     port = port or settings.port
     preflight(settings)
-    print(_banner(settings, host, port), flush=True)
+    tls = _tls_options(settings)
+    print(_banner(settings, host, port, "https" if tls else "http"), flush=True)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        **tls,
+    }
     if workers > 1:
-        uvicorn.run(
-            "gateway.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-            log_level="warning",
-        )
+        uvicorn.run("gateway.app:create_app", factory=True, workers=workers, **options)
     else:
-        uvicorn.run(
-            create_app(settings), host=host, port=port, access_log=False, log_level="warning"
-        )
+        uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def _tls_options(settings: Settings) -> dict[str, Any]:
+    """HTTPS when a certificate is configured; mutual TLS when a client CA is too."""
+    if settings.tls_certificate is None:
+        return {}
+    for path in (settings.tls_certificate, settings.tls_private_key, settings.tls_client_ca):
+        if path is not None and not path.is_file():
+            raise ConfigurationError(f"TLS file {path} does not exist")
+    options: dict[str, Any] = {
+        "ssl_certfile": str(settings.tls_certificate),
+        "ssl_keyfile": str(settings.tls_private_key),
+    }
+    if settings.tls_client_ca is not None:
+        options.update(
+            ssl_ca_certs=str(settings.tls_client_ca),
+            ssl_cert_reqs=ssl.CERT_REQUIRED,
+            # Puts each connection's client certificate thumbprint into request.state.
+            http=ClientCertificateH11Protocol,
+        )
+    return options
 
 
 def _token(

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 
+import anyio
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.errors import unexpected_error_response
 from gateway.api.responses import outcome_response
+from gateway.errors import RequestTimedOut
 from gateway.logging import get_logger
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 from mappings.issues import Issue, IssueCode
@@ -22,18 +24,26 @@ REQUEST_ID = "X-Request-ID"
 CORRELATION_ID = "X-Correlation-ID"
 _ID_SHAPE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
-# Health data must never sit in a shared cache; browsers must not sniff types.
+# On every response. Health data must never sit in a cache; and although this is an
+# API, a browser that opens one of its URLs must not sniff, frame, script or refer.
 _ALWAYS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
+# Only meaningful (and only honoured) over TLS.
+_HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
 log = get_logger("gateway.access")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, timeout_seconds: float = 30.0) -> None:
         self.app = app
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +78,8 @@ class RequestContextMiddleware:
                 response_headers[CORRELATION_ID] = correlation_id
                 for name, value in _ALWAYS.items():
                     response_headers.setdefault(name, value)
+                if scope.get("scheme") == "https":
+                    response_headers.setdefault(*_HSTS)
             await send(message)
 
         try:
@@ -82,7 +94,23 @@ class RequestContextMiddleware:
                 ]
                 await outcome_response(400, issues)(scope, receive, send_with_ids)
             else:
-                await self.app(scope, receive, send_with_ids)
+                with anyio.fail_after(self.timeout_seconds):
+                    await self.app(scope, receive, send_with_ids)
+        except TimeoutError:
+            # Waited too long for the body or for a database slot. Work already running
+            # in a thread finishes (and a write it was making commits or rolls back
+            # whole); the client is told the outcome is unknown, so it retries safely
+            # (conditional create, If-Match).
+            if state["started"]:
+                raise
+            log.warning("request.timed_out")
+            timed_out = RequestTimedOut(
+                "The request took too long and was abandoned; its outcome is unknown. "
+                "Retry (conditional create and If-Match make a retry safe)."
+            )
+            await outcome_response(timed_out.status, timed_out.issues, {"Retry-After": "5"})(
+                scope, receive, send_with_ids
+            )
         except ClientDisconnect:
             # The client went away mid-request: nobody to answer, nothing stored (the
             # body is read before any transaction opens), and not a server fault.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
@@ -14,6 +15,7 @@ from gateway.auth.client_keys import ALLOWED_ALGORITHMS
 from gateway.errors import TokenRequestRefused
 from gateway.services.tokens import TokenService
 from gateway.store.assertions import UsedAssertions
+from gateway.tls import CLIENT_CERTIFICATE_STATE
 
 router = APIRouter()
 
@@ -39,7 +41,15 @@ async def token(request: Request, runtime: RuntimeDep) -> JSONResponse:
             lambda: datetime.now(UTC),
         )
         # Signature checks and the replay record are blocking work: a worker thread.
-        issued = await anyio.to_thread.run_sync(service.issue, form, token_url)
+        issued = await anyio.to_thread.run_sync(
+            partial(
+                service.issue,
+                form,
+                token_url,
+                certificate=request.scope.get("state", {}).get(CLIENT_CERTIFICATE_STATE),
+                certificate_required=runtime.settings.tls_client_ca is not None,
+            )
+        )
     return JSONResponse(
         {
             "access_token": issued.access_token,

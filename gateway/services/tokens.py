@@ -38,7 +38,16 @@ class TokenService:
         self._used = used
         self._clock = clock
 
-    def issue(self, form: Mapping[str, str], token_url: str) -> IssuedToken:
+    def issue(
+        self,
+        form: Mapping[str, str],
+        token_url: str,
+        *,
+        certificate: str | None = None,
+        certificate_required: bool = False,
+    ) -> IssuedToken:
+        """`certificate`: the SHA-256 of the client certificate presented over mutual TLS,
+        which must then be the one registered to the asserting client."""
         if form.get("grant_type") != GRANT_TYPE:
             raise TokenRequestRefused(
                 "unsupported_grant_type", "grant_type must be client_credentials"
@@ -64,6 +73,13 @@ class TokenService:
         stated_client_id = form.get("client_id")
         if stated_client_id is not None and stated_client_id != client.client_id:
             raise TokenRequestRefused("invalid_client", "client_id must match the assertion")
+        if certificate_required and (
+            certificate is None or certificate != client.certificate_sha256
+        ):
+            log.info("token.refused", reason="certificate-mismatch", client_id=client.client_id)
+            raise TokenRequestRefused(
+                "invalid_client", "the client certificate is not registered to this client"
+            )
         granted = _granted(client, scope)
         # Kept for as long as the assertion could still be accepted (skew included).
         keep_until = verified.expires_at + timedelta(seconds=CLOCK_SKEW_SECONDS)
