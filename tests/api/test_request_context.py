@@ -96,3 +96,28 @@ def test_a_client_that_disconnects_mid_body_is_logged_quietly_and_nothing_is_sen
     assert [line["event"] for line in logs] == ["request.abandoned", "request.completed"]
     assert logs[-1]["status"] == 499
     assert all(line["log_level"] == "info" for line in logs)
+
+
+def test_a_request_that_waits_too_long_is_answered_503_timeout() -> None:
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(5)  # waiting for a body, or a database slot
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "GET", "path": "/fhir/Patient", "headers": []}
+    with capture_logs() as logs:
+        asyncio.run(RequestContextMiddleware(slow, timeout_seconds=0.05)(scope, receive, send))
+
+    start = sent[0]
+    assert start["status"] == 503
+    headers = {name.decode(): value.decode() for name, value in start["headers"]}
+    assert headers["retry-after"] == "5"
+    outcome = json.loads(sent[1]["body"])
+    assert outcome["issue"][0]["code"] == "timeout"
+    assert "request.timed_out" in [line["event"] for line in logs]
