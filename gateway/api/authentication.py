@@ -5,6 +5,7 @@ end-user headers. The result (a Caller) is all that services see of the request.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from fastapi import Request
 
@@ -91,7 +92,7 @@ def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
     return caller
 
 
-def requires(interaction: Interaction):  # type: ignore[no-untyped-def]
+def requires(interaction: Interaction) -> Callable[[Request], None]:
     """A route dependency that refuses early (before the body is read) when the token
     does not grant the interaction on the path's resource type."""
 

@@ -106,6 +106,8 @@ def _verified_claims(
         raise AssertionRefused(
             "claim-missing", f"the assertion must carry the {error.claim} claim"
         ) from None
+    except jwt.exceptions.InvalidJTIError:
+        raise AssertionRefused("jti", "jti must be a string of 1 to 255 characters") from None
     except jwt.ImmatureSignatureError:
         raise AssertionRefused("not-yet-valid", "the assertion is not valid yet") from None
     except jwt.PyJWTError:

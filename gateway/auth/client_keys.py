@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
@@ -64,7 +65,7 @@ def _parse_key(index: int, entry: Any) -> ClientKey:
             if not isinstance(ec_key, ec.EllipticCurvePublicKey):
                 raise JWKSError(f"{where}: not an EC public key")
             return ClientKey(kid, "ES384", ec_key)
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, jwt.PyJWTError) as error:
         if isinstance(error, JWKSError):
             raise
         raise JWKSError(f"{where}: not a valid {kty} public key") from None

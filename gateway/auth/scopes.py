@@ -18,6 +18,9 @@ _V2 = re.compile(r"system/(?P<type>\*|[A-Z][A-Za-z]{1,63})\.(?P<letters>c?r?u?d?
 _V1 = re.compile(r"system/(?P<type>\*|[A-Z][A-Za-z]{1,63})\.(?P<word>read|write|\*)")
 _V1_LETTERS = {"read": "rs", "write": "cud", "*": "cruds"}
 _ORDER = "cruds"
+# Types a wildcard never covers: the access log is for those granted it by name
+# (information-governance leads), not for every client with system/*.rs.
+NAMED_ONLY = frozenset({"AuditEvent"})
 
 
 class Interaction(StrEnum):
@@ -41,8 +44,13 @@ class Scope:
         letters = "".join(letter for letter in _ORDER if Interaction(letter) in self.interactions)
         return f"system/{self.resource_type}.{letters}"
 
+    def covers(self, resource_type: str) -> bool:
+        if self.resource_type == "*":
+            return resource_type not in NAMED_ONLY
+        return self.resource_type == resource_type
+
     def grants(self, resource_type: str, interaction: Interaction) -> bool:
-        return self.resource_type in ("*", resource_type) and interaction in self.interactions
+        return self.covers(resource_type) and interaction in self.interactions
 
 
 def parse_scope(text: str) -> Scope:
@@ -84,8 +92,12 @@ class ScopeSet:
                 interaction
                 for interaction in scope.interactions
                 if any(
-                    mine.resource_type in ("*", scope.resource_type)
-                    and interaction in mine.interactions
+                    interaction in mine.interactions
+                    and (
+                        mine.resource_type == "*"
+                        if scope.resource_type == "*"
+                        else mine.covers(scope.resource_type)
+                    )
                     for mine in self.scopes
                 )
             }

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm
 
+from gateway.auth.scopes import Interaction
 from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
 from tests.conftest import DEMO_CONFIG
@@ -57,3 +62,286 @@ def test_invalid_yaml_and_missing_files_are_reported(tmp_path: Path) -> None:
         load_config(tmp_path)
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_config(tmp_path / "nowhere")
+
+
+ORGANISATIONS = (
+    "organisations:\n"
+    "  - {ods: RZZ, name: Trust, role: trust}\n"
+    "  - {ods: AZZ, name: Provider, role: provider}\n"
+)
+
+
+def _public_jwk(kid: str = "k1") -> dict[str, Any]:
+    key = ec.generate_private_key(ec.SECP384R1())
+    jwk: dict[str, Any] = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {**jwk, "kid": kid, "alg": "ES384"}
+
+
+def _client(client_id: str = "trust-system", /, **fields: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "client_id": client_id,
+        "organisation": "RZZ",
+        "role": "trust-crisis-system",
+        "scopes": ["system/*.rs"],
+        "jwks": {"keys": [_public_jwk()]},
+    }
+    entry.update(fields)
+    return {name: value for name, value in entry.items() if value is not None}
+
+
+def _write_clients(directory: Path, *clients: dict[str, Any]) -> Path:
+    _write(directory, ORGANISATIONS)
+    # JSON is YAML: json.dumps keeps generated keys exact.
+    (directory / "clients.yaml").write_text(json.dumps({"clients": list(clients)}, indent=2))
+    return directory
+
+
+def _refusal(directory: Path) -> str:
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(directory)
+    return raised.value.message
+
+
+def test_the_demo_configuration_registers_three_clients_with_parsed_keys() -> None:
+    config = load_config(DEMO_CONFIG)
+    assert [client.client_id for client in config.clients] == [
+        "demo-provider-epr",
+        "demo-trust-crisis",
+        "demo-ig-lead",
+    ]
+    provider = config.client("demo-provider-epr")
+    trust = config.client("demo-trust-crisis")
+    ig_lead = config.client("demo-ig-lead")
+    assert provider is not None
+    assert trust is not None
+    assert ig_lead is not None
+    assert (provider.organisation, provider.role) == ("AZZ", "provider-epr")
+    assert (trust.organisation, trust.role) == ("RZZ", "trust-crisis-system")
+    assert [(key.kid, key.algorithm) for key in provider.keys] == [
+        ("demo-provider-epr-2026-11", "ES384")
+    ]
+    assert [(key.kid, key.algorithm) for key in trust.keys] == [
+        ("demo-trust-crisis-2026-11", "RS384")
+    ]
+    assert isinstance(trust.keys[0].key, rsa.RSAPublicKey)
+    assert isinstance(ig_lead.keys[0].key, ec.EllipticCurvePublicKey)
+    assert trust.allowed_scopes.grants("Patient", Interaction.READ)
+    assert not trust.allowed_scopes.grants("Patient", Interaction.CREATE)
+    assert ig_lead.allowed_scopes.grants("AuditEvent", Interaction.SEARCH)
+    assert (provider.rate_per_second, provider.rate_burst) == (50, 100)
+    assert ig_lead.rate_per_second is None
+    assert config.client("nobody") is None
+
+
+def test_without_clients_yaml_no_client_is_registered(tmp_path: Path) -> None:
+    _write(tmp_path, ORGANISATIONS)
+    assert load_config(tmp_path).clients == ()
+
+
+def test_a_client_is_registered_with_its_fields_and_defaults(tmp_path: Path) -> None:
+    thumbprint = "ab" * 32
+    _write_clients(
+        tmp_path,
+        _client(
+            "epr.system_1-a",
+            organisation="AZZ",
+            role=None,
+            scopes=["system/Patient.read", "system/Task.cu"],
+            certificate_sha256=thumbprint,
+            rate_limit={"per_second": 2.5, "burst": 5},
+        ),
+    )
+    (client,) = load_config(tmp_path).clients
+    assert client.client_id == "epr.system_1-a"
+    assert client.organisation == "AZZ"
+    assert client.role is None
+    assert client.purpose_of_use == "direct-care"
+    assert str(client.allowed_scopes) == "system/Patient.rs system/Task.cu"
+    assert client.certificate_sha256 == thumbprint
+    assert (client.rate_per_second, client.rate_burst) == (2.5, 5)
+    assert [key.kid for key in client.keys] == ["k1"]
+
+
+def test_a_jwks_file_is_read_relative_to_the_configuration_directory(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "trust.json").write_text(json.dumps({"keys": [_public_jwk("file")]}))
+    _write_clients(tmp_path, _client(jwks=None, jwks_file="keys/trust.json"))
+    (client,) = load_config(tmp_path).clients
+    assert [key.kid for key in client.keys] == ["file"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "problem"),
+    [
+        ({"client_id": "has space"}, "clients.0.client_id", "pattern"),
+        ({"client_id": "slash/id"}, "clients.0.client_id", "pattern"),
+        ({"client_id": ""}, "clients.0.client_id", "pattern"),
+        ({"client_id": "x" * 129}, "clients.0.client_id", "pattern"),
+        ({"organisation": "BZZ"}, "clients.0.organisation", "not an organisation"),
+        ({"organisation": "rzz"}, "clients.0.organisation", "ODS code"),
+        ({"organisation": "R-ZZ"}, "clients.0.organisation", "ODS code"),
+        (
+            {"scopes": ["system/Patient.rs", "user/Patient.rs"]},
+            "clients.0.scopes",
+            "system/<ResourceType>.<cruds>",
+        ),
+        ({"scopes": ["system/Foo.r"]}, "clients.0.scopes", "resource type"),
+        ({"scopes": []}, "clients.0.scopes", "at least 1"),
+        ({"role": "superuser"}, "clients.0.role", "ig-lead"),
+        ({"purpose_of_use": "marketing"}, "clients.0.purpose_of_use", "direct-care"),
+        ({"scopes": ["system/AuditEvent.rs"]}, "clients.0", "AuditEvent"),
+        ({"scopes": ["system/AuditEvent.read"], "role": None}, "clients.0", "AuditEvent"),
+        ({"scopes": ["system/AuditEvent.r"], "role": "operator"}, "clients.0", "AuditEvent"),
+        ({"jwks_file": "keys/k.json"}, "clients.0", "exactly one of jwks"),
+        ({"jwks": None}, "clients.0", "exactly one of jwks"),
+        ({"certificate_sha256": "AB" * 32}, "clients.0.certificate_sha256", "pattern"),
+        ({"certificate_sha256": "ab" * 31}, "clients.0.certificate_sha256", "pattern"),
+        (
+            {"rate_limit": {"per_second": 0, "burst": 1}},
+            "clients.0.rate_limit.per_second",
+            "greater than 0",
+        ),
+        (
+            {"rate_limit": {"per_second": 1, "burst": 0}},
+            "clients.0.rate_limit.burst",
+            "greater than or equal to 1",
+        ),
+        ({"colour": "red"}, "clients.0.colour", "Extra inputs"),
+    ],
+    ids=[
+        "client-id-space",
+        "client-id-slash",
+        "client-id-empty",
+        "client-id-too-long",
+        "organisation-unknown",
+        "organisation-lower-case",
+        "organisation-not-ods-shape",
+        "scope-invalid",
+        "scope-unknown-type",
+        "no-scopes",
+        "unknown-role",
+        "unknown-purpose",
+        "audit-event-for-trust-system",
+        "audit-event-without-role",
+        "audit-event-for-operator",
+        "both-jwks-and-jwks-file",
+        "neither-jwks-nor-jwks-file",
+        "certificate-upper-case",
+        "certificate-too-short",
+        "rate-zero",
+        "burst-zero",
+        "unknown-field",
+    ],
+)
+def test_a_bad_client_entry_names_the_file_and_field(
+    tmp_path: Path, fields: dict[str, Any], field: str, problem: str
+) -> None:
+    _write_clients(tmp_path, _client("first"), _client("second", **fields))
+    message = _refusal(tmp_path).replace("clients.1", "clients.0")
+    assert f"clients.yaml: {field}" in message
+    assert problem in message
+
+
+def test_an_audit_event_scope_is_allowed_for_an_ig_lead(tmp_path: Path) -> None:
+    _write_clients(tmp_path, _client(role="ig-lead", scopes=["system/AuditEvent.rs"]))
+    (client,) = load_config(tmp_path).clients
+    assert client.allowed_scopes.grants("AuditEvent", Interaction.READ)
+
+
+def test_a_missing_jwks_file_is_named(tmp_path: Path) -> None:
+    _write_clients(tmp_path, _client(jwks=None, jwks_file="keys/missing.json"))
+    message = _refusal(tmp_path)
+    assert "clients.yaml: clients.0.jwks_file: file is missing" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [("{not json", "not valid JSON"), ('["keys"]', "a JWKS is a JSON object")],
+    ids=["not-json", "json-array"],
+)
+def test_a_jwks_file_that_is_not_a_json_object_is_named(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    (tmp_path / "trust.jwks.json").write_text(content)
+    _write_clients(tmp_path, _client(jwks=None, jwks_file="trust.jwks.json"))
+    message = _refusal(tmp_path)
+    assert "trust.jwks.json" in message
+    assert problem in message
+
+
+def test_a_jwks_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / "trust.jwks.json").write_bytes(b'{"keys": "\xff"}')
+    _write_clients(tmp_path, _client(jwks=None, jwks_file="trust.jwks.json"))
+    assert "trust.jwks.json: not valid JSON" in _refusal(tmp_path)
+
+
+def test_a_jwks_with_private_material_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    private = ec.generate_private_key(ec.SECP384R1())
+    jwk: dict[str, Any] = {**ECAlgorithm.to_jwk(private, as_dict=True), "kid": "k1"}
+    _write_clients(tmp_path, _client("first"), _client("second", jwks={"keys": [jwk]}))
+    message = _refusal(tmp_path)
+    assert "clients.yaml: clients.1.jwks: keys[0]: holds private key material" in message
+    assert jwk["d"] not in message
+    assert jwk["x"] not in message
+
+
+def test_a_jwks_file_with_private_material_is_refused(tmp_path: Path) -> None:
+    private = ec.generate_private_key(ec.SECP384R1())
+    jwk: dict[str, Any] = {**ECAlgorithm.to_jwk(private, as_dict=True), "kid": "k1"}
+    (tmp_path / "k.json").write_text(json.dumps({"keys": [_public_jwk("ok"), jwk]}))
+    _write_clients(tmp_path, _client(jwks=None, jwks_file="k.json"))
+    message = _refusal(tmp_path)
+    assert "clients.0.jwks: keys[1]: holds private key material" in message
+    assert jwk["d"] not in message
+
+
+@pytest.mark.parametrize(
+    "jwks",
+    [
+        {"keys": []},
+        {"keys": [{"kty": "EC", "crv": "P-256", "kid": "k", "x": "AA", "y": "AA"}]},
+        {"keys": [{"kty": "EC", "crv": "P-384", "kid": "k", "x": "AAAA", "y": "AAAA"}]},
+        {"keys": [{"kty": "RSA", "kid": "k", "e": "AQAB"}]},
+    ],
+    ids=["empty", "p256", "p384-short-coordinates", "rsa-without-modulus"],
+)
+def test_an_unusable_jwks_stops_the_start_naming_the_client(
+    tmp_path: Path, jwks: dict[str, Any]
+) -> None:
+    _write_clients(tmp_path, _client(jwks=jwks))
+    assert "clients.yaml: clients.0.jwks: " in _refusal(tmp_path)
+
+
+def test_duplicate_client_ids_are_refused(tmp_path: Path) -> None:
+    _write_clients(tmp_path, _client("same"), _client("same", organisation="AZZ"))
+    message = _refusal(tmp_path)
+    assert "clients.yaml: clients: " in message
+    assert "client_id may appear only once" in message
+
+
+def test_one_certificate_registered_to_two_clients_is_refused(tmp_path: Path) -> None:
+    thumbprint = "0f" * 32
+    _write_clients(
+        tmp_path,
+        _client("a", certificate_sha256=thumbprint),
+        _client("b", certificate_sha256=thumbprint),
+    )
+    message = _refusal(tmp_path)
+    assert "clients.yaml: clients: " in message
+    assert "one client only" in message
+
+
+def test_clients_without_certificates_do_not_clash(tmp_path: Path) -> None:
+    _write_clients(tmp_path, _client("a"), _client("b"), _client("c", certificate_sha256="1" * 64))
+    assert [client.client_id for client in load_config(tmp_path).clients] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [("clients: []\nextra: 1\n", "extra"), ("{}\n", "clients"), ("[]\n", "(top level)")],
+    ids=["unknown-top-level-field", "no-clients-key", "list"],
+)
+def test_a_malformed_clients_file_is_named(tmp_path: Path, content: str, field: str) -> None:
+    _write(tmp_path, ORGANISATIONS)
+    (tmp_path / "clients.yaml").write_text(content)
+    assert f"clients.yaml: {field}" in _refusal(tmp_path)
