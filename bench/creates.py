@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 
 from bench import measure, wrk
-from bench.measure import Throughput
+from bench.measure import Bearer, Throughput
 
 CLIENTS = ("auto", "wrk", "httpx")
 
@@ -28,8 +28,11 @@ class CreateLoad:
             f"the client shares the {cores} cores with the server)"
         )
 
-    def run(self, base: str, *, seconds: float, warmup: float, first_patient: int) -> Throughput:
-        """POST ServiceRequests for `warmup` seconds (discarded), then `seconds` measured."""
+    def run(
+        self, base: str, *, seconds: float, warmup: float, first_patient: int, bearer: Bearer
+    ) -> Throughput:
+        """POST ServiceRequests for `warmup` seconds (discarded), then `seconds` measured,
+        with the Authorization header `bearer` gives (none if it is None)."""
         if not self.wrk:
             return measure.create_throughput(
                 base,
@@ -37,6 +40,7 @@ class CreateLoad:
                 seconds=seconds,
                 warmup=warmup,
                 first_patient=first_patient,
+                bearer=bearer,
             )
         result = wrk.measure(
             self.wrk,
@@ -45,6 +49,7 @@ class CreateLoad:
             seconds=max(1, round(seconds)),  # wrk takes whole seconds
             warmup=round(warmup),
             first_patient=first_patient,
+            bearer=bearer,
         )
         return Throughput(
             client=f"wrk {self.wrk_version}",

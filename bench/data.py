@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from mappings.directory import organization_resource
+
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 CATEGORY_SYSTEM = "https://fhir.mh-gateway.example.org/CodeSystem/communication-category"
@@ -23,6 +25,10 @@ SERVICE_REQUEST = "ServiceRequest"
 COMMUNICATION = "Communication"
 ORGANIZATION = "Organization"
 
+# Each organisation is the recipient of about 1/ORGANISATIONS of the Communications, and
+# the performer of the ServiceRequests of the patients in its care (`Workload.trust`), so
+# that its client, which sees only what its organisation is party to, finds all of a
+# patient's requests when it searches by NHS number. Requesters and senders are random.
 ORGANISATIONS = 200
 # Each patient's resources arrive within an episode: resource i goes to one of the
 # EPISODE_PATIENTS patients "in care" at that moment (those from i // 10 on), so every
@@ -49,6 +55,15 @@ def nhs_number(patient: int) -> str:
     raise AssertionError("eleven consecutive prefixes always include a valid one")
 
 
+def organisation_code(number: int) -> str:
+    """The ODS code of the numberth (from 1) generated organisation: B0001 to B0200."""
+    return f"B{number:04d}"
+
+
+def organisation_name(ods: str) -> str:
+    return f"Benchmark organisation {ods}"
+
+
 @dataclass(frozen=True, slots=True)
 class Organisation:
     id: str
@@ -63,6 +78,7 @@ class Generated:
     id: str
     last_updated: datetime
     body: dict[str, Any]
+    sender: str  # the ODS code of the organisation that sends it (whose client creates it)
 
 
 @dataclass
@@ -84,23 +100,27 @@ class Workload:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.organisations = [
-            Organisation(self._uuid(), f"B{n:04d}") for n in range(1, ORGANISATIONS + 1)
+            Organisation(self._uuid(), organisation_code(n)) for n in range(1, ORGANISATIONS + 1)
         ]
         self.request_patients = array("i")
         self._step_us = max(1, int(self.step / timedelta(microseconds=1)))
 
+    def companion(self, seed: int) -> Workload:
+        """Other resources on the same timeline, between the same organisations."""
+        other = Workload(seed=seed, start=self.start, step=self.step)
+        other.organisations = self.organisations
+        return other
+
     def organisation_resources(self) -> list[Generated]:
+        """The organisations, as the server's start-up stores its configured directory
+        (bench/auth.py lists the same codes and names), so it finds them unchanged."""
         return [
             Generated(
                 ORGANIZATION,
                 org.id,
                 self.start,
-                {
-                    "resourceType": ORGANIZATION,
-                    "identifier": [{"system": ODS_SYSTEM, "value": org.ods}],
-                    "active": True,
-                    "name": f"Benchmark organisation {org.ods}",
-                },
+                organization_resource(org.ods, organisation_name(org.ods)),
+                org.ods,
             )
             for org in self.organisations
         ]
@@ -116,25 +136,35 @@ class Workload:
         patient = index // RESOURCES_PER_PATIENT + self.rng.randrange(EPISODE_PATIENTS)
         if self.rng.random() < 0.5:
             self.request_patients.append(patient)
-            body = service_request(patient, self._org(), self._org(), moment, self.rng)
-            return Generated(SERVICE_REQUEST, self._uuid(), moment, body)
+            requester = self._org()
+            self._org()  # drawn and unused, so the rest of the data stay as they were
+            performer = self.trust(patient)
+            body = service_request(patient, requester, performer, moment, self.rng)
+            return Generated(SERVICE_REQUEST, self._uuid(), moment, body, requester.ods)
         self.last_communication = moment
-        body = communication(patient, self._org(), self._org(), moment, self.rng)
-        return Generated(COMMUNICATION, self._uuid(), moment, body)
+        recipient, sender = self._org(), self._org()
+        body = communication(patient, recipient, sender, moment, self.rng)
+        return Generated(COMMUNICATION, self._uuid(), moment, body, sender.ods)
 
     def _org(self) -> Organisation:
         return self.organisations[self.rng.randrange(ORGANISATIONS)]
+
+    def trust(self, patient: int) -> Organisation:
+        """The organisation in whose care the patient is: the performer of every one of
+        the patient's ServiceRequests."""
+        return self.organisations[patient % ORGANISATIONS]
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     # -- what the measurements ask for ---------------------------------------------------
 
-    def request_patient(self, rng: random.Random) -> str:
-        return nhs_number(self.request_patients[rng.randrange(len(self.request_patients))])
+    def request_patient(self, rng: random.Random) -> int:
+        """A patient with ServiceRequests (one with more of them is drawn more often)."""
+        return self.request_patients[rng.randrange(len(self.request_patients))]
 
-    def recipient(self, rng: random.Random) -> str:
-        return f"Organization/{self.organisations[rng.randrange(ORGANISATIONS)].id}"
+    def recipient(self, rng: random.Random) -> Organisation:
+        return self.organisations[rng.randrange(ORGANISATIONS)]
 
 
 def service_request(

@@ -2,8 +2,9 @@
 
 Going through HTTP would take hours for a million resources, so the loader builds each
 row the way `ResourceService.create` and `ResourceStore.insert` do (`_versioned` for the
-stored JSON and meta, `index_rows` for the search index) and writes them in large
-transactions: COPY on PostgreSQL, executemany on SQLite. Full validation costs ~0.6 ms a
+stored JSON and meta, `index_rows` for the search index, `ResourceService._parties` for
+the organisations party to it) and writes them in large transactions: COPY on
+PostgreSQL, executemany on SQLite. Full validation costs ~0.6 ms a
 resource, so it runs on a sample: every sampled body must come back from `validated`
 unchanged, which shows the skipped ones would have been stored as they are.
 """
@@ -12,19 +13,21 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import psycopg
 from sqlalchemy import Table, text
 
-from bench.data import Generated, Workload
+from bench.data import Generated, Organisation, Workload
 from gateway.search.indexing import index_rows
-from gateway.services.resources import _versioned, validated
+from gateway.search.query import PagingLimits
+from gateway.services.resources import ResourceService, _versioned, validated
 from gateway.store.database import Database
-from gateway.store.schema import resource_versions, resources, search_index
+from gateway.store.resources import Party, ResourceStore
+from gateway.store.schema import resource_parties, resource_versions, resources, search_index
 
 BATCH = 5000
 VALIDATE_EVERY = 101
@@ -34,11 +37,12 @@ Row = tuple[Any, ...]
 
 @dataclass
 class Rows:
-    """One batch of rows for the three tables, in their column order."""
+    """One batch of rows for the four tables, in their column order."""
 
     resources: list[Row] = field(default_factory=list)
     versions: list[Row] = field(default_factory=list)
     index: list[Row] = field(default_factory=list)
+    parties: list[Row] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ COLUMNS = {
         "high",
         "last_updated",
     ),
+    "resource_parties": ("resource_type", "resource_id", "ods_code", "basis"),
 }
 
 
@@ -96,7 +101,29 @@ def check_schema() -> None:
             )
 
 
-def build_rows(batch: Sequence[Generated], first_number: int) -> Rows:
+class Parties:
+    """The organisations party to a resource, by the server's own `ResourceService._parties`.
+
+    That method resolves literal `Organization/<id>` references with one query
+    (`ResourceStore.organisation_codes`, on the Organization resources' indexed ODS
+    identifier); here the same question is answered from the workload's organisations,
+    which the loader stores first. bench/verify.py shows the rows come out the same.
+    """
+
+    def __init__(self, organisations: Sequence[Organisation]) -> None:
+        self._codes = {organisation.id: organisation.ods for organisation in organisations}
+        # Only its _parties is used: the store it is given is this object.
+        self._service = ResourceService(cast(ResourceStore, self), PagingLimits(20, 100))
+
+    def organisation_codes(self, organization_ids: Sequence[str]) -> dict[str, set[str]]:
+        """What ResourceStore.organisation_codes answers on the loaded store."""
+        return {i: {self._codes[i]} for i in set(organization_ids) if i in self._codes}
+
+    def of(self, resource_type: str, resource: Mapping[str, Any]) -> list[Party]:
+        return self._service._parties(resource_type, resource)
+
+
+def build_rows(batch: Sequence[Generated], first_number: int, parties: Parties) -> Rows:
     """The rows the server would store for these creates (version 1, method create)."""
     rows = Rows()
     for number, item in enumerate(batch, start=first_number):
@@ -122,7 +149,19 @@ def build_rows(batch: Sequence[Generated], first_number: int) -> Rows:
             )
             for r in index_rows(item.resource_type, item.body)
         )
+        # ResourceStore._add_parties: each distinct party once.
+        rows.parties.extend(
+            (record.resource_type, record.id, party.ods_code, party.basis)
+            for party in dict.fromkeys(parties.of(item.resource_type, item.body))
+        )
     return rows
+
+
+def load_organisations(writer: Writer, workload: Workload) -> int:
+    """Store the workload's organisations (before anything names them); index rows added."""
+    rows = build_rows(workload.organisation_resources(), 0, Parties(workload.organisations))
+    writer.write(rows)
+    return len(rows.index)
 
 
 def load(
@@ -132,18 +171,16 @@ def load(
     *,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> LoadStats:
-    """Generate and store resources until the workload has produced `target` of them."""
+    """Generate and store resources until the workload has produced `target` of them
+    (its organisations must be stored already: `load_organisations`)."""
     started = time.perf_counter()
     loaded = index_total = 0
     last_report = started
-    if workload.generated == 0:
-        organisations = build_rows(workload.organisation_resources(), 0)
-        writer.write(organisations)
-        index_total += len(organisations.index)
+    parties = Parties(workload.organisations)
     while workload.generated < target:
         first = workload.generated
         batch = workload.next_batch(min(BATCH, target - first))
-        rows = build_rows(batch, first)
+        rows = build_rows(batch, first, parties)
         writer.write(rows)
         loaded += len(batch)
         index_total += len(rows.index)
@@ -251,6 +288,7 @@ def _tables(rows: Rows) -> Iterator[tuple[Table, list[Row]]]:
     yield resources, rows.resources
     yield resource_versions, rows.versions
     yield search_index, rows.index
+    yield resource_parties, rows.parties
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The two measurements, taken at the client over HTTP against the real server."""
+"""The two measurements, taken at the client over HTTP against the real server, each
+request with an access token (bench/auth.py) of the organisation that asks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,11 +17,13 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bench.auth import TokenSource
 from bench.data import (
     HTTP_PATIENT_OFFSET,
     NHS_NUMBER_SYSTEM,
     Organisation,
     Workload,
+    nhs_number,
     service_request,
 )
 
@@ -28,9 +31,13 @@ FHIR_JSON = "application/fhir+json"
 HEADERS = {"Accept": FHIR_JSON}
 
 Params = list[tuple[str, str]]
-# The demo configuration's organisations (test ODS codes).
+# The organisations of the HTTP creates (test ODS codes; in the benchmark's configuration,
+# bench/auth.py). Each create is sent by the requester's client.
 REQUESTER = Organisation(id="", ods="AZZ")
 PERFORMER = Organisation(id="", ods="RZZ")
+# Given how long it must stay valid, the Authorization header value for the creates;
+# None: send none (the baseline, which has no authentication).
+Bearer = Callable[[float], str] | None
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -48,6 +55,21 @@ class Latency:
     max_ms: float
     mean_total: float  # the Bundle's total: how many resources matched, on average
     mean_entries: float  # how many the first page returned
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """One search, and the organisation whose client sends it."""
+
+    resource_type: str
+    params: Params
+    caller: str  # ODS code
+
+    def url(self) -> str:
+        return f"/{self.resource_type}?{urlencode(self.params)}"
+
+
+Query = Callable[[Workload, random.Random], Search]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,43 +93,61 @@ class Throughput:
 # -- search latency: one client, one request at a time ----------------------------------
 
 
-def request_search(workload: Workload, rng: random.Random) -> tuple[str, Params]:
+def request_search(workload: Workload, rng: random.Random) -> Search:
+    """A patient's ServiceRequests, asked by the patient's trust (the performer of all of
+    them, so it sees every one)."""
     patient = workload.request_patient(rng)
-    return "ServiceRequest", [("subject:identifier", f"{NHS_NUMBER_SYSTEM}|{patient}")]
+    return Search(
+        "ServiceRequest",
+        [("subject:identifier", f"{NHS_NUMBER_SYSTEM}|{nhs_number(patient)}")],
+        workload.trust(patient).ods,
+    )
 
 
-def poll_search(window: timedelta) -> Callable[[Workload, random.Random], tuple[str, Params]]:
-    def query(workload: Workload, rng: random.Random) -> tuple[str, Params]:
+def poll_search(window: timedelta) -> Query:
+    """What an organisation has received lately, asked by that organisation."""
+
+    def query(workload: Workload, rng: random.Random) -> Search:
         assert workload.last_communication is not None
         since = (workload.last_communication - window).astimezone(UTC)
-        return "Communication", [
-            ("recipient", workload.recipient(rng)),
-            ("_lastUpdated", "gt" + since.strftime("%Y-%m-%dT%H:%M:%SZ")),
-        ]
+        recipient = workload.recipient(rng)
+        return Search(
+            "Communication",
+            [
+                ("recipient", f"Organization/{recipient.id}"),
+                ("_lastUpdated", "gt" + since.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            ],
+            recipient.ods,
+        )
 
     return query
 
 
-def search_latency(
-    base: str,
-    workload: Workload,
-    query: Callable[[Workload, random.Random], tuple[str, Params]],
-    *,
-    requests: int,
-    warmup: int,
-    seed: int,
-) -> Latency:
+def searches(workload: Workload, query: Query, count: int, seed: int) -> list[Search]:
     rng = random.Random(seed)
+    return [query(workload, rng) for _ in range(count)]
+
+
+def search_latency(
+    base: str, tokens: TokenSource, searches: Sequence[Search], *, warmup: int
+) -> tuple[Latency, list[int | None]]:
+    """Send the searches one at a time; the first `warmup` are not measured.
+
+    Also returns each measured search's Bundle total (None where it failed). Tokens are
+    fetched before the clock starts; the server checks each one's signature on its first
+    use and remembers it, as it would for any client.
+    """
+    requests = len(searches) - warmup
     timings: list[float] = []
-    totals: list[int] = []
+    totals: list[int | None] = []
     entries: list[int] = []
     errors = 0
     with httpx.Client(base_url=f"{base}/fhir", headers=HEADERS, timeout=30) as client:
-        for number in range(warmup + requests):
-            resource_type, params = query(workload, rng)
+        for number, search in enumerate(searches):
+            headers = tokens.headers(search.caller)
             started = time.perf_counter()
             try:
-                response = client.get(f"/{resource_type}?{urlencode(params)}")
+                response = client.get(search.url(), headers=headers)
             except httpx.TransportError:
                 response = None
             elapsed = time.perf_counter() - started
@@ -115,22 +155,26 @@ def search_latency(
                 continue
             if response is None or response.status_code != 200:
                 errors += 1
+                totals.append(None)
             else:
                 timings.append(elapsed * 1000)
                 bundle = response.json()
                 totals.append(bundle["total"])
                 entries.append(len(bundle.get("entry", [])))
     if not timings:  # every search failed: the table shows the errors, not latencies
-        return Latency(requests, errors, math.nan, math.nan, math.nan, math.nan, math.nan)
-    return Latency(
+        nan = math.nan
+        return Latency(requests, errors, nan, nan, nan, nan, nan), totals
+    found = [total for total in totals if total is not None]
+    latency = Latency(
         requests=requests,
         errors=errors,
         p50_ms=percentile(timings, 0.50),
         p99_ms=percentile(timings, 0.99),
         max_ms=max(timings),
-        mean_total=sum(totals) / len(totals),
+        mean_total=sum(found) / len(found),
         mean_entries=sum(entries) / len(entries),
     )
+    return latency, totals
 
 
 # -- create throughput with httpx: many clients at once, from this process -------------
@@ -138,13 +182,19 @@ def search_latency(
 
 
 def create_throughput(
-    base: str, *, clients: int, seconds: float, warmup: float, first_patient: int
+    base: str,
+    *,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    first_patient: int,
+    bearer: Bearer,
 ) -> Throughput:
-    return asyncio.run(_create_throughput(base, clients, seconds, warmup, first_patient))
+    return asyncio.run(_create_throughput(base, clients, seconds, warmup, first_patient, bearer))
 
 
 async def _create_throughput(
-    base: str, clients: int, seconds: float, warmup: float, first_patient: int
+    base: str, clients: int, seconds: float, warmup: float, first_patient: int, bearer: Bearer
 ) -> Throughput:
     rng = random.Random(first_patient)
     patients = itertools.count(HTTP_PATIENT_OFFSET + first_patient)
@@ -163,13 +213,17 @@ async def _create_throughput(
         )
         return json.dumps(resource).encode()
 
+    def headers() -> dict[str, str]:
+        if bearer is None:
+            return {"Content-Type": FHIR_JSON}
+        # A token with a minute left at least: renewed (rarely) during a long run.
+        return {"Content-Type": FHIR_JSON, "Authorization": bearer(60.0)}
+
     async def client_loop(client: httpx.AsyncClient) -> None:
         nonlocal errors
         while (now := time.perf_counter()) < stop_at:
             try:
-                response = await client.post(
-                    "/ServiceRequest", content=body(), headers={"Content-Type": FHIR_JSON}
-                )
+                response = await client.post("/ServiceRequest", content=body(), headers=headers())
                 status = response.status_code
             except httpx.TransportError:
                 status = None  # counted as an error, never a crash of the whole run

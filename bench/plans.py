@@ -1,6 +1,8 @@
 """The query plans behind a search: the SQL `ResourceStore.search` really sends, captured
 as it runs, then explained by the database (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY
-PLAN on SQLite). They show whether a search uses the indexes or reads the whole store."""
+PLAN on SQLite). They show whether a search uses the indexes or reads the whole store.
+Each search runs as the server runs it for the organisation that asks (visible_to: only
+what that organisation is party to)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, event
 
-from bench.measure import Params
+from bench.measure import Search
 from gateway.search.query import PagingLimits, parse_search
 from gateway.store.database import Database
 from gateway.store.resources import ResourceStore
 
 
-def explain(database_url: str, resource_type: str, params: Params) -> list[str]:
+def explain(database_url: str, search: Search) -> list[str]:
     """One text block per statement the search ran: the SQL, then its plan."""
     database = Database(database_url)
     captured: list[tuple[str, Any]] = []
@@ -25,9 +27,9 @@ def explain(database_url: str, resource_type: str, params: Params) -> list[str]:
     try:
         with database.read() as connection:
             event.listen(connection, "before_cursor_execute", capture)
-            query = parse_search(resource_type, params, PagingLimits(20, 100))
+            query = parse_search(search.resource_type, search.params, PagingLimits(20, 100))
             try:
-                ResourceStore(connection).search(query)
+                ResourceStore(connection).search(query, visible_to=search.caller)
             except Exception as error:  # the failure is the finding
                 return [f"-- the search failed: {type(error).__name__}: {error}"] + [
                     f"{statement}\n-- parameters: {parameters}"

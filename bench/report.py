@@ -11,10 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.baseline import AuthCost
 from bench.load import LoadStats
 from bench.measure import Latency, Throughput
+from bench.tokencheck import Timing
 
 P99_TARGET_MS = 20.0
+TOKEN_CHECK_TARGET_US = 1000.0  # "well under a millisecond"
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Report:
     create_workers: list[int]  # the server process counts creates were measured with
     versions: dict[str, str] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=list)
+    # Creates without tokens on the baseline's code and with them on this code, by database.
+    auth_cost: dict[str, AuthCost] = field(default_factory=dict)
+    token_check: list[Timing] = field(default_factory=list)
 
     def markdown(self) -> str:
         lines = [
@@ -54,6 +60,7 @@ class Report:
             "",
             *targets(self.stages),
             "",
+            *authentication(self.auth_cost, self.token_check),
             "## Loading",
             "",
             load_table(self.stages),
@@ -121,6 +128,59 @@ def _latency(result: Latency) -> str:
     if result.errors:
         cell += f" ({result.errors} of {result.requests} failed)"
     return cell
+
+
+def auth_cost_table(costs: dict[str, AuthCost]) -> str:
+    rows = [
+        "| Database | Creates/s without tokens (baseline) | Create p50 / p99 ms "
+        "| Creates/s with tokens (this code) | Create p50 / p99 ms | with / without |",
+        "|" + "---|" * 6,
+    ]
+    for database, cost in costs.items():
+        failed = cost.with_tokens.failed or cost.without_tokens.failed
+        ratio = "-" if failed else f"x{cost.ratio:.2f}"
+        rows.append(
+            f"| {database} | {_creates(cost.without_tokens)} | {_creates(cost.with_tokens)} "
+            f"| {ratio} |"
+        )
+    return "\n".join(rows)
+
+
+def token_check_table(timings: list[Timing]) -> str:
+    rows = ["| In-process check | Calls | Median µs | p99 µs | Mean µs |", "|" + "---|" * 5]
+    rows += [
+        f"| {t.check} | {t.iterations:,} | {t.median_us:,.1f} | {t.p99_us:,.1f} "
+        f"| {t.mean_us:,.1f} |"
+        for t in timings
+    ]
+    return "\n".join(rows)
+
+
+def authentication(costs: dict[str, AuthCost], timings: list[Timing]) -> list[str]:
+    """The cost of authentication: creates with and without tokens, the token check."""
+    lines = ["## Cost of authentication", ""]
+    if costs:
+        baseline = next(iter(costs.values())).baseline
+        lines += [
+            f"Creates on a fresh store, one server process: the baseline {baseline} "
+            "without tokens, and this code with them (same run, same load).",
+            "",
+            auth_cost_table(costs),
+            "",
+        ]
+    else:
+        lines += ["No baseline measured (--no-baseline).", ""]
+    if timings:
+        worst = max(t.p99_us for t in timings if not t.check.startswith("thread-pool hop"))
+        verdict = "met" if worst < TOKEN_CHECK_TARGET_US else "NOT met"
+        lines += [
+            token_check_table(timings),
+            "",
+            f"- Token check: the worst p99 above is {worst:,.0f} µs (target: well under "
+            f"{TOKEN_CHECK_TARGET_US:,.0f} µs: {verdict}).",
+            "",
+        ]
+    return lines
 
 
 def load_table(stages: list[Stage]) -> str:

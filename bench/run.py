@@ -2,8 +2,11 @@
 
 For each database: a fresh store, grown in steps (10k, 100k, 1M by default) by the bulk
 loader; at each step the real server (`gateway serve`) is started on it and measured over
-HTTP: searches from this process, creates with wrk when it is installed (else httpx from
-this process), on one and on two server processes. See bench/README.md.
+HTTP, every request with an access token: searches from this process, creates with wrk
+when it is installed (else httpx from this process), on one and on two server processes.
+Before that, the cost of authentication: creates on a fresh store by the baseline (the
+code before authentication, from a git worktree) without tokens and by this code with
+them, and the token check timed in-process. See bench/README.md.
 
     python -m bench.run [--databases sqlite,postgresql] [--sizes 10000,100000,1000000]
     python -m bench.run --quick        # small sizes, a smoke check
@@ -18,18 +21,31 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import measure, plans
+from bench.auth import TOKEN_LIFETIME_SECONDS, BenchAuth, TokenSource, bench_auth
+from bench.baseline import DEFAULT_REF, Baseline, foundation, measure_auth_cost
 from bench.creates import CLIENTS, CreateLoad, create_load
 from bench.data import Workload
-from bench.load import LoadStats, load, writer_for
-from bench.measure import Throughput
-from bench.report import Report, Stage, machine, result_name, results_table
-from bench.server import running_server, upgrade
+from bench.load import LoadStats, load, load_organisations, writer_for
+from bench.measure import REQUESTER, Throughput
+from bench.report import (
+    Report,
+    Stage,
+    auth_cost_table,
+    machine,
+    result_name,
+    results_table,
+    token_check_table,
+)
+from bench.server import check_authenticates, running_server, upgrade
 from bench.stores import DATABASES, count_resources, fresh_store, server_version
-from bench.verify import check_loader_rows
+from bench.tokencheck import measure_token_check
+from bench.verify import check_loader_rows, check_search_totals
+from bench.wrk import TIMEOUT_S
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -73,6 +89,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1.0,
         help="time between two loaded resources (the store's arrival rate)",
     )
+    parser.add_argument(
+        "--baseline-ref",
+        default=DEFAULT_REF,
+        help="git ref of the code to measure creates without tokens on (the foundation, "
+        "before authentication), for the cost of authentication (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the creates with and without tokens on fresh stores",
+    )
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument(
         "--postgres-url",
@@ -80,11 +107,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a database on a server where this user may CREATE DATABASE",
     )
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--keep", action="store_true", help="keep the stores afterwards")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the stores, and the benchmark's configuration and keys, afterwards",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes = "2000,5000"
         args.requests, args.warmup, args.create_seconds = 100, 20, 3.0
+    # A wrk run sends one token throughout: it must outlive the run and its last answers.
+    longest = TOKEN_LIFETIME_SECONDS - TIMEOUT_S - 10
+    if args.create_seconds > longest:
+        parser.error(f"--create-seconds: at most {longest} (an access token lives 300 s)")
     return args
 
 
@@ -99,6 +134,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = sorted({int(count) for count in args.create_workers.split(",")})
     creates = create_load(args.create_client, args.clients)
     started = datetime.now(UTC)
+    baseline_context = nullcontext(None) if args.no_baseline else foundation(args.baseline_ref)
+    with bench_auth(keep=args.keep) as auth, baseline_context as baseline:
+        return run(args, databases, sizes, workers, creates, started, auth, baseline)
+
+
+def run(
+    args: argparse.Namespace,
+    databases: list[str],
+    sizes: list[int],
+    workers: list[int],
+    creates: CreateLoad,
+    started: datetime,
+    auth: BenchAuth,
+    baseline: Baseline | None,
+) -> int:
     report = Report(
         started=started,
         machine=machine(),
@@ -116,14 +166,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             "poll window": f"{args.window_minutes:g} min before the newest Communication",
             "arrival step": f"{args.step_seconds:g} s per loaded resource",
             "seed": args.seed,
+            "authentication": (
+                "every request with a bearer token from /oauth2/token (one client per "
+                f"organisation, ES384 assertions; tokens live {TOKEN_LIFETIME_SECONDS} s); "
+                "searches by the organisation party to what they find, creates by the "
+                "requester's client"
+            ),
+            "baseline (creates without tokens)": (
+                "none (--no-baseline)" if baseline is None else baseline.describe()
+            ),
         },
     )
     name = result_name(started, databases, args.quick)
+    log("timing the token check in-process")
+    report.token_check = measure_token_check(auth, scale=0.25 if args.quick else 1.0)
+    print(token_check_table(report.token_check), flush=True)
     for database in databases:
+        if baseline is not None:
+            log(f"{database}: creates without tokens ({baseline.code.label}) and with them")
+            cost = measure_auth_cost(
+                database,
+                args.postgres_url,
+                auth,
+                baseline,
+                creates,
+                seconds=args.create_seconds,
+                warmup=_create_warmup(args),
+                server_log=Path(tempfile.gettempdir()) / f"{name}-{database}-auth-cost.log",
+                keep=args.keep,
+            )
+            report.auth_cost[database] = cost
+            log(
+                f"{database}: {cost.without_tokens.per_second:,.0f} creates/s without tokens, "
+                f"{cost.with_tokens.per_second:,.0f} with them (x{cost.ratio:.2f})"
+            )
+            report.write(args.results, name)
         with fresh_store(database, args.postgres_url, keep=args.keep) as url:
             report.versions[database] = server_version(url)
-            run_database(database, url, sizes, args, creates, report, name)
+            run_database(database, url, sizes, args, creates, report, name, auth)
     print(results_table(report.stages, workers))
+    if report.auth_cost:
+        print(auth_cost_table(report.auth_cost))
+    print(token_check_table(report.token_check))
     path = report.write(args.results, name)
     print(f"\nwritten to {path} and {path.with_suffix('.json')}")
     return 0
@@ -137,9 +221,10 @@ def run_database(
     creates: CreateLoad,
     report: Report,
     name: str,
+    auth: BenchAuth,
 ) -> None:
     log(f"{database}: migrating with `gateway db upgrade`")
-    upgrade(url)
+    upgrade(url, auth)
     step = timedelta(seconds=args.step_seconds)
     # The loaded timeline ends a day before now, so HTTP creates are always the newest.
     start = datetime.now(UTC).replace(microsecond=0) - step * max(sizes) - timedelta(days=1)
@@ -147,9 +232,10 @@ def run_database(
     server_log = Path(tempfile.gettempdir()) / f"{name}-{database}-server.log"
     log(f"{database}: server output goes to {server_log}")
     with writer_for(url) as writer:
-        sample = Workload(seed=args.seed + 1, start=start, step=step).next_batch(50)
-        check_loader_rows(url, writer, sample)
-        log(f"{database}: loader rows match the server's own (50 resources compared)")
+        load_organisations(writer, workload)
+        sample = workload.companion(args.seed + 1).next_batch(50)
+        check_loader_rows(url, writer, sample, workload.organisations)
+        log(f"{database}: loader rows match the server's own (52 resources compared)")
         for number, size in enumerate(sizes):
             log(f"{database}: loading to {size:,}")
             stats = load(writer, workload, size)
@@ -157,10 +243,12 @@ def run_database(
                 f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s "
                 f"({stats.per_second:,.0f}/s), VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
             )
-            stage = measure_stage(database, url, size, stats, workload, args, number, server_log)
+            stage = measure_stage(
+                database, url, size, stats, workload, args, number, server_log, auth
+            )
             if args.create_at == "all" or number == 0:
                 stage.creates = measure_creates(
-                    database, url, creates, report.create_workers, args, number, server_log
+                    database, url, creates, report.create_workers, args, number, server_log, auth
                 )
             report.stages.append(stage)
             print(results_table([stage], report.create_workers).splitlines()[-1], flush=True)
@@ -176,36 +264,45 @@ def measure_stage(
     args: argparse.Namespace,
     number: int,
     server_log: Path,
+    auth: BenchAuth,
 ) -> Stage:
     stored = count_resources(url)
     poll = measure.poll_search(timedelta(minutes=args.window_minutes))
-    with running_server(url, server_log) as base:
-        log(f"{database}: searching ({stored:,} resources stored)")
-        by_patient = measure.search_latency(
-            base,
-            workload,
-            measure.request_search,
-            requests=args.requests,
-            warmup=args.warmup,
-            seed=args.seed + number,
+    count = args.warmup + args.requests
+    by_patient = measure.searches(workload, measure.request_search, count, args.seed + number)
+    polls = measure.searches(workload, poll, count, args.seed)
+    with running_server(url, server_log, auth) as base:
+        check_authenticates(base)
+        tokens = TokenSource(base, auth)
+        # Every asking organisation's token before the clock starts (each is renewed, not
+        # timed either, should it come close to expiry during the searches).
+        for ods in sorted({search.caller for search in by_patient + polls}):
+            tokens.token(ods)
+        log(
+            f"{database}: searching ({stored:,} resources stored; "
+            f"{tokens.fetched} organisations asking)"
         )
-        polling = measure.search_latency(
-            base, workload, poll, requests=args.requests, warmup=args.warmup, seed=args.seed
+        by_patient_latency, by_patient_totals = measure.search_latency(
+            base, tokens, by_patient, warmup=args.warmup
         )
+        polling, poll_totals = measure.search_latency(base, tokens, polls, warmup=args.warmup)
         load_average = os.getloadavg()[0]
+    # Each organisation found all there is: access control hid nothing from the searches.
+    check_search_totals(url, by_patient[args.warmup :], by_patient_totals, label="SR by NHS number")
+    check_search_totals(url, polls[args.warmup :], poll_totals, label="Comm poll")
     rng = random.Random(args.seed)
     query_plans = {
         "ServiceRequest?subject:identifier": plans.explain(
-            url, *measure.request_search(workload, rng)
+            url, measure.request_search(workload, rng)
         ),
-        "Communication?recipient&_lastUpdated": plans.explain(url, *poll(workload, rng)),
+        "Communication?recipient&_lastUpdated": plans.explain(url, poll(workload, rng)),
     }
     return Stage(
         database=database,
         size=size,
         stored=stored,
         load=stats,
-        request_search=by_patient,
+        request_search=by_patient_latency,
         poll_search=polling,
         load_average=load_average,
         plans=query_plans,
@@ -220,12 +317,15 @@ def measure_creates(
     args: argparse.Namespace,
     number: int,
     server_log: Path,
+    auth: BenchAuth,
 ) -> dict[int, Throughput]:
-    """Create throughput with each number of server processes, each on a fresh server."""
+    """Create throughput with each number of server processes, each on a fresh server;
+    every create sent with a token of the requester's client."""
     results: dict[int, Throughput] = {}
     for count in workers:
-        with running_server(url, server_log, workers=count) as base:
+        with running_server(url, server_log, auth, workers=count) as base:
             log(f"{database}: creating on {count} server process(es)")
+            tokens = TokenSource(base, auth)
             result = creates.run(
                 base,
                 seconds=args.create_seconds,
@@ -234,6 +334,7 @@ def measure_creates(
                 first_patient=number * 1_000_000
                 + (0 if database == "sqlite" else 500_000)
                 + count * 10_000,
+                bearer=tokens.bearer(REQUESTER.ods),
             )
         if result.failed:
             log(

@@ -1,4 +1,9 @@
-"""The real server as a subprocess: `gateway db upgrade`, then `gateway serve`."""
+"""The real server as a subprocess: `gateway db upgrade`, then `gateway serve`.
+
+Either this checkout's code, or another revision's (the baseline, bench/baseline.py):
+`python -m gateway.cli` run with the same interpreter, from the code's own directory and
+with that directory first on PYTHONPATH, so it imports its own `gateway` package.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +14,63 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from bench.auth import BenchAuth
+
 REPO = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = REPO / "config" / "demo"
-GATEWAY = Path(sys.executable).parent / "gateway"
 READY_TIMEOUT_S = 60.0
 
 
-def server_env(database_url: str, port: int = 8080) -> dict[str, str]:
-    return os.environ | {
+@dataclass(frozen=True, slots=True)
+class Code:
+    """Which gateway code a server runs."""
+
+    label: str
+    root: Path  # the directory holding its `gateway` package
+    # Put root first on PYTHONPATH (another revision); this checkout is what the venv's
+    # editable install resolves to anyway.
+    own_path: bool = False
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "gateway.cli", *args]
+
+
+CURRENT = Code("this checkout", REPO)
+
+
+def server_env(
+    database_url: str, auth: BenchAuth, port: int = 8080, code: Code = CURRENT
+) -> dict[str, str]:
+    env = os.environ | auth.server_env()
+    env |= {
         "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_CONFIG_DIR": str(DEMO_CONFIG),
         "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(port),
         "GATEWAY_LOG_LEVEL": "warning",
     }
+    if code.own_path:
+        env["PYTHONPATH"] = str(code.root)
+    return env
 
 
-def upgrade(database_url: str) -> None:
-    subprocess.run(
-        [str(GATEWAY), "db", "upgrade"],
-        env=server_env(database_url),
-        check=True,
+def upgrade(database_url: str, auth: BenchAuth, code: Code = CURRENT) -> None:
+    finished = subprocess.run(
+        code.command("db", "upgrade"),
+        env=server_env(database_url, auth, code=code),
+        cwd=code.root,
         capture_output=True,
+        text=True,
+        check=False,
     )
+    if finished.returncode != 0:
+        raise RuntimeError(
+            f"`gateway db upgrade` ({code.label}) exited with {finished.returncode}:\n"
+            f"{finished.stdout}{finished.stderr}"
+        )
 
 
 def free_port() -> int:
@@ -46,7 +81,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, log_path: Path, workers: int = 1) -> Iterator[str]:
+def running_server(
+    database_url: str,
+    log_path: Path,
+    auth: BenchAuth,
+    *,
+    workers: int = 1,
+    code: Code = CURRENT,
+) -> Iterator[str]:
     """Serve the store on a free local port until the block ends; yields the base URL.
 
     With workers > 1 uvicorn runs a supervisor and that many worker processes sharing the
@@ -55,11 +97,12 @@ def running_server(database_url: str, log_path: Path, workers: int = 1) -> Itera
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [str(GATEWAY), "serve", "--port", str(port), "--workers", str(workers)]
+    command = code.command("serve", "--port", str(port), "--workers", str(workers))
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
-            env=server_env(database_url, port),
+            env=server_env(database_url, auth, port, code),
+            cwd=code.root,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -88,3 +131,10 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path) -> 
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the server was not ready within {READY_TIMEOUT_S:.0f} s")
+
+
+def check_authenticates(base: str) -> None:
+    """This checkout's server: a data route without a token must answer 401."""
+    status = httpx.get(f"{base}/fhir/ServiceRequest", timeout=10).status_code
+    if status != 401:
+        raise RuntimeError(f"GET /fhir/ServiceRequest without a token answered {status}, not 401")
