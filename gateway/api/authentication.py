@@ -5,7 +5,7 @@ end-user headers. The result (a Caller) is all that services see of the request.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
@@ -30,7 +30,10 @@ _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 log = get_logger(__name__)
 
 
-def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
+async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
+    """Async on purpose: it never blocks (a verified token is cached; a new one costs one
+    signature check, about 0.15 ms), and a sync dependency would cost a thread-pool hop
+    (about 0.1 ms) on every request."""
     header = request.headers.get("authorization")
     if header is None:
         # RFC 6750: a request with no credentials gets a challenge without an error code.
@@ -92,11 +95,11 @@ def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
     return caller
 
 
-def requires(interaction: Interaction) -> Callable[[Request], None]:
+def requires(interaction: Interaction) -> Callable[[Request], Awaitable[None]]:
     """A route dependency that refuses early (before the body is read) when the token
     does not grant the interaction on the path's resource type."""
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         caller: Caller = request.state.caller
         resource_type = request.path_params.get("resource_type", "")
         # An unknown type is answered 404 by the route itself.

@@ -43,7 +43,8 @@ def if_match_version(request: Request) -> int | None:
     return int(match[1])
 
 
-def require_json_acceptable(request: Request) -> None:
+async def require_json_acceptable(request: Request) -> None:
+    # Async: a header check needs no worker thread.
     accept = request.headers.get("accept")
     if not accept:
         return
