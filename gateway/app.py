@@ -40,6 +40,13 @@ def check_settings(settings: Settings, config: GatewayConfig) -> None:
             f"{settings.config_dir} is a demo deployment (published keys, sample data); "
             "GATEWAY_ENV=prod refuses it. Point GATEWAY_CONFIG_DIR at your deployment."
         )
+    if settings.env == "prod" and not settings.public_base_url:
+        # Otherwise the token endpoint's audience (and every link) would come from the
+        # request's Host header, which the client chooses.
+        raise ConfigurationError(
+            "GATEWAY_ENV=prod needs GATEWAY_PUBLIC_BASE_URL: the URL clients use for this "
+            "gateway, which client assertions must name as their audience"
+        )
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -72,7 +72,8 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
     port = port or settings.port
     preflight(settings)
     tls = _tls_options(settings)
-    print(_banner(settings, host, port, "https" if tls else "http"), flush=True)
+    demo = load_config(settings.config_dir).deployment.demo
+    print(_banner(settings, host, port, "https" if tls else "http", demo=demo), flush=True)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -174,22 +175,30 @@ def _db_current(settings: Settings) -> int:
         database.dispose()
 
 
-def _banner(settings: Settings, host: str, port: int, scheme: str = "http") -> str:
+def _banner(
+    settings: Settings, host: str, port: int, scheme: str = "http", *, demo: bool = False
+) -> str:
     base = f"{scheme}://{host}:{port}"
-    demo = f"""
+    tokens = (
+        f"""
 Every call needs an access token (SMART Backend Services). For the demo clients:
   TOKEN=$(.venv/bin/gateway token --client demo-provider-epr)   # the provider EPR (AZZ)
   TRUST=$(.venv/bin/gateway token --client demo-trust-crisis)   # the Trust's crisis system (RZZ)
   curl -s {base}/fhir/ServiceRequest -H "Authorization: Bearer $TOKEN"
 Tokens live {settings.token_lifetime_seconds} s; run the command again for a new one.
 """
+        if demo
+        else """
+Every call needs an access token (SMART Backend Services): see /.well-known/smart-configuration.
+"""
+    )
     return f"""
 Mental-health interface gateway ({settings.env}) on {base}
   store:  {settings.database_url}
   config: {settings.config_dir}
 
 Open: {base}/fhir/metadata, {base}/.well-known/smart-configuration, {base}/healthz
-{demo}
+{tokens}
 Stop with Ctrl-C.
 """
 

@@ -77,6 +77,42 @@ def test_prod_refuses_the_demo_deployment(tmp_path: Path, database_url: str) -> 
     assert "demo deployment" in result.stderr
 
 
+def _production_config(tmp_path: Path) -> str:
+    config = tmp_path / "config"
+    shutil.copytree(DEMO_CONFIG, config)
+    (config / "deployment.yaml").write_text("name: production-like\ndemo: false\n")
+    return str(config)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "GATEWAY_PUBLIC_BASE_URL"),
+        ({"GATEWAY_PUBLIC_BASE_URL": "https://gateway.example.nhs.uk"}, "token-signing key"),
+    ],
+    ids=["no-public-base-url", "no-signing-key"],
+)
+def test_prod_refuses_to_guess_its_url_or_make_its_own_key(
+    tmp_path: Path, database_url: str, extra: dict[str, str], expected: str
+) -> None:
+    result = subprocess.run(
+        [*GATEWAY, "serve", "--port", str(free_port())],
+        env=gateway_env(
+            database_url,
+            GATEWAY_ENV="prod",
+            GATEWAY_CONFIG_DIR=_production_config(tmp_path),
+            GATEWAY_TOKEN_SIGNING_KEY=str(tmp_path / "absent.pem"),
+            **extra,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert not (tmp_path / "absent.pem").exists()
+
+
 @pytest.fixture
 def served(database_url: str) -> Iterator[str]:
     with running_server(database_url, GATEWAY_LOG_FORMAT="json") as base:

@@ -93,6 +93,8 @@ class AccessTokens:
         now = self._clock()
         with self._lock:
             cached = self._cache.get(token)
+            if cached is not None:
+                self._cache.move_to_end(token)  # least recently used goes first
         if cached is not None:
             if cached.expires_at <= now:
                 raise InvalidAccessToken("expired")

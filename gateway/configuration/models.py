@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -127,6 +127,12 @@ class GatewayConfig:
     deployment: Deployment
     directory: Directory
     clients: tuple[RegisteredClient, ...] = ()
+    # Looked up on every request: by id, not by scanning the list.
+    _clients_by_id: dict[str, RegisteredClient] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_id = {client.client_id: client for client in self.clients}
+        object.__setattr__(self, "_clients_by_id", by_id)
 
     def client(self, client_id: str) -> RegisteredClient | None:
-        return next((c for c in self.clients if c.client_id == client_id), None)
+        return self._clients_by_id.get(client_id)

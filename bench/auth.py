@@ -1,0 +1,207 @@
+"""Authentication for the benchmark: its own configuration directory, and access tokens.
+
+Every /fhir data route needs a bearer token (SMART Backend Services) and shows a caller
+only what its organisation is party to. The benchmark therefore serves a configuration
+directory of its own, made in a temporary directory for the run:
+
+- organisations.yaml: the 200 generated organisations (B0001 to B0200, named as the
+  loader stores them, so the server's start-up finds their Organization resources
+  unchanged), and AZZ and RZZ, the requester and performer of the HTTP creates;
+- clients.yaml: one client per organisation (`bench-<code>`), allowed to create, read
+  and search ServiceRequests and Communications and read Organizations; all of them share
+  one EC P-384 key (ES384), whose private half stays in the temporary directory;
+- the server's token-signing key (GATEWAY_TOKEN_SIGNING_KEY), generated there by the
+  first server to start (GATEWAY_ENV=dev) and shared by every server of the run.
+
+`TokenSource` gets tokens from the running server's /oauth2/token the way a client
+system does (a signed, single-use client assertion per token) and reuses each until it
+is close to expiry.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from bench.data import ORGANISATIONS, organisation_code, organisation_name
+from gateway.auth.client_assertion import client_assertion
+from gateway.services.tokens import ASSERTION_TYPE
+
+# What every benchmark client may do, and asks for.
+SCOPES = ("system/ServiceRequest.cruds", "system/Communication.cruds", "system/Organization.rs")
+KID = "bench-es384"
+ALGORITHM = "ES384"
+# The organisations of the HTTP creates (bench/measure.py: REQUESTER and PERFORMER).
+HTTP_ORGANISATIONS = (("AZZ", "provider"), ("RZZ", "trust"))
+# Token lifetime the servers are given (the most the gateway allows).
+TOKEN_LIFETIME_SECONDS = 300
+# The servers' default per-client rate limit, high enough never to answer 429 here.
+RATE_LIMIT = 1_000_000
+
+
+def client_id(ods: str) -> str:
+    return f"bench-{ods.lower()}"
+
+
+def organisation_codes() -> list[str]:
+    """Every organisation with a client, in the order clients.yaml registers them."""
+    return [ods for ods, _ in HTTP_ORGANISATIONS] + [
+        organisation_code(n) for n in range(1, ORGANISATIONS + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class BenchAuth:
+    directory: Path  # the run's temporary directory
+    config_dir: Path  # GATEWAY_CONFIG_DIR
+    signing_key: Path  # GATEWAY_TOKEN_SIGNING_KEY
+    private_key: ec.EllipticCurvePrivateKey  # every client's
+
+    def server_env(self) -> dict[str, str]:
+        """The GATEWAY_ settings for authentication (and config) of a benchmark server."""
+        return {
+            "GATEWAY_ENV": "dev",
+            "GATEWAY_CONFIG_DIR": str(self.config_dir),
+            "GATEWAY_TOKEN_SIGNING_KEY": str(self.signing_key),
+            "GATEWAY_TOKEN_LIFETIME_SECONDS": str(TOKEN_LIFETIME_SECONDS),
+            "GATEWAY_RATE_LIMIT_PER_SECOND": str(RATE_LIMIT),
+            "GATEWAY_RATE_LIMIT_BURST": str(RATE_LIMIT),
+        }
+
+
+@contextmanager
+def bench_auth(*, keep: bool = False) -> Iterator[BenchAuth]:
+    """A temporary configuration directory with the benchmark's clients and keys."""
+    directory = Path(tempfile.mkdtemp(prefix="gwbench-auth-"))
+    try:
+        yield write_config(directory)
+    finally:
+        if keep:
+            print(f"kept the benchmark configuration in {directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def write_config(directory: Path) -> BenchAuth:
+    config_dir = directory / "config"
+    keys = config_dir / "keys"
+    keys.mkdir(parents=True)
+    private_key = ec.generate_private_key(ec.SECP384R1())
+    jwk: dict[str, Any] = ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+    jwk.update(kid=KID, alg=ALGORITHM, use="sig")
+    (keys / "bench.jwks.json").write_text(json.dumps({"keys": [jwk]}, indent=2) + "\n")
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (keys / "bench.private.pem").write_bytes(pem)
+    (keys / "bench.private.pem").chmod(0o600)
+    _dump(
+        config_dir / "deployment.yaml",
+        "The benchmark's deployment (bench/auth.py): generated organisations, clients, a key.",
+        {"name": "bench", "demo": True},
+    )
+    roles = dict(HTTP_ORGANISATIONS)
+    _dump(
+        config_dir / "organisations.yaml",
+        "The generated organisations, and the two that make the HTTP creates.",
+        {
+            "organisations": [
+                {"ods": ods, "name": organisation_name(ods), "role": roles.get(ods, "trust")}
+                for ods in organisation_codes()
+            ]
+        },
+    )
+    _dump(
+        config_dir / "clients.yaml",
+        "One client per organisation, all with the key in keys/bench.jwks.json.",
+        {
+            "clients": [
+                {
+                    "client_id": client_id(ods),
+                    "organisation": ods,
+                    "purpose_of_use": "direct-care",
+                    "jwks_file": "keys/bench.jwks.json",
+                    "scopes": list(SCOPES),
+                }
+                for ods in organisation_codes()
+            ]
+        },
+    )
+    return BenchAuth(directory, config_dir, directory / "token-signing-key.pem", private_key)
+
+
+def _dump(path: Path, comment: str, data: dict[str, Any]) -> None:
+    path.write_text(f"# {comment}\n" + yaml.safe_dump(data, sort_keys=False))
+
+
+class TokenSource:
+    """Access tokens from one running server, one per organisation's client, each reused
+    until it has less than the asked-for time left."""
+
+    def __init__(self, base: str, auth: BenchAuth) -> None:
+        self._token_url = f"{base}/oauth2/token"
+        self._auth = auth
+        self._tokens: dict[str, tuple[str, float]] = {}  # ODS code: token, expiry (monotonic)
+        self.fetched = 0
+
+    def token(self, ods: str, *, valid_for: float = 60.0) -> str:
+        """A token for the organisation's client that stays valid `valid_for` seconds."""
+        cached = self._tokens.get(ods)
+        if cached is not None and cached[1] - time.monotonic() >= valid_for:
+            return cached[0]
+        token, expires = self._fetch(ods)
+        if expires - time.monotonic() < valid_for:
+            raise RuntimeError(
+                f"an access token lives {TOKEN_LIFETIME_SECONDS} s at most: a measurement "
+                f"needing one for {valid_for:.0f} s must be shorter"
+            )
+        self._tokens[ods] = (token, expires)
+        return token
+
+    def headers(self, ods: str, *, valid_for: float = 60.0) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(ods, valid_for=valid_for)}"}
+
+    def bearer(self, ods: str) -> Callable[[float], str]:
+        """The Authorization header value for the organisation's client, given how long
+        the token must stay valid (for the create load generators)."""
+        return lambda valid_for: f"Bearer {self.token(ods, valid_for=valid_for)}"
+
+    def _fetch(self, ods: str) -> tuple[str, float]:
+        asked = time.monotonic()
+        assertion = client_assertion(
+            client_id(ods), self._token_url, self._auth.private_key, kid=KID, algorithm=ALGORITHM
+        )
+        response = httpx.post(
+            self._token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion,
+                "scope": " ".join(SCOPES),
+            },
+            timeout=30,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"{self._token_url} refused a token to {client_id(ods)} "
+                f"({response.status_code}): {response.text}"
+            )
+        answer = response.json()
+        self.fetched += 1
+        return str(answer["access_token"]), asked + float(answer["expires_in"])
