@@ -1,0 +1,225 @@
+"""Every code system, and every code, the gateway uses outside FHIR core: one module.
+
+Each code names its source. Standard systems (DICOM, HL7 terminology, IHE BALP) are used
+only with codes they define; where no standard code fits, the code lives in a CodeSystem
+the gateway owns, under ``https://fhir.mh-gateway.example.org/CodeSystem/<name>``, and its
+identifier systems under ``https://fhir.mh-gateway.example.org/Id/<name>``.
+
+Codes FHIR core binds as plain ``code`` values (AuditEvent.action, .outcome,
+.agent.network.type) are not listed here; the AuditEvent builder names them where it uses
+them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from mappings import identifiers
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """One code in one system, with the display its source gives it."""
+
+    system: str
+    code: str
+    display: str
+
+    def coding(self) -> dict[str, str]:
+        """As a FHIR Coding."""
+        return {"system": self.system, "code": self.code, "display": self.display}
+
+
+# UK Core identifier systems: defined once, with their checks, in mappings.identifiers.
+NHS_NUMBER_SYSTEM: Final = identifiers.NHS_NUMBER_SYSTEM
+ODS_ORGANISATION_SYSTEM: Final = identifiers.ODS_ORGANISATION_SYSTEM
+ODS_SITE_SYSTEM: Final = identifiers.ODS_SITE_SYSTEM
+
+# --- The gateway's own namespaces -------------------------------------------------------
+
+GATEWAY_CODE_SYSTEM_BASE: Final = "https://fhir.mh-gateway.example.org/CodeSystem/"
+GATEWAY_IDENTIFIER_BASE: Final = "https://fhir.mh-gateway.example.org/Id/"
+
+AUDIT_SUBTYPE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-subtype"
+GATEWAY_AUDIT_ENTITY_TYPE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-entity-type"
+PURPOSE_OF_USE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "purpose-of-use"
+
+# Identifier systems the gateway owns: a registered client's id, and the BaRS
+# X-Request-ID / X-Correlation-ID header values as sent.
+CLIENT_ID_SYSTEM: Final = GATEWAY_IDENTIFIER_BASE + "client-id"
+X_REQUEST_ID_SYSTEM: Final = GATEWAY_IDENTIFIER_BASE + "x-request-id"
+X_CORRELATION_ID_SYSTEM: Final = GATEWAY_IDENTIFIER_BASE + "x-correlation-id"
+
+# IETF RFC 3986 (FHIR R4 Identifier guidance): the identifier's value is itself a URI.
+# Used for the gateway's own identity, which is its base URL.
+URI_IDENTIFIER_SYSTEM: Final = "urn:ietf:rfc:3986"
+
+# --- Standard code systems ----------------------------------------------------------------
+
+DICOM_SYSTEM: Final = "http://dicom.nema.org/resources/ontology/DCM"  # DICOM PS3.16
+AUDIT_EVENT_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+RESTFUL_INTERACTION_SYSTEM: Final = "http://hl7.org/fhir/restful-interaction"
+AUDIT_ENTITY_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+OBJECT_ROLE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/object-role"
+SECURITY_SOURCE_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/security-source-type"
+V3_PARTICIPATION_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+V3_ROLE_CLASS_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-RoleClass"
+EXTRA_SECURITY_ROLE_TYPE_SYSTEM: Final = (
+    "http://terminology.hl7.org/CodeSystem/extra-security-role-type"
+)
+PROVENANCE_PARTICIPANT_TYPE_SYSTEM: Final = (
+    "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+)
+V2_IDENTIFIER_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"
+BALP_ENTITY_TYPE_SYSTEM: Final = "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"
+BALP_USER_AGENT_TYPE_SYSTEM: Final = "https://profiles.ihe.net/ITI/BALP/CodeSystem/UserAgentTypes"
+
+# IHE BALP extension "ihe-otherId" (AuditEvent.agent): further identifiers of one agent.
+BALP_OTHER_ID_EXTENSION: Final = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/ihe-otherId"
+
+# --- AuditEvent.type ------------------------------------------------------------------------
+
+# HL7 audit-event-type (THO), as every IHE BALP RESTful profile fixes it.
+EVENT_TYPE_REST: Final = Code(AUDIT_EVENT_TYPE_SYSTEM, "rest", "Restful Operation")
+# DICOM PS3.16 CID 400 "Audit Event ID"; messages in DICOM PS3.15 A.5.3.1, .11, .12.
+EVENT_TYPE_APPLICATION_ACTIVITY: Final = Code(DICOM_SYSTEM, "110100", "Application Activity")
+EVENT_TYPE_SECURITY_ALERT: Final = Code(DICOM_SYSTEM, "110113", "Security Alert")
+EVENT_TYPE_USER_AUTHENTICATION: Final = Code(DICOM_SYSTEM, "110114", "User Authentication")
+
+
+# --- AuditEvent.subtype ---------------------------------------------------------------------
+
+
+def _gateway_subtype(code: str, display: str) -> Code:
+    return Code(AUDIT_SUBTYPE_SYSTEM, code, display)
+
+
+class Subtype:
+    """The interaction an AuditEvent records (AuditEvent.subtype), as named constants."""
+
+    # FHIR R4 CodeSystem restful-interaction: the display of each code is the code itself.
+    CREATE: Final = Code(RESTFUL_INTERACTION_SYSTEM, "create", "create")
+    READ: Final = Code(RESTFUL_INTERACTION_SYSTEM, "read", "read")
+    VREAD: Final = Code(RESTFUL_INTERACTION_SYSTEM, "vread", "vread")
+    UPDATE: Final = Code(RESTFUL_INTERACTION_SYSTEM, "update", "update")
+    DELETE: Final = Code(RESTFUL_INTERACTION_SYSTEM, "delete", "delete")
+    SEARCH_TYPE: Final = Code(RESTFUL_INTERACTION_SYSTEM, "search-type", "search-type")
+    HISTORY_INSTANCE: Final = Code(
+        RESTFUL_INTERACTION_SYSTEM, "history-instance", "history-instance"
+    )
+    OPERATION: Final = Code(RESTFUL_INTERACTION_SYSTEM, "operation", "operation")
+
+    # DICOM PS3.15 A.5.3.12 User Authentication: token issue and refusal alike (the
+    # outcome tells them apart).
+    LOGIN: Final = Code(DICOM_SYSTEM, "110122", "Login")
+    # DICOM PS3.16 CID 403 "Security Alert Type": break-glass is an emergency override of
+    # access control, and DICOM has the code, so the gateway does not mint one.
+    BREAK_GLASS: Final = Code(DICOM_SYSTEM, "110127", "Emergency Override Started")
+
+    # Gateway-owned (audit-subtype): no standard code names these.
+    PROCESS_MESSAGE: Final = _gateway_subtype("process-message", "FHIR $process-message")
+    HANDOVER_PUSH: Final = _gateway_subtype("handover-push", "Handover pushed")
+    ESCALATION_PUSH: Final = _gateway_subtype("escalation-push", "Escalation pushed")
+    DELIVERY_ATTEMPT: Final = _gateway_subtype("delivery-attempt", "Delivery attempt")
+    CONSENT_DENIAL: Final = _gateway_subtype(
+        "consent-denial", "Denied by consent or data-sharing agreement"
+    )
+    CONFIGURATION_LOAD: Final = _gateway_subtype("configuration-load", "Configuration load")
+    AUDIT_EXPORT: Final = _gateway_subtype("audit-export", "Audit log export")
+    CHECKPOINT: Final = _gateway_subtype("checkpoint", "Audit log checkpoint")
+    PATIENT_ACCESS_REPORT: Final = _gateway_subtype(
+        "patient-access-report", "Patient access report"
+    )
+    OUTBOX_COMMAND: Final = _gateway_subtype("outbox-command", "Outbox operator command")
+
+
+SUBTYPES: Final[tuple[Code, ...]] = tuple(
+    value for value in vars(Subtype).values() if isinstance(value, Code)
+)
+
+# --- AuditEvent.agent.type ------------------------------------------------------------------
+
+# DICOM PS3.16 CID 402 "Audit Active Participant Role ID": the direction data flows in.
+AGENT_APPLICATION: Final = Code(DICOM_SYSTEM, "110150", "Application")
+AGENT_APPLICATION_LAUNCHER: Final = Code(DICOM_SYSTEM, "110151", "Application Launcher")
+AGENT_DESTINATION_ROLE: Final = Code(DICOM_SYSTEM, "110152", "Destination Role ID")
+AGENT_SOURCE_ROLE: Final = Code(DICOM_SYSTEM, "110153", "Source Role ID")
+# HL7 provenance-participant-type (THO): the server agent of IHE BALP Delete.
+AGENT_CUSTODIAN: Final = Code(PROVENANCE_PARTICIPANT_TYPE_SYSTEM, "custodian", "Custodian")
+# HL7 extra-security-role-type (THO): the authoriser of IHE BALP AuthZconsent.
+AGENT_AUTHORIZATION_SERVER: Final = Code(
+    EXTRA_SECURITY_ROLE_TYPE_SYSTEM, "authserver", "authorization server"
+)
+# IHE BALP UserAgentTypes: the token server of the IUA ITI-71 AuditEvent in BALP.
+AGENT_OAUTH_SERVER: Final = Code(
+    BALP_USER_AGENT_TYPE_SYSTEM, "AuthzOauthService", "OAuth Authorization Server"
+)
+# HL7 v3 ParticipationType: the BALP user agent (IRCP for reads and queries, AUT for writes).
+AGENT_INFORMATION_RECIPIENT: Final = Code(
+    V3_PARTICIPATION_TYPE_SYSTEM, "IRCP", "information recipient"
+)
+AGENT_AUTHOR: Final = Code(V3_PARTICIPATION_TYPE_SYSTEM, "AUT", "author (originator)")
+# HL7 v3 RoleClass: the BALP "userorg" agent, an organisation acting in the event.
+AGENT_HEALTHCARE_PROVIDER: Final = Code(V3_ROLE_CLASS_SYSTEM, "PROV", "healthcare provider")
+
+# HL7 v2 table 0203 Identifier Type: BALP's type for a provider identifier in ihe-otherId.
+IDENTIFIER_TYPE_PROVIDER_NUMBER: Final = Code(V2_IDENTIFIER_TYPE_SYSTEM, "PRN", "Provider number")
+
+# --- AuditEvent.source.type -----------------------------------------------------------------
+
+# HL7 security-source-type (THO), bound by R4 AuditEvent.source.type (audit-source-type).
+SOURCE_APPLICATION_SERVER: Final = Code(SECURITY_SOURCE_TYPE_SYSTEM, "4", "Application Server")
+
+# --- AuditEvent.entity.type and .role --------------------------------------------------------
+
+# HL7 audit-entity-type (THO).
+ENTITY_PERSON: Final = Code(AUDIT_ENTITY_TYPE_SYSTEM, "1", "Person")
+ENTITY_SYSTEM_OBJECT: Final = Code(AUDIT_ENTITY_TYPE_SYSTEM, "2", "System Object")
+# IHE BALP BasicAuditEntityType: the transaction entity holding X-Request-Id.
+ENTITY_REQUEST_ID: Final = Code(
+    BALP_ENTITY_TYPE_SYSTEM,
+    "XrequestId",
+    "transport specific unique identifier where http X-Request-Id is used",
+)
+# Gateway-owned (audit-entity-type): BALP defines no code for these.
+ENTITY_CORRELATION_ID: Final = Code(
+    GATEWAY_AUDIT_ENTITY_TYPE_SYSTEM, "x-correlation-id", "BaRS X-Correlation-ID"
+)
+ENTITY_DECISION_RULE: Final = Code(
+    GATEWAY_AUDIT_ENTITY_TYPE_SYSTEM, "decision-rule", "Rule that decided access"
+)
+
+# HL7 object-role (THO).
+ROLE_PATIENT: Final = Code(OBJECT_ROLE_SYSTEM, "1", "Patient")
+ROLE_DOMAIN_RESOURCE: Final = Code(OBJECT_ROLE_SYSTEM, "4", "Domain Resource")
+ROLE_QUERY: Final = Code(OBJECT_ROLE_SYSTEM, "24", "Query")
+
+# --- Purposes of use ---------------------------------------------------------------------------
+
+# Gateway-owned (purpose-of-use): the three a client is registered for and a data-sharing
+# agreement names. Kept separate from HL7 v3 ActReason, whose codes do not map one to one.
+PURPOSE_DIRECT_CARE: Final = Code(PURPOSE_OF_USE_SYSTEM, "direct-care", "Direct care")
+PURPOSE_SAFEGUARDING: Final = Code(PURPOSE_OF_USE_SYSTEM, "safeguarding", "Safeguarding")
+PURPOSE_SERVICE_IMPROVEMENT: Final = Code(
+    PURPOSE_OF_USE_SYSTEM, "service-improvement", "Service improvement"
+)
+# By the code a token and the configuration carry.
+PURPOSES_OF_USE: Final = MappingProxyType(
+    {
+        purpose.code: purpose
+        for purpose in (PURPOSE_DIRECT_CARE, PURPOSE_SAFEGUARDING, PURPOSE_SERVICE_IMPROVEMENT)
+    }
+)
+
+
+def purpose_of_use(code: str) -> Code:
+    """The Code for a purpose of use as tokens and configuration name it (direct-care...).
+
+    ValueError for any other: the gateway never mints a code on the fly.
+    """
+    try:
+        return PURPOSES_OF_USE[code]
+    except KeyError:
+        raise ValueError("not a purpose of use the gateway defines") from None
