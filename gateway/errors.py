@@ -22,6 +22,8 @@ show: it names elements, never their values.
     ├── UnsupportedMediaType (415 not-supported)
     ├── TooManyRequests (429 throttled, with Retry-After)
     ├── RequestTimedOut (503 timeout)
+    ├── AuditUnavailable (503 transient: the access log could not be written, so the
+    │                     request fails closed)
     └── ConfigurationError (start-up refused; never an HTTP answer)
 """
 
@@ -169,6 +171,17 @@ class TooManyRequests(GatewayError):
 class RequestTimedOut(GatewayError):
     status = 503
     code = IssueCode.TIMEOUT
+
+
+class AuditUnavailable(GatewayError):
+    status = 503
+    code = IssueCode.TRANSIENT
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The access log could not be written, so the request was not carried out "
+            "(nothing was stored). Retry later."
+        )
 
 
 class ConfigurationError(GatewayError):

@@ -6,16 +6,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 
@@ -116,4 +120,69 @@ used_assertions = Table(
     Column("jti", String(255), primary_key=True),
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_used_assertions_expires_at", "expires_at"),
+)
+
+# The access log (gateway.audit). One row per AuditEvent: its canonical bytes, which
+# are the Merkle leaf's data, the leaf hash, and the columns the IG search filters on.
+# `seq` is insertion order only; `position` (the leaf index) is assigned later, in commit
+# order, by the sequencer, so that requests never wait on each other to log.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("position", BigInteger, nullable=True),
+    Column("recorded", UTCDateTime, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("patient", String(16), nullable=True),
+    Column("client_id", String(128), nullable=True),
+    Column("ods_code", String(16), nullable=True),
+    Column("subtype", String(64), nullable=False),
+    Column("action", String(1), nullable=False),
+    Column("outcome", SmallInteger, nullable=False),
+    Column("purpose", String(64), nullable=True),
+    Column("request_id", String(128), nullable=True),
+    Index("ux_audit_events_event_id", "event_id", unique=True),
+    Index("ux_audit_events_position", "position", unique=True),
+    Index("ix_audit_events_patient", "patient", "recorded", "seq"),
+    Index("ix_audit_events_recorded", "recorded", "seq"),
+    # The sequencer's work list: only the few events not yet given a position.
+    Index(
+        "ix_audit_events_unsequenced",
+        "seq",
+        postgresql_where=text("position IS NULL"),
+        sqlite_where=text("position IS NULL"),
+    ),
+)
+
+# What an event names besides its patient and client, for the IG search: the data it
+# touched (entity, "Type/id") and the end user's organisation and identifiers (agent).
+audit_references = Table(
+    "audit_references",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("event_seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+)
+
+# Hashes of complete Merkle subtrees at every 8th level (8, 16, 24...); with the leaf
+# hashes these give any root or proof from a few hundred hashes (gateway.audit.merkle).
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed checkpoints (C2SP tlog-checkpoint notes, Ed25519), one per tree size.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("signed_at", UTCDateTime, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signed", Text, nullable=False),  # SignedCheckpoint.to_json(), note included
 )

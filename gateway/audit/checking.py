@@ -1,0 +1,34 @@
+"""`gateway audit verify`: recompute the whole tree from the database and check every
+checkpoint against it (signatures, roots, sizes, times), reporting the first bad
+position. The checks themselves are the standalone verifier's (gateway.audit.verify)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+
+from sqlalchemy import Connection, func, select
+
+from gateway.audit.export import sequenced_events
+from gateway.audit.keys import AuditSigningKey
+from gateway.audit.proofs import checkpoints
+from gateway.audit.verify import Report, verify_log
+from gateway.store.schema import audit_events
+
+
+def sequenced_count(connection: Connection) -> int:
+    query = select(func.count()).where(audit_events.c.position.is_not(None))
+    return int(connection.execute(query).scalar() or 0)
+
+
+def verify_database(
+    connection: Connection,
+    key: AuditSigningKey,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    signed = list(checkpoints(connection))
+    with closing(sequenced_events(connection)) as events:
+        return verify_log(
+            events, signed, {key.key_id: key.public_key}, origin=key.name, progress=progress
+        )

@@ -1,0 +1,94 @@
+"""Appending to the access log, inside the caller's transaction.
+
+How many processes log concurrently without waiting on each other
+-----------------------------------------------------------------
+A request appends its AuditEvents with a plain INSERT in its own transaction: the
+canonical event bytes (the Merkle leaf's data, RFC 9162 leaf = SHA-256(0x00 || bytes)),
+the leaf hash, computed here outside any lock, and the columns the IG search filters on.
+The row gets `seq` from the database's sequence (insertion order, with gaps, not commit
+order) and no `position`. Nothing is read or locked, so a write's audit record commits
+atomically with the write itself, and any number of gateway processes append at once.
+
+The sequencer (gateway.audit.sequencer) then gives committed events their positions in
+the Merkle tree, in the order it finds them, one batch at a time, under a lock that only
+sequencers take (a PostgreSQL advisory lock; SQLite has one writer anyway). An event
+that commits late, behind a higher `seq`, simply gets the next free position in a later
+batch: positions are dense and ordered by when the sequencer saw the event, and the tree
+is append-only. The sequencer stores the hashes of completed subtrees at every 8th
+level and signs checkpoints (tree size, root, time) every N events or T seconds.
+
+Failure is closed: if the append fails, AuditUnavailable (503) is raised and the
+caller's transaction rolls back, so nothing is done that was not logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mappings.audit_event import AuditFacts, audit_event, canonical_json
+from sqlalchemy import Connection, insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.audit.merkle import leaf_hash
+from gateway.errors import AuditUnavailable
+from gateway.logging import get_logger
+from gateway.store.schema import audit_events, audit_references
+
+log = get_logger(__name__)
+
+ENTITY, AGENT = "entity", "agent"
+
+
+def append(connection: Connection, events: Sequence[AuditFacts]) -> None:
+    """Add the events to the log within the connection's transaction (fails closed)."""
+    if not events:
+        return
+    rows = [_row(facts) for facts in events]
+    try:
+        inserted = connection.execute(
+            insert(audit_events).returning(audit_events.c.seq, sort_by_parameter_order=True),
+            rows,
+        ).all()
+        references = [
+            {"kind": kind, "value": value, "event_seq": seq}
+            for (seq,), facts in zip(inserted, events, strict=True)
+            for kind, value in sorted(_references(facts))
+        ]
+        if references:
+            connection.execute(insert(audit_references), references)
+    except SQLAlchemyError as error:
+        sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+        log.error(
+            "audit.append_failed",
+            error_type=type(error).__name__,
+            sqlstate=sqlstate if isinstance(sqlstate, str) else None,
+        )
+        raise AuditUnavailable() from None
+
+
+def _row(facts: AuditFacts) -> dict[str, Any]:
+    content = canonical_json(audit_event(facts))
+    return {
+        "event_id": facts.event_id,
+        "recorded": facts.recorded,
+        "content": content,
+        "leaf_hash": leaf_hash(content),
+        "patient": facts.patient_nhs_number,
+        "client_id": facts.client.client_id if facts.client else None,
+        "ods_code": facts.client.ods_code if facts.client else None,
+        "subtype": facts.subtype.code,
+        "action": facts.action,
+        "outcome": facts.outcome,
+        "purpose": facts.purpose_of_use[0].code if facts.purpose_of_use else None,
+        "request_id": facts.request_id,
+    }
+
+
+def _references(facts: AuditFacts) -> set[tuple[str, str]]:
+    found = {(ENTITY, f"{data.resource_type}/{data.resource_id}") for data in facts.data}
+    if facts.end_user is not None:
+        if facts.end_user.organisation_ods:
+            found.add((AGENT, facts.end_user.organisation_ods))
+        found.update((AGENT, value[:255]) for _, value in facts.end_user.practitioner_identifiers)
+    return found

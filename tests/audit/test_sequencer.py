@@ -1,0 +1,205 @@
+"""The sequencer on both databases: dense positions in commit order, stored subtrees that
+agree with the tree recomputed from the events, checkpoints by count, by time and on
+demand, and proofs from the stored tree that verify with the RFC 9162 algorithms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from gateway.audit.checkpoint import SignedCheckpoint, verify_signature
+from gateway.audit.merkle import TreeBuilder, leaf_hash, verify_consistency, verify_inclusion
+from gateway.audit.proofs import consistency_proof, inclusion_proof, latest_checkpoint
+from gateway.audit.sequencer import Sequencer, SequencingPolicy
+from gateway.audit.tree import StoredTree, TreeInconsistent
+from gateway.errors import Conflict, NotFound
+from gateway.store.database import Database
+from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes
+from tests.audit.events import append, key
+
+KEY = key()
+
+
+def _sequence_all(database: Database, sequencer: Sequencer, *, now: bool = True) -> int:
+    size = 0
+    with database.write() as connection:
+        while (outcome := sequencer.run(connection, checkpoint_now=now)).sequenced:
+            size = outcome.tree_size
+        return max(size, outcome.tree_size)
+
+
+def _leaves(database: Database) -> list[bytes]:
+    with database.read() as connection:
+        rows = connection.execute(
+            select(audit_events.c.content).order_by(audit_events.c.position)
+        ).all()
+    return [leaf_hash(bytes(content)) for (content,) in rows]
+
+
+def _root(leaves: list[bytes]) -> bytes:
+    builder = TreeBuilder()
+    builder.extend(leaves)
+    return builder.root()
+
+
+def test_positions_are_dense_and_follow_commit_order(database: Database) -> None:
+    sequencer = Sequencer(KEY, SequencingPolicy(batch=7))
+    with database.write() as connection:
+        append(connection, 5)
+    # An event that commits after a later-inserted one still gets the next position.
+    early = database.write()
+    early_connection = early.__enter__()
+    if database.dialect == "postgresql":
+        append(early_connection, 1, start=100)
+        with database.write() as connection:
+            append(connection, 3, start=5)
+        early.__exit__(None, None, None)
+    else:
+        early.__exit__(None, None, None)  # SQLite has one writer: no interleaving
+        with database.write() as connection:
+            append(connection, 4, start=5)
+    size = _sequence_all(database, sequencer)
+    assert size == 9
+    with database.read() as connection:
+        positions = connection.execute(
+            select(audit_events.c.position).order_by(audit_events.c.position)
+        ).scalars()
+        assert list(positions) == list(range(9))
+
+
+@pytest.mark.parametrize("count", [1, 255, 256, 257, 700])
+def test_the_stored_tree_agrees_with_the_events(database: Database, count: int) -> None:
+    sequencer = Sequencer(KEY, SequencingPolicy(batch=100))
+    with database.write() as connection:
+        append(connection, count)
+    assert _sequence_all(database, sequencer) == count
+    leaves = _leaves(database)
+    checkpoint = _latest(database)
+    assert checkpoint.checkpoint.tree_size == count
+    assert checkpoint.checkpoint.root_hash == _root(leaves)
+    assert verify_signature(checkpoint, {KEY.key_id: KEY.public_key})
+    with database.read() as connection:
+        stored = connection.execute(select(func.count()).select_from(audit_nodes)).scalar()
+        assert stored == count // 256
+        assert StoredTree(connection).size() == count
+
+
+def test_inclusion_and_consistency_proofs_verify(database: Database) -> None:
+    sequencer = Sequencer(KEY, SequencingPolicy(batch=1000))
+    with database.write() as connection:
+        append(connection, 300)
+    _sequence_all(database, sequencer)
+    first = _latest(database)
+    with database.write() as connection:
+        append(connection, 450, start=300)
+    _sequence_all(database, sequencer)
+    second = _latest(database)
+    with database.read() as connection:
+        event_ids = connection.execute(
+            select(audit_events.c.event_id, audit_events.c.position).order_by(
+                audit_events.c.position
+            )
+        ).all()
+        for event_id, position in [event_ids[0], event_ids[255], event_ids[256], event_ids[-1]]:
+            proof = inclusion_proof(connection, event_id)
+            assert proof.leaf_index == position
+            size = proof.checkpoint.checkpoint.tree_size
+            assert verify_inclusion(
+                proof.leaf_hash, position, size, proof.path, proof.checkpoint.checkpoint.root_hash
+            )
+            assert not verify_inclusion(
+                proof.leaf_hash, position + 1, size, proof.path, second.checkpoint.root_hash
+            )
+        older = inclusion_proof(connection, event_ids[10][0], tree_size=300)
+        assert verify_inclusion(older.leaf_hash, 10, 300, older.path, first.checkpoint.root_hash)
+        consistency = consistency_proof(connection, 300, 750)
+        assert verify_consistency(
+            300, 750, first.checkpoint.root_hash, second.checkpoint.root_hash, consistency.path
+        )
+        with pytest.raises(NotFound):
+            inclusion_proof(connection, "no-such-event")
+        with pytest.raises(NotFound):
+            consistency_proof(connection, 299, 750)
+
+
+def test_an_event_not_yet_in_a_checkpoint_has_no_proof_yet(database: Database) -> None:
+    sequencer = Sequencer(KEY, SequencingPolicy(checkpoint_every_events=1000))
+    with database.write() as connection:
+        append(connection, 3)
+    _sequence_all(database, sequencer)
+    with database.write() as connection:
+        append(connection, 1, start=3)
+    _sequence_all(database, sequencer, now=False)
+    with database.read() as connection:
+        newest = connection.execute(
+            select(audit_events.c.event_id).where(audit_events.c.position == 3)
+        ).scalar_one()
+        with pytest.raises(Conflict):
+            inclusion_proof(connection, newest)
+
+
+def test_checkpoints_follow_the_policy(database: Database) -> None:
+    clock = [datetime(2026, 11, 30, 12, 0, tzinfo=UTC)]
+    policy = SequencingPolicy(checkpoint_every_events=10, checkpoint_every=timedelta(seconds=30))
+    sequencer = Sequencer(KEY, policy, clock=lambda: clock[0])
+
+    def run() -> None:
+        with database.write() as connection:
+            sequencer.run(connection)
+
+    def sizes() -> list[int]:
+        with database.read() as connection:
+            query = select(audit_checkpoints.c.tree_size).order_by(audit_checkpoints.c.tree_size)
+            return list(connection.execute(query).scalars())
+
+    with database.write() as connection:
+        append(connection, 3)
+    run()
+    assert sizes() == [3]  # the first events are attested at once
+    with database.write() as connection:
+        append(connection, 4, start=3)
+    run()
+    assert sizes() == [3]  # 4 new events, 0 s later: not yet
+    clock[0] += timedelta(seconds=31)
+    run()
+    assert sizes() == [3, 7]  # time is up
+    with database.write() as connection:
+        append(connection, 10, start=7)
+    run()
+    assert sizes() == [3, 7, 17]  # ten events is enough
+    run()
+    assert sizes() == [3, 7, 17]  # nothing new, nothing signed
+
+
+def test_checkpoint_time_never_goes_backwards(database: Database) -> None:
+    late = Sequencer(KEY, clock=lambda: datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
+    behind = Sequencer(KEY, clock=lambda: datetime(2026, 11, 30, 11, 0, tzinfo=UTC))
+    with database.write() as connection:
+        append(connection, 2)
+        late.run(connection, checkpoint_now=True)
+        append(connection, 2, start=2)
+    with database.write() as connection:
+        behind.run(connection, checkpoint_now=True)
+    assert _latest(database).checkpoint.timestamp == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_a_missing_stored_hash_is_reported_not_guessed(database: Database) -> None:
+    sequencer = Sequencer(KEY)
+    with database.write() as connection:
+        append(connection, 3)
+    _sequence_all(database, sequencer)
+    with database.write() as connection:
+        connection.execute(
+            update(audit_events).where(audit_events.c.position == 1).values(position=None)
+        )
+    with database.read() as connection, pytest.raises(TreeInconsistent):
+        StoredTree(connection).hashes([(2, 0)], 3)
+
+
+def _latest(database: Database) -> SignedCheckpoint:
+    with database.read() as connection:
+        found = latest_checkpoint(connection)
+    assert found is not None
+    return found
