@@ -32,7 +32,9 @@ from starlette.requests import Request
 
 from bench.auth import RATE_LIMIT, BenchAuth, client_id, organisation_codes
 from gateway.api.authentication import authenticate
-from gateway.api.deps import Runtime
+from gateway.api.runtime import Runtime
+from gateway.audit.keys import load_audit_signing_key
+from gateway.audit.sequencer import Sequencer
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.auth.signing_key import load_signing_key
@@ -83,7 +85,12 @@ async def _measure(auth: BenchAuth, directory: Path, scale: float) -> list[Timin
     )
     # authenticate never touches the database; the runtime needs one all the same.
     database = Database(f"sqlite:///{directory / 'unused.db'}")
-    runtime = Runtime(settings, config, database, tokens, RateLimiter())
+    audit_key = load_audit_signing_key(
+        directory / "audit-signing-key.pem", name="bench/audit", generate_if_missing=True
+    )
+    runtime = Runtime(
+        settings, config, database, tokens, RateLimiter(), audit_key, Sequencer(audit_key)
+    )
     codes = organisation_codes()
     first, last = config.client(client_id(codes[0])), config.client(client_id(codes[-1]))
     assert first is not None

@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import anyio
 from fastapi import FastAPI
 
 from gateway import fhir_schema
-from gateway.api import fhir_rest, health, oauth
-from gateway.api.deps import Runtime
+from gateway.api import audit_routes, fhir_rest, health, oauth
+from gateway.api.access_log import record_gateway_event
+from gateway.api.audit_sequencing import sequence_audit_log
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.runtime import Runtime
 from gateway.api.transactions import TransactionGate
+from gateway.audit.keys import load_audit_signing_key
+from gateway.audit.sequencer import Sequencer, SequencingPolicy
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.auth.signing_key import load_signing_key
@@ -29,6 +34,7 @@ from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.store.resources import ResourceStore
+from mappings.codes import Subtype
 
 log = get_logger(__name__)
 
@@ -70,13 +76,29 @@ def build_runtime(settings: Settings) -> Runtime:
         issuer=f"urn:mh-gateway:{config.deployment.name}",
         lifetime_seconds=settings.token_lifetime_seconds,
     )
+    audit_key = load_audit_signing_key(
+        settings.audit_signing_key,
+        name=audit_log_origin(config),
+        generate_if_missing=settings.env == "dev",
+    )
+    policy = SequencingPolicy(
+        checkpoint_every_events=settings.audit_checkpoint_every_events,
+        checkpoint_every=timedelta(seconds=settings.audit_checkpoint_every_seconds),
+    )
     return Runtime(
         settings=settings,
         config=config,
         database=database,
         tokens=tokens,
         rate_limiter=RateLimiter(),
+        audit_key=audit_key,
+        sequencer=Sequencer(audit_key, policy),
     )
+
+
+def audit_log_origin(config: GatewayConfig) -> str:
+    """The checkpoints' origin line (and signing key name): one per deployment."""
+    return f"mh-gateway/{config.deployment.name}/audit"
 
 
 def preflight(settings: Settings) -> None:
@@ -92,6 +114,14 @@ def load_directory(runtime: Runtime) -> None:
             PagingLimits(runtime.settings.default_page_size, runtime.settings.max_page_size),
         )
         report = sync_organisations(service, runtime.config.directory.organisations)
+        # The load itself is in the access log: what configuration the gateway ran with.
+        record_gateway_event(
+            connection,
+            runtime,
+            Subtype.CONFIGURATION_LOAD,
+            f"Configuration loaded: {len(runtime.config.directory.organisations)} "
+            f"organisations, {len(runtime.config.clients)} clients.",
+        )
     log.info(
         "config.loaded",
         config_dir=str(runtime.settings.config_dir),
@@ -116,7 +146,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         app.state.started_at = datetime.now(UTC)
         try:
-            yield
+            # An anyio task group, so that stopping honours the transaction gate's
+            # shielded sections: a sequencer run in flight finishes its transaction.
+            async with anyio.create_task_group() as background:
+                background.start_soon(sequence_audit_log, runtime)
+                yield
+                background.cancel_scope.cancel()
         finally:
             runtime.database.dispose()
 
@@ -131,6 +166,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(fhir_rest.open_router)
+    # Before the generic FHIR routes, which would answer AuditEvent as an unknown type.
+    app.include_router(audit_routes.fhir_router)
+    app.include_router(audit_routes.router)
     app.include_router(fhir_rest.router)
     app.add_middleware(RequestContextMiddleware, timeout_seconds=settings.request_timeout_seconds)
     return app

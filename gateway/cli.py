@@ -1,4 +1,5 @@
-"""The `gateway` command for operators: serve, get a token, manage the database schema."""
+"""The `gateway` command for operators: serve, get a token, manage the database schema,
+verify and export the access log."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 import uvicorn
 
 from gateway.app import create_app, preflight
+from gateway.audit_commands import audit_command
 from gateway.auth.client_assertion import client_assertion, load_private_key
 from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
@@ -52,6 +54,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_commands.add_parser("upgrade", help="apply every pending migration")
     db_commands.add_parser("current", help="print the schema revision and whether it is current")
 
+    audit = commands.add_parser("audit", help="the tamper-evident access log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify",
+        help="recompute the whole Merkle tree from the database and check every checkpoint",
+    )
+    export = audit_commands.add_parser(
+        "export",
+        help="write events, checkpoints and the public key for python -m gateway.audit.verify",
+    )
+    export.add_argument("directory", type=Path, help="a new (or empty) directory")
+    audit_commands.add_parser(
+        "checkpoint", help="sequence every committed event and sign a checkpoint now"
+    )
+
     args = parser.parse_args(argv)
     settings = Settings()
     try:
@@ -59,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args.host, args.port, args.workers)
         if args.command == "token":
             return _token(settings, args.client, args.url, args.scope, args.key)
+        if args.command == "audit":
+            return audit_command(settings, args.audit_command, getattr(args, "directory", None))
         if args.db_command == "upgrade":
             return _db_upgrade(settings)
         return _db_current(settings)

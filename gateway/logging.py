@@ -57,6 +57,12 @@ SAFE_KEYS = frozenset(
         "ods_code",
         "reason",
         "clients",
+        # The access log's operation: sizes and counts, never events.
+        "tree_size",
+        "sequenced",
+        "events",
+        "checkpoints",
+        "position",
     }
 )
 

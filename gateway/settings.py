@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     tls_private_key: Path | None = None
     tls_client_ca: Path | None = None
 
+    # The access log's checkpoint-signing key (Ed25519, PEM): generated in dev, provisioned
+    # in production. A checkpoint is signed every N events or T seconds with events
+    # waiting; the sequencer looks for new events every `audit_sequence_interval_seconds`.
+    audit_signing_key: Path = Path("var/keys/audit-signing-key.pem")
+    audit_checkpoint_every_events: int = Field(default=1000, ge=1)
+    audit_checkpoint_every_seconds: float = Field(default=10.0, gt=0)
+    audit_sequence_interval_seconds: float = Field(default=1.0, gt=0)
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -25,7 +25,7 @@ from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.store.schema import metadata
 from tests.fhir_judge import assert_valid_fhir
-from tests.tokens import PROVIDER, TRUST, access_token, bearer
+from tests.tokens import IG_LEAD, PROVIDER, TRUST, access_token, bearer
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REPO = Path(__file__).resolve().parent.parent
@@ -98,13 +98,22 @@ def signing_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("keys") / "token-signing-key.pem"
 
 
+@pytest.fixture(scope="session")
+def audit_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The access log's checkpoint key for the run (generated on first start, as in dev)."""
+    return tmp_path_factory.mktemp("audit-keys") / "audit-signing-key.pem"
+
+
 @pytest.fixture
-def settings(database: Database, database_url: str, signing_key_path: Path) -> Settings:
+def settings(
+    database: Database, database_url: str, signing_key_path: Path, audit_key_path: Path
+) -> Settings:
     return Settings(
         database_url=database_url,
         config_dir=DEMO_CONFIG,
         env="dev",
         token_signing_key=signing_key_path,
+        audit_signing_key=audit_key_path,
         # Tests make requests in quick bursts; the limit itself is tested on its own.
         rate_limit_per_second=10_000,
         rate_limit_burst=10_000,
@@ -133,6 +142,12 @@ def client(anonymous: TestClient) -> TestClient:
     /oauth2/token for every scope that client is allowed."""
     anonymous.headers["Authorization"] = f"Bearer {access_token(anonymous, PROVIDER)}"
     return anonymous
+
+
+@pytest.fixture
+def ig_token(anonymous: TestClient) -> dict[str, str]:
+    """Authorization headers for the demo IG lead (RZZ), whose only scope is the log's."""
+    return bearer(access_token(anonymous, IG_LEAD, "system/AuditEvent.rs"))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
-from gateway.api.deps import RuntimeDep
+from gateway.api.runtime import RuntimeDep
 from gateway.auth.access_tokens import InvalidAccessToken
 from gateway.auth.caller import Caller
 from gateway.auth.end_user import (

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 
-from gateway.api.transactions import TransactionGate
-from gateway.auth.access_tokens import AccessTokens
+from gateway.api.access_log import append_durably, append_in, success_events, trail_of
+from gateway.api.runtime import RuntimeDep, gate
 from gateway.auth.caller import Caller
-from gateway.auth.rate_limit import RateLimiter
-from gateway.configuration.models import GatewayConfig
 from gateway.errors import BadRequest, InvalidContent, PayloadTooLarge, UnsupportedMediaType
-from gateway.search.query import PagingLimits
 from gateway.services.resources import ResourceService
-from gateway.settings import Settings
-from gateway.store.database import Database
 from gateway.store.resources import ResourceStore
 from mappings.issues import ContentError
 from mappings.json_input import ShapeLimits, parse_json_object
@@ -28,31 +22,6 @@ from mappings.json_input import ShapeLimits, parse_json_object
 _JSON_MEDIA_TYPES = {"application/fhir+json", "application/json"}
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.IGNORECASE)
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
-
-
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """Everything built once at start-up and shared by all requests."""
-
-    settings: Settings
-    config: GatewayConfig
-    database: Database
-    tokens: AccessTokens
-    rate_limiter: RateLimiter
-    # Built in the lifespan, inside the event loop its semaphores belong to.
-    gate: TransactionGate | None = None
-
-    @property
-    def paging(self) -> PagingLimits:
-        return PagingLimits(self.settings.default_page_size, self.settings.max_page_size)
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def _caller(request: Request) -> Caller:
@@ -65,22 +34,25 @@ def _caller(request: Request) -> Caller:
 
 async def _write_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
     # Commits when the route returns, before the response is sent (scope="function"),
-    # so a client never sees 201 for something that was not stored.
+    # so a client never sees 201 for something that was not stored. The request's
+    # AuditEvents are appended in the same transaction: the write and its record of
+    # who made it commit together or not at all.
     caller = _caller(request)
     async with gate(runtime).write() as connection:
-        yield ResourceService(ResourceStore(connection), runtime.paging, caller=caller)
+        yield ResourceService(
+            ResourceStore(connection), runtime.paging, caller=caller, trail=trail_of(request)
+        )
+        await append_in(connection, success_events(request, runtime))
 
 
 async def _read_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
+    # What was read is logged, and committed, before the response is sent.
     caller = _caller(request)
     async with gate(runtime).read() as connection:
-        yield ResourceService(ResourceStore(connection), runtime.paging, caller=caller)
-
-
-def gate(runtime: Runtime) -> TransactionGate:
-    if runtime.gate is None:
-        raise RuntimeError("the runtime's transaction gate is built in the app's lifespan")
-    return runtime.gate
+        yield ResourceService(
+            ResourceStore(connection), runtime.paging, caller=caller, trail=trail_of(request)
+        )
+    await append_durably(runtime, success_events(request, runtime))
 
 
 WriteService = Annotated[ResourceService, Depends(_write_service, scope="function")]

@@ -14,8 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
+from gateway.api.access_log import record_failure
 from gateway.api.responses import outcome_response
-from gateway.errors import GatewayError, TokenRequestRefused
+from gateway.errors import AuditUnavailable, GatewayError, TokenRequestRefused
 from gateway.logging import get_logger
 from mappings.issues import Issue, IssueCode
 
@@ -33,12 +34,18 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
 
 
-async def _gateway_error(_: Request, error: GatewayError) -> Response:
+async def _gateway_error(request: Request, error: GatewayError) -> Response:
     log.info(
         "request.refused",
         status=error.status,
         issue_codes=",".join(str(issue.code) for issue in error.issues),
     )
+    if not isinstance(error, AuditUnavailable):
+        try:
+            # Messages name elements, never values: safe as the event's outcomeDesc.
+            await record_failure(request, error.status, error.message)
+        except AuditUnavailable as unavailable:
+            error = unavailable
     if isinstance(error, TokenRequestRefused):
         # OAuth clients parse RFC 6749 error JSON from the token endpoint.
         return JSONResponse(
@@ -49,11 +56,16 @@ async def _gateway_error(_: Request, error: GatewayError) -> Response:
     return outcome_response(error.status, error.issues, error.headers)
 
 
-async def _request_validation(_: Request, error: RequestValidationError) -> Response:
+async def _request_validation(request: Request, error: RequestValidationError) -> Response:
+    message = "A request parameter or header is missing or malformed."
+    try:
+        await record_failure(request, 400, message)
+    except AuditUnavailable as unavailable:
+        return outcome_response(unavailable.status, unavailable.issues)
     issues = [
         Issue(
             IssueCode.INVALID,
-            "A request parameter or header is missing or malformed.",
+            message,
             ".".join(str(part) for part in detail.get("loc", ())),
         )
         for detail in error.errors()
@@ -61,8 +73,12 @@ async def _request_validation(_: Request, error: RequestValidationError) -> Resp
     return outcome_response(400, issues)
 
 
-async def _http_exception(_: Request, error: HTTPException) -> Response:
+async def _http_exception(request: Request, error: HTTPException) -> Response:
     code, message = _HTTP_CODES.get(error.status_code, (IssueCode.PROCESSING, "Request refused."))
+    try:
+        await record_failure(request, error.status_code, message)
+    except AuditUnavailable as unavailable:
+        return outcome_response(unavailable.status, unavailable.issues)
     return outcome_response(error.status_code, [Issue(code, message)], error.headers)
 
 

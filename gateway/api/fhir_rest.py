@@ -8,14 +8,16 @@ import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from gateway.api import bundles
+from gateway.api.access_log import start_trail, trail_of
 from gateway.api.authentication import authenticate, requires
 from gateway.api.capability import capability_statement
-from gateway.api.deps import FormParams, JsonBody, ReadService, RuntimeDep, WriteService
+from gateway.api.deps import FormParams, JsonBody, ReadService, WriteService
 from gateway.api.http_headers import (
     etag,
     fhir_base,
@@ -24,6 +26,7 @@ from gateway.api.http_headers import (
     require_json_acceptable,
 )
 from gateway.api.responses import fhir_response, informational
+from gateway.api.runtime import RuntimeDep
 from gateway.auth.scopes import Interaction
 from gateway.errors import BadRequest, NotFound
 from gateway.search.query import parse_search
@@ -34,7 +37,7 @@ from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 # (the body is not even read for a caller without one). Only metadata is open.
 router = APIRouter(
     prefix="/fhir",
-    dependencies=[Depends(require_json_acceptable), Depends(authenticate)],
+    dependencies=[Depends(start_trail), Depends(require_json_acceptable), Depends(authenticate)],
 )
 open_router = APIRouter(prefix="/fhir", dependencies=[Depends(require_json_acceptable)])
 
@@ -167,6 +170,10 @@ def _search(
     runtime: RuntimeDep,
     service: ReadService,
 ) -> Response:
+    trail = trail_of(request)
+    if trail is not None:
+        # The search as asked (BALP's query entity); the log is IG-only, unlike a URL.
+        trail.query = urlencode(params).encode()
     query = parse_search(
         resource_type, params, runtime.paging, lenient=preferences(request).lenient
     )

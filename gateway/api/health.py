@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.api.deps import RuntimeDep
+from gateway.api.runtime import RuntimeDep
 from gateway.store import migrate
 
 router = APIRouter()

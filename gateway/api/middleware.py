@@ -10,12 +10,13 @@ import uuid
 import anyio
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.api.access_log import record_failure
 from gateway.api.errors import unexpected_error_response
 from gateway.api.responses import outcome_response
-from gateway.errors import RequestTimedOut
+from gateway.errors import AuditUnavailable, RequestTimedOut
 from gateway.logging import get_logger
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 from mappings.issues import Issue, IssueCode
@@ -50,23 +51,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = Headers(scope=scope)
-        supplied_request_id = headers.get(REQUEST_ID)
-        supplied_correlation_id = headers.get(CORRELATION_ID)
-        request_id = supplied_request_id or str(uuid.uuid4())
-        correlation_id = supplied_correlation_id or str(uuid.uuid4())
-        invalid = [
-            name
-            for name, value in (
-                (REQUEST_ID, supplied_request_id),
-                (CORRELATION_ID, supplied_correlation_id),
-            )
-            if value is not None and not _ID_SHAPE.fullmatch(value)
-        ]
-        if invalid:
-            request_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+        request_id, correlation_id, invalid = _request_ids(Headers(scope=scope))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        # For the access log, which records both ids on every AuditEvent.
+        scope.setdefault("state", {}).update(request_id=request_id, correlation_id=correlation_id)
         state = {"status": 500, "started": False}
 
         async def send_with_ids(message: Message) -> None:
@@ -119,7 +108,9 @@ class RequestContextMiddleware:
         except Exception as error:
             if state["started"]:
                 raise
-            await unexpected_error_response(error)(scope, receive, send_with_ids)
+            response = unexpected_error_response(error)
+            await _audit_unexpected_failure(scope)
+            await response(scope, receive, send_with_ids)
         finally:
             log.info(
                 "request.completed",
@@ -130,6 +121,35 @@ class RequestContextMiddleware:
                 status=state["status"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
+
+
+def _request_ids(headers: Headers) -> tuple[str, str, list[str]]:
+    """The BaRS ids as sent, or new ones; and which of those sent are malformed."""
+    supplied_request_id = headers.get(REQUEST_ID)
+    supplied_correlation_id = headers.get(CORRELATION_ID)
+    invalid = [
+        name
+        for name, value in (
+            (REQUEST_ID, supplied_request_id),
+            (CORRELATION_ID, supplied_correlation_id),
+        )
+        if value is not None and not _ID_SHAPE.fullmatch(value)
+    ]
+    if invalid:
+        return str(uuid.uuid4()), str(uuid.uuid4()), invalid
+    return (
+        supplied_request_id or str(uuid.uuid4()),
+        supplied_correlation_id or str(uuid.uuid4()),
+        invalid,
+    )
+
+
+async def _audit_unexpected_failure(scope: Scope) -> None:
+    try:
+        await record_failure(Request(scope), 500, "The request failed in the server.")
+    except AuditUnavailable:
+        # The answer is a 500 either way; the log line is what remains.
+        log.error("audit.unexpected_error_unlogged")
 
 
 def _route_template(scope: Scope) -> str:

@@ -7,10 +7,12 @@ from functools import partial
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import RuntimeDep, gate, read_limited
+from gateway.api.access_log import append_in, start_trail, success_events, trail_of
+from gateway.api.deps import read_limited
+from gateway.api.runtime import RuntimeDep, gate
 from gateway.auth.client_keys import ALLOWED_ALGORITHMS
 from gateway.errors import TokenRequestRefused
 from gateway.services.tokens import TokenService
@@ -29,7 +31,7 @@ def token_endpoint_url(request: Request, public_base_url: str | None) -> str:
     return f"{base}/oauth2/token"
 
 
-@router.post("/oauth2/token")
+@router.post("/oauth2/token", dependencies=[Depends(start_trail)], name="token")
 async def token(request: Request, runtime: RuntimeDep) -> JSONResponse:
     form = await _token_form(request)
     token_url = token_endpoint_url(request, runtime.settings.public_base_url)
@@ -39,6 +41,7 @@ async def token(request: Request, runtime: RuntimeDep) -> JSONResponse:
             runtime.tokens,
             UsedAssertions(connection),
             lambda: datetime.now(UTC),
+            trail=trail_of(request),
         )
         # Signature checks and the replay record are blocking work: a worker thread.
         issued = await anyio.to_thread.run_sync(
@@ -50,6 +53,8 @@ async def token(request: Request, runtime: RuntimeDep) -> JSONResponse:
                 certificate_required=runtime.settings.tls_client_ca is not None,
             )
         )
+        # Issued and recorded together: no token exists that the log does not show.
+        await append_in(connection, success_events(request, runtime))
     return JSONResponse(
         {
             "access_token": issued.access_token,

@@ -29,6 +29,7 @@ from gateway.errors import (
 from gateway.search.dates import format_instant
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
+from gateway.services.access_trail import AccessTrail
 from gateway.store.resources import Party, ResourceStore, SearchPage, StoredResource
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.issues import ContentError, Issue, IssueCode
@@ -77,12 +78,15 @@ class ResourceService:
         limits: PagingLimits,
         *,
         caller: Caller | None = None,
+        trail: AccessTrail | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = new_resource_id,
     ) -> None:
         self._store = store
         self._limits = limits
         self._caller = caller
+        # Notes what the request returns or writes, for its AuditEvents.
+        self._trail = trail
         self._clock = clock
         self._new_id = new_id
 
@@ -96,14 +100,18 @@ class ResourceService:
         if if_none_exist is not None:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
             if existing is not None:
+                self._saw(existing)
                 return CreateOutcome(existing, created=False)
         record = _versioned(resource_type, self._new_id(), 1, self._clock(), resource)
         self._store.insert(record, index_rows(resource_type, resource), parties)
+        self._saw(record, resource)
         return CreateOutcome(record, created=True)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         self.authorise(resource_type, Interaction.READ)
-        return self._visible_current(resource_type, resource_id)
+        record = self._visible_current(resource_type, resource_id)
+        self._saw(record)
+        return record
 
     def vread(self, resource_type: str, resource_id: str, version_id: str) -> StoredResource:
         self.authorise(resource_type, Interaction.READ)
@@ -115,6 +123,7 @@ class ResourceService:
         # Whether a caller may see any version follows the current one's parties.
         if record is None or not self._sees(resource_type, resource_id):
             raise NotFound(f"No {resource_type} has that id and version.")
+        self._saw(record)
         return record
 
     def authorise(self, resource_type: str, interaction: Interaction) -> None:
@@ -160,6 +169,7 @@ class ResourceService:
             if if_match is not None:
                 raise PreconditionFailed("The resource changed while this update was applied.")
             raise Conflict("The resource changed while this update was applied; retry.")
+        self._saw(record, resource)
         return record
 
     def history(
@@ -169,18 +179,26 @@ class ResourceService:
         current = self._visible_current(resource_type, resource_id)
         size = min(count or self._limits.default_count, self._limits.max_count)
         records = self._store.versions(resource_type, resource_id, count=size, below=below)
+        for record in records:
+            self._saw(record)
         oldest = records[-1].version_id if records else 1
         return HistoryPage(records, current.version_id, oldest if oldest > 1 else None)
 
     def search(self, query: SearchQuery) -> SearchPage:
         self.authorise(query.resource_type, Interaction.SEARCH)
         page = self._store.search(query, visible_to=self._visible_to)
-        if self._caller is None:
-            return page
-        # _include brings only what the token may read, as well as what the caller sees.
-        caller = self._caller
-        included = [r for r in page.included if caller.may(r.resource_type, Interaction.READ)]
-        return replace(page, included=included)
+        if self._caller is not None:
+            # _include brings only what the token may read, as well as what the caller sees.
+            caller = self._caller
+            included = [r for r in page.included if caller.may(r.resource_type, Interaction.READ)]
+            page = replace(page, included=included)
+        for record in page.matches + page.included:
+            self._saw(record)
+        return page
+
+    def _saw(self, record: StoredResource, resource: Mapping[str, Any] | None = None) -> None:
+        if self._trail is not None:
+            self._trail.saw(record, resource)
 
     # -- who sees what ----------------------------------------------------------------
 

@@ -17,7 +17,9 @@ from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, ScopeSet
 from gateway.errors import TokenRequestRefused
 from gateway.logging import get_logger
+from gateway.services.access_trail import AccessTrail
 from gateway.store.assertions import UsedAssertions
+from mappings.audit_event import AuditedDecision
 
 GRANT_TYPE = "client_credentials"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -32,11 +34,15 @@ class TokenService:
         tokens: AccessTokens,
         used: UsedAssertions,
         clock: Callable[[], datetime],
+        *,
+        trail: AccessTrail | None = None,
     ) -> None:
         self._find_client = find_client
         self._tokens = tokens
         self._used = used
         self._clock = clock
+        # Records which client asked and, on refusal, the rule that refused it.
+        self._trail = trail
 
     def issue(
         self,
@@ -68,8 +74,11 @@ class TokenService:
             )
         except AssertionRefused as refused:
             log.info("token.refused", reason=refused.reason)
+            self._decided(f"assertion-{refused.reason}")
             raise TokenRequestRefused("invalid_client", refused.description) from None
         client = verified.client
+        if self._trail is not None:
+            self._trail.claimed_client_id = client.client_id
         stated_client_id = form.get("client_id")
         if stated_client_id is not None and stated_client_id != client.client_id:
             raise TokenRequestRefused("invalid_client", "client_id must match the assertion")
@@ -77,6 +86,7 @@ class TokenService:
             certificate is None or certificate != client.certificate_sha256
         ):
             log.info("token.refused", reason="certificate-mismatch", client_id=client.client_id)
+            self._decided("certificate-mismatch")
             raise TokenRequestRefused(
                 "invalid_client", "the client certificate is not registered to this client"
             )
@@ -86,9 +96,16 @@ class TokenService:
         self._used.forget_expired(now)
         if not self._used.record(client.client_id, verified.jti, keep_until):
             log.info("token.refused", reason="jti-replayed", client_id=client.client_id)
+            self._decided("jti-replayed")
             raise TokenRequestRefused("invalid_grant", "this assertion's jti was already used")
         log.info("token.issued", client_id=client.client_id)
-        return self._tokens.issue(client, granted)
+        issued = self._tokens.issue(client, granted)
+        self._decided("issued", detail=f"scopes: {issued.scopes}")
+        return issued
+
+    def _decided(self, rule: str, detail: str | None = None) -> None:
+        if self._trail is not None:
+            self._trail.decision = AuditedDecision(f"token-endpoint:{rule}", detail)
 
 
 def _granted(client: RegisteredClient, scope: str) -> ScopeSet:

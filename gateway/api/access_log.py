@@ -1,0 +1,167 @@
+"""The edge of the access log: every routed request gets a trail, and its AuditEvents are
+written on success (in the write's own transaction, or durably before a read's response
+is sent) and on failure (refusals included, with what is known). If they cannot be
+written, the request fails closed with 503.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import partial
+
+import anyio.to_thread
+from sqlalchemy import Connection
+from starlette.requests import Request
+
+from gateway.api.runtime import Runtime, gate
+from gateway.audit import log as audit_log
+from gateway.auth.caller import Caller
+from gateway.errors import AuditUnavailable
+from gateway.logging import get_logger
+from gateway.services.access_trail import AccessTrail, Outcome, Who
+from mappings import codes
+from mappings.audit_event import AuditedClient, AuditedEndUser, AuditFacts, EventKind
+from mappings.codes import Subtype
+from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
+
+log = get_logger(__name__)
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
+
+# Route name -> what kind of interaction it is, for every route that is audited.
+_REST = EventKind.REST
+ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
+    "create": (_REST, Subtype.CREATE, "C"),
+    "read": (_REST, Subtype.READ, "R"),
+    "vread": (_REST, Subtype.VREAD, "R"),
+    "update": (_REST, Subtype.UPDATE, "U"),
+    "history": (_REST, Subtype.HISTORY_INSTANCE, "R"),
+    "search": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "search_by_post": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "token": (EventKind.AUTHENTICATION, Subtype.LOGIN, "E"),
+    "audit_event_search": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "audit_event_read": (_REST, Subtype.READ, "R"),
+    "patient_access_report": (_REST, Subtype.PATIENT_ACCESS_REPORT, "E"),
+    "latest_checkpoint": (_REST, Subtype.READ, "R"),
+    "inclusion_proof": (_REST, Subtype.READ, "R"),
+    "consistency_proof": (_REST, Subtype.READ, "R"),
+    "make_checkpoint": (EventKind.APPLICATION, Subtype.CHECKPOINT, "E"),
+}
+
+
+async def start_trail(request: Request) -> None:
+    """A router dependency, declared first, so that even a refusal is audited."""
+    route = request.scope.get("route")
+    spec = ROUTE_INTERACTIONS.get(getattr(route, "name", ""))
+    if spec is None:
+        raise RuntimeError("an audited router has a route the access log does not know")
+    kind, subtype, action = spec
+    trail = AccessTrail(kind, subtype, action)  # type: ignore[arg-type]
+    request.state.trail = trail
+
+
+def trail_of(request: Request) -> AccessTrail | None:
+    trail = getattr(request.state, "trail", None)
+    return trail if isinstance(trail, AccessTrail) else None
+
+
+def who(request: Request, runtime: Runtime) -> Who:
+    caller = getattr(request.state, "caller", None)
+    trail = trail_of(request)
+    address = request.client.host if request.client else None
+    client: AuditedClient | None = None
+    purposes: tuple[codes.Code, ...] = ()
+    end_user: AuditedEndUser | None = None
+    if isinstance(caller, Caller):
+        client = AuditedClient(caller.client_id, caller.ods_code, address)
+        purpose = codes.PURPOSES_OF_USE.get(caller.purpose_of_use)
+        purposes = (purpose,) if purpose is not None else ()
+        if caller.end_user is not None:
+            end_user = AuditedEndUser(
+                caller.end_user.organisation_ods, caller.end_user.practitioner_identifiers
+            )
+    else:
+        claimed = trail.claimed_client_id if trail is not None else None
+        registered = runtime.config.client(claimed) if claimed else None
+        client = AuditedClient(
+            registered.client_id if registered else None,
+            registered.organisation if registered else None,
+            address,
+        )
+    return Who(
+        client=client,
+        end_user=end_user,
+        purpose_of_use=purposes,
+        request_id=getattr(request.state, "request_id", None),
+        correlation_id=getattr(request.state, "correlation_id", None),
+        gateway_base_url=gateway_identity(runtime),
+    )
+
+
+def gateway_identity(runtime: Runtime) -> str:
+    """The gateway as the log names it: configured, never taken from a request's Host."""
+    settings = runtime.settings
+    return settings.public_base_url or f"http://{settings.host}:{settings.port}"
+
+
+def success_events(request: Request, runtime: Runtime) -> list[AuditFacts]:
+    trail = trail_of(request)
+    return [] if trail is None else trail.events(who(request, runtime), 0)
+
+
+async def append_in(connection: Connection, events: Sequence[AuditFacts]) -> None:
+    """Within a write transaction the caller holds (a write and its audit commit together)."""
+    await anyio.to_thread.run_sync(partial(audit_log.append, connection, events))
+
+
+async def append_durably(runtime: Runtime, events: Sequence[AuditFacts]) -> None:
+    """In a transaction of its own, committed before this returns (reads, refusals)."""
+    if not events:
+        return
+    async with gate(runtime).write() as connection:
+        await append_in(connection, events)
+
+
+async def record_failure(request: Request, status: int, summary: str) -> None:
+    """Audit a refused or failed request; AuditUnavailable if that cannot be done."""
+    trail = trail_of(request)
+    runtime = getattr(request.app.state, "runtime", None)
+    if trail is None or not isinstance(runtime, Runtime):
+        return
+    outcome: Outcome = 8 if status >= 500 else 4
+    _note_attempt(request, trail)
+    try:
+        await append_durably(runtime, trail.events(who(request, runtime), outcome, summary))
+    except AuditUnavailable:
+        raise
+    except Exception as error:  # the log must not be silently lost: fail closed
+        log.error("audit.append_failed", error_type=type(error).__name__)
+        raise AuditUnavailable() from None
+
+
+def _note_attempt(request: Request, trail: AccessTrail) -> None:
+    """For a refused request on one resource, name what it asked for (never content).
+    Path values are client input: only a served type and a well-formed id are kept."""
+    if trail.touched:
+        return
+    resource_type = request.path_params.get("resource_type")
+    resource_id = request.path_params.get("resource_id")
+    if resource_type not in SUPPORTED_RESOURCE_TYPES or not isinstance(resource_id, str):
+        return
+    if not _ID.fullmatch(resource_id):
+        return
+    version = request.path_params.get("version_id")
+    version_id = int(version) if isinstance(version, str) and _VERSION.fullmatch(version) else None
+    trail.attempted(str(resource_type), resource_id, version_id)
+
+
+def record_gateway_event(
+    connection: Connection, runtime: Runtime, subtype: codes.Code, description: str
+) -> None:
+    """The gateway's own operations (configuration loads, exports, operator commands),
+    appended in the caller's transaction. `description` must name no patient."""
+    trail = AccessTrail(EventKind.APPLICATION, subtype, "E")
+    gateway = Who(None, None, (), None, None, gateway_identity(runtime))
+    audit_log.append(connection, trail.events(gateway, 0, description))

@@ -1,0 +1,52 @@
+"""The runtime: everything built once at start-up and shared by all requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.api.transactions import TransactionGate
+from gateway.audit.keys import AuditSigningKey
+from gateway.audit.sequencer import Sequencer
+from gateway.auth.access_tokens import AccessTokens
+from gateway.auth.rate_limit import RateLimiter
+from gateway.configuration.models import GatewayConfig
+from gateway.search.query import PagingLimits
+from gateway.settings import Settings
+from gateway.store.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything built once at start-up and shared by all requests."""
+
+    settings: Settings
+    config: GatewayConfig
+    database: Database
+    tokens: AccessTokens
+    rate_limiter: RateLimiter
+    # Signs the access log's checkpoints; the sequencer gives events their positions.
+    audit_key: AuditSigningKey
+    sequencer: Sequencer
+    # Built in the lifespan, inside the event loop its semaphores belong to.
+    gate: TransactionGate | None = None
+
+    @property
+    def paging(self) -> PagingLimits:
+        return PagingLimits(self.settings.default_page_size, self.settings.max_page_size)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def gate(runtime: Runtime) -> TransactionGate:
+    if runtime.gate is None:
+        raise RuntimeError("the runtime's transaction gate is built in the app's lifespan")
+    return runtime.gate

@@ -1,0 +1,109 @@
+"""`gateway audit verify | export | checkpoint`: the operator's side of the access log.
+
+Part of the CLI layer (imported only by gateway.cli); each command builds the runtime as
+`gateway serve` does, so it checks the same configuration and schema first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gateway.api.access_log import record_gateway_event
+from gateway.api.runtime import Runtime
+from gateway.app import build_runtime
+from gateway.audit.checking import sequenced_count, verify_database
+from gateway.audit.export import ExportRefused, export_log
+from gateway.settings import Settings
+from mappings.codes import Subtype
+
+
+def audit_command(settings: Settings, command: str, directory: Path | None) -> int:
+    runtime = build_runtime(settings)
+    try:
+        if command == "verify":
+            return _verify(runtime)
+        if command == "export":
+            assert directory is not None
+            return _export(runtime, directory)
+        return _checkpoint(runtime)
+    finally:
+        runtime.database.dispose()
+
+
+def _verify(runtime: Runtime) -> int:
+    with runtime.database.read() as connection:
+        total = sequenced_count(connection)
+        progress = _ProgressBar(total) if sys.stderr.isatty() else None
+        report = verify_database(
+            connection, runtime.audit_key, progress=progress.update if progress else None
+        )
+        if progress:
+            progress.finish()
+    if not report.ok:
+        print(
+            f"audit log FAILED verification at position {report.first_bad_position}: "
+            f"{report.problem}",
+            file=sys.stderr,
+        )
+        return 1
+    root = report.root_hash.hex() if report.root_hash else "none"
+    print(
+        f"audit log verified: {report.events_checked} events, "
+        f"{report.checkpoints_checked} signed checkpoints, tree size {report.tree_size}, "
+        f"root {root}; {report.unattested_events} events not yet in a checkpoint"
+    )
+    return 0
+
+
+def _export(runtime: Runtime, directory: Path) -> int:
+    try:
+        with runtime.database.write() as connection:
+            summary = export_log(connection, directory, runtime.audit_key)
+            # The export holds every patient's access history: it is itself audited.
+            record_gateway_event(
+                connection,
+                runtime,
+                Subtype.AUDIT_EXPORT,
+                f"Audit log exported: {summary.events} events, {summary.checkpoints} checkpoints.",
+            )
+    except ExportRefused as refused:
+        print(f"gateway: {refused}", file=sys.stderr)
+        return 2
+    print(
+        f"exported {summary.events} events and {summary.checkpoints} checkpoints to "
+        f"{directory}; verify anywhere with: python -m gateway.audit.verify {directory}"
+    )
+    return 0
+
+
+def _checkpoint(runtime: Runtime) -> int:
+    sequenced = 0
+    with runtime.database.write() as connection:
+        while (outcome := runtime.sequencer.run(connection, checkpoint_now=True)).sequenced:
+            sequenced += outcome.sequenced
+        record_gateway_event(
+            connection, runtime, Subtype.CHECKPOINT, "Checkpoint requested by an operator."
+        )
+    with runtime.database.write() as connection:
+        # Sign over the request's own record too, so the log's newest entry is attested.
+        outcome = runtime.sequencer.run(connection, checkpoint_now=True)
+    print(f"sequenced {sequenced + outcome.sequenced} events; tree size {outcome.tree_size}")
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only when it is a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        self._total = max(total, 1)
+
+    def update(self, done: int) -> None:
+        share = min(done / self._total, 1.0)
+        filled = int(share * 40)
+        bar = "#" * filled + "-" * (40 - filled)
+        sys.stderr.write(f"\rverifying [{bar}] {done:,}/{self._total:,} events ({share:.0%})")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        sys.stderr.write("\n")

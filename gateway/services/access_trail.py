@@ -1,0 +1,107 @@
+"""What one request touched, collected as it runs, and turned into AuditEvents.
+
+The services note each resource they return or write (`saw`); the edge, which knows the
+interaction and who is calling, turns the trail into one AuditEvent per patient (and one
+for data that belongs to no patient) when the request succeeds or fails.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from mappings.audit_event import (
+    AuditedClient,
+    AuditedData,
+    AuditedDecision,
+    AuditedEndUser,
+    AuditFacts,
+    EventKind,
+)
+
+from gateway.store.resources import StoredResource
+from mappings.codes import Code
+from mappings.patients import patient_nhs_number
+
+Action = Literal["C", "R", "U", "D", "E"]
+Outcome = Literal[0, 4, 8]
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The calling side of a request, as the access log records it."""
+
+    client: AuditedClient | None
+    end_user: AuditedEndUser | None
+    purpose_of_use: tuple[Code, ...]
+    request_id: str | None
+    correlation_id: str | None
+    gateway_base_url: str
+
+
+@dataclass(slots=True)
+class AccessTrail:
+    kind: EventKind
+    subtype: Code
+    action: Action
+    touched: list[tuple[str | None, AuditedData]] = field(default_factory=list)
+    query: bytes | None = None
+    decision: AuditedDecision | None = None
+    # Known before authentication succeeds, e.g. the client an assertion claimed to be.
+    claimed_client_id: str | None = None
+
+    def saw(self, record: StoredResource, resource: Mapping[str, Any] | None = None) -> None:
+        """A resource returned or written. `resource` saves re-parsing the content."""
+        parsed = resource if resource is not None else json.loads(record.content)
+        patient = patient_nhs_number(record.resource_type, parsed)
+        data = AuditedData(record.resource_type, record.id, record.version_id)
+        self.touched.append((patient, data))
+
+    def attempted(self, resource_type: str, resource_id: str, version_id: int | None) -> None:
+        """What a failed request asked for, when nothing was returned."""
+        self.touched.append((None, AuditedData(resource_type, resource_id, version_id)))
+
+    def events(
+        self,
+        who: Who,
+        outcome: Outcome,
+        outcome_desc: str | None = None,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> list[AuditFacts]:
+        """One event per patient (in the order first seen), plus one for data that
+        belongs to no patient, or a single event when nothing was touched."""
+        groups: dict[str | None, list[AuditedData]] = {}
+        for patient, data in self.touched:
+            if data not in groups.setdefault(patient, []):
+                groups[patient].append(data)
+        if not groups:
+            groups[None] = []
+        recorded = now()
+        return [
+            AuditFacts(
+                event_id=new_id(),
+                recorded=recorded,
+                kind=self.kind,
+                subtype=self.subtype,
+                action=self.action,
+                outcome=outcome,
+                outcome_desc=outcome_desc,
+                client=who.client,
+                end_user=who.end_user,
+                gateway_base_url=who.gateway_base_url,
+                purpose_of_use=who.purpose_of_use,
+                patient_nhs_number=patient,
+                data=tuple(data),
+                query=self.query,
+                request_id=who.request_id,
+                correlation_id=who.correlation_id,
+                decision=self.decision,
+            )
+            for patient, data in groups.items()
+        ]
