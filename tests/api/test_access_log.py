@@ -161,7 +161,13 @@ def test_refusals_are_audited_with_what_is_known(
     denied = anonymous.get("/fhir/AuditEvent", headers={"Authorization": provider_only})
     assert denied.status_code == 403
 
-    failures = [_summary(e) for e in _events(anonymous, ig_token, outcome="4")]
+    refused = _events(anonymous, ig_token, outcome="4")
+    failures = [_summary(e) for e in refused]
+    unidentified = next(e for e in refused if _summary(e)[3] is None)
+    # Who it was is unknown; where it came from is still recorded.
+    assert {"address": "testclient", "type": "2"} in [
+        agent.get("network") for agent in unidentified["agent"]
+    ]
     assert ("read", "R", "4", None, None) in failures  # no token: no client known
     assert ("read", "R", "4", "demo-trust-crisis", None) in failures
     assert ("search-type", "E", "4", "demo-provider-epr", None) in failures

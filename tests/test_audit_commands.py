@@ -1,0 +1,118 @@
+"""`gateway audit checkpoint | verify | export` as an operator runs them, against a store
+a real server wrote, and the export verified by the standalone verifier in a separate
+interpreter, as it would be on another machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from gateway.store.database import Database
+from gateway.store.schema import audit_events
+from tests.builders import service_request
+from tests.servers import GATEWAY, gateway_env, running_server
+from tests.test_cli import FHIR, _token
+
+
+def _gateway(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GATEWAY, "audit", *args],
+        env=gateway_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _standalone(directory: Path) -> subprocess.CompletedProcess[str]:
+    # -I: no PYTHONPATH, no current directory on the path, no user site.
+    return subprocess.run(
+        [sys.executable, "-I", "-m", "gateway.audit.verify", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def audited_store(database: Database, database_url: str) -> str:
+    """A store with a real server's access log in it: tokens, writes, reads, refusals."""
+    with running_server(database_url) as base:
+        token = _token(base)
+        with httpx.Client(base_url=base, timeout=10) as http:
+            for _ in range(3):
+                created = http.post(
+                    "/fhir/ServiceRequest", json=service_request(), headers=FHIR | token
+                )
+                assert created.status_code == 201
+                http.get(f"/fhir/ServiceRequest/{created.json()['id']}", headers=token)
+            assert http.get("/fhir/ServiceRequest/missing", headers=token).status_code == 404
+            assert http.get("/fhir/ServiceRequest").status_code == 401
+    return database_url
+
+
+def test_checkpoint_verify_and_export_then_verify_elsewhere(
+    audited_store: str, database: Database, tmp_path: Path
+) -> None:
+    checkpoint = _gateway(audited_store, "checkpoint")
+    assert checkpoint.returncode == 0, checkpoint.stderr
+    verified = _gateway(audited_store, "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "audit log verified" in verified.stdout
+    assert "0 events not yet in a checkpoint" in verified.stdout
+
+    export = tmp_path / "export"
+    exported = _gateway(audited_store, "export", str(export))
+    assert exported.returncode == 0, exported.stderr
+    assert sorted(path.name for path in export.iterdir()) == [
+        "checkpoints.ndjson",
+        "events.ndjson",
+        "manifest.json",
+        "public-keys.pem",
+    ]
+    assert (export / "events.ndjson").stat().st_mode & 0o077 == 0  # it names patients
+    elsewhere = _standalone(export)
+    assert elsewhere.returncode == 0, elsewhere.stdout + elsewhere.stderr
+
+    # The export was itself audited (after it was taken, so not in it).
+    with database.read() as connection:
+        subtypes = connection.execute(select(audit_events.c.subtype)).scalars().all()
+    assert "audit-export" in subtypes
+    again = _gateway(audited_store, "export", str(export))
+    assert again.returncode == 2
+    assert "not empty" in again.stderr
+
+
+def test_an_edited_event_is_found_in_the_store_and_in_an_export(
+    audited_store: str, database: Database, tmp_path: Path
+) -> None:
+    assert _gateway(audited_store, "checkpoint").returncode == 0
+    export = tmp_path / "export"
+    assert _gateway(audited_store, "export", str(export)).returncode == 0
+
+    with database.write() as connection:
+        content = connection.execute(
+            select(audit_events.c.content).where(audit_events.c.position == 4)
+        ).scalar_one()
+        edited = bytes(content).replace(b'"outcome":"0"', b'"outcome":"4"')
+        assert edited != bytes(content)
+        connection.execute(
+            update(audit_events).where(audit_events.c.position == 4).values(content=edited)
+        )
+    failed = _gateway(audited_store, "verify")
+    assert failed.returncode == 1
+    assert "position 4" in failed.stderr
+
+    lines = (export / "events.ndjson").read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"action":"', b'"action":"X', 1)
+    (export / "events.ndjson").write_bytes(b"\n".join(lines))
+    elsewhere = _standalone(export)
+    assert elsewhere.returncode == 1
+    assert "position" in elsewhere.stdout + elsewhere.stderr
