@@ -7,26 +7,39 @@ Part of the CLI layer (imported only by gateway.cli); each command builds the ru
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from gateway.api.access_log import record_gateway_event
 from gateway.api.runtime import Runtime
 from gateway.app import build_runtime
+from gateway.audit.archive import ArchiveRefused, archive_before
 from gateway.audit.checking import sequenced_count, verify_database
 from gateway.audit.export import ExportRefused, export_log
 from gateway.settings import Settings
 from mappings.codes import Subtype
 
 
-def audit_command(settings: Settings, command: str, directory: Path | None) -> int:
+def audit_command(
+    settings: Settings,
+    command: str,
+    directory: Path | None,
+    *,
+    before: datetime | None = None,
+) -> int:
     runtime = build_runtime(settings)
     try:
         if command == "verify":
             return _verify(runtime)
+        if command == "checkpoint":
+            return _checkpoint(runtime)
+        if directory is None:
+            raise ValueError("export and archive need a directory")
         if command == "export":
-            assert directory is not None
             return _export(runtime, directory)
-        return _checkpoint(runtime)
+        if before is None:
+            raise ValueError("archive needs --before")
+        return _archive(runtime, directory, before)
     finally:
         runtime.database.dispose()
 
@@ -73,6 +86,32 @@ def _export(runtime: Runtime, directory: Path) -> int:
     print(
         f"exported {summary.events} events and {summary.checkpoints} checkpoints to "
         f"{directory}; verify anywhere with: python -m gateway.audit.verify {directory}"
+    )
+    return 0
+
+
+def _archive(runtime: Runtime, directory: Path, before: datetime) -> int:
+    try:
+        with runtime.database.write() as connection:
+            outcome = archive_before(connection, before, directory, runtime.audit_key)
+            if outcome.export is None:
+                print("nothing to archive: no attested events before that date")
+                return 0
+            record_gateway_event(
+                connection,
+                runtime,
+                Subtype.AUDIT_ARCHIVE,
+                f"Audit log archived: positions {outcome.first} to {outcome.until - 1} "
+                f"exported (to {outcome.exported_until - 1}), verified and removed.",
+            )
+    except (ExportRefused, ArchiveRefused) as refused:
+        print(f"gateway: {refused}", file=sys.stderr)
+        return 2
+    print(
+        f"archived positions {outcome.first}..{outcome.until - 1} to {directory} "
+        f"(the export runs to {outcome.exported_until - 1}, the first checkpoint after); "
+        "the database's log now starts at position "
+        f"{outcome.until}. Keep the export: it is the only copy of those events."
     )
     return 0
 

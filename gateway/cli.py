@@ -7,6 +7,7 @@ import argparse
 import ssl
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit_commands.add_parser(
         "checkpoint", help="sequence every committed event and sign a checkpoint now"
     )
+    archive = audit_commands.add_parser(
+        "archive",
+        help="export, verify, then remove the attested events recorded before a date",
+    )
+    archive.add_argument(
+        "--before", required=True, type=_utc_date, help="a date, YYYY-MM-DD (UTC midnight)"
+    )
+    archive.add_argument("directory", type=Path, help="a new (or empty) directory")
 
     args = parser.parse_args(argv)
     settings = Settings()
@@ -77,13 +86,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "token":
             return _token(settings, args.client, args.url, args.scope, args.key)
         if args.command == "audit":
-            return audit_command(settings, args.audit_command, getattr(args, "directory", None))
+            return audit_command(
+                settings,
+                args.audit_command,
+                getattr(args, "directory", None),
+                before=getattr(args, "before", None),
+            )
         if args.db_command == "upgrade":
             return _db_upgrade(settings)
         return _db_current(settings)
     except ConfigurationError as error:
         print(f"gateway: {error.message}", file=sys.stderr)
         return 2
+
+
+def _utc_date(value: str) -> datetime:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date as YYYY-MM-DD") from None
 
 
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> int:

@@ -128,6 +128,7 @@ class Subtype:
     )
     CONFIGURATION_LOAD: Final = _gateway_subtype("configuration-load", "Configuration load")
     AUDIT_EXPORT: Final = _gateway_subtype("audit-export", "Audit log export")
+    AUDIT_ARCHIVE: Final = _gateway_subtype("audit-archive", "Audit log archive")
     CHECKPOINT: Final = _gateway_subtype("checkpoint", "Audit log checkpoint")
     PATIENT_ACCESS_REPORT: Final = _gateway_subtype(
         "patient-access-report", "Patient access report"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -116,3 +117,25 @@ def test_an_edited_event_is_found_in_the_store_and_in_an_export(
     elsewhere = _standalone(export)
     assert elsewhere.returncode == 1
     assert "position" in elsewhere.stdout + elsewhere.stderr
+
+
+def test_archive_then_verify_what_remains_and_what_left(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    with running_server(database_url) as base, httpx.Client(base_url=base, timeout=10) as http:
+        for _ in range(300):  # refused without a token: one event apiece
+            assert http.get("/fhir/ServiceRequest").status_code == 401
+    assert _gateway(database_url, "checkpoint").returncode == 0
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+
+    archived = _gateway(database_url, "archive", "--before", tomorrow, str(tmp_path / "old"))
+    assert archived.returncode == 0, archived.stderr
+    assert "archived positions 0..255" in archived.stdout
+    remaining = _gateway(database_url, "verify")
+    assert remaining.returncode == 0, remaining.stderr
+    assert _standalone(tmp_path / "old").returncode == 0
+    # What remains exports and verifies on its own too, from the boundary's frontier.
+    assert _gateway(database_url, "export", str(tmp_path / "rest")).returncode == 0
+    assert _standalone(tmp_path / "rest").returncode == 0
+    bad = _gateway(database_url, "archive", "--before", "last week", str(tmp_path / "x"))
+    assert bad.returncode == 2

@@ -9,9 +9,13 @@ from contextlib import closing
 
 from sqlalchemy import Connection, func, select
 
-from gateway.audit.export import sequenced_events
+from gateway.audit.export import (
+    checkpoints_from,
+    first_live_position,
+    frontier,
+    sequenced_events,
+)
 from gateway.audit.keys import AuditSigningKey
-from gateway.audit.proofs import checkpoints
 from gateway.audit.verify import Report, verify_log
 from gateway.store.schema import audit_events
 
@@ -27,8 +31,17 @@ def verify_database(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    signed = list(checkpoints(connection))
+    # After archiving, the tree continues from the frontier kept in audit_nodes; the
+    # first checkpoint after it proves that frontier (and everything since).
+    first = first_live_position(connection)
+    signed = checkpoints_from(connection, first, None)
     with closing(sequenced_events(connection)) as events:
         return verify_log(
-            events, signed, {key.key_id: key.public_key}, origin=key.name, progress=progress
+            events,
+            signed,
+            {key.key_id: key.public_key},
+            origin=key.name,
+            first_position=first,
+            frontier=frontier(connection, first),
+            progress=progress,
         )

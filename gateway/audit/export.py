@@ -1,8 +1,14 @@
 """`gateway audit export`: the log as files another machine can verify with only Python
-and `cryptography` (python -m gateway.audit.verify DIR; format in that module)."""
+and `cryptography` (python -m gateway.audit.verify DIR; format in that module).
+
+After archiving, the database holds the log from its first live position on; an export
+then starts there too, carrying the frontier (the hashes of the complete subtrees
+before it, from audit_nodes) so the verifier can continue the tree from that point.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Generator
@@ -11,10 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from gateway.audit.checkpoint import SignedCheckpoint
 from gateway.audit.keys import AuditSigningKey
+from gateway.audit.merkle import frontier_nodes
 from gateway.audit.proofs import checkpoints
+from gateway.audit.tree import StoredTree
 from gateway.store.schema import audit_events
 
 EXPORT_FORMAT = "mh-gateway-audit-export/1"
@@ -23,6 +32,7 @@ _STREAM_ROWS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class ExportSummary:
+    first_position: int
     events: int
     checkpoints: int
 
@@ -31,7 +41,30 @@ class ExportRefused(Exception):
     """The target directory is not usable; the message names the path only."""
 
 
-def sequenced_events(connection: Connection) -> Generator[tuple[int, bytes, bytes]]:
+def first_live_position(connection: Connection) -> int:
+    """Where the database's log starts: 0, or the end of what has been archived."""
+    lowest = connection.execute(select(func.min(audit_events.c.position))).scalar()
+    return 0 if lowest is None else int(lowest)
+
+
+def frontier(connection: Connection, size: int) -> list[bytes]:
+    """The hashes a verifier needs to continue the tree after `size` leaves."""
+    return StoredTree(connection).hashes(frontier_nodes(size), size) if size else []
+
+
+def checkpoints_from(connection: Connection, first: int, end: int | None) -> list[SignedCheckpoint]:
+    """The checkpoints a log running from `first` (to `end`) can be checked against."""
+    return [
+        signed
+        for signed in checkpoints(connection)
+        if signed.checkpoint.tree_size >= first
+        and (end is None or signed.checkpoint.tree_size <= end)
+    ]
+
+
+def sequenced_events(
+    connection: Connection, end: int | None = None
+) -> Generator[tuple[int, bytes, bytes]]:
     """(position, canonical bytes, recorded leaf hash), in position order, streamed."""
     query = (
         select(audit_events.c.position, audit_events.c.content, audit_events.c.leaf_hash)
@@ -39,6 +72,8 @@ def sequenced_events(connection: Connection) -> Generator[tuple[int, bytes, byte
         .order_by(audit_events.c.position)
         .execution_options(yield_per=_STREAM_ROWS)
     )
+    if end is not None:
+        query = query.where(audit_events.c.position < end)
     result = connection.execute(query)
     try:
         for position, content, leaf in result:
@@ -49,18 +84,21 @@ def sequenced_events(connection: Connection) -> Generator[tuple[int, bytes, byte
         result.close()
 
 
-def export_log(connection: Connection, directory: Path, key: AuditSigningKey) -> ExportSummary:
-    """Write events, checkpoints, the public key and a manifest. The events name
-    patients, so the directory and its files are readable by the owner only."""
+def export_log(
+    connection: Connection, directory: Path, key: AuditSigningKey, *, end: int | None = None
+) -> ExportSummary:
+    """Write the live log (up to position `end`) as events, checkpoints, the public key
+    and a manifest. The events name patients: the files are readable by the owner only."""
     if directory.exists() and any(directory.iterdir()):
         raise ExportRefused(f"{directory} is not empty; export into a new directory")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    first = first_live_position(connection)
     count = 0
     with _private(directory / "events.ndjson") as events:
-        for _, content, _ in sequenced_events(connection):
+        for _, content, _ in sequenced_events(connection, end):
             events.write(content + b"\n")
             count += 1
-    signed = list(checkpoints(connection))
+    signed = checkpoints_from(connection, first, end)
     with _private(directory / "checkpoints.ndjson") as file:
         for checkpoint in signed:
             file.write(json.dumps(checkpoint.to_json(), separators=(",", ":")).encode() + b"\n")
@@ -69,13 +107,15 @@ def export_log(connection: Connection, directory: Path, key: AuditSigningKey) ->
     manifest = {
         "format": EXPORT_FORMAT,
         "origin": key.name,
-        "first_position": 0,
+        "first_position": first,
         "event_count": count,
         "exported_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
     }
+    if first:
+        manifest["frontier"] = [base64.b64encode(h).decode() for h in frontier(connection, first)]
     with _private(directory / "manifest.json") as file:
         file.write(json.dumps(manifest, indent=2).encode() + b"\n")
-    return ExportSummary(count, len(signed))
+    return ExportSummary(first, count, len(signed))
 
 
 def _private(path: Path) -> BinaryIO:

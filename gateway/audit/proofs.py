@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from gateway.audit.checkpoint import SignedCheckpoint
-from gateway.audit.merkle import consistency_path, inclusion_path
-from gateway.audit.tree import StoredTree
+from gateway.audit.merkle import Node, consistency_path, inclusion_path
+from gateway.audit.tree import StoredTree, TreeInconsistent
 from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.store.schema import audit_checkpoints, audit_events
 
@@ -71,7 +71,7 @@ def inclusion_proof(
             "seconds); retry shortly, or ask for a checkpoint now."
         )
     size = checkpoint.checkpoint.tree_size
-    path = StoredTree(connection).hashes(inclusion_path(int(position), size), size)
+    path = _hashes(connection, inclusion_path(int(position), size), size)
     return InclusionProof(event_id, int(position), bytes(row[1]), path, checkpoint)
 
 
@@ -79,7 +79,7 @@ def consistency_proof(connection: Connection, first: int, second: int) -> Consis
     if not 1 <= first <= second:
         raise BadRequest("first and second must be tree sizes with 1 <= first <= second.")
     older, newer = _checkpoint(connection, first), _checkpoint(connection, second)
-    path = StoredTree(connection).hashes(consistency_path(first, second), second)
+    path = _hashes(connection, consistency_path(first, second), second)
     return ConsistencyProof(older, newer, path)
 
 
@@ -94,6 +94,17 @@ def _checkpoint(connection: Connection, tree_size: int | None) -> SignedCheckpoi
             else "No checkpoint was signed at that tree size."
         )
     return found
+
+
+def _hashes(connection: Connection, nodes: list[Node], size: int) -> list[bytes]:
+    try:
+        return StoredTree(connection).hashes(nodes, size)
+    except TreeInconsistent:
+        # Leaves before the archive boundary have left the database with their events.
+        raise NotFound(
+            "That proof needs events that have been archived: prove it from the archive's "
+            "export (python -m gateway.audit.verify), or ask about a later checkpoint."
+        ) from None
 
 
 def _parsed(signed: str) -> SignedCheckpoint:

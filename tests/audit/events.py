@@ -14,10 +14,12 @@ from mappings.audit_event import AuditedClient, AuditedData, AuditFacts, EventKi
 from mappings.codes import PURPOSE_DIRECT_CARE, Subtype
 
 
-def facts(number: int, *, patient: str | None = "9434765919") -> AuditFacts:
+def facts(
+    number: int, *, patient: str | None = "9434765919", recorded: datetime | None = None
+) -> AuditFacts:
     return AuditFacts(
         event_id=str(uuid.uuid4()),
-        recorded=datetime.now(UTC),
+        recorded=recorded or datetime.now(UTC),
         kind=EventKind.REST,
         subtype=Subtype.READ,
         action="R",
@@ -36,8 +38,10 @@ def facts(number: int, *, patient: str | None = "9434765919") -> AuditFacts:
     )
 
 
-def append(connection: Connection, count: int, start: int = 0) -> None:
-    audit_log.append(connection, [facts(start + n) for n in range(count)])
+def append(
+    connection: Connection, count: int, start: int = 0, *, recorded: datetime | None = None
+) -> None:
+    audit_log.append(connection, [facts(start + n, recorded=recorded) for n in range(count)])
 
 
 def key(name: str = "mh-gateway/test/audit") -> AuditSigningKey:

@@ -1,0 +1,97 @@
+"""Monthly archiving: the oldest events leave the database through a verified export,
+and the checkpoint chain, proofs and `gateway audit verify` carry on from the boundary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.audit.archive import archive_before
+from gateway.audit.checking import verify_database
+from gateway.audit.merkle import verify_inclusion
+from gateway.audit.proofs import inclusion_proof, latest_checkpoint
+from gateway.audit.sequencer import Sequencer, SequencingPolicy
+from gateway.audit.verify import load_export, verify_export
+from gateway.errors import NotFound
+from gateway.store.database import Database
+from gateway.store.schema import audit_events, audit_references
+from tests.audit.events import append, key
+
+KEY = key()
+OCTOBER = datetime(2026, 10, 15, tzinfo=UTC)
+NOVEMBER = datetime(2026, 11, 15, tzinfo=UTC)
+
+
+def _log_month(
+    database: Database, sequencer: Sequencer, when: datetime, count: int, start: int
+) -> None:
+    for offset in range(0, count, 100):
+        with database.write() as connection:
+            append(connection, min(100, count - offset), start=start + offset, recorded=when)
+            while sequencer.run(connection).sequenced:
+                pass
+
+
+def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path) -> None:
+    sequencer = Sequencer(KEY, SequencingPolicy(batch=100, checkpoint_every_events=100))
+    _log_month(database, sequencer, OCTOBER, 700, 0)
+    _log_month(database, sequencer, NOVEMBER, 300, 700)
+    with database.read() as connection:
+        archived_event = connection.execute(
+            select(audit_events.c.event_id).where(audit_events.c.position == 3)
+        ).scalar_one()
+        kept_event = connection.execute(
+            select(audit_events.c.event_id).where(audit_events.c.position == 900)
+        ).scalar_one()
+
+    with database.write() as connection:
+        outcome = archive_before(
+            connection, datetime(2026, 11, 1, tzinfo=UTC), tmp_path / "october", KEY
+        )
+    # 700 October events; the boundary is the last multiple of 256 before them.
+    assert (outcome.first, outcome.until, outcome.exported_until) == (0, 512, 600)
+    assert verify_export(load_export(tmp_path / "october")).ok
+    with database.read() as connection:
+        assert connection.execute(select(func.min(audit_events.c.position))).scalar() == 512
+        orphans = connection.execute(
+            select(func.count())
+            .select_from(audit_references)
+            .where(audit_references.c.event_seq.not_in(select(audit_events.c.seq)))
+        ).scalar()
+        assert orphans == 0
+        report = verify_database(connection, KEY)
+        assert report.ok, report.problem
+        assert report.events_checked == 1000 - 512
+        proof = inclusion_proof(connection, kept_event)
+        checkpoint = latest_checkpoint(connection)
+        assert checkpoint is not None
+        assert verify_inclusion(
+            proof.leaf_hash, 900, 1000, proof.path, checkpoint.checkpoint.root_hash
+        )
+        with pytest.raises(NotFound):
+            inclusion_proof(connection, archived_event)
+
+    # The log grows on, and the next archive starts at the boundary, from its frontier.
+    _log_month(database, sequencer, datetime(2026, 12, 15, tzinfo=UTC), 200, 1000)
+    with database.write() as connection:
+        second = archive_before(
+            connection, datetime(2026, 12, 1, tzinfo=UTC), tmp_path / "november", KEY
+        )
+    assert (second.first, second.until) == (512, 768)
+    exported = load_export(tmp_path / "november")
+    assert verify_export(exported).ok
+    with database.read() as connection:
+        assert verify_database(connection, KEY).ok
+
+
+def test_nothing_unattested_or_recent_is_archived(database: Database, tmp_path: Path) -> None:
+    sequencer = Sequencer(KEY, SequencingPolicy(checkpoint_every_events=10_000))
+    _log_month(database, sequencer, OCTOBER, 200, 0)
+    with database.write() as connection:
+        outcome = archive_before(connection, datetime(2027, 1, 1, tzinfo=UTC), tmp_path / "a", KEY)
+    assert outcome.export is None  # fewer than 256 attested events: no whole block
+    with database.read() as connection:
+        assert connection.execute(select(func.count()).select_from(audit_events)).scalar() == 200
