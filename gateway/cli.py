@@ -224,7 +224,9 @@ def _banner(
 Every call needs an access token (SMART Backend Services). For the demo clients:
   TOKEN=$(.venv/bin/gateway token --client demo-provider-epr)   # the provider EPR (AZZ)
   TRUST=$(.venv/bin/gateway token --client demo-trust-crisis)   # the Trust's crisis system (RZZ)
+  IG=$(.venv/bin/gateway token --client demo-ig-lead)           # the IG lead: the access log
   curl -s {base}/fhir/ServiceRequest -H "Authorization: Bearer $TOKEN"
+  curl -s {base}/fhir/AuditEvent -H "Authorization: Bearer $IG"   # who accessed what
 Tokens live {settings.token_lifetime_seconds} s; run the command again for a new one.
 """
         if demo
