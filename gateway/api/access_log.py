@@ -154,7 +154,7 @@ def _note_attempt(request: Request, trail: AccessTrail) -> None:
         return
     version = request.path_params.get("version_id")
     version_id = int(version) if isinstance(version, str) and _VERSION.fullmatch(version) else None
-    trail.attempted(str(resource_type), resource_id, version_id)
+    trail.refers_to(str(resource_type), resource_id, version_id)
 
 
 def record_gateway_event(

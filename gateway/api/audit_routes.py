@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
-from gateway.api.access_log import append_durably, start_trail, success_events
+from gateway.api.access_log import append_durably, start_trail, success_events, trail_of
 from gateway.api.audit_params import (
     encode_cursor,
     parse_audit_query,
@@ -38,11 +38,8 @@ from gateway.api.http_headers import fhir_base
 from gateway.api.responses import fhir_response
 from gateway.api.runtime import Runtime, RuntimeDep, gate
 from gateway.audit import proofs
-from gateway.audit.checkpoint import SignedCheckpoint
 from gateway.audit.log import AGENT, ENTITY
 from gateway.audit.search import (
-    AuditPage,
-    AuditQuery,
     AuditRow,
     event_by_id,
     events_oldest_first,
@@ -82,7 +79,8 @@ _IG_READ = [Depends(_requires_ig(Interaction.READ))]
 async def audit_event_search(request: Request, runtime: RuntimeDep) -> Response:
     params = request.query_params.multi_items()
     query = parse_audit_query(params, runtime.paging)
-    page = await _in_read(runtime, partial(_search, query=query))
+    _note_query(request, params, query.patient)
+    page = await _in_read(runtime, partial(search_events, query=query))
     base = fhir_base(request, runtime.settings.public_base_url)
     body = _searchset(base, params, page.rows, page.next_before)
     await _audited(request, runtime)
@@ -98,6 +96,9 @@ async def audit_event_read(
     row = await _in_read(runtime, partial(event_by_id, event_id=event_id))
     if row is None:
         raise NotFound("No AuditEvent has that id.")
+    trail = trail_of(request)
+    if trail is not None:
+        trail.refers_to(AUDIT_EVENT, row.event_id, None, row.patient)
     await _audited(request, runtime)
     return fhir_response(row.content.decode())
 
@@ -121,7 +122,7 @@ async def latest_checkpoint(request: Request, runtime: RuntimeDep) -> Response:
     if found is None:
         raise NotFound("No checkpoint has been signed yet.")
     await _audited(request, runtime)
-    return _json(_checkpoint_json(found))
+    return _json(found.to_json())
 
 
 @router.post("/checkpoints", dependencies=_IG_READ, name="make_checkpoint")
@@ -138,7 +139,7 @@ async def make_checkpoint(request: Request, runtime: RuntimeDep) -> Response:
     if found is None:
         raise NotFound("The access log is empty: there is nothing to sign.")
     await _audited(request, runtime)
-    return _json(_checkpoint_json(found))
+    return _json(found.to_json())
 
 
 @router.get("/proofs/inclusion", dependencies=_IG_READ, name="inclusion_proof")
@@ -156,7 +157,7 @@ async def inclusion_proof(request: Request, runtime: RuntimeDep) -> Response:
             "tree_size": proof.checkpoint.checkpoint.tree_size,
             "leaf_hash": _b64(proof.leaf_hash),
             "inclusion_path": [_b64(node) for node in proof.path],
-            "checkpoint": _checkpoint_json(proof.checkpoint),
+            "checkpoint": proof.checkpoint.to_json(),
         }
     )
 
@@ -169,8 +170,8 @@ async def consistency_proof(request: Request, runtime: RuntimeDep) -> Response:
     await _audited(request, runtime)
     return _json(
         {
-            "first": _checkpoint_json(proof.first),
-            "second": _checkpoint_json(proof.second),
+            "first": proof.first.to_json(),
+            "second": proof.second.to_json(),
             "consistency_path": [_b64(node) for node in proof.path],
         }
     )
@@ -189,12 +190,17 @@ async def _audited(request: Request, runtime: Runtime) -> None:
     await append_durably(runtime, success_events(request, runtime))
 
 
-def _search(connection: Connection, *, query: AuditQuery) -> AuditPage:
-    return search_events(connection, query)
+def _note_query(request: Request, params: list[tuple[str, str]], patient: str | None) -> None:
+    """Looking at a person's access history is itself an access to their record."""
+    trail = trail_of(request)
+    if trail is not None:
+        trail.query = urlencode(params).encode()
+        trail.concerns(patient)
 
 
 async def _report(request: Request, runtime: Runtime, params: list[tuple[str, str]]) -> Response:
     report = parse_report_query(params)
+    _note_query(request, params, report.query.patient)
 
     def collect(
         connection: Connection,
@@ -253,10 +259,6 @@ def _searchset(
 def _url(base: str, params: list[tuple[str, str]]) -> str:
     query = urlencode(params)
     return f"{base}/AuditEvent" + (f"?{query}" if query else "")
-
-
-def _checkpoint_json(signed: SignedCheckpoint) -> dict[str, Any]:
-    return signed.to_json()
 
 
 def _json(body: dict[str, Any]) -> Response:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from gateway.store.resources import StoredResource
 from mappings.audit_event import (
     AuditedClient,
     AuditedData,
@@ -22,8 +23,6 @@ from mappings.audit_event import (
     AuditFacts,
     EventKind,
 )
-
-from gateway.store.resources import StoredResource
 from mappings.codes import Code
 from mappings.patients import patient_nhs_number
 
@@ -51,6 +50,7 @@ class AccessTrail:
     touched: list[tuple[str | None, AuditedData]] = field(default_factory=list)
     query: bytes | None = None
     decision: AuditedDecision | None = None
+    patients: list[str] = field(default_factory=list)
     # Known before authentication succeeds, e.g. the client an assertion claimed to be.
     claimed_client_id: str | None = None
 
@@ -61,9 +61,22 @@ class AccessTrail:
         data = AuditedData(record.resource_type, record.id, record.version_id)
         self.touched.append((patient, data))
 
-    def attempted(self, resource_type: str, resource_id: str, version_id: int | None) -> None:
-        """What a failed request asked for, when nothing was returned."""
-        self.touched.append((None, AuditedData(resource_type, resource_id, version_id)))
+    def concerns(self, patient: str | None) -> None:
+        """The request was about this person even if it touched none of their resources
+        (their access history, a report): their event is written all the same."""
+        if patient is not None and patient not in self.patients:
+            self.patients.append(patient)
+
+    def refers_to(
+        self,
+        resource_type: str,
+        resource_id: str,
+        version_id: int | None,
+        patient: str | None = None,
+    ) -> None:
+        """A resource named without being read from the store: what a refused request
+        asked for, or an AuditEvent the IG read."""
+        self.touched.append((patient, AuditedData(resource_type, resource_id, version_id)))
 
     def events(
         self,
@@ -76,7 +89,7 @@ class AccessTrail:
     ) -> list[AuditFacts]:
         """One event per patient (in the order first seen), plus one for data that
         belongs to no patient, or a single event when nothing was touched."""
-        groups: dict[str | None, list[AuditedData]] = {}
+        groups: dict[str | None, list[AuditedData]] = {patient: [] for patient in self.patients}
         for patient, data in self.touched:
             if data not in groups.setdefault(patient, []):
                 groups[patient].append(data)

@@ -15,14 +15,18 @@ from sqlalchemy import func, select, text
 from gateway.store.database import Database
 from gateway.store.schema import audit_events, resources
 from tests.builders import OTHER_NHS_NUMBER, PATIENT_NHS_NUMBER, service_request
-from tests.tokens import TRUST, access_token, assertion, bearer, token_form
+from tests.tokens import IG_LEAD, TRUST, access_token, assertion, bearer, token_form
 
 FHIR = {"Content-Type": "application/fhir+json"}
 THIRD_NHS_NUMBER = "9876543210"
 
 
-def _events(client: TestClient, ig: dict[str, str], **params: str) -> list[dict[str, Any]]:
-    """Every matching AuditEvent, following next links, newest first."""
+def _events(
+    client: TestClient, ig: dict[str, str], *, ig_too: bool = False, **params: str
+) -> list[dict[str, Any]]:
+    """Every matching AuditEvent, following next links, newest first. The IG lead's own
+    searches are logged too (against the patient searched for); they are left out
+    unless asked for, so that looking does not change what the next look finds."""
     found: list[dict[str, Any]] = []
     response = client.get("/fhir/AuditEvent", params=params, headers=ig)
     while True:
@@ -31,7 +35,7 @@ def _events(client: TestClient, ig: dict[str, str], **params: str) -> list[dict[
         found += [entry["resource"] for entry in bundle.get("entry", [])]
         following = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
         if not following:
-            return found
+            return [e for e in found if ig_too or _summary(e)[3] != IG_LEAD]
         response = client.get(following[0], headers=ig)
 
 
@@ -101,7 +105,7 @@ def test_a_scenario_leaves_exactly_the_expected_events(
     assert refused.status_code == 404
     assert client.get("/fhir/ServiceRequest", headers={"Authorization": ""}).status_code == 401
 
-    events = _events(client, ig_token, _count="100")
+    events = _events(client, ig_token, ig_too=True, _count="100")
     summaries = [_summary(event) for event in reversed(events)]
     # Token issues for the provider, the IG lead and the Trust come first (fixtures).
     assert [s for s in summaries if s[0] == "110122"] == [
@@ -347,8 +351,28 @@ def test_the_patient_access_report(client: TestClient, ig_token: dict[str, str])
     )
     assert ndjson.headers["content-type"].startswith("application/x-ndjson")
     events = [json.loads(line) for line in ndjson.text.splitlines()]
-    assert [e["subtype"][0]["code"] for e in events] == ["create", "read"]
+    clinical = [e for e in events if _summary(e)[3] != IG_LEAD]
+    assert [e["subtype"][0]["code"] for e in clinical] == ["create", "read"]
     # The report was itself audited, with its own subtype.
-    assert _events(client, ig_token, subtype="patient-access-report")
+    assert _events(client, ig_token, ig_too=True, subtype="patient-access-report")
     missing = client.post("/audit/reports/patient-access", data={"format": "csv"}, headers=ig_token)
     assert missing.status_code == 400
+
+
+def test_looking_at_a_persons_access_history_is_logged_against_them(
+    client: TestClient, ig_token: dict[str, str]
+) -> None:
+    client.post("/fhir/ServiceRequest", json=service_request(), headers=FHIR)
+    first = _events(client, ig_token, patient=PATIENT_NHS_NUMBER)
+    client.get(f"/fhir/AuditEvent/{first[0]['id']}", headers=ig_token)
+
+    ig_reads = _events(
+        client, ig_token, ig_too=True, agent="demo-ig-lead", patient=PATIENT_NHS_NUMBER
+    )
+    assert [(_summary(e)[0], _summary(e)[4]) for e in ig_reads] == [
+        ("read", PATIENT_NHS_NUMBER),
+        ("search-type", PATIENT_NHS_NUMBER),
+    ]
+    assert _data(ig_reads[0]) == [f"AuditEvent/{first[0]['id']}"]
+    query = next(e for e in ig_reads[1]["entity"] if "query" in e)
+    assert base64.b64decode(query["query"]) == f"patient={PATIENT_NHS_NUMBER}".encode()
