@@ -12,9 +12,10 @@ from fastapi import FastAPI
 
 from gateway import fhir_schema
 from gateway.api import audit_routes, fhir_rest, health, oauth
-from gateway.api.access_log import record_gateway_event
+from gateway.api.access_log import commit_in_own_transaction, record_gateway_event
 from gateway.api.audit_sequencing import sequence_audit_log
 from gateway.api.errors import install_error_handlers
+from gateway.api.group_commit import GroupCommit
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.runtime import Runtime
 from gateway.api.transactions import TransactionGate
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fhir_schema.load()
         load_directory(runtime)
         runtime = replace(runtime, gate=TransactionGate(runtime.database))
+        runtime = replace(runtime, audit_writer=GroupCommit(commit_in_own_transaction(runtime)))
         app.state.runtime = runtime
         app.state.started_at = datetime.now(UTC)
         try:

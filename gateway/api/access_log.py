@@ -14,6 +14,7 @@ import anyio.to_thread
 from sqlalchemy import Connection
 from starlette.requests import Request
 
+from gateway.api.group_commit import Commit
 from gateway.api.runtime import Runtime, gate
 from gateway.audit import log as audit_log
 from gateway.auth.caller import Caller
@@ -117,11 +118,21 @@ async def append_in(connection: Connection, events: Sequence[AuditFacts]) -> Non
 
 
 async def append_durably(runtime: Runtime, events: Sequence[AuditFacts]) -> None:
-    """In a transaction of its own, committed before this returns (reads, refusals)."""
+    """Committed before this returns (reads, refusals), in a transaction shared with
+    other requests' events that are waiting at the same moment (group commit)."""
     if not events:
         return
-    async with gate(runtime).write() as connection:
-        await append_in(connection, events)
+    if runtime.audit_writer is None:
+        raise RuntimeError("the runtime's audit writer is built in the app's lifespan")
+    await runtime.audit_writer.append(events)
+
+
+def commit_in_own_transaction(runtime: Runtime) -> Commit:
+    async def commit(events: Sequence[AuditFacts]) -> None:
+        async with gate(runtime).write() as connection:
+            await append_in(connection, events)
+
+    return commit
 
 
 async def record_failure(request: Request, status: int, summary: str) -> None:

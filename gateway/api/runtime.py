@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.api.group_commit import GroupCommit
 from gateway.api.transactions import TransactionGate
 from gateway.audit.keys import AuditSigningKey
 from gateway.audit.sequencer import Sequencer
@@ -30,8 +31,9 @@ class Runtime:
     # Signs the access log's checkpoints; the sequencer gives events their positions.
     audit_key: AuditSigningKey
     sequencer: Sequencer
-    # Built in the lifespan, inside the event loop its semaphores belong to.
+    # Built in the lifespan, inside the event loop their semaphores and locks belong to.
     gate: TransactionGate | None = None
+    audit_writer: GroupCommit | None = None
 
     @property
     def paging(self) -> PagingLimits:
