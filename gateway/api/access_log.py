@@ -18,11 +18,31 @@ from gateway.api.group_commit import Commit
 from gateway.api.runtime import Runtime, gate
 from gateway.audit import log as audit_log
 from gateway.auth.caller import Caller
-from gateway.errors import AuditUnavailable
+from gateway.errors import (
+    AuditUnavailable,
+    Forbidden,
+    InsufficientScope,
+    TooManyRequests,
+    Unauthorized,
+)
 from gateway.logging import get_logger
-from gateway.services.access_trail import AccessTrail, Outcome, Who
+from gateway.services.access_trail import (
+    FORBIDDEN,
+    NO_VALID_TOKEN,
+    RATE_LIMITED,
+    SCOPE_NOT_GRANTED,
+    AccessTrail,
+    Outcome,
+    Who,
+)
 from mappings import codes
-from mappings.audit_event import AuditedClient, AuditedEndUser, AuditFacts, EventKind
+from mappings.audit_event import (
+    AuditedClient,
+    AuditedDecision,
+    AuditedEndUser,
+    AuditFacts,
+    EventKind,
+)
 from mappings.codes import Subtype
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 
@@ -135,7 +155,9 @@ def commit_in_own_transaction(runtime: Runtime) -> Commit:
     return commit
 
 
-async def record_failure(request: Request, status: int, summary: str) -> None:
+async def record_failure(
+    request: Request, status: int, summary: str, error: Exception | None = None
+) -> None:
     """Audit a refused or failed request; AuditUnavailable if that cannot be done."""
     trail = trail_of(request)
     runtime = getattr(request.app.state, "runtime", None)
@@ -143,13 +165,25 @@ async def record_failure(request: Request, status: int, summary: str) -> None:
         return
     outcome: Outcome = 8 if status >= 500 else 4
     _note_attempt(request, trail)
+    if trail.decision is None and error is not None:
+        rule = next((rule for kind, rule in _RULES if isinstance(error, kind)), None)
+        trail.decision = AuditedDecision(rule, None) if rule else None
     try:
         await append_durably(runtime, trail.events(who(request, runtime), outcome, summary))
     except AuditUnavailable:
         raise
-    except Exception as error:  # the log must not be silently lost: fail closed
-        log.error("audit.append_failed", error_type=type(error).__name__)
+    except Exception as failure:  # the log must not be silently lost: fail closed
+        log.error("audit.append_failed", error_type=type(failure).__name__)
         raise AuditUnavailable() from None
+
+
+# The access rule behind each refusal, most specific first (see AccessTrail's rules).
+_RULES: tuple[tuple[type[Exception], str], ...] = (
+    (Unauthorized, NO_VALID_TOKEN),
+    (InsufficientScope, SCOPE_NOT_GRANTED),
+    (Forbidden, FORBIDDEN),
+    (TooManyRequests, RATE_LIMITED),
+)
 
 
 def _note_attempt(request: Request, trail: AccessTrail) -> None:

@@ -43,7 +43,7 @@ async def _gateway_error(request: Request, error: GatewayError) -> Response:
     if not isinstance(error, AuditUnavailable):
         try:
             # Messages name elements, never values: safe as the event's outcomeDesc.
-            await record_failure(request, error.status, error.message)
+            await record_failure(request, error.status, error.message, error)
         except AuditUnavailable as unavailable:
             error = unavailable
     if isinstance(error, TokenRequestRefused):

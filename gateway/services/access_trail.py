@@ -27,6 +27,13 @@ from mappings.codes import Code
 from mappings.patients import patient_nhs_number
 
 Action = Literal["C", "R", "U", "D", "E"]
+
+# The rules the gateway's own access checks apply, as decision entities name them.
+NOT_PARTY = "access:organisation-not-party"
+NO_VALID_TOKEN = "access:no-valid-token"  # noqa: S105 (a rule name, not a secret)
+SCOPE_NOT_GRANTED = "access:scope-not-granted"
+FORBIDDEN = "access:forbidden"
+RATE_LIMITED = "access:rate-limited"
 Outcome = Literal[0, 4, 8]
 
 
@@ -60,6 +67,11 @@ class AccessTrail:
         patient = patient_nhs_number(record.resource_type, parsed)
         data = AuditedData(record.resource_type, record.id, record.version_id)
         self.touched.append((patient, data))
+
+    def refused(self, record: StoredResource, rule: str) -> None:
+        """A resource the caller asked for and was refused, and the rule that refused it."""
+        self.saw(record)
+        self.decision = AuditedDecision(rule, None)
 
     def concerns(self, patient: str | None) -> None:
         """The request was about this person even if it touched none of their resources

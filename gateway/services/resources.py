@@ -29,7 +29,7 @@ from gateway.errors import (
 from gateway.search.dates import format_instant
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
-from gateway.services.access_trail import AccessTrail
+from gateway.services.access_trail import NOT_PARTY, AccessTrail
 from gateway.store.resources import Party, ResourceStore, SearchPage, StoredResource
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.issues import ContentError, Issue, IssueCode
@@ -122,6 +122,7 @@ class ResourceService:
         )
         # Whether a caller may see any version follows the current one's parties.
         if record is None or not self._sees(resource_type, resource_id):
+            self._hidden(record)
             raise NotFound(f"No {resource_type} has that id and version.")
         self._saw(record)
         return record
@@ -196,6 +197,12 @@ class ResourceService:
             self._saw(record)
         return page
 
+    def _hidden(self, record: StoredResource | None) -> None:
+        """The caller is told "not found" either way; the access log, for the IG, says
+        whose record it was when it exists but is not the caller's to see."""
+        if record is not None and self._trail is not None:
+            self._trail.refused(record, NOT_PARTY)
+
     def _saw(self, record: StoredResource, resource: Mapping[str, Any] | None = None) -> None:
         if self._trail is not None:
             self._trail.saw(record, resource)
@@ -214,6 +221,7 @@ class ResourceService:
     def _visible_current(self, resource_type: str, resource_id: str) -> StoredResource:
         record = self._store.current(resource_type, resource_id)
         if record is None or not self._sees(resource_type, resource_id):
+            self._hidden(record)
             # The same answer for "not there" and "not yours", so ids cannot be probed.
             # The id is not repeated: a URL is client input and could carry anything.
             raise NotFound(f"No {resource_type} has that id.")

@@ -71,6 +71,10 @@ def _data(event: dict[str, Any]) -> list[str]:
     ]
 
 
+def _rules(event: dict[str, Any]) -> list[str]:
+    return [entity["name"] for entity in event.get("entity", []) if "name" in entity]
+
+
 def _count(database: Database, table: Any) -> int:
     with database.read() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar() or 0)
@@ -118,12 +122,15 @@ def test_a_scenario_leaves_exactly_the_expected_events(
         ("create", "C", "0", "demo-provider-epr", PATIENT_NHS_NUMBER),
         ("read", "R", "0", "demo-provider-epr", PATIENT_NHS_NUMBER),
         ("create", "C", "0", "demo-provider-epr", OTHER_NHS_NUMBER),
-        # A refusal names what was asked for, not whose record it is.
-        ("read", "R", "4", "demo-trust-crisis", None),
+        # Refused as "not found"; the log still says whose record was asked for.
+        ("read", "R", "4", "demo-trust-crisis", OTHER_NHS_NUMBER),
         ("search-type", "E", "4", None, None),
     ]
     read_refused = next(e for e in events if _summary(e)[:3] == ("read", "R", "4"))
-    assert _data(read_refused) == [f"ServiceRequest/{other.json()['id']}"]
+    assert _data(read_refused) == [f"ServiceRequest/{other.json()['id']}/_history/1"]
+    assert _rules(read_refused) == ["access:organisation-not-party"]
+    no_token = next(e for e in events if _summary(e)[0] == "search-type")
+    assert _rules(no_token) == ["access:no-valid-token"]
     create = [e for e in events if _summary(e)[0] == "create"][-1]
     assert _data(create) == [f"ServiceRequest/{request_id}/_history/1"]
     assert create["type"]["code"] == "rest"
@@ -175,6 +182,8 @@ def test_refusals_are_audited_with_what_is_known(
     assert ("read", "R", "4", None, None) in failures  # no token: no client known
     assert ("read", "R", "4", "demo-trust-crisis", None) in failures
     assert ("search-type", "E", "4", "demo-provider-epr", None) in failures
+    scoped = next(e for e in refused if _summary(e)[3] == "demo-trust-crisis")
+    assert _rules(scoped) == ["access:scope-not-granted"]
 
 
 def test_token_refusals_name_the_rule(anonymous: TestClient, ig_token: dict[str, str]) -> None:
