@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mappings.audit_event import AuditFacts, audit_event, canonical_json
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -34,6 +33,7 @@ from gateway.audit.merkle import leaf_hash
 from gateway.errors import AuditUnavailable
 from gateway.logging import get_logger
 from gateway.store.schema import audit_events, audit_references
+from mappings.audit_event import AuditFacts, audit_event, canonical_json
 
 log = get_logger(__name__)
 
