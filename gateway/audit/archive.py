@@ -1,7 +1,7 @@
 """`gateway audit archive`: move the oldest part of the log out of the database, monthly,
 without breaking the checkpoint chain.
 
-The archived range always ends on a multiple of 256 positions. Above level 8 the tree's
+The archived range always ends on a multiple of 16 positions. From level 4 up the tree's
 interior stays in audit_nodes, and no root or proof of a later event ever needs a leaf
 below such a boundary, so checkpoints, proofs and `gateway audit verify` carry on from
 the boundary (the verifier starts from the frontier kept there). The range is first
@@ -62,7 +62,7 @@ def archive_before(
 
 
 def _boundary(connection: Connection, before: datetime) -> int:
-    """The last multiple of 256 that is neither past the latest checkpoint nor past the
+    """The last multiple of 16 that is neither past the latest checkpoint nor past the
     first event recorded on or after `before`."""
     attested = connection.execute(select(func.max(audit_checkpoints.c.tree_size))).scalar()
     if attested is None:

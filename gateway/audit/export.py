@@ -15,7 +15,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, func, select
 
@@ -28,6 +28,11 @@ from gateway.store.schema import audit_events
 
 EXPORT_FORMAT = "mh-gateway-audit-export/1"
 _STREAM_ROWS = 10_000
+_NO_END = 1 << 62  # beyond any position
+_IN_ORDER = (
+    "SELECT position, content, leaf_hash FROM audit_events "
+    "WHERE position IS NOT NULL AND position < ? ORDER BY position"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,23 +70,28 @@ def checkpoints_from(connection: Connection, first: int, end: int | None) -> lis
 def sequenced_events(
     connection: Connection, end: int | None = None
 ) -> Generator[tuple[int, bytes, bytes]]:
-    """(position, canonical bytes, recorded leaf hash), in position order, streamed."""
-    query = (
-        select(audit_events.c.position, audit_events.c.content, audit_events.c.leaf_hash)
-        .where(audit_events.c.position.is_not(None))
-        .order_by(audit_events.c.position)
-        .execution_options(yield_per=_STREAM_ROWS)
-    )
-    if end is not None:
-        query = query.where(audit_events.c.position < end)
-    result = connection.execute(query)
+    """(position, canonical bytes, recorded leaf hash), in position order, streamed.
+
+    Straight from the driver, because verification reads every event: on PostgreSQL a
+    server-side cursor in binary format (bytea arrives as bytes, with no hex to decode),
+    which is several times faster than going through SQLAlchemy's row processing.
+    """
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name="audit_events_in_order", binary=True)
+        cursor.itersize = _STREAM_ROWS
+        sql = _IN_ORDER.replace("?", "%s")
+    else:
+        cursor = driver.cursor()
+        sql = _IN_ORDER
     try:
-        for position, content, leaf in result:
-            yield int(position), bytes(content), bytes(leaf)
+        cursor.execute(sql, (_NO_END if end is None else end,))
+        for position, content, leaf in cursor:
+            yield position, bytes(content), bytes(leaf)
     finally:
-        # A reader that stops early (a failed verification) must not leave PostgreSQL's
-        # server-side cursor open.
-        result.close()
+        # A reader that stops early (a failed verification) must not leave the cursor
+        # (on PostgreSQL, a server-side one) open.
+        cursor.close()
 
 
 def export_log(

@@ -14,7 +14,7 @@ the Merkle tree, in the order it finds them, one batch at a time, under a lock t
 sequencers take (a PostgreSQL advisory lock; SQLite has one writer anyway). An event
 that commits late, behind a higher `seq`, simply gets the next free position in a later
 batch: positions are dense and ordered by when the sequencer saw the event, and the tree
-is append-only. The sequencer stores the hashes of completed subtrees at every 8th
+is append-only. The sequencer stores the hashes of completed subtrees at every 4th
 level and signs checkpoints (tree size, root, time) every N events or T seconds.
 
 Failure is closed: if the append fails, AuditUnavailable (503) is raised and the

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 Node = tuple[int, int]
 
-STRIDE = 8
+STRIDE = 4
 HASH_SIZE = 32
 
 _sha256 = hashlib.sha256

@@ -166,8 +166,8 @@ audit_references = Table(
     Column("event_seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
 )
 
-# Hashes of complete Merkle subtrees at every 8th level (8, 16, 24...); with the leaf
-# hashes these give any root or proof from a few hundred hashes (gateway.audit.merkle).
+# Hashes of complete Merkle subtrees at every 4th level (4, 8, 12...); with the leaf
+# hashes these give any root or proof from about a hundred hashes (gateway.audit.merkle).
 audit_nodes = Table(
     "audit_nodes",
     metadata,

@@ -51,11 +51,12 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
         outcome = archive_before(
             connection, datetime(2026, 11, 1, tzinfo=UTC), tmp_path / "october", KEY
         )
-    # 700 October events; the boundary is the last multiple of 256 before them.
-    assert (outcome.first, outcome.until, outcome.exported_until) == (0, 512, 600)
+    # 700 October events; the boundary is the last multiple of 16 before the first
+    # November one, and the export runs on to the first checkpoint after it.
+    assert (outcome.first, outcome.until, outcome.exported_until) == (0, 688, 700)
     assert verify_export(load_export(tmp_path / "october")).ok
     with database.read() as connection:
-        assert connection.execute(select(func.min(audit_events.c.position))).scalar() == 512
+        assert connection.execute(select(func.min(audit_events.c.position))).scalar() == 688
         orphans = connection.execute(
             select(func.count())
             .select_from(audit_references)
@@ -64,7 +65,7 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
         assert orphans == 0
         report = verify_database(connection, KEY)
         assert report.ok, report.problem
-        assert report.events_checked == 1000 - 512
+        assert report.events_checked == 1000 - 688
         proof = inclusion_proof(connection, kept_event)
         checkpoint = latest_checkpoint(connection)
         assert checkpoint is not None
@@ -80,7 +81,7 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
         second = archive_before(
             connection, datetime(2026, 12, 1, tzinfo=UTC), tmp_path / "november", KEY
         )
-    assert (second.first, second.until) == (512, 768)
+    assert (second.first, second.until) == (688, 992)
     exported = load_export(tmp_path / "november")
     assert verify_export(exported).ok
     with database.read() as connection:
@@ -89,9 +90,12 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
 
 def test_nothing_unattested_or_recent_is_archived(database: Database, tmp_path: Path) -> None:
     sequencer = Sequencer(KEY, SequencingPolicy(checkpoint_every_events=10_000))
-    _log_month(database, sequencer, OCTOBER, 200, 0)
+    _log_month(database, sequencer, OCTOBER, 10, 0)  # attested at once: the first events
+    _log_month(database, sequencer, OCTOBER, 50, 10)  # not yet attested
     with database.write() as connection:
-        outcome = archive_before(connection, datetime(2027, 1, 1, tzinfo=UTC), tmp_path / "a", KEY)
-    assert outcome.export is None  # fewer than 256 attested events: no whole block
+        early = archive_before(connection, datetime(2026, 10, 1, tzinfo=UTC), tmp_path / "a", KEY)
+        late = archive_before(connection, datetime(2027, 1, 1, tzinfo=UTC), tmp_path / "b", KEY)
+    assert early.export is None  # nothing recorded before that date
+    assert late.export is None  # 10 attested events: not one whole block of 16
     with database.read() as connection:
-        assert connection.execute(select(func.count()).select_from(audit_events)).scalar() == 200
+        assert connection.execute(select(func.count()).select_from(audit_events)).scalar() == 60

@@ -427,9 +427,10 @@ def test_base_nodes_and_hash_nodes_agree_with_the_naive_tree(data: st.DataObject
 def test_base_nodes_fetch_stored_levels_only() -> None:
     size = 70_000
     wanted = base_nodes([root_node(size)], size)
-    # 70,000 = 65,536 + 17 * 256 + 112: one level-16 node, 17 level-8 nodes, 112 leaves.
-    assert wanted == {0: list(range(69_888, 70_000)), 8: list(range(256, 273)), 16: [0]}
-    assert STRIDE == 8
+    # 70,000 = 65,536 + 4,096 + 256 + 7 * 16: one node at each of levels 16, 12 and 8,
+    # then seven level-4 nodes; no leaf at all.
+    assert wanted == {4: list(range(4368, 4375)), 8: [272], 12: [16], 16: [0]}
+    assert STRIDE == 4
 
 
 def test_a_missing_stored_hash_is_a_key_error_and_bad_nodes_a_value_error() -> None:
@@ -453,10 +454,15 @@ def test_completed_stored_nodes(stride: int) -> None:
 
 
 def test_completed_stored_nodes_at_the_real_stride() -> None:
-    assert completed_stored_nodes(255, 256) == [(8, 0)]
-    assert completed_stored_nodes(0, 255) == []
+    assert completed_stored_nodes(15, 16) == [(4, 0)]
+    assert completed_stored_nodes(0, 15) == []
     grown = completed_stored_nodes(1, 65_536)
-    assert grown == [*((8, i) for i in range(256)), (16, 0)]
+    assert grown == [
+        *((4, i) for i in range(4096)),
+        *((8, i) for i in range(256)),
+        *((12, i) for i in range(16)),
+        (16, 0),
+    ]
 
 
 @settings(max_examples=40, deadline=None)
