@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.auth.signing_key import load_signing_key
 from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
 from tests.conftest import DEMO_CONFIG
 from tests.fhir_judge import assert_valid_fhir
@@ -89,21 +90,33 @@ def _production_config(tmp_path: Path) -> str:
     [
         ({}, "GATEWAY_PUBLIC_BASE_URL"),
         ({"GATEWAY_PUBLIC_BASE_URL": "https://gateway.example.nhs.uk"}, "token-signing key"),
+        (
+            {
+                "GATEWAY_PUBLIC_BASE_URL": "https://gateway.example.nhs.uk",
+                "provision_token_key": "yes",
+            },
+            "audit checkpoint key",
+        ),
     ],
-    ids=["no-public-base-url", "no-signing-key"],
+    ids=["no-public-base-url", "no-signing-key", "no-audit-key"],
 )
 def test_prod_refuses_to_guess_its_url_or_make_its_own_key(
     tmp_path: Path, database_url: str, extra: dict[str, str], expected: str
 ) -> None:
+    settings = {
+        "GATEWAY_ENV": "prod",
+        "GATEWAY_CONFIG_DIR": _production_config(tmp_path),
+        "GATEWAY_TOKEN_SIGNING_KEY": str(tmp_path / "absent.pem"),
+        "GATEWAY_AUDIT_SIGNING_KEY": str(tmp_path / "absent-audit.pem"),
+    }
+    extra = dict(extra)  # the parameter is shared by both databases' runs
+    if extra.pop("provision_token_key", None):
+        provisioned = tmp_path / "token-key.pem"
+        load_signing_key(provisioned, generate_if_missing=True)
+        settings["GATEWAY_TOKEN_SIGNING_KEY"] = str(provisioned)
     result = subprocess.run(
         [*GATEWAY, "serve", "--port", str(free_port())],
-        env=gateway_env(
-            database_url,
-            GATEWAY_ENV="prod",
-            GATEWAY_CONFIG_DIR=_production_config(tmp_path),
-            GATEWAY_TOKEN_SIGNING_KEY=str(tmp_path / "absent.pem"),
-            **extra,
-        ),
+        env=gateway_env(database_url, **settings, **extra),
         capture_output=True,
         text=True,
         timeout=60,
@@ -111,6 +124,7 @@ def test_prod_refuses_to_guess_its_url_or_make_its_own_key(
     assert result.returncode == 2
     assert expected in result.stderr
     assert not (tmp_path / "absent.pem").exists()
+    assert not (tmp_path / "absent-audit.pem").exists()
 
 
 @pytest.fixture
