@@ -11,7 +11,12 @@ directory of its own, made in a temporary directory for the run:
   and search ServiceRequests and Communications and read Organizations; all of them share
   one EC P-384 key (ES384), whose private half stays in the temporary directory;
 - the server's token-signing key (GATEWAY_TOKEN_SIGNING_KEY), generated there by the
-  first server to start (GATEWAY_ENV=dev) and shared by every server of the run.
+  first server to start (GATEWAY_ENV=dev) and shared by every server of the run, and
+  likewise the access log's checkpoint-signing key (GATEWAY_AUDIT_SIGNING_KEY), which
+  the access-log benchmark (bench/audit) makes first, to sign the checkpoints it loads;
+- optionally (`ig_lead`, for bench/audit), an information-governance lead's client,
+  `bench-ig-lead`, as config/demo's demo-ig-lead: organisation RZZ, scope
+  system/AuditEvent.rs only.
 
 `TokenSource` gets tokens from the running server's /oauth2/token the way a client
 system does (a signed, single-use client assertion per token) and reuses each until it
@@ -25,7 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +56,10 @@ HTTP_ORGANISATIONS = (("AZZ", "provider"), ("RZZ", "trust"))
 TOKEN_LIFETIME_SECONDS = 300
 # The servers' default per-client rate limit, high enough never to answer 429 here.
 RATE_LIMIT = 1_000_000
+# The IG lead's client (bench/audit): reads the access log, nothing else.
+IG_LEAD = "bench-ig-lead"
+IG_LEAD_ODS = "RZZ"
+IG_SCOPES = ("system/AuditEvent.rs",)
 
 
 def client_id(ods: str) -> str:
@@ -70,6 +79,7 @@ class BenchAuth:
     config_dir: Path  # GATEWAY_CONFIG_DIR
     signing_key: Path  # GATEWAY_TOKEN_SIGNING_KEY
     private_key: ec.EllipticCurvePrivateKey  # every client's
+    audit_signing_key: Path  # GATEWAY_AUDIT_SIGNING_KEY
 
     def server_env(self) -> dict[str, str]:
         """The GATEWAY_ settings for authentication (and config) of a benchmark server."""
@@ -77,6 +87,7 @@ class BenchAuth:
             "GATEWAY_ENV": "dev",
             "GATEWAY_CONFIG_DIR": str(self.config_dir),
             "GATEWAY_TOKEN_SIGNING_KEY": str(self.signing_key),
+            "GATEWAY_AUDIT_SIGNING_KEY": str(self.audit_signing_key),
             "GATEWAY_TOKEN_LIFETIME_SECONDS": str(TOKEN_LIFETIME_SECONDS),
             "GATEWAY_RATE_LIMIT_PER_SECOND": str(RATE_LIMIT),
             "GATEWAY_RATE_LIMIT_BURST": str(RATE_LIMIT),
@@ -84,11 +95,11 @@ class BenchAuth:
 
 
 @contextmanager
-def bench_auth(*, keep: bool = False) -> Iterator[BenchAuth]:
+def bench_auth(*, keep: bool = False, ig_lead: bool = False) -> Iterator[BenchAuth]:
     """A temporary configuration directory with the benchmark's clients and keys."""
     directory = Path(tempfile.mkdtemp(prefix="gwbench-auth-"))
     try:
-        yield write_config(directory)
+        yield write_config(directory, ig_lead=ig_lead)
     finally:
         if keep:
             print(f"kept the benchmark configuration in {directory}", file=sys.stderr)
@@ -96,7 +107,7 @@ def bench_auth(*, keep: bool = False) -> Iterator[BenchAuth]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def write_config(directory: Path) -> BenchAuth:
+def write_config(directory: Path, *, ig_lead: bool = False) -> BenchAuth:
     config_dir = directory / "config"
     keys = config_dir / "keys"
     keys.mkdir(parents=True)
@@ -141,9 +152,29 @@ def write_config(directory: Path) -> BenchAuth:
                 }
                 for ods in organisation_codes()
             ]
+            + (
+                [
+                    {
+                        "client_id": IG_LEAD,
+                        "organisation": IG_LEAD_ODS,
+                        "role": "ig-lead",
+                        "purpose_of_use": "direct-care",
+                        "jwks_file": "keys/bench.jwks.json",
+                        "scopes": list(IG_SCOPES),
+                    }
+                ]
+                if ig_lead
+                else []
+            )
         },
     )
-    return BenchAuth(directory, config_dir, directory / "token-signing-key.pem", private_key)
+    return BenchAuth(
+        directory,
+        config_dir,
+        directory / "token-signing-key.pem",
+        private_key,
+        directory / "audit-signing-key.pem",
+    )
 
 
 def _dump(path: Path, comment: str, data: dict[str, Any]) -> None:
@@ -157,21 +188,25 @@ class TokenSource:
     def __init__(self, base: str, auth: BenchAuth) -> None:
         self._token_url = f"{base}/oauth2/token"
         self._auth = auth
-        self._tokens: dict[str, tuple[str, float]] = {}  # ODS code: token, expiry (monotonic)
+        self._tokens: dict[str, tuple[str, float]] = {}  # client id: token, expiry (monotonic)
         self.fetched = 0
 
     def token(self, ods: str, *, valid_for: float = 60.0) -> str:
         """A token for the organisation's client that stays valid `valid_for` seconds."""
-        cached = self._tokens.get(ods)
+        return self.client_token(client_id(ods), SCOPES, valid_for=valid_for)
+
+    def client_token(self, client: str, scopes: Sequence[str], *, valid_for: float = 60.0) -> str:
+        """A token for the client (by id), asking for `scopes`."""
+        cached = self._tokens.get(client)
         if cached is not None and cached[1] - time.monotonic() >= valid_for:
             return cached[0]
-        token, expires = self._fetch(ods)
+        token, expires = self._fetch(client, scopes)
         if expires - time.monotonic() < valid_for:
             raise RuntimeError(
                 f"an access token lives {TOKEN_LIFETIME_SECONDS} s at most: a measurement "
                 f"needing one for {valid_for:.0f} s must be shorter"
             )
-        self._tokens[ods] = (token, expires)
+        self._tokens[client] = (token, expires)
         return token
 
     def headers(self, ods: str, *, valid_for: float = 60.0) -> dict[str, str]:
@@ -182,10 +217,10 @@ class TokenSource:
         the token must stay valid (for the create load generators)."""
         return lambda valid_for: f"Bearer {self.token(ods, valid_for=valid_for)}"
 
-    def _fetch(self, ods: str) -> tuple[str, float]:
+    def _fetch(self, client: str, scopes: Sequence[str]) -> tuple[str, float]:
         asked = time.monotonic()
         assertion = client_assertion(
-            client_id(ods), self._token_url, self._auth.private_key, kid=KID, algorithm=ALGORITHM
+            client, self._token_url, self._auth.private_key, kid=KID, algorithm=ALGORITHM
         )
         response = httpx.post(
             self._token_url,
@@ -193,13 +228,13 @@ class TokenSource:
                 "grant_type": "client_credentials",
                 "client_assertion_type": ASSERTION_TYPE,
                 "client_assertion": assertion,
-                "scope": " ".join(SCOPES),
+                "scope": " ".join(scopes),
             },
             timeout=30,
         )
         if response.status_code != 200:
             raise RuntimeError(
-                f"{self._token_url} refused a token to {client_id(ods)} "
+                f"{self._token_url} refused a token to {client} "
                 f"({response.status_code}): {response.text}"
             )
         answer = response.json()

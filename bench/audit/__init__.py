@@ -1,0 +1,1 @@
+"""The access-log benchmark (`python -m bench.audit`); see bench/README.md."""

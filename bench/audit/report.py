@@ -1,0 +1,348 @@
+"""The access-log benchmark's results: Markdown for people, JSON with every raw figure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.audit.append import AppendCost
+from bench.audit.check import TableCheck
+from bench.audit.load import LoadStats
+from bench.audit.proofs import PARTS, ProofTiming
+from bench.audit.search import SearchLatency
+from bench.audit.verifyrate import VerifyRate
+from bench.measure import Throughput
+
+VERIFY_TARGET = 300_000  # events/s on one core
+PROOF_TARGET_MS = 1.0
+SEARCH_TARGET_MS = 50.0
+
+
+@dataclass
+class StoreResult:
+    """One grown store: how it was loaded, and what was measured on it."""
+
+    database: str
+    events: int
+    load: LoadStats
+    searches: list[SearchLatency] = field(default_factory=list)
+    extra_searches: list[SearchLatency] = field(default_factory=list)  # not targets
+    search_plans: dict[str, list[str]] = field(default_factory=dict)
+    verify: list[VerifyRate] = field(default_factory=list)
+    export_seconds: float | None = None
+    proofs: list[ProofTiming] = field(default_factory=list)
+    proof_plans: dict[str, list[str]] = field(default_factory=dict)
+    # The access log after the search server stopped: its own events sequenced on top.
+    after_server: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class AuditReport:
+    started: datetime
+    command: str
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    versions: dict[str, str] = field(default_factory=dict)
+    append: list[AppendCost] = field(default_factory=list)
+    checks: list[TableCheck] = field(default_factory=list)
+    stores: list[StoreResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [
+            f"# Access-log benchmark, {self.started:%Y-%m-%d %H:%M} UTC",
+            "",
+            f"Command: `{self.command}`",
+            "",
+            *(f"- {key}: {value}" for key, value in self.machine.items()),
+            *(f"- {name}: {version}" for name, version in self.versions.items()),
+            *(f"- {key}: {value}" for key, value in self.settings.items()),
+            "",
+            "## Targets",
+            "",
+            *self.targets(),
+            "",
+            "## 1. Append cost per request",
+            "",
+            "Fresh stores, one server process, 32 connections (wrk), every request with "
+            "AZZ's token: the code before the access log without it, this code with it, "
+            "same run, same load. Reads are GET by id of the ServiceRequests just created.",
+            "",
+            append_table(self.append) if self.append else "Not measured (--no-append).",
+            "",
+            *_append_notes(self.append),
+            "## 2. `audit verify` rate (one core)",
+            "",
+            verify_table(self.stores),
+            "",
+            *verify_notes(self.stores),
+            "## 3. Proof latency (in process)",
+            "",
+            proof_table(self.stores),
+            "",
+            proof_parts_table(self.stores),
+            "",
+            "## 4. AuditEvent search over HTTP (IG lead's token, _count 20)",
+            "",
+            search_table(self.stores),
+            "",
+            "Other IG searches (not among the targets; a few requests each):",
+            "",
+            search_table(self.stores, extra=True),
+            "",
+            "## Loading",
+            "",
+            load_table(self.stores),
+            "",
+            "## Checks",
+            "",
+            *check_lines(self.checks, self.stores),
+            "",
+        ]
+        if self.notes:
+            lines += ["## Notes", "", *(f"- {note}" for note in self.notes), ""]
+        for store in self.stores:
+            for title, plans in (
+                ("AuditEvent search plans", store.search_plans),
+                ("Proof query plans", store.proof_plans),
+            ):
+                if plans:
+                    lines += ["", f"## {title}, {store.database} at {store.events:,} events", ""]
+                    for name, blocks in plans.items():
+                        lines += [f"### {name}", "", "```", *blocks, "```", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def targets(self) -> list[str]:
+        lines = []
+        for store in self.stores:
+            for rate in store.verify:
+                if rate.source.startswith("synthetic"):
+                    continue
+                verdict = "met" if rate.per_second >= VERIFY_TARGET else "NOT met"
+                lines.append(
+                    f"- verify, {store.database} store of {store.events:,}, {rate.source}: "
+                    f"{rate.per_second:,.0f} events/s on one core (target >= "
+                    f"{VERIFY_TARGET:,}: {verdict}; events average "
+                    f"{rate.bytes / max(rate.events, 1):,.0f} bytes)."
+                )
+            for proof in store.proofs:
+                verdict = "met" if proof.p50_ms < PROOF_TARGET_MS else "NOT met"
+                lines.append(
+                    f"- {proof.kind} at {proof.tree_size:,} events: p50 {proof.p50_ms:.2f} ms, "
+                    f"p99 {proof.p99_ms:.2f} ms (target < {PROOF_TARGET_MS:g} ms: {verdict})."
+                )
+            for search in store.searches:
+                verdict = "met" if search.p99_ms < SEARCH_TARGET_MS else "NOT met"
+                lines.append(
+                    f"- search {search.query}, {store.database} at {store.events:,}: p99 "
+                    f"{search.p99_ms:.1f} ms (target < {SEARCH_TARGET_MS:g} ms at 10M on "
+                    f"PostgreSQL: {verdict} at this size)."
+                )
+        return lines or ["- nothing measured"]
+
+    def write(self, directory: Path, name: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{name}.md").write_text(self.markdown())
+        raw = asdict(self)
+        for cost, data in zip(self.append, raw["append"], strict=True):
+            data["create_ratio"], data["read_ratio"] = cost.create_ratio, cost.read_ratio
+        (directory / f"{name}.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
+        return directory / f"{name}.md"
+
+
+def _rate(result: Throughput) -> str:
+    if result.failed:
+        attempted = result.created + result.errors
+        return f"failed ({result.errors:,} of {attempted:,}) | -"
+    return f"{result.per_second:,.0f} | {result.p50_ms:.0f} / {result.p99_ms:.0f}"
+
+
+def append_table(costs: list[AppendCost]) -> str:
+    rows = [
+        "| Database | Round | Creates/s without log | p50 / p99 ms | Creates/s with log "
+        "| p50 / p99 ms | with / without | Reads/s without log | p50 / p99 ms "
+        "| Reads/s with log | p50 / p99 ms | with / without |",
+        "|" + "---|" * 12,
+    ]
+    for cost in costs:
+        before, after = cost.without_log, cost.with_log
+        rows.append(
+            f"| {cost.database} | {cost.round} | {_rate(before.creates)} | {_rate(after.creates)} "
+            f"| x{cost.create_ratio:.2f} | {_rate(before.reads)} | {_rate(after.reads)} "
+            f"| x{cost.read_ratio:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def _append_notes(costs: list[AppendCost]) -> list[str]:
+    lines = []
+    by_database: dict[str, list[AppendCost]] = {}
+    for cost in costs:
+        by_database.setdefault(cost.database, []).append(cost)
+    for database, rounds in by_database.items():
+        if len(rounds) > 1:
+            creates = [c.create_ratio for c in rounds]
+            reads = [c.read_ratio for c in rounds]
+            lines.append(
+                f"- {database}, over {len(rounds)} rounds: creates "
+                f"x{sum(creates) / len(creates):.2f} (x{min(creates):.2f} to x{max(creates):.2f}), "
+                f"reads x{sum(reads) / len(reads):.2f} (x{min(reads):.2f} to x{max(reads):.2f})."
+            )
+    for cost in costs:
+        side = cost.with_log
+        lines.append(
+            f"- {cost.database}, round {cost.round}: this code's server logged "
+            f"{side.audit_events:,} events ({side.sequenced:,} sequenced a second after the reads, "
+            f"{side.checkpoints:,} checkpoints); reads cycled through {side.read_ids:,} "
+            f"ServiceRequests (baseline {cost.without_log.read_ids:,}). Baseline: "
+            f"{cost.without_log.code}."
+        )
+    return [*lines, ""] if lines else []
+
+
+def verify_table(stores: list[StoreResult]) -> str:
+    rows = [
+        "| Store | Source | Events | Mean event bytes | Seconds | Events/s | MB/s "
+        "| CPU / wall | Checkpoints | OK |",
+        "|" + "---|" * 10,
+    ]
+    for store in stores:
+        for rate in store.verify:
+            mean = rate.bytes / max(rate.events, 1)
+            rows.append(
+                f"| {store.database} {store.events:,} | {rate.source} | {rate.events:,} "
+                f"| {mean:,.0f} | {rate.seconds:,.1f} | {rate.per_second:,.0f} "
+                f"| {rate.bytes / rate.seconds / 1e6:,.0f} | {rate.cpu_seconds / rate.seconds:.2f} "
+                f"| {rate.checkpoints:,} | {'yes' if rate.ok else 'NO: ' + str(rate.problem)} |"
+            )
+        if store.export_seconds is not None:
+            rows.append(
+                f"| {store.database} {store.events:,} | writing the export (export_log, "
+                f"not pinned) | {store.events:,} | | {store.export_seconds:,.1f} "
+                f"| {store.events / store.export_seconds:,.0f} | | | | |"
+            )
+    return "\n".join(rows)
+
+
+def verify_notes(stores: list[StoreResult]) -> list[str]:
+    lines = []
+    for store in stores:
+        for rate in store.verify:
+            found = rate.diagnostics or {}
+            if "sequenced_events_per_second" not in found:
+                continue
+            lines.append(
+                f"- Where the database path's time goes ({store.database}, first "
+                f"{found['events']:,} events, same pinned process): streaming the rows alone "
+                f"as verify_database does (gateway.audit.export.sequenced_events) runs at "
+                f"{found['sequenced_events_per_second']:,.0f} events/s "
+                f"(CPU / wall {found['sequenced_events_cpu_share']:.2f}); the same query "
+                f"through a psycopg server-side cursor in binary format (not the gateway's "
+                f"code) at {found['binary_cursor_per_second']:,.0f} events/s (CPU / wall "
+                f"{found['binary_cursor_cpu_share']:.2f})."
+            )
+    return [*lines, ""] if lines else []
+
+
+def proof_table(stores: list[StoreResult]) -> str:
+    rows = [
+        "| Store | Proof | Tree size | Proofs | p50 ms | p99 ms | max ms | mean ms "
+        "| Hashes in proof | Stored hashes read |",
+        "|" + "---|" * 10,
+    ]
+    for store in stores:
+        rows += [
+            f"| {store.database} {store.events:,} | {p.kind} | {p.tree_size:,} | {p.proofs:,} "
+            f"| {p.p50_ms:.2f} | {p.p99_ms:.2f} | {p.max_ms:.2f} | {p.mean_ms:.2f} "
+            f"| {p.mean_path:.1f} | {p.mean_fetched:,.0f} |"
+            for p in store.proofs
+        ]
+    return "\n".join(rows)
+
+
+def proof_parts_table(stores: list[StoreResult]) -> str:
+    rows = [
+        "| Store | Proof | " + " | ".join(f"{part} (mean / p50 ms)" for part in PARTS) + " |",
+        "|" + "---|" * (2 + len(PARTS)),
+    ]
+    for store in stores:
+        rows += [
+            f"| {store.database} {store.events:,} | {p.kind} | "
+            + " | ".join(f"{p.parts_ms[part]:.2f} / {p.parts_p50_ms[part]:.2f}" for part in PARTS)
+            + " |"
+            for p in store.proofs
+        ]
+    return "\n".join(rows)
+
+
+def search_table(stores: list[StoreResult], *, extra: bool = False) -> str:
+    rows = [
+        "| Database | Events | Query | Requests | p50 ms | p99 ms | max ms | mean ms "
+        "| Entries per page | load avg |",
+        "|" + "---|" * 10,
+    ]
+    for store in stores:
+        for s in store.extra_searches if extra else store.searches:
+            failed = f" ({s.errors} failed)" if s.errors else ""
+            rows.append(
+                f"| {store.database} | {store.events:,} | {s.query} | {s.requests}{failed} "
+                f"| {s.p50_ms:.1f} | {s.p99_ms:.1f} | {s.max_ms:.1f} | {s.mean_ms:.1f} "
+                f"| {s.mean_entries:.1f} | {s.load_average:.2f} |"
+            )
+    return "\n".join(rows)
+
+
+def load_table(stores: list[StoreResult]) -> str:
+    rows = [
+        "| Database | Events | References | Stored nodes | Checkpoints | Mean event bytes "
+        "| Rows s | Events/s | Indexes s | VACUUM/ANALYZE s | Checked against log._row |",
+        "|" + "---|" * 11,
+    ]
+    rows += [
+        f"| {s.database} | {s.load.events:,} | {s.load.references:,} | {s.load.nodes:,} "
+        f"| {s.load.checkpoints:,} | {s.load.mean_event_bytes:,.0f} | {s.load.seconds:,.0f} "
+        f"| {s.load.per_second:,.0f} | {s.load.index_seconds:,.0f} "
+        f"| {s.load.analyze_seconds:,.0f} | {s.load.checked:,} |"
+        for s in stores
+    ]
+    return "\n".join(rows)
+
+
+def check_lines(checks: list[TableCheck], stores: list[StoreResult]) -> list[str]:
+    lines = []
+    for check in checks:
+        rows = ", ".join(f"{table} {count:,}" for table, count in check.rows_compared.items())
+        lines.append(
+            f"- {check.database}: {check.events:,} events loaded by the loader and appended "
+            f"+ sequenced by the gateway's own code (checkpoint every "
+            f"{check.checkpoint_every:,}): identical rows ({rows}; seq values "
+            f"{'identical too' if check.same_seq else 'differ, positions agree'}). The "
+            f"gateway then appended and sequenced {check.continued_events:,} more on the "
+            f"loaded store and verify_database passed over all {check.verified_events:,}."
+        )
+    for store in stores:
+        for rate in store.verify:
+            if rate.source.startswith("database"):
+                lines.append(
+                    f"- {store.database} {store.events:,}: verify_database over the loaded "
+                    f"store: {'ok' if rate.ok else 'FAILED'} ({rate.events:,} events, "
+                    f"{rate.checkpoints:,} checkpoints)."
+                )
+        if store.proofs:
+            total = sum(p.proofs for p in store.proofs)
+            lines.append(
+                f"- {store.database} {store.events:,}: every one of the {total:,} proofs "
+                "timed (and their warm-ups) verified against its checkpoint's root."
+            )
+        if store.after_server:
+            after = store.after_server
+            lines.append(
+                f"- {store.database} {store.events:,}: after the search server stopped the "
+                f"log held {after['events']:,} events, {after['sequenced']:,} sequenced, "
+                f"{after['checkpoints']:,} checkpoints (loaded: {store.load.checkpoints:,}): "
+                "the server's sequencer carried on from the loaded tree."
+            )
+    return lines or ["- none"]
