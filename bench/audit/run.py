@@ -138,7 +138,7 @@ def run(args: argparse.Namespace, started: datetime, auth: BenchAuth, key: Audit
     creates = create_load(args.create_client, args.clients)
     report = AuditReport(
         started=started,
-        command="python -m bench.audit " + " ".join(sys.argv[1:]),
+        command=" ".join(["python -m bench.audit", *sys.argv[1:]]),
         machine=machine(),
         settings={
             "log sizes": f"PostgreSQL {args.events:,}, SQLite {args.sqlite_events:,} events",
@@ -332,7 +332,8 @@ def verify_exports(
     directory = Path(tempfile.mkdtemp(prefix="gwbench-audit-export-"))
     try:
         log("postgresql: exporting")
-        exported, store.export_seconds = export_and_time(url, key, directory / "export")
+        store.exported, store.export_seconds = export_and_time(url, key, directory / "export")
+        exported = store.exported
         log(f"postgresql: exported {exported:,} events in {store.export_seconds:,.0f} s")
         rate = verify_export_rate(directory / "export", "export (python -m gateway.audit.verify)")
         store.verify.append(rate)
