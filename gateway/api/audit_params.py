@@ -12,8 +12,8 @@ from typing import Literal
 
 from gateway.audit.search import AuditQuery
 from gateway.errors import BadRequest, InvalidSearch
-from gateway.search.dates import parse_date_range
 from gateway.search.query import CURSOR_PARAMETER, PagingLimits
+from mappings.fhir_dates import parse_date_range
 from mappings.identifiers import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 
 _TEXT = re.compile(r"[A-Za-z0-9\-._:/|@]{1,128}")

@@ -7,7 +7,7 @@ import csv
 import io
 
 from gateway.audit.search import AuditRow
-from gateway.search.dates import format_instant
+from mappings.fhir_dates import format_instant
 
 REPORT_COLUMNS = (
     "recorded",

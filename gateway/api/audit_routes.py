@@ -49,8 +49,8 @@ from gateway.audit.search import (
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.errors import InsufficientScope, NotFound
-from gateway.search.dates import format_instant
 from gateway.search.query import CURSOR_PARAMETER
+from mappings.fhir_dates import format_instant
 
 AUDIT_EVENT = "AuditEvent"
 T = TypeVar("T")

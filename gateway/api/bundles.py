@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from gateway.api.responses import dumps
-from gateway.search.dates import format_instant
 from gateway.search.query import CURSOR_PARAMETER, SearchQuery
 from gateway.store.resources import SearchPage, StoredResource
+from mappings.fhir_dates import format_instant
 
 
 def searchset(base: str, query: SearchQuery, page: SearchPage, searched_at: datetime) -> str:

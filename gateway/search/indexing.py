@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.search.dates import EARLIEST, LATEST, parse_date_range
 from gateway.search.parameters import ParamType, SearchParameter, parameters_for
+from mappings.fhir_dates import EARLIEST, LATEST, parse_date_range
 from mappings.fhir_models import is_resource_type
 
 IDENTIFIER_MODIFIER = ":identifier"

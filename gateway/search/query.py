@@ -17,7 +17,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.errors import InvalidSearch, NotAcceptable
-from gateway.search.dates import DateRange, parse_date_range
 from gateway.search.indexing import IDENTIFIER_MODIFIER, index_text, normalise_reference
 from gateway.search.parameters import (
     ID_PARAMETER,
@@ -26,6 +25,7 @@ from gateway.search.parameters import (
     SearchParameter,
     parameters_for,
 )
+from mappings.fhir_dates import DateRange, parse_date_range
 
 CURSOR_PARAMETER = "_cursor"
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json"}

@@ -26,11 +26,11 @@ from gateway.errors import (
     NotFound,
     PreconditionFailed,
 )
-from gateway.search.dates import format_instant
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.services.access_trail import NOT_PARTY, AccessTrail
 from gateway.store.resources import Party, ResourceStore, SearchPage, StoredResource
+from mappings.fhir_dates import format_instant
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.issues import ContentError, Issue, IssueCode
 from mappings.parties import DIRECTORY_TYPES, party_references, sender_role

@@ -30,7 +30,6 @@ from sqlalchemy import (
     update,
 )
 
-from gateway.search.dates import DateRange
 from gateway.search.indexing import IndexRow
 from gateway.search.query import (
     Criterion,
@@ -47,6 +46,7 @@ from gateway.search.query import (
     TokenValue,
 )
 from gateway.store.schema import resource_parties, resource_versions, resources, search_index
+from mappings.fhir_dates import DateRange
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.parties import DIRECTORY_TYPES
 

@@ -5,13 +5,13 @@ from typing import Any
 
 import pytest
 
-from gateway.search.dates import EARLIEST, LATEST
 from gateway.search.indexing import (
     INDEXED_TEXT_LENGTH,
     IndexRow,
     index_rows,
     normalise_reference,
 )
+from mappings.fhir_dates import EARLIEST, LATEST
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"

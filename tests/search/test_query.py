@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from gateway.errors import InvalidSearch, NotAcceptable
-from gateway.search.dates import parse_date_range
 from gateway.search.query import (
     Cursor,
     DateCriterion,
@@ -23,6 +22,7 @@ from gateway.search.query import (
     TokenValue,
     parse_search,
 )
+from mappings.fhir_dates import parse_date_range
 
 LIMITS = PagingLimits(default_count=20, max_count=100)
 NHS = "https://fhir.nhs.uk/Id/nhs-number"

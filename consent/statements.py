@@ -1,0 +1,156 @@
+"""A person's consent statements, and what they say about one sharing.
+
+A statement is a FHIR Consent (scope patient-privacy) already read into values (see
+mappings.consents). Its provisions follow FHIR R4 and IHE Privacy Consent on FHIR (PCF):
+the root provision is the base rule (`deny`: do not share; `permit`: share); nested
+provisions are exceptions and, when they give no type, reverse the one they sit in.
+
+- A provision applies when every criterion it states matches: actor (the receiving
+  organisation, by ODS code), purpose (v3 PurposeOfUse codes, hierarchy included),
+  period (now), dataPeriod (when the data was made), class (resource type or data
+  category) and securityLabel. A criterion it does not state matches anything.
+- Where a criterion cannot be judged (an actor that is not an organisation, data with no
+  date), a deny matches and a permit does not: restrictions are applied when in doubt.
+- The deepest applying provision answers; among applying siblings deny overrides permit.
+- Only active statements count (draft, proposed, rejected, inactive and entered-in-error
+  do not). Where several answer, the most recent (Consent.dateTime) wins. An active
+  statement that cannot be read at all makes the answer "unreadable": fail closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from consent.model import SharingRequest
+
+ProvisionType = Literal["permit", "deny"]
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def contains(self, moment: datetime) -> bool:
+        return (self.start is None or self.start <= moment) and (
+            self.end is None or moment <= self.end
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Provision:
+    # None: the opposite of the enclosing provision's type (an exception to it).
+    type: ProvisionType | None
+    # Where it sits in the Consent, for reasons: provision, provision.provision[1]...
+    path: str = "provision"
+    actors: frozenset[str] = frozenset()  # ODS codes
+    # An actor is named that is not an organisation by ODS code.
+    unresolved_actor: bool = False
+    purposes: frozenset[str] = frozenset()
+    period: Period | None = None
+    data_period: Period | None = None
+    classes: frozenset[str] = frozenset()  # resource types and data categories
+    security_labels: frozenset[tuple[str, str]] = frozenset()
+    provisions: tuple[Provision, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentStatement:
+    id: str  # the Consent resource id
+    status: str
+    recorded: datetime | None  # Consent.dateTime
+    last_updated: datetime  # meta.lastUpdated: orders statements recorded at one moment
+    provision: Provision | None
+    # Could not be read into a statement: fails closed while active.
+    unreadable: bool = False
+
+    @property
+    def reference(self) -> str:
+        return f"Consent/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentAnswer:
+    type: ProvisionType | Literal["unreadable"]
+    statement: ConsentStatement
+    provision_path: str | None
+
+    @property
+    def source(self) -> str:
+        path = f" {self.provision_path}" if self.provision_path else ""
+        return f"{self.statement.reference}{path}"
+
+
+def consent_answer(
+    statements: Iterable[ConsentStatement], request: SharingRequest, now: datetime
+) -> ConsentAnswer | None:
+    """What the person's statements say about this sharing; None when none applies."""
+    active = [s for s in statements if s.status == "active"]
+    for statement in active:
+        if statement.unreadable or statement.provision is None:
+            return ConsentAnswer("unreadable", statement, None)
+    newest_first = sorted(
+        active,
+        key=lambda s: (s.recorded or s.last_updated, s.last_updated, s.id),
+        reverse=True,
+    )
+    for statement in newest_first:
+        assert statement.provision is not None
+        found = _answer(statement.provision, request, now, enclosing=None)
+        if found is not None:
+            answer, provision = found
+            return ConsentAnswer(answer, statement, provision.path)
+    return None
+
+
+def _answer(
+    provision: Provision,
+    request: SharingRequest,
+    now: datetime,
+    enclosing: ProvisionType | None,
+) -> tuple[ProvisionType, Provision] | None:
+    own = provision.type or _opposite(enclosing)
+    if not _applies(provision, own, request, now):
+        return None
+    exceptions = [
+        found
+        for child in provision.provisions
+        if (found := _answer(child, request, now, enclosing=own)) is not None
+    ]
+    for found in exceptions:
+        if found[0] == "deny":
+            return found
+    return exceptions[0] if exceptions else (own, provision)
+
+
+def _opposite(enclosing: ProvisionType | None) -> ProvisionType:
+    # A root provision with no type is read as deny (restrict when in doubt).
+    return "permit" if enclosing == "deny" else "deny"
+
+
+def _applies(
+    provision: Provision, own: ProvisionType, request: SharingRequest, now: datetime
+) -> bool:
+    in_doubt = own == "deny"  # how a criterion that cannot be judged counts
+    if provision.period is not None and not provision.period.contains(now):
+        return False
+    if provision.actors or provision.unresolved_actor:
+        named = request.recipient in provision.actors
+        if not named and not (provision.unresolved_actor and in_doubt):
+            return False
+    if provision.purposes and not any(request.purpose.falls_under(p) for p in provision.purposes):
+        return False
+    if provision.classes and not (
+        request.resource_type in provision.classes or request.category in provision.classes
+    ):
+        return False
+    if provision.security_labels and not (provision.security_labels & request.security_labels):
+        return False
+    if provision.data_period is not None:
+        if request.data_date is None:
+            return in_doubt
+        return provision.data_period.contains(request.data_date)
+    return True

@@ -1,0 +1,136 @@
+"""FHIR Consent resources read into consent statements for the decision point.
+
+Only privacy consents (scope patient-privacy) say anything about sharing; any other
+Consent (treatment, research, advance directive) is not a statement here. A privacy
+consent that cannot be read is returned as unreadable, never skipped: while it is active
+the decision point fails closed on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from consent.statements import ConsentStatement, Period, Provision
+from mappings import codes
+from mappings.fhir_dates import parse_date_range
+from mappings.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
+
+_CLASS_SYSTEMS = frozenset({codes.RESOURCE_TYPES_SYSTEM, codes.DATA_CATEGORY_SYSTEM})
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def is_privacy_consent(resource: Mapping[str, Any]) -> bool:
+    scope = resource.get("scope")
+    return any(
+        coding.get("system") == codes.CONSENT_SCOPE_SYSTEM
+        and coding.get("code") == codes.CONSENT_SCOPE_PRIVACY.code
+        for coding in _codings(scope)
+    )
+
+
+def consent_statement(
+    resource_id: str, last_updated: datetime, resource: Mapping[str, Any]
+) -> ConsentStatement | None:
+    """The statement a stored Consent makes; None if it is not a privacy consent."""
+    if not is_privacy_consent(resource):
+        return None
+    status = resource.get("status")
+    status = status if isinstance(status, str) else "active"  # unknown: treat as in force
+    try:
+        recorded = _instant(resource.get("dateTime"), end=False)
+        root = resource.get("provision")
+        provision = None if root is None else _provision(root, "provision")
+    except _Unreadable:
+        return ConsentStatement(resource_id, status, None, last_updated, None, unreadable=True)
+    return ConsentStatement(resource_id, status, recorded, last_updated, provision)
+
+
+def _provision(node: Any, path: str) -> Provision:
+    if not isinstance(node, Mapping):
+        raise _Unreadable
+    kind = node.get("type")
+    if kind not in (None, "permit", "deny"):
+        raise _Unreadable
+    actors: set[str] = set()
+    unresolved = False
+    for actor in _list(node.get("actor")):
+        code = _ods_code(actor.get("reference") if isinstance(actor, Mapping) else None)
+        if code is None:
+            unresolved = True
+        else:
+            actors.add(code)
+    children = tuple(
+        _provision(child, f"{path}.provision[{index}]")
+        for index, child in enumerate(_list(node.get("provision")))
+    )
+    return Provision(
+        type=kind,
+        path=path,
+        actors=frozenset(actors),
+        unresolved_actor=unresolved,
+        purposes=frozenset(
+            str(coding["code"]) for coding in _list(node.get("purpose")) if _has_code(coding)
+        ),
+        period=_period(node.get("period")),
+        data_period=_period(node.get("dataPeriod")),
+        classes=frozenset(
+            str(coding["code"])
+            for coding in _list(node.get("class"))
+            if _has_code(coding) and coding.get("system") in _CLASS_SYSTEMS
+        ),
+        security_labels=frozenset(
+            (str(coding.get("system", "")), str(coding["code"]))
+            for coding in _list(node.get("securityLabel"))
+            if _has_code(coding)
+        ),
+        provisions=children,
+    )
+
+
+def _ods_code(reference: Any) -> str | None:
+    if not isinstance(reference, Mapping):
+        return None
+    identifier = reference.get("identifier")
+    if not isinstance(identifier, Mapping) or identifier.get("system") != ODS_ORGANISATION_SYSTEM:
+        return None
+    value = identifier.get("value")
+    return value if isinstance(value, str) and is_valid_ods_code(value) else None
+
+
+def _period(value: Any) -> Period | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise _Unreadable
+    return Period(_instant(value.get("start"), end=False), _instant(value.get("end"), end=True))
+
+
+def _instant(value: Any, *, end: bool) -> datetime | None:
+    """A FHIR dateTime as the first (or, for a period's end, last) moment it names."""
+    if value is None:
+        return None
+    span = parse_date_range(value) if isinstance(value, str) else None
+    if span is None:
+        raise _Unreadable
+    return span.high if end else span.low
+
+
+def _has_code(coding: Any) -> bool:
+    return isinstance(coding, Mapping) and isinstance(coding.get("code"), str)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
+    for concept in concepts if isinstance(concepts, list) else [concepts]:
+        if isinstance(concept, Mapping):
+            for coding in _list(concept.get("coding")):
+                if isinstance(coding, Mapping):
+                    yield coding
