@@ -38,6 +38,8 @@ class Rule(StrEnum):
     """Every rule the decision point applies, as reasons and the access log name them."""
 
     SAME_ORGANISATION = "sharing:same-organisation"
+    # Directory entries and consent statements themselves: not shared under agreements.
+    EXEMPT = "sharing:exempt"
     ORIGIN_UNKNOWN = "default:origin-unknown"
     AGREEMENT_PERMITS = "agreement:permits"
     NO_AGREEMENT = "agreement:none"

@@ -11,7 +11,9 @@ show: it names elements, never their values.
     ├── Unauthorized (401 login: no valid access token; WWW-Authenticate says why)
     ├── Forbidden (403 forbidden: the token lacks the scope, or the content names
     │   │          another organisation as its sender)
-    │   └── InsufficientScope (403, WWW-Authenticate error="insufficient_scope")
+    │   ├── InsufficientScope (403, WWW-Authenticate error="insufficient_scope")
+    │   └── SharingRefused (403 forbidden: no data-sharing agreement covers it, or the
+    │                       person's recorded dissent stops it; carries the deciding rule)
     ├── TokenRequestRefused (400/401 at /oauth2/token, answered as RFC 6749 JSON)
     ├── NotFound (404 not-found)
     ├── NotAcceptable (406 not-supported)
@@ -105,6 +107,15 @@ class InsufficientScope(Forbidden):
     @property
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="fhir", error="insufficient_scope"'}
+
+
+class SharingRefused(Forbidden):
+    """The decision point said no. `rule` is the deciding rule, for the access log."""
+
+    def __init__(self, message: str, *, rule: str, source: str | None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.source = source
 
 
 class TokenRequestRefused(GatewayError):

@@ -8,6 +8,7 @@ GATEWAY_TEST_POSTGRES_URL and drops it afterwards, so runs never see each other'
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,13 +105,40 @@ def audit_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("audit-keys") / "audit-signing-key.pem"
 
 
+# Trusts the suite's requests name besides the demo's own, with an agreement like the
+# demo's so that the provider may share with them (access control is tested on them).
+OTHER_TRUSTS = ("R1A", "RXX")
+
+
+@pytest.fixture(scope="session")
+def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo configuration, plus two more Trusts the provider has an agreement with."""
+    directory = tmp_path_factory.mktemp("config") / "test"
+    shutil.copytree(DEMO_CONFIG, directory)
+    with (directory / "organisations.yaml").open("a", encoding="utf-8") as organisations:
+        for code in OTHER_TRUSTS:
+            organisations.write(f"  - {{ods: {code}, name: Test Trust {code}, role: trust}}\n")
+    agreement = (DEMO_CONFIG / "agreements" / "dsa-north-crisis-pathway.yaml").read_text()
+    agreement = agreement.replace("id: DSA-DEMO-NORTH-001", "id: DSA-TEST-OTHER-TRUSTS")
+    agreement = agreement.replace(
+        "  - {ods: RZZ, role: NHS Trust (data controller)}",
+        "".join(f"  - {{ods: {code}, role: NHS Trust}}\n" for code in OTHER_TRUSTS).rstrip(),
+    )
+    (directory / "agreements" / "test-other-trusts.yaml").write_text(agreement)
+    return directory
+
+
 @pytest.fixture
 def settings(
-    database: Database, database_url: str, signing_key_path: Path, audit_key_path: Path
+    database: Database,
+    database_url: str,
+    signing_key_path: Path,
+    audit_key_path: Path,
+    config_dir: Path,
 ) -> Settings:
     return Settings(
         database_url=database_url,
-        config_dir=DEMO_CONFIG,
+        config_dir=config_dir,
         env="dev",
         token_signing_key=signing_key_path,
         audit_signing_key=audit_key_path,

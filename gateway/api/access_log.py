@@ -14,6 +14,7 @@ import anyio.to_thread
 from sqlalchemy import Connection
 from starlette.requests import Request
 
+from consent.purposes import Purpose
 from gateway.api.group_commit import Commit
 from gateway.api.runtime import Runtime, gate
 from gateway.audit import log as audit_log
@@ -97,8 +98,7 @@ def who(request: Request, runtime: Runtime) -> Who:
     end_user: AuditedEndUser | None = None
     if isinstance(caller, Caller):
         client = AuditedClient(caller.client_id, caller.ods_code, address)
-        purpose = codes.PURPOSES_OF_USE.get(caller.purpose_of_use)
-        purposes = (purpose,) if purpose is not None else ()
+        purposes = purpose_codes(caller.purpose)
         if caller.end_user is not None:
             end_user = AuditedEndUser(
                 caller.end_user.organisation_ods, caller.end_user.practitioner_identifiers
@@ -119,6 +119,17 @@ def who(request: Request, runtime: Runtime) -> Who:
         correlation_id=getattr(request.state, "correlation_id", None),
         gateway_base_url=gateway_identity(runtime),
     )
+
+
+def purpose_codes(purpose: Purpose) -> tuple[codes.Code, ...]:
+    """The purpose of use as the access log records it: the agreement purpose (gateway
+    purpose-of-use CodeSystem), and the v3 code for emergency treatment and break-glass."""
+    recorded = (codes.purpose_of_use(purpose.agreement_purpose),)
+    if purpose is Purpose.ETREAT:
+        return (*recorded, codes.PURPOSE_ETREAT)
+    if purpose is Purpose.BTG:
+        return (*recorded, codes.PURPOSE_BTG)
+    return recorded
 
 
 def gateway_identity(runtime: Runtime) -> str:

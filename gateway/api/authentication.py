@@ -18,9 +18,22 @@ from gateway.auth.end_user import (
     EndUserHeaderError,
     end_user_from_headers,
 )
+from gateway.auth.purpose import (
+    JUSTIFICATION_HEADER,
+    PURPOSE_OF_USE_HEADER,
+    PurposeHeaderError,
+    justification,
+    requested_purpose,
+)
 from gateway.auth.rate_limit import retry_after_header
 from gateway.auth.scopes import Interaction
-from gateway.errors import InsufficientScope, InvalidHeader, TooManyRequests, Unauthorized
+from gateway.errors import (
+    Forbidden,
+    InsufficientScope,
+    InvalidHeader,
+    TooManyRequests,
+    Unauthorized,
+)
 from gateway.logging import get_logger
 from gateway.tls import CLIENT_CERTIFICATE_STATE
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
@@ -83,6 +96,16 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
         )
     except EndUserHeaderError as error:
         raise InvalidHeader(str(error), expression=error.header) from None
+    try:
+        purpose = requested_purpose(request.headers.get(PURPOSE_OF_USE_HEADER))
+        stated = justification(request.headers.get(JUSTIFICATION_HEADER))
+    except PurposeHeaderError as error:
+        raise InvalidHeader(str(error), expression=error.header) from None
+    if purpose is not None and not client.allows(purpose):
+        raise Forbidden(
+            f"This client's registration does not allow the purpose of use {purpose.value}.",
+            expression=PURPOSE_OF_USE_HEADER,
+        )
     caller = Caller(
         client_id=claims.client_id,
         ods_code=claims.ods_code,
@@ -90,6 +113,8 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
         scopes=claims.scopes,
         purpose_of_use=claims.purpose_of_use,
         end_user=end_user,
+        requested_purpose=purpose,
+        justification=stated,
     )
     request.state.caller = caller
     return caller

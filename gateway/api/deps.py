@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 
 from gateway.api.access_log import append_durably, append_in, success_events, trail_of
-from gateway.api.runtime import RuntimeDep, gate
+from gateway.api.runtime import Runtime, RuntimeDep, gate
 from gateway.auth.caller import Caller
 from gateway.errors import BadRequest, InvalidContent, PayloadTooLarge, UnsupportedMediaType
 from gateway.services.resources import ResourceService
+from gateway.services.sharing import SharingPolicy
 from gateway.store.resources import ResourceStore
 from mappings.issues import ContentError
 from mappings.json_input import ShapeLimits, parse_json_object
@@ -39,9 +41,7 @@ async def _write_service(request: Request, runtime: RuntimeDep) -> AsyncIterator
     # who made it commit together or not at all.
     caller = _caller(request)
     async with gate(runtime).write() as connection:
-        yield ResourceService(
-            ResourceStore(connection), runtime.paging, caller=caller, trail=trail_of(request)
-        )
+        yield _service(runtime, ResourceStore(connection), caller, request)
         await append_in(connection, success_events(request, runtime))
 
 
@@ -49,10 +49,19 @@ async def _read_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[
     # What was read is logged, and committed, before the response is sent.
     caller = _caller(request)
     async with gate(runtime).read() as connection:
-        yield ResourceService(
-            ResourceStore(connection), runtime.paging, caller=caller, trail=trail_of(request)
-        )
+        yield _service(runtime, ResourceStore(connection), caller, request)
     await append_durably(runtime, success_events(request, runtime))
+
+
+def _service(
+    runtime: Runtime, store: ResourceStore, caller: Caller, request: Request
+) -> ResourceService:
+    # The agreements in force when the request arrived: a reload mid-request does not
+    # change the rules a request is decided by.
+    sharing = SharingPolicy(store, caller, runtime.config.agreements, datetime.now(UTC))
+    return ResourceService(
+        store, runtime.paging, caller=caller, trail=trail_of(request), sharing=sharing
+    )
 
 
 WriteService = Annotated[ResourceService, Depends(_write_service, scope="function")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consent.purposes import Purpose, purpose_for_agreement
 from gateway.auth.client_keys import ClientKey
 from gateway.auth.scopes import ScopeSet
 
@@ -19,6 +20,13 @@ class RegisteredClient:
     certificate_sha256: str | None = None
     rate_per_second: float | None = None
     rate_burst: int | None = None
+    other_purposes_of_use: frozenset[Purpose] = frozenset()
+
+    def allows(self, purpose: Purpose) -> bool:
+        """Whether a request by this client may name `purpose` (its default, or one its
+        registration lists)."""
+        default = purpose_for_agreement(self.purpose_of_use)  # type: ignore[arg-type]
+        return purpose is default or purpose in self.other_purposes_of_use
 
     def keys_named(self, kid: str) -> list[ClientKey]:
         return [key for key in self.keys if key.kid == kid]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.auth.client_keys import JWKSError, parse_jwks
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeSet
+from gateway.configuration.agreements import AgreementEntry
 from gateway.configuration.models import (
     ClientEntry,
     Clients,
@@ -36,7 +37,29 @@ def load_config(directory: Path) -> GatewayConfig:
     clients = tuple(
         _registered(clients_file, index, entry, known) for index, entry in enumerate(entries)
     )
-    return GatewayConfig(deployment, organisations, clients)
+    agreements = _agreements(directory / "agreements", known)
+    return GatewayConfig(deployment, organisations, clients, agreements)
+
+
+def _agreements(folder: Path, known_organisations: set[str]) -> tuple[AgreementEntry, ...]:
+    """agreements/*.yaml, one agreement per file. No folder: no agreements, so nothing is
+    shared between organisations (deny by default)."""
+    if not folder.is_dir():
+        return ()
+    entries: list[AgreementEntry] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        entry = _load(path, AgreementEntry)
+        for index, party in enumerate(entry.parties):
+            if party.ods not in known_organisations:
+                raise ConfigurationError(
+                    f"{path}: parties.{index}.ods: not an organisation in organisations.yaml"
+                )
+        if entry.id in seen:
+            raise ConfigurationError(f"{path}: id: {entry.id} is also the id in {seen[entry.id]}")
+        seen[entry.id] = path
+        entries.append(entry)
+    return tuple(entries)
 
 
 def _registered(
@@ -61,6 +84,7 @@ def _registered(
         certificate_sha256=entry.certificate_sha256,
         rate_per_second=rate.per_second if rate else None,
         rate_burst=rate.burst if rate else None,
+        other_purposes_of_use=frozenset(entry.other_purposes_of_use),
     )
 
 

@@ -7,8 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from consent.agreements import Agreement
+from consent.purposes import Purpose
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, parse_scope
+from gateway.configuration.agreements import AgreementEntry
 from mappings.identifiers import is_valid_ods_code
 
 ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator"]
@@ -67,6 +70,9 @@ class ClientEntry(_Strict):
     organisation: str
     role: ClientRole | None = None
     purpose_of_use: PurposeOfUse = "direct-care"
+    # Purposes a request may name instead (X-Purpose-Of-Use), beyond the default:
+    # v3 TREAT, ETREAT, BTG, or safeguarding / service-improvement.
+    other_purposes_of_use: tuple[Purpose, ...] = ()
     scopes: tuple[str, ...] = Field(min_length=1)
     # Exactly one of: the JWKS inline, or a path (relative to the configuration
     # directory) to a JWKS file.
@@ -127,12 +133,17 @@ class GatewayConfig:
     deployment: Deployment
     directory: Directory
     clients: tuple[RegisteredClient, ...] = ()
+    agreement_entries: tuple[AgreementEntry, ...] = ()
     # Looked up on every request: by id, not by scanning the list.
     _clients_by_id: dict[str, RegisteredClient] = field(init=False, repr=False, compare=False)
+    # The agreements as the decision point takes them, built once per load.
+    agreements: tuple[Agreement, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_id = {client.client_id: client for client in self.clients}
         object.__setattr__(self, "_clients_by_id", by_id)
+        agreements = tuple(entry.agreement() for entry in self.agreement_entries)
+        object.__setattr__(self, "agreements", agreements)
 
     def client(self, client_id: str) -> RegisteredClient | None:
         return self._clients_by_id.get(client_id)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from consent.model import Decision, Obligation, Rule
 from gateway.store.resources import StoredResource
 from mappings.audit_event import (
     AuditedClient,
@@ -23,7 +24,7 @@ from mappings.audit_event import (
     AuditFacts,
     EventKind,
 )
-from mappings.codes import Code
+from mappings.codes import Code, Subtype
 from mappings.patients import patient_nhs_number
 
 Action = Literal["C", "R", "U", "D", "E"]
@@ -60,6 +61,11 @@ class AccessTrail:
     patients: list[str] = field(default_factory=list)
     # Known before authentication succeeds, e.g. the client an assertion claimed to be.
     claimed_client_id: str | None = None
+    # Per patient: the agreements (id and version) their data was shared under.
+    agreements: dict[str | None, list[str]] = field(default_factory=dict)
+    # Per patient: dissent overridden or glass broken (the deciding sources, the
+    # justification as stated), each written as a security alert as well.
+    break_glass: dict[str | None, tuple[list[AuditedData], str]] = field(default_factory=dict)
 
     def saw(self, record: StoredResource, resource: Mapping[str, Any] | None = None) -> None:
         """A resource returned or written. `resource` saves re-parsing the content."""
@@ -68,10 +74,35 @@ class AccessTrail:
         data = AuditedData(record.resource_type, record.id, record.version_id)
         self.touched.append((patient, data))
 
-    def refused(self, record: StoredResource, rule: str) -> None:
-        """A resource the caller asked for and was refused, and the rule that refused it."""
+    def refused(self, record: StoredResource, rule: str, detail: str | None = None) -> None:
+        """A resource the caller asked for and was refused, and the rule that refused it
+        (with the agreement or consent provision that decided, when one did)."""
         self.saw(record)
-        self.decision = AuditedDecision(rule, None)
+        self.decision = AuditedDecision(rule, detail)
+
+    def shared(self, record: StoredResource, decision: Decision, justification: str | None) -> None:
+        """A permitted sharing of `record` (already noted by `saw`): its agreement, and a
+        break-glass alert when the decision obliges one."""
+        patient = record.facts.patient if record.facts else self._patient_of(record)
+        if decision.agreement is not None:
+            labels = self.agreements.setdefault(patient, [])
+            if decision.agreement not in labels:
+                labels.append(decision.agreement)
+        if Obligation.RECORD_BREAK_GLASS in decision.obligations:
+            why = "; ".join(
+                f"{reason.rule.value} {reason.source}" if reason.source else reason.rule.value
+                for reason in decision.reasons
+            )
+            if justification:
+                why += f"; justification: {justification}"
+            data, _ = self.break_glass.get(patient, ([], why))
+            item = AuditedData(record.resource_type, record.id, record.version_id)
+            if item not in data:
+                data.append(item)
+            self.break_glass[patient] = (data, why)
+
+    def _patient_of(self, record: StoredResource) -> str | None:
+        return patient_nhs_number(record.resource_type, json.loads(record.content))
 
     def concerns(self, patient: str | None) -> None:
         """The request was about this person even if it touched none of their resources
@@ -108,7 +139,7 @@ class AccessTrail:
         if not groups:
             groups[None] = []
         recorded = now()
-        return [
+        events = [
             AuditFacts(
                 event_id=new_id(),
                 recorded=recorded,
@@ -126,7 +157,39 @@ class AccessTrail:
                 query=self.query,
                 request_id=who.request_id,
                 correlation_id=who.correlation_id,
-                decision=self.decision,
+                decision=self._decision_for(patient, outcome),
             )
             for patient, data in groups.items()
         ]
+        if outcome == 0:
+            events.extend(
+                AuditFacts(
+                    event_id=new_id(),
+                    recorded=recorded,
+                    kind=EventKind.SECURITY_ALERT,
+                    subtype=Subtype.BREAK_GLASS,
+                    action=self.action,
+                    outcome=0,
+                    outcome_desc="Recorded dissent overridden, or glass broken, to share data.",
+                    client=who.client,
+                    end_user=who.end_user,
+                    gateway_base_url=who.gateway_base_url,
+                    purpose_of_use=who.purpose_of_use,
+                    patient_nhs_number=patient,
+                    data=tuple(data),
+                    query=None,
+                    request_id=who.request_id,
+                    correlation_id=who.correlation_id,
+                    decision=AuditedDecision(Rule.OVERRIDDEN.value, why),
+                )
+                for patient, (data, why) in self.break_glass.items()
+            )
+        return events
+
+    def _decision_for(self, patient: str | None, outcome: Outcome) -> AuditedDecision | None:
+        """A refusal's deciding rule; for a success, the agreements the data was shared
+        under (the decision set for the request, when no sharing was weighed)."""
+        labels = self.agreements.get(patient) if outcome == 0 else None
+        if labels:
+            return AuditedDecision(Rule.AGREEMENT_PERMITS.value, ", ".join(labels))
+        return self.decision

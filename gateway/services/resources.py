@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
+from consent.model import Decision, Obligation, Rule
 from gateway import fhir_schema
 from gateway.auth.caller import Caller
+from gateway.auth.purpose import JUSTIFICATION_HEADER, PURPOSE_OF_USE_HEADER
 from gateway.auth.scopes import Interaction
 from gateway.errors import (
     BadRequest,
@@ -25,16 +27,20 @@ from gateway.errors import (
     MultipleMatches,
     NotFound,
     PreconditionFailed,
+    SharingRefused,
 )
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.services.access_trail import NOT_PARTY, AccessTrail
-from gateway.store.resources import Party, ResourceStore, SearchPage, StoredResource
+from gateway.services.sharing import SharingPolicy
+from gateway.store.resources import Party, ResourceStore, SearchPage, SharingFacts, StoredResource
+from mappings.audit_event import AuditedDecision
 from mappings.fhir_dates import format_instant
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.issues import ContentError, Issue, IssueCode
 from mappings.parties import DIRECTORY_TYPES, party_references, sender_role
 from mappings.resource_validation import check_uk_core, validate_structure
+from mappings.sharing import shared_data, without_free_text
 
 Clock = Callable[[], datetime]
 # Version ids are ASCII digits that fit every database's integer column.
@@ -79,6 +85,7 @@ class ResourceService:
         *,
         caller: Caller | None = None,
         trail: AccessTrail | None = None,
+        sharing: SharingPolicy | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = new_resource_id,
     ) -> None:
@@ -87,6 +94,8 @@ class ResourceService:
         self._caller = caller
         # Notes what the request returns or writes, for its AuditEvents.
         self._trail = trail
+        # The consent and data-sharing decision point, for a caller; None: the gateway.
+        self._sharing = sharing
         self._clock = clock
         self._new_id = new_id
 
@@ -100,18 +109,17 @@ class ResourceService:
         if if_none_exist is not None:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
             if existing is not None:
-                self._saw(existing)
-                return CreateOutcome(existing, created=False)
-        record = _versioned(resource_type, self._new_id(), 1, self._clock(), resource)
+                return CreateOutcome(self._shown(existing), created=False)
+        decisions = self._check_sharing(resource_type, resource, parties)
+        facts = self._facts(resource_type, resource, parties, previous=None)
+        record = _versioned(resource_type, self._new_id(), 1, self._clock(), resource, facts)
         self._store.insert(record, index_rows(resource_type, resource), parties)
-        self._saw(record, resource)
+        self._saw(record, resource, decisions)
         return CreateOutcome(record, created=True)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         self.authorise(resource_type, Interaction.READ)
-        record = self._visible_current(resource_type, resource_id)
-        self._saw(record)
-        return record
+        return self._shown(self._visible_current(resource_type, resource_id))
 
     def vread(self, resource_type: str, resource_id: str, version_id: str) -> StoredResource:
         self.authorise(resource_type, Interaction.READ)
@@ -120,12 +128,13 @@ class ResourceService:
             if _VERSION_ID.fullmatch(version_id)
             else None
         )
-        # Whether a caller may see any version follows the current one's parties.
+        # Whether a caller may see any version follows the current one's parties, and
+        # the decision on sharing the current one.
         if record is None or not self._sees(resource_type, resource_id):
             self._hidden(record)
             raise NotFound(f"No {resource_type} has that id and version.")
-        self._saw(record)
-        return record
+        decision = self._shareable(self._current(resource_type, resource_id), shown=record)
+        return self._served(record, decision)
 
     def authorise(self, resource_type: str, interaction: Interaction) -> None:
         """InsufficientScope unless the caller's token grants this interaction."""
@@ -153,9 +162,8 @@ class ResourceService:
         resource = validated(resource_type, body)
         current = self._visible_current(resource_type, resource_id)
         parties = self._parties(resource_type, resource)
-        self._check_sender(
-            resource_type, parties, previous=self._store.parties(resource_type, resource_id)
-        )
+        previous = self._store.parties(resource_type, resource_id)
+        self._check_sender(resource_type, parties, previous=previous)
         if if_match is not None and if_match != current.version_id:
             raise PreconditionFailed(
                 f"If-Match names version {if_match}; the current version is {current.version_id}."
@@ -163,14 +171,18 @@ class ResourceService:
         # A version never predates the one it replaces, even if this process's clock is
         # behind the one that wrote it: pollers rely on _lastUpdated moving forward.
         moment = max(self._clock(), current.last_updated + timedelta(microseconds=1))
-        record = _versioned(resource_type, resource_id, current.version_id + 1, moment, resource)
+        decisions = self._check_sharing(resource_type, resource, parties)
+        facts = self._facts(resource_type, resource, parties, previous=current.facts)
+        record = _versioned(
+            resource_type, resource_id, current.version_id + 1, moment, resource, facts
+        )
         rows = index_rows(resource_type, resource)
         if not self._store.replace(record, current.version_id, rows, parties):
             # Another request wrote a new version between our read and our write.
             if if_match is not None:
                 raise PreconditionFailed("The resource changed while this update was applied.")
             raise Conflict("The resource changed while this update was applied; retry.")
-        self._saw(record, resource)
+        self._saw(record, resource, decisions)
         return record
 
     def history(
@@ -178,24 +190,27 @@ class ResourceService:
     ) -> HistoryPage:
         self.authorise(resource_type, Interaction.READ)
         current = self._visible_current(resource_type, resource_id)
+        decision = self._shareable(current)
         size = min(count or self._limits.default_count, self._limits.max_count)
-        records = self._store.versions(resource_type, resource_id, count=size, below=below)
-        for record in records:
-            self._saw(record)
+        versions = self._store.versions(resource_type, resource_id, count=size, below=below)
+        records = [self._served(record, decision) for record in versions]
         oldest = records[-1].version_id if records else 1
         return HistoryPage(records, current.version_id, oldest if oldest > 1 else None)
 
     def search(self, query: SearchQuery) -> SearchPage:
         self.authorise(query.resource_type, Interaction.SEARCH)
-        page = self._store.search(query, visible_to=self._visible_to)
+        sharing = self._sharing.search_filter() if self._sharing is not None else None
+        page = self._store.search(query, visible_to=self._visible_to, sharing=sharing)
+        included = page.included
         if self._caller is not None:
             # _include brings only what the token may read, as well as what the caller sees.
             caller = self._caller
-            included = [r for r in page.included if caller.may(r.resource_type, Interaction.READ)]
-            page = replace(page, included=included)
-        for record in page.matches + page.included:
-            self._saw(record)
-        return page
+            included = [r for r in included if caller.may(r.resource_type, Interaction.READ)]
+        return replace(
+            page,
+            matches=[self._shown(record) for record in page.matches],
+            included=[self._shown(record) for record in included],
+        )
 
     def _hidden(self, record: StoredResource | None) -> None:
         """The caller is told "not found" either way; the access log, for the IG, says
@@ -203,9 +218,98 @@ class ResourceService:
         if record is not None and self._trail is not None:
             self._trail.refused(record, NOT_PARTY)
 
-    def _saw(self, record: StoredResource, resource: Mapping[str, Any] | None = None) -> None:
+    def _saw(
+        self,
+        record: StoredResource,
+        resource: Mapping[str, Any] | None = None,
+        decisions: Sequence[Decision] = (),
+    ) -> None:
         if self._trail is not None:
             self._trail.saw(record, resource)
+            for decision in decisions:
+                self._trail.shared(record, decision, self._justification)
+
+    @property
+    def _justification(self) -> str | None:
+        return None if self._caller is None else self._caller.justification
+
+    # -- consent and data-sharing agreements -------------------------------------------
+
+    def _shown(self, record: StoredResource) -> StoredResource:
+        """The current version `record`, as the caller may be shown it (or refused)."""
+        return self._served(record, self._shareable(record))
+
+    def _shareable(
+        self, current: StoredResource, *, shown: StoredResource | None = None
+    ) -> Decision | None:
+        """The decision on sharing `current` with the caller; SharingRefused if denied."""
+        if self._sharing is None:
+            return None
+        decision = self._sharing.on_read(current)
+        if not decision.permitted:
+            if self._trail is not None:
+                self._trail.refused(shown or current, decision.rule.value, decision.source)
+            raise SharingRefused(
+                f"Sharing this {current.resource_type} with your organisation is not "
+                f"permitted (rule {decision.rule.value}).{_hint(decision)}",
+                rule=decision.rule.value,
+                source=decision.source,
+            )
+        return decision
+
+    def _served(self, record: StoredResource, decision: Decision | None) -> StoredResource:
+        self._saw(record, None, () if decision is None else (decision,))
+        if decision is not None and Obligation.WITHHOLD_FREE_TEXT in decision.obligations:
+            content = without_free_text(json.loads(record.content))
+            text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+            return replace(record, content=text)
+        return record
+
+    def _check_sharing(
+        self, resource_type: str, resource: Mapping[str, Any], parties: list[Party]
+    ) -> list[Decision]:
+        """A write shares the resource with every other organisation it names: each
+        sharing must be permitted, or nothing is stored."""
+        if self._sharing is None:
+            return []
+        recipients = {party.ods_code for party in parties}
+        decisions = self._sharing.on_write(resource_type, resource, recipients)
+        for decision, recipient in zip(
+            decisions, sorted(recipients - {self._sharing.actor}), strict=True
+        ):
+            if not decision.permitted:
+                if self._trail is not None:
+                    # The refused push is in the person's access history all the same.
+                    self._trail.concerns(shared_data(resource_type, resource).patient)
+                    self._trail.decision = AuditedDecision(decision.rule.value, decision.source)
+                raise SharingRefused(
+                    f"Sharing this {resource_type} with {recipient} is not permitted "
+                    f"(rule {decision.rule.value}).{_hint(decision)}",
+                    rule=decision.rule.value,
+                    source=decision.source,
+                )
+        return decisions
+
+    def _facts(
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        parties: list[Party],
+        *,
+        previous: SharingFacts | None,
+    ) -> SharingFacts:
+        """What searches filter on. The origin is the organisation that wrote the
+        resource as its sender; an update by another party keeps the origin it had."""
+        data = shared_data(resource_type, resource)
+        basis = sender_role(resource_type).basis
+        senders = sorted(party.ods_code for party in parties if party.basis == basis)
+        if self._caller is not None and self._caller.ods_code in senders:
+            origin: str | None = self._caller.ods_code
+        elif previous is not None and previous.origin in senders:
+            origin = previous.origin
+        else:
+            origin = senders[0] if senders else None
+        return SharingFacts(data.patient, origin, data.category)
 
     # -- who sees what ----------------------------------------------------------------
 
@@ -217,6 +321,12 @@ class ResourceService:
         if self._caller is None or resource_type in DIRECTORY_TYPES:
             return True
         return self._store.is_party(resource_type, resource_id, self._caller.ods_code)
+
+    def _current(self, resource_type: str, resource_id: str) -> StoredResource:
+        record = self._store.current(resource_type, resource_id)
+        if record is None:
+            raise NotFound(f"No {resource_type} has that id.")
+        return record
 
     def _visible_current(self, resource_type: str, resource_id: str) -> StoredResource:
         record = self._store.current(resource_type, resource_id)
@@ -333,16 +443,29 @@ def validated(resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
+def _hint(decision: Decision) -> str:
+    if decision.rule in (Rule.DISSENT, Rule.CONSENT_UNREADABLE):
+        return (
+            " Where sharing is needed to protect someone, a client registered for it may "
+            f"name {PURPOSE_OF_USE_HEADER} (safeguarding, ETREAT or BTG) with an "
+            f"{JUSTIFICATION_HEADER}."
+        )
+    if decision.rule is Rule.OVERRIDE_NEEDS_JUSTIFICATION:
+        return f" State why in {JUSTIFICATION_HEADER}."
+    return ""
+
+
 def _versioned(
     resource_type: str,
     resource_id: str,
     version_id: int,
     moment: datetime,
     resource: Mapping[str, Any],
+    facts: SharingFacts | None = None,
 ) -> StoredResource:
     meta = dict(resource.get("meta", {}))
     meta.update(versionId=str(version_id), lastUpdated=format_instant(moment))
     content = {"resourceType": resource_type, "id": resource_id, "meta": meta}
     content.update((key, value) for key, value in resource.items() if key not in content)
     text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return StoredResource(resource_type, resource_id, version_id, moment, text)
+    return StoredResource(resource_type, resource_id, version_id, moment, text, facts)

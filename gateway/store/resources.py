@@ -8,7 +8,7 @@ version the caller read, so two writers can never both win.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,6 +61,29 @@ class StoredResource:
     version_id: int
     last_updated: datetime
     content: str  # the JSON text as served, meta included
+    # The current version's sharing facts (None on a past version read from history).
+    facts: SharingFacts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SharingFacts:
+    """What searches filter on before consent is weighed (see consent.decision)."""
+
+    patient: str | None  # NHS number
+    origin: str | None  # ODS code of the organisation the data comes from
+    category: str | None  # data category (referral, escalation, risk-flag...)
+
+
+@dataclass(frozen=True, slots=True)
+class SharingFilter:
+    """What one reader may be shown of other organisations' data, in two steps: the
+    agreements (by originating organisation and data category), in SQL; then `admit`,
+    the whole decision, for each candidate in page order. Totals count only what `admit`
+    would let through, so neither totals nor page links reveal a hidden record."""
+
+    reader: str  # ODS code
+    shared: Mapping[str, frozenset[str]]  # originating organisation -> data categories
+    admit: Callable[[list[StoredResource]], list[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +117,7 @@ class ResourceStore:
                 version_id=record.version_id,
                 last_updated=record.last_updated,
                 content=record.content,
+                **_facts_columns(record.facts),
             )
         )
         self._add_version(record, "create")
@@ -119,6 +143,7 @@ class ResourceStore:
                 version_id=record.version_id,
                 last_updated=record.last_updated,
                 content=record.content,
+                **_facts_columns(record.facts),
             )
         )
         if result.rowcount != 1:
@@ -272,49 +297,104 @@ class ResourceStore:
             statement = statement.where(resource_versions.c.version_id < below)
         return [_record(row) for row in self._connection.execute(statement)]
 
-    def search(self, query: SearchQuery, *, visible_to: str | None = None) -> SearchPage:
+    def search(
+        self,
+        query: SearchQuery,
+        *,
+        visible_to: str | None = None,
+        sharing: SharingFilter | None = None,
+    ) -> SearchPage:
         """One page of matches (and their includes) among the resources `visible_to` (an
-        ODS code) is party to; every resource when None (the gateway's own work).
+        ODS code) is party to, and that `sharing` lets through; every resource when both
+        are None (the gateway's own work).
 
-        Visibility is a condition of the query itself, so totals and paging never count
-        what the caller cannot see.
+        Both are conditions of the search itself, so totals and paging never count what
+        the caller may not see.
         """
         window = [c for c in query.criteria if isinstance(c, LastUpdatedCriterion)]
         conditions = [resources.c.resource_type == query.resource_type]
         conditions.extend(_condition(query.resource_type, c, window) for c in query.criteria)
         if visible_to is not None and query.resource_type not in DIRECTORY_TYPES:
             conditions.append(_party_condition(visible_to))
+        if sharing is not None and query.resource_type not in DIRECTORY_TYPES:
+            conditions.append(_agreements_condition(sharing))
+        else:
+            sharing = None
         total = None
         if query.total:
-            total = self._connection.execute(
-                select(func.count()).select_from(resources).where(*conditions)
-            ).scalar_one()
+            total = self._count(conditions, sharing)
         if query.count == 0:
             return SearchPage([], [], total, None, None)
-        matches, next_cursor, previous_cursor = self._page(query, conditions)
-        included = self._included(matches, query.includes, visible_to)
+        admit = sharing.admit if sharing is not None else None
+        matches, next_cursor, previous_cursor = self._page(query, conditions, admit)
+        included = self._included(matches, query.includes, visible_to, sharing)
         return SearchPage(matches, included, total, next_cursor, previous_cursor)
 
+    def consents_for(self, patients: Sequence[str]) -> list[StoredResource]:
+        """The current Consent resources about these patients (by NHS number)."""
+        if not patients:
+            return []
+        rows = self._connection.execute(
+            select(resources)
+            .where(resources.c.resource_type == "Consent", resources.c.patient.in_(set(patients)))
+            .order_by(resources.c.id)
+        )
+        return [_record(row) for row in rows]
+
+    def _count(self, conditions: list[ColumnElement[bool]], sharing: SharingFilter | None) -> int:
+        if sharing is None:
+            return int(
+                self._connection.execute(
+                    select(func.count()).select_from(resources).where(*conditions)
+                ).scalar_one()
+            )
+        # Where the person has recorded no consent, the agreements (already a condition)
+        # decide, and SQL counts. Only the rest needs the whole decision, row by row.
+        weighed = _needs_consent_check(sharing.reader)
+        plain = self._connection.execute(
+            select(func.count()).select_from(resources).where(*conditions, not_(weighed))
+        ).scalar_one()
+        candidates = [
+            _record(row)
+            for row in self._connection.execute(select(resources).where(*conditions, weighed))
+        ]
+        return int(plain) + sum(sharing.admit(candidates)) if candidates else int(plain)
+
     def _page(
-        self, query: SearchQuery, conditions: list[ColumnElement[bool]]
+        self,
+        query: SearchQuery,
+        conditions: list[ColumnElement[bool]],
+        admit: Callable[[list[StoredResource]], list[bool]] | None,
     ) -> tuple[list[StoredResource], Cursor | None, Cursor | None]:
         cursor = query.cursor
         forward = cursor is None or cursor.direction == "next"
         # Walking backwards from a "prev" cursor reads the page order in reverse.
         descending = query.newest_first == forward
         key = tuple_(resources.c.last_updated, resources.c.id)
-        statement = select(resources).where(*conditions)
-        if cursor is not None:
-            position = tuple_(cursor.last_updated, cursor.resource_id)
-            statement = statement.where(key < position if descending else key > position)
         order = (
             (resources.c.last_updated.desc(), resources.c.id.desc())
             if descending
             else (resources.c.last_updated.asc(), resources.c.id.asc())
         )
-        rows = self._connection.execute(statement.order_by(*order).limit(query.count + 1)).all()
-        more = len(rows) > query.count
-        page = [_record(row) for row in rows[: query.count]]
+        wanted = query.count + 1
+        position = None if cursor is None else (cursor.last_updated, cursor.resource_id)
+        found: list[StoredResource] = []
+        # Read in page order until a page and one more are admitted, or none are left.
+        while len(found) < wanted:
+            statement = select(resources).where(*conditions)
+            if position is not None:
+                after = tuple_(*position)
+                statement = statement.where(key < after if descending else key > after)
+            rows = self._connection.execute(statement.order_by(*order).limit(wanted)).all()
+            batch = [_record(row) for row in rows]
+            if admit is not None and batch:
+                batch = [record for record, ok in zip(batch, admit(batch), strict=True) if ok]
+            found.extend(batch)
+            if len(rows) < wanted:
+                break
+            position = (rows[-1].last_updated, rows[-1].id)
+        more = len(found) > query.count
+        page = found[: query.count]
         if not forward:
             page.reverse()
         if not page:
@@ -330,6 +410,7 @@ class ResourceStore:
         matches: list[StoredResource],
         includes: tuple[Include, ...],
         visible_to: str | None,
+        sharing: SharingFilter | None = None,
     ) -> list[StoredResource]:
         seen = {(record.resource_type, record.id) for record in matches}
         included: list[StoredResource] = []
@@ -345,6 +426,10 @@ class ResourceStore:
                         targets.setdefault(target_type, set()).add(target_id)
             found = self._current_many(targets, visible_to)
             seen.update((record.resource_type, record.id) for record in found)
+            if sharing is not None and found:
+                # An included resource is shared like any other: the same decision.
+                decided = sharing.admit(found)
+                found = [record for record, ok in zip(found, decided, strict=True) if ok]
             if not found:
                 break
             included.extend(found)
@@ -380,12 +465,47 @@ class ResourceStore:
 
 def _record(row: object) -> StoredResource:
     mapping = row._mapping  # type: ignore[attr-defined]
+    facts = (
+        SharingFacts(mapping["patient"], mapping["origin"], mapping["data_category"])
+        if "origin" in mapping
+        else None
+    )
     return StoredResource(
         resource_type=mapping["resource_type"],
         id=mapping["id"],
         version_id=mapping["version_id"],
         last_updated=mapping["last_updated"],
         content=mapping["content"],
+        facts=facts,
+    )
+
+
+def _facts_columns(facts: SharingFacts | None) -> dict[str, str | None]:
+    if facts is None:
+        return {"patient": None, "origin": None, "data_category": None}
+    return {"patient": facts.patient, "origin": facts.origin, "data_category": facts.category}
+
+
+def _agreements_condition(sharing: SharingFilter) -> ColumnElement[bool]:
+    """The reader's own data, or data whose origin and category an agreement covers. An
+    unknown origin or category matches neither: such data is never shared."""
+    covered = [
+        and_(resources.c.origin == origin, resources.c.data_category.in_(sorted(categories)))
+        for origin, categories in sharing.shared.items()
+    ]
+    return or_(resources.c.origin == sharing.reader, *covered)
+
+
+def _needs_consent_check(reader: str) -> ColumnElement[bool]:
+    """Another organisation's data about a person who has recorded a Consent."""
+    consents = resources.alias("consents")
+    return and_(
+        resources.c.origin != reader,
+        resources.c.patient.is_not(None),
+        exists().where(
+            consents.c.resource_type == "Consent",
+            consents.c.patient == resources.c.patient,
+        ),
     )
 
 

@@ -64,7 +64,13 @@ resources = Table(
     Column("version_id", Integer, nullable=False),
     Column("last_updated", UTCDateTime, nullable=False),
     Column("content", Text, nullable=False),
+    # What the consent decision point needs in SQL (migration 0004): the patient's NHS
+    # number, the organisation the data comes from, and its data category.
+    Column("patient", String(16), nullable=True),
+    Column("origin", String(16), nullable=True),
+    Column("data_category", String(32), nullable=True),
     Index("ix_resources_type_last_updated", "resource_type", "last_updated", "id"),
+    Index("ix_resources_type_patient", "resource_type", "patient"),
 )
 
 # Every version ever written, the current one included (vread and _history).
