@@ -11,9 +11,10 @@ import anyio
 from fastapi import FastAPI
 
 from gateway import fhir_schema
-from gateway.api import audit_routes, fhir_rest, health, oauth
-from gateway.api.access_log import commit_in_own_transaction, record_gateway_event
+from gateway.api import agreements, audit_routes, fhir_rest, health, oauth
+from gateway.api.access_log import commit_in_own_transaction
 from gateway.api.audit_sequencing import sequence_audit_log
+from gateway.api.configuration_reload import apply_directory, install_reload_on_hangup
 from gateway.api.errors import install_error_handlers
 from gateway.api.group_commit import GroupCommit
 from gateway.api.middleware import RequestContextMiddleware
@@ -24,36 +25,15 @@ from gateway.audit.sequencer import Sequencer, SequencingPolicy
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.auth.signing_key import load_signing_key
-from gateway.configuration.loader import load_config
+from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
 from gateway.logging import configure_logging, get_logger
-from gateway.search.query import PagingLimits
-from gateway.services.directory import sync_organisations
-from gateway.services.resources import ResourceService
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
-from gateway.store.resources import ResourceStore
-from mappings.codes import Subtype
 
 log = get_logger(__name__)
-
-
-def check_settings(settings: Settings, config: GatewayConfig) -> None:
-    """Refuse combinations that must never reach production."""
-    if settings.env == "prod" and config.deployment.demo:
-        raise ConfigurationError(
-            f"{settings.config_dir} is a demo deployment (published keys, sample data); "
-            "GATEWAY_ENV=prod refuses it. Point GATEWAY_CONFIG_DIR at your deployment."
-        )
-    if settings.env == "prod" and not settings.public_base_url:
-        # Otherwise the token endpoint's audience (and every link) would come from the
-        # request's Host header, which the client chooses.
-        raise ConfigurationError(
-            "GATEWAY_ENV=prod needs GATEWAY_PUBLIC_BASE_URL: the URL clients use for this "
-            "gateway, which client assertions must name as their audience"
-        )
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -109,29 +89,8 @@ def preflight(settings: Settings) -> None:
 
 
 def load_directory(runtime: Runtime) -> None:
-    with runtime.database.write() as connection:
-        service = ResourceService(
-            ResourceStore(connection),
-            PagingLimits(runtime.settings.default_page_size, runtime.settings.max_page_size),
-        )
-        report = sync_organisations(service, runtime.config.directory.organisations)
-        # The load itself is in the access log: what configuration the gateway ran with.
-        record_gateway_event(
-            connection,
-            runtime,
-            Subtype.CONFIGURATION_LOAD,
-            f"Configuration loaded: {len(runtime.config.directory.organisations)} "
-            f"organisations, {len(runtime.config.clients)} clients.",
-        )
-    log.info(
-        "config.loaded",
-        config_dir=str(runtime.settings.config_dir),
-        organisations=len(runtime.config.directory.organisations),
-        clients=len(runtime.config.clients),
-        created=report.created,
-        updated=report.updated,
-        unchanged=report.unchanged,
-    )
+    # The load itself is in the access log: what configuration the gateway ran with.
+    apply_directory(runtime, "loaded")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -152,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # shielded sections: a sequencer run in flight finishes its transaction.
             async with anyio.create_task_group() as background:
                 background.start_soon(sequence_audit_log, runtime)
+                install_reload_on_hangup(app, background)
                 yield
                 background.cancel_scope.cancel()
         finally:
@@ -172,5 +132,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_routes.fhir_router)
     app.include_router(audit_routes.router)
     app.include_router(fhir_rest.router)
+    app.include_router(agreements.router)
     app.add_middleware(RequestContextMiddleware, timeout_seconds=settings.request_timeout_seconds)
     return app

@@ -17,6 +17,7 @@ import uvicorn
 from gateway.app import create_app, preflight
 from gateway.audit_commands import audit_command
 from gateway.auth.client_assertion import client_assertion, load_private_key
+from gateway.config_commands import config_command, pid_file
 from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
 from gateway.services.tokens import ASSERTION_TYPE
@@ -48,6 +49,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--key",
         type=Path,
         help="the client's private key, PEM (default: <config dir>/keys/<client>.private.pem)",
+    )
+
+    config = commands.add_parser("config", help="the configuration directory")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser(
+        "check", help="load and check every file, as a start or reload would; change nothing"
+    )
+    config_commands.add_parser(
+        "reload",
+        help="check, then tell the running `gateway serve` to reload (SIGHUP) without a restart",
     )
 
     db = commands.add_parser("db", help="database schema")
@@ -92,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 getattr(args, "directory", None),
                 before=getattr(args, "before", None),
             )
+        if args.command == "config":
+            return config_command(settings, args.config_command)
         if args.db_command == "upgrade":
             return _db_upgrade(settings)
         return _db_current(settings)
@@ -121,10 +134,14 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         "log_level": "warning",
         **tls,
     }
-    if workers > 1:
-        uvicorn.run("gateway.app:create_app", factory=True, workers=workers, **options)
-    else:
-        uvicorn.run(create_app(settings), **options)
+    # SIGHUP to this process reloads the configuration: in a single process the app does
+    # (see gateway.api.configuration_reload); uvicorn's supervisor restarts its workers,
+    # which load it afresh.
+    with pid_file(settings.pid_file):
+        if workers > 1:
+            uvicorn.run("gateway.app:create_app", factory=True, workers=workers, **options)
+        else:
+            uvicorn.run(create_app(settings), **options)
     return 0
 
 

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     audit_checkpoint_every_seconds: float = Field(default=10.0, gt=0)
     audit_sequence_interval_seconds: float = Field(default=1.0, gt=0)
 
+    # Where `gateway serve` writes its process id, for `gateway config reload`.
+    pid_file: Path = Path("var/run/gateway.pid")
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -9,15 +9,20 @@ the decision point fails closed on it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from consent.statements import ConsentStatement, Period, Provision
 from mappings import codes
 from mappings.fhir_dates import parse_date_range
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
+from mappings.identifiers import NHS_NUMBER_SYSTEM, ODS_ORGANISATION_SYSTEM, is_valid_ods_code
+from mappings.issues import Issue, IssueCode
+from mappings.patients import patient_nhs_number
 
 _CLASS_SYSTEMS = frozenset({codes.RESOURCE_TYPES_SYSTEM, codes.DATA_CATEGORY_SYSTEM})
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Unreadable(Exception):
@@ -134,3 +139,46 @@ def _codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
             for coding in _list(concept.get("coding")):
                 if isinstance(coding, Mapping):
                     yield coding
+
+
+def privacy_consent_issues(resource: Mapping[str, Any]) -> list[Issue]:
+    """Why a privacy consent could not be honoured as written; empty when it can.
+
+    A statement the gateway cannot tie to a person, or whose rule it cannot read, would
+    be stored and silently never applied: refused instead, so the sender knows.
+    """
+    if not is_privacy_consent(resource):
+        return []
+    issues: list[Issue] = []
+    if patient_nhs_number("Consent", resource) is None:
+        issues.append(
+            Issue(
+                IssueCode.BUSINESS_RULE,
+                "A privacy consent must name its patient by NHS number "
+                f"({NHS_NUMBER_SYSTEM}) so that it can be applied.",
+                "Consent.patient.identifier",
+            )
+        )
+    provision = resource.get("provision")
+    if not isinstance(provision, Mapping) or provision.get("type") not in ("permit", "deny"):
+        issues.append(
+            Issue(
+                IssueCode.BUSINESS_RULE,
+                "A privacy consent must state its base rule: provision.type permit or deny.",
+                "Consent.provision.type",
+            )
+        )
+    elif _unreadable(resource):
+        issues.append(
+            Issue(
+                IssueCode.BUSINESS_RULE,
+                "A provision of this consent cannot be read (a period or dateTime).",
+                "Consent.provision",
+            )
+        )
+    return issues
+
+
+def _unreadable(resource: Mapping[str, Any]) -> bool:
+    statement = consent_statement("check", _EPOCH, resource)
+    return statement is None or statement.unreadable

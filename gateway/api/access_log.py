@@ -214,10 +214,15 @@ def _note_attempt(request: Request, trail: AccessTrail) -> None:
 
 
 def record_gateway_event(
-    connection: Connection, runtime: Runtime, subtype: codes.Code, description: str
+    connection: Connection,
+    runtime: Runtime,
+    subtype: codes.Code,
+    description: str,
+    *,
+    outcome: Outcome = 0,
 ) -> None:
     """The gateway's own operations (configuration loads, exports, operator commands),
     appended in the caller's transaction. `description` must name no patient."""
     trail = AccessTrail(EventKind.APPLICATION, subtype, "E")
     gateway = Who(None, None, (), None, None, gateway_identity(runtime))
-    audit_log.append(connection, trail.events(gateway, 0, description))
+    audit_log.append(connection, trail.events(gateway, outcome, description))

@@ -21,6 +21,7 @@ from gateway.configuration.models import (
     GatewayConfig,
 )
 from gateway.errors import ConfigurationError
+from gateway.settings import Settings
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -60,6 +61,22 @@ def _agreements(folder: Path, known_organisations: set[str]) -> tuple[AgreementE
         seen[entry.id] = path
         entries.append(entry)
     return tuple(entries)
+
+
+def check_settings(settings: Settings, config: GatewayConfig) -> None:
+    """Refuse combinations that must never reach production."""
+    if settings.env == "prod" and config.deployment.demo:
+        raise ConfigurationError(
+            f"{settings.config_dir} is a demo deployment (published keys, sample data); "
+            "GATEWAY_ENV=prod refuses it. Point GATEWAY_CONFIG_DIR at your deployment."
+        )
+    if settings.env == "prod" and not settings.public_base_url:
+        # Otherwise the token endpoint's audience (and every link) would come from the
+        # request's Host header, which the client chooses.
+        raise ConfigurationError(
+            "GATEWAY_ENV=prod needs GATEWAY_PUBLIC_BASE_URL: the URL clients use for this "
+            "gateway, which client assertions must name as their audience"
+        )
 
 
 def _registered(

@@ -35,6 +35,7 @@ from gateway.services.access_trail import NOT_PARTY, AccessTrail
 from gateway.services.sharing import SharingPolicy
 from gateway.store.resources import Party, ResourceStore, SearchPage, SharingFacts, StoredResource
 from mappings.audit_event import AuditedDecision
+from mappings.consents import privacy_consent_issues
 from mappings.fhir_dates import format_instant
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.issues import ContentError, Issue, IssueCode
@@ -438,6 +439,8 @@ def validated(resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
         if schema_problems:
             raise ContentError(schema_problems)
         check_uk_core(resource, resource_type)
+        if resource_type == "Consent" and (problems := privacy_consent_issues(resource)):
+            raise ContentError(problems, business_rule=True)
     except ContentError as error:
         raise InvalidContent(error.issues, business_rule=error.business_rule) from None
     return resource

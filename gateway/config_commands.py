@@ -1,0 +1,57 @@
+"""`gateway config check|reload`: the configuration directory, for operators."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.api.configuration_reload import expiring, load_summary
+from gateway.configuration.loader import check_settings, load_config
+from gateway.errors import ConfigurationError
+from gateway.settings import Settings
+
+
+def config_command(settings: Settings, command: str) -> int:
+    # A bad file is a ConfigurationError naming file and field: the CLI prints it, exit 2.
+    config = load_config(settings.config_dir)
+    check_settings(settings, config)
+    print(load_summary(config, "checked"))
+    for agreement in expiring(config, datetime.now(UTC)):
+        print(f"warning: agreement {agreement.label} expires on {agreement.valid_to}")
+    if command == "check":
+        return 0
+    pid = _running_pid(settings.pid_file)
+    os.kill(pid, signal.SIGHUP)
+    print(f"asked gateway process {pid} to reload (its log says config.reloaded when done)")
+    return 0
+
+
+def _running_pid(path: Path) -> int:
+    try:
+        pid = int(path.read_text(encoding="ascii").strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        raise ConfigurationError(
+            f"no running gateway found through {path} (is `gateway serve` running here? "
+            "Otherwise send SIGHUP to each gateway process)"
+        ) from None
+    return pid
+
+
+@contextmanager
+def pid_file(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()}\n", encoding="ascii")
+    try:
+        yield
+    finally:
+        try:
+            if path.read_text(encoding="ascii").strip() == str(os.getpid()):
+                path.unlink()
+        except OSError:
+            print(f"gateway: could not remove {path}", file=sys.stderr)
