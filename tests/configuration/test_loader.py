@@ -345,3 +345,105 @@ def test_a_malformed_clients_file_is_named(tmp_path: Path, content: str, field: 
     _write(tmp_path, ORGANISATIONS)
     (tmp_path / "clients.yaml").write_text(content)
     assert f"clients.yaml: {field}" in _refusal(tmp_path)
+
+
+# --- data-sharing agreements ------------------------------------------------------------
+
+_TWO_ORGANISATIONS = (
+    "organisations:\n"
+    "  - {ods: AZZ, name: P, role: provider}\n"
+    "  - {ods: RZZ, name: T, role: trust}\n"
+)
+_AGREEMENT = """\
+id: DSA-1
+version: "3"
+title: Test agreement
+status: active
+parties: [{ods: AZZ, role: provider}, {ods: RZZ, role: trust}]
+purposes: [direct-care]
+data_categories: [referral, escalation]
+legal_basis: UK GDPR 6(1)(e), 9(2)(h)
+valid_from: 2026-01-01
+valid_to: 2026-12-31
+contacts: [{name: A Person, role: IG lead}]
+"""
+
+
+def _with_agreement(directory: Path, text: str, name: str = "dsa-1.yaml") -> Path:
+    _write(directory, _TWO_ORGANISATIONS)
+    (directory / "agreements").mkdir(exist_ok=True)
+    (directory / "agreements" / name).write_text(text)
+    return directory
+
+
+def test_an_agreement_loads_as_the_decision_point_takes_it(tmp_path: Path) -> None:
+    config = load_config(_with_agreement(tmp_path, _AGREEMENT))
+    (agreement,) = config.agreements
+    assert agreement.label == "DSA-1 v3"
+    assert agreement.parties == {"AZZ", "RZZ"}
+    assert agreement.categories == {"referral", "escalation"}
+    assert str(agreement.valid_to) == "2026-12-31"
+
+
+def test_no_agreements_folder_means_no_agreements(tmp_path: Path) -> None:
+    _write(tmp_path, _TWO_ORGANISATIONS)
+    assert load_config(tmp_path).agreements == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (("purposes: [direct-care]", "purposes: [marketing]"), "purposes.0"),
+        (
+            ("data_categories: [referral, escalation]", "data_categories: [gossip]"),
+            "data_categories.0",
+        ),
+        (("status: active", "status: maybe"), "status"),
+        (("valid_to: 2026-12-31", "valid_to: 2025-12-31"), "(top level)"),
+        (
+            ("{ods: RZZ, role: trust}", "{ods: RZZ, role: trust}, {ods: AZZ, role: again}"),
+            "parties",
+        ),
+        (("contacts: [{name: A Person, role: IG lead}]", "contacts: []"), "contacts"),
+        (("title: Test agreement", "title: Test agreement\ncolour: red"), "colour"),
+    ],
+    ids=[
+        "purpose",
+        "category",
+        "status",
+        "dates",
+        "duplicate-party",
+        "no-contact",
+        "unknown-field",
+    ],
+)
+def test_a_bad_agreement_names_the_file_and_field(
+    tmp_path: Path, change: tuple[str, str], field: str
+) -> None:
+    _with_agreement(tmp_path, _AGREEMENT.replace(*change))
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(tmp_path)
+    assert "dsa-1.yaml" in raised.value.message
+    assert field in raised.value.message
+
+
+def test_an_agreement_party_must_be_a_known_organisation(tmp_path: Path) -> None:
+    _with_agreement(
+        tmp_path, _AGREEMENT.replace("{ods: RZZ, role: trust}", "{ods: RQQ, role: trust}")
+    )
+    with pytest.raises(ConfigurationError, match=r"dsa-1.yaml: parties.1.ods: not an organisation"):
+        load_config(tmp_path)
+
+
+def test_two_agreements_may_not_share_an_id(tmp_path: Path) -> None:
+    _with_agreement(tmp_path, _AGREEMENT)
+    _with_agreement(tmp_path, _AGREEMENT, name="dsa-2.yaml")
+    with pytest.raises(ConfigurationError, match=r"dsa-2\.yaml: id: DSA-1 is also the id in"):
+        load_config(tmp_path)
+
+
+def test_a_client_may_be_registered_for_other_purposes_of_use() -> None:
+    config = load_config(DEMO_CONFIG)
+    trust = config.client("demo-trust-crisis")
+    assert trust is not None
+    assert {p.value for p in trust.other_purposes_of_use} == {"ETREAT", "BTG", "safeguarding"}
