@@ -45,13 +45,24 @@ def _running_pid(path: Path) -> int:
 
 @contextmanager
 def pid_file(path: Path) -> Iterator[None]:
+    """This process's id in `path` while the block runs.
+
+    uvicorn stops gracefully on SIGTERM, restores the handler it found, then raises the
+    signal again; the handler here turns that into SystemExit so the file is removed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{os.getpid()}\n", encoding="ascii")
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         yield
     finally:
+        signal.signal(signal.SIGTERM, previous)
         try:
             if path.read_text(encoding="ascii").strip() == str(os.getpid()):
                 path.unlink()
         except OSError:
             print(f"gateway: could not remove {path}", file=sys.stderr)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)

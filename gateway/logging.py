@@ -57,6 +57,12 @@ SAFE_KEYS = frozenset(
         "ods_code",
         "reason",
         "clients",
+        # Configuration loads: counts, agreement ids and dates, and what a file got wrong
+        # (file and field names; configuration never holds patient data).
+        "agreements",
+        "agreement",
+        "valid_to",
+        "problem",
         # The access log's operation: sizes and counts, never events.
         "tree_size",
         "sequenced",
