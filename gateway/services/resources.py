@@ -274,10 +274,8 @@ class ResourceService:
         if self._sharing is None:
             return []
         recipients = {party.ods_code for party in parties}
-        decisions = self._sharing.on_write(resource_type, resource, recipients)
-        for decision, recipient in zip(
-            decisions, sorted(recipients - {self._sharing.actor}), strict=True
-        ):
+        decided = self._sharing.on_write(resource_type, resource, recipients)
+        for recipient, decision in decided:
             if not decision.permitted:
                 if self._trail is not None:
                     # The refused push is in the person's access history all the same.
@@ -289,7 +287,7 @@ class ResourceService:
                     rule=decision.rule.value,
                     source=decision.source,
                 )
-        return decisions
+        return [decision for _, decision in decided]
 
     def _facts(
         self,

@@ -52,10 +52,6 @@ class SharingPolicy:
         self._statements: dict[str, list[ConsentStatement]] = {}
         self._decisions: dict[tuple[str, str, int], Decision] = {}
 
-    @property
-    def actor(self) -> str:
-        return self._caller.ods_code
-
     # -- reads and searches -----------------------------------------------------------
 
     def search_filter(self) -> SharingFilter:
@@ -118,26 +114,30 @@ class SharingPolicy:
 
     def on_write(
         self, resource_type: str, resource: Mapping[str, Any], recipients: Iterable[str]
-    ) -> list[Decision]:
-        """One decision per organisation the written resource is shared with."""
+    ) -> list[tuple[str, Decision]]:
+        """For each organisation (other than the caller's) the written resource is shared
+        with, the decision on that sharing."""
         if resource_type in EXEMPT_TYPES:
             return []
         data = shared_data(resource_type, resource)
         statements = self._statements_for(data.patient)
         return [
-            decide(
-                self._request(
-                    "write",
-                    resource_type,
-                    category=data.category,
-                    origin=self._caller.ods_code,
-                    recipient=recipient,
-                    patient=data.patient,
-                    data=data,
+            (
+                recipient,
+                decide(
+                    self._request(
+                        "write",
+                        resource_type,
+                        category=data.category,
+                        origin=self._caller.ods_code,
+                        recipient=recipient,
+                        patient=data.patient,
+                        data=data,
+                    ),
+                    statements,
+                    self._agreements,
+                    self._now,
                 ),
-                statements,
-                self._agreements,
-                self._now,
             )
             for recipient in sorted(set(recipients) - {self._caller.ods_code})
         ]

@@ -347,3 +347,16 @@ def test_the_provider_may_name_its_registered_purposes(client: TestClient, purpo
     # TREAT is its default purpose (direct care) named explicitly; safeguarding is listed.
     response = client.get("/fhir/ServiceRequest", headers={"X-Purpose-Of-Use": purpose})
     assert response.status_code == 200
+
+
+def test_a_consent_is_recorded_and_read_by_its_parties_whatever_it_says(
+    client: TestClient, trust_token: dict[str, str]
+) -> None:
+    # Recording a person's wishes is never blocked by those wishes, even where the Trust
+    # they dissent from sharing with is named on the statement itself.
+    body = consent()
+    body["performer"] = [ods_reference("RZZ")]
+    dissent = _create(client, body)
+    response = client.get(f"/fhir/Consent/{dissent['id']}", headers=trust_token)
+    assert response.status_code == 200
+    assert response.json()["provision"] == {"type": "deny"}
