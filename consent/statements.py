@@ -50,9 +50,13 @@ class Provision:
     # An actor is named that is not an organisation by ODS code.
     unresolved_actor: bool = False
     purposes: frozenset[str] = frozenset()
+    # A purpose in a code system the gateway does not read.
+    unresolved_purpose: bool = False
     period: Period | None = None
     data_period: Period | None = None
     classes: frozenset[str] = frozenset()  # resource types and data categories
+    # A class in a code system the gateway does not read (LOINC document types...).
+    unresolved_class: bool = False
     security_labels: frozenset[tuple[str, str]] = frozenset()
     provisions: tuple[Provision, ...] = ()
 
@@ -88,15 +92,14 @@ def consent_answer(
     statements: Iterable[ConsentStatement], request: SharingRequest, now: datetime
 ) -> ConsentAnswer | None:
     """What the person's statements say about this sharing; None when none applies."""
-    active = [s for s in statements if s.status == "active"]
-    for statement in active:
-        if statement.unreadable or statement.provision is None:
-            return ConsentAnswer("unreadable", statement, None)
     newest_first = sorted(
-        active,
+        (s for s in statements if s.status == "active"),
         key=lambda s: (s.recorded or s.last_updated, s.last_updated, s.id),
         reverse=True,
     )
+    for statement in newest_first:
+        if statement.unreadable or statement.provision is None:
+            return ConsentAnswer("unreadable", statement, None)
     for statement in newest_first:
         assert statement.provision is not None
         found = _answer(statement.provision, request, now, enclosing=None)
@@ -126,6 +129,15 @@ def _answer(
     return exceptions[0] if exceptions else (own, provision)
 
 
+def _named(matched: bool, states_any: bool, states_unreadable: bool, in_doubt: bool) -> bool:
+    """Whether a list criterion (actor, purpose, class) lets the provision apply: not
+    stated at all, or it names the request, or it names something the gateway cannot
+    read and the provision is a restriction (applied when in doubt)."""
+    if not states_any and not states_unreadable:
+        return True
+    return matched or (states_unreadable and in_doubt)
+
+
 def _opposite(enclosing: ProvisionType | None) -> ProvisionType:
     # A root provision with no type is read as deny (restrict when in doubt).
     return "permit" if enclosing == "deny" else "deny"
@@ -137,14 +149,25 @@ def _applies(
     in_doubt = own == "deny"  # how a criterion that cannot be judged counts
     if provision.period is not None and not provision.period.contains(now):
         return False
-    if provision.actors or provision.unresolved_actor:
-        named = request.recipient in provision.actors
-        if not named and not (provision.unresolved_actor and in_doubt):
-            return False
-    if provision.purposes and not any(request.purpose.falls_under(p) for p in provision.purposes):
+    if not _named(
+        request.recipient in provision.actors,
+        bool(provision.actors),
+        provision.unresolved_actor,
+        in_doubt,
+    ):
         return False
-    if provision.classes and not (
-        request.resource_type in provision.classes or request.category in provision.classes
+    if not _named(
+        any(request.purpose.falls_under(p) for p in provision.purposes),
+        bool(provision.purposes),
+        provision.unresolved_purpose,
+        in_doubt,
+    ):
+        return False
+    if not _named(
+        request.resource_type in provision.classes or request.category in provision.classes,
+        bool(provision.classes),
+        provision.unresolved_class,
+        in_doubt,
     ):
         return False
     if provision.security_labels and not (provision.security_labels & request.security_labels):

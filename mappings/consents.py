@@ -20,6 +20,7 @@ from mappings.issues import Issue, IssueCode
 from mappings.patients import patient_nhs_number
 
 _CLASS_SYSTEMS = frozenset({codes.RESOURCE_TYPES_SYSTEM, codes.DATA_CATEGORY_SYSTEM})
+_PURPOSE_SYSTEMS = frozenset({codes.V3_ACT_REASON_SYSTEM, codes.PURPOSE_OF_USE_SYSTEM})
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,21 +74,19 @@ def _provision(node: Any, path: str) -> Provision:
         _provision(child, f"{path}.provision[{index}]")
         for index, child in enumerate(_list(node.get("provision")))
     )
+    purposes, unresolved_purpose = _codes(node.get("purpose"), _PURPOSE_SYSTEMS)
+    classes, unresolved_class = _codes(node.get("class"), _CLASS_SYSTEMS)
     return Provision(
         type=kind,
         path=path,
         actors=frozenset(actors),
         unresolved_actor=unresolved,
-        purposes=frozenset(
-            str(coding["code"]) for coding in _list(node.get("purpose")) if _has_code(coding)
-        ),
+        purposes=purposes,
+        unresolved_purpose=unresolved_purpose,
         period=_period(node.get("period")),
         data_period=_period(node.get("dataPeriod")),
-        classes=frozenset(
-            str(coding["code"])
-            for coding in _list(node.get("class"))
-            if _has_code(coding) and coding.get("system") in _CLASS_SYSTEMS
-        ),
+        classes=classes,
+        unresolved_class=unresolved_class,
         security_labels=frozenset(
             (str(coding.get("system", "")), str(coding["code"]))
             for coding in _list(node.get("securityLabel"))
@@ -125,18 +124,36 @@ def _instant(value: Any, *, end: bool) -> datetime | None:
     return span.high if end else span.low
 
 
+def _codes(codings: Any, systems: frozenset[str]) -> tuple[frozenset[str], bool]:
+    """The codes in the systems the gateway reads, and whether any other was named."""
+    known: set[str] = set()
+    other = False
+    for coding in _list(codings):
+        if _has_code(coding) and coding.get("system") in systems:
+            known.add(str(coding["code"]))
+        else:
+            other = True
+    return frozenset(known), other
+
+
 def _has_code(coding: Any) -> bool:
     return isinstance(coding, Mapping) and isinstance(coding.get("code"), str)
 
 
 def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    """A repeating element: absent is empty; anything but a list cannot be read."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Unreadable
+    return value
 
 
 def _codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
     for concept in concepts if isinstance(concepts, list) else [concepts]:
         if isinstance(concept, Mapping):
-            for coding in _list(concept.get("coding")):
+            codings = concept.get("coding")
+            for coding in codings if isinstance(codings, list) else []:
                 if isinstance(coding, Mapping):
                     yield coding
 

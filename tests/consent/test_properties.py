@@ -1,0 +1,359 @@
+"""Properties of the decision point over random requests, statements and agreements."""
+
+from __future__ import annotations
+
+import dataclasses
+import random as stdlib_random
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from consent.agreements import Agreement, cover, shared_with
+from consent.decision import decide
+from consent.model import DATA_CATEGORIES, OVERRIDING_ROLES, Obligation, Rule, SharingRequest
+from consent.purposes import AGREEMENT_PURPOSES, Purpose
+from consent.statements import ConsentStatement, Period, Provision
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 30)
+ORGS = ("AZZ", "RZZ", "RYY", "AXX")
+ROLES = (*sorted(OVERRIDING_ROLES), "ig-lead", "operations", None)
+RESOURCE_TYPES = ("ServiceRequest", "Communication", "Flag", "Task", "AuditEvent")
+LABELS = (
+    ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R"),
+    ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "V"),
+    ("urn:other", "R"),
+)
+PURPOSE_CODES = ("TREAT", "ETREAT", "BTG", "direct-care", "safeguarding", "service-improvement")
+STATUSES = ("active", "active", "active", "draft", "inactive", "entered-in-error")
+SETTINGS = settings(max_examples=200, deadline=None)
+
+# Moments near NOW, few enough that statements and periods often tie or touch.
+moments = st.integers(min_value=-3, max_value=3).map(lambda days: NOW + timedelta(days=days))
+
+
+def _sparse(elements: st.SearchStrategy, max_size: int = 2) -> st.SearchStrategy:
+    """Mostly no criterion, so that provisions often apply."""
+    return st.one_of(
+        st.just(frozenset()),
+        st.just(frozenset()),
+        st.frozensets(elements, min_size=1, max_size=max_size),
+    )
+
+
+periods = st.builds(Period, st.none() | moments, st.none() | moments)
+
+
+CRITERIA = ("actors", "unresolved", "purposes", "period", "data_period", "classes", "labels")
+
+
+@st.composite
+def provisions(draw: st.DrawFn, depth: int = 0) -> Provision:
+    """A provision with at most two criteria, nested at most three deep below the root."""
+    children: tuple[Provision, ...] = ()
+    if depth < 3:
+        children = tuple(draw(st.lists(provisions(depth + 1), max_size=2 if depth == 0 else 1)))
+    stated = draw(st.lists(st.sampled_from(CRITERIA), max_size=2, unique=True))
+    some = st.frozensets  # at least one value for each criterion stated
+    return Provision(
+        type=draw(st.sampled_from((None, "permit", "deny"))),
+        actors=draw(some(st.sampled_from(ORGS), min_size=1, max_size=2))
+        if "actors" in stated
+        else frozenset(),
+        unresolved_actor="unresolved" in stated,
+        purposes=draw(some(st.sampled_from(PURPOSE_CODES), min_size=1, max_size=2))
+        if "purposes" in stated
+        else frozenset(),
+        period=draw(periods) if "period" in stated else None,
+        data_period=draw(periods) if "data_period" in stated else None,
+        classes=draw(
+            some(st.sampled_from(DATA_CATEGORIES + RESOURCE_TYPES), min_size=1, max_size=2)
+        )
+        if "classes" in stated
+        else frozenset(),
+        security_labels=draw(some(st.sampled_from(LABELS), min_size=1, max_size=2))
+        if "labels" in stated
+        else frozenset(),
+        provisions=children,
+    )
+
+
+def with_paths(node: Provision, path: str = "provision") -> Provision:
+    children = tuple(
+        with_paths(child, f"{path}.provision[{index}]")
+        for index, child in enumerate(node.provisions)
+    )
+    return dataclasses.replace(node, path=path, provisions=children)
+
+
+@st.composite
+def statements(draw: st.DrawFn) -> tuple[ConsentStatement, ...]:
+    count = draw(st.integers(min_value=0, max_value=3))
+    found = []
+    for index in range(count):
+        unreadable = draw(st.integers(min_value=0, max_value=5)) == 0
+        root = None if unreadable else with_paths(draw(provisions()))
+        found.append(
+            ConsentStatement(
+                id=f"c{index}",
+                status=draw(st.sampled_from(STATUSES)),
+                recorded=draw(st.none() | moments),
+                last_updated=draw(moments),
+                provision=root,
+                unreadable=unreadable,
+            )
+        )
+    return tuple(found)
+
+
+def _mostly_all(values: tuple[str, ...]) -> st.SearchStrategy:
+    """Often every value, so that agreements often cover (and consent is reached)."""
+    return st.just(frozenset(values)) | st.frozensets(st.sampled_from(values), min_size=1)
+
+
+@st.composite
+def agreements(draw: st.DrawFn, min_size: int = 1) -> tuple[Agreement, ...]:
+    count = draw(st.integers(min_value=min_size, max_value=4))
+    found = []
+    for index in draw(st.permutations(range(count))):
+        valid_from = TODAY + timedelta(draw(st.integers(min_value=-6, max_value=1)))
+        found.append(
+            Agreement(
+                id=f"DSA-{index:03d}",
+                version=draw(st.sampled_from(("1", "2"))),
+                parties=draw(_mostly_all(ORGS)),
+                purposes=draw(_mostly_all(AGREEMENT_PURPOSES)),
+                categories=draw(_mostly_all(DATA_CATEGORIES)),
+                valid_from=valid_from,
+                valid_to=draw(
+                    st.none() | st.integers(4, 8).map(lambda d, f=valid_from: f + timedelta(d))
+                ),
+                status=draw(st.sampled_from(("active", "active", "active", "draft", "suspended"))),
+                withhold_free_text=draw(st.booleans()),
+            )
+        )
+    return tuple(found)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> SharingRequest:
+    recipient = draw(st.sampled_from(ORGS))
+    others = [org for org in ORGS if org != recipient]
+    return SharingRequest(
+        actor=draw(st.sampled_from((recipient, *ORGS))),
+        actor_role=draw(st.sampled_from(ROLES)),
+        purpose=draw(st.sampled_from(Purpose)),
+        action=draw(st.sampled_from(("read", "write", "deliver"))),
+        category=draw(st.sampled_from(DATA_CATEGORIES)),
+        origin=draw(st.sampled_from((*others, *others, recipient, None))),
+        recipient=recipient,
+        patient=draw(st.sampled_from(("9434765919", "9434765919", "9434765919", None))),
+        resource_type=draw(st.sampled_from(RESOURCE_TYPES)),
+        security_labels=draw(_sparse(st.sampled_from(LABELS))),
+        data_date=draw(st.none() | moments),
+        justification=draw(st.sampled_from((None, "", "  ", "Risk to life"))),
+    )
+
+
+# -- (a) no agreement, no sharing ------------------------------------------------------
+
+
+@SETTINGS
+@given(requests(), statements())
+def test_without_any_agreement_only_same_organisation_is_permitted(
+    request: SharingRequest, consents: tuple[ConsentStatement, ...]
+) -> None:
+    decision = decide(request, consents, (), NOW)
+    if request.origin is not None and request.origin == request.recipient:
+        assert decision.permitted
+        assert decision.rule is Rule.SAME_ORGANISATION
+    else:
+        assert not decision.permitted
+        assert decision.rule in (Rule.NO_AGREEMENT, Rule.ORIGIN_UNKNOWN)
+
+
+# -- (b) adding a deny never widens ----------------------------------------------------
+
+
+@SETTINGS
+@given(requests(), statements(), agreements(), provisions(depth=3))
+def test_a_newest_dissent_never_turns_a_deny_into_a_permit(
+    request: SharingRequest,
+    consents: tuple[ConsentStatement, ...],
+    deals: tuple[Agreement, ...],
+    root: Provision,
+) -> None:
+    before = decide(request, consents, deals, NOW)
+    newest = max(
+        [
+            NOW,
+            *(s.recorded or s.last_updated for s in consents),
+            *(s.last_updated for s in consents),
+        ]
+    ) + timedelta(days=1)
+    dissent = ConsentStatement(
+        id="c-new",
+        status="active",
+        recorded=newest,
+        last_updated=newest,
+        provision=with_paths(dataclasses.replace(root, type="deny")),
+    )
+
+    after = decide(request, (*consents, dissent), deals, NOW)
+
+    if not before.permitted:
+        assert not after.permitted
+
+
+def _add_deny(node: Provision, where: list[int], deny: Provision) -> Provision:
+    """node with deny appended as a child of the provision `where` leads to."""
+    if not where or not node.provisions:
+        return dataclasses.replace(node, provisions=(*node.provisions, deny))
+    index = where[0] % len(node.provisions)
+    children = list(node.provisions)
+    children[index] = _add_deny(children[index], where[1:], deny)
+    return dataclasses.replace(node, provisions=tuple(children))
+
+
+@SETTINGS
+@given(
+    requests(),
+    statements(),
+    agreements(),
+    st.data(),
+    provisions(depth=3),
+    st.lists(st.integers(min_value=0, max_value=3), max_size=3),
+)
+def test_a_nested_deny_never_turns_a_deny_into_a_permit(
+    request: SharingRequest,
+    consents: tuple[ConsentStatement, ...],
+    deals: tuple[Agreement, ...],
+    data: st.DataObject,
+    deny: Provision,
+    where: list[int],
+) -> None:
+    readable = [i for i, s in enumerate(consents) if s.provision is not None]
+    if not readable:
+        return
+    chosen = data.draw(st.sampled_from(readable))
+    target = consents[chosen]
+    assert target.provision is not None
+    changed = dataclasses.replace(
+        target,
+        provision=with_paths(
+            _add_deny(target.provision, where, dataclasses.replace(deny, type="deny"))
+        ),
+    )
+    before = decide(request, consents, deals, NOW)
+
+    after = decide(request, (*consents[:chosen], changed, *consents[chosen + 1 :]), deals, NOW)
+
+    if not before.permitted:
+        assert not after.permitted
+
+
+# -- (c) deterministic, whatever the order ---------------------------------------------
+
+# Two active statements that cannot be read: which one the refusal names must not depend
+# on the order the store happens to return them in.
+_TWO_UNREADABLE = tuple(
+    ConsentStatement(id, "active", None, NOW - timedelta(days=1), None, unreadable=True)
+    for id in ("c0", "c1")
+)
+_EVERYTHING = Agreement(
+    id="DSA-000",
+    version="1",
+    parties=frozenset(ORGS),
+    purposes=frozenset(AGREEMENT_PURPOSES),
+    categories=frozenset(DATA_CATEGORIES),
+    valid_from=TODAY - timedelta(days=30),
+    valid_to=None,
+    status="active",
+)
+_TREAT_READ = SharingRequest(
+    actor="RZZ",
+    actor_role="trust-crisis-system",
+    purpose=Purpose.TREAT,
+    action="read",
+    category="referral",
+    origin="AZZ",
+    recipient="RZZ",
+    patient="9434765919",
+    resource_type="ServiceRequest",
+)
+
+
+@SETTINGS
+@given(requests(), statements(), agreements(), st.randoms(use_true_random=False))
+@example(_TREAT_READ, _TWO_UNREADABLE, (_EVERYTHING,), stdlib_random.Random(0))
+def test_decide_is_deterministic_and_order_free(
+    request: SharingRequest,
+    consents: tuple[ConsentStatement, ...],
+    deals: tuple[Agreement, ...],
+    random: stdlib_random.Random,
+) -> None:
+    first = decide(request, consents, deals, NOW)
+    shuffled_consents = list(consents)
+    shuffled_deals = list(deals)
+    random.shuffle(shuffled_consents)
+    random.shuffle(shuffled_deals)
+
+    assert decide(request, consents, deals, NOW) == first
+    assert decide(request, consents[::-1], deals[::-1], NOW) == first
+    assert decide(request, shuffled_consents, shuffled_deals, NOW) == first
+
+
+# -- (d) a permit rests on an agreement --------------------------------------------------
+
+
+@SETTINGS
+@given(requests(), statements(), agreements())
+def test_a_permit_names_an_agreement_unless_within_one_organisation(
+    request: SharingRequest,
+    consents: tuple[ConsentStatement, ...],
+    deals: tuple[Agreement, ...],
+) -> None:
+    decision = decide(request, consents, deals, NOW)
+    if not decision.permitted:
+        assert decision.agreement is None
+        assert not decision.obligations
+        return
+    if decision.rule is Rule.SAME_ORGANISATION:
+        assert request.origin == request.recipient
+        assert decision.agreement is None
+        return
+    labels = {deal.label for deal in deals}
+    assert decision.agreement in labels
+    permits = [r for r in decision.reasons if r.rule is Rule.AGREEMENT_PERMITS]
+    assert [r.source for r in permits] == [decision.agreement]
+    named = next(deal for deal in deals if deal.label == decision.agreement)
+    assert request.origin in named.parties
+    assert request.recipient in named.parties
+    assert request.purpose.agreement_purpose in named.purposes
+    assert request.category in named.categories
+    assert named.in_force_rule(TODAY) is None
+    assert (Obligation.WITHHOLD_FREE_TEXT in decision.obligations) is named.withhold_free_text
+    assert (Obligation.RECORD_BREAK_GLASS in decision.obligations) is (
+        request.purpose is Purpose.BTG or decision.rule is Rule.OVERRIDDEN
+    )
+
+
+# -- (e) shared_with agrees with cover ---------------------------------------------------
+
+
+@SETTINGS
+@given(agreements(min_size=0), st.sampled_from(ORGS), st.sampled_from(AGREEMENT_PURPOSES))
+def test_shared_with_agrees_with_cover(
+    deals: tuple[Agreement, ...], recipient: str, purpose: str
+) -> None:
+    shared = shared_with(deals, recipient, purpose, NOW)  # type: ignore[arg-type]
+
+    assert recipient not in shared
+    for origin in ORGS:
+        if origin == recipient:
+            continue
+        listed = shared.get(origin, frozenset())
+        for category in DATA_CATEGORIES:
+            found = cover(deals, origin, recipient, purpose, category, NOW)  # type: ignore[arg-type]
+            assert (found.agreement is not None) is (category in listed), (origin, category)
