@@ -46,6 +46,11 @@ STANDARD_CODES = {
     (BALP + "BasicAuditEntityType", "XrequestId",
      "transport specific unique identifier where http X-Request-Id is used"),
     (BALP + "UserAgentTypes", "AuthzOauthService", "OAuth Authorization Server"),
+    (THO + "v3-ActReason", "TREAT", "treatment"),  # THO v3 ActReason (PurposeOfUse)
+    (THO + "v3-ActReason", "ETREAT", "Emergency Treatment"),
+    (THO + "v3-ActReason", "BTG", "break the glass"),
+    (THO + "consentscope", "patient-privacy", "Privacy Consent"),
+    (THO + "v3-ObservationValue", "REDACTED", "redacted"),
     *((REST, code, code) for code in (
         "create", "read", "vread", "update", "delete", "search-type", "history-instance",
         "operation",
