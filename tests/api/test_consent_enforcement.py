@@ -4,12 +4,17 @@ use, break-glass, and what the access log records of each decision."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from gateway.app import create_app
+from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.schema import resources
 from tests.builders import (
@@ -20,11 +25,14 @@ from tests.builders import (
     ods_reference,
     service_request,
 )
+from tests.fhir_judge import assert_valid_fhir
+from tests.tokens import TRUST, access_token, bearer
 
 FHIR = {"Content-Type": "application/fhir+json"}
 PRIVACY = "http://terminology.hl7.org/CodeSystem/consentscope"
 RESOURCE_TYPES = "http://hl7.org/fhir/resource-types"
 DEMO_AGREEMENT = "DSA-DEMO-NORTH-001 v1"
+REDACTED_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 
 
 def consent(
@@ -360,3 +368,41 @@ def test_a_consent_is_recorded_and_read_by_its_parties_whatever_it_says(
     response = client.get(f"/fhir/Consent/{dissent['id']}", headers=trust_token)
     assert response.status_code == 200
     assert response.json()["provision"] == {"type": "deny"}
+
+
+@pytest.fixture
+def withholding(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
+    """The application with the demo agreement saying: share without free text."""
+    config = tmp_path / "config"
+    shutil.copytree(settings.config_dir, config)
+    agreement = config / "agreements" / "dsa-north-crisis-pathway.yaml"
+    agreement.write_text(agreement.read_text() + "withhold_free_text: true\n")
+    app = create_app(settings.model_copy(update={"config_dir": config}))
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as test:
+        yield test
+
+
+def test_an_agreement_can_withhold_free_text(withholding: TestClient) -> None:
+    provider = bearer(access_token(withholding))
+    trust = bearer(access_token(withholding, TRUST))
+    body = service_request(note=[{"text": "Lives with partner; history of overdose"}])
+    body["text"] = {
+        "status": "generated",
+        "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>',
+    }
+    created = withholding.post("/fhir/ServiceRequest", json=body, headers={**FHIR, **provider})
+    assert created.status_code == 201, created.text
+    path = f"/fhir/ServiceRequest/{created.json()['id']}"
+
+    shared = withholding.get(path, headers=trust).json()
+    assert "note" not in shared
+    assert "text" not in shared
+    assert {"system": REDACTED_SYSTEM, "code": "REDACTED", "display": "redacted"} in shared["meta"][
+        "security"
+    ]
+    assert shared["subject"] == body["subject"]
+    assert_valid_fhir(shared)
+    # Its own organisation sees everything it wrote.
+    own = withholding.get(path, headers=provider).json()
+    assert own["note"] == body["note"]
+    assert "security" not in own["meta"]
