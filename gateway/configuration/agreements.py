@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from consent.agreements import Agreement, AgreementStatus
 from consent.model import DataCategory
 from consent.purposes import AgreementPurpose
-from mappings.identifiers import is_valid_ods_code
+from gateway.configuration.fields import OdsCode
 
 
 class _Strict(BaseModel):
@@ -17,16 +17,9 @@ class _Strict(BaseModel):
 
 
 class AgreementParty(_Strict):
-    ods: str
+    ods: OdsCode
     # How the organisation takes part, as the agreement says (data controller, provider...).
     role: str = Field(min_length=1, max_length=100)
-
-    @field_validator("ods")
-    @classmethod
-    def _ods_code(cls, value: str) -> str:
-        if not is_valid_ods_code(value):
-            raise ValueError("must be an ODS code: 3 to 10 upper-case letters and digits")
-        return value
 
 
 class Contact(_Strict):

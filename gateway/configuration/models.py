@@ -12,7 +12,7 @@ from consent.purposes import Purpose
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, parse_scope
 from gateway.configuration.agreements import AgreementEntry
-from mappings.identifiers import is_valid_ods_code
+from gateway.configuration.fields import OdsCode
 
 ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator"]
 # The gateway's own purposes of use (CodeSystem purpose-of-use, listed in the README),
@@ -31,17 +31,10 @@ class Deployment(_Strict):
 
 
 class Organisation(_Strict):
-    ods: str
+    ods: OdsCode
     name: str
     role: Literal["provider", "trust"]
     locality: str | None = None
-
-    @field_validator("ods")
-    @classmethod
-    def _ods_code(cls, value: str) -> str:
-        if not is_valid_ods_code(value):
-            raise ValueError("must be an ODS code: 3 to 10 upper-case letters and digits")
-        return value
 
 
 class Directory(_Strict):
@@ -67,7 +60,7 @@ class ClientEntry(_Strict):
     """A registered backend client, as written in clients.yaml."""
 
     client_id: str = Field(pattern=r"^[A-Za-z0-9._\-]{1,128}$")
-    organisation: str
+    organisation: OdsCode
     role: ClientRole | None = None
     purpose_of_use: PurposeOfUse = "direct-care"
     # Purposes a request may name instead (X-Purpose-Of-Use), beyond the default:
@@ -81,13 +74,6 @@ class ClientEntry(_Strict):
     # For mutual TLS: the SHA-256 of the client certificate (DER), hex.
     certificate_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     rate_limit: RateLimit | None = None
-
-    @field_validator("organisation")
-    @classmethod
-    def _ods_code(cls, value: str) -> str:
-        if not is_valid_ods_code(value):
-            raise ValueError("must be an ODS code: 3 to 10 upper-case letters and digits")
-        return value
 
     @field_validator("scopes")
     @classmethod

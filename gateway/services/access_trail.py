@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -140,46 +140,30 @@ class AccessTrail:
             groups[None] = []
         recorded = now()
         events = [
-            AuditFacts(
-                event_id=new_id(),
-                recorded=recorded,
+            replace(
+                _facts(who, recorded, new_id()),
                 kind=self.kind,
                 subtype=self.subtype,
                 action=self.action,
                 outcome=outcome,
                 outcome_desc=outcome_desc,
-                client=who.client,
-                end_user=who.end_user,
-                gateway_base_url=who.gateway_base_url,
-                purpose_of_use=who.purpose_of_use,
                 patient_nhs_number=patient,
                 data=tuple(data),
                 query=self.query,
-                request_id=who.request_id,
-                correlation_id=who.correlation_id,
                 decision=self._decision_for(patient, outcome),
             )
             for patient, data in groups.items()
         ]
         if outcome == 0:
             events.extend(
-                AuditFacts(
-                    event_id=new_id(),
-                    recorded=recorded,
+                replace(
+                    _facts(who, recorded, new_id()),
                     kind=EventKind.SECURITY_ALERT,
                     subtype=Subtype.BREAK_GLASS,
                     action=self.action,
-                    outcome=0,
                     outcome_desc="Recorded dissent overridden, or glass broken, to share data.",
-                    client=who.client,
-                    end_user=who.end_user,
-                    gateway_base_url=who.gateway_base_url,
-                    purpose_of_use=who.purpose_of_use,
                     patient_nhs_number=patient,
                     data=tuple(data),
-                    query=None,
-                    request_id=who.request_id,
-                    correlation_id=who.correlation_id,
                     decision=AuditedDecision(Rule.OVERRIDDEN.value, why),
                 )
                 for patient, (data, why) in self.break_glass.items()
@@ -193,3 +177,26 @@ class AccessTrail:
         if labels:
             return AuditedDecision(Rule.AGREEMENT_PERMITS.value, ", ".join(labels))
         return self.decision
+
+
+def _facts(who: Who, recorded: datetime, event_id: str) -> AuditFacts:
+    """An event's facts about who called, for the caller to complete with what happened."""
+    return AuditFacts(
+        event_id=event_id,
+        recorded=recorded,
+        kind=EventKind.REST,
+        subtype=Subtype.READ,
+        action="E",
+        outcome=0,
+        outcome_desc=None,
+        client=who.client,
+        end_user=who.end_user,
+        gateway_base_url=who.gateway_base_url,
+        purpose_of_use=who.purpose_of_use,
+        patient_nhs_number=None,
+        data=(),
+        query=None,
+        request_id=who.request_id,
+        correlation_id=who.correlation_id,
+        decision=None,
+    )

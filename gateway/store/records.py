@@ -1,0 +1,49 @@
+"""What the store hands back: a stored resource (with its sharing facts) and its parties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: datetime
+    content: str  # the JSON text as served, meta included
+    # The current version's sharing facts (None on a past version read from history).
+    facts: SharingFacts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SharingFacts:
+    """What searches filter on before consent is weighed (see consent.decision)."""
+
+    patient: str | None  # NHS number
+    origin: str | None  # ODS code of the organisation the data comes from
+    category: str | None  # data category (referral, escalation, risk-flag...)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    ods_code: str
+    basis: str  # requester, performer, sender, recipient, owner, author...
+
+
+def record_from_row(row: object) -> StoredResource:
+    mapping = row._mapping  # type: ignore[attr-defined]
+    facts = (
+        SharingFacts(mapping["patient"], mapping["origin"], mapping["data_category"])
+        if "origin" in mapping
+        else None
+    )
+    return StoredResource(
+        resource_type=mapping["resource_type"],
+        id=mapping["id"],
+        version_id=mapping["version_id"],
+        last_updated=mapping["last_updated"],
+        content=mapping["content"],
+        facts=facts,
+    )
