@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from consent.model import Decision, Obligation, Rule
+from consent.model import Decision, Obligation
 from gateway import fhir_schema
 from gateway.auth.caller import Caller
-from gateway.auth.purpose import JUSTIFICATION_HEADER, PURPOSE_OF_USE_HEADER
 from gateway.auth.scopes import Interaction
 from gateway.errors import (
     BadRequest,
@@ -27,12 +26,11 @@ from gateway.errors import (
     MultipleMatches,
     NotFound,
     PreconditionFailed,
-    SharingRefused,
 )
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.services.access_trail import NOT_PARTY, AccessTrail
-from gateway.services.sharing import SharingPolicy
+from gateway.services.sharing import SharingPolicy, refusal, sharing_facts
 from gateway.store.resources import Party, ResourceStore, SearchPage, SharingFacts, StoredResource
 from mappings.audit_event import AuditedDecision
 from mappings.consents import privacy_consent_issues
@@ -250,12 +248,7 @@ class ResourceService:
         if not decision.permitted:
             if self._trail is not None:
                 self._trail.refused(shown or current, decision.rule.value, decision.source)
-            raise SharingRefused(
-                f"Sharing this {current.resource_type} with your organisation is not "
-                f"permitted (rule {decision.rule.value}).{_hint(decision)}",
-                rule=decision.rule.value,
-                source=decision.source,
-            )
+            raise refusal(decision, f"this {current.resource_type} with your organisation")
         return decision
 
     def _served(self, record: StoredResource, decision: Decision | None) -> StoredResource:
@@ -281,12 +274,7 @@ class ResourceService:
                     # The refused push is in the person's access history all the same.
                     self._trail.concerns(shared_data(resource_type, resource).patient)
                     self._trail.decision = AuditedDecision(decision.rule.value, decision.source)
-                raise SharingRefused(
-                    f"Sharing this {resource_type} with {recipient} is not permitted "
-                    f"(rule {decision.rule.value}).{_hint(decision)}",
-                    rule=decision.rule.value,
-                    source=decision.source,
-                )
+                raise refusal(decision, f"this {resource_type} with {recipient}")
         return [decision for _, decision in decided]
 
     def _facts(
@@ -297,18 +285,8 @@ class ResourceService:
         *,
         previous: SharingFacts | None,
     ) -> SharingFacts:
-        """What searches filter on. The origin is the organisation that wrote the
-        resource as its sender; an update by another party keeps the origin it had."""
-        data = shared_data(resource_type, resource)
-        basis = sender_role(resource_type).basis
-        senders = sorted(party.ods_code for party in parties if party.basis == basis)
-        if self._caller is not None and self._caller.ods_code in senders:
-            origin: str | None = self._caller.ods_code
-        elif previous is not None and previous.origin in senders:
-            origin = previous.origin
-        else:
-            origin = senders[0] if senders else None
-        return SharingFacts(data.patient, origin, data.category)
+        writer = None if self._caller is None else self._caller.ods_code
+        return sharing_facts(resource_type, resource, parties, writer, previous)
 
     # -- who sees what ----------------------------------------------------------------
 
@@ -442,18 +420,6 @@ def validated(resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
     except ContentError as error:
         raise InvalidContent(error.issues, business_rule=error.business_rule) from None
     return resource
-
-
-def _hint(decision: Decision) -> str:
-    if decision.rule in (Rule.DISSENT, Rule.CONSENT_UNREADABLE):
-        return (
-            " Where sharing is needed to protect someone, a client registered for it may "
-            f"name {PURPOSE_OF_USE_HEADER} (safeguarding, ETREAT or BTG) with an "
-            f"{JUSTIFICATION_HEADER}."
-        )
-    if decision.rule is Rule.OVERRIDE_NEEDS_JUSTIFICATION:
-        return f" State why in {JUSTIFICATION_HEADER}."
-    return ""
 
 
 def _versioned(

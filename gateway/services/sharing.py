@@ -26,9 +26,17 @@ from consent.model import (
 )
 from consent.statements import ConsentStatement
 from gateway.auth.caller import Caller
-from gateway.store.resources import ResourceStore, SharingFacts, SharingFilter, StoredResource
+from gateway.auth.purpose import JUSTIFICATION_HEADER, PURPOSE_OF_USE_HEADER
+from gateway.errors import SharingRefused
+from gateway.store.resources import (
+    Party,
+    ResourceStore,
+    SharingFacts,
+    SharingFilter,
+    StoredResource,
+)
 from mappings.consents import consent_statement
-from mappings.parties import DIRECTORY_TYPES
+from mappings.parties import DIRECTORY_TYPES, sender_role
 from mappings.sharing import SharedData, shared_data
 
 # Statements about sharing are always recordable, and readable by the organisations
@@ -192,3 +200,43 @@ class SharingPolicy:
 
 def _category(value: str | None) -> DataCategory | None:
     return next((category for category in DATA_CATEGORIES if category == value), None)
+
+
+def refusal(decision: Decision, sharing: str) -> SharingRefused:
+    """The error for a denied sharing ("this ServiceRequest with RZZ"), with a hint
+    where the client can do something about it."""
+    hint = ""
+    if decision.rule in (Rule.DISSENT, Rule.CONSENT_UNREADABLE):
+        hint = (
+            " Where sharing is needed to protect someone, a client registered for it may "
+            f"name {PURPOSE_OF_USE_HEADER} (safeguarding, ETREAT or BTG) with an "
+            f"{JUSTIFICATION_HEADER}."
+        )
+    elif decision.rule is Rule.OVERRIDE_NEEDS_JUSTIFICATION:
+        hint = f" State why in {JUSTIFICATION_HEADER}."
+    return SharingRefused(
+        f"Sharing {sharing} is not permitted (rule {decision.rule.value}).{hint}",
+        rule=decision.rule.value,
+        source=decision.source,
+    )
+
+
+def sharing_facts(
+    resource_type: str,
+    resource: Mapping[str, Any],
+    parties: Iterable[Party],
+    writer: str | None,
+    previous: SharingFacts | None,
+) -> SharingFacts:
+    """What searches filter on. The origin is the organisation that wrote the resource
+    as its sender; an update by another party keeps the origin it had."""
+    data = shared_data(resource_type, resource)
+    basis = sender_role(resource_type).basis
+    senders = sorted(party.ods_code for party in parties if party.basis == basis)
+    if writer is not None and writer in senders:
+        origin: str | None = writer
+    elif previous is not None and previous.origin in senders:
+        origin = previous.origin
+    else:
+        origin = senders[0] if senders else None
+    return SharingFacts(data.patient, origin, data.category)
