@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    String,
     and_,
+    any_,
+    bindparam,
     exists,
     func,
     not_,
@@ -20,6 +23,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gateway.search.query import Cursor, Include, LastUpdatedCriterion, SearchQuery
 from gateway.store.criteria import criterion_condition, party_condition
@@ -29,6 +33,8 @@ from mappings.parties import DIRECTORY_TYPES
 
 # How many rounds of _include:iterate are followed; the handover graph is two deep.
 MAX_INCLUDE_ROUNDS = 3
+# The most rows one step of a consent-filtered page reads.
+_MAX_READ_STEP = 800
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,8 @@ class ResourceSearch:
         if visible_to is not None and query.resource_type not in DIRECTORY_TYPES:
             conditions.append(party_condition(visible_to))
         if sharing is not None and query.resource_type not in DIRECTORY_TYPES:
-            conditions.append(_agreements_condition(sharing))
+            dialect = self._connection.dialect.name
+            conditions.append(_agreements_condition(sharing, dialect))
         else:
             sharing = None
         total = None
@@ -129,20 +136,23 @@ class ResourceSearch:
         wanted = query.count + 1
         position = None if cursor is None else (cursor.last_updated, cursor.resource_id)
         found: list[StoredResource] = []
-        # Read in page order until a page and one more are admitted, or none are left.
+        size = wanted
+        # Read in page order until a page and one more are admitted, or none are left;
+        # when consent hid some, read further in larger steps.
         while len(found) < wanted:
             statement = select(resources).where(*conditions)
             if position is not None:
                 after = tuple_(*position)
                 statement = statement.where(key < after if descending else key > after)
-            rows = self._connection.execute(statement.order_by(*order).limit(wanted)).all()
+            rows = self._connection.execute(statement.order_by(*order).limit(size)).all()
             batch = [record_from_row(row) for row in rows]
             if admit is not None and batch:
                 batch = [record for record, ok in zip(batch, admit(batch), strict=True) if ok]
             found.extend(batch)
-            if len(rows) < wanted:
+            if len(rows) < size:
                 break
             position = (rows[-1].last_updated, rows[-1].id)
+            size = min(size * 2, _MAX_READ_STEP)
         more = len(found) > query.count
         page = found[: query.count]
         if not forward:
@@ -213,14 +223,33 @@ class ResourceSearch:
         return sorted({value for value in self._connection.execute(statement).scalars() if value})
 
 
-def _agreements_condition(sharing: SharingFilter) -> ColumnElement[bool]:
+def _agreements_condition(sharing: SharingFilter, dialect: str) -> ColumnElement[bool]:
     """The reader's own data, or data whose origin and category an agreement covers. An
-    unknown origin or category matches neither: such data is never shared."""
+    unknown origin or category matches neither: such data is never shared.
+
+    Origins are grouped by the categories they may share, one branch per distinct set
+    (an agreement's parties share one), rather than one branch per origin: a regional
+    agreement names hundreds of organisations.
+    """
+    groups: dict[frozenset[str], list[str]] = {}
+    for origin, categories in sharing.shared.items():
+        groups.setdefault(categories, []).append(origin)
     covered = [
-        and_(resources.c.origin == origin, resources.c.data_category.in_(sorted(categories)))
-        for origin, categories in sharing.shared.items()
+        and_(
+            _one_of(resources.c.origin, sorted(origins), dialect),
+            _one_of(resources.c.data_category, sorted(categories), dialect),
+        )
+        for categories, origins in sorted(groups.items(), key=lambda group: sorted(group[0]))
     ]
     return or_(resources.c.origin == sharing.reader, *covered)
+
+
+def _one_of(column: ColumnElement[str], values: list[str], dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        # One array parameter: the statement's text, and so its cached compilation and
+        # PostgreSQL's planning, does not grow with the number of organisations.
+        return column == any_(bindparam(None, values, type_=ARRAY(String(16))))
+    return column.in_(values)
 
 
 def _needs_consent_check(reader: str) -> ColumnElement[bool]:
