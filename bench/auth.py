@@ -10,6 +10,15 @@ directory of its own, made in a temporary directory for the run:
 - clients.yaml: one client per organisation (`bench-<code>`), allowed to create, read
   and search ServiceRequests and Communications and read Organizations; all of them share
   one EC P-384 key (ES384), whose private half stays in the temporary directory;
+- agreements/dsa-bench-region.yaml: one data-sharing agreement, in force, between all of
+  those organisations, for direct care and every clinical data category. The gateway
+  shares nothing between organisations without one; the measured searches read what
+  other organisations sent (a ServiceRequest's requester is drawn at random, and so is a
+  Communication's sender, while the reader is the patient's trust or the recipient), and
+  the HTTP creates share AZZ's requests with RZZ. Every generated organisation reads, and
+  is read by, every other, so one regional agreement covers every pair the workload
+  makes; a reader's searches then carry one SQL condition per other organisation
+  (`_agreements_condition` in gateway/store/searching.py);
 - the server's token-signing key (GATEWAY_TOKEN_SIGNING_KEY), generated there by the
   first server to start (GATEWAY_ENV=dev) and shared by every server of the run, and
   likewise the access log's checkpoint-signing key (GATEWAY_AUDIT_SIGNING_KEY), which
@@ -56,6 +65,10 @@ HTTP_ORGANISATIONS = (("AZZ", "provider"), ("RZZ", "trust"))
 TOKEN_LIFETIME_SECONDS = 300
 # The servers' default per-client rate limit, high enough never to answer 429 here.
 RATE_LIMIT = 1_000_000
+# The data-sharing agreement between every organisation of the benchmark.
+AGREEMENT_ID = "DSA-BENCH-REGION-001"
+AGREEMENT_PURPOSES = ("direct-care",)
+AGREEMENT_CATEGORIES = ("referral", "escalation", "risk-flag", "safeguarding")
 # The IG lead's client (bench/audit): reads the access log, nothing else.
 IG_LEAD = "bench-ig-lead"
 IG_LEAD_ODS = "RZZ"
@@ -168,6 +181,7 @@ def write_config(directory: Path, *, ig_lead: bool = False) -> BenchAuth:
             )
         },
     )
+    write_agreement(config_dir)
     return BenchAuth(
         directory,
         config_dir,
@@ -175,6 +189,43 @@ def write_config(directory: Path, *, ig_lead: bool = False) -> BenchAuth:
         private_key,
         directory / "audit-signing-key.pem",
     )
+
+
+def write_agreement(config_dir: Path) -> Path:
+    """agreements/dsa-bench-region.yaml: every organisation with a client shares with every
+    other, for direct care, in force from well before the loaded timeline, open-ended."""
+    roles = dict(HTTP_ORGANISATIONS)
+    path = config_dir / "agreements" / "dsa-bench-region.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _dump(
+        path,
+        "The benchmark's data-sharing agreement (bench/auth.py): every organisation shares "
+        "with every other for direct care.",
+        {
+            "id": AGREEMENT_ID,
+            "version": "1",
+            "title": "Benchmark region: mental-health referral and crisis pathway",
+            "status": "active",
+            "parties": [
+                {"ods": ods, "role": roles.get(ods, "trust")} for ods in organisation_codes()
+            ],
+            "purposes": list(AGREEMENT_PURPOSES),
+            "data_categories": list(AGREEMENT_CATEGORIES),
+            "legal_basis": (
+                "UK GDPR Article 6(1)(e) and Article 9(2)(h); implied consent for "
+                "individual care (benchmark data only)."
+            ),
+            "valid_from": "2020-01-01",
+            "contacts": [
+                {
+                    "name": "Benchmark IG lead",
+                    "role": "Information governance lead",
+                    "organisation": "RZZ",
+                }
+            ],
+        },
+    )
+    return path
 
 
 def _dump(path: Path, comment: str, data: dict[str, Any]) -> None:

@@ -3,10 +3,12 @@
 Going through HTTP would take hours for a million resources, so the loader builds each
 row the way `ResourceService.create` and `ResourceStore.insert` do (`_versioned` for the
 stored JSON and meta, `index_rows` for the search index, `ResourceService._parties` for
-the organisations party to it) and writes them in large transactions: COPY on
-PostgreSQL, executemany on SQLite. Full validation costs ~0.6 ms a
-resource, so it runs on a sample: every sampled body must come back from `validated`
-unchanged, which shows the skipped ones would have been stored as they are.
+the organisations party to it, `sharing_facts` for the sharing facts searches filter
+on: the patient's NHS number, the originating organisation, the data category) and
+writes them in large transactions: COPY on PostgreSQL, executemany on SQLite. Full
+validation costs ~0.6 ms a resource, so it runs on a sample: every sampled body must
+come back from `validated` unchanged, which shows the skipped ones would have been
+stored as they are.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from bench.data import Generated, Organisation, Workload
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits
 from gateway.services.resources import ResourceService, _versioned, validated
+from gateway.services.sharing import sharing_facts
 from gateway.store.database import Database
-from gateway.store.resources import Party, ResourceStore
+from gateway.store.resources import Party, ResourceStore, SharingFacts
 from gateway.store.schema import resource_parties, resource_versions, resources, search_index
 
 BATCH = 5000
@@ -68,7 +71,16 @@ class Writer(Protocol):
 # The column order build_rows produces; checked against the schema before loading, so a
 # change to the tables stops the loader instead of misplacing values.
 COLUMNS = {
-    "resources": ("resource_type", "id", "version_id", "last_updated", "content"),
+    "resources": (
+        "resource_type",
+        "id",
+        "version_id",
+        "last_updated",
+        "content",
+        "patient",
+        "origin",
+        "data_category",
+    ),
     "resource_versions": (
         "resource_type",
         "id",
@@ -102,12 +114,17 @@ def check_schema() -> None:
 
 
 class Parties:
-    """The organisations party to a resource, by the server's own `ResourceService._parties`.
+    """The organisations party to a resource, by the server's own `ResourceService._parties`,
+    and its sharing facts, by `gateway.services.sharing.sharing_facts`.
 
-    That method resolves literal `Organization/<id>` references with one query
+    `_parties` resolves literal `Organization/<id>` references with one query
     (`ResourceStore.organisation_codes`, on the Organization resources' indexed ODS
     identifier); here the same question is answered from the workload's organisations,
-    which the loader stores first. bench/verify.py shows the rows come out the same.
+    which the loader stores first. `sharing_facts` is asked as a create by the sending
+    organisation's client (the writer), as over HTTP; with no caller (the gateway
+    itself) the origin is the first sender by ODS code, the same organisation, every
+    generated resource naming one sender. bench/verify.py shows the rows come out the
+    same both ways.
     """
 
     def __init__(self, organisations: Sequence[Organisation]) -> None:
@@ -122,6 +139,13 @@ class Parties:
     def of(self, resource_type: str, resource: Mapping[str, Any]) -> list[Party]:
         return self._service._parties(resource_type, resource)
 
+    def facts(
+        self, resource_type: str, resource: Mapping[str, Any], parties: list[Party], writer: str
+    ) -> SharingFacts:
+        """What a create by `writer` (an ODS code) stores in `resources.patient`, `origin`
+        and `data_category`."""
+        return sharing_facts(resource_type, resource, parties, writer, None)
+
 
 def build_rows(batch: Sequence[Generated], first_number: int, parties: Parties) -> Rows:
     """The rows the server would store for these creates (version 1, method create)."""
@@ -130,8 +154,19 @@ def build_rows(batch: Sequence[Generated], first_number: int, parties: Parties) 
         if number % VALIDATE_EVERY == 0 and validated(item.resource_type, item.body) != item.body:
             raise AssertionError(f"validation changes a generated {item.resource_type}")
         record = _versioned(item.resource_type, item.id, 1, item.last_updated, item.body)
+        named = parties.of(item.resource_type, item.body)
+        facts = parties.facts(item.resource_type, item.body, named, item.sender)
         rows.resources.append(
-            (record.resource_type, record.id, 1, record.last_updated, record.content)
+            (
+                record.resource_type,
+                record.id,
+                1,
+                record.last_updated,
+                record.content,
+                facts.patient,
+                facts.origin,
+                facts.category,
+            )
         )
         rows.versions.append(
             (record.resource_type, record.id, 1, record.last_updated, "create", record.content)
@@ -152,7 +187,7 @@ def build_rows(batch: Sequence[Generated], first_number: int, parties: Parties) 
         # ResourceStore._add_parties: each distinct party once.
         rows.parties.extend(
             (record.resource_type, record.id, party.ods_code, party.basis)
-            for party in dict.fromkeys(parties.of(item.resource_type, item.body))
+            for party in dict.fromkeys(named)
         )
     return rows
 

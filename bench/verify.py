@@ -136,7 +136,7 @@ def _caller(ods: str) -> Caller:
         client_id=client_id(ods),
         ods_code=ods,
         role=None,
-        scopes=ScopeSet.parse([*SCOPES, "system/Organization.c"]),
+        scopes=ScopeSet.parse([*SCOPES, "system/Organization.c", "system/Consent.c"]),
         purpose_of_use="direct-care",
     )
 
