@@ -86,6 +86,23 @@ class Report:
         return directory / f"{name}.md"
 
 
+def report_header(
+    title: str,
+    started: datetime,
+    command: str,
+    facts: list[dict[str, Any]],
+) -> list[str]:
+    """A report's opening lines: title, command line, then the machine, versions and
+    settings as a list, as every benchmark's report starts."""
+    return [
+        f"# {title}, {started:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Command: `{command}`",
+        "",
+        *(f"- {key}: {value}" for group in facts for key, value in group.items()),
+    ]
+
+
 def results_table(stages: list[Stage], create_workers: list[int]) -> str:
     create_headers = "".join(
         f"| Creates/s {n} {_processes(n)} | Create p50 / p99 ms {n} {_processes(n)} "

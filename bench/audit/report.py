@@ -15,6 +15,7 @@ from bench.audit.proofs import PARTS, ProofTiming
 from bench.audit.search import SearchLatency
 from bench.audit.verifyrate import VerifyRate
 from bench.measure import Throughput
+from bench.report import report_header
 
 VERIFY_TARGET = 300_000  # events/s on one core
 PROOF_TARGET_MS = 1.0
@@ -54,13 +55,12 @@ class AuditReport:
 
     def markdown(self) -> str:
         lines = [
-            f"# Access-log benchmark, {self.started:%Y-%m-%d %H:%M} UTC",
-            "",
-            f"Command: `{self.command}`",
-            "",
-            *(f"- {key}: {value}" for key, value in self.machine.items()),
-            *(f"- {name}: {version}" for name, version in self.versions.items()),
-            *(f"- {key}: {value}" for key, value in self.settings.items()),
+            *report_header(
+                "Access-log benchmark",
+                self.started,
+                self.command,
+                [self.machine, self.versions, self.settings],
+            ),
             "",
             "## Targets",
             "",

@@ -13,6 +13,7 @@ from typing import Any
 from bench.consent.decisions import TARGET_MEDIAN_US, DecisionTiming
 from bench.consent.searches import KindResult, ModeResult
 from bench.load import LoadStats
+from bench.report import report_header
 
 SEARCH_P99_TARGET_MS = 20.0  # bench.run's search target, at 1M on PostgreSQL
 
@@ -45,13 +46,12 @@ class ConsentReport:
 
     def markdown(self) -> str:
         lines = [
-            f"# Consent and data-sharing benchmark, {self.started:%Y-%m-%d %H:%M} UTC",
-            "",
-            f"Command: `{self.command}`",
-            "",
-            *(f"- {key}: {value}" for key, value in self.machine.items()),
-            *(f"- {name}: {version}" for name, version in self.versions.items()),
-            *(f"- {key}: {value}" for key, value in self.settings.items()),
+            *report_header(
+                "Consent and data-sharing benchmark",
+                self.started,
+                self.command,
+                [self.machine, self.versions, self.settings],
+            ),
             "",
             "## Targets",
             "",
