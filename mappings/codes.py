@@ -234,6 +234,13 @@ PURPOSE_TREAT: Final = Code(V3_ACT_REASON_SYSTEM, "TREAT", "treatment")
 PURPOSE_ETREAT: Final = Code(V3_ACT_REASON_SYSTEM, "ETREAT", "Emergency Treatment")
 PURPOSE_BTG: Final = Code(V3_ACT_REASON_SYSTEM, "BTG", "break the glass")
 
+# HL7 restful-security-service (THO): how the server authenticates (CapabilityStatement).
+SECURITY_SERVICE_SMART: Final = Code(
+    "http://terminology.hl7.org/CodeSystem/restful-security-service",
+    "SMART-on-FHIR",
+    "SMART-on-FHIR",
+)
+
 # HL7 consentscope (THO): the only Consent scope the decision point reads.
 CONSENT_SCOPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/consentscope"
 CONSENT_SCOPE_PRIVACY: Final = Code(CONSENT_SCOPE_SYSTEM, "patient-privacy", "Privacy Consent")

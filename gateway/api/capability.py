@@ -12,6 +12,7 @@ from gateway.search.parameters import (
     PARAMETERS,
     ParamType,
 )
+from mappings import codes
 from mappings.fhir_models import FHIR_VERSION, SUPPORTED_RESOURCE_TYPES
 
 # The interactions each resource type supports, as routed in gateway.api.fhir_rest.
@@ -39,6 +40,20 @@ def capability_statement(base_url: str, published: str) -> dict[str, Any]:
                     "links use a keyset cursor, so they stay correct while resources arrive. "
                     "Unknown search parameters are refused unless Prefer: handling=lenient."
                 ),
+                "security": {
+                    "service": [{"coding": [codes.SECURITY_SERVICE_SMART.coding()]}],
+                    "description": (
+                        "SMART Backend Services (see /.well-known/smart-configuration). "
+                        "Every read, write and search is also decided by the data-sharing "
+                        "agreements between the organisations and the person's recorded "
+                        "consent (privacy Consent resources): a denied read or write "
+                        "answers 403 naming the rule; searches leave out what is denied, "
+                        "in totals too. A request may name its purpose of use in "
+                        "X-Purpose-Of-Use (TREAT, ETREAT, BTG, safeguarding, "
+                        "service-improvement) and, to override recorded dissent to protect "
+                        "someone, state why in X-Break-Glass-Justification."
+                    ),
+                },
                 "resource": [_resource(t) for t in SUPPORTED_RESOURCE_TYPES],
             }
         ],

@@ -83,3 +83,10 @@ def test_listed_interactions_match_the_routes(settings: Settings) -> None:
     assert interactions == set(expected)
     assert {expected[name] for name in interactions} <= routes
     assert ("DELETE", "/fhir/{resource_type}/{resource_id}") not in routes
+
+
+def test_the_capability_statement_says_how_access_is_decided(anonymous: TestClient) -> None:
+    security = anonymous.get("/fhir/metadata").json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    assert "X-Purpose-Of-Use" in security["description"]
+    assert "X-Break-Glass-Justification" in security["description"]

@@ -50,6 +50,7 @@ STANDARD_CODES = {
     (THO + "v3-ActReason", "ETREAT", "Emergency Treatment"),
     (THO + "v3-ActReason", "BTG", "break the glass"),
     (THO + "consentscope", "patient-privacy", "Privacy Consent"),
+    (THO + "restful-security-service", "SMART-on-FHIR", "SMART-on-FHIR"),
     (THO + "v3-ObservationValue", "REDACTED", "redacted"),
     *((REST, code, code) for code in (
         "create", "read", "vread", "update", "delete", "search-type", "history-instance",
