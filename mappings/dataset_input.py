@@ -1,0 +1,96 @@
+"""A dataset as sent, read into the models, or every problem with it at once.
+
+Messages never repeat what was sent: a value may be patient data, and so may a field
+name nobody defined. An unknown field is reported at its parent, with the fields the
+dataset does define there; an enumeration's error lists the allowed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from mappings.datasets import Dataset, EscalationSummary, Handover
+from mappings.issues import ContentError, Issue, IssueCode, element_path
+
+_ADAPTER: TypeAdapter[Handover | EscalationSummary] = TypeAdapter(Dataset)
+_DATASETS = ("handover", "escalation")
+
+
+def parse_dataset(body: Mapping[str, Any]) -> Handover | EscalationSummary:
+    """The dataset `body` holds; ContentError naming every problem otherwise."""
+    if "resourceType" in body:
+        raise ContentError(
+            [
+                Issue(
+                    IssueCode.NOT_SUPPORTED,
+                    "This endpoint takes the handover dataset as plain JSON, not a FHIR "
+                    "resource; FHIR senders use POST /fhir/$process-message.",
+                    "resourceType",
+                )
+            ]
+        )
+    try:
+        return _ADAPTER.validate_python(dict(body))
+    except ValidationError as error:
+        problems = error.errors(include_input=False, include_url=False, include_context=False)
+        raise ContentError([_issue(problem) for problem in problems]) from None
+
+
+def _issue(problem: Mapping[str, Any]) -> Issue:
+    kind = str(problem["type"])
+    location = _without_tag(problem["loc"])
+    where = element_path("", location)
+    if kind in ("union_tag_not_found", "union_tag_invalid"):
+        return Issue(
+            IssueCode.REQUIRED if kind == "union_tag_not_found" else IssueCode.VALUE,
+            f"dataset must be one of: {', '.join(_DATASETS)}.",
+            "dataset",
+        )
+    if kind == "missing":
+        return Issue(IssueCode.REQUIRED, f"{where} is required.", where)
+    if kind == "extra_forbidden":
+        parent = list(location[:-1])
+        tag = problem["loc"][0] if problem["loc"] else None
+        known = ", ".join(_fields_at(parent, tag)) or "none"
+        at = element_path("", parent) or "the top level"
+        return Issue(
+            IssueCode.STRUCTURE,
+            f"A field the dataset does not define was sent in {at}; the fields there are: {known}.",
+            element_path("", parent) or None,
+        )
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return Issue(IssueCode.VALUE, f"{where}: {message}.".replace("..", "."), where or None)
+
+
+def _without_tag(location: Sequence[int | str]) -> list[int | str]:
+    # A discriminated union puts the chosen model's tag first.
+    parts = list(location)
+    return parts[1:] if parts and parts[0] in _DATASETS else parts
+
+
+def _fields_at(parent: list[int | str], tag: object) -> list[str]:
+    """The field names the models define at `parent` (list positions skipped)."""
+    model: type[BaseModel] = EscalationSummary if tag == "escalation" else Handover
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        nested = _model_in(annotation)
+        if nested is None:
+            return []
+        model = nested
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
