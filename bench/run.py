@@ -42,13 +42,16 @@ from bench.report import (
     token_check_table,
 )
 from bench.server import check_authenticates, running_server, upgrade
-from bench.stores import DATABASES, count_resources, fresh_store, server_version
+from bench.stores import (
+    DATABASES,
+    add_store_options,
+    count_resources,
+    fresh_store,
+    server_version,
+)
 from bench.tokencheck import measure_token_check
 from bench.verify import check_loader_rows, check_search_totals
 from bench.wrk import TIMEOUT_S
-
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -100,17 +103,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="skip the creates with and without tokens on fresh stores",
     )
-    parser.add_argument("--seed", type=int, default=20261122)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("GATEWAY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a database on a server where this user may CREATE DATABASE",
-    )
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="keep the stores, and the benchmark's configuration and keys, afterwards",
+    add_store_options(
+        parser, seed=20261122, keep="the stores, and the benchmark's configuration and keys"
     )
     args = parser.parse_args(argv)
     if args.quick:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import shutil
 import sqlite3
 import sys
@@ -80,3 +82,20 @@ def count_resources(url: str) -> int:
         row = connection.execute("SELECT count(*) FROM resources").fetchone()
     assert row is not None
     return int(row[0])
+
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def add_store_options(parser: argparse.ArgumentParser, *, seed: int, keep: str) -> None:
+    """The options every benchmark shares: its seed, where PostgreSQL is, where reports
+    go, and whether to keep what it built (`keep` says what)."""
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("GATEWAY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a database on a server where this user may CREATE DATABASE",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help=f"keep {keep} afterwards")

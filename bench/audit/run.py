@@ -18,7 +18,6 @@ equal to the gateway's own (bench/audit/check.py) before anything is measured.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import signal
@@ -49,7 +48,7 @@ from bench.baseline import foundation
 from bench.creates import CLIENTS, create_load
 from bench.report import machine
 from bench.server import check_authenticates, running_server
-from bench.stores import fresh_store, server_version
+from bench.stores import add_store_options, fresh_store, server_version
 from gateway.app import audit_log_origin
 from gateway.audit import proofs
 from gateway.audit.keys import AuditSigningKey, load_audit_signing_key
@@ -58,8 +57,6 @@ from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.store.schema import audit_events
 
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-RESULTS = Path(__file__).resolve().parent.parent / "results"
 SYNTHETIC_EVENTS = 1_000_000  # lines of the synthetic export (200,000 with --quick)
 SYNTHETIC_BYTES = 1024
 
@@ -103,13 +100,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--create-seconds", type=float, default=10.0)
     parser.add_argument("--create-client", choices=CLIENTS, default="wrk")
     parser.add_argument("--baseline-ref", default=DEFAULT_REF)
-    parser.add_argument("--seed", type=int, default=20261130)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("GATEWAY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-    )
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--keep", action="store_true", help="keep the stores afterwards")
+    add_store_options(parser, seed=20261130, keep="the stores")
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.sqlite_events = 100_000, 20_000

@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bench.auth import BenchAuth, bench_auth
 from bench.consent.decisions import measure_decisions
@@ -43,14 +42,18 @@ from bench.data import Workload
 from bench.load import LoadStats, Parties, load, load_organisations, writer_for
 from bench.report import machine
 from bench.server import upgrade
-from bench.stores import DATABASES, count_resources, fresh_store, server_version
+from bench.stores import (
+    DATABASES,
+    add_store_options,
+    count_resources,
+    fresh_store,
+    server_version,
+)
 from bench.verify import check_loader_rows
 from consent.agreements import Agreement, shared_with
 from gateway.configuration.loader import load_config
 from gateway.store.database import Database
 
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-RESULTS = Path(__file__).resolve().parent.parent / "results"
 # The same seed as bench.run, so the stores hold the same resources.
 DEFAULT_SEED = 20261122
 
@@ -103,17 +106,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="searches per kind and mode in the untimed statement-counting pass",
     )
     parser.add_argument("--step-seconds", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("GATEWAY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a database on a server where this user may CREATE DATABASE",
-    )
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="keep the stores, and the benchmark's configuration, afterwards",
+    add_store_options(
+        parser, seed=DEFAULT_SEED, keep="the stores, and the benchmark's configuration"
     )
     return parser.parse_args(argv)
 
