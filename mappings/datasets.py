@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
 )
 
 from mappings.identifier_types import NhsNumber, OdsCode
@@ -87,14 +88,39 @@ Instant = Annotated[
     AfterValidator(_utc),
 ]
 Date = Annotated[date, BeforeValidator(_iso(_ISO_DATE, "an ISO 8601 date, YYYY-MM-DD"))]
-# Free text: present means something was said. Length limits are configured elsewhere.
-Text = Annotated[str, StringConstraints(min_length=1)]
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+# Whitespace FHIR strings may not hold (FHIR's string pattern allows only space, tab, CR
+# and LF): a non-breaking space pasted from a document becomes a plain space.
+_OTHER_WHITESPACE = re.compile(r"[^\S \t\r\n]")
+
+
+def _plain_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return _OTHER_WHITESPACE.sub(" ", value).strip()
+
+
+# Free text: present means something was said, so blank text is refused. Surrounding
+# whitespace carries nothing and is removed. Length limits are configured elsewhere.
+Text = Annotated[str, BeforeValidator(_plain_text), StringConstraints(min_length=1)]
 # A FHIR id, as the gateway gives its resources.
 FhirId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
 
 
 class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _empty_part_is_absent(cls, value: Any) -> Any:
+        # `"legal": {}` says nothing, exactly as leaving it out does: one meaning, one form.
+        if isinstance(value, _Part) and not value.model_dump(
+            exclude_none=True, exclude_defaults=True
+        ):
+            return None
+        return value
 
 
 class PatientName(_Part):

@@ -4,12 +4,13 @@ the gateway mints lives in a system the gateway owns."""
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import get_args
 
 import pytest
 
 from gateway.configuration.models import PurposeOfUse
-from mappings import codes, identifiers
+from mappings import codes, datasets, identifiers
 from mappings.codes import SUBTYPES, Code, Subtype
 
 GATEWAY = "https://fhir.mh-gateway.example.org/"
@@ -17,6 +18,9 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 THO = "http://terminology.hl7.org/CodeSystem/"
 BALP = "https://profiles.ihe.net/ITI/BALP/CodeSystem/"
 REST = "http://hl7.org/fhir/restful-interaction"
+SCT = "http://snomed.info/sct"
+BARS_EVENTS = "https://fhir.nhs.uk/CodeSystem/message-events-bars"
+UK_NHS_STATUS = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 
 # A second, independent statement of every standard code used, as its source publishes
 # it. A code added to a standard system must be added here too, deliberately.
@@ -52,6 +56,24 @@ STANDARD_CODES = {
     (THO + "consentscope", "patient-privacy", "Privacy Consent"),
     (THO + "restful-security-service", "SMART-on-FHIR", "SMART-on-FHIR"),
     (THO + "v3-ObservationValue", "REDACTED", "redacted"),
+    (THO + "flag-category", "safety", "Safety"),
+    (THO + "provenance-participant-type", "author", "Author"),
+    # SNOMED CT, as BaRS's safeguarding codes and the FHIR R4 examples publish them.
+    (SCT, "401206008", "At risk for deliberate self harm"),
+    (SCT, "225444004", "At risk for suicide"),
+    (SCT, "129707006", "At risk for other-directed violence"),
+    (BARS_EVENTS, "servicerequest-request", "Service Request - Request"),
+    (BARS_EVENTS, "servicerequest-response", "Service Request - Response"),
+    *((UK_NHS_STATUS, code, display) for code, display in (
+        ("01", "Number present and verified"),
+        ("02", "Number present but not traced"),
+        ("03", "Trace required"),
+        ("04", "Trace attempted - No match or multiple match found"),
+        ("05", "Trace needs to be resolved - (NHS number or patient detail conflict)"),
+        ("06", "Trace in progress"),
+        ("07", "Number not present and trace not required"),
+        ("08", "Trace postponed (baby under six weeks old)"),
+    )),
     *((REST, code, code) for code in (
         "create", "read", "vread", "update", "delete", "search-type", "history-instance",
         "operation",
@@ -61,6 +83,11 @@ STANDARD_CODES = {
 
 def every_code() -> dict[str, Code]:
     found = {name: value for name, value in vars(codes).items() if isinstance(value, Code)}
+    for name, value in vars(codes).items():
+        if isinstance(value, MappingProxyType):
+            found |= {
+                f"{name}[{key}]": code for key, code in value.items() if isinstance(code, Code)
+            }
     found |= {f"Subtype.{name}": value for name, value in vars(Subtype).items()}
     return {name: value for name, value in found.items() if isinstance(value, Code)}
 
@@ -70,7 +97,9 @@ def test_a_code_is_a_fhir_coding() -> None:
 
 
 def test_no_code_is_listed_twice() -> None:
-    keys = [(code.system, code.code) for code in every_code().values()]
+    # The same object may be named twice (a constant and its code system's table).
+    distinct = {id(code): code for code in every_code().values()}.values()
+    keys = [(code.system, code.code) for code in distinct]
     assert len(keys) == len(set(keys))
 
 
@@ -122,3 +151,39 @@ def test_purposes_of_use_are_the_ones_configuration_accepts() -> None:
 def test_an_unknown_purpose_of_use_is_refused_not_minted() -> None:
     with pytest.raises(ValueError, match="not a purpose of use"):
         codes.purpose_of_use("marketing")
+
+
+def _verhoeff_valid(number: str) -> bool:
+    # SNOMED CT identifiers end in a Verhoeff check digit: it catches a mistyped code.
+    d = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+         [2, 3, 4, 0, 1, 7, 8, 9, 5, 6], [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+         [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+         [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+         [8, 7, 6, 5, 9, 3, 2, 1, 0, 4], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]  # fmt: skip
+    p = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+         [5, 8, 0, 3, 7, 9, 6, 1, 4, 2], [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+         [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+         [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]  # fmt: skip
+    check = 0
+    for position, digit in enumerate(reversed(number)):
+        check = d[check][p[position % 8][int(digit)]]
+    return check == 0
+
+
+def test_every_snomed_code_has_a_valid_check_digit() -> None:
+    snomed = [code for code in every_code().values() if code.system == SCT]
+    assert snomed
+    for code in snomed:
+        assert _verhoeff_valid(code.code), code
+    assert not _verhoeff_valid("401206007")  # the check would catch a typo
+
+
+def test_every_risk_type_and_dataset_enumeration_has_a_gateway_code() -> None:
+    assert set(codes.RISK_TYPES) == set(get_args(datasets.RiskType))
+    assert set(codes.RISK_SNOMED) <= set(codes.RISK_TYPES)
+    assert set(codes.PATHWAYS) == set(get_args(datasets.Pathway))
+    assert set(codes.REQUEST_TYPES) == set(get_args(datasets.RequestType))
+    assert set(codes.RISK_LEVELS) == set(get_args(datasets.RiskLevel))
+    assert set(codes.ESCALATION_LEVELS) == set(get_args(datasets.EscalationLevel))
+    assert set(codes.SHARING_BASES) == set(get_args(datasets.SharingBasis))
+    assert set(codes.NHS_NUMBER_VERIFICATION) == set(get_args(datasets.NhsNumberStatus))

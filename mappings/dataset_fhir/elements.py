@@ -1,0 +1,129 @@
+"""FHIR elements every dataset resource shares: references by identifier, instants, and
+the gateway's dataset-entry extension."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from mappings import codes
+from mappings.datasets import EscalationSummary, Handover, Patient
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceIds:
+    """The ids the resources of one dataset are stored under, chosen before mapping so
+    that they can refer to each other."""
+
+    service_request: str
+    communication: str
+    provenance: str
+    flags: tuple[str, ...]
+
+
+def reference(resource_type: str, resource_id: str) -> dict[str, str]:
+    return {"reference": f"{resource_type}/{resource_id}"}
+
+
+def organisation(ods: str) -> dict[str, Any]:
+    """An organisation, by its ODS code (the UK Core way)."""
+    return {"identifier": {"system": codes.ODS_ORGANISATION_SYSTEM, "value": ods}}
+
+
+def patient_reference(patient: Patient) -> dict[str, Any]:
+    """The person, by NHS number (with its UK Core verification status when the sender
+    gave it): the receiver matches them in its own system."""
+    identifier: dict[str, Any] = {}
+    if patient.nhs_number_status is not None:
+        status = codes.NHS_NUMBER_VERIFICATION[patient.nhs_number_status]
+        identifier["extension"] = [
+            {
+                "url": codes.EXTENSION_NHS_NUMBER_VERIFICATION,
+                "valueCodeableConcept": {"coding": [status.coding()]},
+            }
+        ]
+    identifier.update(system=codes.NHS_NUMBER_SYSTEM, value=patient.nhs_number)
+    return {"identifier": identifier}
+
+
+def instant(moment: datetime) -> str:
+    """A FHIR instant in UTC, with fractions of a second only where there are some."""
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds") + "Z"
+
+
+# The dataset-entry extension: one part of a dataset with several fields (an action taken,
+# the escalation step...). Each field is a sub-extension named as the spec names it; the
+# value type follows the field's type.
+EntryValue = str | bool | date | datetime
+
+
+def entry(fields: Iterable[tuple[str, EntryValue | None]]) -> dict[str, Any] | None:
+    """The extension holding `fields` that have a value; None when none has."""
+    parts = [{"url": name, **_typed(value)} for name, value in fields if value is not None]
+    if not parts:
+        return None
+    return {"url": codes.EXTENSION_DATASET_ENTRY, "extension": parts}
+
+
+def _typed(value: EntryValue) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"valueBoolean": value}
+    if isinstance(value, datetime):
+        return {"valueDateTime": instant(value)}
+    if isinstance(value, date):
+        return {"valueDate": value.isoformat()}
+    return {"valueString": value}
+
+
+def entry_fields(element: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of the dataset-entry extension on `element`, by name, as JSON values."""
+    found: dict[str, Any] = {}
+    for extension in _extensions(element, codes.EXTENSION_DATASET_ENTRY):
+        for part in extension.get("extension", []):
+            name = part.get("url")
+            for key, value in part.items():
+                if key.startswith("value") and isinstance(name, str):
+                    found[name] = value
+    return found
+
+
+def extension_value(element: Mapping[str, Any], url: str, key: str) -> Any:
+    for extension in _extensions(element, url):
+        if key in extension:
+            return extension[key]
+    return None
+
+
+def _extensions(element: Mapping[str, Any], url: str) -> list[Mapping[str, Any]]:
+    extensions = element.get("extension")
+    if not isinstance(extensions, list):
+        return []
+    return [e for e in extensions if isinstance(e, Mapping) and e.get("url") == url]
+
+
+def coded(concept: Any, system: str) -> str | None:
+    """The code `concept` (a CodeableConcept or a list of them) carries in `system`."""
+    concepts = concept if isinstance(concept, list) else [concept]
+    for one in concepts:
+        codings = one.get("coding") if isinstance(one, Mapping) else None
+        for coding in codings if isinstance(codings, list) else []:
+            if isinstance(coding, Mapping) and coding.get("system") == system:
+                value = coding.get("code")
+                if isinstance(value, str):
+                    return value
+    return None
+
+
+def system_of(code_system: Mapping[str, codes.Code]) -> str:
+    return next(iter(code_system.values())).system
+
+
+def data_category_tags(dataset: Handover | EscalationSummary) -> list[dict[str, str]]:
+    """A safeguarding concern is tagged as such on every resource made from it, so only
+    agreements that cover safeguarding data share it."""
+    if dataset.pathway == "safeguarding":
+        return [codes.DATA_CATEGORIES["safeguarding"].coding()]
+    return []
