@@ -55,6 +55,9 @@ from bench.data import ORGANISATIONS, organisation_code, organisation_name
 from gateway.auth.client_assertion import client_assertion
 from gateway.services.tokens import ASSERTION_TYPE
 
+# The demo deployment, whose referral checklists the benchmark deployment reuses.
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo"
+
 # What every benchmark client may do, and asks for.
 SCOPES = ("system/ServiceRequest.cruds", "system/Communication.cruds", "system/Organization.rs")
 KID = "bench-es384"
@@ -140,6 +143,8 @@ def write_config(directory: Path, *, ig_lead: bool = False) -> BenchAuth:
         "The benchmark's deployment (bench/auth.py): generated organisations, clients, a key.",
         {"name": "bench", "demo": True},
     )
+    # The demo's referral checklists: the benchmark pushes handovers too.
+    shutil.copy(DEMO_CONFIG / "pathways.yaml", config_dir / "pathways.yaml")
     roles = dict(HTTP_ORGANISATIONS)
     _dump(
         config_dir / "organisations.yaml",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from mappings import identifiers
+from mappings import identifiers, parties
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +367,9 @@ COMPLETENESS: Final = _code_system(
     "completeness", {"incomplete": "Incomplete: the referral checklist found gaps"}
 )
 INCOMPLETE: Final = COMPLETENESS["incomplete"]
+# The reasons a receiver gives for declining a handover: the codes are configured per
+# deployment (pathways.yaml, decline_reasons), in this system.
+DECLINE_REASON_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "decline-reason"
 
 # Identifier system for the sender's own id of a handover (`external_id`); the sender's
 # ODS code is the identifier's assigner. Provenance names the dataset it was made from
@@ -380,6 +383,8 @@ EXTENSION_LOCALITY: Final = GATEWAY_EXTENSION_BASE + "locality"
 EXTENSION_SECTION: Final = GATEWAY_EXTENSION_BASE + "handover-section"
 EXTENSION_DATASET_ENTRY: Final = GATEWAY_EXTENSION_BASE + "dataset-entry"
 EXTENSION_RISK_LEVEL: Final = GATEWAY_EXTENSION_BASE + "risk-level"
+# On a Flag: an organisation it was shared with (R4 Flag has no recipient element).
+EXTENSION_RECIPIENT: Final = parties.EXTENSION_RECIPIENT
 
 # UK Core: the NHS number's verification status, an extension on the NHS number
 # identifier (Extension-UKCore-NHSNumberVerificationStatus, valueCodeableConcept, required

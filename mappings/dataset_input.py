@@ -35,14 +35,22 @@ def parse_dataset(body: Mapping[str, Any]) -> Handover | EscalationSummary:
     try:
         return _ADAPTER.validate_python(dict(body))
     except ValidationError as error:
-        problems = error.errors(include_input=False, include_url=False, include_context=False)
-        raise ContentError([_issue(problem) for problem in problems]) from None
+        raise ContentError(dataset_issues(error)) from None
 
 
-def _issue(problem: Mapping[str, Any]) -> Issue:
+def dataset_issues(
+    error: ValidationError, *, part: type[BaseModel] | None = None, prefix: str = ""
+) -> list[Issue]:
+    """Every problem in `error`, raised validating a dataset or, with `part` and its
+    `prefix` (e.g. "escalation.response"), one part of a dataset sent alone."""
+    problems = error.errors(include_input=False, include_url=False, include_context=False)
+    return [_issue(problem, part, prefix) for problem in problems]
+
+
+def _issue(problem: Mapping[str, Any], part: type[BaseModel] | None, prefix: str) -> Issue:
     kind = str(problem["type"])
-    location = _without_tag(problem["loc"])
-    where = element_path("", location)
+    location = _without_tag(problem["loc"]) if part is None else list(problem["loc"])
+    where = element_path(prefix, location)
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         return Issue(
             IssueCode.REQUIRED if kind == "union_tag_not_found" else IssueCode.VALUE,
@@ -54,12 +62,13 @@ def _issue(problem: Mapping[str, Any]) -> Issue:
     if kind == "extra_forbidden":
         parent = list(location[:-1])
         tag = problem["loc"][0] if problem["loc"] else None
-        known = ", ".join(_fields_at(parent, tag)) or "none"
-        at = element_path("", parent) or "the top level"
+        root = part or (EscalationSummary if tag == "escalation" else Handover)
+        known = ", ".join(_fields_at(parent, root)) or "none"
+        at = element_path(prefix, parent) or "the top level"
         return Issue(
             IssueCode.STRUCTURE,
             f"A field the dataset does not define was sent in {at}; the fields there are: {known}.",
-            element_path("", parent) or None,
+            element_path(prefix, parent) or None,
         )
     message = str(problem["msg"]).removeprefix("Value error, ")
     return Issue(IssueCode.VALUE, f"{where}: {message}.".replace("..", "."), where or None)
@@ -71,9 +80,9 @@ def _without_tag(location: Sequence[int | str]) -> list[int | str]:
     return parts[1:] if parts and parts[0] in _DATASETS else parts
 
 
-def _fields_at(parent: list[int | str], tag: object) -> list[str]:
+def _fields_at(parent: list[int | str], root: type[BaseModel]) -> list[str]:
     """The field names the models define at `parent` (list positions skipped)."""
-    model: type[BaseModel] = EscalationSummary if tag == "escalation" else Handover
+    model = root
     for part in parent:
         if isinstance(part, int):
             continue

@@ -14,6 +14,9 @@ from typing import Any
 
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
 
+# A gateway extension (listed in mappings.codes, which imports this module's neighbours).
+EXTENSION_RECIPIENT = "https://fhir.mh-gateway.example.org/StructureDefinition/recipient"
+
 # Resource types every authenticated organisation may read: the directory holds no
 # patient data.
 DIRECTORY_TYPES = frozenset({"Organization"})
@@ -23,6 +26,8 @@ DIRECTORY_TYPES = frozenset({"Organization"})
 class PartyRole:
     basis: str  # the role, recorded with the party: requester, performer, sender...
     path: str  # dotted element path from the resource root
+    # For a path through `extension`: only extensions with this url count.
+    extension_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +43,12 @@ PARTY_ROLES: dict[str, tuple[PartyRole, ...]] = {
     "ServiceRequest": (PartyRole("requester", "requester"), PartyRole("performer", "performer")),
     "Communication": (PartyRole("sender", "sender"), PartyRole("recipient", "recipient")),
     "Task": (PartyRole("requester", "requester"), PartyRole("owner", "owner")),
-    "Flag": (PartyRole("author", "author"),),
+    # R4 Flag names no recipient: the gateway's recipient extension says whom a risk flag
+    # was shared with (codes.EXTENSION_RECIPIENT), so that organisation may read it.
+    "Flag": (
+        PartyRole("author", "author"),
+        PartyRole("recipient", "extension.valueReference", EXTENSION_RECIPIENT),
+    ),
     "Consent": (PartyRole("custodian", "organization"), PartyRole("performer", "performer")),
     "Provenance": (PartyRole("agent", "agent.who"), PartyRole("agent", "agent.onBehalfOf")),
     "Patient": (
@@ -57,10 +67,20 @@ def party_references(resource_type: str, resource: Mapping[str, Any]) -> list[Pa
     """Every organisation the resource names in a party role, in a stable order."""
     found: dict[PartyReference, None] = {}
     for role in PARTY_ROLES.get(resource_type, ()):
-        for element in _elements(resource, role.path.split(".")):
+        root: Any = resource
+        if role.extension_url is not None:
+            root = {"extension": _extensions(resource, role.extension_url)}
+        for element in _elements(root, role.path.split(".")):
             for reference in _organisations(role.basis, element, role.basis == "self"):
                 found[reference] = None
     return list(found)
+
+
+def _extensions(resource: Mapping[str, Any], url: str) -> list[Any]:
+    extensions = resource.get("extension")
+    if not isinstance(extensions, list):
+        return []
+    return [e for e in extensions if isinstance(e, Mapping) and e.get("url") == url]
 
 
 def _organisations(basis: str, element: Any, self_identifier: bool) -> Iterator[PartyReference]:

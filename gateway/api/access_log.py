@@ -70,6 +70,13 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "inclusion_proof": (_REST, Subtype.READ, "R"),
     "consistency_proof": (_REST, Subtype.READ, "R"),
     "make_checkpoint": (EventKind.APPLICATION, Subtype.CHECKPOINT, "E"),
+    "handover_push": (_REST, Subtype.HANDOVER_PUSH, "C"),
+    "escalation_push": (_REST, Subtype.ESCALATION_PUSH, "C"),
+    "process_message": (_REST, Subtype.PROCESS_MESSAGE, "C"),
+    "handover_read": (_REST, Subtype.READ, "R"),
+    "escalation_read": (_REST, Subtype.READ, "R"),
+    "escalation_response": (_REST, Subtype.UPDATE, "U"),
+    "communication_summary": (_REST, Subtype.OPERATION, "R"),
 }
 
 

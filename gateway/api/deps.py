@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection
 
 from gateway.api.access_log import append_durably, append_in, success_events, trail_of
 from gateway.api.runtime import Runtime, RuntimeDep, gate
 from gateway.auth.caller import Caller
 from gateway.errors import BadRequest, InvalidContent, PayloadTooLarge, UnsupportedMediaType
+from gateway.services.datasets import DatasetService
 from gateway.services.resources import ResourceService
 from gateway.services.sharing import SharingPolicy
 from gateway.store.resources import ResourceStore
+from gateway.store.submissions import SubmissionStore
 from mappings.issues import ContentError
 from mappings.json_input import ShapeLimits, parse_json_object
 
@@ -64,11 +68,54 @@ def _service(
     )
 
 
+async def _write_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterator[DatasetService]:
+    # As _write_service: the dataset's resources, its submission record and its
+    # AuditEvents commit together, before the response, or not at all.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        yield _datasets(runtime, connection, caller, request)
+        await append_in(connection, success_events(request, runtime))
+
+
+async def _read_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterator[DatasetService]:
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        yield _datasets(runtime, connection, caller, request)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+def _datasets(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> DatasetService:
+    config = runtime.config
+    return DatasetService(
+        _service(runtime, ResourceStore(connection), caller, request),
+        SubmissionStore(connection),
+        config.pathways,
+        frozenset(organisation.ods for organisation in config.directory.organisations),
+        caller,
+    )
+
+
 WriteService = Annotated[ResourceService, Depends(_write_service, scope="function")]
+WriteDatasets = Annotated[DatasetService, Depends(_write_datasets, scope="function")]
+ReadDatasets = Annotated[DatasetService, Depends(_read_datasets, scope="function")]
 ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedJson:
+    """A JSON object body and the bytes it came as (hashed as received)."""
+
+    value: dict[str, Any]
+    raw: bytes
+
+
 async def _json_body(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    return (await _received_json(request, runtime)).value
+
+
+async def _received_json(request: Request, runtime: RuntimeDep) -> ReceivedJson:
     media_type, _, parameters = request.headers.get("content-type", "").partition(";")
     if media_type.strip().lower() not in _JSON_MEDIA_TYPES:
         raise UnsupportedMediaType(
@@ -80,7 +127,7 @@ async def _json_body(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     body = await read_limited(request, runtime.settings.max_body_bytes)
     limits = ShapeLimits(runtime.settings.max_json_depth, runtime.settings.max_array_length)
     try:
-        return parse_json_object(body, limits)
+        return ReceivedJson(parse_json_object(body, limits), body)
     except ContentError as error:
         raise InvalidContent(error.issues) from None
 
@@ -100,6 +147,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 
 JsonBody = Annotated[dict[str, Any], Depends(_json_body)]
+RawJsonBody = Annotated[ReceivedJson, Depends(_received_json)]
 
 
 async def _form_params(request: Request, runtime: RuntimeDep) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from gateway.configuration.models import (
     Directory,
     GatewayConfig,
 )
+from gateway.configuration.pathways import PathwaysConfig
 from gateway.errors import ConfigurationError
 from gateway.settings import Settings
 
@@ -31,6 +32,7 @@ def load_config(directory: Path) -> GatewayConfig:
         raise ConfigurationError(f"configuration directory {directory} does not exist")
     deployment = _load(directory / "deployment.yaml", Deployment)
     organisations = _load(directory / "organisations.yaml", Directory)
+    pathways = _pathways(directory / "pathways.yaml", organisations)
     clients_file = directory / "clients.yaml"
     # No clients.yaml: nobody can get a token; the API answers 401 to every call.
     entries = _load(clients_file, Clients).clients if clients_file.exists() else ()
@@ -39,7 +41,31 @@ def load_config(directory: Path) -> GatewayConfig:
         _registered(clients_file, index, entry, known) for index, entry in enumerate(entries)
     )
     agreements = _agreements(directory / "agreements", known)
-    return GatewayConfig(deployment, organisations, clients, agreements)
+    return GatewayConfig(
+        deployment,
+        organisations,
+        pathways,
+        clients=clients,
+        agreement_entries=agreements,
+    )
+
+
+def _pathways(path: Path, organisations: Directory) -> PathwaysConfig:
+    """pathways.yaml is required: without a referral checklist no handover can be
+    checked, so none could be accepted."""
+    if not path.exists():
+        raise ConfigurationError(
+            f"{path}: file is missing (the referral checklists, input limits, localities "
+            "and decline reasons; see config/demo/pathways.yaml)"
+        )
+    pathways = _load(path, PathwaysConfig)
+    for index, organisation in enumerate(organisations.organisations):
+        if organisation.locality is not None and organisation.locality not in pathways.localities:
+            raise ConfigurationError(
+                f"{path.parent / 'organisations.yaml'}: organisations.{index}.locality: "
+                f"not one of the localities in {path.name}"
+            )
+    return pathways
 
 
 def _agreements(folder: Path, known_organisations: set[str]) -> tuple[AgreementEntry, ...]:

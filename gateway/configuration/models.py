@@ -13,6 +13,7 @@ from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, parse_scope
 from gateway.configuration.agreements import AgreementEntry
 from gateway.configuration.fields import OdsCode
+from gateway.configuration.pathways import PathwaysConfig
 
 ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator"]
 # The gateway's own purposes of use (CodeSystem purpose-of-use, listed in the README),
@@ -118,6 +119,8 @@ class GatewayConfig:
 
     deployment: Deployment
     directory: Directory
+    # The referral checklists, input limits, localities and decline reasons.
+    pathways: PathwaysConfig
     clients: tuple[RegisteredClient, ...] = ()
     agreement_entries: tuple[AgreementEntry, ...] = ()
     # Looked up on every request: by id, not by scanning the list.

@@ -99,8 +99,15 @@ class ResourceService:
         self._new_id = new_id
 
     def create(
-        self, resource_type: str, body: dict[str, Any], *, if_none_exist: str | None = None
+        self,
+        resource_type: str,
+        body: dict[str, Any],
+        *,
+        if_none_exist: str | None = None,
+        resource_id: str | None = None,
     ) -> CreateOutcome:
+        """`resource_id`: the gateway's own pipelines choose ids up front, so that the
+        resources of one dataset can refer to each other; a client never does."""
         self.authorise(resource_type, Interaction.CREATE)
         resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
@@ -111,7 +118,8 @@ class ResourceService:
                 return CreateOutcome(self._shown(existing), created=False)
         decisions = self._check_sharing(resource_type, resource, parties)
         facts = self._facts(resource_type, resource, parties, previous=None)
-        record = _versioned(resource_type, self._new_id(), 1, self._clock(), resource, facts)
+        new_id = resource_id or self._new_id()
+        record = _versioned(resource_type, new_id, 1, self._clock(), resource, facts)
         self._store.insert(record, index_rows(resource_type, resource), parties)
         self._saw(record, resource, decisions)
         return CreateOutcome(record, created=True)

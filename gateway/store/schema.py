@@ -192,3 +192,25 @@ audit_checkpoints = Table(
     Column("key_id", String(16), nullable=False),
     Column("signed", Text, nullable=False),  # SignedCheckpoint.to_json(), note included
 )
+
+# Each dataset received (gateway.services.datasets): who sent it under which id, the
+# SHA-256 of the bytes as received, and what it became. The primary key makes a repeat
+# of the sender's id fail at insert, even when two copies arrive at once; the request id
+# (X-Request-ID as sent) likewise, per sender.
+dataset_submissions = Table(
+    "dataset_submissions",
+    metadata,
+    Column("sender_ods", String(16), primary_key=True),
+    Column("external_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("request_id", String(128), nullable=True),
+    Column("body_sha256", String(64), nullable=False),
+    Column("service_request_id", String(64), nullable=False),
+    Column("communication_id", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    # The referral checklist's warnings: the field paths found missing, as JSON.
+    Column("gaps", Text, nullable=False),
+    Index("ix_dataset_submissions_sender_ods_request_id", "sender_ods", "request_id", unique=True),
+    Index("ix_dataset_submissions_service_request_id", "service_request_id", unique=True),
+    Index("ix_dataset_submissions_communication_id", "communication_id", unique=True),
+)

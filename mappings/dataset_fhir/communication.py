@@ -22,6 +22,7 @@ from mappings.dataset_fhir.elements import (
     instant,
     organisation,
     patient_reference,
+    recipients,
     reference,
 )
 from mappings.dataset_fhir.service_request import FHIR_PRIORITY
@@ -52,18 +53,13 @@ def communication(
     resource["subject"] = patient_reference(dataset.patient)
     sent = escalation.escalated_at if escalation is not None else None
     resource["sent"] = instant(sent or received_at)
-    resource["recipient"] = [organisation(ods) for ods in _recipients(dataset, escalation)]
+    resource["recipient"] = [organisation(ods) for ods in recipients(dataset)]
     resource["sender"] = organisation(dataset.sender.ods)
-    resource["payload"] = list(sections(dataset))
+    payload = list(sections(dataset))
+    if payload:
+        # FHIR JSON has no empty arrays: a dataset with nothing to say has no payload.
+        resource["payload"] = payload
     return resource
-
-
-def _recipients(dataset: Handover | EscalationSummary, escalation: Escalation | None) -> list[str]:
-    recipients = [dataset.receiver.ods]
-    escalated_to = escalation.escalated_to if escalation is not None else None
-    if escalated_to is not None and escalated_to.ods not in (None, dataset.receiver.ods):
-        recipients.append(escalated_to.ods)
-    return recipients
 
 
 def sections(dataset: Handover | EscalationSummary) -> Iterator[Section]:

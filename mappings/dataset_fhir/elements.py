@@ -127,3 +127,14 @@ def data_category_tags(dataset: Handover | EscalationSummary) -> list[dict[str, 
     if dataset.pathway == "safeguarding":
         return [codes.DATA_CATEGORIES["safeguarding"].coding()]
     return []
+
+
+def recipients(dataset: Handover | EscalationSummary) -> list[str]:
+    """The organisations a dataset is shared with: its receiver, and the organisation an
+    escalation was escalated to when that is another one."""
+    found = [dataset.receiver.ods]
+    if isinstance(dataset, EscalationSummary) and dataset.escalation.escalated_to is not None:
+        escalated_to = dataset.escalation.escalated_to.ods
+        if escalated_to is not None and escalated_to not in found:
+            found.append(escalated_to)
+    return found

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from mappings import codes
-from mappings.dataset_fhir.elements import data_category_tags, organisation, patient_reference
+from mappings.dataset_fhir.elements import (
+    data_category_tags,
+    organisation,
+    patient_reference,
+    recipients,
+)
 from mappings.datasets import EscalationSummary, Handover, KeyRisk
 
 
@@ -21,13 +26,14 @@ def flag(dataset: Handover | EscalationSummary, risk: KeyRisk, flag_id: str) -> 
     tags = data_category_tags(dataset)
     if tags:
         resource["meta"] = {"tag": tags}
+    extensions = [
+        {"url": codes.EXTENSION_RECIPIENT, "valueReference": organisation(ods)}
+        for ods in recipients(dataset)
+    ]
     if risk.level is not None:
-        resource["extension"] = [
-            {
-                "url": codes.EXTENSION_RISK_LEVEL,
-                "valueCoding": codes.RISK_LEVELS[risk.level].coding(),
-            }
-        ]
+        level = codes.RISK_LEVELS[risk.level].coding()
+        extensions.append({"url": codes.EXTENSION_RISK_LEVEL, "valueCoding": level})
+    resource["extension"] = extensions
     resource["status"] = "active"
     resource["category"] = [{"coding": [codes.FLAG_CATEGORY_SAFETY.coding()]}]
     snomed = codes.RISK_SNOMED.get(risk.type)

@@ -19,6 +19,8 @@ from tests.conftest import DEMO_CONFIG
 def _write(directory: Path, organisations: str, deployment: str = "name: test\n") -> Path:
     (directory / "deployment.yaml").write_text(deployment)
     (directory / "organisations.yaml").write_text(organisations)
+    # Required: without the referral checklists no handover could be accepted.
+    (directory / "pathways.yaml").write_text((DEMO_CONFIG / "pathways.yaml").read_text())
     return directory
 
 

@@ -9,6 +9,7 @@ import pytest
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.parties import (
     DIRECTORY_TYPES,
+    EXTENSION_RECIPIENT,
     PARTY_ROLES,
     PartyReference,
     PartyRole,
@@ -42,13 +43,22 @@ def _ods_reference(code: str, **members: Any) -> dict[str, Any]:
 def _place(resource_type: str, path: str, reference: dict[str, Any]) -> dict[str, Any]:
     """A resource holding reference at path, as a list where the element repeats."""
     resource: dict[str, Any] = {"resourceType": resource_type}
-    if path.startswith("agent."):
+    if path == "extension.valueReference":
+        resource["extension"] = [{"url": EXTENSION_RECIPIENT, "valueReference": reference}]
+    elif path.startswith("agent."):
         resource["agent"] = [{path.removeprefix("agent."): reference}]
     elif (resource_type, path) in REPEATING:
         resource[path] = [reference]
     else:
         resource[path] = reference
     return resource
+
+
+def test_only_the_recipient_extension_names_a_party_among_extensions() -> None:
+    other = {"url": "https://example.org/other", "valueReference": _ods_reference("RXX")}
+    shared = {"url": EXTENSION_RECIPIENT, "valueReference": _ods_reference("RZZ")}
+    flag = {"resourceType": "Flag", "extension": [other, shared]}
+    assert party_references("Flag", flag) == [PartyReference("recipient", ods_code="RZZ")]
 
 
 def test_every_party_type_has_a_sender_role_first() -> None:

@@ -1,0 +1,349 @@
+"""Receiving the handover minimum dataset and escalation summaries, and serving them back.
+
+A dataset is read (mappings.dataset_input), checked against its sender, deduplicated by
+the sender's id, checked against the configured rules and the pathway's referral
+checklist, mapped to FHIR (mappings.dataset_fhir) and stored through ResourceService,
+so every resource passes the same validation, consent and agreement checks and access
+log as any FHIR write, in the request's one transaction. Nothing is stored unless all of
+it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gateway.auth.caller import Caller
+from gateway.configuration.pathways import PathwaysConfig
+from gateway.errors import Forbidden, InvalidContent, NotFound
+from gateway.services.resources import ResourceService, utc_now
+from gateway.store.submissions import Submission, SubmissionStore
+from mappings import codes
+from mappings.checklist import Completeness, check_completeness, completeness_issues
+from mappings.dataset_fhir.communication import communication as mapped_communication
+from mappings.dataset_fhir.dataset import from_fhir
+from mappings.dataset_fhir.elements import ResourceIds
+from mappings.dataset_fhir.resources import DatasetResources, to_fhir
+from mappings.dataset_input import parse_dataset
+from mappings.dataset_rules import rule_issues
+from mappings.datasets import EscalationResponse, EscalationSummary, Handover
+from mappings.issues import ContentError, Issue, IssueCode
+from mappings.messages import ReferralMessage, read_message
+
+Dataset = Handover | EscalationSummary
+
+
+class DuplicateSubmission(InvalidContent):
+    """The same dataset again (same sender and id, or the same request id, same bytes):
+    409 duplicate, which BaRS senders treat as delivered."""
+
+    def __init__(self, submission: Submission) -> None:
+        super().__init__(
+            [
+                Issue(
+                    IssueCode.DUPLICATE,
+                    "This dataset was already received (same sender and external_id, "
+                    f"same content) as ServiceRequest/{submission.service_request_id}; "
+                    "nothing new was stored.",
+                    "external_id",
+                )
+            ]
+        )
+        self.status = 409
+        self.code = IssueCode.DUPLICATE
+        self.submission = submission
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    submission: Submission
+    resources: DatasetResources
+    completeness: Completeness
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    dataset: Dataset
+    submission: Submission | None
+    # An agreement withholds free text from the caller: the dataset shown is partial.
+    withheld: bool = False
+
+
+class DatasetService:
+    def __init__(
+        self,
+        resources: ResourceService,
+        submissions: SubmissionStore,
+        pathways: PathwaysConfig,
+        organisations: frozenset[str],
+        caller: Caller,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._resources = resources
+        self._submissions = submissions
+        self._pathways = pathways
+        self._organisations = organisations
+        self._caller = caller
+        self._clock = clock
+        self._new_id = new_id
+
+    def receive_json(
+        self, body: Mapping[str, Any], raw: bytes, *, kind: str, request_id: str | None
+    ) -> Received:
+        """A dataset sent as JSON to the endpoint for `kind` (handover or escalation)."""
+        try:
+            dataset = parse_dataset(body)
+        except ContentError as error:
+            raise InvalidContent(error.issues) from None
+        if dataset.dataset != kind:
+            raise InvalidContent(
+                [
+                    Issue(
+                        IssueCode.VALUE,
+                        f"This endpoint takes the {kind} dataset; send an escalation summary "
+                        "to /api/escalations and a handover to /api/handovers.",
+                        "dataset",
+                    )
+                ]
+            )
+        return self.receive(dataset, raw, request_id=request_id)
+
+    def receive_message(
+        self, bundle: Mapping[str, Any], raw: bytes, *, request_id: str | None
+    ) -> tuple[ReferralMessage, Received]:
+        """A BaRS referral message (FHIR-native senders): read into the dataset it
+        carries, which then goes through exactly the checks a dataset sent as JSON does."""
+        try:
+            message = read_message(bundle)
+        except ContentError as error:
+            raise InvalidContent(error.issues) from None
+        try:
+            dataset = from_fhir(
+                message.service_request,
+                message.flags,
+                message.communication,
+                service_request_references=message.service_request_references,
+            )
+        except ContentError as error:
+            raise InvalidContent(error.issues, business_rule=True) from None
+        if message.destination_ods != dataset.receiver.ods:
+            raise InvalidContent(
+                [
+                    Issue(
+                        IssueCode.BUSINESS_RULE,
+                        "MessageHeader.destination.receiver must be the organisation the "
+                        "ServiceRequest is addressed to (its performer).",
+                        "MessageHeader.destination.receiver",
+                    )
+                ],
+                business_rule=True,
+            )
+        return message, self.receive(dataset, raw, request_id=request_id)
+
+    def receive(self, dataset: Dataset, raw: bytes, *, request_id: str | None) -> Received:
+        """Store `dataset`, received as the bytes `raw`; raises if any check fails."""
+        if dataset.sender.ods != self._caller.ods_code:
+            raise Forbidden(
+                "sender.ods must be the ODS code of the organisation this access token acts for.",
+                expression="sender.ods",
+            )
+        digest = hashlib.sha256(raw).hexdigest()
+        # A retry is recognised before anything else is checked: a respond-by that has
+        # since passed must not turn a repeat of an accepted push into a rejection.
+        self._refuse_repeat(dataset, digest, request_id)
+        now = self._clock()
+        issues = self._unknown_organisations(dataset)
+        issues += rule_issues(dataset, self._pathways.rules, now)
+        checklist = self._pathways.checklist_for(dataset.pathway, dataset.locality)
+        completeness = (
+            check_completeness(dataset, checklist) if checklist is not None else Completeness()
+        )
+        issues += completeness_issues(completeness)
+        errors = [issue for issue in issues if issue.severity == "error"]
+        if errors:
+            raise InvalidContent(errors, business_rule=True)
+        ids = ResourceIds(
+            service_request=self._new_id(),
+            communication=self._new_id(),
+            provenance=self._new_id(),
+            flags=tuple(self._new_id() for _ in dataset.key_risks),
+        )
+        resources = to_fhir(
+            dataset,
+            ids,
+            received_at=now,
+            dataset_sha256=digest,
+            incomplete=bool(completeness.warnings),
+        )
+        submission = Submission(
+            sender_ods=dataset.sender.ods,
+            external_id=dataset.external_id,
+            kind=dataset.dataset,
+            request_id=request_id,
+            body_sha256=digest,
+            service_request_id=ids.service_request,
+            communication_id=ids.communication,
+            received_at=now,
+            gaps=tuple(gap.field for gap in completeness.warnings),
+        )
+        if not self._submissions.add(submission):
+            # Another copy was stored between our look-up and this insert.
+            self._refuse_repeat(dataset, digest, request_id)
+            raise RuntimeError("a submission key was taken but cannot be found")
+        for resource in resources.all():
+            self._resources.create(
+                resource["resourceType"], dict(resource), resource_id=resource["id"]
+            )
+        return Received(submission, resources, completeness)
+
+    def _refuse_repeat(self, dataset: Dataset, digest: str, request_id: str | None) -> None:
+        earlier = self._submissions.by_external_id(dataset.sender.ods, dataset.external_id)
+        if earlier is not None:
+            if earlier.body_sha256 == digest:
+                raise DuplicateSubmission(earlier)
+            raise InvalidContent(
+                [
+                    Issue(
+                        IssueCode.BUSINESS_RULE,
+                        "external_id was already used by your organisation for a different "
+                        "dataset; a new handover needs a new external_id.",
+                        "external_id",
+                    )
+                ],
+                business_rule=True,
+            )
+        if request_id is None:
+            return
+        earlier = self._submissions.by_request_id(dataset.sender.ods, request_id)
+        if earlier is not None:
+            if earlier.body_sha256 == digest:
+                raise DuplicateSubmission(earlier)
+            raise InvalidContent(
+                [
+                    Issue(
+                        IssueCode.BUSINESS_RULE,
+                        "X-Request-ID was already used by your organisation for a different "
+                        "request; a retry must repeat the same body, a new request needs a "
+                        "new X-Request-ID.",
+                        "X-Request-ID",
+                    )
+                ],
+                business_rule=True,
+            )
+
+    def _unknown_organisations(self, dataset: Dataset) -> list[Issue]:
+        named = [("receiver.ods", dataset.receiver.ods)]
+        if isinstance(dataset, EscalationSummary) and dataset.escalation.escalated_to:
+            escalated_to = dataset.escalation.escalated_to.ods
+            if escalated_to is not None:
+                named.append(("escalation.escalated_to.ods", escalated_to))
+        return [
+            Issue(
+                IssueCode.BUSINESS_RULE,
+                f"{where} is not an organisation this gateway exchanges with (see its "
+                "directory, organisations.yaml).",
+                where,
+            )
+            for where, ods in named
+            if ods not in self._organisations
+        ]
+
+    # -- serving back ---------------------------------------------------------------
+
+    def dataset(self, service_request_id: str, *, kind: str | None = None) -> Served:
+        """The dataset a stored ServiceRequest and its resources carry, rebuilt from FHIR,
+        each read checked and logged as any FHIR read is."""
+        request = self._read("ServiceRequest", service_request_id)
+        flags, communication = self._supporting(request)
+        dataset = self._from_fhir(request, flags, communication)
+        if kind is not None and dataset.dataset != kind:
+            raise NotFound(f"No {kind} has that id.")
+        submission = self._submissions.by_service_request(service_request_id)
+        return Served(dataset, submission, withheld([request, *flags, communication]))
+
+    def summary(self, communication_id: str) -> tuple[Served, str]:
+        """The dataset of a handover or escalation Communication, and the id of its
+        ServiceRequest."""
+        communication = self._read("Communication", communication_id)
+        based_on = communication.get("basedOn") or [{}]
+        reference = str(based_on[0].get("reference", ""))
+        if not reference.startswith("ServiceRequest/"):
+            raise NotFound("That Communication is not a handover or escalation summary.")
+        service_request_id = reference.removeprefix("ServiceRequest/")
+        return self.dataset(service_request_id), service_request_id
+
+    def record_response(self, service_request_id: str, response: EscalationResponse) -> Served:
+        """Record the response an escalation received: the Communication gains its
+        response section and is completed, as a new version (so when it came is kept)."""
+        request = self._read("ServiceRequest", service_request_id)
+        flags, communication = self._supporting(request)
+        if withheld([request, *flags, communication]):
+            # Rewriting what the caller may only see in part would lose the rest.
+            raise Forbidden(
+                "Your organisation is shown this escalation with its free text withheld, "
+                "so it cannot record a response to it here."
+            )
+        dataset = self._from_fhir(request, flags, communication)
+        if not isinstance(dataset, EscalationSummary):
+            raise NotFound("No escalation has that id.")
+        if response.received_at is None:
+            response = response.model_copy(update={"received_at": self._clock()})
+        escalation = dataset.escalation.model_copy(update={"response": response})
+        updated = dataset.model_copy(update={"escalation": escalation})
+        ids = ResourceIds(
+            service_request=service_request_id,
+            communication=str(communication["id"]),
+            provenance="",  # the Provenance of what was received stands
+            flags=tuple(str(flag["id"]) for flag in flags),
+        )
+        body = mapped_communication(updated, ids, utc_now())
+        # When it was sent does not change because a response came.
+        body["sent"] = communication["sent"]
+        version = int(communication["meta"]["versionId"])
+        self._resources.update("Communication", ids.communication, body, if_match=version)
+        return Served(updated, self._submissions.by_service_request(service_request_id))
+
+    def _supporting(
+        self, request: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        flags: list[dict[str, Any]] = []
+        communication: dict[str, Any] | None = None
+        for info in request.get("supportingInfo", []):
+            kind, _, resource_id = str(info.get("reference", "")).partition("/")
+            if kind == "Flag":
+                flags.append(self._read("Flag", resource_id))
+            elif kind == "Communication" and communication is None:
+                communication = self._read("Communication", resource_id)
+        if communication is None:
+            raise NotFound("That ServiceRequest was not made from a handover or escalation.")
+        return flags, communication
+
+    def _from_fhir(
+        self, request: dict[str, Any], flags: list[dict[str, Any]], communication: dict[str, Any]
+    ) -> Dataset:
+        try:
+            return from_fhir(request, flags, communication)
+        except ContentError as error:
+            raise InvalidContent(error.issues, business_rule=True) from None
+
+    def _read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
+        record = self._resources.read(resource_type, resource_id)
+        content: dict[str, Any] = json.loads(record.content)
+        return content
+
+
+def withheld(resources: list[Mapping[str, Any]]) -> bool:
+    """Whether any of `resources` was served with its free text withheld."""
+    return any(_withheld(resource) for resource in resources)
+
+
+def _withheld(resource: Mapping[str, Any]) -> bool:
+    labels = resource.get("meta", {}).get("security", [])
+    return any(label.get("code") == codes.SECURITY_REDACTED.code for label in labels)

@@ -1,0 +1,160 @@
+"""FHIR messaging as BaRS uses it: a referral arrives as a `message` Bundle (MessageHeader
+first, eventCoding servicerequest-request, focus the ServiceRequest) and is answered with
+a response message (eventCoding servicerequest-response, response.identifier the id of
+the request's MessageHeader, response.code ok).
+
+`read_message` takes the request apart into what `dataset_fhir.dataset.from_fhir` needs;
+the gateway then treats it exactly as a dataset sent as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mappings import codes
+from mappings.dataset_fhir.elements import instant, organisation
+from mappings.issues import ContentError, Issue, IssueCode
+
+Resource = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralMessage:
+    header_id: str
+    destination_ods: str
+    service_request: Resource
+    flags: tuple[Resource, ...]
+    communication: Resource
+    # How the message refers to its ServiceRequest (its fullUrl, and Type/id).
+    service_request_references: frozenset[str]
+
+
+def read_message(bundle: Resource) -> ReferralMessage:
+    """The referral a message Bundle carries; ContentError naming what is wrong."""
+    if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "message":
+        raise _refused("Bundle.type", "The body must be a Bundle of type message.")
+    entries = _list(bundle.get("entry"))
+    resources = [_mapping(entry.get("resource")) for entry in entries]
+    if not resources or resources[0].get("resourceType") != "MessageHeader":
+        raise _refused("Bundle.entry[0]", "The first entry of a message must be its MessageHeader.")
+    header = resources[0]
+    if coded_event(header) != codes.EVENT_SERVICE_REQUEST_REQUEST.code:
+        raise _refused(
+            "MessageHeader.eventCoding",
+            "This gateway processes the BaRS event servicerequest-request "
+            f"({codes.MESSAGE_EVENTS_BARS_SYSTEM}).",
+        )
+    header_id = header.get("id")
+    if not isinstance(header_id, str):
+        raise _refused("MessageHeader.id", "The MessageHeader must have an id.")
+    by_reference = _index(entries)
+    focus = _list(header.get("focus"))
+    target = by_reference.get(str(focus[0].get("reference"))) if focus else None
+    if target is None or target.get("resourceType") != "ServiceRequest":
+        raise _refused(
+            "MessageHeader.focus",
+            "MessageHeader.focus must refer to the ServiceRequest in the Bundle.",
+        )
+    references = frozenset(key for key, resource in by_reference.items() if resource is target)
+    destination = _list(header.get("destination"))
+    receiver = _mapping(destination[0].get("receiver")) if destination else {}
+    receiver_ods = _ods(receiver)
+    if receiver_ods is None:
+        raise _refused(
+            "MessageHeader.destination.receiver",
+            "MessageHeader.destination.receiver must name the receiving organisation by its "
+            f"ODS code ({codes.ODS_ORGANISATION_SYSTEM}).",
+        )
+    flags = tuple(
+        resource
+        for info in _list(target.get("supportingInfo"))
+        if (resource := by_reference.get(str(info.get("reference")))) is not None
+        and resource.get("resourceType") == "Flag"
+    )
+    communications = [
+        resource
+        for resource in resources
+        if resource.get("resourceType") == "Communication"
+        and any(str(ref.get("reference")) in references for ref in _list(resource.get("basedOn")))
+    ]
+    if len(communications) != 1:
+        raise _refused(
+            "Bundle.entry",
+            "The message must hold one Communication based on its ServiceRequest "
+            "(the handover or escalation itself).",
+        )
+    return ReferralMessage(header_id, receiver_ods, target, flags, communications[0], references)
+
+
+def coded_event(header: Resource) -> str | None:
+    coding = _mapping(header.get("eventCoding"))
+    if coding.get("system") != codes.MESSAGE_EVENTS_BARS_SYSTEM:
+        return None
+    code = coding.get("code")
+    return code if isinstance(code, str) else None
+
+
+def response_message(
+    request: ReferralMessage,
+    *,
+    bundle_id: str,
+    header_id: str,
+    gateway_url: str,
+    sender_ods: str,
+    now: datetime,
+    focus: Sequence[str],
+) -> dict[str, Any]:
+    """The answer to an accepted message: response.code ok, focus the resources made."""
+    header = {
+        "resourceType": "MessageHeader",
+        "id": header_id,
+        "eventCoding": codes.EVENT_SERVICE_REQUEST_RESPONSE.coding(),
+        "destination": [{"endpoint": gateway_url, "receiver": organisation(sender_ods)}],
+        "source": {"endpoint": gateway_url},
+        "response": {"identifier": request.header_id, "code": "ok"},
+        "focus": [{"reference": reference} for reference in focus],
+    }
+    return {
+        "resourceType": "Bundle",
+        "id": bundle_id,
+        "type": "message",
+        "timestamp": instant(now),
+        "entry": [{"fullUrl": f"urn:uuid:{header_id}", "resource": header}],
+    }
+
+
+def _index(entries: Sequence[Resource]) -> dict[str, Resource]:
+    """Each resource by every way a reference may name it: fullUrl and Type/id."""
+    found: dict[str, Resource] = {}
+    for entry in entries:
+        resource = _mapping(entry.get("resource"))
+        full_url = entry.get("fullUrl")
+        if isinstance(full_url, str):
+            found[full_url] = resource
+        kind, resource_id = resource.get("resourceType"), resource.get("id")
+        if isinstance(kind, str) and isinstance(resource_id, str):
+            found.setdefault(f"{kind}/{resource_id}", resource)
+    return found
+
+
+def _ods(reference: Resource) -> str | None:
+    identifier = _mapping(reference.get("identifier"))
+    value = identifier.get("value")
+    if identifier.get("system") == codes.ODS_ORGANISATION_SYSTEM and isinstance(value, str):
+        return value
+    return None
+
+
+def _refused(expression: str, message: str) -> ContentError:
+    return ContentError([Issue(IssueCode.INVALID, message, expression)])
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []

@@ -1,0 +1,542 @@
+"""The decision-ready summary of a handover or escalation, as one HTML page.
+
+A crisis clinician reads it in under a minute and decides, so it leads with what decides:
+the priority and the respond-by time (in England's local time, with how long is left or
+how long overdue), any gaps the referral checklist found, who the person is and who to
+call back, then the key risks (highest first) and the rest of the dataset in the fixed
+order of the handover Communication's sections.
+
+Everything in a dataset is free text from another organisation's system: every value is
+escaped (html.escape), the page carries no script and loads nothing, and its own
+Content-Security-Policy forbids both should a value ever slip through. The page title
+names no patient. The output is a pure function of its inputs (no clock, no locale), so
+the same dataset and context give the same string.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from mappings.codes import (
+    ESCALATION_LEVELS,
+    HANDOVER_SECTIONS,
+    PATHWAYS,
+    REQUEST_TYPES,
+    RISK_TYPES,
+    SHARING_BASES,
+)
+from mappings.datasets import Escalation, EscalationSummary, Handover, KeyRisk
+
+_ENGLAND = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryContext:
+    """What the gateway knows about a dataset besides the dataset itself."""
+
+    communication_id: str | None  # gateway ids, shown small at the bottom
+    service_request_id: str | None
+    received_at: datetime | None  # when the gateway received it (UTC aware)
+    generated_at: datetime  # now, UTC aware: "in 45 minutes" is measured from here
+    # Dataset field paths the referral checklist found missing (warnings).
+    incomplete_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for moment in (self.received_at, self.generated_at):
+            if moment is not None and moment.utcoffset() is None:
+                raise ValueError("summary times must carry their offset")
+
+
+PRIORITIES = {
+    "emergency": "Emergency",
+    "very-urgent": "Very urgent",
+    "urgent": "Urgent",
+    "routine": "Routine",
+}
+# UK Core NHSNumberVerificationStatus (NHS Data Dictionary NHS NUMBER STATUS INDICATOR CODE).
+NHS_NUMBER_STATUSES = {
+    "01": "Number present and verified",
+    "02": "Number present but not traced",
+    "03": "Trace required",
+    "04": "Trace attempted - no match or multiple match found",
+    "05": "Trace needs to be resolved (NHS number or patient detail conflict)",
+    "06": "Trace in progress",
+    "07": "Number not present and trace not required",
+    "08": "Trace postponed (baby under six weeks old)",
+}
+# Checklist field paths (dotted, in the spec's names: mappings.checklist), in words. List
+# positions, should a path carry any, are dropped before the lookup.
+FIELD_NAMES = {
+    "external_id": "sender's reference",
+    "pathway": "pathway",
+    "locality": "locality",
+    "dataset": "kind of dataset",
+    "patient": "person",
+    "patient.nhs_number": "NHS number",
+    "patient.nhs_number_status": "NHS number verification status",
+    "patient.name": "person's name",
+    "patient.name.given": "person's given name",
+    "patient.name.family": "person's family name",
+    "patient.birth_date": "date of birth",
+    "sender": "sender",
+    "sender.ods": "sending organisation",
+    "sender.team": "sending team",
+    "sender.practitioner": "sending practitioner",
+    "sender.role": "sender's role",
+    "sender.contact": "call-back number",
+    "receiver": "receiver",
+    "receiver.ods": "receiving organisation",
+    "receiver.service": "receiving service",
+    "current_presentation": "current presentation",
+    "key_risks": "key risks",
+    "key_risks.type": "key risk type",
+    "key_risks.level": "key risk level",
+    "key_risks.description": "key risk description",
+    "key_risks.since": "when a key risk began",
+    "what_has_changed": "what has changed",
+    "actions_taken": "actions already taken",
+    "actions_taken.action": "action taken",
+    "actions_taken.at": "when an action was taken",
+    "actions_taken.by": "who took an action",
+    "current_plan": "current plan",
+    "request": "what is being requested",
+    "request.summary": "summary of the request",
+    "request.type": "type of request",
+    "time_sensitivity": "priority and respond-by time",
+    "time_sensitivity.priority": "priority",
+    "time_sensitivity.respond_by": "respond-by time",
+    "sharing": "basis for sharing",
+    "sharing.basis": "basis for sharing",
+    "sharing.consent_obtained": "whether consent was obtained",
+    "sharing.reason_if_not": "reason consent was not obtained",
+    "legal": "legal status and capacity",
+    "legal.mental_health_act_status": "Mental Health Act status",
+    "legal.capacity_concerns": "whether there are capacity concerns",
+    "escalation": "escalation step",
+    "escalation.level": "escalation level",
+    "escalation.escalated_at": "when the escalation was made",
+    "escalation.escalated_by": "who escalated",
+    "escalation.escalated_by.name": "name of who escalated",
+    "escalation.escalated_by.role": "role of who escalated",
+    "escalation.escalated_by.team": "team of who escalated",
+    "escalation.escalated_to": "who it was escalated to",
+    "escalation.escalated_to.ods": "organisation escalated to",
+    "escalation.escalated_to.service": "service escalated to",
+    "escalation.escalated_to.role": "role escalated to",
+    "escalation.information_shared": "information shared",
+    "escalation.response": "response received",
+    "escalation.response.received_at": "when the response was received",
+    "escalation.response.from": "who responded",
+    "escalation.response.summary": "summary of the response",
+    "escalation.next_action": "next action",
+    "escalation.early_warning_indicators": "early warning indicators",
+    "escalation.related_referral": "related referral",
+}
+_LEVEL_ORDER = {"high": 0, "medium": 1, "low": 2}
+_LEVEL_WORDS = {"high": "High", "medium": "Medium", "low": "Low"}
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_POSITION = re.compile(r"\[([0-9]+)\]")
+
+_CSS = """\
+:root{color-scheme:light}
+body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Arial,sans-serif;color:#111;\
+margin:0 auto;max-width:46rem;padding:.75rem}
+h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:1.25rem 0 .35rem;\
+border-bottom:1px solid #bbb}
+.urgency{border:3px solid #111;padding:.6rem .8rem;margin-bottom:.8rem}
+.priority{display:inline-block;font-weight:700;text-transform:uppercase}
+.priority-emergency,.priority-very-urgent{color:#b00020}
+.respond{font-size:1.2rem;margin:.2rem 0}.overdue{color:#b00020;font-weight:700}
+.kind{margin:.2rem 0;color:#333}
+.incomplete{border:3px dashed #8a4b00;background:#fff6e5;padding:.5rem .8rem;margin:.8rem 0}
+.incomplete h2{border:0;margin:0;color:#8a4b00}
+.callback{font-size:1.25rem;font-weight:700}
+dl{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.15rem .8rem;margin:0}
+dt{font-weight:600;color:#333}dd{margin:0}
+.text{white-space:pre-line;margin:.2rem 0}
+ul.risks{list-style:none;padding:0;margin:0}ul.risks li{margin:.5rem 0}
+.badge{display:inline-block;border:2px solid currentColor;border-radius:.3rem;\
+padding:0 .35rem;font-weight:700;font-size:.9rem}
+.level-high{color:#b00020}.level-medium{color:#8a4b00}.level-low{color:#1d5e20}\
+.level-unstated{color:#444}
+.meta{font-size:.8rem;color:#444;margin-top:1.5rem;border-top:1px solid #bbb;padding-top:.4rem}
+@media (max-width:30rem){dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}}
+@media print{body{max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}\
+section{break-inside:avoid}}
+"""
+_CSS_HASH = base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
+_CSP = f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; form-action 'none'"
+
+
+def summary_html(dataset: Handover | EscalationSummary, context: SummaryContext) -> str:
+    """The summary page of `dataset`, as a complete HTML5 document."""
+    escalation = dataset.escalation if isinstance(dataset, EscalationSummary) else None
+    kind = "Escalation summary" if escalation is not None else "Handover summary"
+    heading = f"{kind} — {PATHWAYS[dataset.pathway].display}"
+    timing = dataset.time_sensitivity
+    priority = timing.priority if timing is not None else None
+    title = f"{PRIORITIES[priority]}: {heading}" if priority is not None else heading
+    parts = [
+        "<!doctype html>",
+        '<html lang="en-GB">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>{_e(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        _urgency(dataset, escalation, heading, context),
+        _incomplete(context.incomplete_fields),
+        _person(dataset, context),
+        _sender(dataset),
+        _receiver(dataset),
+        _key_risks(dataset.key_risks),
+        _escalation_step(escalation),
+        _text_section("current-presentation", dataset.current_presentation),
+        _text_section("what-has-changed", dataset.what_has_changed),
+        _indicators(escalation),
+        _actions(dataset),
+        _text_section("current-plan", dataset.current_plan),
+        _request(dataset),
+        _text_section("information-shared", escalation.information_shared if escalation else None),
+        _response(escalation),
+        _text_section("next-action", escalation.next_action if escalation else None),
+        _sharing(dataset),
+        _legal(dataset),
+        _footer(dataset, context),
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(part for part in parts if part) + "\n"
+
+
+# --- The top: priority, respond-by, gaps ---------------------------------------------------
+
+
+def _urgency(
+    dataset: Handover | EscalationSummary,
+    escalation: Escalation | None,
+    heading: str,
+    context: SummaryContext,
+) -> str:
+    timing = dataset.time_sensitivity
+    priority = timing.priority if timing is not None else None
+    respond_by = timing.respond_by if timing is not None else None
+    if priority is not None:
+        badge = f'<span class="priority priority-{_e(priority)}">{_e(PRIORITIES[priority])}</span>'
+    else:
+        badge = '<span class="priority">Priority not given</span>'
+    if respond_by is not None:
+        relative, overdue = _relative(respond_by, context.generated_at)
+        css = "overdue" if overdue else "due"
+        respond = f'Respond by {_time(respond_by)} <span class="{css}">({_e(relative)})</span>'
+    else:
+        respond = "No respond-by time given"
+    kind = heading
+    if escalation is not None:
+        kind += f" · {ESCALATION_LEVELS[escalation.level].display}"
+    return (
+        '<header class="urgency" id="respond-by">\n'
+        f"<h1>{badge}</h1>\n"
+        f'<p class="respond">{respond}</p>\n'
+        f'<p class="kind">{_e(kind)}</p>\n'
+        "</header>"
+    )
+
+
+def _relative(due: datetime, now: datetime) -> tuple[str, bool]:
+    """("in 45 minutes", False) or ("overdue by 2 hours 5 minutes", True).
+
+    Rounded towards urgency: time left is rounded down, time overdue up.
+    """
+    seconds = (due - now).total_seconds()
+    if seconds == 0:
+        return "due now", False
+    if seconds > 0:
+        minutes = int(seconds // 60)
+        if minutes == 0:
+            return "due in less than a minute", False
+        return f"in {_span(minutes)}", False
+    return f"overdue by {_span(math.ceil(-seconds / 60))}", True
+
+
+def _span(minutes: int) -> str:
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    units = [(days, "day"), (hours, "hour")] if days else [(hours, "hour"), (mins, "minute")]
+    return " ".join(f"{count} {unit}{'' if count == 1 else 's'}" for count, unit in units if count)
+
+
+def _incomplete(fields: tuple[str, ...]) -> str:
+    if not fields:
+        return ""
+    names = list(dict.fromkeys(field_name(field) for field in fields))
+    items = "".join(f"<li>{_e(name)}</li>" for name in names)
+    return (
+        '<section class="incomplete" id="incomplete" aria-labelledby="incomplete-heading">\n'
+        '<h2 id="incomplete-heading">Incomplete referral — missing:</h2>\n'
+        f"<ul>{items}</ul>\n"
+        "</section>"
+    )
+
+
+def field_name(path: str) -> str:
+    """A checklist field path in words: "key_risks[1].level" -> "key risk level (item 2)".
+
+    A path nobody has named yet comes back as it is.
+    """
+    positions = [int(found) + 1 for found in _POSITION.findall(path)]
+    name = FIELD_NAMES.get(_POSITION.sub("", path))
+    if name is None:
+        return path
+    if positions:
+        name += " (item " + ", ".join(str(position) for position in positions) + ")"
+    return name
+
+
+# --- Who: the person, the sender, the receiver -----------------------------------------------
+
+
+def _person(dataset: Handover | EscalationSummary, context: SummaryContext) -> str:
+    patient = dataset.patient
+    rows: list[tuple[str, str | None]] = []
+    if patient.name is not None:
+        rows.append(("Name", _opt(_joined(patient.name.given, patient.name.family, sep=" "))))
+    rows.append(("NHS number", _e(nhs_number(patient.nhs_number))))
+    if patient.nhs_number_status is not None:
+        status = NHS_NUMBER_STATUSES[patient.nhs_number_status]
+        rows.append(("NHS number status", _e(status)))
+    if patient.birth_date is not None:
+        today = context.generated_at.astimezone(_ENGLAND).date()
+        age = _age(patient.birth_date, today)
+        rows.append(("Date of birth", f"{_date(patient.birth_date)} (aged {age})"))
+    return _section("patient", _dl(rows))
+
+
+def nhs_number(value: str) -> str:
+    """9434765919 -> 943 476 5919, as the NHS writes it."""
+    return f"{value[:3]} {value[3:6]} {value[6:]}" if len(value) == 10 else value
+
+
+def _age(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _sender(dataset: Handover | EscalationSummary) -> str:
+    sender = dataset.sender
+    callback = ""
+    if sender.contact is not None:
+        callback = f'<p class="callback">Call back: {_phone(sender.contact)}</p>\n'
+    rows = [
+        ("Practitioner", _opt(sender.practitioner)),
+        ("Role", _opt(sender.role)),
+        ("Team", _opt(sender.team)),
+        ("Organisation (ODS)", _e(sender.ods)),
+    ]
+    return _section("sender-contact", callback + _dl(rows))
+
+
+def _phone(contact: str) -> str:
+    """The contact as written; a tap-to-call link only when it reads as a phone number."""
+    dial = re.sub(r"[\s()\-]", "", contact)
+    if re.fullmatch(r"\+?[0-9]{6,15}", dial):
+        return f'<a href="tel:{_e(dial)}">{_e(contact)}</a>'
+    return _e(contact)
+
+
+def _receiver(dataset: Handover | EscalationSummary) -> str:
+    receiver = dataset.receiver
+    rows = [("Organisation (ODS)", _e(receiver.ods)), ("Service", _opt(receiver.service))]
+    return '<section id="receiver">\n<h2>Sent to</h2>\n' + _dl(rows) + "\n</section>"
+
+
+# --- What: the sections, in the Communication's order -------------------------------------
+
+
+def ordered_risks(risks: Iterable[KeyRisk]) -> list[KeyRisk]:
+    """High, medium, low, then unstated; the sender's order within a level."""
+    return sorted(risks, key=lambda risk: _LEVEL_ORDER.get(risk.level or "", 3))
+
+
+def _key_risks(risks: tuple[KeyRisk, ...]) -> str:
+    if not risks:
+        return _section("key-risks", '<p class="text">No key risks recorded</p>')
+    items = []
+    for risk in ordered_risks(risks):
+        level = risk.level or "unstated"
+        word = _LEVEL_WORDS.get(level, "Level not stated")
+        line = (
+            f'<span class="badge level-{_e(level)}">{_e(word)}</span> '
+            f"<strong>{_e(RISK_TYPES[risk.type].display)}</strong>"
+        )
+        if risk.since is not None:
+            line += f" <span>since {_date(risk.since)}</span>"
+        if risk.description is not None:
+            line += f'\n<p class="text">{_e(risk.description)}</p>'
+        items.append(f"<li>{line}</li>")
+    return _section("key-risks", '<ul class="risks">\n' + "\n".join(items) + "\n</ul>")
+
+
+def _escalation_step(escalation: Escalation | None) -> str:
+    if escalation is None:
+        return ""
+    by = escalation.escalated_by
+    to = escalation.escalated_to
+    by_text = _joined(by.name, by.role, by.team) if by is not None else None
+    to_text = None
+    if to is not None:
+        to_text = _joined(to.role, to.service, f"ODS {to.ods}" if to.ods else None)
+    rows = [
+        ("Level", _e(ESCALATION_LEVELS[escalation.level].display)),
+        ("When", _time(escalation.escalated_at) if escalation.escalated_at else None),
+        ("By", _opt(by_text)),
+        ("To", _opt(to_text)),
+        ("Escalates referral", _opt(escalation.related_referral)),
+    ]
+    return _section("escalation-step", _dl(rows))
+
+
+def _indicators(escalation: Escalation | None) -> str:
+    if escalation is None or not escalation.early_warning_indicators:
+        return ""
+    items = "".join(f"<li>{_e(item)}</li>" for item in escalation.early_warning_indicators)
+    return _section("early-warning-indicator", f"<ul>{items}</ul>")
+
+
+def _actions(dataset: Handover | EscalationSummary) -> str:
+    if not dataset.actions_taken:
+        return ""
+    items = []
+    for action in dataset.actions_taken:
+        line = f"{_time(action.at)}: " if action.at is not None else ""
+        line += _e(action.action)
+        if action.by is not None:
+            line += f" — by {_e(action.by)}"
+        items.append(f"<li>{line}</li>")
+    return _section("action-taken", "<ol>\n" + "\n".join(items) + "\n</ol>")
+
+
+def _request(dataset: Handover | EscalationSummary) -> str:
+    request = dataset.request
+    if request is None:
+        return ""
+    rows = [
+        ("Type", _e(REQUEST_TYPES[request.type].display) if request.type else None),
+        ("Request", _opt(request.summary)),
+    ]
+    return _section("request", _dl(rows))
+
+
+def _response(escalation: Escalation | None) -> str:
+    if escalation is None:
+        return ""
+    response = escalation.response
+    if response is None:
+        return _section("escalation-response", '<p class="text">No response recorded yet</p>')
+    rows = [
+        ("When", _time(response.received_at) if response.received_at else None),
+        ("From", _opt(response.from_)),
+        ("Summary", _opt(response.summary)),
+    ]
+    return _section("escalation-response", _dl(rows))
+
+
+def _sharing(dataset: Handover | EscalationSummary) -> str:
+    sharing = dataset.sharing
+    if sharing is None:
+        return ""
+    rows = [
+        ("Basis", _e(SHARING_BASES[sharing.basis].display) if sharing.basis else None),
+        ("Consent obtained", _yes_no(sharing.consent_obtained)),
+        ("Reason not obtained", _opt(sharing.reason_if_not)),
+    ]
+    return _section("sharing", _dl(rows))
+
+
+def _legal(dataset: Handover | EscalationSummary) -> str:
+    legal = dataset.legal
+    if legal is None:
+        return ""
+    rows = [
+        ("Mental Health Act status", _opt(legal.mental_health_act_status)),
+        ("Capacity concerns", _yes_no(legal.capacity_concerns)),
+    ]
+    return _section("legal", _dl(rows))
+
+
+def _footer(dataset: Handover | EscalationSummary, context: SummaryContext) -> str:
+    rows = [
+        ("Sender's reference", _e(dataset.external_id)),
+        ("Locality", _opt(dataset.locality)),
+        ("Received by the gateway", _time(context.received_at) if context.received_at else None),
+        ("Summary generated", _time(context.generated_at)),
+        ("Communication", _opt(context.communication_id)),
+        ("ServiceRequest", _opt(context.service_request_id)),
+    ]
+    return '<footer class="meta">\n' + _dl(rows) + "\n</footer>"
+
+
+# --- Small pieces ------------------------------------------------------------------------------
+
+
+def _e(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def _opt(value: str | None) -> str | None:
+    return None if value is None else _e(value)
+
+
+def _joined(*values: str | None, sep: str = ", ") -> str | None:
+    present = [value for value in values if value]
+    return sep.join(present) if present else None
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("Yes" if value else "No")
+
+
+def _section(code: str, body: str) -> str:
+    """A section headed with the handover-section display its Communication part carries."""
+    if not body:
+        return ""
+    title = HANDOVER_SECTIONS[code].display
+    return f'<section id="{_e(code)}">\n<h2>{_e(title)}</h2>\n{body}\n</section>'
+
+
+def _text_section(code: str, text: str | None) -> str:
+    return _section(code, f'<p class="text">{_e(text)}</p>') if text else ""
+
+
+def _dl(rows: Iterable[tuple[str, str | None]]) -> str:
+    """Rows whose value is already HTML; a row without a value is left out."""
+    present = [f"<dt>{_e(term)}</dt><dd>{value}</dd>" for term, value in rows if value]
+    return "<dl>\n" + "\n".join(present) + "\n</dl>" if present else ""
+
+
+def _time(moment: datetime) -> str:
+    """A UTC instant as England reads it, machine-readable in UTC."""
+    utc = moment.astimezone(UTC).replace(microsecond=0)
+    local = moment.astimezone(_ENGLAND)
+    shown = (
+        f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}, "
+        f"{local.hour:02d}:{local.minute:02d} {local.tzname()}"
+    )
+    return f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}">{_e(shown)}</time>'
+
+
+def _date(day: date) -> str:
+    shown = f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f'<time datetime="{day.isoformat()}">{_e(shown)}</time>'
