@@ -242,6 +242,8 @@ Every call needs an access token (SMART Backend Services). For the demo clients:
   TOKEN=$(.venv/bin/gateway token --client demo-provider-epr)   # the provider EPR (AZZ)
   TRUST=$(.venv/bin/gateway token --client demo-trust-crisis)   # the Trust's crisis system (RZZ)
   IG=$(.venv/bin/gateway token --client demo-ig-lead)           # the IG lead: the access log
+  python3 examples/fresh.py handover | curl -s -X POST {base}/api/handovers \\
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d @-
   curl -s {base}/fhir/ServiceRequest -H "Authorization: Bearer $TOKEN"
   curl -s {base}/fhir/AuditEvent -H "Authorization: Bearer $IG"   # who accessed what
 Tokens live {settings.token_lifetime_seconds} s; run the command again for a new one.

@@ -21,7 +21,7 @@ from mappings.dataset_fhir.elements import ResourceIds
 from mappings.dataset_fhir.resources import to_fhir
 from mappings.dataset_input import parse_dataset
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "spec-examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 JSON = {"Content-Type": "application/json"}
 
 

@@ -20,7 +20,7 @@ from mappings.checklist import Requirement, check_completeness
 from mappings.dataset_input import parse_dataset
 from tests.conftest import DEMO_CONFIG
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "spec-examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PATHWAYS = ("referral", "step-up", "crisis", "discharge-follow-up", "safeguarding")
 
 

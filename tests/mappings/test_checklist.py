@@ -26,7 +26,7 @@ from mappings.dataset_input import parse_dataset
 from mappings.datasets import EscalationSummary, Handover
 from mappings.issues import IssueCode
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "spec-examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # A value no message may ever contain.
 DISTINCTIVE = "Zebrafinch-4471-do-not-echo"
 

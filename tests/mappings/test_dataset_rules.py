@@ -15,7 +15,7 @@ from mappings.dataset_rules import DatasetRules, rule_issues
 from mappings.datasets import EscalationSummary, Handover
 from mappings.issues import IssueCode
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "spec-examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RULES = DatasetRules(
     max_text_length=100,
     respond_by_tolerance=timedelta(minutes=15),

@@ -16,9 +16,9 @@ from mappings.dataset_input import parse_dataset
 from mappings.datasets import EscalationSummary, Handover
 from mappings.issues import ContentError, Issue, IssueCode
 
-# Copied from ../shared/spec/examples: the integrators' contract, kept with the tests so
-# that a checkout alone runs them.
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "spec-examples"
+# The spec's examples (../shared/spec/examples), kept in the repository's examples/ so that
+# a checkout alone runs the tests and integrators find them.
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def example(name: str) -> dict[str, Any]:

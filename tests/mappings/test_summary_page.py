@@ -26,7 +26,7 @@ from mappings.summary_page import (
     summary_html,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "spec-examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # The escalation example asks for a response by 15:00 UTC on 21 Nov 2026 (GMT in England).
 NOW = datetime(2026, 11, 21, 14, 15, tzinfo=UTC)
 VOID = frozenset(

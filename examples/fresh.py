@@ -1,0 +1,35 @@
+"""Print one of the spec's example datasets, ready to push now.
+
+    python3 examples/fresh.py handover   | curl ... -d @-
+    python3 examples/fresh.py escalation | curl ...
+
+The examples' respond-by times have passed, and a dataset's external_id may be used
+once per sender, so each run gives a new external_id and a respond-by two hours ahead.
+Standard library only, so it runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+EXAMPLES = {"handover": "handover-crisis.json", "escalation": "escalation-manager.json"}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[1] not in EXAMPLES:
+        print(f"usage: python3 {argv[0]} handover|escalation", file=sys.stderr)
+        return 2
+    dataset = json.loads((Path(__file__).parent / EXAMPLES[argv[1]]).read_text())
+    dataset["external_id"] = f"{dataset['external_id']}-{uuid.uuid4().hex[:8]}"
+    due = datetime.now(UTC) + timedelta(hours=2)
+    dataset["time_sensitivity"]["respond_by"] = due.isoformat(timespec="seconds")
+    print(json.dumps(dataset, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
