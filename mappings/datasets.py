@@ -78,7 +78,11 @@ def _iso(pattern: re.Pattern[str], shape: str) -> Callable[[Any], Any]:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:30+01:00 is a moment before the first year Python (and FHIR) holds.
+        raise ValueError("must be an instant between the years 1 and 9999 in UTC") from None
 
 
 # An instant with its offset (naive times are refused), held in UTC.
@@ -185,8 +189,11 @@ class Legal(_Part):
 class _Dataset(_Part):
     """What a handover and an escalation summary both carry."""
 
-    # With the sender's ODS code, identifies the handover for deduplication.
-    external_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # With the sender's ODS code, identifies the handover for deduplication. Plain text as
+    # free text is (it becomes a FHIR string): no control characters, no blank id.
+    external_id: Annotated[
+        str, BeforeValidator(_plain_text), StringConstraints(min_length=1, max_length=64)
+    ]
     pathway: Pathway
     locality: Text | None = None
     patient: Patient

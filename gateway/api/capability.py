@@ -21,6 +21,13 @@ SOFTWARE_NAME = "Mental-health interface gateway"
 SOFTWARE_VERSION = "0.1.0"
 
 
+PROCESS_MESSAGE_DEFINITION = "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message"
+# Defined by the gateway (no standard operation returns a decision-ready summary).
+SUMMARY_DEFINITION = "https://fhir.mh-gateway.example.org/OperationDefinition/Communication-summary"
+# The BaRS referral message, as the gateway's own MessageDefinition canonical.
+REFERRAL_MESSAGE = "https://fhir.mh-gateway.example.org/MessageDefinition/referral"
+
+
 def capability_statement(base_url: str, published: str) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -55,6 +62,24 @@ def capability_statement(base_url: str, published: str) -> dict[str, Any]:
                     ),
                 },
                 "resource": [_resource(t) for t in SUPPORTED_RESOURCE_TYPES],
+                "operation": [
+                    {
+                        # FHIR R4's own definition; BaRS referral messages (README).
+                        "name": "process-message",
+                        "definition": PROCESS_MESSAGE_DEFINITION,
+                        "documentation": (
+                            "A BaRS referral message (eventCoding servicerequest-request), "
+                            "read into the handover dataset and checked as one sent to "
+                            "/api/handovers; answered with a response message."
+                        ),
+                    }
+                ],
+            }
+        ],
+        "messaging": [
+            {
+                "documentation": "Synchronous: POST a message Bundle to $process-message.",
+                "supportedMessage": [{"mode": "receiver", "definition": REFERRAL_MESSAGE}],
             }
         ],
     }
@@ -99,4 +124,16 @@ def _resource(resource_type: str) -> dict[str, Any]:
     }
     if includes:
         statement["searchInclude"] = includes
+    if resource_type == "Communication":
+        statement["operation"] = [
+            {
+                "name": "summary",
+                "definition": SUMMARY_DEFINITION,
+                "documentation": (
+                    "GET /fhir/Communication/{id}/$summary: a handover or escalation as one "
+                    "decision-ready document, the dataset as JSON or (Accept: text/html, "
+                    "or _format=html) a page for a crisis clinician."
+                ),
+            }
+        ]
     return statement

@@ -108,7 +108,7 @@ def sections(dataset: Handover | EscalationSummary) -> Iterator[Section]:
         yield from _entry_section(
             "sharing",
             [
-                ("basis", sharing.basis),
+                ("basis", sharing.basis and codes.SHARING_BASES[sharing.basis]),
                 ("consent_obtained", sharing.consent_obtained),
                 ("reason_if_not", sharing.reason_if_not),
             ],
@@ -145,7 +145,7 @@ def sections(dataset: Handover | EscalationSummary) -> Iterator[Section]:
 def _escalation_sections(escalation: Escalation) -> Iterator[Section]:
     by, to = escalation.escalated_by, escalation.escalated_to
     step: list[tuple[str, Any]] = [
-        ("level", escalation.level),
+        ("level", codes.ESCALATION_LEVELS[escalation.level]),
         ("escalated_at", escalation.escalated_at),
     ]
     if by is not None:

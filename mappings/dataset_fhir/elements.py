@@ -57,7 +57,7 @@ def instant(moment: datetime) -> str:
 # The dataset-entry extension: one part of a dataset with several fields (an action taken,
 # the escalation step...). Each field is a sub-extension named as the spec names it; the
 # value type follows the field's type.
-EntryValue = str | bool | date | datetime
+EntryValue = str | bool | date | datetime | codes.Code
 
 
 def entry(fields: Iterable[tuple[str, EntryValue | None]]) -> dict[str, Any] | None:
@@ -69,6 +69,8 @@ def entry(fields: Iterable[tuple[str, EntryValue | None]]) -> dict[str, Any] | N
 
 
 def _typed(value: EntryValue) -> dict[str, Any]:
+    if isinstance(value, codes.Code):
+        return {"valueCoding": value.coding()}
     if isinstance(value, bool):
         return {"valueBoolean": value}
     if isinstance(value, datetime):
@@ -79,14 +81,15 @@ def _typed(value: EntryValue) -> dict[str, Any]:
 
 
 def entry_fields(element: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of the dataset-entry extension on `element`, by name, as JSON values."""
+    """The fields of the dataset-entry extension on `element`, by name, as JSON values
+    (a coded field as its code)."""
     found: dict[str, Any] = {}
     for extension in _extensions(element, codes.EXTENSION_DATASET_ENTRY):
         for part in extension.get("extension", []):
             name = part.get("url")
             for key, value in part.items():
                 if key.startswith("value") and isinstance(name, str):
-                    found[name] = value
+                    found[name] = value.get("code") if key == "valueCoding" else value
     return found
 
 

@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from mappings import codes
-from mappings.dataset_fhir.elements import ResourceIds, instant, organisation, reference
+from mappings.dataset_fhir.elements import (
+    ResourceIds,
+    data_category_tags,
+    instant,
+    organisation,
+    recipients,
+    reference,
+)
 from mappings.datasets import EscalationSummary, Handover
 
 
@@ -25,9 +32,12 @@ def provenance(
         *(reference("Flag", flag) for flag in ids.flags),
         reference("Communication", ids.communication),
     ]
-    return {
-        "resourceType": "Provenance",
-        "id": ids.provenance,
+    resource: dict[str, Any] = {"resourceType": "Provenance", "id": ids.provenance}
+    tags = data_category_tags(dataset)
+    if tags:
+        # Made from a safeguarding concern, so shared only as one (elements.data_category_tags).
+        resource["meta"] = {"tag": tags}
+    return resource | {
         "target": targets,
         "recorded": instant(received_at),
         "agent": [
@@ -35,10 +45,13 @@ def provenance(
                 "type": {"coding": [codes.PROVENANCE_AUTHOR.coding()]},
                 "who": organisation(dataset.sender.ods),
             },
-            {
-                "type": {"coding": [codes.AGENT_INFORMATION_RECIPIENT.coding()]},
-                "who": organisation(dataset.receiver.ods),
-            },
+            *(
+                {
+                    "type": {"coding": [codes.AGENT_INFORMATION_RECIPIENT.coding()]},
+                    "who": organisation(ods),
+                }
+                for ods in recipients(dataset)
+            ),
         ],
         "entity": [
             {

@@ -90,3 +90,12 @@ def test_the_capability_statement_says_how_access_is_decided(anonymous: TestClie
     assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
     assert "X-Purpose-Of-Use" in security["description"]
     assert "X-Break-Glass-Justification" in security["description"]
+
+
+def test_the_handover_operations_are_listed(client: TestClient) -> None:
+    statement = client.get("/fhir/metadata").json()
+    rest = statement["rest"][0]
+    assert [op["name"] for op in rest["operation"]] == ["process-message"]
+    communication = next(r for r in rest["resource"] if r["type"] == "Communication")
+    assert [op["name"] for op in communication["operation"]] == ["summary"]
+    assert statement["messaging"][0]["supportedMessage"][0]["mode"] == "receiver"
