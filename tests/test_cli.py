@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import httpx
 import pytest
 
 from gateway.auth.signing_key import load_signing_key
+from mappings.dataset_input import parse_dataset
 from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
-from tests.conftest import DEMO_CONFIG
+from tests.conftest import DEMO_CONFIG, REPO
 from tests.fhir_judge import assert_valid_fhir
 from tests.servers import GATEWAY, free_port, gateway_env, running_server
 
@@ -194,3 +197,22 @@ def test_clients_hanging_up_mid_request_never_wedge_the_server(tmp_path: Path) -
             timeout=15,
         )
         assert response.status_code == 201
+
+
+def test_the_real_server_takes_the_example_handover_as_the_readme_shows(served: str) -> None:
+    fresh = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "fresh.py"), "handover"],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    json_body = {"Content-Type": "application/json"}
+    with httpx.Client(base_url=served, timeout=10, headers=_token(served)) as http:
+        created = http.post("/api/handovers", content=fresh, headers=json_body)
+        assert created.status_code == 201, created.text
+        assert http.post("/api/handovers", content=fresh, headers=json_body).status_code == 409
+    trust = _token(served, "demo-trust-crisis")
+    with httpx.Client(base_url=served, timeout=10, headers=trust) as http:
+        served_back = http.get(f"/api/handovers/{created.json()['id']}")
+        assert served_back.status_code == 200
+        assert parse_dataset(served_back.json()["dataset"]) == parse_dataset(json.loads(fresh))
