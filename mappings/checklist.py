@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from mappings.datasets import EscalationSummary, Handover
+from mappings.field_names import field_name
 from mappings.issues import Issue, IssueCode
 
 Severity = Literal["error", "warning"]
@@ -151,50 +152,15 @@ def _missing(value: Any) -> bool:
 
 
 # The fields a checklist usually names, in words; others are spelt out from the path.
-_WORDS = {
-    "locality": "the locality",
-    "patient.nhs_number_status": "the NHS number verification status",
-    "patient.name": "the person's name",
-    "patient.birth_date": "the person's date of birth",
-    "sender.team": "the sending team",
-    "sender.practitioner": "the sending practitioner",
-    "sender.role": "the sending practitioner's role",
-    "sender.contact": "a contact to call back",
-    "receiver.service": "the receiving service",
-    "current_presentation": "the current presentation",
-    "key_risks": "the key risks (at least one)",
-    "what_has_changed": "what has changed",
-    "actions_taken": "the actions already taken (at least one)",
-    "current_plan": "the current plan",
-    "request": "the request",
-    "request.summary": "what is being requested (request summary)",
-    "request.type": "the request type",
-    "time_sensitivity.priority": "the priority",
-    "time_sensitivity.respond_by": "when a response is needed by (respond by)",
-    "sharing.basis": "the basis for sharing",
-    "sharing.consent_obtained": "whether consent was obtained",
-    "legal.mental_health_act_status": "the Mental Health Act status",
-    "legal.capacity_concerns": "whether there are capacity concerns",
-    "escalation.escalated_at": "when the escalation was made",
-    "escalation.escalated_by": "who escalated",
-    "escalation.escalated_to": "who it was escalated to",
-    "escalation.information_shared": "the information shared at this step",
-    "escalation.next_action": "the next action and who does it",
-    "escalation.early_warning_indicators": "the early warning indicators (at least one)",
-}
-
-
 def field_words(path: str) -> str:
-    """A field path as words for a message: 'time_sensitivity.respond_by' -> 'when a
-    response is needed by (respond by)'; 'escalation.response.summary' -> 'summary
-    (escalation, response)'."""
-    if path in _WORDS:
-        return _WORDS[path]
-    *parents, last = path.split(".")
-    words = last.replace("_", " ")
-    if parents:
-        words += f" ({', '.join(parent.replace('_', ' ') for parent in parents)})"
-    return words
+    """A field path as words for a message: 'sender.contact' -> 'the call-back number',
+    'actions_taken.at' -> 'when an action was taken'."""
+    name = field_name(path)
+    return name if name.split(" ")[0] in _CLAUSE_STARTS else f"the {name}"
+
+
+# A name that is a clause ("when ...", "who ...") takes no article.
+_CLAUSE_STARTS = frozenset({"when", "who", "whether", "what", "how"})
 
 
 def _gap(requirement: Requirement, pathway: str, downgraded: bool) -> Gap:

@@ -15,8 +15,6 @@ the same dataset and context give the same string.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import math
 import re
@@ -28,12 +26,16 @@ from zoneinfo import ZoneInfo
 from mappings.codes import (
     ESCALATION_LEVELS,
     HANDOVER_SECTIONS,
+    NHS_NUMBER_VERIFICATION,
     PATHWAYS,
     REQUEST_TYPES,
     RISK_TYPES,
     SHARING_BASES,
 )
 from mappings.datasets import Escalation, EscalationSummary, Handover, KeyRisk
+from mappings.field_names import field_name
+from mappings.summary_style import CSP as _CSP
+from mappings.summary_style import CSS as _CSS
 
 _ENGLAND = ZoneInfo("Europe/London")
 
@@ -61,120 +63,10 @@ PRIORITIES = {
     "urgent": "Urgent",
     "routine": "Routine",
 }
-# UK Core NHSNumberVerificationStatus (NHS Data Dictionary NHS NUMBER STATUS INDICATOR CODE).
-NHS_NUMBER_STATUSES = {
-    "01": "Number present and verified",
-    "02": "Number present but not traced",
-    "03": "Trace required",
-    "04": "Trace attempted - no match or multiple match found",
-    "05": "Trace needs to be resolved (NHS number or patient detail conflict)",
-    "06": "Trace in progress",
-    "07": "Number not present and trace not required",
-    "08": "Trace postponed (baby under six weeks old)",
-}
-# Checklist field paths (dotted, in the spec's names: mappings.checklist), in words. List
-# positions, should a path carry any, are dropped before the lookup.
-FIELD_NAMES = {
-    "external_id": "sender's reference",
-    "pathway": "pathway",
-    "locality": "locality",
-    "dataset": "kind of dataset",
-    "patient": "person",
-    "patient.nhs_number": "NHS number",
-    "patient.nhs_number_status": "NHS number verification status",
-    "patient.name": "person's name",
-    "patient.name.given": "person's given name",
-    "patient.name.family": "person's family name",
-    "patient.birth_date": "date of birth",
-    "sender": "sender",
-    "sender.ods": "sending organisation",
-    "sender.team": "sending team",
-    "sender.practitioner": "sending practitioner",
-    "sender.role": "sender's role",
-    "sender.contact": "call-back number",
-    "receiver": "receiver",
-    "receiver.ods": "receiving organisation",
-    "receiver.service": "receiving service",
-    "current_presentation": "current presentation",
-    "key_risks": "key risks",
-    "key_risks.type": "key risk type",
-    "key_risks.level": "key risk level",
-    "key_risks.description": "key risk description",
-    "key_risks.since": "when a key risk began",
-    "what_has_changed": "what has changed",
-    "actions_taken": "actions already taken",
-    "actions_taken.action": "action taken",
-    "actions_taken.at": "when an action was taken",
-    "actions_taken.by": "who took an action",
-    "current_plan": "current plan",
-    "request": "what is being requested",
-    "request.summary": "summary of the request",
-    "request.type": "type of request",
-    "time_sensitivity": "priority and respond-by time",
-    "time_sensitivity.priority": "priority",
-    "time_sensitivity.respond_by": "respond-by time",
-    "sharing": "basis for sharing",
-    "sharing.basis": "basis for sharing",
-    "sharing.consent_obtained": "whether consent was obtained",
-    "sharing.reason_if_not": "reason consent was not obtained",
-    "legal": "legal status and capacity",
-    "legal.mental_health_act_status": "Mental Health Act status",
-    "legal.capacity_concerns": "whether there are capacity concerns",
-    "escalation": "escalation step",
-    "escalation.level": "escalation level",
-    "escalation.escalated_at": "when the escalation was made",
-    "escalation.escalated_by": "who escalated",
-    "escalation.escalated_by.name": "name of who escalated",
-    "escalation.escalated_by.role": "role of who escalated",
-    "escalation.escalated_by.team": "team of who escalated",
-    "escalation.escalated_to": "who it was escalated to",
-    "escalation.escalated_to.ods": "organisation escalated to",
-    "escalation.escalated_to.service": "service escalated to",
-    "escalation.escalated_to.role": "role escalated to",
-    "escalation.information_shared": "information shared",
-    "escalation.response": "response received",
-    "escalation.response.received_at": "when the response was received",
-    "escalation.response.from": "who responded",
-    "escalation.response.summary": "summary of the response",
-    "escalation.next_action": "next action",
-    "escalation.early_warning_indicators": "early warning indicators",
-    "escalation.related_referral": "related referral",
-}
 _LEVEL_ORDER = {"high": 0, "medium": 1, "low": 2}
 _LEVEL_WORDS = {"high": "High", "medium": "Medium", "low": "Low"}
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_POSITION = re.compile(r"\[([0-9]+)\]")
-
-_CSS = """\
-:root{color-scheme:light}
-body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Arial,sans-serif;color:#111;\
-margin:0 auto;max-width:46rem;padding:.75rem}
-h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:1.25rem 0 .35rem;\
-border-bottom:1px solid #bbb}
-.urgency{border:3px solid #111;padding:.6rem .8rem;margin-bottom:.8rem}
-.priority{display:inline-block;font-weight:700;text-transform:uppercase}
-.priority-emergency,.priority-very-urgent{color:#b00020}
-.respond{font-size:1.2rem;margin:.2rem 0}.overdue{color:#b00020;font-weight:700}
-.kind{margin:.2rem 0;color:#333}
-.incomplete{border:3px dashed #8a4b00;background:#fff6e5;padding:.5rem .8rem;margin:.8rem 0}
-.incomplete h2{border:0;margin:0;color:#8a4b00}
-.callback{font-size:1.25rem;font-weight:700}
-dl{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.15rem .8rem;margin:0}
-dt{font-weight:600;color:#333}dd{margin:0}
-.text{white-space:pre-line;margin:.2rem 0}
-ul.risks{list-style:none;padding:0;margin:0}ul.risks li{margin:.5rem 0}
-.badge{display:inline-block;border:2px solid currentColor;border-radius:.3rem;\
-padding:0 .35rem;font-weight:700;font-size:.9rem}
-.level-high{color:#b00020}.level-medium{color:#8a4b00}.level-low{color:#1d5e20}\
-.level-unstated{color:#444}
-.meta{font-size:.8rem;color:#444;margin-top:1.5rem;border-top:1px solid #bbb;padding-top:.4rem}
-@media (max-width:30rem){dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}}
-@media print{body{max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}\
-section{break-inside:avoid}}
-"""
-_CSS_HASH = base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
-_CSP = f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; form-action 'none'"
 
 
 def summary_html(dataset: Handover | EscalationSummary, context: SummaryContext) -> str:
@@ -292,20 +184,6 @@ def _incomplete(fields: tuple[str, ...]) -> str:
     )
 
 
-def field_name(path: str) -> str:
-    """A checklist field path in words: "key_risks[1].level" -> "key risk level (item 2)".
-
-    A path nobody has named yet comes back as it is.
-    """
-    positions = [int(found) + 1 for found in _POSITION.findall(path)]
-    name = FIELD_NAMES.get(_POSITION.sub("", path))
-    if name is None:
-        return path
-    if positions:
-        name += " (item " + ", ".join(str(position) for position in positions) + ")"
-    return name
-
-
 # --- Who: the person, the sender, the receiver -----------------------------------------------
 
 
@@ -316,7 +194,7 @@ def _person(dataset: Handover | EscalationSummary, context: SummaryContext) -> s
         rows.append(("Name", _opt(_joined(patient.name.given, patient.name.family, sep=" "))))
     rows.append(("NHS number", _e(nhs_number(patient.nhs_number))))
     if patient.nhs_number_status is not None:
-        status = NHS_NUMBER_STATUSES[patient.nhs_number_status]
+        status = NHS_NUMBER_VERIFICATION[patient.nhs_number_status].display
         rows.append(("NHS number status", _e(status)))
     if patient.birth_date is not None:
         today = context.generated_at.astimezone(_ENGLAND).date()

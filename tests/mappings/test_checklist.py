@@ -197,8 +197,8 @@ def test_a_misspelt_field_cannot_be_required() -> None:
 
 
 def test_fields_are_named_in_words() -> None:
-    assert field_words("time_sensitivity.respond_by").startswith("when a response is needed")
-    assert field_words("escalation.response.received_at") == ("received at (escalation, response)")
+    assert field_words("time_sensitivity.respond_by") == "the respond-by time"
+    assert field_words("escalation.response.received_at") == "when the response was received"
 
 
 # Fields a handover with nothing but its identity and priority lacks.

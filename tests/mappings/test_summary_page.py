@@ -6,25 +6,17 @@ from __future__ import annotations
 import copy
 import html
 import json
-import typing
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from mappings.codes import ESCALATION_LEVELS, REQUEST_TYPES, RISK_TYPES, SHARING_BASES
 from mappings.dataset_input import parse_dataset
 from mappings.datasets import EscalationSummary, Handover
-from mappings.summary_page import (
-    FIELD_NAMES,
-    SummaryContext,
-    field_name,
-    nhs_number,
-    summary_html,
-)
+from mappings.summary_page import SummaryContext, nhs_number, summary_html
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # The escalation example asks for a response by 15:00 UTC on 21 Nov 2026 (GMT in England).
@@ -460,42 +452,6 @@ def test_an_incomplete_referral_lists_what_is_missing_in_words_near_the_top() ->
 def test_a_complete_referral_has_no_gaps_box() -> None:
     document = page(example("handover-crisis"))
     assert "Incomplete referral" not in document
-
-
-@pytest.mark.parametrize(
-    ("path", "words"),
-    [
-        ("time_sensitivity.respond_by", "respond-by time"),
-        ("actions_taken[0].by", "who took an action (item 1)"),
-        ("escalation.next_action", "next action"),
-        ("patient.name", "person's name"),
-        ("nothing.like.it", "nothing.like.it"),
-    ],
-)
-def test_field_paths_in_words(path: str, words: str) -> None:
-    assert field_name(path) == words
-
-
-def model_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Every dotted field path of `model`, through nested parts and lists of parts."""
-    found = []
-    for name, field in model.model_fields.items():
-        path = prefix + (field.alias or name)
-        found.append(path)
-        for part in typing.get_args(field.annotation) or (field.annotation,):
-            inner = typing.get_args(part)[0] if typing.get_origin(part) is tuple else part
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                found.extend(model_paths(inner, path + "."))
-    return found
-
-
-@pytest.mark.parametrize("model", [Handover, EscalationSummary])
-def test_every_dataset_field_has_a_name_in_words(model: type[BaseModel]) -> None:
-    paths = model_paths(model)
-    assert "escalation.response.from" in paths or model is Handover
-    assert "key_risks.level" in paths
-    unnamed = [path for path in paths if path not in FIELD_NAMES]
-    assert unnamed == []
 
 
 def test_both_datasets_are_accepted() -> None:

@@ -1,0 +1,37 @@
+"""The summary page's style, and the Content-Security-Policy that allows exactly it: the
+page loads nothing and runs nothing, so its one stylesheet is inline and named by hash."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+CSS = """\
+:root{color-scheme:light}
+body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Arial,sans-serif;color:#111;\
+margin:0 auto;max-width:46rem;padding:.75rem}
+h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:1.25rem 0 .35rem;\
+border-bottom:1px solid #bbb}
+.urgency{border:3px solid #111;padding:.6rem .8rem;margin-bottom:.8rem}
+.priority{display:inline-block;font-weight:700;text-transform:uppercase}
+.priority-emergency,.priority-very-urgent{color:#b00020}
+.respond{font-size:1.2rem;margin:.2rem 0}.overdue{color:#b00020;font-weight:700}
+.kind{margin:.2rem 0;color:#333}
+.incomplete{border:3px dashed #8a4b00;background:#fff6e5;padding:.5rem .8rem;margin:.8rem 0}
+.incomplete h2{border:0;margin:0;color:#8a4b00}
+.callback{font-size:1.25rem;font-weight:700}
+dl{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.15rem .8rem;margin:0}
+dt{font-weight:600;color:#333}dd{margin:0}
+.text{white-space:pre-line;margin:.2rem 0}
+ul.risks{list-style:none;padding:0;margin:0}ul.risks li{margin:.5rem 0}
+.badge{display:inline-block;border:2px solid currentColor;border-radius:.3rem;\
+padding:0 .35rem;font-weight:700;font-size:.9rem}
+.level-high{color:#b00020}.level-medium{color:#8a4b00}.level-low{color:#1d5e20}\
+.level-unstated{color:#444}
+.meta{font-size:.8rem;color:#444;margin-top:1.5rem;border-top:1px solid #bbb;padding-top:.4rem}
+@media (max-width:30rem){dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}}
+@media print{body{max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}\
+section{break-inside:avoid}}
+"""
+_CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+CSP = f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; form-action 'none'"
