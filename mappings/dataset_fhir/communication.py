@@ -46,7 +46,11 @@ def communication(
     # An escalation is in progress until its response is recorded.
     awaiting = escalation is not None and escalation.response is None
     resource["status"] = "in-progress" if awaiting else "completed"
-    resource["category"] = [{"coding": [codes.DATASET_KINDS[dataset.dataset].coding()]}]
+    categories = [{"coding": [codes.DATASET_KINDS[dataset.dataset].coding()]}]
+    if escalation is not None:
+        # The ladder level is a category (searchable, and kept when free text is withheld).
+        categories.append({"coding": [codes.ESCALATION_LEVELS[escalation.level].coding()]})
+    resource["category"] = categories
     timing = dataset.time_sensitivity
     if timing is not None and timing.priority is not None:
         resource["priority"] = FHIR_PRIORITY[timing.priority]
@@ -145,7 +149,6 @@ def sections(dataset: Handover | EscalationSummary) -> Iterator[Section]:
 def _escalation_sections(escalation: Escalation) -> Iterator[Section]:
     by, to = escalation.escalated_by, escalation.escalated_to
     step: list[tuple[str, Any]] = [
-        ("level", codes.ESCALATION_LEVELS[escalation.level]),
         ("escalated_at", escalation.escalated_at),
     ]
     if by is not None:

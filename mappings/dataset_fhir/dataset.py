@@ -116,7 +116,7 @@ def _escalation(
 ) -> dict[str, Any]:
     step = _one(sections, "escalation-step")
     escalation: dict[str, Any] = {
-        "level": step.pop("level", None),
+        "level": coded(communication.get("category"), system_of(codes.ESCALATION_LEVELS)),
         "escalated_at": step.pop("escalated_at", None),
     }
     for part in ("escalated_by", "escalated_to"):

@@ -67,8 +67,8 @@ def section_texts(communication: dict[str, Any], code: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "made",
-    [handover(), escalation(), full_escalation(), dataset(minimal("escalation"))],
-    ids=["handover", "escalation", "full-escalation", "minimal-escalation"],
+    [handover(), escalation(), full_escalation()],
+    ids=["handover", "escalation", "full-escalation"],
 )
 def test_sections_follow_the_fixed_order(made: Any) -> None:
     found = section_codes(resources(made).communication)
@@ -112,8 +112,17 @@ def test_an_escalation_without_a_response_is_in_progress() -> None:
     assert made.escalation.response is None
     communication = resources(made).communication
     assert communication["status"] == "in-progress"
-    assert communication["category"] == [{"coding": [codes.DATASET_KINDS["escalation"].coding()]}]
+    assert communication["category"] == [
+        {"coding": [codes.DATASET_KINDS["escalation"].coding()]},
+        {"coding": [codes.ESCALATION_LEVELS["manager"].coding()]},
+    ]
     assert "escalation-response" not in section_codes(communication)
+
+
+def test_a_minimal_escalation_is_its_level_alone_with_no_payload() -> None:
+    communication = resources(dataset(minimal("escalation"))).communication
+    assert "payload" not in communication
+    assert communication["category"][1]["coding"][0]["system"].endswith("/escalation-level")
 
 
 def test_an_escalation_with_a_response_is_completed() -> None:
