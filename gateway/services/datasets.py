@@ -159,7 +159,7 @@ class DatasetService:
         # since passed must not turn a repeat of an accepted push into a rejection.
         self._refuse_repeat(dataset, digest, request_id)
         now = self._clock()
-        issues = self._unknown_organisations(dataset)
+        issues = self._unknown_organisations(dataset) + self._unknown_referral(dataset)
         issues += rule_issues(dataset, self._pathways.rules, now)
         checklist = self._pathways.checklist_for(dataset.pathway, dataset.locality)
         completeness = (
@@ -237,6 +237,27 @@ class DatasetService:
                 ],
                 business_rule=True,
             )
+
+    def _unknown_referral(self, dataset: Dataset) -> list[Issue]:
+        """An escalation names the referral it escalates by the gateway's id: it must be
+        one the sender can see."""
+        if not isinstance(dataset, EscalationSummary):
+            return []
+        related = dataset.escalation.related_referral
+        if related is None:
+            return []
+        try:
+            self._resources.read("ServiceRequest", related)
+        except NotFound:
+            return [
+                Issue(
+                    IssueCode.BUSINESS_RULE,
+                    "escalation.related_referral must be the id of a ServiceRequest your "
+                    "organisation is party to (the id /api/handovers answered with).",
+                    "escalation.related_referral",
+                )
+            ]
+        return []
 
     def _unknown_organisations(self, dataset: Dataset) -> list[Issue]:
         named = [("receiver.ods", dataset.receiver.ods)]

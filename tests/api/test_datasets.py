@@ -243,3 +243,19 @@ def test_a_receiver_an_agreement_withholds_free_text_from_sees_a_partial_dataset
     )
     assert refused.status_code == 403
     assert withholding.get(path, headers=provider).json() == own
+
+
+def test_an_escalation_names_a_referral_the_sender_can_see(
+    client: TestClient, database: Database
+) -> None:
+    referral = push(client, example("handover-crisis")).json()
+    body = example("escalation-manager")
+    body["escalation"]["related_referral"] = "no-such-referral"
+    refused = push(client, body, "escalations")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["issue"][0]["expression"] == ["escalation.related_referral"]
+    body["escalation"]["related_referral"] = referral["id"]
+    created = push(client, body, "escalations")
+    assert created.status_code == 201, created.text
+    communication = client.get(f"/fhir/{created.json()['resources']['Communication']}").json()
+    assert {"reference": f"ServiceRequest/{referral['id']}"} in communication["basedOn"]
