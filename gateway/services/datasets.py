@@ -199,7 +199,7 @@ class DatasetService:
             raise RuntimeError("a submission key was taken but cannot be found")
         for resource in resources.all():
             self._resources.create(
-                resource["resourceType"], dict(resource), resource_id=resource["id"]
+                resource["resourceType"], dict(resource), resource_id=resource["id"], mapped=True
             )
         return Received(submission, resources, completeness)
 
