@@ -197,10 +197,7 @@ class DatasetService:
             # Another copy was stored between our look-up and this insert.
             self._refuse_repeat(dataset, digest, request_id)
             raise RuntimeError("a submission key was taken but cannot be found")
-        for resource in resources.all():
-            self._resources.create(
-                resource["resourceType"], dict(resource), resource_id=resource["id"], mapped=True
-            )
+        self._resources.create_mapped(resources.all())
         return Received(submission, resources, completeness)
 
     def _refuse_repeat(self, dataset: Dataset, digest: str, request_id: str | None) -> None:

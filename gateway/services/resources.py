@@ -31,7 +31,14 @@ from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.services.access_trail import NOT_PARTY, AccessTrail
 from gateway.services.sharing import SharingPolicy, refusal, sharing_facts
-from gateway.store.resources import Party, ResourceStore, SearchPage, SharingFacts, StoredResource
+from gateway.store.resources import (
+    NewResource,
+    Party,
+    ResourceStore,
+    SearchPage,
+    SharingFacts,
+    StoredResource,
+)
 from mappings.audit_event import AuditedDecision
 from mappings.consents import privacy_consent_issues
 from mappings.fhir_dates import format_instant
@@ -99,39 +106,58 @@ class ResourceService:
         self._new_id = new_id
 
     def create(
-        self,
-        resource_type: str,
-        body: dict[str, Any],
-        *,
-        if_none_exist: str | None = None,
-        resource_id: str | None = None,
-        mapped: bool = False,
+        self, resource_type: str, body: dict[str, Any], *, if_none_exist: str | None = None
     ) -> CreateOutcome:
-        """`resource_id`: the gateway's own pipelines choose ids up front, so that the
-        resources of one dataset can refer to each other; a client never does.
-
-        `mapped`: the gateway made `body` itself, with mappings.dataset_fhir, from a
-        dataset it has checked. That mapping is a pure function whose every output is
-        validated against HL7's R4 JSON schema and the R4 models by the tests (golden
-        files for every pathway, risk and priority; a property test over every valid
-        dataset), so it is not validated again here, where doing so would cost three
-        times the rest of the write. What clients send is always validated.
-        """
         self.authorise(resource_type, Interaction.CREATE)
-        resource = body if mapped else validated(resource_type, body)
+        resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
         self._check_sender(resource_type, parties, previous=None)
         if if_none_exist is not None:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
             if existing is not None:
                 return CreateOutcome(self._shown(existing), created=False)
+        new, decisions = self._new(resource_type, self._new_id(), resource, parties)
+        self._store.insert_many([new])
+        self._saw(new.record, resource, decisions)
+        return CreateOutcome(new.record, created=True)
+
+    def create_mapped(self, resources: Sequence[Mapping[str, Any]]) -> list[StoredResource]:
+        """Store resources the gateway made itself, with mappings.dataset_fhir, from a
+        dataset it has checked, under the ids they carry (chosen up front so that they
+        can refer to each other), in one set of inserts.
+
+        Each is authorised, checked for its sender and decided on for sharing, as a
+        client's create is. It is not validated again: the mapping is a pure function
+        whose every output is validated against HL7's R4 JSON schema and the R4 models,
+        and by `validated` itself, in the tests (golden files for every pathway, risk and
+        priority; a property test over every valid dataset). Validating here would cost
+        three times the rest of the write. What clients send is always validated.
+        """
+        made: list[tuple[NewResource, Mapping[str, Any], list[Decision]]] = []
+        for resource in resources:
+            resource_type = str(resource["resourceType"])
+            self.authorise(resource_type, Interaction.CREATE)
+            parties = self._parties(resource_type, resource)
+            self._check_sender(resource_type, parties, previous=None)
+            new, decisions = self._new(resource_type, str(resource["id"]), resource, parties)
+            made.append((new, resource, decisions))
+        self._store.insert_many([new for new, _, _ in made])
+        for new, resource, decisions in made:
+            self._saw(new.record, resource, decisions)
+        return [new.record for new, _, _ in made]
+
+    def _new(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: Mapping[str, Any],
+        parties: list[Party],
+    ) -> tuple[NewResource, list[Decision]]:
+        """The first version of a resource, once its sharing is permitted."""
         decisions = self._check_sharing(resource_type, resource, parties)
         facts = self._facts(resource_type, resource, parties, previous=None)
-        new_id = resource_id or self._new_id()
-        record = _versioned(resource_type, new_id, 1, self._clock(), resource, facts)
-        self._store.insert(record, index_rows(resource_type, resource), parties)
-        self._saw(record, resource, decisions)
-        return CreateOutcome(record, created=True)
+        record = _versioned(resource_type, resource_id, 1, self._clock(), resource, facts)
+        return NewResource(record, index_rows(resource_type, resource), parties), decisions
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         self.authorise(resource_type, Interaction.READ)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, text, update
 
@@ -31,6 +32,15 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class NewResource:
+    """A resource to insert, with its search index rows and its parties."""
+
+    record: StoredResource
+    rows: Sequence[IndexRow]
+    parties: Sequence[Party] = ()
+
+
 class ResourceStore:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -40,19 +50,32 @@ class ResourceStore:
     def insert(
         self, record: StoredResource, rows: Sequence[IndexRow], parties: Sequence[Party] = ()
     ) -> None:
+        self.insert_many([NewResource(record, rows, parties)])
+
+    def insert_many(self, new: Sequence[NewResource]) -> None:
+        """Several new resources in four statements, whatever their number: a handover's
+        five would otherwise cost twenty round trips to PostgreSQL."""
+        if not new:
+            return
         self._connection.execute(
-            insert(resources).values(
-                resource_type=record.resource_type,
-                id=record.id,
-                version_id=record.version_id,
-                last_updated=record.last_updated,
-                content=record.content,
-                **_facts_columns(record.facts),
-            )
+            insert(resources),
+            [
+                {
+                    "resource_type": item.record.resource_type,
+                    "id": item.record.id,
+                    "version_id": item.record.version_id,
+                    "last_updated": item.record.last_updated,
+                    "content": item.record.content,
+                    **_facts_columns(item.record.facts),
+                }
+                for item in new
+            ],
         )
-        self._add_version(record, "create")
-        self._add_index_rows(record, rows)
-        self._add_parties(record, parties)
+        self._add_versions([item.record for item in new], "create")
+        self._add_index_rows([(item.record, row) for item in new for row in item.rows])
+        self._add_parties(
+            [(item.record, party) for item in new for party in dict.fromkeys(item.parties)]
+        )
 
     def replace(
         self,
@@ -78,21 +101,21 @@ class ResourceStore:
         )
         if result.rowcount != 1:
             return False
-        self._add_version(record, "update")
+        self._add_versions([record], "update")
         self._connection.execute(
             delete(search_index).where(
                 search_index.c.resource_type == record.resource_type,
                 search_index.c.resource_id == record.id,
             )
         )
-        self._add_index_rows(record, rows)
+        self._add_index_rows([(record, row) for row in rows])
         self._connection.execute(
             delete(resource_parties).where(
                 resource_parties.c.resource_type == record.resource_type,
                 resource_parties.c.resource_id == record.id,
             )
         )
-        self._add_parties(record, parties)
+        self._add_parties([(record, party) for party in dict.fromkeys(parties)])
         return True
 
     def serialise_on(self, key: str) -> None:
@@ -106,19 +129,23 @@ class ResourceStore:
             lock_id = int.from_bytes(digest[:8], "big", signed=True)
             self._connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
-    def _add_version(self, record: StoredResource, method: str) -> None:
+    def _add_versions(self, records: Sequence[StoredResource], method: str) -> None:
         self._connection.execute(
-            insert(resource_versions).values(
-                resource_type=record.resource_type,
-                id=record.id,
-                version_id=record.version_id,
-                last_updated=record.last_updated,
-                method=method,
-                content=record.content,
-            )
+            insert(resource_versions),
+            [
+                {
+                    "resource_type": record.resource_type,
+                    "id": record.id,
+                    "version_id": record.version_id,
+                    "last_updated": record.last_updated,
+                    "method": method,
+                    "content": record.content,
+                }
+                for record in records
+            ],
         )
 
-    def _add_index_rows(self, record: StoredResource, rows: Sequence[IndexRow]) -> None:
+    def _add_index_rows(self, rows: Sequence[tuple[StoredResource, IndexRow]]) -> None:
         if not rows:
             return
         self._connection.execute(
@@ -134,13 +161,12 @@ class ResourceStore:
                     "high": row.high,
                     "last_updated": record.last_updated,
                 }
-                for row in rows
+                for record, row in rows
             ],
         )
 
-    def _add_parties(self, record: StoredResource, parties: Sequence[Party]) -> None:
-        unique = list(dict.fromkeys(parties))
-        if not unique:
+    def _add_parties(self, parties: Sequence[tuple[StoredResource, Party]]) -> None:
+        if not parties:
             return
         self._connection.execute(
             insert(resource_parties),
@@ -151,7 +177,7 @@ class ResourceStore:
                     "ods_code": party.ods_code,
                     "basis": party.basis,
                 }
-                for party in unique
+                for record, party in parties
             ],
         )
 

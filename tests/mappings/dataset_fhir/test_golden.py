@@ -46,7 +46,7 @@ def test_every_golden_output_keeps_the_rules_and_is_valid_fhir(case: str) -> Non
     for resource in made.all():
         assert_valid_fhir(resource)
         # The gateway stores its mapping's output without validating it again
-        # (ResourceService.create mapped=True): every check a client's write passes, it
+        # (ResourceService.create_mapped): every check a client's write passes, it
         # passes here, and it is stored exactly as made.
         stored = validated(resource["resourceType"], resource)
         assert stored == {key: value for key, value in resource.items() if key != "id"}
