@@ -8,7 +8,8 @@ directory of its own, made in a temporary directory for the run:
   loader stores them, so the server's start-up finds their Organization resources
   unchanged), and AZZ and RZZ, the requester and performer of the HTTP creates;
 - clients.yaml: one client per organisation (`bench-<code>`), allowed to create, read
-  and search ServiceRequests and Communications and read Organizations; all of them share
+  and search ServiceRequests and Communications, read Organizations, and create Flags
+  and Provenances (DATASET_SCOPES, for bench/handovers' pushes); all of them share
   one EC P-384 key (ES384), whose private half stays in the temporary directory;
 - agreements/dsa-bench-region.yaml: one data-sharing agreement, in force, between all of
   those organisations, for direct care and every clinical data category. The gateway
@@ -60,6 +61,10 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo"
 
 # What every benchmark client may do, and asks for.
 SCOPES = ("system/ServiceRequest.cruds", "system/Communication.cruds", "system/Organization.rs")
+# What pushing a handover also needs (bench/handovers: a handover creates Flags and a
+# Provenance besides its ServiceRequest and Communication); every client may ask for them,
+# but TokenSource.token asks for SCOPES only, so the other benchmarks' tokens are unchanged.
+DATASET_SCOPES = ("system/Flag.c", "system/Provenance.c")
 KID = "bench-es384"
 ALGORITHM = "ES384"
 # The organisations of the HTTP creates (bench/measure.py: REQUESTER and PERFORMER).
@@ -166,7 +171,7 @@ def write_config(directory: Path, *, ig_lead: bool = False) -> BenchAuth:
                     "organisation": ods,
                     "purpose_of_use": "direct-care",
                     "jwks_file": "keys/bench.jwks.json",
-                    "scopes": list(SCOPES),
+                    "scopes": [*SCOPES, *DATASET_SCOPES],
                 }
                 for ods in organisation_codes()
             ]

@@ -1,0 +1,274 @@
+"""Where a request's time goes: the real application in process, under cProfile.
+
+The application (`create_app`, its lifespan included: the directory loaded, the access
+log's sequencer running) on a fresh, migrated store, called through httpx's ASGI
+transport with a bearer token of AZZ's client, one request at a time. Everything runs
+on this thread: the work a server hands to its worker threads (sync routes,
+transactions) is run inline here instead (`anyio.to_thread.run_sync` replaced for the
+measurement), so cProfile, which sees one thread, sees all of it. Timings are therefore
+of a server with no concurrency: CPU per request, not throughput.
+
+    python -m bench.handovers.profile [--database sqlite] [--requests 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import pstats
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
+
+import anyio.to_thread
+import httpx
+
+from bench.auth import DATASET_SCOPES, KID, SCOPES, BenchAuth, bench_auth, client_id
+from bench.data import HTTP_PATIENT_OFFSET, service_request
+from bench.handovers.examples import Handovers
+from bench.handovers.http import PATHS
+from bench.measure import FHIR_JSON, PERFORMER, REQUESTER
+from bench.server import upgrade
+from bench.stores import DATABASES, DEFAULT_POSTGRES_URL, fresh_store
+from gateway.app import create_app
+from gateway.auth.client_assertion import client_assertion
+from gateway.services.tokens import ASSERTION_TYPE
+from gateway.settings import Settings
+
+BASE = "http://testserver"
+WARMUP = 10
+TOP = 25
+
+
+# What the report shows of a profile: (label, file, function); a label's figure is the
+# sum over the functions that match (a coroutine counts a call per resumption).
+SELECTED = (
+    (
+        "the request, from the gateway's outermost middleware",
+        "gateway/api/middleware.py",
+        "__call__",
+    ),
+    ("authentication (the bearer token)", "gateway/api/authentication.py", "authenticate"),
+    ("route: POST /fhir/ServiceRequest", "gateway/api/fhir_rest.py", "create"),
+    ("route: POST /api/handovers", "gateway/api/datasets.py", "push_handover"),
+    ("parse_dataset", "mappings/dataset_input.py", "parse_dataset"),
+    ("rule_issues", "mappings/dataset_rules.py", "rule_issues"),
+    ("check_completeness (the checklist)", "mappings/checklist.py", "check_completeness"),
+    ("to_fhir", "mappings/dataset_fhir/resources.py", "to_fhir"),
+    ("repeat look-up (dataset_submissions)", "gateway/services/datasets.py", "_refuse_repeat"),
+    ("SubmissionStore.add", "gateway/store/submissions.py", "add"),
+    ("ResourceService.create", "gateway/services/resources.py", "create"),
+    ("- validated", "gateway/services/resources.py", "validated"),
+    (
+        "-- validate_structure (R4 models, fhir.resources)",
+        "mappings/resource_validation.py",
+        "validate_structure",
+    ),
+    ("-- schema_issues (R4 JSON schema, jsonschema)", "gateway/fhir_schema.py", "schema_issues"),
+    ("-- check_uk_core", "mappings/resource_validation.py", "check_uk_core"),
+    ("- sharing on write (consent, agreements)", "gateway/services/resources.py", "_check_sharing"),
+    ("- ResourceStore.insert (rows, index, parties)", "gateway/store/resources.py", "insert"),
+    ("access log: the request's AuditEvents (append_in)", "gateway/api/access_log.py", "append_in"),
+    ("transaction open and commit (Database.write)", "gateway/store/database.py", "write"),
+    ("access-log sequencer (background, Sequencer.run)", "gateway/audit/sequencer.py", "run"),
+)
+
+
+@dataclass
+class Profiled:
+    kind: str
+    requests: int
+    ms_per_request: float  # wall time, no profiler: one request at a time, on one thread
+    profiled_ms_per_request: float  # wall time under the profiler (which slows Python)
+    # label -> (calls per request, cumulative ms per request), for SELECTED
+    selected: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # (function, calls per request, own ms per request, cumulative ms per request), the
+    # TOP by own time
+    own: list[tuple[str, float, float, float]] = field(default_factory=list)
+
+
+def profile_requests(
+    database: str, postgres_url: str, auth: BenchAuth, *, requests: int
+) -> dict[str, Profiled]:
+    """Creates and handovers on a fresh store: after a warm-up, `requests` of each timed
+    without the profiler, then `requests` more under it."""
+    with fresh_store(database, postgres_url) as url:
+        upgrade(url, auth)
+        settings = Settings(
+            database_url=url,
+            config_dir=auth.config_dir,
+            env="dev",
+            token_signing_key=auth.signing_key,
+            audit_signing_key=auth.audit_signing_key,
+            rate_limit_per_second=1_000_000,
+            rate_limit_burst=1_000_000,
+            log_level="warning",
+        )
+        with _inline_threads():
+            return asyncio.run(_profile(settings, auth, requests, database))
+
+
+async def _profile(
+    settings: Settings, auth: BenchAuth, requests: int, database: str
+) -> dict[str, Profiled]:
+    app = create_app(settings)
+    handovers = Handovers(f"profile-{database}", datetime.now(UTC))
+    # Patients apart from the HTTP measurement's (bench/handovers/http.py).
+    patients = iter(range(HTTP_PATIENT_OFFSET + 1_000_000, HTTP_PATIENT_OFFSET + 2_000_000))
+    rng = random.Random(1)
+
+    def create_body() -> bytes:
+        resource = service_request(next(patients), REQUESTER, PERFORMER, datetime.now(UTC), rng)
+        return json.dumps(resource).encode()
+
+    bodies: dict[str, Callable[[], bytes]] = {"create": create_body, "handover": handovers.body}
+    types = {"create": FHIR_JSON, "handover": "application/json"}
+    results: dict[str, Profiled] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            token = await _token(client, auth, handovers.sender)
+            for kind in ("create", "handover"):
+                headers = {"Content-Type": types[kind], "Authorization": f"Bearer {token}"}
+
+                async def send(kind: str = kind, headers: dict[str, str] = headers) -> None:
+                    content = bodies[kind]()
+                    response = await client.post(PATHS[kind], content=content, headers=headers)
+                    if response.status_code != 201:
+                        raise RuntimeError(f"{kind}: {response.status_code} {response.text[:500]}")
+
+                results[kind] = await _profiled(kind, send, requests)
+    return results
+
+
+async def _profiled(kind: str, send: Callable[[], Awaitable[None]], requests: int) -> Profiled:
+    for _ in range(WARMUP):
+        await send()
+    gc.collect()
+    began = time.perf_counter()
+    for _ in range(requests):
+        await send()
+    plain = time.perf_counter() - began
+    profiler = cProfile.Profile()
+    gc.collect()
+    began = time.perf_counter()
+    profiler.enable()
+    for _ in range(requests):
+        await send()
+    profiler.disable()
+    profiled = time.perf_counter() - began
+    entries: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    result = Profiled(kind, requests, 1000 * plain / requests, 1000 * profiled / requests)
+    for label, path, name in SELECTED:
+        calls, cumulative = 0, 0.0
+        for (file, _, function), (_, called, _, spent, _) in entries.items():
+            if function == name and file.endswith(path):
+                calls += called
+                cumulative += spent
+        if calls:
+            result.selected[label] = (calls / requests, 1000 * cumulative / requests)
+    rows = [
+        (_name(function), called / requests, 1000 * own / requests, 1000 * spent / requests)
+        for function, (_, called, own, spent, _) in entries.items()
+    ]
+    result.own = sorted(rows, key=lambda row: -row[2])[:TOP]
+    return result
+
+
+def _name(function: tuple[str, int, str]) -> str:
+    path, line, name = function
+    if path == "~":
+        return name
+    for marker in ("/site-packages/", "/work/main/", "/lib/python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{path}:{line}({name})"
+
+
+async def _token(client: httpx.AsyncClient, auth: BenchAuth, ods: str) -> str:
+    sender = client_id(ods)
+    token_url = f"{BASE}/oauth2/token"
+    assertion = client_assertion(sender, token_url, auth.private_key, kid=KID, algorithm="ES384")
+    response = await client.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+            "scope": " ".join([*SCOPES, *DATASET_SCOPES]),
+        },
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"no token: {response.status_code} {response.text}")
+    return str(response.json()["access_token"])
+
+
+@contextmanager
+def _inline_threads() -> Iterator[None]:
+    """`anyio.to_thread.run_sync` runs the function on the calling thread (one request
+    at a time, nothing waits on another thread)."""
+
+    async def inline(function: Callable[..., Any], *args: Any, **_: Any) -> Any:
+        return function(*args)
+
+    with mock.patch.object(anyio.to_thread, "run_sync", inline):
+        yield
+
+
+def selected_table(results: dict[str, Profiled]) -> str:
+    kinds = list(results)
+    header = "| Where | " + " | ".join(f"{kind} ms / request (calls)" for kind in kinds) + " |"
+    lines = [header, "|---|" + "---|" * len(kinds)]
+    for label, _, _ in SELECTED:
+        cells = []
+        for kind in kinds:
+            found = results[kind].selected.get(label)
+            cells.append(f"{found[1]:.2f} ({found[0]:.1f})" if found else "-")
+        if any(cell != "-" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def own_table(profiled: Profiled, limit: int = 15) -> str:
+    lines = [
+        "| Function | Calls / request | Own ms / request | Cumulative ms / request |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{name}` | {calls:,.1f} | {own:.2f} | {cumulative:.2f} |"
+        for name, calls, own, cumulative in profiled.own[:limit]
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.handovers.profile", description=__doc__)
+    parser.add_argument("--database", choices=DATABASES, default="sqlite")
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    args = parser.parse_args(argv)
+    with bench_auth() as auth:
+        results = profile_requests(args.database, args.postgres_url, auth, requests=args.requests)
+    for profiled in results.values():
+        print(
+            f"{profiled.kind}: {profiled.ms_per_request:.1f} ms per request "
+            f"({profiled.profiled_ms_per_request:.1f} ms profiled)"
+        )
+    print(selected_table(results))
+    for profiled in results.values():
+        print(f"\n{profiled.kind}, by own time:\n\n{own_table(profiled)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
