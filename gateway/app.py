@@ -29,6 +29,7 @@ from gateway.auth.signing_key import load_signing_key
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
+from gateway.exchange.worker import DeliveryWorker, run_workers
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -117,8 +118,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # shielded sections: a sequencer run in flight finishes its transaction.
             async with anyio.create_task_group() as background:
                 background.start_soon(sequence_audit_log, runtime)
+                stopping = anyio.Event()
+                workers = [
+                    DeliveryWorker(runtime.database, lambda: app.state.runtime.config)
+                    for _ in range(settings.delivery_workers)
+                ]
+                background.start_soon(run_workers, workers, stopping)
                 install_reload_on_hangup(app, background)
                 yield
+                stopping.set()
                 background.cancel_scope.cancel()
         finally:
             runtime.database.dispose()

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     audit_checkpoint_every_seconds: float = Field(default=10.0, gt=0)
     audit_sequence_interval_seconds: float = Field(default=1.0, gt=0)
 
+    # Delivery workers `gateway serve` runs in its own process (0: none, for deployments
+    # that run `gateway worker` processes instead). Idle unless an endpoint takes pushes.
+    delivery_workers: int = Field(default=1, ge=0, le=16)
+
     # Where `gateway serve` writes its process id, for `gateway config reload`.
     pid_file: Path = Path("var/run/gateway.pid")
     db_pool_size: int = Field(default=10, ge=1)

@@ -16,6 +16,7 @@ from typing import Any
 
 from mappings import codes
 from mappings.dataset_fhir.elements import instant, organisation
+from mappings.dataset_fhir.resources import DatasetResources
 from mappings.issues import ContentError, Issue, IssueCode
 
 Resource = Mapping[str, Any]
@@ -158,3 +159,44 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _list(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def request_message(
+    resources: DatasetResources,
+    *,
+    message_id: str,
+    gateway_url: str,
+    endpoint: str,
+    sender_ods: str,
+    receiver_ods: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A BaRS referral message carrying a stored dataset's resources to a receiver's
+    system: MessageHeader (servicerequest-request, focus the ServiceRequest), then the
+    ServiceRequest, its Flags, the Communication and the Provenance, each under its
+    gateway URL so the receiver can refer back to it."""
+    request = resources.service_request
+    header = {
+        "resourceType": "MessageHeader",
+        "id": message_id,
+        "eventCoding": codes.EVENT_SERVICE_REQUEST_REQUEST.coding(),
+        "destination": [{"endpoint": endpoint, "receiver": organisation(receiver_ods)}],
+        "sender": organisation(sender_ods),
+        "source": {"endpoint": gateway_url},
+        "focus": [{"reference": f"{gateway_url}/ServiceRequest/{request['id']}"}],
+    }
+    entries = [{"fullUrl": f"urn:uuid:{message_id}", "resource": header}]
+    entries += [
+        {
+            "fullUrl": f"{gateway_url}/{resource['resourceType']}/{resource['id']}",
+            "resource": resource,
+        }
+        for resource in resources.all()
+    ]
+    return {
+        "resourceType": "Bundle",
+        "id": message_id,
+        "type": "message",
+        "timestamp": instant(now),
+        "entry": entries,
+    }

@@ -14,12 +14,15 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection
 
 from gateway.api.access_log import append_durably, append_in, success_events, trail_of
+from gateway.api.http_headers import fhir_base
 from gateway.api.runtime import Runtime, RuntimeDep, gate
 from gateway.auth.caller import Caller
 from gateway.errors import BadRequest, InvalidContent, PayloadTooLarge, UnsupportedMediaType
 from gateway.services.datasets import DatasetService
+from gateway.services.deliveries import DeliveryQueue
 from gateway.services.resources import ResourceService
 from gateway.services.sharing import SharingPolicy
+from gateway.store.outbox import OutboxStore
 from gateway.store.resources import ResourceStore
 from gateway.store.submissions import SubmissionStore
 from mappings.issues import ContentError
@@ -88,12 +91,15 @@ def _datasets(
     runtime: Runtime, connection: Connection, caller: Caller, request: Request
 ) -> DatasetService:
     config = runtime.config
+    gateway_url = fhir_base(request, runtime.settings.public_base_url)
     return DatasetService(
         _service(runtime, ResourceStore(connection), caller, request),
         SubmissionStore(connection),
         config.pathways,
         frozenset(organisation.ods for organisation in config.directory.organisations),
         caller,
+        deliveries=DeliveryQueue(OutboxStore(connection), config.endpoints, gateway_url),
+        correlation_id=getattr(request.state, "correlation_id", None),
     )
 
 

@@ -13,6 +13,7 @@ from gateway.auth.client_keys import JWKSError, parse_jwks
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeSet
 from gateway.configuration.agreements import AgreementEntry
+from gateway.configuration.endpoints import Endpoints
 from gateway.configuration.models import (
     ClientEntry,
     Clients,
@@ -41,13 +42,28 @@ def load_config(directory: Path) -> GatewayConfig:
         _registered(clients_file, index, entry, known) for index, entry in enumerate(entries)
     )
     agreements = _agreements(directory / "agreements", known)
+    endpoints = _endpoints(directory / "endpoints.yaml", known)
     return GatewayConfig(
         deployment,
         organisations,
         pathways,
         clients=clients,
         agreement_entries=agreements,
+        endpoints=endpoints,
     )
+
+
+def _endpoints(path: Path, known_organisations: set[str]) -> Endpoints:
+    """endpoints.yaml; without it nothing is pushed (every receiver pulls)."""
+    if not path.exists():
+        return Endpoints()
+    endpoints = _load(path, Endpoints)
+    for index, endpoint in enumerate(endpoints.endpoints):
+        if endpoint.ods not in known_organisations:
+            raise ConfigurationError(
+                f"{path}: endpoints.{index}.ods: not an organisation in organisations.yaml"
+            )
+    return endpoints
 
 
 def _pathways(path: Path, organisations: Directory) -> PathwaysConfig:

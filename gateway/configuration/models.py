@@ -12,6 +12,7 @@ from consent.purposes import Purpose
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, parse_scope
 from gateway.configuration.agreements import AgreementEntry
+from gateway.configuration.endpoints import Endpoints
 from gateway.configuration.fields import OdsCode
 from gateway.configuration.pathways import PathwaysConfig
 
@@ -123,6 +124,8 @@ class GatewayConfig:
     pathways: PathwaysConfig
     clients: tuple[RegisteredClient, ...] = ()
     agreement_entries: tuple[AgreementEntry, ...] = ()
+    # How each Trust's system is reached (push), or that it pulls.
+    endpoints: Endpoints = field(default_factory=Endpoints)
     # Looked up on every request: by id, not by scanning the list.
     _clients_by_id: dict[str, RegisteredClient] = field(init=False, repr=False, compare=False)
     # The agreements as the decision point takes them, built once per load.

@@ -21,6 +21,7 @@ from typing import Any
 from gateway.auth.caller import Caller
 from gateway.configuration.pathways import PathwaysConfig
 from gateway.errors import Forbidden, InvalidContent, NotFound
+from gateway.services.deliveries import DeliveryQueue
 from gateway.services.resources import ResourceService, utc_now
 from gateway.store.submissions import Submission, SubmissionStore
 from mappings import codes
@@ -83,6 +84,8 @@ class DatasetService:
         organisations: frozenset[str],
         caller: Caller,
         *,
+        deliveries: DeliveryQueue | None = None,
+        correlation_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -91,6 +94,8 @@ class DatasetService:
         self._pathways = pathways
         self._organisations = organisations
         self._caller = caller
+        self._deliveries = deliveries
+        self._correlation_id = correlation_id
         self._clock = clock
         self._new_id = new_id
 
@@ -198,6 +203,10 @@ class DatasetService:
             self._refuse_repeat(dataset, digest, request_id)
             raise RuntimeError("a submission key was taken but cannot be found")
         self._resources.create_mapped(resources.all())
+        if self._deliveries is not None:
+            # In this transaction: stored and queued for delivery together, or neither.
+            correlation_id = self._correlation_id or submission.service_request_id
+            self._deliveries.enqueue(dataset, resources, self._caller, correlation_id, now)
         return Received(submission, resources, completeness)
 
     def _refuse_repeat(self, dataset: Dataset, digest: str, request_id: str | None) -> None:

@@ -121,10 +121,15 @@ class SharingPolicy:
     # -- writes -----------------------------------------------------------------------
 
     def on_write(
-        self, resource_type: str, resource: Mapping[str, Any], recipients: Iterable[str]
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        recipients: Iterable[str],
+        *,
+        action: Action = "write",
     ) -> list[tuple[str, Decision]]:
         """For each organisation (other than the caller's) the written resource is shared
-        with, the decision on that sharing."""
+        with, the decision on that sharing; `action` "deliver" when it is being sent."""
         if resource_type in EXEMPT_TYPES:
             return []
         data = shared_data(resource_type, resource)
@@ -134,7 +139,7 @@ class SharingPolicy:
                 recipient,
                 decide(
                     self._request(
-                        "write",
+                        action,
                         resource_type,
                         category=data.category,
                         origin=self._caller.ods_code,

@@ -214,3 +214,39 @@ dataset_submissions = Table(
     Index("ix_dataset_submissions_service_request_id", "service_request_id", unique=True),
     Index("ix_dataset_submissions_communication_id", "communication_id", unique=True),
 )
+
+# Deliveries to Trusts' systems (gateway.exchange), written in the transaction of what
+# they deliver. `seq` orders deliveries to one endpoint about one person (an update never
+# overtakes its create); `id` is the X-Request-ID every attempt carries.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("id", String(36), nullable=False),
+    Column("destination", String(16), nullable=False),  # the receiving organisation's ODS code
+    Column("patient", String(16), nullable=True),
+    Column("kind", String(16), nullable=False),  # handover | escalation
+    Column("service_request_id", String(64), nullable=False),
+    Column("correlation_id", String(128), nullable=False),
+    Column("body", Text, nullable=False),  # the exact bytes every attempt sends
+    # Who asked for the delivery, as the consent re-check before each attempt needs it.
+    Column("sender_ods", String(16), nullable=False),
+    Column("sender_client", String(128), nullable=False),
+    Column("sender_role", String(32), nullable=True),
+    Column("purpose", String(32), nullable=False),
+    Column("justification", Text, nullable=True),
+    # queued | in-flight | retrying | delivered | dead | stopped
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("leased_by", String(64), nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("receiver_reference", String(256), nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ux_outbox_id", "id", unique=True),
+    Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_outbox_destination_patient_seq", "destination", "patient", "seq"),
+    Index("ix_outbox_service_request_id", "service_request_id"),
+)

@@ -1,0 +1,96 @@
+"""endpoints.yaml: how the gateway reaches each Trust's system, and whom to call.
+
+    endpoints:
+      - ods: RZZ
+        mode: push                      # push: the gateway delivers; pull: the Trust fetches
+        base_url: https://crisis.rzz.example.nhs.uk/fhir
+        send: process-message           # a BaRS message Bundle to {base_url}/$process-message
+        timeouts: {connect_seconds: 5, read_seconds: 15}
+        concurrency: 4                  # deliveries in flight to this endpoint at once
+        retry: {base_seconds: 2, cap_seconds: 300, max_attempts: 12, max_age_hours: 24}
+        contacts:
+          front-line: {name: Crisis line, telephone: "0300 000 0000"}
+
+An organisation without an entry is not delivered to: what is addressed to it waits to
+be pulled. A file that names an organisation the directory lacks stops the start.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from gateway.configuration.fields import OdsCode
+from mappings.datasets import EscalationLevel
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Timeouts(_Strict):
+    connect_seconds: float = Field(default=5, gt=0, le=60)
+    read_seconds: float = Field(default=15, gt=0, le=300)
+
+
+class RetryPolicy(_Strict):
+    """Exponential backoff with full jitter: attempt n waits a random time up to
+    min(cap, base * 2**n), or at least what Retry-After asks; after max_attempts, or once
+    the first attempt is max_age_hours old, the delivery is dead-lettered."""
+
+    base_seconds: float = Field(default=2, gt=0, le=3600)
+    cap_seconds: float = Field(default=300, gt=0, le=86_400)
+    max_attempts: int = Field(default=12, ge=1, le=1000)
+    max_age_hours: float = Field(default=24, gt=0, le=24 * 30)
+
+
+class Contact(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    telephone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class Endpoint(_Strict):
+    ods: OdsCode
+    mode: Literal["push", "pull"]
+    base_url: HttpUrl | None = None
+    send: Literal["process-message"] = "process-message"
+    timeouts: Timeouts = Timeouts()
+    concurrency: int = Field(default=4, ge=1, le=64)
+    retry: RetryPolicy = RetryPolicy()
+    # Whom to call at each step of the escalation ladder.
+    contacts: dict[EscalationLevel, Contact] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _push_needs_a_url(self) -> Endpoint:
+        if self.mode == "push" and self.base_url is None:
+            raise ValueError("a push endpoint needs base_url")
+        return self
+
+    @property
+    def process_message_url(self) -> str:
+        return str(self.base_url).rstrip("/") + "/$process-message"
+
+
+class Endpoints(_Strict):
+    endpoints: tuple[Endpoint, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_per_organisation(self) -> Endpoints:
+        codes = [endpoint.ods for endpoint in self.endpoints]
+        if len(codes) != len(set(codes)):
+            raise ValueError("each organisation may have one endpoint")
+        return self
+
+    @property
+    def pushes(self) -> bool:
+        """Whether any receiver takes pushes (else delivery workers have nothing to do)."""
+        return any(endpoint.mode == "push" for endpoint in self.endpoints)
+
+    def push_endpoint(self, ods: str) -> Endpoint | None:
+        """The endpoint the gateway delivers to for `ods`, if it delivers at all."""
+        for endpoint in self.endpoints:
+            if endpoint.ods == ods and endpoint.mode == "push":
+                return endpoint
+        return None

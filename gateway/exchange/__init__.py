@@ -1,0 +1,1 @@
+"""Exchange with Trusts' systems: delivering the outbox (push)."""

@@ -1,0 +1,81 @@
+"""Putting what was received on its way to the receivers whose systems take pushes.
+
+The outbox row is written in the transaction that stores the dataset, so a handover is
+never stored without its delivery, nor a delivery queued for a handover that was not
+stored. Each delivery's body is fixed here, with its request id: every attempt sends
+the same bytes under the same X-Request-ID, so the receiver can recognise a retry.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from gateway.auth.caller import Caller
+from gateway.configuration.endpoints import Endpoints
+from gateway.store.outbox import NewDelivery, OutboxStore
+from mappings.dataset_fhir.elements import recipients
+from mappings.dataset_fhir.resources import DatasetResources
+from mappings.datasets import EscalationSummary, Handover
+from mappings.messages import request_message
+
+
+class DeliveryQueue:
+    def __init__(
+        self,
+        outbox: OutboxStore,
+        endpoints: Endpoints,
+        gateway_url: str,
+        *,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._outbox = outbox
+        self._endpoints = endpoints
+        self._gateway_url = gateway_url
+        self._new_id = new_id
+
+    def enqueue(
+        self,
+        dataset: Handover | EscalationSummary,
+        resources: DatasetResources,
+        caller: Caller,
+        correlation_id: str,
+        now: datetime,
+    ) -> list[str]:
+        """One delivery per receiver that takes pushes; their ids."""
+        queued = []
+        for receiver in recipients(dataset):
+            endpoint = self._endpoints.push_endpoint(receiver)
+            if endpoint is None:
+                continue  # that receiver pulls
+            delivery_id = self._new_id()
+            message = request_message(
+                resources,
+                message_id=delivery_id,
+                gateway_url=self._gateway_url,
+                endpoint=endpoint.process_message_url,
+                sender_ods=dataset.sender.ods,
+                receiver_ods=receiver,
+                now=now,
+            )
+            self._outbox.enqueue(
+                NewDelivery(
+                    id=delivery_id,
+                    destination=receiver,
+                    patient=dataset.patient.nhs_number,
+                    kind=dataset.dataset,
+                    service_request_id=str(resources.service_request["id"]),
+                    correlation_id=correlation_id,
+                    body=json.dumps(message, ensure_ascii=False, separators=(",", ":")),
+                    sender_ods=caller.ods_code,
+                    sender_client=caller.client_id,
+                    sender_role=caller.role,
+                    purpose=caller.purpose.value,
+                    justification=caller.justification,
+                ),
+                now,
+            )
+            queued.append(delivery_id)
+        return queued

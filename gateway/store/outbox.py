@@ -1,0 +1,249 @@
+"""The outbox: deliveries waiting, in flight, and done.
+
+A delivery is claimed with a lease: the worker that claims it owns it until the lease
+ends, and only that worker may record its outcome. A worker that dies mid-delivery
+leaves its lease to expire, and another claims the delivery again (with the same
+request id and body, which the receiver deduplicates). On PostgreSQL claims take rows
+FOR UPDATE SKIP LOCKED, so workers in several processes never claim the same one; SQLite
+has one writer at a time.
+
+Order: a delivery to one endpoint about one person is not claimed while an earlier one
+to the same endpoint about the same person is still pending, so an update never
+overtakes its create. A dead-lettered or stopped delivery does not hold the rest back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from gateway.store.schema import outbox
+
+QUEUED = "queued"
+IN_FLIGHT = "in-flight"
+RETRYING = "retrying"
+DELIVERED = "delivered"
+DEAD = "dead"
+STOPPED = "stopped"  # by consent or an agreement, at send time
+PENDING = (QUEUED, IN_FLIGHT, RETRYING)
+STATES = (QUEUED, IN_FLIGHT, RETRYING, DELIVERED, DEAD, STOPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    id: str
+    destination: str
+    patient: str | None
+    kind: str
+    service_request_id: str
+    correlation_id: str
+    body: str
+    sender_ods: str
+    sender_client: str
+    sender_role: str | None
+    purpose: str
+    justification: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    seq: int
+    id: str
+    destination: str
+    patient: str | None
+    kind: str
+    service_request_id: str
+    correlation_id: str
+    body: str
+    sender_ods: str
+    sender_client: str
+    sender_role: str | None
+    purpose: str
+    justification: str | None
+    state: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None
+    receiver_reference: str | None
+    finished_at: datetime | None
+
+
+class OutboxStore:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def enqueue(self, delivery: NewDelivery, now: datetime) -> None:
+        self._connection.execute(
+            insert(outbox).values(
+                id=delivery.id,
+                destination=delivery.destination,
+                patient=delivery.patient,
+                kind=delivery.kind,
+                service_request_id=delivery.service_request_id,
+                correlation_id=delivery.correlation_id,
+                body=delivery.body,
+                sender_ods=delivery.sender_ods,
+                sender_client=delivery.sender_client,
+                sender_role=delivery.sender_role,
+                purpose=delivery.purpose,
+                justification=delivery.justification,
+                state=QUEUED,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+    def claim(
+        self, worker: str, now: datetime, lease: timedelta, limit: int, *, exclude: set[str]
+    ) -> list[Delivery]:
+        """Up to `limit` deliveries due now, oldest first, leased to `worker`; none to a
+        destination in `exclude` (its circuit is open, or it is at its concurrency)."""
+        earlier = aliased(outbox)
+        due = or_(
+            and_(outbox.c.state.in_((QUEUED, RETRYING)), outbox.c.next_attempt_at <= now),
+            and_(outbox.c.state == IN_FLIGHT, outbox.c.lease_until < now),
+        )
+        overtakes = exists().where(
+            earlier.c.destination == outbox.c.destination,
+            earlier.c.patient == outbox.c.patient,
+            earlier.c.seq < outbox.c.seq,
+            earlier.c.state.in_(PENDING),
+        )
+        query = select(outbox.c.seq).where(due, ~overtakes).order_by(outbox.c.seq).limit(limit)
+        if exclude:
+            query = query.where(outbox.c.destination.not_in(sorted(exclude)))
+        if self._connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=outbox)
+        chosen = [row.seq for row in self._connection.execute(query)]
+        if not chosen:
+            return []
+        self._connection.execute(
+            update(outbox)
+            .where(outbox.c.seq.in_(chosen))
+            .values(
+                state=IN_FLIGHT,
+                lease_until=now + lease,
+                leased_by=worker,
+                attempts=outbox.c.attempts + 1,
+            )
+        )
+        return self._select(outbox.c.seq.in_(chosen))
+
+    def finish(
+        self,
+        delivery_id: str,
+        worker: str,
+        state: str,
+        now: datetime,
+        *,
+        receiver_reference: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Record a final outcome (delivered, dead, stopped); False if the lease was lost."""
+        return self._owned_update(
+            delivery_id,
+            worker,
+            state=state,
+            finished_at=now,
+            lease_until=None,
+            receiver_reference=receiver_reference,
+            last_error=error,
+        )
+
+    def retry_at(self, delivery_id: str, worker: str, when: datetime, error: str) -> bool:
+        return self._owned_update(
+            delivery_id,
+            worker,
+            state=RETRYING,
+            next_attempt_at=when,
+            lease_until=None,
+            last_error=error,
+        )
+
+    def requeue(self, delivery_id: str, now: datetime) -> bool:
+        """An operator's retry of a dead or stopped delivery: due now, attempts reset."""
+        result = self._connection.execute(
+            update(outbox)
+            .where(outbox.c.id == delivery_id, outbox.c.state.in_((DEAD, STOPPED, RETRYING)))
+            .values(state=QUEUED, attempts=0, next_attempt_at=now, created_at=now, finished_at=None)
+        )
+        return result.rowcount == 1
+
+    def discard(self, delivery_id: str, now: datetime, reason: str) -> bool:
+        """An operator gives up on a delivery that is not in flight."""
+        result = self._connection.execute(
+            update(outbox)
+            .where(outbox.c.id == delivery_id, outbox.c.state.in_((QUEUED, RETRYING, DEAD)))
+            .values(state=DEAD, finished_at=now, last_error=reason)
+        )
+        return result.rowcount == 1
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        found = self._select(outbox.c.id == delivery_id)
+        return found[0] if found else None
+
+    def for_service_request(self, service_request_id: str) -> list[Delivery]:
+        return self._select(outbox.c.service_request_id == service_request_id)
+
+    def listed(
+        self,
+        *,
+        states: tuple[str, ...] = (),
+        destination: str | None = None,
+        sender: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        conditions: list[Any] = []
+        if states:
+            conditions.append(outbox.c.state.in_(states))
+        if destination is not None:
+            conditions.append(outbox.c.destination == destination)
+        if sender is not None:
+            conditions.append(outbox.c.sender_ods == sender)
+        return self._select(and_(*conditions) if conditions else None, limit=limit)
+
+    def depth(self) -> dict[tuple[str, str], tuple[int, datetime | None]]:
+        """Pending deliveries per (destination, state): how many, and the oldest."""
+        rows = self._connection.execute(
+            select(
+                outbox.c.destination,
+                outbox.c.state,
+                func.count(),
+                func.min(outbox.c.created_at),
+            )
+            .where(outbox.c.state.in_(PENDING))
+            .group_by(outbox.c.destination, outbox.c.state)
+        )
+        return {(row[0], row[1]): (int(row[2]), row[3]) for row in rows}
+
+    def _owned_update(self, delivery_id: str, worker: str, **values: Any) -> bool:
+        result = self._connection.execute(
+            update(outbox)
+            .where(
+                outbox.c.id == delivery_id,
+                outbox.c.state == IN_FLIGHT,
+                outbox.c.leased_by == worker,
+            )
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def _select(self, condition: Any, *, limit: int | None = None) -> list[Delivery]:
+        query = select(outbox).order_by(outbox.c.seq)
+        if condition is not None:
+            query = query.where(condition)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_delivery(row._mapping) for row in self._connection.execute(query)]
+
+
+def _delivery(values: Any) -> Delivery:
+    return Delivery(
+        **{name: values[name] for name in Delivery.__dataclass_fields__},
+    )

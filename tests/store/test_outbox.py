@@ -1,0 +1,151 @@
+"""The outbox on both databases: claims are leased, ordered per person and endpoint,
+taken again when a lease expires, never taken twice at once, and only the worker holding
+the lease records the outcome."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from gateway.store.database import Database
+from gateway.store.outbox import (
+    DEAD,
+    DELIVERED,
+    IN_FLIGHT,
+    QUEUED,
+    RETRYING,
+    NewDelivery,
+    OutboxStore,
+)
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+def delivery(
+    delivery_id: str, patient: str = "9434765919", destination: str = "RZZ"
+) -> NewDelivery:
+    return NewDelivery(
+        id=delivery_id,
+        destination=destination,
+        patient=patient,
+        kind="handover",
+        service_request_id=f"sr-{delivery_id}",
+        correlation_id="corr-1",
+        body='{"resourceType":"Bundle"}',
+        sender_ods="AZZ",
+        sender_client="demo-provider-epr",
+        sender_role="provider-epr",
+        purpose="TREAT",
+        justification=None,
+    )
+
+
+def enqueue(database: Database, *items: NewDelivery) -> None:
+    with database.write() as connection:
+        for item in items:
+            OutboxStore(connection).enqueue(item, NOW)
+
+
+def claim(database: Database, worker: str, at: datetime = NOW, limit: int = 10) -> list[str]:
+    with database.write() as connection:
+        return [
+            d.id for d in OutboxStore(connection).claim(worker, at, LEASE, limit, exclude=set())
+        ]
+
+
+def test_a_claim_leases_due_deliveries_oldest_first(database: Database) -> None:
+    enqueue(database, delivery("a", "9434765919"), delivery("b", "9434765870"))
+    assert claim(database, "w1") == ["a", "b"]
+    with database.read() as connection:
+        found = OutboxStore(connection).get("a")
+    assert found is not None
+    assert (found.state, found.attempts) == (IN_FLIGHT, 1)
+    # Leased: nobody else takes them.
+    assert claim(database, "w2") == []
+
+
+def test_a_later_delivery_about_the_same_person_waits_for_the_earlier(database: Database) -> None:
+    enqueue(database, delivery("create"), delivery("update"), delivery("other", "9434765870"))
+    assert claim(database, "w1", limit=10) == ["create", "other"]
+    with database.write() as connection:
+        assert OutboxStore(connection).finish("create", "w1", DELIVERED, NOW)
+    assert claim(database, "w1") == ["update"]
+
+
+def test_a_dead_delivery_does_not_hold_the_rest_back(database: Database) -> None:
+    enqueue(database, delivery("poison"), delivery("next"))
+    assert claim(database, "w1") == ["poison"]
+    with database.write() as connection:
+        assert OutboxStore(connection).finish("poison", "w1", DEAD, NOW, error="HTTP 400")
+    assert claim(database, "w1") == ["next"]
+
+
+def test_an_expired_lease_is_claimed_again_and_the_old_worker_cannot_record(
+    database: Database,
+) -> None:
+    enqueue(database, delivery("a"))
+    assert claim(database, "dead-worker") == ["a"]
+    assert claim(database, "w2", NOW + LEASE - timedelta(seconds=1)) == []
+    assert claim(database, "w2", NOW + LEASE + timedelta(seconds=1)) == ["a"]
+    with database.write() as connection:
+        store = OutboxStore(connection)
+        assert not store.finish("a", "dead-worker", DELIVERED, NOW)
+        assert store.finish("a", "w2", DELIVERED, NOW, receiver_reference="Bundle/1")
+    with database.read() as connection:
+        found = OutboxStore(connection).get("a")
+    assert found is not None
+    assert (found.state, found.attempts, found.receiver_reference) == (DELIVERED, 2, "Bundle/1")
+
+
+def test_a_retry_waits_until_its_time(database: Database) -> None:
+    enqueue(database, delivery("a"))
+    claim(database, "w1")
+    with database.write() as connection:
+        assert OutboxStore(connection).retry_at("a", "w1", NOW + timedelta(seconds=30), "HTTP 503")
+    assert claim(database, "w1", NOW + timedelta(seconds=29)) == []
+    assert claim(database, "w1", NOW + timedelta(seconds=30)) == ["a"]
+
+
+def test_an_operator_requeues_a_dead_delivery_and_discards_a_waiting_one(
+    database: Database,
+) -> None:
+    enqueue(database, delivery("a"), delivery("b", "9434765870"))
+    claim(database, "w1")
+    with database.write() as connection:
+        store = OutboxStore(connection)
+        store.finish("a", "w1", DEAD, NOW, error="HTTP 400")
+        store.retry_at("b", "w1", NOW + timedelta(hours=1), "HTTP 503")
+        assert store.requeue("a", NOW)
+        assert store.discard("b", NOW, "discarded by an operator")
+        assert not store.requeue("missing", NOW)
+    with database.read() as connection:
+        store = OutboxStore(connection)
+        a, b = store.get("a"), store.get("b")
+    assert a is not None
+    assert b is not None
+    assert (a.state, a.attempts) == (QUEUED, 0)
+    assert (b.state, b.last_error) == (DEAD, "discarded by an operator")
+    assert RETRYING not in {a.state, b.state}
+
+
+def test_concurrent_claims_never_take_the_same_delivery(database: Database) -> None:
+    enqueue(database, *(delivery(f"d{n}", f"p{n}") for n in range(40)))
+    taken: list[list[str]] = []
+    barrier = threading.Barrier(4)
+
+    def worker(name: str) -> None:
+        barrier.wait(timeout=10)
+        mine: list[str] = []
+        while batch := claim(database, name, limit=3):
+            mine.extend(batch)
+        taken.append(mine)
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    claimed = [item for mine in taken for item in mine]
+    assert sorted(claimed) == sorted(f"d{n}" for n in range(40))
+    assert len(claimed) == len(set(claimed))
