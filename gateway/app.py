@@ -29,7 +29,7 @@ from gateway.auth.signing_key import load_signing_key
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
-from gateway.exchange.worker import DeliveryWorker, run_workers
+from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -120,7 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.start_soon(sequence_audit_log, runtime)
                 stopping = anyio.Event()
                 workers = [
-                    DeliveryWorker(runtime.database, lambda: app.state.runtime.config)
+                    DeliveryWorker(
+                        runtime.database,
+                        lambda: app.state.runtime.config,
+                        settings=WorkerSettings.from_settings(settings),
+                    )
                     for _ in range(settings.delivery_workers)
                 ]
                 background.start_soon(run_workers, workers, stopping)

@@ -25,6 +25,7 @@ from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.tls import ClientCertificateH11Protocol
+from gateway.worker_command import worker_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,6 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="interface to bind (default GATEWAY_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default GATEWAY_PORT or 8080)")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+
+    worker = commands.add_parser(
+        "worker", help="run delivery workers only (scale-out beside gateway serve)"
+    )
+    worker.add_argument("--workers", type=int, default=1, help="workers in this process")
 
     token = commands.add_parser(
         "token",
@@ -94,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings, args.host, args.port, args.workers)
+        if args.command == "worker":
+            return worker_command(settings, max(args.workers, 1))
         if args.command == "token":
             return _token(settings, args.client, args.url, args.scope, args.key)
         if args.command == "audit":

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Delivery workers `gateway serve` runs in its own process (0: none, for deployments
     # that run `gateway worker` processes instead). Idle unless an endpoint takes pushes.
     delivery_workers: int = Field(default=1, ge=0, le=16)
+    # How long a worker owns a delivery it claimed: if it dies, another worker sends the
+    # delivery again (same request id) once this has passed. Longer than a read timeout.
+    delivery_lease_seconds: float = Field(default=60, gt=0, le=3600)
 
     # Where `gateway serve` writes its process id, for `gateway config reload`.
     pid_file: Path = Path("var/run/gateway.pid")

@@ -27,6 +27,7 @@ from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.consent_check import refusal_at_send
 from gateway.exchange.policy import Answer, Verdict, backoff, exhausted, judge
 from gateway.logging import get_logger
+from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.outbox import DEAD, DELIVERED, STOPPED, Delivery, OutboxStore
 from gateway.store.resources import ResourceStore
@@ -45,6 +46,10 @@ class WorkerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 32
     poll_interval: float = 0.2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerSettings:
+        return cls(lease=timedelta(seconds=settings.delivery_lease_seconds))
 
 
 class DeliveryWorker:

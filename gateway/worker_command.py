@@ -1,0 +1,69 @@
+"""`gateway worker`: delivery workers alone, for scale-out beside `gateway serve`.
+
+Several processes (on several hosts) may run against one PostgreSQL: each claims
+deliveries with a lease and FOR UPDATE SKIP LOCKED, so none is sent by two at once.
+SIGTERM or Ctrl-C stops them (a delivery in flight is abandoned to its lease and sent
+again later, under the same request id); SIGHUP reloads the configuration directory.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import anyio
+
+from gateway.configuration.loader import check_settings, load_config
+from gateway.configuration.models import GatewayConfig
+from gateway.errors import ConfigurationError
+from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
+from gateway.logging import configure_logging, get_logger
+from gateway.settings import Settings
+from gateway.store import migrate
+from gateway.store.database import Database
+
+log = get_logger(__name__)
+
+
+def worker_command(settings: Settings, count: int) -> int:
+    configure_logging(settings.effective_log_format, settings.log_level)
+    config = load_config(settings.config_dir)
+    check_settings(settings, config)
+    database = Database(settings.database_url, pool_size=max(count, 2))
+    try:
+        if not migrate.is_current(database):
+            raise ConfigurationError(
+                "the database schema is not current: run `gateway db upgrade` first"
+            )
+        anyio.run(_run, settings, database, config, count)
+    finally:
+        database.dispose()
+    return 0
+
+
+async def _run(settings: Settings, database: Database, config: GatewayConfig, count: int) -> None:
+    current = [config]
+    stopping = anyio.Event()
+    worker_settings = WorkerSettings.from_settings(settings)
+    workers = [
+        DeliveryWorker(database, lambda: current[0], settings=worker_settings) for _ in range(count)
+    ]
+    log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
+    async with anyio.create_task_group() as group:
+        group.start_soon(_signals, settings, current, stopping)
+        await run_workers(workers, stopping)
+        group.cancel_scope.cancel()
+    log.info("worker.stopped")
+
+
+async def _signals(settings: Settings, current: list[GatewayConfig], stopping: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for received in signals:
+            if received != signal.SIGHUP:
+                stopping.set()
+                return
+            try:
+                current[0] = load_config(settings.config_dir)
+                log.info("worker.config_reloaded")
+            except ConfigurationError:
+                # The message names a file and field, never data; the old config stays.
+                log.warning("worker.config_reload_refused")

@@ -1,0 +1,237 @@
+"""Delivery workers against a receiver mocked at the HTTP boundary (respx), on both
+databases: delivered, 409 duplicate as delivered, Retry-After honoured with the same
+request id and body, dead letters, the consent re-check, network errors, and a Trust
+that is down losing nothing and holding up no one."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+import respx
+
+from gateway.exchange.breaker import CircuitBreaker
+from gateway.exchange.worker import DeliveryWorker
+from gateway.settings import Settings
+from gateway.store.database import Database
+from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED
+from tests.exchange.support import (
+    Clock,
+    config_loader,
+    deliveries,
+    gateway,
+    handover,
+    push,
+    push_config,
+)
+
+TRUST = "https://crisis.rzz.test/fhir"
+ENDPOINT = f"{TRUST}/$process-message"
+
+
+@pytest.fixture
+def config(config_dir: Path, tmp_path: Path) -> Path:
+    return push_config(config_dir, tmp_path / "config", TRUST)
+
+
+def worker(database: Database, config: Path, clock: Clock, **kwargs: object) -> DeliveryWorker:
+    return DeliveryWorker(database, config_loader(config), clock=clock, **kwargs)  # type: ignore[arg-type]
+
+
+def run_once(delivery_worker: DeliveryWorker) -> int:
+    async def once() -> int:
+        try:
+            return await delivery_worker.run_once()
+        finally:
+            await delivery_worker.aclose()
+
+    return anyio.run(once)
+
+
+@respx.mock
+def test_a_pushed_handover_is_delivered_as_a_referral_message(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    route = respx.post(ENDPOINT).mock(
+        return_value=httpx.Response(200, headers={"Location": f"{TRUST}/Bundle/answer-1"})
+    )
+    with gateway(settings, config) as client:
+        service_request_id = push(client, handover("EPR-1"))
+    (queued,) = deliveries(database)
+    assert queued.service_request_id == service_request_id
+    assert run_once(worker(database, config, Clock())) == 1
+    (delivered,) = deliveries(database)
+    assert (delivered.state, delivered.attempts) == (DELIVERED, 1)
+    assert delivered.receiver_reference == f"{TRUST}/Bundle/answer-1"
+    request = route.calls.last.request
+    assert request.headers["X-Request-ID"] == delivered.id
+    assert request.headers["X-Correlation-ID"] == delivered.correlation_id
+    message = json.loads(request.content)
+    assert message["type"] == "message"
+    header = message["entry"][0]["resource"]
+    assert header["eventCoding"]["code"] == "servicerequest-request"
+    assert header["destination"][0]["receiver"]["identifier"]["value"] == "RZZ"
+    types = [entry["resource"]["resourceType"] for entry in message["entry"]]
+    assert types == [
+        "MessageHeader",
+        "ServiceRequest",
+        "Flag",
+        "Flag",
+        "Communication",
+        "Provenance",
+    ]
+    assert header["focus"][0]["reference"].endswith(f"/ServiceRequest/{service_request_id}")
+
+
+@respx.mock
+def test_retry_after_is_honoured_and_every_attempt_sends_the_same_request(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    route = respx.post(ENDPOINT).mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "120"}),
+            httpx.Response(201),
+        ]
+    )
+    with gateway(settings, config) as client:
+        push(client, handover("EPR-2"))
+    clock = Clock()
+    delivery_worker = worker(database, config, clock)
+    assert run_once(delivery_worker) == 1
+    (waiting,) = deliveries(database)
+    assert waiting.state == RETRYING
+    assert waiting.last_error == "HTTP 503"
+    assert waiting.next_attempt_at - clock() >= timedelta(seconds=119)
+    clock.advance(timedelta(seconds=60))
+    assert run_once(delivery_worker) == 0  # not yet
+    clock.advance(timedelta(seconds=61))
+    assert run_once(delivery_worker) == 1
+    (delivered,) = deliveries(database)
+    assert (delivered.state, delivered.attempts) == (DELIVERED, 2)
+    first, second = (call.request for call in route.calls)
+    assert first.headers["X-Request-ID"] == second.headers["X-Request-ID"] == delivered.id
+    assert first.content == second.content
+
+
+@respx.mock
+def test_a_409_duplicate_counts_as_delivered(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    duplicate = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "duplicate"}],
+    }
+    respx.post(ENDPOINT).mock(return_value=httpx.Response(409, json=duplicate))
+    with gateway(settings, config) as client:
+        push(client, handover("EPR-3"))
+    run_once(worker(database, config, Clock()))
+    assert [d.state for d in deliveries(database)] == [DELIVERED]
+
+
+@respx.mock
+def test_a_refusal_is_dead_lettered_at_once_with_its_reason(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    invalid = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "invalid", "diagnostics": "NHS 9434765919"}],
+    }
+    respx.post(ENDPOINT).mock(return_value=httpx.Response(400, json=invalid))
+    with gateway(settings, config) as client:
+        push(client, handover("EPR-4"))
+    run_once(worker(database, config, Clock()))
+    (dead,) = deliveries(database)
+    assert (dead.state, dead.last_error) == (DEAD, "HTTP 400 (invalid)")
+
+
+@respx.mock
+def test_network_errors_are_retried_until_the_attempts_run_out(
+    settings: Settings, database: Database, config_dir: Path, tmp_path: Path
+) -> None:
+    config = push_config(config_dir, tmp_path / "few", TRUST, max_attempts=2, base_seconds=1)
+    respx.post(ENDPOINT).mock(side_effect=httpx.ConnectError("refused"))
+    with gateway(settings, config) as client:
+        push(client, handover("EPR-5"))
+    clock = Clock()
+    delivery_worker = worker(database, config, clock)
+    run_once(delivery_worker)
+    assert [(d.state, d.last_error) for d in deliveries(database)] == [
+        (RETRYING, "network error: ConnectError")
+    ]
+    clock.advance(timedelta(seconds=5))
+    run_once(delivery_worker)
+    assert [(d.state, d.attempts) for d in deliveries(database)] == [(DEAD, 2)]
+
+
+@respx.mock
+def test_dissent_recorded_after_the_push_stops_the_delivery_before_it_is_sent(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    route = respx.post(ENDPOINT).mock(return_value=httpx.Response(200))
+    dissent = {
+        "resourceType": "Consent",
+        "status": "active",
+        "scope": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                    "code": "patient-privacy",
+                }
+            ]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {
+            "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}
+        },
+        "dateTime": "2026-11-30T09:00:00Z",
+        "organization": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "AZZ",
+                }
+            }
+        ],
+        "provision": {"type": "deny"},
+    }
+    with gateway(settings, config) as client:
+        push(client, handover("EPR-6"))
+        recorded = client.post(
+            "/fhir/Consent", json=dissent, headers={"Content-Type": "application/fhir+json"}
+        )
+        assert recorded.status_code == 201, recorded.text
+    run_once(worker(database, config, Clock()))
+    (stopped,) = deliveries(database)
+    assert stopped.state == STOPPED
+    assert stopped.last_error is not None
+    assert "consent" in stopped.last_error
+    assert not route.called
+
+
+@respx.mock
+def test_a_trust_that_is_down_loses_nothing_and_its_circuit_opens(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    route = respx.post(ENDPOINT).mock(return_value=httpx.Response(503))
+    with gateway(settings, config) as client:
+        for n in range(6):
+            push(client, handover(f"EPR-7-{n}", nhs_number=NHS_NUMBERS[n]))
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=3, cooldown=timedelta(minutes=5))
+    delivery_worker = worker(database, config, clock, breaker=breaker)
+    run_once(delivery_worker)
+    assert {d.state for d in deliveries(database)} == {RETRYING}
+    assert breaker.state("RZZ", clock()) == "open"
+    sent = route.call_count
+    clock.advance(timedelta(minutes=4))
+    assert run_once(delivery_worker) == 0  # the circuit is open: nothing is claimed
+    assert route.call_count == sent
+    assert len(deliveries(database)) == 6
+
+
+# Valid NHS numbers (Modulus 11), one person each.
+NHS_NUMBERS = ["9434765919", "9434765870", "9434765862", "9434765854", "9434765846", "9434765838"]
