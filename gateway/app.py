@@ -12,7 +12,16 @@ import anyio
 from fastapi import FastAPI
 
 from gateway import fhir_schema
-from gateway.api import agreements, audit_routes, datasets, fhir_rest, health, messaging, oauth
+from gateway.api import (
+    agreements,
+    audit_routes,
+    datasets,
+    deliveries,
+    fhir_rest,
+    health,
+    messaging,
+    oauth,
+)
 from gateway.api.access_log import commit_in_own_transaction
 from gateway.api.audit_sequencing import sequence_audit_log
 from gateway.api.configuration_reload import apply_directory, install_reload_on_hangup
@@ -155,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_rest.router)
     app.include_router(datasets.router)
     app.include_router(datasets.open_router)
+    app.include_router(deliveries.router)
     app.include_router(agreements.router)
     app.add_middleware(RequestContextMiddleware, timeout_seconds=settings.request_timeout_seconds)
     return app

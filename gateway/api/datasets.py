@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from gateway.api.access_log import start_trail
 from gateway.api.authentication import authenticate
+from gateway.api.deliveries import delivery_status
 from gateway.api.deps import JsonBody, RawJsonBody, ReadDatasets, WriteDatasets
 from gateway.api.http_headers import fhir_base
 from gateway.api.runtime import RuntimeDep
@@ -137,6 +138,8 @@ def served_body(
     if submission is not None:
         body["received_at"] = submission.received_at.isoformat().replace("+00:00", "Z")
         body["completeness"] = {"complete": not submission.gaps, "missing": list(submission.gaps)}
+    if served.deliveries:
+        body["deliveries"] = [delivery_status(delivery) for delivery in served.deliveries]
     if served.withheld:
         # An agreement withholds free text from this organisation: what is shown is partial.
         body["withheld"] = ["free-text"]

@@ -23,6 +23,7 @@ from gateway.configuration.pathways import PathwaysConfig
 from gateway.errors import Forbidden, InvalidContent, NotFound
 from gateway.services.deliveries import DeliveryQueue
 from gateway.services.resources import ResourceService, utc_now
+from gateway.store.outbox import Delivery
 from gateway.store.submissions import Submission, SubmissionStore
 from mappings import codes
 from mappings.checklist import Completeness, check_completeness, completeness_issues
@@ -73,6 +74,8 @@ class Served:
     submission: Submission | None
     # An agreement withholds free text from the caller: the dataset shown is partial.
     withheld: bool = False
+    # Where its deliveries to receivers' systems are.
+    deliveries: tuple[Delivery, ...] = ()
 
 
 class DatasetService:
@@ -293,7 +296,12 @@ class DatasetService:
         if kind is not None and dataset.dataset != kind:
             raise NotFound(f"No {kind} has that id.")
         submission = self._submissions.by_service_request(service_request_id)
-        return Served(dataset, submission, withheld([request, *flags, communication]))
+        sent = (
+            self._deliveries.of(service_request_id, self._caller.ods_code)
+            if self._deliveries is not None
+            else ()
+        )
+        return Served(dataset, submission, withheld([request, *flags, communication]), sent)
 
     def summary(self, communication_id: str) -> tuple[Served, str]:
         """The dataset of a handover or escalation Communication, and the id of its

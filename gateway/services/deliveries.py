@@ -15,7 +15,7 @@ from datetime import datetime
 
 from gateway.auth.caller import Caller
 from gateway.configuration.endpoints import Endpoints
-from gateway.store.outbox import NewDelivery, OutboxStore
+from gateway.store.outbox import Delivery, NewDelivery, OutboxStore
 from mappings.dataset_fhir.elements import recipients
 from mappings.dataset_fhir.resources import DatasetResources
 from mappings.datasets import EscalationSummary, Handover
@@ -35,6 +35,14 @@ class DeliveryQueue:
         self._endpoints = endpoints
         self._gateway_url = gateway_url
         self._new_id = new_id
+
+    def of(self, service_request_id: str, ods_code: str) -> tuple[Delivery, ...]:
+        """The deliveries of one dataset that `ods_code` sent or receives."""
+        return tuple(
+            delivery
+            for delivery in self._outbox.for_service_request(service_request_id)
+            if ods_code in (delivery.sender_ods, delivery.destination)
+        )
 
     def enqueue(
         self,

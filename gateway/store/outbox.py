@@ -197,9 +197,12 @@ class OutboxStore:
         states: tuple[str, ...] = (),
         destination: str | None = None,
         sender: str | None = None,
+        service_request: str | None = None,
         limit: int = 100,
     ) -> list[Delivery]:
         conditions: list[Any] = []
+        if service_request is not None:
+            conditions.append(outbox.c.service_request_id == service_request)
         if states:
             conditions.append(outbox.c.state.in_(states))
         if destination is not None:
