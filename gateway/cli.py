@@ -20,6 +20,7 @@ from gateway.auth.client_assertion import client_assertion, load_private_key
 from gateway.config_commands import config_command, pid_file
 from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
+from gateway.outbox_commands import add_outbox_parser, outbox_command
 from gateway.services.tokens import ASSERTION_TYPE
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -41,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker", help="run delivery workers only (scale-out beside gateway serve)"
     )
     worker.add_argument("--workers", type=int, default=1, help="workers in this process")
+
+    add_outbox_parser(commands)
 
     token = commands.add_parser(
         "token",
@@ -100,6 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings, args.host, args.port, args.workers)
+        if args.command == "outbox":
+            return outbox_command(
+                settings,
+                args.outbox_command,
+                delivery_id=getattr(args, "delivery", None),
+                states=tuple(getattr(args, "state", ())),
+                reason=getattr(args, "reason", None),
+            )
         if args.command == "worker":
             return worker_command(settings, max(args.workers, 1))
         if args.command == "token":
