@@ -20,6 +20,7 @@ from gateway.api import (
     fhir_rest,
     health,
     messaging,
+    metrics,
     oauth,
 )
 from gateway.api.access_log import commit_in_own_transaction
@@ -38,6 +39,7 @@ from gateway.auth.signing_key import load_signing_key
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
+from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings
@@ -128,14 +130,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with anyio.create_task_group() as background:
                 background.start_soon(sequence_audit_log, runtime)
                 stopping = anyio.Event()
+                metrics = DeliveryMetrics()
                 workers = [
                     DeliveryWorker(
                         runtime.database,
                         lambda: app.state.runtime.config,
                         settings=WorkerSettings.from_settings(settings),
+                        metrics=metrics,
                     )
                     for _ in range(settings.delivery_workers)
                 ]
+                metrics.watch(runtime.database, lambda: [w.breaker for w in workers])
+                app.state.metrics = metrics
                 background.start_soon(run_workers, workers, stopping)
                 install_reload_on_hangup(app, background)
                 yield
@@ -165,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(datasets.open_router)
     app.include_router(deliveries.router)
+    app.include_router(metrics.router)
     app.include_router(agreements.router)
     app.add_middleware(RequestContextMiddleware, timeout_seconds=settings.request_timeout_seconds)
     return app

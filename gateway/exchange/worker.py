@@ -25,6 +25,7 @@ from gateway.configuration.endpoints import Endpoint
 from gateway.configuration.models import GatewayConfig
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.consent_check import refusal_at_send
+from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.policy import Answer, Verdict, backoff, exhausted, judge
 from gateway.logging import get_logger
 from gateway.settings import Settings
@@ -64,6 +65,7 @@ class DeliveryWorker:
         rng: random.Random | None = None,
         breaker: CircuitBreaker | None = None,
         worker_id: str | None = None,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self._database = database
         self._config = config
@@ -74,6 +76,7 @@ class DeliveryWorker:
         self._rng = rng or random.Random()  # noqa: S311
         self.breaker = breaker or CircuitBreaker()
         self.worker_id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._metrics = metrics
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._in_flight: dict[str, int] = {}
 
@@ -175,6 +178,8 @@ class DeliveryWorker:
         self, endpoint: Endpoint, delivery: Delivery, answer: Answer, reference: str | None
     ) -> None:
         now = self._clock()
+        if self._metrics is not None:
+            self._metrics.attempts.labels(endpoint.ods, answer.verdict.value).inc()
         if answer.verdict is Verdict.DELIVERED:
             self.breaker.succeeded(endpoint.ods)
             await self._finish(delivery, DELIVERED, reference=reference)
