@@ -6,6 +6,10 @@
         base_url: https://crisis.rzz.example.nhs.uk/fhir
         send: process-message           # a BaRS message Bundle to {base_url}/$process-message
         timeouts: {connect_seconds: 5, read_seconds: 15}
+        authentication:                 # either or both
+          smart: {token_url: https://.../token, client_id: mh-gateway,
+                  private_key_file: keys/rzz-client.pem, key_id: rzz-1, algorithm: ES384}
+          mtls: {certificate_file: keys/rzz-tls.crt, private_key_file: keys/rzz-tls.key}
         concurrency: 4                  # deliveries in flight to this endpoint at once
         retry: {base_seconds: 2, cap_seconds: 300, max_attempts: 12, max_age_hours: 24}
         contacts:
@@ -17,6 +21,7 @@ be pulled. A file that names an organisation the directory lacks stops the start
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
@@ -51,6 +56,31 @@ class Contact(_Strict):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
+class SmartClient(_Strict):
+    """SMART Backend Services: the gateway authenticates to the Trust's token endpoint
+    with a JWT signed by its private key for that Trust (the Trust holds the public one)."""
+
+    token_url: HttpUrl
+    client_id: str = Field(min_length=1, max_length=200)
+    private_key_file: Path  # PEM, relative to the configuration directory
+    key_id: str = Field(min_length=1, max_length=200)
+    algorithm: Literal["ES384", "RS384"] = "ES384"
+    scope: str = Field(default="system/ServiceRequest.c system/Communication.c", max_length=1000)
+
+
+class MutualTls(_Strict):
+    """A client certificate the gateway presents to the Trust, and the CA it trusts."""
+
+    certificate_file: Path
+    private_key_file: Path
+    ca_file: Path | None = None
+
+
+class Authentication(_Strict):
+    smart: SmartClient | None = None
+    mtls: MutualTls | None = None
+
+
 class Endpoint(_Strict):
     ods: OdsCode
     mode: Literal["push", "pull"]
@@ -59,6 +89,7 @@ class Endpoint(_Strict):
     timeouts: Timeouts = Timeouts()
     concurrency: int = Field(default=4, ge=1, le=64)
     retry: RetryPolicy = RetryPolicy()
+    authentication: Authentication = Authentication()
     # Whom to call at each step of the escalation ladder.
     contacts: dict[EscalationLevel, Contact] = Field(default_factory=dict)
 

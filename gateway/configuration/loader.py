@@ -13,7 +13,7 @@ from gateway.auth.client_keys import JWKSError, parse_jwks
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeSet
 from gateway.configuration.agreements import AgreementEntry
-from gateway.configuration.endpoints import Endpoints
+from gateway.configuration.endpoints import Endpoint, Endpoints
 from gateway.configuration.models import (
     ClientEntry,
     Clients,
@@ -58,12 +58,35 @@ def _endpoints(path: Path, known_organisations: set[str]) -> Endpoints:
     if not path.exists():
         return Endpoints()
     endpoints = _load(path, Endpoints)
+    resolved = []
     for index, endpoint in enumerate(endpoints.endpoints):
         if endpoint.ods not in known_organisations:
             raise ConfigurationError(
                 f"{path}: endpoints.{index}.ods: not an organisation in organisations.yaml"
             )
-    return endpoints
+        resolved.append(_with_key_files(path, index, endpoint))
+    return Endpoints(endpoints=tuple(resolved))
+
+
+def _with_key_files(path: Path, index: int, endpoint: Endpoint) -> Endpoint:
+    """Key and certificate files, relative to the configuration directory, must exist."""
+    auth = endpoint.authentication
+    parts: dict[str, Any] = {}
+    for name, part in (("smart", auth.smart), ("mtls", auth.mtls)):
+        if part is None:
+            continue
+        files: dict[str, Path] = {}
+        for field_name, value in part:
+            if isinstance(value, Path):
+                located = (path.parent / value).resolve()
+                if not located.is_file():
+                    raise ConfigurationError(
+                        f"{path}: endpoints.{index}.authentication.{name}.{field_name}: "
+                        "file is missing"
+                    )
+                files[field_name] = located
+        parts[name] = part.model_copy(update=files)
+    return endpoint.model_copy(update={"authentication": auth.model_copy(update=parts)})
 
 
 def _pathways(path: Path, organisations: Directory) -> PathwaysConfig:

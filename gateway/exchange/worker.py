@@ -26,6 +26,7 @@ from gateway.configuration.models import GatewayConfig
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.consent_check import refusal_at_send
 from gateway.exchange.metrics import DeliveryMetrics
+from gateway.exchange.outbound_auth import SmartTokens, TokenRefused, tls_context
 from gateway.exchange.policy import Answer, Verdict, backoff, exhausted, judge
 from gateway.logging import get_logger
 from gateway.settings import Settings
@@ -78,6 +79,7 @@ class DeliveryWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._metrics = metrics
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._tokens: dict[str, SmartTokens] = {}
         self._in_flight: dict[str, int] = {}
 
     async def run(self, stopping: anyio.Event) -> None:
@@ -152,6 +154,7 @@ class DeliveryWorker:
 
     async def _send(self, endpoint: Endpoint, delivery: Delivery) -> tuple[Answer, str | None]:
         client = self._client(endpoint)
+        tokens = self._smart_tokens(endpoint)
         headers = {
             "Content-Type": FHIR_JSON,
             "Accept": FHIR_JSON,
@@ -159,9 +162,14 @@ class DeliveryWorker:
             "X-Correlation-ID": delivery.correlation_id,
         }
         try:
-            response = await client.post(
-                endpoint.process_message_url, content=delivery.body.encode(), headers=headers
-            )
+            response = await self._post(client, endpoint, delivery, headers, tokens)
+            if response.status_code == 401 and tokens is not None:
+                # The Trust refused our token (revoked, or its clock differs): one more
+                # try with a fresh one, then the 401 stands.
+                tokens.forget()
+                response = await self._post(client, endpoint, delivery, headers, tokens)
+        except TokenRefused as refused:
+            return Answer(Verdict.RETRY, f"SMART token: {refused}"), None
         except httpx.TimeoutException:
             return Answer(Verdict.RETRY, "timed out"), None
         except httpx.TransportError as error:
@@ -173,6 +181,30 @@ class DeliveryWorker:
             self._clock(),
         )
         return answer, _receiver_reference(response)
+
+    async def _post(
+        self,
+        client: httpx.AsyncClient,
+        endpoint: Endpoint,
+        delivery: Delivery,
+        headers: dict[str, str],
+        tokens: SmartTokens | None,
+    ) -> httpx.Response:
+        if tokens is not None:
+            headers = {**headers, "Authorization": f"Bearer {await tokens.token(client)}"}
+        return await client.post(
+            endpoint.process_message_url, content=delivery.body.encode(), headers=headers
+        )
+
+    def _smart_tokens(self, endpoint: Endpoint) -> SmartTokens | None:
+        smart = endpoint.authentication.smart
+        if smart is None:
+            return None
+        tokens = self._tokens.get(endpoint.ods)
+        if tokens is None:
+            tokens = SmartTokens(smart)
+            self._tokens[endpoint.ods] = tokens
+        return tokens
 
     async def _record(
         self, endpoint: Endpoint, delivery: Delivery, answer: Answer, reference: str | None
@@ -229,8 +261,10 @@ class DeliveryWorker:
         client = self._clients.get(endpoint.ods)
         if client is None:
             timeouts = endpoint.timeouts
+            mtls = endpoint.authentication.mtls
             client = httpx.AsyncClient(
                 transport=self._transport,
+                verify=tls_context(mtls) if mtls is not None else True,
                 timeout=httpx.Timeout(timeouts.read_seconds, connect=timeouts.connect_seconds),
                 limits=httpx.Limits(max_connections=endpoint.concurrency),
             )
