@@ -21,14 +21,17 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import httpx
 
+from gateway.audit import log as audit_log
 from gateway.configuration.endpoints import Endpoint
 from gateway.configuration.models import GatewayConfig
+from gateway.exchange.audit import attempt_events
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.consent_check import refusal_at_send
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.outbound_auth import SmartTokens, TokenRefused, tls_context
 from gateway.exchange.policy import Answer, Verdict, backoff, exhausted, judge
 from gateway.logging import get_logger
+from gateway.services.access_trail import Outcome
 from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.outbox import DEAD, DELIVERED, STOPPED, Delivery, OutboxStore
@@ -48,10 +51,15 @@ class WorkerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 32
     poll_interval: float = 0.2
+    # The gateway as the access log names it (see gateway.api.access_log.gateway_identity).
+    gateway_url: str = "http://127.0.0.1:8080"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
-        return cls(lease=timedelta(seconds=settings.delivery_lease_seconds))
+        return cls(
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            gateway_url=settings.public_base_url or f"http://{settings.host}:{settings.port}",
+        )
 
 
 class DeliveryWorker:
@@ -247,6 +255,13 @@ class DeliveryWorker:
                     receiver_reference=reference,
                     error=error,
                 )
+                if owned:
+                    outcome: Outcome = 0 if state == DELIVERED else 8 if state == DEAD else 4
+                    said = f"Delivery to {delivery.destination}: {state}" + (
+                        f" ({error})" if error else ""
+                    )
+                    events = attempt_events(delivery, outcome, said, self._settings.gateway_url)
+                    audit_log.append(connection, events)
             if not owned:
                 log.warning("delivery.lease_lost", delivery=delivery.id)
 
@@ -256,6 +271,11 @@ class DeliveryWorker:
         with self._database.write() as connection:
             if not OutboxStore(connection).retry_at(delivery.id, self.worker_id, when, error):
                 log.warning("delivery.lease_lost", delivery=delivery.id)
+                return
+            said = f"Delivery to {delivery.destination}: will retry ({error})"
+            audit_log.append(
+                connection, attempt_events(delivery, 4, said, self._settings.gateway_url)
+            )
 
     def _client(self, endpoint: Endpoint) -> httpx.AsyncClient:
         client = self._clients.get(endpoint.ods)

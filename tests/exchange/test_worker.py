@@ -13,12 +13,14 @@ import anyio
 import httpx
 import pytest
 import respx
+from sqlalchemy import select
 
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.worker import DeliveryWorker
 from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED
+from gateway.store.schema import audit_events
 from tests.exchange.support import (
     Clock,
     config_loader,
@@ -85,6 +87,20 @@ def test_a_pushed_handover_is_delivered_as_a_referral_message(
         "Provenance",
     ]
     assert header["focus"][0]["reference"].endswith(f"/ServiceRequest/{service_request_id}")
+    # The attempt is in the person's access history: sent to RZZ, for AZZ, delivered.
+    with database.read() as connection:
+        logged = (
+            connection.execute(
+                select(audit_events.c.content).where(
+                    audit_events.c.subtype == "delivery-attempt",
+                    audit_events.c.patient == "9434765919",
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(logged) == 1
+    assert b"Delivery to RZZ: delivered" in logged[0]
 
 
 @respx.mock
