@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # How long a worker owns a delivery it claimed: if it dies, another worker sends the
     # delivery again (same request id) once this has passed. Longer than a read timeout.
     delivery_lease_seconds: float = Field(default=60, gt=0, le=3600)
+    # How often an idle worker looks for due deliveries: the floor of enqueue-to-send.
+    delivery_poll_seconds: float = Field(default=0.1, gt=0, le=60)
 
     # Where `gateway serve` writes its process id, for `gateway config reload`.
     pid_file: Path = Path("var/run/gateway.pid")

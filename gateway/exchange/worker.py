@@ -34,7 +34,7 @@ from gateway.logging import get_logger
 from gateway.services.access_trail import Outcome
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, DELIVERED, STOPPED, Delivery, OutboxStore
+from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED, Delivery, OutboxStore
 from gateway.store.resources import ResourceStore
 
 log = get_logger(__name__)
@@ -47,10 +47,25 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class _Outcome:
+    delivery: Delivery
+    state: str  # delivered | retrying | dead | stopped
+    error: str | None
+    reference: str | None = None
+    retry_at: datetime | None = None
+
+    @property
+    def audit_outcome(self) -> Outcome:
+        if self.state == DELIVERED:
+            return 0
+        return 8 if self.state == DEAD else 4
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 32
-    poll_interval: float = 0.2
+    poll_interval: float = 0.1
     # The gateway as the access log names it (see gateway.api.access_log.gateway_identity).
     gateway_url: str = "http://127.0.0.1:8080"
 
@@ -58,6 +73,7 @@ class WorkerSettings:
     def from_settings(cls, settings: Settings) -> WorkerSettings:
         return cls(
             lease=timedelta(seconds=settings.delivery_lease_seconds),
+            poll_interval=settings.delivery_poll_seconds,
             gateway_url=settings.public_base_url or f"http://{settings.host}:{settings.port}",
         )
 
@@ -88,7 +104,7 @@ class DeliveryWorker:
         self._metrics = metrics
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._tokens: dict[str, SmartTokens] = {}
-        self._in_flight: dict[str, int] = {}
+        self._limits: dict[tuple[str, int], anyio.Semaphore] = {}
 
     async def run(self, stopping: anyio.Event) -> None:
         """Deliver until `stopping` is set; an unexpected error is logged, not fatal."""
@@ -106,7 +122,9 @@ class DeliveryWorker:
             await self.aclose()
 
     async def run_once(self) -> int:
-        """Claim what is due and deliver it; how many were attempted."""
+        """One round: claim what is due, re-check consent for all of it in one read, send
+        it (each endpoint within its concurrency), and record every outcome in one
+        transaction. How many deliveries were claimed."""
         config = self._config()
         if not config.endpoints.pushes:
             return 0  # every receiver pulls: nothing to claim, no write lock taken
@@ -115,14 +133,23 @@ class DeliveryWorker:
             endpoint.ods
             for endpoint in config.endpoints.endpoints
             if not self.breaker.allows(endpoint.ods, now)
-            or self._in_flight.get(endpoint.ods, 0) >= endpoint.concurrency
         }
         claimed = await anyio.to_thread.run_sync(self._claim, now, exclude)
         if not claimed:
             return 0
+        refusals = await anyio.to_thread.run_sync(self._refusals, config, claimed)
+        outcomes: list[_Outcome] = []
         async with anyio.create_task_group() as group:
             for delivery in claimed:
-                group.start_soon(self._deliver, config, delivery)
+                endpoint = config.endpoints.push_endpoint(delivery.destination)
+                refusal = refusals.get(delivery.id)
+                if endpoint is None:
+                    outcomes.append(_Outcome(delivery, DEAD, "the receiver no longer takes pushes"))
+                elif refusal is not None:
+                    outcomes.append(_Outcome(delivery, STOPPED, refusal))
+                else:
+                    group.start_soon(self._attempt, endpoint, delivery, outcomes)
+        await anyio.to_thread.run_sync(self._record_all, outcomes)
         return len(claimed)
 
     async def aclose(self) -> None:
@@ -136,29 +163,84 @@ class DeliveryWorker:
                 self.worker_id, now, self._settings.lease, self._settings.batch, exclude=exclude
             )
 
-    async def _deliver(self, config: GatewayConfig, delivery: Delivery) -> None:
-        endpoint = config.endpoints.push_endpoint(delivery.destination)
-        if endpoint is None:
-            await self._finish(delivery, DEAD, error="the receiver no longer takes pushes")
-            return
-        refusal = await anyio.to_thread.run_sync(self._refused, config, delivery)
-        if refusal is not None:
-            await self._finish(delivery, STOPPED, error=refusal)
-            log.info("delivery.stopped", delivery=delivery.id, destination=delivery.destination)
-            return
-        self._in_flight[endpoint.ods] = self._in_flight.get(endpoint.ods, 0) + 1
-        try:
-            answer, reference = await self._send(endpoint, delivery)
-        finally:
-            self._in_flight[endpoint.ods] -= 1
-        await self._record(endpoint, delivery, answer, reference)
-
-    def _refused(self, config: GatewayConfig, delivery: Delivery) -> str | None:
+    def _refusals(self, config: GatewayConfig, claimed: list[Delivery]) -> dict[str, str]:
+        """Each delivery consent or an agreement now refuses, by id, with the rule."""
+        found: dict[str, str] = {}
         with self._database.read() as connection:
-            found = refusal_at_send(
-                ResourceStore(connection), delivery, config.agreements, self._clock()
-            )
-        return None if found is None else found.describe()
+            store = ResourceStore(connection)
+            for delivery in claimed:
+                refusal = refusal_at_send(store, delivery, config.agreements, self._clock())
+                if refusal is not None:
+                    found[delivery.id] = refusal.describe()
+        return found
+
+    async def _attempt(
+        self, endpoint: Endpoint, delivery: Delivery, outcomes: list[_Outcome]
+    ) -> None:
+        async with self._limit(endpoint):
+            answer, reference = await self._send(endpoint, delivery)
+        now = self._clock()
+        if self._metrics is not None:
+            self._metrics.attempts.labels(endpoint.ods, answer.verdict.value).inc()
+        if answer.verdict is Verdict.DELIVERED:
+            self.breaker.succeeded(endpoint.ods)
+            outcomes.append(_Outcome(delivery, DELIVERED, None, reference=reference))
+            return
+        if answer.verdict is Verdict.RETRY:
+            self.breaker.failed(endpoint.ods, now)
+        if answer.verdict is Verdict.DEAD or exhausted(
+            endpoint.retry, delivery.attempts, delivery.created_at, now
+        ):
+            outcomes.append(_Outcome(delivery, DEAD, answer.summary))
+            return
+        wait = backoff(endpoint.retry, delivery.attempts, answer.retry_after, self._rng)
+        outcomes.append(_Outcome(delivery, RETRYING, answer.summary, retry_at=now + wait))
+
+    def _limit(self, endpoint: Endpoint) -> anyio.Semaphore:
+        # Keyed by the concurrency too, so that a reload changing it takes effect.
+        key = (endpoint.ods, endpoint.concurrency)
+        limit = self._limits.get(key)
+        if limit is None:
+            limit = anyio.Semaphore(endpoint.concurrency)
+            self._limits[key] = limit
+        return limit
+
+    def _record_all(self, outcomes: list[_Outcome]) -> None:
+        """Every outcome of a round, and its AuditEvent, in one transaction."""
+        if not outcomes:
+            return
+        now = self._clock()
+        events = []
+        with self._database.write() as connection:
+            store = OutboxStore(connection)
+            for outcome in outcomes:
+                delivery = outcome.delivery
+                if outcome.state == RETRYING:
+                    assert outcome.retry_at is not None
+                    owned = store.retry_at(
+                        delivery.id, self.worker_id, outcome.retry_at, outcome.error or ""
+                    )
+                    said = f"Delivery to {delivery.destination}: will retry ({outcome.error})"
+                else:
+                    owned = store.finish(
+                        delivery.id,
+                        self.worker_id,
+                        outcome.state,
+                        now,
+                        receiver_reference=outcome.reference,
+                        error=outcome.error,
+                    )
+                    said = f"Delivery to {delivery.destination}: {outcome.state}" + (
+                        f" ({outcome.error})" if outcome.error else ""
+                    )
+                if not owned:
+                    log.warning("delivery.lease_lost", delivery=delivery.id)
+                    continue
+                events += attempt_events(
+                    delivery, outcome.audit_outcome, said, self._settings.gateway_url
+                )
+                log.info("delivery." + outcome.state, delivery=delivery.id)
+            audit_log.append(connection, events)
 
     async def _send(self, endpoint: Endpoint, delivery: Delivery) -> tuple[Answer, str | None]:
         client = self._client(endpoint)
@@ -213,69 +295,6 @@ class DeliveryWorker:
             tokens = SmartTokens(smart)
             self._tokens[endpoint.ods] = tokens
         return tokens
-
-    async def _record(
-        self, endpoint: Endpoint, delivery: Delivery, answer: Answer, reference: str | None
-    ) -> None:
-        now = self._clock()
-        if self._metrics is not None:
-            self._metrics.attempts.labels(endpoint.ods, answer.verdict.value).inc()
-        if answer.verdict is Verdict.DELIVERED:
-            self.breaker.succeeded(endpoint.ods)
-            await self._finish(delivery, DELIVERED, reference=reference)
-            log.info("delivery.delivered", delivery=delivery.id, attempts=delivery.attempts)
-            return
-        if answer.verdict is Verdict.RETRY:
-            self.breaker.failed(endpoint.ods, now)
-        if answer.verdict is Verdict.DEAD or exhausted(
-            endpoint.retry, delivery.attempts, delivery.created_at, now
-        ):
-            await self._finish(delivery, DEAD, error=answer.summary)
-            log.warning("delivery.dead", delivery=delivery.id, error=answer.summary)
-            return
-        wait = backoff(endpoint.retry, delivery.attempts, answer.retry_after, self._rng)
-        await anyio.to_thread.run_sync(self._retry_at, delivery, now + wait, answer.summary)
-        log.info("delivery.retrying", delivery=delivery.id, error=answer.summary)
-
-    async def _finish(
-        self,
-        delivery: Delivery,
-        state: str,
-        *,
-        reference: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        def write() -> None:
-            with self._database.write() as connection:
-                owned = OutboxStore(connection).finish(
-                    delivery.id,
-                    self.worker_id,
-                    state,
-                    self._clock(),
-                    receiver_reference=reference,
-                    error=error,
-                )
-                if owned:
-                    outcome: Outcome = 0 if state == DELIVERED else 8 if state == DEAD else 4
-                    said = f"Delivery to {delivery.destination}: {state}" + (
-                        f" ({error})" if error else ""
-                    )
-                    events = attempt_events(delivery, outcome, said, self._settings.gateway_url)
-                    audit_log.append(connection, events)
-            if not owned:
-                log.warning("delivery.lease_lost", delivery=delivery.id)
-
-        await anyio.to_thread.run_sync(write)
-
-    def _retry_at(self, delivery: Delivery, when: datetime, error: str) -> None:
-        with self._database.write() as connection:
-            if not OutboxStore(connection).retry_at(delivery.id, self.worker_id, when, error):
-                log.warning("delivery.lease_lost", delivery=delivery.id)
-                return
-            said = f"Delivery to {delivery.destination}: will retry ({error})"
-            audit_log.append(
-                connection, attempt_events(delivery, 4, said, self._settings.gateway_url)
-            )
 
     def _client(self, endpoint: Endpoint) -> httpx.AsyncClient:
         client = self._clients.get(endpoint.ods)
