@@ -36,6 +36,8 @@ OPEN_PATHS = {
     "/healthz",
     "/readyz",
     "/oauth2/token",
+    # Prometheus scrapes without a token; it holds counts and ODS codes, no patient data.
+    "/metrics",
 }
 
 
