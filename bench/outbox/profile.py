@@ -1,0 +1,204 @@
+"""Where a delivery's time goes: a DeliveryWorker in process, under cProfile.
+
+On the store the run measured (emptied), with the run's configuration (RZZ pushing to
+the receiver, which runs in its own process as in the drains): a `DeliveryWorker` built
+as `gateway worker` builds it (its settings from the environment's Settings, the
+command's Database), calling `run_once` until the outbox is empty. Everything runs on
+this thread: the work the worker hands to threads (the claim, each consent re-check,
+each outcome) is run inline (`anyio.to_thread.run_sync` replaced), so cProfile, which
+sees one thread, sees all of it; the sends of a batch still overlap (up to the
+endpoint's concurrency) while nothing else waits. First `WARMUP` deliveries drained
+untimed, then `deliveries` timed without the profiler (**ms per delivery**, one worker
+with no thread hand-offs), then as many under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import gc
+import pstats
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import anyio.to_thread
+
+from bench.outbox.deliveries import Deliveries, enqueue
+from bench.outbox.measure import clear, pending
+from bench.outbox.processes import ReceiverProcess
+from gateway.configuration.loader import load_config
+from gateway.exchange.worker import DeliveryWorker, WorkerSettings
+from gateway.store.database import Database
+
+WARMUP = 64
+TOP = 25
+
+# (label, file, function): a label's figure is the sum over the functions that match
+# (a coroutine or generator counts a call per resumption).
+SELECTED = (
+    ("DeliveryWorker.run_once (all of it)", "gateway/exchange/worker.py", "run_once"),
+    ("- claim (OutboxStore.claim)", "gateway/store/outbox.py", "claim"),
+    ("- _deliver (per delivery, all of it)", "gateway/exchange/worker.py", "_deliver"),
+    ("-- consent re-check (DeliveryWorker._refused)", "gateway/exchange/worker.py", "_refused"),
+    ("--- refusal_at_send", "gateway/exchange/consent_check.py", "refusal_at_send"),
+    ("---- json.loads of the message", "json/__init__.py", "loads"),
+    ("---- SharingPolicy.on_write", "gateway/services/sharing.py", "on_write"),
+    ("----- the patient's Consents read", "gateway/services/sharing.py", "_statements_for"),
+    ("-- send (DeliveryWorker._send)", "gateway/exchange/worker.py", "_send"),
+    ("--- httpx AsyncClient.post", "httpx/_client.py", "post"),
+    (
+        "---- httpcore's failed `import sniffio`",
+        "httpcore/_synchronization.py",
+        "current_async_library",
+    ),
+    ("-- outcome (DeliveryWorker._record)", "gateway/exchange/worker.py", "_record"),
+    ("--- OutboxStore.finish", "gateway/store/outbox.py", "finish"),
+    ("--- the attempt's AuditEvent (AuditLog.append)", "gateway/audit/log.py", "append"),
+    ("transaction begin and commit (Database.read/write)", "gateway/store/database.py", "read"),
+    ("", "gateway/store/database.py", "write"),
+    ("- pool checkout pre-ping (pool_pre_ping)", "sqlalchemy/pool/base.py", "_do_ping_w_event"),
+    ("", "sqlalchemy/engine/default.py", "_do_ping_w_event"),
+    ("new database connections (psycopg connect)", "psycopg/connection.py", "connect"),
+    ("SQL statements (Connection.execute)", "sqlalchemy/engine/base.py", "execute"),
+    ("- psycopg: waiting on the server (connection wait)", "psycopg/connection.py", "wait"),
+    ("log lines (structlog: processors, redaction, rendering)", "structlog/_native.py", "meth"),
+)
+
+
+@dataclass
+class Profiled:
+    deliveries: int
+    ms_per_delivery: float  # no profiler
+    profiled_ms_per_delivery: float
+    rounds: int  # run_once calls that claimed something, profiled
+    # label -> (calls per delivery, cumulative ms per delivery)
+    selected: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # (function, calls per delivery, own ms per delivery, cumulative ms per delivery)
+    own: list[tuple[str, float, float, float]] = field(default_factory=list)
+
+
+def profile_worker(
+    database: Database,
+    receiver: ReceiverProcess,
+    config_dir: Path,
+    *,
+    deliveries: int,
+    first_patient: int,
+    log: Callable[[str], None],
+) -> Profiled:
+    clear(database, receiver)
+    config = load_config(config_dir)
+    made = Deliveries(f"{receiver.fhir}/$process-message", first=first_patient)
+    # The command's own Database: pool_size max(workers, 2), SQLAlchemy's overflow 20.
+    worker_database = Database(str(database.url.render_as_string(hide_password=False)), pool_size=2)
+    worker = DeliveryWorker(worker_database, lambda: config, settings=WorkerSettings())
+    try:
+        with _inline_threads():
+            return asyncio.run(_profile(database, worker, made, deliveries, log))
+    finally:
+        worker_database.dispose()
+
+
+async def _profile(
+    database: Database,
+    worker: DeliveryWorker,
+    made: Deliveries,
+    deliveries: int,
+    log: Callable[[str], None],
+) -> Profiled:
+    async def drain() -> int:
+        rounds = 0
+        while await worker.run_once():
+            rounds += 1
+        return rounds
+
+    try:
+        enqueue(database, [made.make(datetime.now(UTC)) for _ in range(WARMUP)])
+        await drain()
+        enqueue(database, [made.make(datetime.now(UTC)) for _ in range(deliveries)])
+        gc.collect()
+        began = time.perf_counter()
+        await drain()
+        plain = time.perf_counter() - began
+        log(f"profile: {1000 * plain / deliveries:.2f} ms per delivery in process, no profiler")
+        enqueue(database, [made.make(datetime.now(UTC)) for _ in range(deliveries)])
+        profiler = cProfile.Profile()
+        gc.collect()
+        began = time.perf_counter()
+        profiler.enable()
+        rounds = await drain()
+        profiler.disable()
+        profiled = time.perf_counter() - began
+    finally:
+        await worker.aclose()
+    if pending(database):
+        raise RuntimeError("the profiled worker left deliveries pending")
+    entries: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    result = Profiled(deliveries, 1000 * plain / deliveries, 1000 * profiled / deliveries, rounds)
+    label = ""
+    for name, path, function_name in SELECTED:
+        label = name or label  # an empty label adds to the one before
+        calls, cumulative = 0, 0.0
+        for (file, _, function), (_, called, _, spent, _) in entries.items():
+            if function == function_name and file.endswith(path):
+                calls += called
+                cumulative += spent
+        if calls:
+            earlier = result.selected.get(label, (0.0, 0.0))
+            result.selected[label] = (
+                earlier[0] + calls / deliveries,
+                earlier[1] + 1000 * cumulative / deliveries,
+            )
+    rows = [
+        (_name(function), called / deliveries, 1000 * own / deliveries, 1000 * spent / deliveries)
+        for function, (_, called, own, spent, _) in entries.items()
+    ]
+    result.own = sorted(rows, key=lambda row: -row[2])[:TOP]
+    return result
+
+
+def _name(function: tuple[str, int, str]) -> str:
+    path, line, name = function
+    if path == "~":
+        return name
+    for marker in ("/site-packages/", "/work/main/", "/lib/python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{path}:{line}({name})"
+
+
+@contextmanager
+def _inline_threads() -> Iterator[None]:
+    async def inline(function: Callable[..., Any], *args: Any, **_: Any) -> Any:
+        return function(*args)
+
+    with mock.patch.object(anyio.to_thread, "run_sync", inline):
+        yield
+
+
+def selected_table(profiled: Profiled) -> str:
+    lines = ["| Where | Calls / delivery | Cumulative ms / delivery |", "|---|---|---|"]
+    for label, _, _ in SELECTED:
+        found = profiled.selected.get(label)
+        if label and found:
+            lines.append(f"| {label} | {found[0]:.2f} | {found[1]:.2f} |")
+    return "\n".join(lines)
+
+
+def own_table(profiled: Profiled, limit: int = 15) -> str:
+    lines = [
+        "| Function | Calls / delivery | Own ms / delivery | Cumulative ms / delivery |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{name}` | {calls:,.2f} | {own:.3f} | {cumulative:.2f} |"
+        for name, calls, own, cumulative in profiled.own[:limit]
+    ]
+    return "\n".join(lines)

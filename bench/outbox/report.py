@@ -1,0 +1,249 @@
+"""The outbox benchmark's results: Markdown for people, JSON with every figure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.outbox.measure import DrainResult, LatencyResult
+from bench.outbox.profile import Profiled, own_table, selected_table
+from bench.report import report_header
+
+# The issue's targets.
+RATE_TARGET = 500.0  # deliveries per second per worker
+P99_TARGET_MS = 100.0  # enqueue to delivered, healthy receiver
+
+
+@dataclass
+class OutboxReport:
+    started: datetime
+    command: str
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    versions: dict[str, str] = field(default_factory=dict)
+    drains: list[DrainResult] = field(default_factory=list)
+    # Drains with something no setting reaches changed (bench/outbox/variant.py).
+    diagnostic_drains: list[DrainResult] = field(default_factory=list)
+    latencies: list[LatencyResult] = field(default_factory=list)
+    profile: Profiled | None = None
+    profile_database: str = ""
+
+    def markdown(self) -> str:
+        lines = [
+            *report_header(
+                "Outbox drain benchmark",
+                self.started,
+                self.command,
+                [self.machine, self.versions, self.settings],
+            ),
+            "",
+            "## Targets",
+            "",
+            *targets(self.drains, self.latencies),
+        ]
+        if self.drains or self.diagnostic_drains:
+            lines += ["", "## Drain: a backlog to a healthy receiver", "", DRAIN_LEGEND, ""]
+            lines += [drain_table(self.drains + self.diagnostic_drains)]
+            lines += ["", "### Where the CPU went during each drain", "", CPU_LEGEND, ""]
+            lines += [cpu_table(self.drains + self.diagnostic_drains)]
+        if self.latencies:
+            lines += ["", "## Enqueue to delivered, steady rate", "", LATENCY_LEGEND, ""]
+            lines += [latency_table(self.latencies)]
+        lines += [
+            "",
+            "## Exactly once",
+            "",
+            checks_table(self.drains, self.diagnostic_drains, self),
+        ]
+        if self.profile is not None:
+            p = self.profile
+            lines += [
+                "",
+                f"## Where a delivery's time goes: one DeliveryWorker in process, "
+                f"{self.profile_database}",
+                "",
+                PROFILE_LEGEND,
+                "",
+                f"- {p.deliveries:,} deliveries: **{p.ms_per_delivery:.2f} ms per delivery** "
+                f"without the profiler ({1000 / p.ms_per_delivery:,.0f}/s), "
+                f"{p.profiled_ms_per_delivery:.2f} ms under it, in {p.rounds} rounds of "
+                "`run_once`.",
+                "",
+                selected_table(p),
+                "",
+                "By own time (the top 15):",
+                "",
+                own_table(p),
+            ]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def write(self, directory: Path, name: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{name}.md").write_text(self.markdown())
+        raw = asdict(self)
+        raw["figures"] = {
+            "drains": [_drain_figures(d) for d in self.drains],
+            "diagnostic_drains": [_drain_figures(d) for d in self.diagnostic_drains],
+            "latencies": [{"layout": r.layout, **r.summary()} for r in self.latencies],
+        }
+        (directory / f"{name}.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
+        return directory / f"{name}.md"
+
+
+DRAIN_LEGEND = (
+    "Deliveries queued in one transaction while the workers idle; the clock runs from "
+    "its commit until no delivery is pending. **first / last** s: commit to the first and "
+    "to the last delivery recorded delivered. **sessions**: PostgreSQL sessions opened "
+    "while draining (pg_stat_database.sessions): connections the workers' pool opened. "
+    "**load** is the 1-minute load average just before (other work on the machine "
+    "pushes it above what the benchmark itself causes). Rows marked *diagnostic* are "
+    "`bench.outbox.variant`, not the shipped command (see the README)."
+)
+CPU_LEGEND = (
+    "CPU milliseconds per delivery during the drain, from /proc: the worker processes "
+    "(all their threads), the receiver, this process (the 25 ms poll), and the rest of "
+    "the machine's busy time (PostgreSQL's backends, and anything else running); "
+    "**cores** is the whole machine's busy time over the drain's seconds (2 cores here)."
+)
+LATENCY_LEGEND = (
+    "One delivery queued (its own transaction) every 1/rate s while the workers run; "
+    "each delivery's `finished_at - created_at` from its outbox row. An idle worker "
+    "waits `poll interval` before it claims again, so a delivery queued while it waits "
+    "sits for up to that long before anything happens: the interval bounds the "
+    "latency from below at p99 (uniformly 0 to the interval, then the claim and the "
+    "send). The shipped interval is WorkerSettings.poll_interval, 0.2 s, which no "
+    "setting changes; the other row (if any) is bench/outbox/variant.py with a shorter "
+    "one, for comparison only."
+)
+PROFILE_LEGEND = (
+    "A DeliveryWorker on this thread (the claim, consent re-check and outcome that it "
+    "hands to threads run inline, so cProfile sees them), draining a backlog to the "
+    "same receiver process; cumulative milliseconds per delivery (under the profiler, "
+    "which inflates Python-heavy parts more than waits). Coroutines count one call per "
+    "resumption."
+)
+
+
+def _drain_figures(d: DrainResult) -> dict[str, Any]:
+    return {
+        "layout": d.layout,
+        "per_second": d.per_second,
+        "per_worker": d.per_worker,
+        "worker_cpu_ms": d.per_delivery_ms(d.cpu.workers),
+        "receiver_cpu_ms": d.per_delivery_ms(d.cpu.receiver),
+        "rest_cpu_ms": d.per_delivery_ms(d.cpu.rest),
+        "cores": d.cores,
+    }
+
+
+def _database(name: str) -> str:
+    return {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(name, name)
+
+
+def drain_table(drains: list[DrainResult]) -> str:
+    rows = [
+        "| Database | Workers | Deliveries | Seconds | **Deliveries/s** | Per worker "
+        "| First / last s | Sessions | Load | Exactly once |",
+        "|" + "---|" * 10,
+    ]
+    for d in drains:
+        rows.append(
+            f"| {_database(d.database)} | {d.layout} | {d.deliveries:,} | {d.seconds:.1f} "
+            f"| **{d.per_second:,.0f}** | {d.per_worker:,.0f} "
+            f"| {d.first_finished_s:.2f} / {d.last_finished_s:.1f} "
+            f"| {'-' if d.sessions is None else f'{d.sessions:,}'} | {d.load_average:.2f} "
+            f"| {'yes' if d.ok else 'NO'} |"
+        )
+    return "\n".join(rows)
+
+
+def cpu_table(drains: list[DrainResult]) -> str:
+    rows = [
+        "| Database | Workers | Workers ms | Receiver ms | This process ms "
+        "| Rest (PostgreSQL, other) ms | Cores busy |",
+        "|" + "---|" * 7,
+    ]
+    for d in drains:
+        rows.append(
+            f"| {_database(d.database)} | {d.layout} | {d.per_delivery_ms(d.cpu.workers):.2f} "
+            f"| {d.per_delivery_ms(d.cpu.receiver):.2f} | {d.per_delivery_ms(d.cpu.bench):.2f} "
+            f"| {d.per_delivery_ms(d.cpu.rest):.2f} | {d.cores:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def latency_table(results: list[LatencyResult]) -> str:
+    rows = [
+        "| Database | Workers | Poll interval | Deliveries | Rate /s | p50 ms | p95 ms "
+        "| **p99 ms** | Max ms | Enqueue lag ms | Load | Exactly once |",
+        "|" + "---|" * 12,
+    ]
+    for r in results:
+        f = r.summary()
+        rows.append(
+            f"| {_database(r.database)} | {r.layout} | {r.poll_interval:g} s "
+            f"| {r.deliveries:,} | {r.rate:g} | {f['p50_ms']:.1f} | {f['p95_ms']:.1f} "
+            f"| **{f['p99_ms']:.1f}** | {f['max_ms']:.1f} | {r.enqueue_lag_ms:.1f} "
+            f"| {r.load_average:.2f} | {'yes' if r.ok else 'NO'} |"
+        )
+    return "\n".join(rows)
+
+
+def checks_table(
+    drains: list[DrainResult], diagnostics: list[DrainResult], report: OutboxReport
+) -> str:
+    rows = [
+        "| Run | Outbox states | Attempts | Receiver: requests / stored / 409 duplicates "
+        "| Problems |",
+        "|" + "---|" * 5,
+    ]
+    runs: list[tuple[str, Any]] = [
+        (f"drain, {_database(d.database)}, {d.layout}", d.checked) for d in drains
+    ]
+    runs += [
+        (f"drain (diagnostic), {_database(d.database)}, {d.layout}", d.checked) for d in diagnostics
+    ]
+    runs += [
+        (f"latency, {_database(r.database)}, {r.layout}, poll {r.poll_interval:g} s", r.checked)
+        for r in report.latencies
+    ]
+    for label, checked in runs:
+        states = ", ".join(f"{state} {count:,}" for state, count in sorted(checked.states.items()))
+        attempts = ", ".join(
+            f"{count:,} x {attempts}" for attempts, count in sorted(checked.attempts.items())
+        )
+        receiver = checked.receiver
+        rows.append(
+            f"| {label} | {states} | {attempts} | {receiver['requests']:,} / "
+            f"{receiver['stored']:,} / {receiver['duplicates']:,} "
+            f"| {'; '.join(checked.problems) or 'none'} |"
+        )
+    return "\n".join(rows)
+
+
+def targets(drains: list[DrainResult], latencies: list[LatencyResult]) -> list[str]:
+    lines = []
+    for d in drains:
+        verdict = "met" if d.per_worker >= RATE_TARGET and d.ok else "NOT met"
+        lines.append(
+            f"- Drain, {_database(d.database)}, {d.layout}: {d.per_second:,.0f} deliveries/s, "
+            f"{d.per_worker:,.0f} per worker (target: at least {RATE_TARGET:,.0f} per worker: "
+            f"**{verdict}**, x{d.per_worker / RATE_TARGET:.2f} of it)."
+        )
+    for r in latencies:
+        p99 = r.percentile(0.99)
+        verdict = "met" if p99 < P99_TARGET_MS and r.ok else "NOT met"
+        which = (
+            "bench.outbox.variant, not the shipped worker"
+            if "bench.outbox.variant" in r.command
+            else f"poll interval {r.poll_interval:g} s, the shipped worker"
+        )
+        lines.append(
+            f"- Enqueue to delivered at {r.rate:g}/s, {_database(r.database)}, {r.layout} "
+            f"({which}): p99 {p99:.1f} ms "
+            f"(target under {P99_TARGET_MS:.0f} ms: **{verdict}**)."
+        )
+    return lines or ["- nothing measured"]
