@@ -107,12 +107,20 @@ def install_reload_on_hangup(app: FastAPI, background: anyio.abc.TaskGroup) -> b
     if threading.current_thread() is not threading.main_thread():
         return False
     loop = asyncio.get_running_loop()
+    # The handler runs as a bare loop callback, outside any task, where anyio cannot
+    # start one (with sniffio installed it cannot even tell which loop it is on): it
+    # only sets an event, and a task of the lifespan's group does the reload.
+    asked = asyncio.Event()
 
-    def hangup() -> None:
-        background.start_soon(reload_configuration, app)
+    async def reload_when_asked() -> None:
+        while True:
+            await asked.wait()
+            asked.clear()
+            await reload_configuration(app)
 
     try:
-        loop.add_signal_handler(signal.SIGHUP, hangup)
+        loop.add_signal_handler(signal.SIGHUP, asked.set)
     except (NotImplementedError, RuntimeError):
         return False
+    background.start_soon(reload_when_asked)
     return True
