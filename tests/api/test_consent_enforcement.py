@@ -4,17 +4,12 @@ use, break-glass, and what the access log records of each decision."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.app import create_app
-from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.schema import resources
 from tests.builders import (
@@ -368,18 +363,6 @@ def test_a_consent_is_recorded_and_read_by_its_parties_whatever_it_says(
     response = client.get(f"/fhir/Consent/{dissent['id']}", headers=trust_token)
     assert response.status_code == 200
     assert response.json()["provision"] == {"type": "deny"}
-
-
-@pytest.fixture
-def withholding(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
-    """The application with the demo agreement saying: share without free text."""
-    config = tmp_path / "config"
-    shutil.copytree(settings.config_dir, config)
-    agreement = config / "agreements" / "dsa-north-crisis-pathway.yaml"
-    agreement.write_text(agreement.read_text() + "withhold_free_text: true\n")
-    app = create_app(settings.model_copy(update={"config_dir": config}))
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as test:
-        yield test
 
 
 def test_an_agreement_can_withhold_free_text(withholding: TestClient) -> None:

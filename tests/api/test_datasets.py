@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.app import create_app
-from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.schema import audit_events, dataset_submissions, resources
 from mappings.dataset_input import parse_dataset
@@ -207,18 +203,6 @@ def test_each_push_is_in_the_access_log_as_a_handover_push(
     with database.read() as connection:
         subtypes = connection.execute(select(audit_events.c.content)).scalars().all()
     assert any(b'"handover-push"' in content for content in subtypes)
-
-
-@pytest.fixture
-def withholding(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
-    """The application with the demo agreement saying: share without free text."""
-    config = tmp_path / "config"
-    shutil.copytree(settings.config_dir, config)
-    agreement = config / "agreements" / "dsa-north-crisis-pathway.yaml"
-    agreement.write_text(agreement.read_text() + "withhold_free_text: true\n")
-    app = create_app(settings.model_copy(update={"config_dir": config}))
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as test:
-        yield test
 
 
 def test_a_receiver_an_agreement_withholds_free_text_from_sees_a_partial_dataset(
