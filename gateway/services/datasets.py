@@ -213,38 +213,20 @@ class DatasetService:
         return Received(submission, resources, completeness)
 
     def _refuse_repeat(self, dataset: Dataset, digest: str, request_id: str | None) -> None:
-        earlier = self._submissions.by_external_id(dataset.sender.ods, dataset.external_id)
-        if earlier is not None:
-            if earlier.body_sha256 == digest:
-                raise DuplicateSubmission(earlier)
-            raise InvalidContent(
-                [
-                    Issue(
-                        IssueCode.BUSINESS_RULE,
-                        "external_id was already used by your organisation for a different "
-                        "dataset; a new handover needs a new external_id.",
-                        "external_id",
-                    )
-                ],
-                business_rule=True,
-            )
-        if request_id is None:
-            return
-        earlier = self._submissions.by_request_id(dataset.sender.ods, request_id)
-        if earlier is not None:
-            if earlier.body_sha256 == digest:
-                raise DuplicateSubmission(earlier)
-            raise InvalidContent(
-                [
-                    Issue(
-                        IssueCode.BUSINESS_RULE,
-                        "X-Request-ID was already used by your organisation for a different "
-                        "request; a retry must repeat the same body, a new request needs a "
-                        "new X-Request-ID.",
-                        "X-Request-ID",
-                    )
-                ],
-                business_rule=True,
+        sender = dataset.sender.ods
+        _refuse_reuse(
+            self._submissions.by_external_id(sender, dataset.external_id),
+            digest,
+            "external_id",
+            "a different dataset; a new handover needs a new external_id",
+        )
+        if request_id is not None:
+            _refuse_reuse(
+                self._submissions.by_request_id(sender, request_id),
+                digest,
+                "X-Request-ID",
+                "a different request; a retry must repeat the same body, a new request "
+                "needs a new X-Request-ID",
             )
 
     def _unknown_referral(self, dataset: Dataset) -> list[Issue]:
@@ -372,6 +354,24 @@ class DatasetService:
         record = self._resources.read(resource_type, resource_id)
         content: dict[str, Any] = json.loads(record.content)
         return content
+
+
+def _refuse_reuse(earlier: Submission | None, digest: str, key: str, otherwise: str) -> None:
+    """The same key again: 409 duplicate with the same bytes, 422 with others."""
+    if earlier is None:
+        return
+    if earlier.body_sha256 == digest:
+        raise DuplicateSubmission(earlier)
+    raise InvalidContent(
+        [
+            Issue(
+                IssueCode.BUSINESS_RULE,
+                f"{key} was already used by your organisation for {otherwise}.",
+                key,
+            )
+        ],
+        business_rule=True,
+    )
 
 
 def withheld(resources: list[Mapping[str, Any]]) -> bool:
