@@ -37,6 +37,7 @@ from bench.data import HTTP_PATIENT_OFFSET, service_request
 from bench.handovers.examples import Handovers
 from bench.handovers.http import PATHS
 from bench.measure import FHIR_JSON, PERFORMER, REQUESTER
+from bench.profiling import function_name
 from bench.server import upgrade
 from bench.stores import DATABASES, DEFAULT_POSTGRES_URL, fresh_store
 from gateway.app import create_app
@@ -177,22 +178,11 @@ async def _profiled(kind: str, send: Callable[[], Awaitable[None]], requests: in
         if calls:
             result.selected[label] = (calls / requests, 1000 * cumulative / requests)
     rows = [
-        (_name(function), called / requests, 1000 * own / requests, 1000 * spent / requests)
+        (function_name(function), called / requests, 1000 * own / requests, 1000 * spent / requests)
         for function, (_, called, own, spent, _) in entries.items()
     ]
     result.own = sorted(rows, key=lambda row: -row[2])[:TOP]
     return result
-
-
-def _name(function: tuple[str, int, str]) -> str:
-    path, line, name = function
-    if path == "~":
-        return name
-    for marker in ("/site-packages/", "/work/main/", "/lib/python3.11/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{path}:{line}({name})"
 
 
 async def _token(client: httpx.AsyncClient, auth: BenchAuth, ods: str) -> str:

@@ -156,22 +156,16 @@ async def _profile(
                 earlier[1] + 1000 * cumulative / deliveries,
             )
     rows = [
-        (_name(function), called / deliveries, 1000 * own / deliveries, 1000 * spent / deliveries)
+        (
+            function_name(function),
+            called / deliveries,
+            1000 * own / deliveries,
+            1000 * spent / deliveries,
+        )
         for function, (_, called, own, spent, _) in entries.items()
     ]
     result.own = sorted(rows, key=lambda row: -row[2])[:TOP]
     return result
-
-
-def _name(function: tuple[str, int, str]) -> str:
-    path, line, name = function
-    if path == "~":
-        return name
-    for marker in ("/site-packages/", "/work/main/", "/lib/python3.11/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{path}:{line}({name})"
 
 
 @contextmanager
