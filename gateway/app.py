@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ]
                 metrics.watch(runtime.database, lambda: [w.breaker for w in workers])
                 app.state.metrics = metrics
-                background.start_soon(run_workers, workers, stopping)
+                background.start_soon(run_workers, workers, stopping, runtime.database)
                 install_reload_on_hangup(app, background)
                 yield
                 stopping.set()

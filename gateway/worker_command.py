@@ -50,7 +50,7 @@ async def _run(settings: Settings, database: Database, config: GatewayConfig, co
     log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
     async with anyio.create_task_group() as group:
         group.start_soon(_signals, settings, current, stopping)
-        await run_workers(workers, stopping)
+        await run_workers(workers, stopping, database)
         group.cancel_scope.cancel()
     log.info("worker.stopped")
 

@@ -32,6 +32,7 @@ import anyio.to_thread
 from bench.outbox.deliveries import Deliveries, enqueue
 from bench.outbox.measure import clear, pending
 from bench.outbox.processes import ReceiverProcess
+from bench.profiling import function_name
 from gateway.configuration.loader import load_config
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings
 from gateway.store.database import Database
@@ -44,22 +45,16 @@ TOP = 25
 SELECTED = (
     ("DeliveryWorker.run_once (all of it)", "gateway/exchange/worker.py", "run_once"),
     ("- claim (OutboxStore.claim)", "gateway/store/outbox.py", "claim"),
-    ("- _deliver (per delivery, all of it)", "gateway/exchange/worker.py", "_deliver"),
-    ("-- consent re-check (DeliveryWorker._refused)", "gateway/exchange/worker.py", "_refused"),
-    ("--- refusal_at_send", "gateway/exchange/consent_check.py", "refusal_at_send"),
-    ("---- json.loads of the message", "json/__init__.py", "loads"),
-    ("---- SharingPolicy.on_write", "gateway/services/sharing.py", "on_write"),
-    ("----- the patient's Consents read", "gateway/services/sharing.py", "_statements_for"),
-    ("-- send (DeliveryWorker._send)", "gateway/exchange/worker.py", "_send"),
-    ("--- httpx AsyncClient.post", "httpx/_client.py", "post"),
-    (
-        "---- httpcore's failed `import sniffio`",
-        "httpcore/_synchronization.py",
-        "current_async_library",
-    ),
-    ("-- outcome (DeliveryWorker._record)", "gateway/exchange/worker.py", "_record"),
-    ("--- OutboxStore.finish", "gateway/store/outbox.py", "finish"),
-    ("--- the attempt's AuditEvent (AuditLog.append)", "gateway/audit/log.py", "append"),
+    ("- consent re-check (DeliveryWorker._refusals)", "gateway/exchange/worker.py", "_refusals"),
+    ("-- refusals_at_send", "gateway/exchange/consent_check.py", "refusals_at_send"),
+    ("--- json.loads of the message", "json/__init__.py", "loads"),
+    ("--- SharingPolicy.on_write", "gateway/services/sharing.py", "on_write"),
+    ("--- the round's Consents read", "gateway/services/sharing.py", "read_consents"),
+    ("- send (DeliveryWorker._send)", "gateway/exchange/worker.py", "_send"),
+    ("-- httpx AsyncClient.post", "httpx/_client.py", "post"),
+    ("- outcomes (DeliveryWorker._record_all)", "gateway/exchange/worker.py", "_record_all"),
+    ("-- OutboxStore.record", "gateway/store/outbox.py", "record"),
+    ("-- the attempts' AuditEvents (AuditLog.append)", "gateway/audit/log.py", "append"),
     ("transaction begin and commit (Database.read/write)", "gateway/store/database.py", "read"),
     ("", "gateway/store/database.py", "write"),
     ("- pool checkout pre-ping (pool_pre_ping)", "sqlalchemy/pool/base.py", "_do_ping_w_event"),
@@ -142,11 +137,11 @@ async def _profile(
     entries: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     result = Profiled(deliveries, 1000 * plain / deliveries, 1000 * profiled / deliveries, rounds)
     label = ""
-    for name, path, function_name in SELECTED:
+    for name, path, wanted in SELECTED:
         label = name or label  # an empty label adds to the one before
         calls, cumulative = 0, 0.0
         for (file, _, function), (_, called, _, spent, _) in entries.items():
-            if function == function_name and file.endswith(path):
+            if function == wanted and file.endswith(path):
                 calls += called
                 cumulative += spent
         if calls:

@@ -3,17 +3,20 @@
 Between the push and the attempt the person may have dissented, or the agreement may
 have expired or been suspended: the delivery is decided again, for every resource it
 carries, as the sender's organisation sharing it with the receiver, for the purpose and
-with the justification the push was made with.
+with the justification the push was made with. A round's deliveries are re-checked
+together: every person's Consents are read in one query, whoever the senders are.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from consent.agreements import Agreement
 from consent.purposes import Purpose
+from consent.statements import ConsentStatement
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
 from gateway.services.sharing import SharingPolicy
@@ -30,23 +33,30 @@ class Refusal:
         return f"stopped at send time: {self.rule}" + (f" ({self.source})" if self.source else "")
 
 
-def refusal_at_send(
+def refusals_at_send(
     store: ResourceStore,
-    delivery: Delivery,
+    deliveries: Sequence[Delivery],
     agreements: tuple[Agreement, ...],
     now: datetime,
-) -> Refusal | None:
-    """None if every resource in the delivery may still be sent; else the first denial."""
-    sender = Caller(
-        client_id=delivery.sender_client,
-        ods_code=delivery.sender_ods,
-        role=delivery.sender_role,
-        scopes=ScopeSet(()),
-        purpose_of_use="direct-care",
-        requested_purpose=Purpose(delivery.purpose),
-        justification=delivery.justification,
-    )
-    policy = SharingPolicy(store, sender, agreements, now)
+) -> dict[str, Refusal]:
+    """The deliveries that may no longer be sent, by id, each with its first denial."""
+    statements: dict[str, list[ConsentStatement]] = {}
+    policies: dict[tuple[str, str, str | None, str, str | None], SharingPolicy] = {}
+    found: dict[str, Refusal] = {}
+    for delivery in deliveries:
+        key = _sender(delivery)
+        policy = policies.get(key)
+        if policy is None:
+            policy = SharingPolicy(store, _caller(delivery), agreements, now, statements=statements)
+            policy.read_consents(d.patient for d in deliveries)  # once: they are shared
+            policies[key] = policy
+        refusal = _refusal(policy, delivery)
+        if refusal is not None:
+            found[delivery.id] = refusal
+    return found
+
+
+def _refusal(policy: SharingPolicy, delivery: Delivery) -> Refusal | None:
     message = json.loads(delivery.body)
     for entry in message.get("entry", [])[1:]:  # after the MessageHeader
         resource = entry["resource"]
@@ -57,3 +67,25 @@ def refusal_at_send(
             if not decision.permitted:
                 return Refusal(decision.rule.value, decision.source)
     return None
+
+
+def _sender(delivery: Delivery) -> tuple[str, str, str | None, str, str | None]:
+    return (
+        delivery.sender_client,
+        delivery.sender_ods,
+        delivery.sender_role,
+        delivery.purpose,
+        delivery.justification,
+    )
+
+
+def _caller(delivery: Delivery) -> Caller:
+    return Caller(
+        client_id=delivery.sender_client,
+        ods_code=delivery.sender_ods,
+        role=delivery.sender_role,
+        scopes=ScopeSet(()),
+        purpose_of_use="direct-care",
+        requested_purpose=Purpose(delivery.purpose),
+        justification=delivery.justification,
+    )

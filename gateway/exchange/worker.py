@@ -26,15 +26,17 @@ from gateway.configuration.endpoints import Endpoint
 from gateway.configuration.models import GatewayConfig
 from gateway.exchange.audit import attempt_events
 from gateway.exchange.breaker import CircuitBreaker
-from gateway.exchange.consent_check import refusal_at_send
+from gateway.exchange.consent_check import refusals_at_send
+from gateway.exchange.doorbell import Doorbell
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.outbound_auth import SmartTokens, TokenRefused, tls_context
 from gateway.exchange.policy import Answer, Verdict, backoff, exhausted, judge
+from gateway.exchange.wakeups import ring_on_notify
 from gateway.logging import get_logger
 from gateway.services.access_trail import Outcome
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED, Delivery, OutboxStore
+from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED, Delivery, OutboxStore, Recorded
 from gateway.store.resources import ResourceStore
 
 log = get_logger(__name__)
@@ -59,6 +61,23 @@ class _Outcome:
         if self.state == DELIVERED:
             return 0
         return 8 if self.state == DEAD else 4
+
+    def recorded(self, now: datetime) -> Recorded:
+        if self.state == RETRYING:
+            return Recorded(self.delivery.id, RETRYING, self.error, retry_at=self.retry_at)
+        return Recorded(
+            self.delivery.id, self.state, self.error, finished_at=now, reference=self.reference
+        )
+
+    @property
+    def description(self) -> str:
+        """What the access log says of it: the destination and the result, no patient data."""
+        destination = self.delivery.destination
+        if self.state == RETRYING:
+            return f"Delivery to {destination}: will retry ({self.error})"
+        return f"Delivery to {destination}: {self.state}" + (
+            f" ({self.error})" if self.error else ""
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,7 @@ class DeliveryWorker:
         breaker: CircuitBreaker | None = None,
         worker_id: str | None = None,
         metrics: DeliveryMetrics | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._database = database
         self._config = config
@@ -102,6 +122,9 @@ class DeliveryWorker:
         self.breaker = breaker or CircuitBreaker()
         self.worker_id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._metrics = metrics
+        # Rung when work is queued (PostgreSQL NOTIFY, or this process's own push), so an
+        # idle worker need not wait out its poll interval.
+        self.doorbell = doorbell or Doorbell()
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._tokens: dict[str, SmartTokens] = {}
         self._limits: dict[tuple[str, int], anyio.Semaphore] = {}
@@ -109,17 +132,26 @@ class DeliveryWorker:
     async def run(self, stopping: anyio.Event) -> None:
         """Deliver until `stopping` is set; an unexpected error is logged, not fatal."""
         try:
-            while not stopping.is_set():
-                try:
-                    attempted = await self.run_once()
-                except Exception:  # the loop must outlive one bad round
-                    log.exception("delivery.round_failed")
-                    attempted = 0
-                if attempted == 0:
-                    with anyio.move_on_after(self._settings.poll_interval):
-                        await stopping.wait()
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._ring_when, stopping)
+                while not stopping.is_set():
+                    # Reset before the round: a ring during it makes the wait below end
+                    # at once, so work queued meanwhile is never left for the poll.
+                    self.doorbell.reset()
+                    try:
+                        attempted = await self.run_once()
+                    except Exception:  # the loop must outlive one bad round
+                        log.exception("delivery.round_failed")
+                        attempted = 0
+                    if attempted == 0:
+                        await self.doorbell.wait(self._settings.poll_interval)
+                group.cancel_scope.cancel()
         finally:
             await self.aclose()
+
+    async def _ring_when(self, stopping: anyio.Event) -> None:
+        await stopping.wait()
+        self.doorbell.ring()
 
     async def run_once(self) -> int:
         """One round: claim what is due, re-check consent for all of it in one read, send
@@ -165,14 +197,11 @@ class DeliveryWorker:
 
     def _refusals(self, config: GatewayConfig, claimed: list[Delivery]) -> dict[str, str]:
         """Each delivery consent or an agreement now refuses, by id, with the rule."""
-        found: dict[str, str] = {}
         with self._database.read() as connection:
-            store = ResourceStore(connection)
-            for delivery in claimed:
-                refusal = refusal_at_send(store, delivery, config.agreements, self._clock())
-                if refusal is not None:
-                    found[delivery.id] = refusal.describe()
-        return found
+            found = refusals_at_send(
+                ResourceStore(connection), claimed, config.agreements, self._clock()
+            )
+        return {delivery_id: refusal.describe() for delivery_id, refusal in found.items()}
 
     async def _attempt(
         self, endpoint: Endpoint, delivery: Delivery, outcomes: list[_Outcome]
@@ -210,34 +239,18 @@ class DeliveryWorker:
         if not outcomes:
             return
         now = self._clock()
-        events = []
         with self._database.write() as connection:
-            store = OutboxStore(connection)
+            owned = OutboxStore(connection).record(
+                self.worker_id, [outcome.recorded(now) for outcome in outcomes]
+            )
+            events = []
             for outcome in outcomes:
                 delivery = outcome.delivery
-                if outcome.state == RETRYING:
-                    assert outcome.retry_at is not None
-                    owned = store.retry_at(
-                        delivery.id, self.worker_id, outcome.retry_at, outcome.error or ""
-                    )
-                    said = f"Delivery to {delivery.destination}: will retry ({outcome.error})"
-                else:
-                    owned = store.finish(
-                        delivery.id,
-                        self.worker_id,
-                        outcome.state,
-                        now,
-                        receiver_reference=outcome.reference,
-                        error=outcome.error,
-                    )
-                    said = f"Delivery to {delivery.destination}: {outcome.state}" + (
-                        f" ({outcome.error})" if outcome.error else ""
-                    )
-                if not owned:
+                if delivery.id not in owned:
                     log.warning("delivery.lease_lost", delivery=delivery.id)
                     continue
                 events += attempt_events(
-                    delivery, outcome.audit_outcome, said, self._settings.gateway_url
+                    delivery, outcome.audit_outcome, outcome.description, self._settings.gateway_url
                 )
                 log.info("delivery." + outcome.state, delivery=delivery.id)
             audit_log.append(connection, events)
@@ -316,7 +329,14 @@ def _receiver_reference(response: httpx.Response) -> str | None:
     return location[:256] if location else None
 
 
-async def run_workers(workers: list[DeliveryWorker], stopping: anyio.Event) -> None:
+async def run_workers(
+    workers: list[DeliveryWorker], stopping: anyio.Event, database: Database
+) -> None:
+    """Run the workers until `stopping`; on PostgreSQL, wake them on NOTIFY."""
     async with anyio.create_task_group() as group:
-        for worker in workers:
-            group.start_soon(worker.run, stopping)
+        if database.dialect == "postgresql":
+            group.start_soon(ring_on_notify, database.url, [w.doorbell for w in workers])
+        async with anyio.create_task_group() as running:
+            for worker in workers:
+                running.start_soon(worker.run, stopping)
+        group.cancel_scope.cancel()

@@ -52,12 +52,16 @@ class SharingPolicy:
         caller: Caller,
         agreements: Sequence[Agreement],
         now: datetime,
+        *,
+        statements: dict[str, list[ConsentStatement]] | None = None,
     ) -> None:
         self._store = store
         self._caller = caller
         self._agreements = agreements
         self._now = now
-        self._statements: dict[str, list[ConsentStatement]] = {}
+        # Each patient's Consent statements, by NHS number; may be shared between the
+        # policies of one unit of work (a delivery round re-checks for several senders).
+        self._statements = {} if statements is None else statements
         self._decisions: dict[tuple[str, str, int], Decision] = {}
 
     # -- reads and searches -----------------------------------------------------------
@@ -73,7 +77,7 @@ class SharingPolicy:
 
     def admit(self, records: list[StoredResource]) -> list[bool]:
         """Whether each record may be shown to the caller (decisions remembered)."""
-        self._read_consents(
+        self.read_consents(
             record.facts.patient
             for record in records
             if record.facts is not None and record.facts.origin != self._caller.ods_code
@@ -186,10 +190,11 @@ class SharingPolicy:
     def _statements_for(self, patient: str | None) -> list[ConsentStatement]:
         if patient is None:
             return []
-        self._read_consents([patient])
+        self.read_consents([patient])
         return self._statements.get(patient, [])
 
-    def _read_consents(self, patients: Iterable[str | None]) -> None:
+    def read_consents(self, patients: Iterable[str | None]) -> None:
+        """Read, in one query, the Consents of those patients not read yet."""
         wanted = sorted({p for p in patients if p is not None and p not in self._statements})
         if not wanted:
             return

@@ -14,14 +14,26 @@ overtakes its create. A dead-lettered or stopped delivery does not hold the rest
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import aliased
 
-from gateway.store.schema import outbox
+from gateway.store.schema import UTCDateTime, outbox
 
 QUEUED = "queued"
 IN_FLIGHT = "in-flight"
@@ -30,6 +42,8 @@ DELIVERED = "delivered"
 DEAD = "dead"
 STOPPED = "stopped"  # by consent or an agreement, at send time
 PENDING = (QUEUED, IN_FLIGHT, RETRYING)
+# PostgreSQL NOTIFY channel: rung by every transaction that makes a delivery due now.
+WAKE_CHANNEL = "gateway_outbox"
 STATES = (QUEUED, IN_FLIGHT, RETRYING, DELIVERED, DEAD, STOPPED)
 
 
@@ -47,6 +61,29 @@ class NewDelivery:
     sender_role: str | None
     purpose: str
     justification: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An attempt's outcome: final (delivered, dead, stopped) with when it finished, or
+    retrying with when the next attempt is due."""
+
+    delivery_id: str
+    state: str
+    error: str | None
+    finished_at: datetime | None = None
+    retry_at: datetime | None = None
+    reference: str | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "b_id": self.delivery_id,
+            "b_state": self.state,
+            "b_finished_at": self.finished_at,
+            "b_next_attempt_at": self.retry_at,
+            "b_receiver_reference": self.reference,
+            "b_last_error": self.error[:500] if self.error else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +135,14 @@ class OutboxStore:
                 next_attempt_at=now,
             )
         )
+        self._notify()
 
     def claim(
         self, worker: str, now: datetime, lease: timedelta, limit: int, *, exclude: set[str]
     ) -> list[Delivery]:
         """Up to `limit` deliveries due now, oldest first, leased to `worker`; none to a
-        destination in `exclude` (its circuit is open, or it is at its concurrency)."""
+        destination in `exclude` (its circuit is open, or it is at its concurrency).
+        One statement: the rows are chosen, leased and returned together."""
         earlier = aliased(outbox)
         due = or_(
             and_(outbox.c.state.in_((QUEUED, RETRYING)), outbox.c.next_attempt_at <= now),
@@ -115,25 +154,61 @@ class OutboxStore:
             earlier.c.seq < outbox.c.seq,
             earlier.c.state.in_(PENDING),
         )
-        query = select(outbox.c.seq).where(due, ~overtakes).order_by(outbox.c.seq).limit(limit)
+        chosen = select(outbox.c.seq).where(due, ~overtakes).order_by(outbox.c.seq).limit(limit)
         if exclude:
-            query = query.where(outbox.c.destination.not_in(sorted(exclude)))
+            chosen = chosen.where(outbox.c.destination.not_in(sorted(exclude)))
         if self._connection.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=outbox)
-        chosen = [row.seq for row in self._connection.execute(query)]
-        if not chosen:
-            return []
-        self._connection.execute(
+            chosen = chosen.with_for_update(skip_locked=True, of=outbox)
+        leased = self._connection.execute(
             update(outbox)
-            .where(outbox.c.seq.in_(chosen))
+            .where(outbox.c.seq.in_(chosen.scalar_subquery()))
             .values(
                 state=IN_FLIGHT,
                 lease_until=now + lease,
                 leased_by=worker,
                 attempts=outbox.c.attempts + 1,
             )
+            .returning(*outbox.c)
         )
-        return self._select(outbox.c.seq.in_(chosen))
+        return sorted((_delivery(row._mapping) for row in leased), key=lambda d: d.seq)
+
+    def record(self, worker: str, outcomes: Sequence[Recorded]) -> set[str]:
+        """Record the outcomes of attempts `worker` made, in two statements whatever their
+        number; the ids recorded. An outcome whose lease `worker` no longer holds (it
+        expired and another worker claimed the delivery) is not recorded."""
+        if not outcomes:
+            return set()
+        held = select(outbox.c.id).where(
+            outbox.c.id.in_([outcome.delivery_id for outcome in outcomes]),
+            outbox.c.state == IN_FLIGHT,
+            outbox.c.leased_by == worker,
+        )
+        if self._connection.dialect.name == "postgresql":
+            held = held.with_for_update(of=outbox)
+        owned = set(self._connection.execute(held).scalars())
+        rows = [outcome.parameters() for outcome in outcomes if outcome.delivery_id in owned]
+        if rows:
+            self._connection.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == bindparam("b_id"),
+                    outbox.c.state == IN_FLIGHT,
+                    outbox.c.leased_by == worker,
+                )
+                .values(
+                    state=bindparam("b_state"),
+                    lease_until=None,
+                    finished_at=bindparam("b_finished_at", type_=UTCDateTime()),
+                    next_attempt_at=func.coalesce(
+                        bindparam("b_next_attempt_at", type_=UTCDateTime()),
+                        outbox.c.next_attempt_at,
+                    ),
+                    receiver_reference=bindparam("b_receiver_reference"),
+                    last_error=bindparam("b_last_error"),
+                ),
+                rows,
+            )
+        return owned
 
     def finish(
         self,
@@ -146,25 +221,11 @@ class OutboxStore:
         error: str | None = None,
     ) -> bool:
         """Record a final outcome (delivered, dead, stopped); False if the lease was lost."""
-        return self._owned_update(
-            delivery_id,
-            worker,
-            state=state,
-            finished_at=now,
-            lease_until=None,
-            receiver_reference=receiver_reference,
-            last_error=error,
-        )
+        done = Recorded(delivery_id, state, error, finished_at=now, reference=receiver_reference)
+        return bool(self.record(worker, [done]))
 
     def retry_at(self, delivery_id: str, worker: str, when: datetime, error: str) -> bool:
-        return self._owned_update(
-            delivery_id,
-            worker,
-            state=RETRYING,
-            next_attempt_at=when,
-            lease_until=None,
-            last_error=error,
-        )
+        return bool(self.record(worker, [Recorded(delivery_id, RETRYING, error, retry_at=when)]))
 
     def requeue(self, delivery_id: str, now: datetime) -> bool:
         """An operator's retry of a dead or stopped delivery: due now, attempts reset."""
@@ -173,6 +234,7 @@ class OutboxStore:
             .where(outbox.c.id == delivery_id, outbox.c.state.in_((DEAD, STOPPED, RETRYING)))
             .values(state=QUEUED, attempts=0, next_attempt_at=now, created_at=now, finished_at=None)
         )
+        self._notify()
         return result.rowcount == 1
 
     def discard(self, delivery_id: str, now: datetime, reason: str) -> bool:
@@ -225,17 +287,11 @@ class OutboxStore:
         )
         return {(row[0], row[1]): (int(row[2]), row[3]) for row in rows}
 
-    def _owned_update(self, delivery_id: str, worker: str, **values: Any) -> bool:
-        result = self._connection.execute(
-            update(outbox)
-            .where(
-                outbox.c.id == delivery_id,
-                outbox.c.state == IN_FLIGHT,
-                outbox.c.leased_by == worker,
-            )
-            .values(**values)
-        )
-        return result.rowcount == 1
+    def _notify(self) -> None:
+        """Wake idle workers when this transaction commits (PostgreSQL; repeats within
+        one transaction are delivered once). SQLite's workers poll."""
+        if self._connection.dialect.name == "postgresql":
+            self._connection.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
 
     def _select(self, condition: Any, *, limit: int | None = None) -> list[Delivery]:
         query = select(outbox).order_by(outbox.c.seq)

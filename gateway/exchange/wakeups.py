@@ -1,0 +1,55 @@
+"""PostgreSQL LISTEN/NOTIFY: a push queued by any gateway process wakes idle workers.
+
+`OutboxStore.enqueue` notifies the channel in the transaction that queues the delivery,
+so the notification arrives when (and only if) it commits. Each worker process keeps one
+listening connection and rings its workers' doorbells on every notification, and once
+on each (re)connection for anything queued while it was not listening. Losing the
+connection costs latency, never work: the workers' poll remains the fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+import psycopg
+from sqlalchemy.engine import URL
+
+from gateway.exchange.doorbell import Doorbell
+from gateway.logging import get_logger
+from gateway.store.outbox import WAKE_CHANNEL
+
+log = get_logger(__name__)
+
+RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def libpq_conninfo(url: URL) -> str:
+    """The SQLAlchemy URL as libpq takes it (no driver name)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def ring_on_notify(url: URL, doorbells: Sequence[Doorbell]) -> None:
+    """Listen until cancelled, ringing every doorbell on each notification."""
+    failures = 0
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                libpq_conninfo(url), autocommit=True
+            ) as connection:
+                await connection.execute(f"LISTEN {WAKE_CHANNEL}")
+                failures = 0
+                _ring(doorbells)
+                async for _ in connection.notifies():
+                    _ring(doorbells)
+        except psycopg.Error as error:
+            # The message may name the host; never data. The poll covers the gap.
+            log.warning("delivery.listen_failed", error_type=type(error).__name__)
+        pause = RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS) - 1)]
+        failures += 1
+        await anyio.sleep(pause)
+
+
+def _ring(doorbells: Sequence[Doorbell]) -> None:
+    for doorbell in doorbells:
+        doorbell.ring()
