@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 import httpx
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from gateway.audit import log as audit_log
 from gateway.configuration.endpoints import Endpoint
@@ -81,6 +82,16 @@ class _Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class _Round:
+    """What one claim took: the deliveries, with the consent re-check's refusals by id,
+    under the configuration they were claimed with."""
+
+    config: GatewayConfig
+    claimed: list[Delivery]
+    refusals: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 32
@@ -130,59 +141,110 @@ class DeliveryWorker:
         self._limits: dict[tuple[str, int], anyio.Semaphore] = {}
 
     async def run(self, stopping: anyio.Event) -> None:
-        """Deliver until `stopping` is set; an unexpected error is logged, not fatal."""
+        """Deliver until `stopping` is set; an unexpected error is logged, not fatal.
+
+        Three stages, so that the database work of one round overlaps the sends of
+        another: claiming (with the consent re-check), sending, recording. At most one
+        claimed round waits for the sender, and a round's outcomes are recorded while
+        the next round is sent. On stopping, what was claimed is still sent and recorded.
+        A worker that dies with outcomes unrecorded leaves leases to expire: those
+        deliveries are sent again, under the same ids, and the receiver says duplicate.
+        """
+        claimed_in, claimed_out = anyio.create_memory_object_stream[_Round](1)
+        outcomes_in, outcomes_out = anyio.create_memory_object_stream[list[_Outcome]](2)
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._ring_when, stopping)
-                while not stopping.is_set():
-                    # Reset before the round: a ring during it makes the wait below end
-                    # at once, so work queued meanwhile is never left for the poll.
-                    self.doorbell.reset()
-                    try:
-                        attempted = await self.run_once()
-                    except Exception:  # the loop must outlive one bad round
-                        log.exception("delivery.round_failed")
-                        attempted = 0
-                    if attempted == 0:
-                        await self.doorbell.wait(self._settings.poll_interval)
+                group.start_soon(self._claiming, stopping, claimed_in)
+                group.start_soon(self._sending, claimed_out, outcomes_in)
+                await self._recording(outcomes_out)
                 group.cancel_scope.cancel()
         finally:
             await self.aclose()
+
+    async def run_once(self) -> int:
+        """One round, start to end: claim what is due, re-check consent for all of it in
+        one read, send it (each endpoint within its concurrency), and record every
+        outcome in one transaction. How many deliveries were claimed."""
+        round_ = await self._claim_round()
+        if round_ is None:
+            return 0
+        outcomes = await self._send_round(round_)
+        await anyio.to_thread.run_sync(self._record_all, outcomes)
+        return len(round_.claimed)
 
     async def _ring_when(self, stopping: anyio.Event) -> None:
         await stopping.wait()
         self.doorbell.ring()
 
-    async def run_once(self) -> int:
-        """One round: claim what is due, re-check consent for all of it in one read, send
-        it (each endpoint within its concurrency), and record every outcome in one
-        transaction. How many deliveries were claimed."""
+    async def _claiming(
+        self, stopping: anyio.Event, rounds: MemoryObjectSendStream[_Round]
+    ) -> None:
+        async with rounds:
+            while not stopping.is_set():
+                # Reset before looking: a ring while looking makes the wait below end at
+                # once, so work queued meanwhile is never left for the poll.
+                self.doorbell.reset()
+                try:
+                    round_ = await self._claim_round()
+                except Exception:  # the loop must outlive one bad round
+                    log.exception("delivery.claim_failed")
+                    round_ = None
+                if round_ is None:
+                    await self.doorbell.wait(self._settings.poll_interval)
+                else:
+                    await rounds.send(round_)
+
+    async def _sending(
+        self,
+        rounds: MemoryObjectReceiveStream[_Round],
+        outcomes: MemoryObjectSendStream[list[_Outcome]],
+    ) -> None:
+        async with rounds, outcomes:
+            async for round_ in rounds:
+                await outcomes.send(await self._send_round(round_))
+
+    async def _recording(self, outcomes: MemoryObjectReceiveStream[list[_Outcome]]) -> None:
+        async with outcomes:
+            async for round_outcomes in outcomes:
+                try:
+                    await anyio.to_thread.run_sync(self._record_all, round_outcomes)
+                except Exception:  # unrecorded: the leases expire and they are resent
+                    log.exception("delivery.record_failed")
+
+    async def _claim_round(self) -> _Round | None:
         config = self._config()
         if not config.endpoints.pushes:
-            return 0  # every receiver pulls: nothing to claim, no write lock taken
+            return None  # every receiver pulls: nothing to claim, no write lock taken
         now = self._clock()
         exclude = {
             endpoint.ods
             for endpoint in config.endpoints.endpoints
             if not self.breaker.allows(endpoint.ods, now)
         }
-        claimed = await anyio.to_thread.run_sync(self._claim, now, exclude)
+        return await anyio.to_thread.run_sync(self._claim_and_check, config, now, exclude)
+
+    def _claim_and_check(
+        self, config: GatewayConfig, now: datetime, exclude: set[str]
+    ) -> _Round | None:
+        claimed = self._claim(now, exclude)
         if not claimed:
-            return 0
-        refusals = await anyio.to_thread.run_sync(self._refusals, config, claimed)
+            return None
+        return _Round(config, claimed, self._refusals(config, claimed))
+
+    async def _send_round(self, round_: _Round) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
         async with anyio.create_task_group() as group:
-            for delivery in claimed:
-                endpoint = config.endpoints.push_endpoint(delivery.destination)
-                refusal = refusals.get(delivery.id)
+            for delivery in round_.claimed:
+                endpoint = round_.config.endpoints.push_endpoint(delivery.destination)
+                refusal = round_.refusals.get(delivery.id)
                 if endpoint is None:
                     outcomes.append(_Outcome(delivery, DEAD, "the receiver no longer takes pushes"))
                 elif refusal is not None:
                     outcomes.append(_Outcome(delivery, STOPPED, refusal))
                 else:
                     group.start_soon(self._attempt, endpoint, delivery, outcomes)
-        await anyio.to_thread.run_sync(self._record_all, outcomes)
-        return len(claimed)
+        return outcomes
 
     async def aclose(self) -> None:
         for client in self._clients.values():

@@ -20,6 +20,7 @@ from gateway.exchange.worker import DeliveryWorker
 from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED
+from gateway.store.resources import ResourceStore, StoredResource
 from gateway.store.schema import audit_events
 from tests.exchange.support import (
     Clock,
@@ -188,32 +189,7 @@ def test_dissent_recorded_after_the_push_stops_the_delivery_before_it_is_sent(
     settings: Settings, database: Database, config: Path
 ) -> None:
     route = respx.post(ENDPOINT).mock(return_value=httpx.Response(200))
-    dissent = {
-        "resourceType": "Consent",
-        "status": "active",
-        "scope": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                    "code": "patient-privacy",
-                }
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {
-            "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}
-        },
-        "dateTime": "2026-11-30T09:00:00Z",
-        "organization": [
-            {
-                "identifier": {
-                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
-                    "value": "AZZ",
-                }
-            }
-        ],
-        "provision": {"type": "deny"},
-    }
+    dissent = dissent_of("9434765919")
     with gateway(settings, config) as client:
         push(client, handover("EPR-6"))
         recorded = client.post(
@@ -226,6 +202,65 @@ def test_dissent_recorded_after_the_push_stops_the_delivery_before_it_is_sent(
     assert stopped.last_error is not None
     assert "consent" in stopped.last_error
     assert not route.called
+
+
+@respx.mock
+def test_a_round_is_re_checked_with_one_consents_read_and_stops_only_the_dissenter(
+    settings: Settings, database: Database, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    route = respx.post(ENDPOINT).mock(return_value=httpx.Response(200))
+    reads: list[list[str]] = []
+    read_consents = ResourceStore.consents_for
+
+    def counted(store: ResourceStore, patients: list[str]) -> list[StoredResource]:
+        reads.append(sorted(patients))
+        return read_consents(store, patients)
+
+    with gateway(settings, config) as client:
+        push(client, handover("EPR-MIX-1", nhs_number="9434765919"))
+        push(client, handover("EPR-MIX-2", nhs_number="9434765870"))
+        push(client, handover("EPR-MIX-3", nhs_number="9434765862"))
+        recorded = client.post(
+            "/fhir/Consent",
+            json=dissent_of("9434765870"),
+            headers={"Content-Type": "application/fhir+json"},
+        )
+        assert recorded.status_code == 201, recorded.text
+    monkeypatch.setattr(ResourceStore, "consents_for", counted)
+    assert run_once(worker(database, config, Clock())) == 3
+    states = {d.patient: d.state for d in deliveries(database)}
+    assert states == {"9434765919": DELIVERED, "9434765870": STOPPED, "9434765862": DELIVERED}
+    assert route.call_count == 2
+    assert reads == [["9434765862", "9434765870", "9434765919"]]
+
+
+def dissent_of(nhs_number: str) -> dict[str, object]:
+    return {
+        "resourceType": "Consent",
+        "status": "active",
+        "scope": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                    "code": "patient-privacy",
+                }
+            ]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {
+            "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs_number}
+        },
+        "dateTime": "2026-11-30T09:00:00Z",
+        "organization": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "AZZ",
+                }
+            }
+        ],
+        "provision": {"type": "deny"},
+    }
 
 
 @respx.mock

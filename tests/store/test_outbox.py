@@ -5,8 +5,13 @@ the lease records the outcome."""
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+from sqlalchemy import update
+
+from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.store.outbox import (
     DEAD,
@@ -14,9 +19,12 @@ from gateway.store.outbox import (
     IN_FLIGHT,
     QUEUED,
     RETRYING,
+    WAKE_CHANNEL,
     NewDelivery,
     OutboxStore,
+    Recorded,
 )
+from gateway.store.schema import outbox
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -96,6 +104,77 @@ def test_an_expired_lease_is_claimed_again_and_the_old_worker_cannot_record(
         found = OutboxStore(connection).get("a")
     assert found is not None
     assert (found.state, found.attempts, found.receiver_reference) == (DELIVERED, 2, "Bundle/1")
+
+
+def test_a_round_of_outcomes_is_recorded_at_once_where_the_lease_is_still_held(
+    database: Database,
+) -> None:
+    enqueue(database, delivery("a", "p1"), delivery("b", "p2"), delivery("c", "p3"))
+    assert claim(database, "w1") == ["a", "b", "c"]
+    later = NOW + LEASE + timedelta(seconds=1)
+    with database.write() as connection:  # c's lease ran out and w2 took it
+        connection.execute(
+            update(outbox).where(outbox.c.id != "c").values(lease_until=later + LEASE)
+        )
+    assert claim(database, "w2", later) == ["c"]
+    retry = NOW + timedelta(seconds=30)
+    with database.write() as connection:
+        recorded = OutboxStore(connection).record(
+            "w1",
+            [
+                Recorded("a", DELIVERED, None, finished_at=NOW, reference="Bundle/9"),
+                Recorded("b", RETRYING, "HTTP 503", retry_at=retry),
+                Recorded("c", DELIVERED, None, finished_at=NOW),
+            ],
+        )
+    assert recorded == {"a", "b"}
+    with database.read() as connection:
+        store = OutboxStore(connection)
+        a, b, c = (store.get(name) for name in "abc")
+    assert a is not None
+    assert b is not None
+    assert c is not None
+    assert (a.state, a.finished_at, a.receiver_reference, a.last_error) == (
+        DELIVERED,
+        NOW,
+        "Bundle/9",
+        None,
+    )
+    assert (b.state, b.next_attempt_at, b.last_error, b.finished_at) == (
+        RETRYING,
+        retry,
+        "HTTP 503",
+        None,
+    )
+    assert (c.state, c.attempts) == (IN_FLIGHT, 2)  # still w2's to record
+
+
+def test_enqueueing_notifies_idle_workers_when_it_commits_on_postgresql(
+    postgresql_url: str,
+) -> None:
+    # PostgreSQL only: SQLite's workers poll.
+    database = Database(postgresql_url)
+    migrate.upgrade(database)
+    try:
+        _notifies_on_commit(database)
+    finally:
+        database.dispose()
+
+
+def _notifies_on_commit(database: Database) -> None:
+    conninfo = database.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as listener:
+        listener.execute(f"LISTEN {WAKE_CHANNEL}")
+        try:
+            with database.write() as connection:
+                OutboxStore(connection).enqueue(delivery(str(uuid.uuid4())), NOW)
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        assert list(listener.notifies(timeout=0.5)) == []
+        enqueue(database, delivery(str(uuid.uuid4())), delivery(str(uuid.uuid4()), "p2"))
+        # One notification per transaction, however many rows it queued.
+        assert [n.channel for n in listener.notifies(timeout=0.5)] == [WAKE_CHANNEL]
 
 
 def test_a_retry_waits_until_its_time(database: Database) -> None:
