@@ -141,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     for _ in range(settings.delivery_workers)
                 ]
                 metrics.watch(runtime.database, lambda: [w.breaker for w in workers])
+                for worker in workers:
+                    runtime.worker_doorbells.add(worker.doorbell)
                 app.state.metrics = metrics
                 background.start_soon(run_workers, workers, stopping, runtime.database)
                 install_reload_on_hangup(app, background)

@@ -440,3 +440,9 @@ EVENT_SERVICE_REQUEST_REQUEST: Final = Code(
 EVENT_SERVICE_REQUEST_RESPONSE: Final = Code(
     MESSAGE_EVENTS_BARS_SYSTEM, "servicerequest-response", "Service Request - Response"
 )
+
+# BaRS MessageHeader.reason: whether a message is new to the receiver or an update to
+# something it already has (a later version of a referral, a cancellation). BaRS keeps
+# the request's eventCoding on an update; the reason says it is one.
+MESSAGE_REASON_BARS_SYSTEM: Final = "https://fhir.nhs.uk/CodeSystem/message-reason-bars"
+REASON_UPDATE: Final = Code(MESSAGE_REASON_BARS_SYSTEM, "update", "Update")

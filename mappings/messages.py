@@ -4,7 +4,10 @@ a response message (eventCoding servicerequest-response, response.identifier the
 the request's MessageHeader, response.code ok).
 
 `read_message` takes the request apart into what `dataset_fhir.dataset.from_fhir` needs;
-the gateway then treats it exactly as a dataset sent as JSON.
+the gateway then treats it exactly as a dataset sent as JSON. `request_message` and
+`update_message` are what the gateway sends on to receivers: a referral, and a later
+version of it (the same event, MessageHeader.reason `update`, as BaRS updates and
+cancellations are).
 """
 
 from __future__ import annotations
@@ -192,6 +195,52 @@ def request_message(
             "resource": resource,
         }
         for resource in resources.all()
+    ]
+    return {
+        "resourceType": "Bundle",
+        "id": message_id,
+        "type": "message",
+        "timestamp": instant(now),
+        "entry": entries,
+    }
+
+
+def update_message(
+    service_request: Resource,
+    updated: Resource,
+    *,
+    message_id: str,
+    gateway_url: str,
+    endpoint: str,
+    sender_ods: str,
+    receiver_ods: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A BaRS update to a referral the receiver already has: the request's eventCoding
+    (servicerequest-request) with reason `update`, focus the ServiceRequest, carrying
+    only what changed: the ServiceRequest as it now stands (so a cancellation reads as
+    status revoked) and, when another resource was updated, that resource. Each is the
+    stored version, meta.versionId included, under its gateway URL."""
+    header = {
+        "resourceType": "MessageHeader",
+        "id": message_id,
+        "eventCoding": codes.EVENT_SERVICE_REQUEST_REQUEST.coding(),
+        "destination": [{"endpoint": endpoint, "receiver": organisation(receiver_ods)}],
+        "sender": organisation(sender_ods),
+        "source": {"endpoint": gateway_url},
+        "reason": {"coding": [codes.REASON_UPDATE.coding()]},
+        "focus": [{"reference": f"{gateway_url}/ServiceRequest/{service_request['id']}"}],
+    }
+    carried = [service_request]
+    if updated.get("resourceType") != "ServiceRequest":
+        carried.append(updated)
+    entries = [{"fullUrl": f"urn:uuid:{message_id}", "resource": header}]
+    entries += [
+        {
+            "fullUrl": f"{gateway_url}/{resource['resourceType']}/{resource['id']}",
+            "resource": resource,
+        }
+        for resource in carried
     ]
     return {
         "resourceType": "Bundle",

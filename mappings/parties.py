@@ -42,7 +42,14 @@ class PartyReference:
 PARTY_ROLES: dict[str, tuple[PartyRole, ...]] = {
     "ServiceRequest": (PartyRole("requester", "requester"), PartyRole("performer", "performer")),
     "Communication": (PartyRole("sender", "sender"), PartyRole("recipient", "recipient")),
-    "Task": (PartyRole("requester", "requester"), PartyRole("owner", "owner")),
+    # A Task here is a receiver's answer to a referral (accept, decline, progress): the
+    # owner is the organisation asked to act, and the one that acts on the Task, so it is
+    # the sender. It must be the caller on create and on every update (SENDER_ONLY_UPDATES):
+    # the referrer, a party as requester, reads the answer but cannot forge one. Nor can
+    # the owner forge the requester: the gateway holds Task.requester to the focus
+    # ServiceRequest's requester (mappings.referral_tasks), and only that ServiceRequest's
+    # performer may write a Task on it (gateway.services.referral_answers).
+    "Task": (PartyRole("owner", "owner"), PartyRole("requester", "requester")),
     # R4 Flag names no recipient: the gateway's recipient extension says whom a risk flag
     # was shared with (codes.EXTENSION_RECIPIENT), so that organisation may read it.
     "Flag": (
@@ -57,6 +64,11 @@ PARTY_ROLES: dict[str, tuple[PartyRole, ...]] = {
     ),
     "Organization": (PartyRole("self", "identifier"),),
 }
+
+
+# Types only their sender may update. Any other type may also be updated by another
+# party that leaves its sender as it was (a Trust updating a provider's ServiceRequest).
+SENDER_ONLY_UPDATES = frozenset({"Task"})
 
 
 def sender_role(resource_type: str) -> PartyRole:

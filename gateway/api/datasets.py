@@ -143,6 +143,9 @@ def served_body(
     if served.withheld:
         # An agreement withholds free text from this organisation: what is shown is partial.
         body["withheld"] = ["free-text"]
+    # The receivers' answers: each Task accepting or declining it, each response.
+    body["decisions"] = [decision.as_json() for decision in served.answers.decisions]
+    body["responses"] = [response.as_json() for response in served.answers.responses]
     body["dataset"] = served.dataset.model_dump(
         mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
     )

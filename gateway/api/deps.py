@@ -20,6 +20,8 @@ from gateway.auth.caller import Caller
 from gateway.errors import BadRequest, InvalidContent, PayloadTooLarge, UnsupportedMediaType
 from gateway.services.datasets import DatasetService
 from gateway.services.deliveries import DeliveryQueue
+from gateway.services.handover_updates import HandoverUpdates
+from gateway.services.referral_answers import ReferralAnswers
 from gateway.services.resources import ResourceService
 from gateway.services.sharing import SharingPolicy
 from gateway.store.outbox import OutboxStore
@@ -41,33 +43,41 @@ def _caller(request: Request) -> Caller:
     return caller
 
 
-async def _write_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
-    # Commits when the route returns, before the response is sent (scope="function"),
-    # so a client never sees 201 for something that was not stored. The request's
-    # AuditEvents are appended in the same transaction: the write and its record of
-    # who made it commit together or not at all.
-    caller = _caller(request)
-    async with gate(runtime).write() as connection:
-        yield _service(runtime, ResourceStore(connection), caller, request)
-        await append_in(connection, success_events(request, runtime))
-
-
 async def _read_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
     # What was read is logged, and committed, before the response is sent.
     caller = _caller(request)
     async with gate(runtime).read() as connection:
-        yield _service(runtime, ResourceStore(connection), caller, request)
+        yield _service(runtime, connection, caller, request)
     await append_durably(runtime, success_events(request, runtime))
 
 
 def _service(
-    runtime: Runtime, store: ResourceStore, caller: Caller, request: Request
+    runtime: Runtime,
+    connection: Connection,
+    caller: Caller,
+    request: Request,
+    *,
+    writes: bool = False,
 ) -> ResourceService:
     # The agreements in force when the request arrived: a reload mid-request does not
     # change the rules a request is decided by.
-    sharing = SharingPolicy(store, caller, runtime.config.agreements, datetime.now(UTC))
+    config = runtime.config
+    store = ResourceStore(connection)
+    sharing = SharingPolicy(store, caller, config.agreements, datetime.now(UTC))
+    updates = None
+    if writes:
+        # A new version of a pushed handover's resource is queued for its receivers in
+        # the update's own transaction, whichever route wrote it.
+        gateway_url = fhir_base(request, runtime.settings.public_base_url)
+        outbox = OutboxStore(connection)
+        updates = HandoverUpdates(store, outbox, config.endpoints, gateway_url, caller)
     return ResourceService(
-        store, runtime.paging, caller=caller, trail=trail_of(request), sharing=sharing
+        store,
+        runtime.paging,
+        caller=caller,
+        trail=trail_of(request),
+        sharing=sharing,
+        updates=updates,
     )
 
 
@@ -76,8 +86,9 @@ async def _write_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterato
     # AuditEvents commit together, before the response, or not at all.
     caller = _caller(request)
     async with gate(runtime).write() as connection:
-        yield _datasets(runtime, connection, caller, request)
+        yield _datasets(runtime, connection, caller, request, writes=True)
         await append_in(connection, success_events(request, runtime))
+    runtime.worker_doorbells.ring()  # committed: a push queues its deliveries
 
 
 async def _read_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterator[DatasetService]:
@@ -88,12 +99,17 @@ async def _read_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterator
 
 
 def _datasets(
-    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+    runtime: Runtime,
+    connection: Connection,
+    caller: Caller,
+    request: Request,
+    *,
+    writes: bool = False,
 ) -> DatasetService:
     config = runtime.config
     gateway_url = fhir_base(request, runtime.settings.public_base_url)
     return DatasetService(
-        _service(runtime, ResourceStore(connection), caller, request),
+        _service(runtime, connection, caller, request, writes=writes),
         SubmissionStore(connection),
         config.pathways,
         frozenset(organisation.ods for organisation in config.directory.organisations),
@@ -103,7 +119,21 @@ def _datasets(
     )
 
 
-WriteService = Annotated[ResourceService, Depends(_write_service, scope="function")]
+async def _write_answers(request: Request, runtime: RuntimeDep) -> AsyncIterator[ReferralAnswers]:
+    # FHIR creates and updates: as _write_service, with the rules for answers to a
+    # referral (a Task, a responding Communication), which may also record a response on
+    # an escalation, in the same transaction.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        datasets = _datasets(runtime, connection, caller, request, writes=True)
+        config = runtime.config
+        names = {o.ods: o.name for o in config.directory.organisations}
+        yield ReferralAnswers(datasets.resources, datasets, config.pathways, names, caller)
+        await append_in(connection, success_events(request, runtime))
+    runtime.worker_doorbells.ring()  # committed: an update may have queued deliveries
+
+
+FhirWrites = Annotated[ReferralAnswers, Depends(_write_answers, scope="function")]
 WriteDatasets = Annotated[DatasetService, Depends(_write_datasets, scope="function")]
 ReadDatasets = Annotated[DatasetService, Depends(_read_datasets, scope="function")]
 ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]

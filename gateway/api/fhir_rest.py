@@ -17,7 +17,7 @@ from gateway.api import bundles
 from gateway.api.access_log import start_trail, trail_of
 from gateway.api.authentication import authenticate, requires
 from gateway.api.capability import capability_statement
-from gateway.api.deps import FormParams, JsonBody, ReadService, WriteService
+from gateway.api.deps import FhirWrites, FormParams, JsonBody, ReadService
 from gateway.api.http_headers import (
     etag,
     fhir_base,
@@ -95,7 +95,7 @@ def create(
     resource_type: ResourceType,
     body: JsonBody,
     runtime: RuntimeDep,
-    service: WriteService,
+    service: FhirWrites,
 ) -> Response:
     outcome = service.create(
         resource_type, body, if_none_exist=request.headers.get("if-none-exist")
@@ -116,7 +116,7 @@ def update(
     resource_id: ResourceId,
     body: JsonBody,
     runtime: RuntimeDep,
-    service: WriteService,
+    service: FhirWrites,
 ) -> Response:
     record = service.update(resource_type, resource_id, body, if_match=if_match_version(request))
     return _written(request, runtime, record, 200)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +14,7 @@ from gateway.audit.sequencer import Sequencer
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.configuration.models import GatewayConfig
+from gateway.exchange.doorbell import Doorbells
 from gateway.search.query import PagingLimits
 from gateway.settings import Settings
 from gateway.store.database import Database
@@ -34,6 +35,9 @@ class Runtime:
     # Built in the lifespan, inside the event loop their semaphores and locks belong to.
     gate: TransactionGate | None = None
     audit_writer: GroupCommit | None = None
+    # Rung after a write commits (it may have queued deliveries), waking this process's
+    # idle delivery workers: SQLite has no NOTIFY, and PostgreSQL's comes a little later.
+    worker_doorbells: Doorbells = field(default_factory=Doorbells)
 
     @property
     def paging(self) -> PagingLimits:

@@ -25,3 +25,17 @@ class Doorbell:
         """Until rung (or already rung since the last reset), or `timeout` seconds."""
         with anyio.move_on_after(timeout):
             await self._rung.wait()
+
+
+class Doorbells:
+    """Every doorbell of a process's workers: rung when the process itself queued work."""
+
+    def __init__(self) -> None:
+        self._doorbells: list[Doorbell] = []
+
+    def add(self, doorbell: Doorbell) -> None:
+        self._doorbells.append(doorbell)
+
+    def ring(self) -> None:
+        for doorbell in self._doorbells:
+            doorbell.ring()

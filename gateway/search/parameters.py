@@ -147,6 +147,13 @@ PARAMETERS: dict[str, tuple[SearchParameter, ...]] = {
             ("ServiceRequest",),
         ),
         _date("date", "sent", _own("Communication-date"), "When it was sent (Communication.sent)."),
+        _reference(
+            "in-response-to",
+            "inResponseTo",
+            _own("Communication-in-response-to"),
+            "The Communication it answers (a Trust's response to a handover or escalation).",
+            ("Communication",),
+        ),
     ),
     "Flag": (
         _token("identifier", "identifier", _hl7("Flag", "identifier"), "Business identifier."),
@@ -189,6 +196,13 @@ PARAMETERS: dict[str, tuple[SearchParameter, ...]] = {
         ),
         _reference(
             "based-on", "basedOn", _hl7("Task", "based-on"), "The request the task acts on.", ()
+        ),
+        _reference(
+            "focus",
+            "focus",
+            _hl7("Task", "focus"),
+            "What the task acts on: the ServiceRequest a receiver accepts or declines.",
+            (),
         ),
         _date(
             "authored-on", "authoredOn", _hl7("Task", "authored-on"), "When the task was created."

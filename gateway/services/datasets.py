@@ -14,13 +14,14 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from gateway.auth.caller import Caller
 from gateway.configuration.pathways import PathwaysConfig
 from gateway.errors import Forbidden, InvalidContent, NotFound
+from gateway.services.answer_lookup import Answers, find_answers
 from gateway.services.deliveries import DeliveryQueue
 from gateway.services.resources import ResourceService, utc_now
 from gateway.store.outbox import Delivery
@@ -76,6 +77,8 @@ class Served:
     withheld: bool = False
     # Where its deliveries to receivers' systems are.
     deliveries: tuple[Delivery, ...] = ()
+    # The receivers' answers: accept/decline Tasks and responding Communications.
+    answers: Answers = field(default_factory=Answers)
 
 
 class DatasetService:
@@ -101,6 +104,11 @@ class DatasetService:
         self._correlation_id = correlation_id
         self._clock = clock
         self._new_id = new_id
+
+    @property
+    def resources(self) -> ResourceService:
+        """The FHIR interactions this service stores and reads through (same transaction)."""
+        return self._resources
 
     def receive_json(
         self, body: Mapping[str, Any], raw: bytes, *, kind: str, request_id: str | None
@@ -283,7 +291,9 @@ class DatasetService:
             if self._deliveries is not None
             else ()
         )
-        return Served(dataset, submission, withheld([request, *flags, communication]), sent)
+        answers = find_answers(self._resources, service_request_id, str(communication["id"]))
+        partial = withheld([request, *flags, communication])
+        return Served(dataset, submission, partial, sent, answers)
 
     def summary(self, communication_id: str) -> tuple[Served, str]:
         """The dataset of a handover or escalation Communication, and the id of its

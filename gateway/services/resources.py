@@ -30,6 +30,7 @@ from gateway.errors import (
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.services.access_trail import NOT_PARTY, AccessTrail
+from gateway.services.handover_updates import HandoverUpdates
 from gateway.services.sharing import SharingPolicy, refusal, sharing_facts
 from gateway.store.resources import (
     NewResource,
@@ -44,7 +45,12 @@ from mappings.consents import privacy_consent_issues
 from mappings.fhir_dates import format_instant
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.issues import ContentError, Issue, IssueCode
-from mappings.parties import DIRECTORY_TYPES, party_references, sender_role
+from mappings.parties import (
+    DIRECTORY_TYPES,
+    SENDER_ONLY_UPDATES,
+    party_references,
+    sender_role,
+)
 from mappings.resource_validation import check_uk_core, validate_structure
 from mappings.sharing import shared_data, without_free_text
 
@@ -92,6 +98,7 @@ class ResourceService:
         caller: Caller | None = None,
         trail: AccessTrail | None = None,
         sharing: SharingPolicy | None = None,
+        updates: HandoverUpdates | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = new_resource_id,
     ) -> None:
@@ -102,12 +109,21 @@ class ResourceService:
         self._trail = trail
         # The consent and data-sharing decision point, for a caller; None: the gateway.
         self._sharing = sharing
+        # Queues a new version of a pushed handover's resource for its receivers.
+        self._updates = updates
         self._clock = clock
         self._new_id = new_id
 
     def create(
-        self, resource_type: str, body: dict[str, Any], *, if_none_exist: str | None = None
+        self,
+        resource_type: str,
+        body: dict[str, Any],
+        *,
+        if_none_exist: str | None = None,
+        unique_on: str | None = None,
     ) -> CreateOutcome:
+        """`unique_on`: a search (as If-None-Exist) the gateway's own rules say at most
+        one resource may match: a match is a 409 conflict naming it."""
         self.authorise(resource_type, Interaction.CREATE)
         resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
@@ -116,6 +132,13 @@ class ResourceService:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
             if existing is not None:
                 return CreateOutcome(self._shown(existing), created=False)
+        if unique_on is not None:
+            existing = self._match_for_conditional_create(resource_type, unique_on)
+            if existing is not None:
+                raise Conflict(
+                    f"{resource_type}/{existing.id} already stands for this; update it "
+                    "(PUT) instead of creating another."
+                )
         new, decisions = self._new(resource_type, self._new_id(), resource, parties)
         self._store.insert_many([new])
         self._saw(new.record, resource, decisions)
@@ -178,6 +201,15 @@ class ResourceService:
         decision = self._shareable(self._current(resource_type, resource_id), shown=record)
         return self._served(record, decision)
 
+    def roles(self, resource_type: str, resource_id: str) -> frozenset[str]:
+        """The roles (requester, performer, recipient...) the caller's organisation holds
+        in a resource; none for the gateway itself. Check it is visible first (read)."""
+        if self._caller is None:
+            return frozenset()
+        ods_code = self._caller.ods_code
+        parties = self._store.parties(resource_type, resource_id)
+        return frozenset(party.basis for party in parties if party.ods_code == ods_code)
+
     def authorise(self, resource_type: str, interaction: Interaction) -> None:
         """InsufficientScope unless the caller's token grants this interaction."""
         if self._caller is not None and not self._caller.may(resource_type, interaction):
@@ -225,6 +257,8 @@ class ResourceService:
                 raise PreconditionFailed("The resource changed while this update was applied.")
             raise Conflict("The resource changed while this update was applied; retry.")
         self._saw(record, resource, decisions)
+        if self._updates is not None:
+            self._updates.updated(record)  # in this transaction: delivered only if stored
         return record
 
     def history(
@@ -384,9 +418,13 @@ class ResourceService:
         element = f"{resource_type}.{role.path}"
         senders = {party.ods_code for party in parties if party.basis == role.basis}
         ours = {self._caller.ods_code}
-        unchanged = previous is not None and senders == {
-            party.ods_code for party in previous if party.basis == role.basis
-        }
+        # On update another party may leave the sender as it was, except where only the
+        # sender may write (a Task: only its owner answers a referral).
+        unchanged = (
+            previous is not None
+            and resource_type not in SENDER_ONLY_UPDATES
+            and senders == {party.ods_code for party in previous if party.basis == role.basis}
+        )
         if not senders and not unchanged:
             raise InvalidContent(
                 [

@@ -16,6 +16,7 @@ import respx
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from gateway.app import create_app
 from gateway.exchange.doorbell import Doorbell
 from gateway.exchange.wakeups import ring_on_notify
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
@@ -24,6 +25,7 @@ from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.store.outbox import DELIVERED
 from tests.exchange.support import config_loader, deliveries, gateway, handover, push, push_config
+from tests.tokens import access_token, bearer
 
 TRUST = "https://crisis.rzz.test/fhir"
 ENDPOINT = f"{TRUST}/$process-message"
@@ -86,6 +88,26 @@ def test_a_push_wakes_an_idle_worker_on_postgresql_long_before_its_poll(
     with gateway(on_postgresql, config) as client:
         waited = anyio.run(scenario, client)
     assert waited < 10
+    assert route.call_count == 1
+
+
+@respx.mock
+def test_a_push_wakes_the_servers_own_idle_worker_on_either_database(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    route = respx.post(ENDPOINT).mock(return_value=httpx.Response(200))
+    serving = settings.model_copy(
+        update={"config_dir": config, "delivery_workers": 1, "delivery_poll_seconds": 30}
+    )
+    app = create_app(serving)
+    with TestClient(app, base_url="http://testserver") as client:
+        client.headers["Authorization"] = bearer(access_token(client))["Authorization"]
+        time.sleep(0.5)  # its worker idle now, the next poll 30 s away
+        push(client, handover("EPR-WAKE-2"))
+        began = time.monotonic()
+        while delivered(database) < 1:
+            assert time.monotonic() - began < 10, "the push did not wake the worker"
+            time.sleep(0.02)
     assert route.call_count == 1
 
 

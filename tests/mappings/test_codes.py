@@ -20,6 +20,7 @@ BALP = "https://profiles.ihe.net/ITI/BALP/CodeSystem/"
 REST = "http://hl7.org/fhir/restful-interaction"
 SCT = "http://snomed.info/sct"
 BARS_EVENTS = "https://fhir.nhs.uk/CodeSystem/message-events-bars"
+BARS_REASONS = "https://fhir.nhs.uk/CodeSystem/message-reason-bars"
 UK_NHS_STATUS = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 
 # A second, independent statement of every standard code used, as its source publishes
@@ -64,6 +65,7 @@ STANDARD_CODES = {
     (SCT, "129707006", "At risk for other-directed violence"),
     (BARS_EVENTS, "servicerequest-request", "Service Request - Request"),
     (BARS_EVENTS, "servicerequest-response", "Service Request - Response"),
+    (BARS_REASONS, "update", "Update"),  # BaRS CodeSystem message-reason-bars
     *((UK_NHS_STATUS, code, display) for code, display in (
         ("01", "Number present and verified"),
         ("02", "Number present but not traced"),

@@ -11,6 +11,7 @@ from mappings.parties import (
     DIRECTORY_TYPES,
     EXTENSION_RECIPIENT,
     PARTY_ROLES,
+    SENDER_ONLY_UPDATES,
     PartyReference,
     PartyRole,
     party_references,
@@ -64,12 +65,18 @@ def test_only_the_recipient_extension_names_a_party_among_extensions() -> None:
 def test_every_party_type_has_a_sender_role_first() -> None:
     assert sender_role("ServiceRequest") == PartyRole("requester", "requester")
     assert sender_role("Communication") == PartyRole("sender", "sender")
-    assert sender_role("Task") == PartyRole("requester", "requester")
+    # The owner answers a referral with a Task: it is the Task's sender.
+    assert sender_role("Task") == PartyRole("owner", "owner")
     assert sender_role("Flag") == PartyRole("author", "author")
     assert sender_role("Consent") == PartyRole("custodian", "organization")
     assert sender_role("Provenance") == PartyRole("agent", "agent.who")
     assert sender_role("Patient") == PartyRole("managing-organization", "managingOrganization")
     assert sender_role("Organization") == PartyRole("self", "identifier")
+
+
+def test_only_a_task_is_updated_by_its_sender_alone() -> None:
+    assert "Task" in SENDER_ONLY_UPDATES
+    assert "ServiceRequest" not in SENDER_ONLY_UPDATES
 
 
 def test_a_type_without_party_roles_has_no_sender_and_no_parties() -> None:
@@ -247,8 +254,8 @@ def test_the_same_organisation_in_two_roles_is_a_party_on_each_basis() -> None:
         "owner": _ods_reference("RZZ"),
     }
     assert party_references("Task", task) == [
-        PartyReference("requester", ods_code="RZZ"),
         PartyReference("owner", ods_code="RZZ"),
+        PartyReference("requester", ods_code="RZZ"),
     ]
 
 
