@@ -25,6 +25,7 @@ from bench.data import nhs_number
 from bench.handovers.examples import HANDOVER, example
 from gateway.store.database import Database
 from gateway.store.outbox import NewDelivery, OutboxStore
+from mappings import shared_facts
 from mappings.dataset_fhir.elements import ResourceIds
 from mappings.dataset_fhir.resources import to_fhir
 from mappings.dataset_input import parse_dataset
@@ -86,6 +87,7 @@ class Deliveries:
             sender_role=SENDER_ROLE,
             purpose=PURPOSE,
             justification=None,
+            sharing=shared_facts.encode(shared_facts.message_facts(message)),
         )
 
 

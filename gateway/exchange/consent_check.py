@@ -3,8 +3,9 @@
 Between the push and the attempt the person may have dissented, or the agreement may
 have expired or been suspended: the delivery is decided again, for every resource it
 carries, as the sender's organisation sharing it with the receiver, for the purpose and
-with the justification the push was made with. A round's deliveries are re-checked
-together: every person's Consents are read in one query, whoever the senders are.
+with the justification the push was made with, on the resources' sharing facts kept with
+the delivery. A round's deliveries are re-checked together: every person's Consents are
+read in one query, whoever the senders are.
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ from consent.purposes import Purpose
 from consent.statements import ConsentStatement
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
+from gateway.logging import get_logger
 from gateway.services.sharing import SharingPolicy
 from gateway.store.outbox import Delivery
 from gateway.store.resources import ResourceStore
+from mappings import shared_facts
+from mappings.shared_facts import SharedResource
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +63,23 @@ def refusals_at_send(
 
 
 def _refusal(policy: SharingPolicy, delivery: Delivery) -> Refusal | None:
-    message = json.loads(delivery.body)
-    for entry in message.get("entry", [])[1:]:  # after the MessageHeader
-        resource = entry["resource"]
-        decided = policy.on_write(
-            resource["resourceType"], resource, [delivery.destination], action="deliver"
-        )
+    for resource_type, data in _facts(delivery):
+        decided = policy.on_share(resource_type, data, [delivery.destination], action="deliver")
         for _, decision in decided:
             if not decision.permitted:
                 return Refusal(decision.rule.value, decision.source)
     return None
+
+
+def _facts(delivery: Delivery) -> list[SharedResource]:
+    """What the delivery carries, as kept with it; from its message where nothing was
+    kept (queued before migration 0007) or what was kept cannot be read."""
+    if delivery.sharing is not None:
+        try:
+            return shared_facts.decode(delivery.sharing)
+        except ValueError:
+            log.warning("delivery.sharing_facts_unreadable", delivery=delivery.id)
+    return shared_facts.message_facts(json.loads(delivery.body))
 
 
 def _sender(delivery: Delivery) -> tuple[str, str, str | None, str, str | None]:

@@ -43,6 +43,8 @@ from gateway.store.resources import ResourceStore
 log = get_logger(__name__)
 
 FHIR_JSON = "application/fhir+json"
+# A delivery held back by an open circuit is looked at again this long after it reopens.
+HELD_BACK_PAUSE = timedelta(seconds=1)
 
 
 def utc_now() -> datetime:
@@ -56,6 +58,7 @@ class _Outcome:
     error: str | None
     reference: str | None = None
     retry_at: datetime | None = None
+    attempted: bool = True  # False: held back unsent, which is no attempt
 
     @property
     def audit_outcome(self) -> Outcome:
@@ -65,7 +68,13 @@ class _Outcome:
 
     def recorded(self, now: datetime) -> Recorded:
         if self.state == RETRYING:
-            return Recorded(self.delivery.id, RETRYING, self.error, retry_at=self.retry_at)
+            return Recorded(
+                self.delivery.id,
+                RETRYING,
+                self.error,
+                retry_at=self.retry_at,
+                attempted=self.attempted,
+            )
         return Recorded(
             self.delivery.id, self.state, self.error, finished_at=now, reference=self.reference
         )
@@ -220,7 +229,7 @@ class DeliveryWorker:
         exclude = {
             endpoint.ods
             for endpoint in config.endpoints.endpoints
-            if not self.breaker.allows(endpoint.ods, now)
+            if self.breaker.is_open(endpoint.ods, now)
         }
         return await anyio.to_thread.run_sync(self._claim_and_check, config, now, exclude)
 
@@ -269,16 +278,22 @@ class DeliveryWorker:
         self, endpoint: Endpoint, delivery: Delivery, outcomes: list[_Outcome]
     ) -> None:
         async with self._limit(endpoint):
+            if not self.breaker.allows(endpoint.ods, self._clock()):
+                # The circuit opened since this was claimed (or another delivery is the
+                # probe): not sent, so not an attempt; it waits for the circuit.
+                outcomes.append(self._held_back(endpoint, delivery))
+                return
             answer, reference = await self._send(endpoint, delivery)
         now = self._clock()
         if self._metrics is not None:
             self._metrics.attempts.labels(endpoint.ods, answer.verdict.value).inc()
-        if answer.verdict is Verdict.DELIVERED:
-            self.breaker.succeeded(endpoint.ods)
-            outcomes.append(_Outcome(delivery, DELIVERED, None, reference=reference))
-            return
         if answer.verdict is Verdict.RETRY:
             self.breaker.failed(endpoint.ods, now)
+        else:  # it answered: up, even if it refused this one
+            self.breaker.succeeded(endpoint.ods)
+        if answer.verdict is Verdict.DELIVERED:
+            outcomes.append(_Outcome(delivery, DELIVERED, None, reference=reference))
+            return
         if answer.verdict is Verdict.DEAD or exhausted(
             endpoint.retry, delivery.attempts, delivery.created_at, now
         ):
@@ -286,6 +301,17 @@ class DeliveryWorker:
             return
         wait = backoff(endpoint.retry, delivery.attempts, answer.retry_after, self._rng)
         outcomes.append(_Outcome(delivery, RETRYING, answer.summary, retry_at=now + wait))
+
+    def _held_back(self, endpoint: Endpoint, delivery: Delivery) -> _Outcome:
+        now = self._clock()
+        reopens = self.breaker.reopens_at(endpoint.ods) or now
+        return _Outcome(
+            delivery,
+            RETRYING,
+            "not sent: the circuit to this endpoint is open",
+            retry_at=max(reopens, now) + HELD_BACK_PAUSE,
+            attempted=False,
+        )
 
     def _limit(self, endpoint: Endpoint) -> anyio.Semaphore:
         # Keyed by the concurrency too, so that a reload changing it takes effect.
@@ -311,9 +337,14 @@ class DeliveryWorker:
                 if delivery.id not in owned:
                     log.warning("delivery.lease_lost", delivery=delivery.id)
                     continue
-                events += attempt_events(
-                    delivery, outcome.audit_outcome, outcome.description, self._settings.gateway_url
-                )
+                if outcome.attempted or outcome.state != RETRYING:
+                    # Held back unsent is neither a disclosure nor a decision on one.
+                    events += attempt_events(
+                        delivery,
+                        outcome.audit_outcome,
+                        outcome.description,
+                        self._settings.gateway_url,
+                    )
                 log.info("delivery." + outcome.state, delivery=delivery.id)
             audit_log.append(connection, events)
 

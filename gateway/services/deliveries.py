@@ -16,6 +16,7 @@ from datetime import datetime
 from gateway.auth.caller import Caller
 from gateway.configuration.endpoints import Endpoints
 from gateway.store.outbox import Delivery, NewDelivery, OutboxStore
+from mappings import shared_facts
 from mappings.dataset_fhir.elements import recipients
 from mappings.dataset_fhir.resources import DatasetResources
 from mappings.datasets import EscalationSummary, Handover
@@ -82,6 +83,7 @@ class DeliveryQueue:
                     sender_role=caller.role,
                     purpose=caller.purpose.value,
                     justification=caller.justification,
+                    sharing=shared_facts.encode(shared_facts.message_facts(message)),
                 ),
                 now,
             )

@@ -136,7 +136,21 @@ class SharingPolicy:
         with, the decision on that sharing; `action` "deliver" when it is being sent."""
         if resource_type in EXEMPT_TYPES:
             return []
-        data = shared_data(resource_type, resource)
+        return self.on_share(
+            resource_type, shared_data(resource_type, resource), recipients, action=action
+        )
+
+    def on_share(
+        self,
+        resource_type: str,
+        data: SharedData,
+        recipients: Iterable[str],
+        *,
+        action: Action = "write",
+    ) -> list[tuple[str, Decision]]:
+        """As on_write, from the resource's sharing facts (a delivery keeps them)."""
+        if resource_type in EXEMPT_TYPES:
+            return []
         statements = self._statements_for(data.patient)
         return [
             (

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     and_,
     bindparam,
     exists,
@@ -61,6 +62,8 @@ class NewDelivery:
     sender_role: str | None
     purpose: str
     justification: str | None
+    # mappings.shared_facts of what `body` carries, for the consent re-check.
+    sharing: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class Recorded:
     finished_at: datetime | None = None
     retry_at: datetime | None = None
     reference: str | None = None
+    attempted: bool = True  # False: the claim's attempt is given back (it was not sent)
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -83,6 +87,7 @@ class Recorded:
             "b_next_attempt_at": self.retry_at,
             "b_receiver_reference": self.reference,
             "b_last_error": self.error[:500] if self.error else None,
+            "b_unsent": 0 if self.attempted else 1,
         }
 
 
@@ -101,6 +106,7 @@ class Delivery:
     sender_role: str | None
     purpose: str
     justification: str | None
+    sharing: str | None
     state: str
     attempts: int
     created_at: datetime
@@ -129,6 +135,7 @@ class OutboxStore:
                 sender_role=delivery.sender_role,
                 purpose=delivery.purpose,
                 justification=delivery.justification,
+                sharing=delivery.sharing,
                 state=QUEUED,
                 attempts=0,
                 created_at=now,
@@ -205,6 +212,7 @@ class OutboxStore:
                     ),
                     receiver_reference=bindparam("b_receiver_reference"),
                     last_error=bindparam("b_last_error"),
+                    attempts=outbox.c.attempts - bindparam("b_unsent", type_=Integer()),
                 ),
                 rows,
             )

@@ -225,7 +225,7 @@ outbox = Table(
     Column("id", String(36), nullable=False),
     Column("destination", String(16), nullable=False),  # the receiving organisation's ODS code
     Column("patient", String(16), nullable=True),
-    Column("kind", String(16), nullable=False),  # handover | escalation
+    Column("kind", String(16), nullable=False),  # handover | escalation | update
     Column("service_request_id", String(64), nullable=False),
     Column("correlation_id", String(128), nullable=False),
     Column("body", Text, nullable=False),  # the exact bytes every attempt sends
@@ -235,6 +235,8 @@ outbox = Table(
     Column("sender_role", String(32), nullable=True),
     Column("purpose", String(32), nullable=False),
     Column("justification", Text, nullable=True),
+    # JSON: each resource's sharing facts, which the re-check decides on (migration 0007).
+    Column("sharing", Text, nullable=True),
     # queued | in-flight | retrying | delivered | dead | stopped
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),

@@ -35,3 +35,13 @@ def test_a_failed_probe_opens_the_circuit_again() -> None:
     assert breaker.allows("RZZ", probe_at)
     breaker.failed("RZZ", probe_at)
     assert not breaker.allows("RZZ", probe_at + timedelta(seconds=5))
+
+
+def test_open_means_resting_and_half_open_is_not_open() -> None:
+    breaker = CircuitBreaker(threshold=1, cooldown=timedelta(seconds=30))
+    assert not breaker.is_open("RZZ", NOW)
+    breaker.failed("RZZ", NOW)
+    assert breaker.is_open("RZZ", NOW + timedelta(seconds=29))
+    assert breaker.reopens_at("RZZ") == NOW + timedelta(seconds=30)
+    # Half-open: claimed again, and the first delivery sent is the probe.
+    assert not breaker.is_open("RZZ", NOW + timedelta(seconds=30))

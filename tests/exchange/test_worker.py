@@ -6,6 +6,7 @@ that is down losing nothing and holding up no one."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import anyio
 import httpx
 import pytest
 import respx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.worker import DeliveryWorker
@@ -21,7 +22,8 @@ from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED
 from gateway.store.resources import ResourceStore, StoredResource
-from gateway.store.schema import audit_events
+from gateway.store.schema import audit_events, outbox
+from mappings import shared_facts
 from tests.exchange.support import (
     Clock,
     config_loader,
@@ -234,6 +236,37 @@ def test_a_round_is_re_checked_with_one_consents_read_and_stops_only_the_dissent
     assert reads == [["9434765862", "9434765870", "9434765919"]]
 
 
+@respx.mock
+def test_the_re_check_decides_on_the_facts_kept_with_the_delivery(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    route = respx.post(ENDPOINT).mock(return_value=httpx.Response(200))
+    with gateway(settings, config) as client:
+        push(client, handover("EPR-FACTS-1", nhs_number="9434765919"))
+        push(client, handover("EPR-FACTS-2", nhs_number="9434765870"))
+    first, second = deliveries(database)
+    assert first.sharing is not None
+    # What the agreement does not cover, as if the message carried audit data.
+    kept = [
+        (resource_type, replace(data, category="audit"))
+        for resource_type, data in shared_facts.decode(first.sharing)
+    ]
+    with database.write() as connection:
+        connection.execute(
+            update(outbox).where(outbox.c.id == first.id).values(sharing=shared_facts.encode(kept))
+        )
+        # Unreadable: decided from the message itself.
+        connection.execute(
+            update(outbox).where(outbox.c.id == second.id).values(sharing="not facts")
+        )
+    run_once(worker(database, config, Clock()))
+    states = {d.id: (d.state, d.last_error) for d in deliveries(database)}
+    assert states[first.id][0] == STOPPED
+    assert "category" in (states[first.id][1] or "")
+    assert states[second.id] == (DELIVERED, None)
+    assert route.call_count == 1
+
+
 def dissent_of(nhs_number: str) -> dict[str, object]:
     return {
         "resourceType": "Consent",
@@ -282,6 +315,49 @@ def test_a_trust_that_is_down_loses_nothing_and_its_circuit_opens(
     assert run_once(delivery_worker) == 0  # the circuit is open: nothing is claimed
     assert route.call_count == sent
     assert len(deliveries(database)) == 6
+
+
+@respx.mock
+def test_a_hung_trust_costs_a_round_only_the_attempts_that_open_its_circuit(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    route = respx.post(ENDPOINT).mock(side_effect=httpx.ReadTimeout("no answer"))
+    with gateway(settings, config) as client:
+        for n in range(6):
+            push(client, handover(f"EPR-HUNG-{n}", nhs_number=NHS_NUMBERS[n]))
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=2, cooldown=timedelta(minutes=5))
+    run_once(worker(database, config, clock, breaker=breaker))
+    found = deliveries(database)
+    sent = [d for d in found if d.attempts == 1]
+    held = [d for d in found if d.attempts == 0]
+    assert route.call_count == len(sent) < 6
+    assert held  # claimed in the round, then not sent once the circuit opened
+    assert {d.state for d in found} == {RETRYING}
+    assert {d.last_error for d in held} == {"not sent: the circuit to this endpoint is open"}
+    assert all(d.next_attempt_at > clock() + timedelta(minutes=4) for d in held)
+    with database.read() as connection:
+        logged = connection.execute(
+            select(audit_events.c.request_id).where(audit_events.c.subtype == "delivery-attempt")
+        ).scalars()
+        assert set(logged) == {d.id for d in sent}  # nothing was disclosed by the rest
+
+
+@respx.mock
+def test_a_probe_refused_as_poison_still_closes_the_circuit(
+    settings: Settings, database: Database, config: Path
+) -> None:
+    route = respx.post(ENDPOINT).mock(return_value=httpx.Response(400))
+    with gateway(settings, config) as client:
+        push(client, handover("EPR-PROBE-1"))
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, cooldown=timedelta(seconds=30))
+    breaker.failed("RZZ", clock())
+    clock.advance(timedelta(seconds=31))  # half-open: this delivery is the probe
+    run_once(worker(database, config, clock, breaker=breaker))
+    assert route.call_count == 1
+    assert [d.state for d in deliveries(database)] == [DEAD]
+    assert breaker.state("RZZ", clock()) == "closed"  # it answered: it is up
 
 
 # Valid NHS numbers (Modulus 11), one person each.
