@@ -42,6 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker", help="run delivery workers only (scale-out beside gateway serve)"
     )
     worker.add_argument("--workers", type=int, default=1, help="workers in this process")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this process's Prometheus metrics at http://<host>:<port>/metrics",
+    )
+    worker.add_argument(
+        "--metrics-host", default="127.0.0.1", help="interface for --metrics-port (127.0.0.1)"
+    )
 
     add_outbox_parser(commands)
 
@@ -112,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reason=getattr(args, "reason", None),
             )
         if args.command == "worker":
-            return worker_command(settings, max(args.workers, 1))
+            metrics_at = (args.metrics_host, args.metrics_port) if args.metrics_port else None
+            return worker_command(settings, max(args.workers, 1), metrics_at=metrics_at)
         if args.command == "token":
             return _token(settings, args.client, args.url, args.scope, args.key)
         if args.command == "audit":

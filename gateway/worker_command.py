@@ -11,10 +11,12 @@ from __future__ import annotations
 import signal
 
 import anyio
+from prometheus_client import start_http_server
 
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
+from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings
@@ -24,7 +26,12 @@ from gateway.store.database import Database
 log = get_logger(__name__)
 
 
-def worker_command(settings: Settings, count: int) -> int:
+def worker_command(
+    settings: Settings, count: int, *, metrics_at: tuple[str, int] | None = None
+) -> int:
+    """`metrics_at`: (host, port) to serve this process's metrics on, as `gateway serve`
+    does at /metrics: the outbox (read at each scrape), and its own workers' attempts
+    and circuit breakers, which only this process knows."""
     configure_logging(settings.effective_log_format, settings.log_level)
     config = load_config(settings.config_dir)
     check_settings(settings, config)
@@ -34,19 +41,37 @@ def worker_command(settings: Settings, count: int) -> int:
             raise ConfigurationError(
                 "the database schema is not current: run `gateway db upgrade` first"
             )
-        anyio.run(_run, settings, database, config, count)
+        metrics = DeliveryMetrics()
+        server = None
+        if metrics_at is not None:
+            host, port = metrics_at
+            server, _ = start_http_server(port, addr=host, registry=metrics.registry)
+            log.info("worker.metrics_serving", host=host, port=port)
+        try:
+            anyio.run(_run, settings, database, config, count, metrics)
+        finally:
+            if server is not None:
+                server.shutdown()
     finally:
         database.dispose()
     return 0
 
 
-async def _run(settings: Settings, database: Database, config: GatewayConfig, count: int) -> None:
+async def _run(
+    settings: Settings,
+    database: Database,
+    config: GatewayConfig,
+    count: int,
+    metrics: DeliveryMetrics,
+) -> None:
     current = [config]
     stopping = anyio.Event()
     worker_settings = WorkerSettings.from_settings(settings)
     workers = [
-        DeliveryWorker(database, lambda: current[0], settings=worker_settings) for _ in range(count)
+        DeliveryWorker(database, lambda: current[0], settings=worker_settings, metrics=metrics)
+        for _ in range(count)
     ]
+    metrics.watch(database, lambda: [worker.breaker for worker in workers])
     log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
     async with anyio.create_task_group() as group:
         group.start_soon(_signals, settings, current, stopping)

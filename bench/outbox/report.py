@@ -110,13 +110,11 @@ CPU_LEGEND = (
 )
 LATENCY_LEGEND = (
     "One delivery queued (its own transaction) every 1/rate s while the workers run; "
-    "each delivery's `finished_at - created_at` from its outbox row. An idle worker "
-    "waits `poll interval` before it claims again, so a delivery queued while it waits "
-    "sits for up to that long before anything happens: the interval bounds the "
-    "latency from below at p99 (uniformly 0 to the interval, then the claim and the "
-    "send). The shipped interval is WorkerSettings.poll_interval, 0.2 s, which no "
-    "setting changes; the other row (if any) is bench/outbox/variant.py with a shorter "
-    "one, for comparison only."
+    "each delivery's `finished_at - created_at` from its outbox row. On PostgreSQL the "
+    "enqueueing transaction's NOTIFY wakes an idle worker when it commits; the poll "
+    "interval (GATEWAY_DELIVERY_POLL_SECONDS, default 0.1 s) is the fallback, and what "
+    "finds retries falling due. The other row (if any) is bench/outbox/variant.py with a "
+    "shorter poll, for comparison only."
 )
 PROFILE_LEGEND = (
     "A DeliveryWorker on this thread (the claim, consent re-check and outcome that it "

@@ -14,7 +14,8 @@ receiver on loopback, and how long a delivery takes from enqueue to delivered.
 3. Latency: one `gateway worker --workers 1` idling, `--rate` deliveries per second for
    `--seconds`; enqueue-to-delivered p50/p95/p99 from the outbox rows. Then the same
    with the worker's poll interval at `--fast-poll` (bench/outbox/variant.py), for
-   comparison: the shipped 0.2 s cannot be set. Then the shipped worker at
+   comparison (NOTIFY wakes the shipped worker, so the poll matters little). Then the
+   shipped worker at
    `--overload-rate`, about what one worker drains on this machine.
 4. SQLite (unless `--databases postgresql`): one worker draining `--sqlite-deliveries`.
 5. Where the time goes (bench/outbox/profile.py): a DeliveryWorker in process under

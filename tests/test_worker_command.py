@@ -1,0 +1,60 @@
+"""`gateway worker` as a real process: its own metrics served on --metrics-port (the
+outbox read from the database at each scrape, its workers' attempts and breakers), and
+a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway.store.database import Database
+from gateway.store.outbox import OutboxStore
+from tests.exchange.support import push_config
+from tests.servers import GATEWAY, free_port, gateway_env
+from tests.store.test_outbox import NOW, delivery
+
+
+def test_a_worker_process_serves_its_metrics_and_stops_on_sigterm(
+    database: Database, database_url: str, config_dir: Path, tmp_path: Path
+) -> None:
+    # A Trust that takes pushes at an address nothing answers: the delivery stays pending.
+    config = push_config(config_dir, tmp_path / "config", f"http://127.0.0.1:{free_port()}/fhir")
+    with database.write() as connection:
+        OutboxStore(connection).enqueue(delivery("metrics-1"), NOW)
+    port = free_port()
+    process = subprocess.Popen(
+        [*GATEWAY, "worker", "--metrics-port", str(port)],
+        env=gateway_env(database_url, GATEWAY_CONFIG_DIR=str(config)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        text = _scrape(f"http://127.0.0.1:{port}/metrics", until="gateway_delivery_attempts_total{")
+        assert 'gateway_outbox_depth{destination="RZZ",state="retrying"} 1.0' in text or (
+            'gateway_outbox_depth{destination="RZZ",state="in-flight"} 1.0' in text
+        )
+        assert 'gateway_delivery_attempts_total{destination="RZZ",verdict="retry"}' in text
+        assert "gateway_outbox_oldest_age_seconds" in text
+        assert "gateway_delivery_breaker_state" in text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+def _scrape(url: str, *, until: str) -> str:
+    """The metrics text once it holds `until` (the worker has made an attempt)."""
+    deadline = time.monotonic() + 30
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            text = httpx.get(url, timeout=2).text
+        except httpx.TransportError:
+            text = ""
+        if until in text:
+            return text
+        time.sleep(0.2)
+    raise AssertionError(f"no {until} within 30 s")
