@@ -249,3 +249,27 @@ def update_message(
         "timestamp": instant(now),
         "entry": entries,
     }
+
+
+def as_transaction(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The resources a message carries, as a transaction Bundle for a receiver that takes
+    FHIR transactions instead of messages: each resource PUT under the id the gateway
+    gave it, so a retry updates what the first attempt stored and never makes a second
+    record. No MessageHeader; relative references between the resources resolve on the
+    receiver, which holds them under the same ids."""
+    entries = _list(message.get("entry"))[1:]  # after the MessageHeader
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "timestamp": message.get("timestamp"),
+        "entry": [
+            {
+                "resource": entry["resource"],
+                "request": {
+                    "method": "PUT",
+                    "url": f"{entry['resource']['resourceType']}/{entry['resource']['id']}",
+                },
+            }
+            for entry in entries
+        ],
+    }

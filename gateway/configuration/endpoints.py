@@ -4,7 +4,8 @@
       - ods: RZZ
         mode: push                      # push: the gateway delivers; pull: the Trust fetches
         base_url: https://crisis.rzz.example.nhs.uk/fhir
-        send: process-message           # a BaRS message Bundle to {base_url}/$process-message
+        send: process-message           # a BaRS message Bundle to {base_url}/$process-message,
+                                        # or transaction: a transaction Bundle to {base_url}
         timeouts: {connect_seconds: 5, read_seconds: 15}
         authentication:                 # either or both
           smart: {token_url: https://.../token, client_id: mh-gateway,
@@ -85,7 +86,7 @@ class Endpoint(_Strict):
     ods: OdsCode
     mode: Literal["push", "pull"]
     base_url: HttpUrl | None = None
-    send: Literal["process-message"] = "process-message"
+    send: Literal["process-message", "transaction"] = "process-message"
     timeouts: Timeouts = Timeouts()
     concurrency: int = Field(default=4, ge=1, le=64)
     retry: RetryPolicy = RetryPolicy()
@@ -102,6 +103,14 @@ class Endpoint(_Strict):
     @property
     def process_message_url(self) -> str:
         return str(self.base_url).rstrip("/") + "/$process-message"
+
+    @property
+    def delivery_url(self) -> str:
+        """Where each delivery is POSTed: the message operation, or the base itself for
+        a transaction (FHIR R4 RESTful API, "transaction")."""
+        if self.send == "transaction":
+            return str(self.base_url).rstrip("/")
+        return self.process_message_url
 
 
 class Endpoints(_Strict):

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import httpx
@@ -389,7 +390,7 @@ class DeliveryWorker:
         if tokens is not None:
             headers = {**headers, "Authorization": f"Bearer {await tokens.token(client)}"}
         return await client.post(
-            endpoint.process_message_url, content=delivery.body.encode(), headers=headers
+            endpoint.delivery_url, content=delivery.body.encode(), headers=headers
         )
 
     def _smart_tokens(self, endpoint: Endpoint) -> SmartTokens | None:
@@ -418,8 +419,17 @@ class DeliveryWorker:
 
 
 def _receiver_reference(response: httpx.Response) -> str | None:
-    location: str | None = response.headers.get("location")
-    return location[:256] if location else None
+    """What the receiver stored it as: the Location of a message's answer, or the first
+    entry's location in a transaction-response Bundle."""
+    location: Any = response.headers.get("location")
+    if not location and response.is_success:
+        try:
+            answer = response.json()
+            if isinstance(answer, dict) and answer.get("type") == "transaction-response":
+                location = answer["entry"][0]["response"]["location"]
+        except (ValueError, LookupError, TypeError):
+            location = None  # an answer without one: delivered all the same
+    return location[:256] if isinstance(location, str) and location else None
 
 
 async def run_workers(

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from gateway.auth.caller import Caller
-from gateway.configuration.endpoints import Endpoints
+from gateway.configuration.endpoints import Endpoint, Endpoints
 from gateway.store.outbox import Delivery, NewDelivery, OutboxStore
 from mappings import shared_facts
 from mappings.dataset_fhir.elements import recipients
 from mappings.dataset_fhir.resources import DatasetResources
 from mappings.datasets import EscalationSummary, Handover
-from mappings.messages import request_message
+from mappings.messages import as_transaction, request_message
 
 
 class DeliveryQueue:
@@ -77,7 +78,7 @@ class DeliveryQueue:
                     kind=dataset.dataset,
                     service_request_id=str(resources.service_request["id"]),
                     correlation_id=correlation_id,
-                    body=json.dumps(message, ensure_ascii=False, separators=(",", ":")),
+                    body=delivery_body(endpoint, message),
                     sender_ods=caller.ods_code,
                     sender_client=caller.client_id,
                     sender_role=caller.role,
@@ -89,3 +90,10 @@ class DeliveryQueue:
             )
             queued.append(delivery_id)
         return queued
+
+
+def delivery_body(endpoint: Endpoint, message: Mapping[str, Any]) -> str:
+    """The bytes every attempt sends: the message, or its resources as a transaction
+    where the receiver takes transactions (endpoints.yaml `send`)."""
+    sent = as_transaction(message) if endpoint.send == "transaction" else message
+    return json.dumps(sent, ensure_ascii=False, separators=(",", ":"))

@@ -22,6 +22,7 @@ from typing import Any
 from gateway.auth.caller import Caller
 from gateway.configuration.endpoints import Endpoints
 from gateway.search.query import PagingLimits, parse_search
+from gateway.services.deliveries import delivery_body
 from gateway.store.outbox import Delivery, NewDelivery, OutboxStore
 from gateway.store.resources import ResourceStore, StoredResource
 from mappings import shared_facts
@@ -121,7 +122,7 @@ class HandoverUpdates:
                     kind=UPDATE_KIND,
                     service_request_id=service_request_id,
                     correlation_id=original.correlation_id,
-                    body=json.dumps(message, ensure_ascii=False, separators=(",", ":")),
+                    body=delivery_body(endpoint, message),
                     sender_ods=self._caller.ods_code,
                     sender_client=self._caller.client_id,
                     sender_role=self._caller.role,

@@ -23,7 +23,9 @@ from tests.tokens import access_token, bearer
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def push_config(config_dir: Path, target: Path, base_url: str, **retry: float) -> Path:
+def push_config(
+    config_dir: Path, target: Path, base_url: str, *, send: str = "process-message", **retry: float
+) -> Path:
     shutil.copytree(config_dir, target)
     retry_yaml = ", ".join(f"{key}: {value}" for key, value in retry.items())
     (target / "endpoints.yaml").write_text(
@@ -31,6 +33,7 @@ def push_config(config_dir: Path, target: Path, base_url: str, **retry: float) -
         "  - ods: RZZ\n"
         "    mode: push\n"
         f"    base_url: {base_url}\n"
+        f"    send: {send}\n"
         "    timeouts: {connect_seconds: 2, read_seconds: 2}\n"
         + (f"    retry: {{{retry_yaml}}}\n" if retry else "")
     )

@@ -10,14 +10,17 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DELIVERED
+from gateway.store.outbox import DELIVERED, IN_FLIGHT
+from gateway.store.schema import outbox
 from tests.exchange.support import deliveries, gateway, handover, push, push_config
 from tests.exchange.trust import TrustBehaviour, running_trust
 from tests.servers import GATEWAY, gateway_env
@@ -52,6 +55,43 @@ def test_the_gateway_delivers_to_a_trust_that_fails_at_first_each_once(
     assert len(trust.stored) == 6
     assert trust.requests == 6 + 3
     assert sorted(d.service_request_id for d in deliveries(database)) == sorted(ids)
+
+
+def test_a_trust_that_takes_transactions_holds_each_resource_once_after_a_resend(
+    settings: Settings, database: Database, config_dir: Path, tmp_path: Path
+) -> None:
+    with running_trust(TrustBehaviour(fail_first=2)) as trust:
+        config = push_config(
+            config_dir, tmp_path / "config", trust.base_url, send="transaction", base_seconds=0.05
+        )
+        served = settings.model_copy(update={"config_dir": config})
+        with gateway(served, config) as client:
+            for n in range(3):
+                push(client, handover(f"TXN-{n}", NHS_NUMBERS[n]))
+        app = create_app(served.model_copy(update={"delivery_workers": 1}))
+        with TestClient(app):
+            assert wait_for(lambda: all(d.state == DELIVERED for d in deliveries(database)), 30)
+            first = dict(trust.resources)
+            # As if a worker died after the Trust stored one but before it was recorded:
+            # in flight, its lease run out. It is sent again: the same PUTs, so new
+            # versions of the same resources, no new records.
+            again = deliveries(database)[0].id
+            with database.write() as connection:
+                connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id == again)
+                    .values(
+                        state=IN_FLIGHT,
+                        leased_by="a-worker-that-died",
+                        lease_until=datetime.now(UTC) - timedelta(seconds=1),
+                    )
+                )
+            assert wait_for(lambda: max(trust.resources.values()) == 2, 30)
+    assert len(first) == 3 * 5  # ServiceRequest, two Flags, Communication, Provenance
+    assert set(trust.resources) == set(first)
+    assert sorted(trust.resources.values()).count(2) == 5
+    assert all(d.receiver_reference for d in deliveries(database))
+    assert trust.requests == 2 + 3 + 1
 
 
 def test_a_worker_killed_mid_delivery_loses_and_duplicates_nothing(

@@ -1,7 +1,8 @@
 """A small Trust system for end-to-end tests: a real FastAPI app served by uvicorn on
 loopback that takes BaRS referral messages, keeps what it stored (by X-Request-ID, so a
 repeat is answered 409 duplicate, as BaRS asks), and can be told to fail the first N
-requests, answer 503 with Retry-After, or hold its answer after storing."""
+requests, answer 503 with Retry-After, or hold its answer after storing. It also takes
+FHIR transactions of PUTs at its base, keeping each resource by Type/id."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class TrustBehaviour:
 class TrustSystem:
     behaviour: TrustBehaviour = field(default_factory=TrustBehaviour)
     stored: dict[str, bytes] = field(default_factory=dict)  # X-Request-ID -> body
+    # Transactions: each resource by Type/id, with how many versions it has.
+    resources: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
@@ -65,6 +68,30 @@ class TrustSystem:
                 time.sleep(self.behaviour.hold_seconds)
             return Response(
                 status_code=200, headers={"Location": f"{self.base_url}/Bundle/{len(self.stored)}"}
+            )
+
+        @app.post("/fhir")
+        async def transaction(request: Request) -> Response:
+            bundle = await request.json()
+            with self.lock:
+                self.requests += 1
+                if self.requests <= self.behaviour.fail_first:
+                    return Response(status_code=503)
+                answers = []
+                for entry in bundle["entry"]:
+                    assert entry["request"]["method"] == "PUT"
+                    key = entry["request"]["url"]
+                    self.resources[key] = self.resources.get(key, 0) + 1
+                    answers.append(
+                        {
+                            "response": {
+                                "status": "201 Created" if self.resources[key] == 1 else "200 OK",
+                                "location": f"{key}/_history/{self.resources[key]}",
+                            }
+                        }
+                    )
+            return JSONResponse(
+                {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
             )
 
         return app

@@ -1,14 +1,16 @@
 """The BaRS update message: the request's event with reason update, focus the
-ServiceRequest, carrying the ServiceRequest and what else changed, as valid FHIR R4."""
+ServiceRequest, carrying the ServiceRequest and what else changed, as valid FHIR R4; and
+a message's resources as a transaction, for receivers that take transactions."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from mappings.messages import update_message
+from mappings.messages import as_transaction, request_message, update_message
 from tests.builders import flag, service_request
 from tests.fhir_judge import assert_valid_fhir
+from tests.mappings.dataset_fhir.support import handover, resources
 
 GATEWAY = "https://gateway.test/fhir"
 ENDPOINT = "https://rzz.test/fhir/$process-message"
@@ -80,3 +82,24 @@ def test_another_updated_resource_travels_with_the_service_request() -> None:
         f"{GATEWAY}/Flag/flag-1",
     ]
     assert message["entry"][2]["resource"] == risk
+
+
+def test_a_receiver_that_takes_transactions_gets_each_resource_put_under_its_id() -> None:
+    made = resources(handover())
+    message = request_message(
+        made,
+        message_id="b5a7c1de-0000-4000-8000-000000000002",
+        gateway_url=GATEWAY,
+        endpoint="https://rzz.test/fhir",
+        sender_ods="AZZ",
+        receiver_ods="RZZ",
+        now=NOW,
+    )
+    transaction = as_transaction(message)
+    assert transaction["type"] == "transaction"
+    carried = [entry["resource"] for entry in transaction["entry"]]
+    assert carried == made.all()  # every resource, as stored, no MessageHeader
+    assert [entry["request"] for entry in transaction["entry"]] == [
+        {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"} for r in made.all()
+    ]
+    assert_valid_fhir(transaction)
