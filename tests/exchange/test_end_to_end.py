@@ -57,6 +57,25 @@ def test_the_gateway_delivers_to_a_trust_that_fails_at_first_each_once(
     assert sorted(d.service_request_id for d in deliveries(database)) == sorted(ids)
 
 
+def test_a_trust_that_answers_too_late_still_stores_each_handover_once(
+    settings: Settings, database: Database, config_dir: Path, tmp_path: Path
+) -> None:
+    # It stores, then holds its answer past the gateway's 2 s read timeout: the gateway
+    # retries the same request id and body, and the Trust's 409 duplicate counts.
+    with running_trust(TrustBehaviour(hold_seconds=2.5)) as trust:
+        config = push_config(config_dir, tmp_path / "config", trust.base_url, base_seconds=0.05)
+        served = settings.model_copy(update={"config_dir": config})
+        with gateway(served, config) as client:
+            push(client, handover("LATE-1", NHS_NUMBERS[0]))
+        app = create_app(served.model_copy(update={"delivery_workers": 1}))
+        with TestClient(app):
+            assert wait_for(lambda: deliveries(database)[0].state == DELIVERED, 30)
+    (delivered,) = deliveries(database)
+    assert delivered.attempts >= 2
+    assert len(trust.stored) == 1
+    assert trust.requests == delivered.attempts
+
+
 def test_a_trust_that_takes_transactions_holds_each_resource_once_after_a_resend(
     settings: Settings, database: Database, config_dir: Path, tmp_path: Path
 ) -> None:
