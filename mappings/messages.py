@@ -178,31 +178,10 @@ def request_message(
     system: MessageHeader (servicerequest-request, focus the ServiceRequest), then the
     ServiceRequest, its Flags, the Communication and the Provenance, each under its
     gateway URL so the receiver can refer back to it."""
-    request = resources.service_request
-    header = {
-        "resourceType": "MessageHeader",
-        "id": message_id,
-        "eventCoding": codes.EVENT_SERVICE_REQUEST_REQUEST.coding(),
-        "destination": [{"endpoint": endpoint, "receiver": organisation(receiver_ods)}],
-        "sender": organisation(sender_ods),
-        "source": {"endpoint": gateway_url},
-        "focus": [{"reference": f"{gateway_url}/ServiceRequest/{request['id']}"}],
-    }
-    entries = [{"fullUrl": f"urn:uuid:{message_id}", "resource": header}]
-    entries += [
-        {
-            "fullUrl": f"{gateway_url}/{resource['resourceType']}/{resource['id']}",
-            "resource": resource,
-        }
-        for resource in resources.all()
-    ]
-    return {
-        "resourceType": "Bundle",
-        "id": message_id,
-        "type": "message",
-        "timestamp": instant(now),
-        "entry": entries,
-    }
+    header = _request_header(
+        message_id, gateway_url, endpoint, sender_ods, receiver_ods, resources.service_request
+    )
+    return _message(header, resources.all(), gateway_url, now)
 
 
 def update_message(
@@ -221,20 +200,40 @@ def update_message(
     only what changed: the ServiceRequest as it now stands (so a cancellation reads as
     status revoked) and, when another resource was updated, that resource. Each is the
     stored version, meta.versionId included, under its gateway URL."""
-    header = {
+    header = _request_header(
+        message_id, gateway_url, endpoint, sender_ods, receiver_ods, service_request
+    )
+    header["reason"] = {"coding": [codes.REASON_UPDATE.coding()]}
+    carried = [service_request]
+    if updated.get("resourceType") != "ServiceRequest":
+        carried.append(updated)
+    return _message(header, carried, gateway_url, now)
+
+
+def _request_header(
+    message_id: str,
+    gateway_url: str,
+    endpoint: str,
+    sender_ods: str,
+    receiver_ods: str,
+    service_request: Resource,
+) -> dict[str, Any]:
+    return {
         "resourceType": "MessageHeader",
         "id": message_id,
         "eventCoding": codes.EVENT_SERVICE_REQUEST_REQUEST.coding(),
         "destination": [{"endpoint": endpoint, "receiver": organisation(receiver_ods)}],
         "sender": organisation(sender_ods),
         "source": {"endpoint": gateway_url},
-        "reason": {"coding": [codes.REASON_UPDATE.coding()]},
         "focus": [{"reference": f"{gateway_url}/ServiceRequest/{service_request['id']}"}],
     }
-    carried = [service_request]
-    if updated.get("resourceType") != "ServiceRequest":
-        carried.append(updated)
-    entries = [{"fullUrl": f"urn:uuid:{message_id}", "resource": header}]
+
+
+def _message(
+    header: dict[str, Any], carried: Sequence[Resource], gateway_url: str, now: datetime
+) -> dict[str, Any]:
+    """A message Bundle: the header, then each resource under its gateway URL."""
+    entries = [{"fullUrl": f"urn:uuid:{header['id']}", "resource": header}]
     entries += [
         {
             "fullUrl": f"{gateway_url}/{resource['resourceType']}/{resource['id']}",
@@ -244,7 +243,7 @@ def update_message(
     ]
     return {
         "resourceType": "Bundle",
-        "id": message_id,
+        "id": header["id"],
         "type": "message",
         "timestamp": instant(now),
         "entry": entries,

@@ -71,25 +71,49 @@ class DeliveryQueue:
                 now=now,
             )
             self._outbox.enqueue(
-                NewDelivery(
-                    id=delivery_id,
-                    destination=receiver,
+                new_delivery(
+                    endpoint,
+                    message,
+                    caller,
                     patient=dataset.patient.nhs_number,
                     kind=dataset.dataset,
                     service_request_id=str(resources.service_request["id"]),
                     correlation_id=correlation_id,
-                    body=delivery_body(endpoint, message),
-                    sender_ods=caller.ods_code,
-                    sender_client=caller.client_id,
-                    sender_role=caller.role,
-                    purpose=caller.purpose.value,
-                    justification=caller.justification,
-                    sharing=shared_facts.encode(shared_facts.message_facts(message)),
                 ),
                 now,
             )
             queued.append(delivery_id)
         return queued
+
+
+def new_delivery(
+    endpoint: Endpoint,
+    message: Mapping[str, Any],
+    sender: Caller,
+    *,
+    patient: str | None,
+    kind: str,
+    service_request_id: str,
+    correlation_id: str,
+) -> NewDelivery:
+    """A delivery of `message` (its MessageHeader id is the delivery's id) to
+    `endpoint`, on behalf of `sender`, whom the consent re-check decides as, on the
+    sharing facts of what the message carries."""
+    return NewDelivery(
+        id=str(message["id"]),
+        destination=endpoint.ods,
+        patient=patient,
+        kind=kind,
+        service_request_id=service_request_id,
+        correlation_id=correlation_id,
+        body=delivery_body(endpoint, message),
+        sender_ods=sender.ods_code,
+        sender_client=sender.client_id,
+        sender_role=sender.role,
+        purpose=sender.purpose.value,
+        justification=sender.justification,
+        sharing=shared_facts.encode(shared_facts.message_facts(message)),
+    )
 
 
 def delivery_body(endpoint: Endpoint, message: Mapping[str, Any]) -> str:

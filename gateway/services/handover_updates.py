@@ -22,10 +22,9 @@ from typing import Any
 from gateway.auth.caller import Caller
 from gateway.configuration.endpoints import Endpoints
 from gateway.search.query import PagingLimits, parse_search
-from gateway.services.deliveries import delivery_body
-from gateway.store.outbox import Delivery, NewDelivery, OutboxStore
+from gateway.services.deliveries import new_delivery
+from gateway.store.outbox import Delivery, OutboxStore
 from gateway.store.resources import ResourceStore, StoredResource
-from mappings import shared_facts
 from mappings.messages import update_message
 
 # The resources a dataset is mapped to that a receiver acts on. (Its Provenance records
@@ -115,20 +114,14 @@ class HandoverUpdates:
                 now=now,
             )
             self._outbox.enqueue(
-                NewDelivery(
-                    id=delivery_id,
-                    destination=destination,
+                new_delivery(
+                    endpoint,
+                    message,
+                    self._caller,
                     patient=original.patient,
                     kind=UPDATE_KIND,
                     service_request_id=service_request_id,
                     correlation_id=original.correlation_id,
-                    body=delivery_body(endpoint, message),
-                    sender_ods=self._caller.ods_code,
-                    sender_client=self._caller.client_id,
-                    sender_role=self._caller.role,
-                    purpose=self._caller.purpose.value,
-                    justification=self._caller.justification,
-                    sharing=shared_facts.encode(shared_facts.message_facts(message)),
                 ),
                 now,
             )
