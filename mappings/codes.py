@@ -445,4 +445,5 @@ EVENT_SERVICE_REQUEST_RESPONSE: Final = Code(
 # something it already has (a later version of a referral, a cancellation). BaRS keeps
 # the request's eventCoding on an update; the reason says it is one.
 MESSAGE_REASON_BARS_SYSTEM: Final = "https://fhir.nhs.uk/CodeSystem/message-reason-bars"
+REASON_NEW: Final = Code(MESSAGE_REASON_BARS_SYSTEM, "new", "New")
 REASON_UPDATE: Final = Code(MESSAGE_REASON_BARS_SYSTEM, "update", "Update")

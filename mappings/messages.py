@@ -51,6 +51,13 @@ def read_message(bundle: Resource) -> ReferralMessage:
             "This gateway processes the BaRS event servicerequest-request "
             f"({codes.MESSAGE_EVENTS_BARS_SYSTEM}).",
         )
+    if _coded_reason(header) not in (None, codes.REASON_NEW.code):
+        raise _refused(
+            "MessageHeader.reason",
+            "This gateway takes new referrals by message (reason new, "
+            f"{codes.MESSAGE_REASON_BARS_SYSTEM}); change one it holds with a FHIR update "
+            "(PUT) of its ServiceRequest.",
+        )
     header_id = header.get("id")
     if not isinstance(header_id, str):
         raise _refused("MessageHeader.id", "The MessageHeader must have an id.")
@@ -91,6 +98,17 @@ def read_message(bundle: Resource) -> ReferralMessage:
             "(the handover or escalation itself).",
         )
     return ReferralMessage(header_id, receiver_ods, target, flags, communications[0], references)
+
+
+def _coded_reason(header: Resource) -> str | None:
+    """The BaRS message reason's code; "unreadable" for a reason in another system."""
+    reason = _mapping(header.get("reason"))
+    if not reason:
+        return None
+    for coding in _list(reason.get("coding")):
+        if coding.get("system") == codes.MESSAGE_REASON_BARS_SYSTEM:
+            return str(coding.get("code"))
+    return "unreadable"
 
 
 def coded_event(header: Resource) -> str | None:
@@ -175,12 +193,13 @@ def request_message(
     now: datetime,
 ) -> dict[str, Any]:
     """A BaRS referral message carrying a stored dataset's resources to a receiver's
-    system: MessageHeader (servicerequest-request, focus the ServiceRequest), then the
+    system: MessageHeader (servicerequest-request, reason new, focus the ServiceRequest), then the
     ServiceRequest, its Flags, the Communication and the Provenance, each under its
     gateway URL so the receiver can refer back to it."""
     header = _request_header(
         message_id, gateway_url, endpoint, sender_ods, receiver_ods, resources.service_request
     )
+    header["reason"] = {"coding": [codes.REASON_NEW.coding()]}
     return _message(header, resources.all(), gateway_url, now)
 
 

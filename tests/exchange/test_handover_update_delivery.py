@@ -89,7 +89,7 @@ def test_the_create_then_the_update_arrive_in_order_under_one_correlation_id(
     assert (first_id, second_id) == (create.id, update.id)
     assert first_id != second_id
     assert first_correlation == second_correlation == "push-corr-7"
-    assert (_reason(first), _reason(second)) == (None, "update")
+    assert (_reason(first), _reason(second)) == ("new", "update")
     assert first["entry"][1]["resource"]["status"] == "active"
     revoked = second["entry"][1]["resource"]
     assert (revoked["id"], revoked["status"]) == (service_request_id, "revoked")

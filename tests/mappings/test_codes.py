@@ -65,7 +65,8 @@ STANDARD_CODES = {
     (SCT, "129707006", "At risk for other-directed violence"),
     (BARS_EVENTS, "servicerequest-request", "Service Request - Request"),
     (BARS_EVENTS, "servicerequest-response", "Service Request - Response"),
-    (BARS_REASONS, "update", "Update"),  # BaRS CodeSystem message-reason-bars
+    (BARS_REASONS, "new", "New"),  # BaRS CodeSystem message-reason-bars
+    (BARS_REASONS, "update", "Update"),
     *((UK_NHS_STATUS, code, display) for code, display in (
         ("01", "Number present and verified"),
         ("02", "Number present but not traced"),

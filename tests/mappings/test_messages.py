@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mappings.messages import as_transaction, request_message, update_message
+import pytest
+
+from mappings.issues import ContentError
+from mappings.messages import as_transaction, read_message, request_message, update_message
 from tests.builders import flag, service_request
 from tests.fhir_judge import assert_valid_fhir
 from tests.mappings.dataset_fhir.support import handover, resources
@@ -103,3 +106,30 @@ def test_a_receiver_that_takes_transactions_gets_each_resource_put_under_its_id(
         {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"} for r in made.all()
     ]
     assert_valid_fhir(transaction)
+
+
+def test_a_referral_message_says_it_is_new_and_an_incoming_update_is_refused() -> None:
+    message = request_message(
+        resources(handover()),
+        message_id="b5a7c1de-0000-4000-8000-000000000003",
+        gateway_url=GATEWAY,
+        endpoint=ENDPOINT,
+        sender_ods="AZZ",
+        receiver_ods="RZZ",
+        now=NOW,
+    )
+    header = message["entry"][0]["resource"]
+    assert header["reason"] == {
+        "coding": [
+            {
+                "system": "https://fhir.nhs.uk/CodeSystem/message-reason-bars",
+                "code": "new",
+                "display": "New",
+            }
+        ]
+    }
+    assert read_message(message).header_id == header["id"]  # as sent, it is read back
+    header["reason"]["coding"][0]["code"] = "update"
+    with pytest.raises(ContentError) as refused:
+        read_message(message)
+    assert refused.value.issues[0].expression == "MessageHeader.reason"
