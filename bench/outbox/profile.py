@@ -50,7 +50,7 @@ SELECTED = (
     ("--- json.loads (the kept sharing facts)", "json/__init__.py", "loads"),
     ("--- SharingPolicy.on_share (the decisions)", "gateway/services/sharing.py", "on_share"),
     ("--- the round's Consents read", "gateway/services/sharing.py", "read_consents"),
-    ("- send (DeliveryWorker._send)", "gateway/exchange/worker.py", "_send"),
+    ("- send (EndpointSender.send)", "gateway/exchange/sender.py", "send"),
     ("-- httpx AsyncClient.post", "httpx/_client.py", "post"),
     ("- outcomes (DeliveryWorker._record_all)", "gateway/exchange/worker.py", "_record_all"),
     ("-- OutboxStore.record", "gateway/store/outbox.py", "record"),

@@ -14,14 +14,14 @@ from __future__ import annotations
 import random
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
 
 import anyio
 import httpx
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.abc import TaskGroup
 
 from gateway.audit import log as audit_log
 from gateway.configuration.endpoints import Endpoint
@@ -30,9 +30,10 @@ from gateway.exchange.audit import attempt_events
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.consent_check import refusals_at_send
 from gateway.exchange.doorbell import Doorbell
+from gateway.exchange.flow import Flow
 from gateway.exchange.metrics import DeliveryMetrics
-from gateway.exchange.outbound_auth import SmartTokens, TokenRefused, tls_context
-from gateway.exchange.policy import Answer, Verdict, backoff, exhausted, judge
+from gateway.exchange.policy import Verdict, backoff, exhausted
+from gateway.exchange.sender import EndpointSender
 from gateway.exchange.wakeups import ring_on_notify
 from gateway.logging import get_logger
 from gateway.services.access_trail import Outcome
@@ -43,7 +44,8 @@ from gateway.store.resources import ResourceStore
 
 log = get_logger(__name__)
 
-FHIR_JSON = "application/fhir+json"
+# How long a busy worker lets finished deliveries gather before recording them together.
+RECORD_LINGER = 0.05
 # A delivery held back by an open circuit is looked at again this long after it reopens.
 HELD_BACK_PAUSE = timedelta(seconds=1)
 
@@ -136,7 +138,6 @@ class DeliveryWorker:
         self._database = database
         self._config = config
         self._settings = settings
-        self._transport = transport
         self._clock = clock
         # Jitter only spreads retries out; it need not be unpredictable.
         self._rng = rng or random.Random()  # noqa: S311
@@ -146,29 +147,29 @@ class DeliveryWorker:
         # Rung when work is queued (PostgreSQL NOTIFY, or this process's own push), so an
         # idle worker need not wait out its poll interval.
         self.doorbell = doorbell or Doorbell()
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._tokens: dict[str, SmartTokens] = {}
+        self._sender = EndpointSender(transport, clock)
         self._limits: dict[tuple[str, int], anyio.Semaphore] = {}
 
     async def run(self, stopping: anyio.Event) -> None:
         """Deliver until `stopping` is set; an unexpected error is logged, not fatal.
 
-        Three stages, so that the database work of one round overlaps the sends of
-        another: claiming (with the consent re-check), sending, recording. At most one
-        claimed round waits for the sender, and a round's outcomes are recorded while
-        the next round is sent. On stopping, what was claimed is still sent and recorded.
-        A worker that dies with outcomes unrecorded leaves leases to expire: those
-        deliveries are sent again, under the same ids, and the receiver says duplicate.
+        Continuous: claim (with the consent re-check) while there is room, send each
+        delivery as a task of its own within its endpoint's concurrency, and record
+        outcomes in batches as they finish. One slow or hung endpoint holds only its own
+        deliveries (and its room), never the others'. On stopping, what was claimed is
+        still sent and recorded. A worker that dies with outcomes unrecorded leaves
+        leases to expire: those deliveries are sent again, under the same ids, and the
+        receiver says duplicate.
         """
-        claimed_in, claimed_out = anyio.create_memory_object_stream[_Round](1)
-        outcomes_in, outcomes_out = anyio.create_memory_object_stream[list[_Outcome]](2)
+        batch = self._settings.batch
+        flow: Flow[_Outcome] = Flow(limit=4 * batch, per_endpoint=batch)
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._ring_when, stopping)
-                group.start_soon(self._claiming, stopping, claimed_in)
-                group.start_soon(self._sending, claimed_out, outcomes_in)
-                await self._recording(outcomes_out)
-                group.cancel_scope.cancel()
+                group.start_soon(self._recording, flow)
+                async with anyio.create_task_group() as sends:
+                    await self._claiming(stopping, flow, sends)
+                flow.close()  # every send has finished: record the rest, then stop
         finally:
             await self.aclose()
 
@@ -176,10 +177,12 @@ class DeliveryWorker:
         """One round, start to end: claim what is due, re-check consent for all of it in
         one read, send it (each endpoint within its concurrency), and record every
         outcome in one transaction. How many deliveries were claimed."""
-        round_ = await self._claim_round()
+        round_ = await self._claim_round(self._settings.batch, set())
         if round_ is None:
             return 0
-        outcomes = await self._send_round(round_)
+        outcomes: list[_Outcome] = []
+        async with anyio.create_task_group() as sends:
+            self._dispatch(round_, sends, lambda _, outcome: outcomes.append(outcome))
         await anyio.to_thread.run_sync(self._record_all, outcomes)
         return len(round_.claimed)
 
@@ -188,83 +191,102 @@ class DeliveryWorker:
         self.doorbell.ring()
 
     async def _claiming(
-        self, stopping: anyio.Event, rounds: MemoryObjectSendStream[_Round]
+        self, stopping: anyio.Event, flow: Flow[_Outcome], sends: TaskGroup
     ) -> None:
-        async with rounds:
-            while not stopping.is_set():
-                # Reset before looking: a ring while looking makes the wait below end at
-                # once, so work queued meanwhile is never left for the poll.
-                self.doorbell.reset()
-                try:
-                    round_ = await self._claim_round()
-                except Exception:  # the loop must outlive one bad round
-                    log.exception("delivery.claim_failed")
-                    round_ = None
-                if round_ is None:
-                    await self.doorbell.wait(self._settings.poll_interval)
-                else:
-                    await rounds.send(round_)
+        while not stopping.is_set():
+            if flow.room <= 0:
+                await flow.changed()
+                continue
+            # Reset before looking: a ring while looking makes the wait below end at once,
+            # so work queued meanwhile is never left for the poll.
+            self.doorbell.reset()
+            pushing = [e.ods for e in self._config().endpoints.endpoints if e.mode == "push"]
+            busy = {ods for ods in pushing if flow.full(ods)}
+            if pushing and busy == set(pushing):
+                await flow.changed()  # every endpoint has its fill: claim when one frees
+                continue
+            try:
+                round_ = await self._claim_round(min(self._settings.batch, flow.room), busy)
+            except Exception:  # the loop must outlive one bad claim
+                log.exception("delivery.claim_failed")
+                round_ = None
+            if round_ is None:
+                # Nothing due (or only for busy endpoints): wait for a ring, a finished
+                # send freeing an endpoint, or the poll.
+                poll = partial(self.doorbell.wait, self._settings.poll_interval)
+                async with anyio.create_task_group() as waiting:
+                    waiting.start_soon(_first, poll, waiting)
+                    if busy:
+                        waiting.start_soon(_first, flow.changed, waiting)
+            else:
+                self._dispatch(round_, sends, flow.finished, flow.sending)
 
-    async def _sending(
-        self,
-        rounds: MemoryObjectReceiveStream[_Round],
-        outcomes: MemoryObjectSendStream[list[_Outcome]],
-    ) -> None:
-        async with rounds, outcomes:
-            async for round_ in rounds:
-                await outcomes.send(await self._send_round(round_))
+    async def _recording(self, flow: Flow[_Outcome]) -> None:
+        batch = self._settings.batch
+        while not flow.drained:
+            if not flow.unrecorded:
+                await flow.changed()
+                continue
+            # While more are on the wire, gather up to a batch (for at most RECORD_LINGER)
+            # so that a busy worker records in few transactions; alone, record at once.
+            with anyio.move_on_after(RECORD_LINGER):
+                while flow.unrecorded < batch and flow.in_flight and not flow.closed:
+                    await flow.changed()
+            finished = flow.take_finished()
+            try:
+                await anyio.to_thread.run_sync(self._record_all, finished)
+            except Exception:  # unrecorded: the leases expire and they are resent
+                log.exception("delivery.record_failed")
 
-    async def _recording(self, outcomes: MemoryObjectReceiveStream[list[_Outcome]]) -> None:
-        async with outcomes:
-            async for round_outcomes in outcomes:
-                try:
-                    await anyio.to_thread.run_sync(self._record_all, round_outcomes)
-                except Exception:  # unrecorded: the leases expire and they are resent
-                    log.exception("delivery.record_failed")
-
-    async def _claim_round(self) -> _Round | None:
+    async def _claim_round(self, limit: int, busy: set[str]) -> _Round | None:
         config = self._config()
         if not config.endpoints.pushes:
             return None  # every receiver pulls: nothing to claim, no write lock taken
         now = self._clock()
-        exclude = {
+        exclude = busy | {
             endpoint.ods
             for endpoint in config.endpoints.endpoints
             if self.breaker.is_open(endpoint.ods, now)
         }
-        return await anyio.to_thread.run_sync(self._claim_and_check, config, now, exclude)
+        return await anyio.to_thread.run_sync(self._claim_and_check, config, now, exclude, limit)
 
     def _claim_and_check(
-        self, config: GatewayConfig, now: datetime, exclude: set[str]
+        self, config: GatewayConfig, now: datetime, exclude: set[str], limit: int
     ) -> _Round | None:
-        claimed = self._claim(now, exclude)
+        claimed = self._claim(now, exclude, limit)
         if not claimed:
             return None
         return _Round(config, claimed, self._refusals(config, claimed))
 
-    async def _send_round(self, round_: _Round) -> list[_Outcome]:
-        outcomes: list[_Outcome] = []
-        async with anyio.create_task_group() as group:
-            for delivery in round_.claimed:
-                endpoint = round_.config.endpoints.push_endpoint(delivery.destination)
-                refusal = round_.refusals.get(delivery.id)
-                if endpoint is None:
-                    outcomes.append(_Outcome(delivery, DEAD, "the receiver no longer takes pushes"))
-                elif refusal is not None:
-                    outcomes.append(_Outcome(delivery, STOPPED, refusal))
-                else:
-                    group.start_soon(self._attempt, endpoint, delivery, outcomes)
-        return outcomes
+    def _dispatch(
+        self,
+        round_: _Round,
+        sends: TaskGroup,
+        report: Callable[[str, _Outcome], None],
+        sending: Callable[[str, str], None] = lambda _id, _endpoint: None,
+    ) -> None:
+        """Each claimed delivery: sent as a task in `sends`, or at once dead (its
+        receiver no longer takes pushes) or stopped (consent); `report` gets each
+        outcome, `sending` each delivery that goes on the wire."""
+        for delivery in round_.claimed:
+            endpoint = round_.config.endpoints.push_endpoint(delivery.destination)
+            refusal = round_.refusals.get(delivery.id)
+            if endpoint is None:
+                outcome = _Outcome(delivery, DEAD, "the receiver no longer takes pushes")
+                report(delivery.id, outcome)
+            elif refusal is not None:
+                report(delivery.id, _Outcome(delivery, STOPPED, refusal))
+            else:
+                sending(delivery.id, endpoint.ods)
+                sends.start_soon(self._attempt, endpoint, delivery, report)
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        await self._sender.aclose()
 
-    def _claim(self, now: datetime, exclude: set[str]) -> list[Delivery]:
+    def _claim(self, now: datetime, exclude: set[str], limit: int) -> list[Delivery]:
         with self._database.write() as connection:
             return OutboxStore(connection).claim(
-                self.worker_id, now, self._settings.lease, self._settings.batch, exclude=exclude
+                self.worker_id, now, self._settings.lease, limit, exclude=exclude
             )
 
     def _refusals(self, config: GatewayConfig, claimed: list[Delivery]) -> dict[str, str]:
@@ -276,15 +298,17 @@ class DeliveryWorker:
         return {delivery_id: refusal.describe() for delivery_id, refusal in found.items()}
 
     async def _attempt(
-        self, endpoint: Endpoint, delivery: Delivery, outcomes: list[_Outcome]
+        self, endpoint: Endpoint, delivery: Delivery, report: Callable[[str, _Outcome], None]
     ) -> None:
+        report(delivery.id, await self._attempted(endpoint, delivery))
+
+    async def _attempted(self, endpoint: Endpoint, delivery: Delivery) -> _Outcome:
         async with self._limit(endpoint):
             if not self.breaker.allows(endpoint.ods, self._clock()):
                 # The circuit opened since this was claimed (or another delivery is the
                 # probe): not sent, so not an attempt; it waits for the circuit.
-                outcomes.append(self._held_back(endpoint, delivery))
-                return
-            answer, reference = await self._send(endpoint, delivery)
+                return self._held_back(endpoint, delivery)
+            answer, reference = await self._sender.send(endpoint, delivery)
         now = self._clock()
         if self._metrics is not None:
             self._metrics.attempts.labels(endpoint.ods, answer.verdict.value).inc()
@@ -293,15 +317,13 @@ class DeliveryWorker:
         else:  # it answered: up, even if it refused this one
             self.breaker.succeeded(endpoint.ods)
         if answer.verdict is Verdict.DELIVERED:
-            outcomes.append(_Outcome(delivery, DELIVERED, None, reference=reference))
-            return
+            return _Outcome(delivery, DELIVERED, None, reference=reference)
         if answer.verdict is Verdict.DEAD or exhausted(
             endpoint.retry, delivery.attempts, delivery.created_at, now
         ):
-            outcomes.append(_Outcome(delivery, DEAD, answer.summary))
-            return
+            return _Outcome(delivery, DEAD, answer.summary)
         wait = backoff(endpoint.retry, delivery.attempts, answer.retry_after, self._rng)
-        outcomes.append(_Outcome(delivery, RETRYING, answer.summary, retry_at=now + wait))
+        return _Outcome(delivery, RETRYING, answer.summary, retry_at=now + wait)
 
     def _held_back(self, endpoint: Endpoint, delivery: Delivery) -> _Outcome:
         now = self._clock()
@@ -349,87 +371,11 @@ class DeliveryWorker:
                 log.info("delivery." + outcome.state, delivery=delivery.id)
             audit_log.append(connection, events)
 
-    async def _send(self, endpoint: Endpoint, delivery: Delivery) -> tuple[Answer, str | None]:
-        client = self._client(endpoint)
-        tokens = self._smart_tokens(endpoint)
-        headers = {
-            "Content-Type": FHIR_JSON,
-            "Accept": FHIR_JSON,
-            "X-Request-ID": delivery.id,
-            "X-Correlation-ID": delivery.correlation_id,
-        }
-        try:
-            response = await self._post(client, endpoint, delivery, headers, tokens)
-            if response.status_code == 401 and tokens is not None:
-                # The Trust refused our token (revoked, or its clock differs): one more
-                # try with a fresh one, then the 401 stands.
-                tokens.forget()
-                response = await self._post(client, endpoint, delivery, headers, tokens)
-        except TokenRefused as refused:
-            return Answer(Verdict.RETRY, f"SMART token: {refused}"), None
-        except httpx.TimeoutException:
-            return Answer(Verdict.RETRY, "timed out"), None
-        except httpx.TransportError as error:
-            return Answer(Verdict.RETRY, f"network error: {type(error).__name__}"), None
-        answer = judge(
-            response.status_code,
-            response.content,
-            response.headers.get("retry-after"),
-            self._clock(),
-        )
-        return answer, _receiver_reference(response)
 
-    async def _post(
-        self,
-        client: httpx.AsyncClient,
-        endpoint: Endpoint,
-        delivery: Delivery,
-        headers: dict[str, str],
-        tokens: SmartTokens | None,
-    ) -> httpx.Response:
-        if tokens is not None:
-            headers = {**headers, "Authorization": f"Bearer {await tokens.token(client)}"}
-        return await client.post(
-            endpoint.delivery_url, content=delivery.body.encode(), headers=headers
-        )
-
-    def _smart_tokens(self, endpoint: Endpoint) -> SmartTokens | None:
-        smart = endpoint.authentication.smart
-        if smart is None:
-            return None
-        tokens = self._tokens.get(endpoint.ods)
-        if tokens is None:
-            tokens = SmartTokens(smart)
-            self._tokens[endpoint.ods] = tokens
-        return tokens
-
-    def _client(self, endpoint: Endpoint) -> httpx.AsyncClient:
-        client = self._clients.get(endpoint.ods)
-        if client is None:
-            timeouts = endpoint.timeouts
-            mtls = endpoint.authentication.mtls
-            client = httpx.AsyncClient(
-                transport=self._transport,
-                verify=tls_context(mtls) if mtls is not None else True,
-                timeout=httpx.Timeout(timeouts.read_seconds, connect=timeouts.connect_seconds),
-                limits=httpx.Limits(max_connections=endpoint.concurrency),
-            )
-            self._clients[endpoint.ods] = client
-        return client
-
-
-def _receiver_reference(response: httpx.Response) -> str | None:
-    """What the receiver stored it as: the Location of a message's answer, or the first
-    entry's location in a transaction-response Bundle."""
-    location: Any = response.headers.get("location")
-    if not location and response.is_success:
-        try:
-            answer = response.json()
-            if isinstance(answer, dict) and answer.get("type") == "transaction-response":
-                location = answer["entry"][0]["response"]["location"]
-        except (ValueError, LookupError, TypeError):
-            location = None  # an answer without one: delivered all the same
-    return location[:256] if isinstance(location, str) and location else None
+async def _first(wait: Callable[[], Awaitable[None]], group: TaskGroup) -> None:
+    """Await `wait`, then end its sibling waits in `group`."""
+    await wait()
+    group.cancel_scope.cancel()
 
 
 async def run_workers(
