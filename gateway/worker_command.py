@@ -8,6 +8,7 @@ again later, under the same request id); SIGHUP reloads the configuration direct
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 
 import anyio
@@ -24,6 +25,10 @@ from gateway.store import migrate
 from gateway.store.database import Database
 
 log = get_logger(__name__)
+
+# uvloop where installed (uvicorn[standard] brings it on Linux), as `gateway serve` runs
+# under uvicorn: its C event loop and sockets cost a worker less CPU per delivery.
+_LOOP = {"use_uvloop": importlib.util.find_spec("uvloop") is not None}
 
 
 def worker_command(
@@ -48,7 +53,7 @@ def worker_command(
             server, _ = start_http_server(port, addr=host, registry=metrics.registry)
             log.info("worker.metrics_serving", host=host, port=port)
         try:
-            anyio.run(_run, settings, database, config, count, metrics)
+            anyio.run(_run, settings, database, config, count, metrics, backend_options=_LOOP)
         finally:
             if server is not None:
                 server.shutdown()
