@@ -2,11 +2,12 @@
 its endpoint, and record the outcome.
 
 Runs inside `gateway serve` (a task in the lifespan) and as `gateway worker` processes for
-scale. No database transaction is held while a request is on the wire: a claim is one
-short transaction, and each outcome another. A worker that dies between the receiver
-storing a delivery and its outcome being recorded leaves a lease that expires; the
-delivery is claimed again and sent with the same X-Request-ID and body, which the
-receiver answers 409 duplicate, counted as delivered: stored once.
+scale. No database transaction is held while a request is on the wire: a claim (with the
+consent re-check) is one short transaction, and a batch of finished outcomes with their
+AuditEvents another. A worker that dies between the receiver storing a delivery and its
+outcome being recorded leaves a lease that expires; the delivery is claimed again and
+sent with the same X-Request-ID and body, which the receiver answers 409 duplicate,
+counted as delivered: stored once.
 """
 
 from __future__ import annotations
