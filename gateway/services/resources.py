@@ -18,7 +18,6 @@ from gateway.auth.scopes import Interaction
 from gateway.errors import (
     BadRequest,
     Conflict,
-    Forbidden,
     InsufficientScope,
     InvalidContent,
     InvalidHeader,
@@ -31,6 +30,7 @@ from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.services.access_trail import NOT_PARTY, AccessTrail
 from gateway.services.handover_updates import HandoverUpdates
+from gateway.services.senders import check_sender, parties_of
 from gateway.services.sharing import SharingPolicy, refusal, sharing_facts
 from gateway.store.resources import (
     NewResource,
@@ -43,13 +43,9 @@ from gateway.store.resources import (
 from mappings.audit_event import AuditedDecision
 from mappings.consents import privacy_consent_issues
 from mappings.fhir_dates import format_instant
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM
-from mappings.issues import ContentError, Issue, IssueCode
+from mappings.issues import ContentError
 from mappings.parties import (
     DIRECTORY_TYPES,
-    SENDER_ONLY_UPDATES,
-    party_references,
-    sender_role,
 )
 from mappings.resource_validation import check_uk_core, validate_structure
 from mappings.sharing import shared_data, without_free_text
@@ -392,64 +388,13 @@ class ResourceService:
         return record
 
     def _parties(self, resource_type: str, resource: Mapping[str, Any]) -> list[Party]:
-        references = party_references(resource_type, resource)
-        literal_ids = [r.organization_id for r in references if r.organization_id]
-        codes = self._store.organisation_codes(literal_ids)
-        parties: list[Party] = []
-        for reference in references:
-            if reference.ods_code is not None:
-                parties.append(Party(reference.ods_code, reference.basis))
-            elif reference.organization_id is not None:
-                found = codes.get(reference.organization_id, set())
-                parties.extend(Party(code, reference.basis) for code in sorted(found))
-        return list(dict.fromkeys(parties))
+        return parties_of(self._store, resource_type, resource)
 
     def _check_sender(
         self, resource_type: str, parties: list[Party], *, previous: list[Party] | None
     ) -> None:
-        """The sender named in the content must be the calling organisation.
-
-        On update the sender may also stay as it was (a Trust updating a provider's
-        request), and the caller must remain a party, or it would write itself out.
-        """
-        if self._caller is None:
-            return
-        role = sender_role(resource_type)
-        element = f"{resource_type}.{role.path}"
-        senders = {party.ods_code for party in parties if party.basis == role.basis}
-        ours = {self._caller.ods_code}
-        # On update another party may leave the sender as it was, except where only the
-        # sender may write (a Task: only its owner answers a referral).
-        unchanged = (
-            previous is not None
-            and resource_type not in SENDER_ONLY_UPDATES
-            and senders == {party.ods_code for party in previous if party.basis == role.basis}
-        )
-        if not senders and not unchanged:
-            raise InvalidContent(
-                [
-                    Issue(
-                        IssueCode.BUSINESS_RULE,
-                        f"{element} must name your organisation by its ODS code "
-                        f"({ODS_ORGANISATION_SYSTEM}), or by a reference to its Organization.",
-                        element,
-                    )
-                ],
-                business_rule=True,
-            )
-        if not (senders == ours or unchanged or _among_several(resource_type, ours, senders)):
-            raise Forbidden(
-                f"{element} names an organisation other than the one this access token acts for.",
-                expression=element,
-            )
-        if (
-            previous is not None
-            and not any(party.ods_code == self._caller.ods_code for party in parties)
-            and resource_type not in DIRECTORY_TYPES
-        ):
-            raise Forbidden(
-                "The update would leave your organisation with no part in the resource."
-            )
+        if self._caller is not None:
+            check_sender(self._caller.ods_code, resource_type, parties, previous=previous)
 
     def _match_for_conditional_create(
         self, resource_type: str, if_none_exist: str
@@ -477,11 +422,6 @@ class ResourceService:
         if len(page.matches) > 1:
             raise MultipleMatches("If-None-Exist matches more than one resource.")
         return page.matches[0] if page.matches else None
-
-
-def _among_several(resource_type: str, ours: set[str], senders: set[str]) -> bool:
-    # A Provenance may name several agents (author, transmitter); the caller is one.
-    return resource_type == "Provenance" and ours <= senders
 
 
 def validated(resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
