@@ -37,7 +37,7 @@ from bench.data import HTTP_PATIENT_OFFSET, service_request
 from bench.handovers.examples import Handovers
 from bench.handovers.http import PATHS
 from bench.measure import FHIR_JSON, PERFORMER, REQUESTER
-from bench.profiling import function_name
+from bench.profiling import function_name, own_time_table
 from bench.server import upgrade
 from bench.stores import DATABASES, DEFAULT_POSTGRES_URL, fresh_store
 from gateway.app import create_app
@@ -230,15 +230,7 @@ def selected_table(results: dict[str, Profiled]) -> str:
 
 
 def own_table(profiled: Profiled, limit: int = 15) -> str:
-    lines = [
-        "| Function | Calls / request | Own ms / request | Cumulative ms / request |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| `{name}` | {calls:,.1f} | {own:.2f} | {cumulative:.2f} |"
-        for name, calls, own, cumulative in profiled.own[:limit]
-    ]
-    return "\n".join(lines)
+    return own_time_table(profiled.own[:limit], "request", calls_format=",.1f", own_format=".2f")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

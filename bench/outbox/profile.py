@@ -32,7 +32,7 @@ import anyio.to_thread
 from bench.outbox.deliveries import Deliveries, enqueue
 from bench.outbox.measure import clear, pending
 from bench.outbox.processes import ReceiverProcess
-from bench.profiling import function_name
+from bench.profiling import function_name, own_time_table
 from gateway.configuration.loader import load_config
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings
 from gateway.store.database import Database
@@ -182,12 +182,4 @@ def selected_table(profiled: Profiled) -> str:
 
 
 def own_table(profiled: Profiled, limit: int = 15) -> str:
-    lines = [
-        "| Function | Calls / delivery | Own ms / delivery | Cumulative ms / delivery |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| `{name}` | {calls:,.2f} | {own:.3f} | {cumulative:.2f} |"
-        for name, calls, own, cumulative in profiled.own[:limit]
-    ]
-    return "\n".join(lines)
+    return own_time_table(profiled.own[:limit], "delivery")

@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.outbox.measure import DrainResult, LatencyResult
 from bench.outbox.profile import Profiled, own_table, selected_table
-from bench.report import report_header
+from bench.report import markdown_table, report_header
 
 # The targets.
 RATE_TARGET = 500.0  # deliveries per second per worker
@@ -142,62 +142,104 @@ def _database(name: str) -> str:
 
 
 def drain_table(drains: list[DrainResult]) -> str:
-    rows = [
-        "| Database | Workers | Deliveries | Seconds | **Deliveries/s** | Per worker "
-        "| First / last s | Sessions | Load | Exactly once |",
-        "|" + "---|" * 10,
-    ]
-    for d in drains:
-        rows.append(
-            f"| {_database(d.database)} | {d.layout} | {d.deliveries:,} | {d.seconds:.1f} "
-            f"| **{d.per_second:,.0f}** | {d.per_worker:,.0f} "
-            f"| {d.first_finished_s:.2f} / {d.last_finished_s:.1f} "
-            f"| {'-' if d.sessions is None else f'{d.sessions:,}'} | {d.load_average:.2f} "
-            f"| {'yes' if d.ok else 'NO'} |"
-        )
-    return "\n".join(rows)
+    return markdown_table(
+        [
+            "Database",
+            "Workers",
+            "Deliveries",
+            "Seconds",
+            "**Deliveries/s**",
+            "Per worker",
+            "First / last s",
+            "Sessions",
+            "Load",
+            "Exactly once",
+        ],
+        (
+            [
+                _database(d.database),
+                d.layout,
+                f"{d.deliveries:,}",
+                f"{d.seconds:.1f}",
+                f"**{d.per_second:,.0f}**",
+                f"{d.per_worker:,.0f}",
+                f"{d.first_finished_s:.2f} / {d.last_finished_s:.1f}",
+                "-" if d.sessions is None else f"{d.sessions:,}",
+                f"{d.load_average:.2f}",
+                "yes" if d.ok else "NO",
+            ]
+            for d in drains
+        ),
+    )
 
 
 def cpu_table(drains: list[DrainResult]) -> str:
-    rows = [
-        "| Database | Workers | Workers ms | Receiver ms | This process ms "
-        "| Rest (PostgreSQL, other) ms | Cores busy |",
-        "|" + "---|" * 7,
-    ]
-    for d in drains:
-        rows.append(
-            f"| {_database(d.database)} | {d.layout} | {d.per_delivery_ms(d.cpu.workers):.2f} "
-            f"| {d.per_delivery_ms(d.cpu.receiver):.2f} | {d.per_delivery_ms(d.cpu.bench):.2f} "
-            f"| {d.per_delivery_ms(d.cpu.rest):.2f} | {d.cores:.2f} |"
-        )
-    return "\n".join(rows)
+    return markdown_table(
+        [
+            "Database",
+            "Workers",
+            "Workers ms",
+            "Receiver ms",
+            "This process ms",
+            "Rest (PostgreSQL, other) ms",
+            "Cores busy",
+        ],
+        (
+            [
+                _database(d.database),
+                d.layout,
+                *(
+                    f"{d.per_delivery_ms(cpu):.2f}"
+                    for cpu in (d.cpu.workers, d.cpu.receiver, d.cpu.bench, d.cpu.rest)
+                ),
+                f"{d.cores:.2f}",
+            ]
+            for d in drains
+        ),
+    )
 
 
 def latency_table(results: list[LatencyResult]) -> str:
-    rows = [
-        "| Database | Workers | Poll interval | Deliveries | Rate /s | p50 ms | p95 ms "
-        "| **p99 ms** | Max ms | Enqueue lag ms | Load | Exactly once |",
-        "|" + "---|" * 12,
+    return markdown_table(
+        [
+            "Database",
+            "Workers",
+            "Poll interval",
+            "Deliveries",
+            "Rate /s",
+            "p50 ms",
+            "p95 ms",
+            "**p99 ms**",
+            "Max ms",
+            "Enqueue lag ms",
+            "Load",
+            "Exactly once",
+        ],
+        (_latency_row(r) for r in results),
+    )
+
+
+def _latency_row(r: LatencyResult) -> list[str]:
+    f = r.summary()
+    return [
+        _database(r.database),
+        r.layout,
+        f"{r.poll_interval:g} s",
+        f"{r.deliveries:,}",
+        f"{r.rate:g}",
+        f"{f['p50_ms']:.1f}",
+        f"{f['p95_ms']:.1f}",
+        f"**{f['p99_ms']:.1f}**",
+        f"{f['max_ms']:.1f}",
+        f"{r.enqueue_lag_ms:.1f}",
+        f"{r.load_average:.2f}",
+        "yes" if r.ok else "NO",
     ]
-    for r in results:
-        f = r.summary()
-        rows.append(
-            f"| {_database(r.database)} | {r.layout} | {r.poll_interval:g} s "
-            f"| {r.deliveries:,} | {r.rate:g} | {f['p50_ms']:.1f} | {f['p95_ms']:.1f} "
-            f"| **{f['p99_ms']:.1f}** | {f['max_ms']:.1f} | {r.enqueue_lag_ms:.1f} "
-            f"| {r.load_average:.2f} | {'yes' if r.ok else 'NO'} |"
-        )
-    return "\n".join(rows)
 
 
 def checks_table(
     drains: list[DrainResult], diagnostics: list[DrainResult], report: OutboxReport
 ) -> str:
-    rows = [
-        "| Run | Outbox states | Attempts | Receiver: requests / stored / 409 duplicates "
-        "| Problems |",
-        "|" + "---|" * 5,
-    ]
     runs: list[tuple[str, Any]] = [
         (f"drain, {_database(d.database)}, {d.layout}", d.checked) for d in drains
     ]
@@ -208,18 +250,28 @@ def checks_table(
         (f"latency, {_database(r.database)}, {r.layout}, poll {r.poll_interval:g} s", r.checked)
         for r in report.latencies
     ]
-    for label, checked in runs:
-        states = ", ".join(f"{state} {count:,}" for state, count in sorted(checked.states.items()))
-        attempts = ", ".join(
+    return markdown_table(
+        [
+            "Run",
+            "Outbox states",
+            "Attempts",
+            "Receiver: requests / stored / 409 duplicates",
+            "Problems",
+        ],
+        ([label, *_checked_cells(checked)] for label, checked in runs),
+    )
+
+
+def _checked_cells(checked: Any) -> list[str]:
+    receiver = checked.receiver
+    return [
+        ", ".join(f"{state} {count:,}" for state, count in sorted(checked.states.items())),
+        ", ".join(
             f"{count:,} x {attempts}" for attempts, count in sorted(checked.attempts.items())
-        )
-        receiver = checked.receiver
-        rows.append(
-            f"| {label} | {states} | {attempts} | {receiver['requests']:,} / "
-            f"{receiver['stored']:,} / {receiver['duplicates']:,} "
-            f"| {'; '.join(checked.problems) or 'none'} |"
-        )
-    return "\n".join(rows)
+        ),
+        f"{receiver['requests']:,} / {receiver['stored']:,} / {receiver['duplicates']:,}",
+        "; ".join(checked.problems) or "none",
+    ]
 
 
 def targets(drains: list[DrainResult], latencies: list[LatencyResult]) -> list[str]:
