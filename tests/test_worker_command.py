@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ from gateway.store.database import Database
 from gateway.store.outbox import OutboxStore
 from tests.exchange.support import push_config
 from tests.servers import GATEWAY, free_port, gateway_env
-from tests.store.test_outbox import NOW, delivery
+from tests.store.test_outbox import delivery
 
 
 def test_a_worker_process_serves_its_metrics_and_stops_on_sigterm(
@@ -23,8 +24,10 @@ def test_a_worker_process_serves_its_metrics_and_stops_on_sigterm(
 ) -> None:
     # A Trust that takes pushes at an address nothing answers: the delivery stays pending.
     config = push_config(config_dir, tmp_path / "config", f"http://127.0.0.1:{free_port()}/fhir")
+    # The worker is a real process on the wall clock, so the delivery is enqueued on that
+    # clock too: a fixed date would age past max_age_hours and be dead-lettered at once.
     with database.write() as connection:
-        OutboxStore(connection).enqueue(delivery("metrics-1"), NOW)
+        OutboxStore(connection).enqueue(delivery("metrics-1"), datetime.now(UTC))
     port = free_port()
     process = subprocess.Popen(
         [*GATEWAY, "worker", "--metrics-port", str(port)],
