@@ -26,7 +26,17 @@ from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.store.schema import metadata
 from tests.fhir_judge import assert_valid_fhir
-from tests.tokens import IG_LEAD, PROVIDER, TRUST, access_token, bearer
+from tests.tokens import (
+    IG_LEAD,
+    PROVIDER,
+    TEST_KEYS,
+    THIRD_IG_LEAD,
+    THIRD_ODS,
+    THIRD_PROVIDER,
+    TRUST,
+    access_token,
+    bearer,
+)
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REPO = Path(__file__).resolve().parent.parent
@@ -112,20 +122,53 @@ OTHER_TRUSTS = ("R1A", "RXX")
 
 @pytest.fixture(scope="session")
 def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo configuration, plus two more Trusts the provider has an agreement with."""
+    """The demo configuration, plus two more Trusts the provider has an agreement with,
+    and a third organisation (AXX) with its own agreement with the Trust."""
     directory = tmp_path_factory.mktemp("config") / "test"
     shutil.copytree(DEMO_CONFIG, directory)
     with (directory / "organisations.yaml").open("a", encoding="utf-8") as organisations:
         for code in OTHER_TRUSTS:
             organisations.write(f"  - {{ods: {code}, name: Test Trust {code}, role: trust}}\n")
     agreement = (DEMO_CONFIG / "agreements" / "dsa-north-crisis-pathway.yaml").read_text()
-    agreement = agreement.replace("id: DSA-DEMO-NORTH-001", "id: DSA-TEST-OTHER-TRUSTS")
-    agreement = agreement.replace(
+    others = agreement.replace("id: DSA-DEMO-NORTH-001", "id: DSA-TEST-OTHER-TRUSTS")
+    others = others.replace(
         "  - {ods: RZZ, role: NHS Trust (data controller)}",
         "".join(f"  - {{ods: {code}, role: NHS Trust}}\n" for code in OTHER_TRUSTS).rstrip(),
     )
-    (directory / "agreements" / "test-other-trusts.yaml").write_text(agreement)
+    (directory / "agreements" / "test-other-trusts.yaml").write_text(others)
+    add_third_organisation(directory, agreement)
     return directory
+
+
+def add_third_organisation(directory: Path, agreement: str) -> None:
+    """AXX: a provider with its own agreement with the Trust (none with AZZ), whose EPR
+    is registered with broad scopes and an IG lead of its own: what a third organisation
+    could try is what tests/security tries."""
+    with (directory / "organisations.yaml").open("a", encoding="utf-8") as organisations:
+        organisations.write(
+            f"  - {{ods: {THIRD_ODS}, name: Test Third Provider, role: provider, "
+            "locality: north}\n"
+        )
+    third = agreement.replace("id: DSA-DEMO-NORTH-001", "id: DSA-TEST-THIRD-PROVIDER")
+    third = third.replace("{ods: AZZ, role: provider", f"{{ods: {THIRD_ODS}, role: provider")
+    (directory / "agreements" / "test-third-provider.yaml").write_text(third)
+    for client_id in (THIRD_PROVIDER, THIRD_IG_LEAD):
+        shutil.copy(TEST_KEYS / f"{client_id}.jwks.json", directory / "keys")
+    with (directory / "clients.yaml").open("a", encoding="utf-8") as clients:
+        clients.write(
+            f"  - client_id: {THIRD_PROVIDER}\n"
+            f"    organisation: {THIRD_ODS}\n"
+            "    role: provider-epr\n"
+            "    purpose_of_use: direct-care\n"
+            "    other_purposes_of_use: [safeguarding, ETREAT, BTG]\n"
+            f"    jwks_file: keys/{THIRD_PROVIDER}.jwks.json\n"
+            "    scopes: [system/*.cruds]\n"
+            f"  - client_id: {THIRD_IG_LEAD}\n"
+            f"    organisation: {THIRD_ODS}\n"
+            "    role: ig-lead\n"
+            f"    jwks_file: keys/{THIRD_IG_LEAD}.jwks.json\n"
+            "    scopes: [system/AuditEvent.rs]\n"
+        )
 
 
 @pytest.fixture
@@ -182,3 +225,16 @@ def ig_token(anonymous: TestClient) -> dict[str, str]:
 def trust_token(anonymous: TestClient) -> dict[str, str]:
     """Authorization headers for the demo Trust's crisis system (RZZ)."""
     return bearer(access_token(anonymous, TRUST))
+
+
+@pytest.fixture
+def third_token(anonymous: TestClient) -> dict[str, str]:
+    """Authorization headers for the third organisation's EPR (AXX), with every scope
+    its broad registration allows."""
+    return bearer(access_token(anonymous, THIRD_PROVIDER))
+
+
+@pytest.fixture
+def third_ig_token(anonymous: TestClient) -> dict[str, str]:
+    """Authorization headers for the third organisation's IG lead (AXX)."""
+    return bearer(access_token(anonymous, THIRD_IG_LEAD, "system/AuditEvent.rs"))

@@ -14,25 +14,40 @@ from fastapi.testclient import TestClient
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_KEYS = REPO / "config" / "demo" / "keys"
+# The test configuration's own clients (tests/conftest.py), keys published like the demo's.
+TEST_KEYS = REPO / "tests" / "data" / "keys"
 TOKEN_URL = "http://testserver/oauth2/token"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 PROVIDER = "demo-provider-epr"  # acts for AZZ
 TRUST = "demo-trust-crisis"  # acts for RZZ
 IG_LEAD = "demo-ig-lead"
+# A third organisation (AXX, a provider) with its own agreement with the Trust and no
+# agreement with AZZ, registered with broad scopes: the adversary of tests/security.
+THIRD_PROVIDER = "test-third-provider"
+THIRD_IG_LEAD = "test-third-ig-lead"
+THIRD_ODS = "AXX"
 
-ALGORITHMS = {PROVIDER: "ES384", TRUST: "RS384", IG_LEAD: "ES384"}
+ALGORITHMS = {
+    PROVIDER: "ES384",
+    TRUST: "RS384",
+    IG_LEAD: "ES384",
+    THIRD_PROVIDER: "ES384",
+    THIRD_IG_LEAD: "ES384",
+}
 PROVIDER_SCOPES = (
     "system/ServiceRequest.cruds system/Communication.cruds system/Flag.cruds "
     "system/Task.cruds system/Consent.cruds system/Provenance.cruds system/Patient.cruds "
     "system/Organization.rs"
 )
 TRUST_SCOPES = "system/*.rs system/ServiceRequest.u system/Communication.cu system/Task.cu"
+THIRD_PROVIDER_SCOPES = "system/*.cruds"
 
 
 def private_key(client_id: str) -> Any:
+    keys = TEST_KEYS if client_id.startswith("test-") else DEMO_KEYS
     return serialization.load_pem_private_key(
-        (DEMO_KEYS / f"{client_id}.private.pem").read_bytes(), password=None
+        (keys / f"{client_id}.private.pem").read_bytes(), password=None
     )
 
 
@@ -75,7 +90,8 @@ def token_form(signed: str, scope: str = PROVIDER_SCOPES) -> dict[str, str]:
 
 
 def access_token(client: TestClient, client_id: str = PROVIDER, scope: str | None = None) -> str:
-    wanted = scope or (TRUST_SCOPES if client_id == TRUST else PROVIDER_SCOPES)
+    default = {TRUST: TRUST_SCOPES, THIRD_PROVIDER: THIRD_PROVIDER_SCOPES}
+    wanted = scope or default.get(client_id, PROVIDER_SCOPES)
     response = client.post("/oauth2/token", data=token_form(assertion(client_id), wanted))
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
