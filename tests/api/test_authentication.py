@@ -26,7 +26,7 @@ from gateway.store.database import Database
 from gateway.store.schema import metadata
 from tests.builders import ODS, ods_reference, service_request
 from tests.conftest import DEMO_CONFIG, OTHER_TRUSTS
-from tests.tokens import PROVIDER, TRUST, access_token, bearer
+from tests.tokens import PROVIDER, THIRD_ODS, TRUST, access_token, bearer
 
 FHIR = {"Content-Type": "application/fhir+json"}
 OPEN_PATHS = {
@@ -324,7 +324,7 @@ def test_the_directory_is_readable_by_every_organisation(
 ) -> None:
     bundle = client.get("/fhir/Organization", headers=trust_token).json()
     codes = {e["resource"]["identifier"][0]["value"] for e in bundle["entry"]}
-    assert codes == {"AZZ", "RZZ", *OTHER_TRUSTS}
+    assert codes == {"AZZ", "RZZ", *OTHER_TRUSTS, THIRD_ODS}
 
 
 # --- the sender is the caller ------------------------------------------------------------
