@@ -119,14 +119,16 @@ def _archive(runtime: Runtime, directory: Path, before: datetime) -> int:
 def _checkpoint(runtime: Runtime) -> int:
     sequenced = 0
     with runtime.database.write() as connection:
-        while (outcome := runtime.sequencer.run(connection, checkpoint_now=True)).sequenced:
+        while (
+            outcome := runtime.sequencer.run(connection, checkpoint_now=True, wait=True)
+        ).sequenced:
             sequenced += outcome.sequenced
         record_gateway_event(
             connection, runtime, Subtype.CHECKPOINT, "Checkpoint requested by an operator."
         )
     with runtime.database.write() as connection:
         # Sign over the request's own record too, so the log's newest entry is attested.
-        outcome = runtime.sequencer.run(connection, checkpoint_now=True)
+        outcome = runtime.sequencer.run(connection, checkpoint_now=True, wait=True)
     print(f"sequenced {sequenced + outcome.sequenced} events; tree size {outcome.tree_size}")
     return 0
 

@@ -131,7 +131,7 @@ async def make_checkpoint(request: Request, runtime: RuntimeDep) -> Response:
     async with gate(runtime).write() as connection:
         while (
             await anyio.to_thread.run_sync(
-                partial(runtime.sequencer.run, connection, checkpoint_now=True)
+                partial(runtime.sequencer.run, connection, checkpoint_now=True, wait=True)
             )
         ).sequenced:
             pass

@@ -27,7 +27,7 @@ from gateway.audit.tree import StoredTree
 from gateway.store.schema import audit_checkpoints
 
 # pg_try_advisory_xact_lock key: "audit" in ASCII, so it is recognisable in pg_locks.
-_SEQUENCER_LOCK = 0x6175646974
+SEQUENCER_LOCK = 0x6175646974
 
 _ASSIGN_POSITIONS = text(
     """
@@ -81,15 +81,24 @@ class Sequencer:
     def origin(self) -> str:
         return self._key.name
 
-    def run(self, connection: Connection, *, checkpoint_now: bool = False) -> SequencingOutcome:
-        """One batch, inside the caller's write transaction."""
-        if (
-            connection.dialect.name == "postgresql"
-            and not connection.execute(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _SEQUENCER_LOCK}
-            ).scalar()
-        ):
-            return SequencingOutcome(0, 0, None, ran=False)
+    def run(
+        self, connection: Connection, *, checkpoint_now: bool = False, wait: bool = False
+    ) -> SequencingOutcome:
+        """One batch, inside the caller's write transaction.
+
+        `wait`: on demand (an IG lead or operator asked for a checkpoint now), wait for a
+        run in another process to finish instead of skipping the turn; otherwise the
+        checkpoint handed back could predate the events the caller just saw committed.
+        """
+        if connection.dialect.name == "postgresql":
+            if wait:
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
+                )
+            elif not connection.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
+            ).scalar():
+                return SequencingOutcome(0, 0, None, ran=False)
         tree = StoredTree(connection)
         size = tree.size()
         added = connection.execute(

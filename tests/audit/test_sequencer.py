@@ -4,15 +4,16 @@ demand, and proofs from the stored tree that verify with the RFC 9162 algorithms
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from gateway.audit.checkpoint import SignedCheckpoint, verify_signature
 from gateway.audit.merkle import TreeBuilder, leaf_hash, verify_consistency, verify_inclusion
 from gateway.audit.proofs import consistency_proof, inclusion_proof, latest_checkpoint
-from gateway.audit.sequencer import Sequencer, SequencingPolicy
+from gateway.audit.sequencer import SEQUENCER_LOCK, Sequencer, SequencingPolicy
 from gateway.audit.tree import StoredTree, TreeInconsistent
 from gateway.errors import Conflict, NotFound
 from gateway.store.database import Database
@@ -204,3 +205,45 @@ def _latest(database: Database) -> SignedCheckpoint:
         found = latest_checkpoint(connection)
     assert found is not None
     return found
+
+
+def test_a_checkpoint_on_demand_waits_for_a_run_in_another_process(database: Database) -> None:
+    """Asked for a checkpoint now, the sequencer waits for another process's run to let go
+    of the sequencer lock rather than skip its turn: the checkpoint it returns covers the
+    events committed before the request (a background run holding the lock made an IG
+    lead's checkpoint miss the event they had just caused)."""
+    sequencer = Sequencer(KEY, SequencingPolicy())
+    with database.write() as connection:
+        append(connection, 3)
+    release = threading.Event()
+    held = threading.Event()
+
+    def other_process_run() -> None:
+        with database.write() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
+                )
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=other_process_run)
+    holder.start()
+    try:
+        assert held.wait(5)
+        if database.dialect == "postgresql":
+            # Without waiting, the turn is skipped while the other run holds the lock.
+            with database.write() as connection:
+                assert not sequencer.run(connection, checkpoint_now=True).ran
+        threading.Timer(0.2, release.set).start()
+        if database.dialect == "sqlite":
+            holder.join()  # one writer at a time: the other run finishes first
+        with database.write() as connection:
+            outcome = sequencer.run(connection, checkpoint_now=True, wait=True)
+    finally:
+        release.set()
+        holder.join()
+    assert outcome.ran
+    assert outcome.sequenced == 3
+    assert outcome.checkpoint is not None
+    assert outcome.checkpoint.checkpoint.tree_size == 3
