@@ -336,7 +336,10 @@ def test_agreements_are_listed_to_their_parties(
         "DSA-TEST-OTHER-TRUSTS",
     }
     trust = client.get("/api/agreements", headers=trust_token).json()
-    (north,) = trust["agreements"]
+    by_id = {a["id"]: a for a in trust["agreements"]}
+    # The Trust's agreements with AZZ and with the third provider, never AZZ's with others.
+    assert set(by_id) == {"DSA-DEMO-NORTH-001", "DSA-TEST-THIRD-PROVIDER"}
+    north = by_id["DSA-DEMO-NORTH-001"]
     assert north["in_force"] is True
     assert north["purposes"] == ["direct-care", "safeguarding"]
     assert {p["ods"] for p in north["parties"]} == {"AZZ", "RZZ"}
