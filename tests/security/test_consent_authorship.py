@@ -267,13 +267,6 @@ def test_a_dissent_given_to_the_trust_governs_the_trusts_records_only(
     pushed = push(client, example("handover-crisis"))
     assert pushed.status_code == 201, pushed.text
     request_id = pushed.json()["id"]
-    trust = _trust_recording_consent(client)
-    _created(client, statement(TRUST_ODS), trust)
-
-    # The provider's handover is the provider's record: the Trust still reads it.
-    path = f"/fhir/ServiceRequest/{request_id}"
-    assert client.get(path, headers=trust_token).status_code == 200
-    # The Trust's own answer would share the Trust's record with the provider: refused.
     answer = {
         "resourceType": "Task",
         "status": "accepted",
@@ -281,13 +274,23 @@ def test_a_dissent_given_to_the_trust_governs_the_trusts_records_only(
         "focus": {"reference": f"ServiceRequest/{request_id}"},
         "owner": ods_reference(TRUST_ODS),
     }
-    refused = _post(client, answer, trust_token)
+    accepted = _created(client, answer, trust_token)
+    task_path = f"/fhir/Task/{accepted['id']}"
+    assert client.get(task_path).status_code == 200
+    _created(client, statement(TRUST_ODS), _trust_recording_consent(client))
+
+    # The provider's handover is the provider's record: the Trust still reads it.
+    path = f"/fhir/ServiceRequest/{request_id}"
+    assert client.get(path, headers=trust_token).status_code == 200
+    # The Trust's records are no longer shared with the provider: neither the answer it
+    # gave, nor its next one.
+    hidden = client.get(task_path)
+    assert hidden.status_code == 403
+    assert "consent:dissent" in _issue(hidden)["diagnostics"]
+    progressed = {**accepted, "status": "in-progress"}
+    refused = client.put(task_path, json=progressed, headers={**FHIR, **trust_token})
     assert refused.status_code == 403, refused.text
     assert "consent:dissent" in _issue(refused)["diagnostics"]
-    with database.read() as connection:
-        tasks = connection.execute(
-            select(func.count()).select_from(resources).where(resources.c.resource_type == "Task")
-        ).scalar_one()
-    assert tasks == 0
-    (event,) = _refusals(database, TRUST, "create")
+    assert client.get(task_path, headers=trust_token).json()["meta"]["versionId"] == "1"
+    (event,) = _refusals(database, TRUST, "update")
     assert _rules(event) == ["consent:dissent"]
