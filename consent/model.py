@@ -32,6 +32,10 @@ Action = Literal["read", "write", "deliver"]
 # justification, and only for a purpose their registration allows). Information
 # governance and operations roles never share clinical data, so never override.
 OVERRIDING_ROLES = frozenset({"provider-epr", "trust-crisis-system"})
+# Client roles that may record (create or change) a Consent, for their own organisation
+# only, and with the token's Consent scope: the systems that record a person's wishes in
+# care. Information governance and operations roles never do.
+CONSENT_RECORDING_ROLES = frozenset({"provider-epr", "trust-crisis-system"})
 
 
 class Rule(StrEnum):

@@ -12,21 +12,30 @@ provisions are exceptions and, when they give no type, reverse the one they sit 
 - Where a criterion cannot be judged (an actor that is not an organisation, data with no
   date), a deny matches and a permit does not: restrictions are applied when in doubt.
 - The deepest applying provision answers; among applying siblings deny overrides permit.
+- A statement is recorded by a data controller about the sharing of its own records: it
+  governs only data whose origin is its custodian (Consent.organization). Another
+  organisation's statement never changes how the origin's data is shared, and one whose
+  custodian cannot be read governs nothing (the gateway refuses to store it).
 - Only active statements count (draft, proposed, rejected, inactive and entered-in-error
-  do not). Where several answer, the most recent (Consent.dateTime) wins. An active
-  statement that cannot be read at all makes the answer "unreadable": fail closed.
+  do not), and none dated (Consent.dateTime) in the future beyond FUTURE_SKEW. Where
+  several answer, the most recent (Consent.dateTime) wins. An active statement that
+  cannot be read at all makes the answer "unreadable": fail closed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from consent.model import SharingRequest
 
 ProvisionType = Literal["permit", "deny"]
+
+# How far ahead of the gateway's clock a recording system's clock may be: a statement
+# dated later than now plus this is refused when written and never counts.
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,9 @@ class ConsentStatement:
     recorded: datetime | None  # Consent.dateTime
     last_updated: datetime  # meta.lastUpdated: orders statements recorded at one moment
     provision: Provision | None
+    # ODS code of the organisation that recorded it (Consent.organization), whose
+    # records alone it governs; None when that cannot be read: it governs nothing.
+    custodian: str | None
     # Could not be read into a statement: fails closed while active.
     unreadable: bool = False
 
@@ -91,9 +103,10 @@ class ConsentAnswer:
 def consent_answer(
     statements: Iterable[ConsentStatement], request: SharingRequest, now: datetime
 ) -> ConsentAnswer | None:
-    """What the person's statements say about this sharing; None when none applies."""
+    """What the person's statements about the origin's records say about this sharing;
+    None when none applies."""
     newest_first = sorted(
-        (s for s in statements if s.status == "active"),
+        (s for s in statements if _counts(s, request, now)),
         key=lambda s: (s.recorded or s.last_updated, s.last_updated, s.id),
         reverse=True,
     )
@@ -107,6 +120,16 @@ def consent_answer(
             answer, provision = found
             return ConsentAnswer(answer, statement, provision.path)
     return None
+
+
+def _counts(statement: ConsentStatement, request: SharingRequest, now: datetime) -> bool:
+    """Active, recorded by the organisation the data comes from, and not dated ahead."""
+    return (
+        statement.status == "active"
+        and statement.custodian is not None
+        and statement.custodian == request.origin
+        and (statement.recorded is None or statement.recorded <= now + FUTURE_SKEW)
+    )
 
 
 def _answer(

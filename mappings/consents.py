@@ -3,7 +3,8 @@
 Only privacy consents (scope patient-privacy) say anything about sharing; any other
 Consent (treatment, research, advance directive) is not a statement here. A privacy
 consent that cannot be read is returned as unreadable, never skipped: while it is active
-the decision point fails closed on it.
+the decision point fails closed on it. Each statement carries its custodian, the one
+organisation Consent.organization names: it governs that organisation's records only.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from consent.statements import ConsentStatement, Period, Provision
+from consent.statements import FUTURE_SKEW, ConsentStatement, Period, Provision
 from mappings import codes
 from mappings.fhir_dates import parse_date_range
 from mappings.identifiers import NHS_NUMBER_SYSTEM, ODS_ORGANISATION_SYSTEM, is_valid_ods_code
@@ -40,20 +41,47 @@ def is_privacy_consent(resource: Mapping[str, Any]) -> bool:
 
 
 def consent_statement(
-    resource_id: str, last_updated: datetime, resource: Mapping[str, Any]
+    resource_id: str,
+    last_updated: datetime,
+    resource: Mapping[str, Any],
+    *,
+    resolved_custodian: str | None = None,
 ) -> ConsentStatement | None:
-    """The statement a stored Consent makes; None if it is not a privacy consent."""
+    """The statement a stored Consent makes; None if it is not a privacy consent.
+
+    `resolved_custodian`: the ODS code the store resolved Consent.organization to when
+    it was written (a literal Organization reference can only be resolved there).
+    """
     if not is_privacy_consent(resource):
         return None
     status = resource.get("status")
     status = status if isinstance(status, str) else "active"  # unknown: treat as in force
+    custodian = consent_custodian(resource, resolved_custodian)
     try:
         recorded = _instant(resource.get("dateTime"), end=False)
         root = resource.get("provision")
         provision = None if root is None else _provision(root, "provision")
     except _Unreadable:
-        return ConsentStatement(resource_id, status, None, last_updated, None, unreadable=True)
-    return ConsentStatement(resource_id, status, recorded, last_updated, provision)
+        return ConsentStatement(
+            resource_id, status, None, last_updated, None, custodian, unreadable=True
+        )
+    return ConsentStatement(resource_id, status, recorded, last_updated, provision, custodian)
+
+
+def consent_custodian(resource: Mapping[str, Any], resolved: str | None = None) -> str | None:
+    """The ODS code of the one organisation Consent.organization names: by its ODS
+    identifier, or by a literal reference the shell `resolved`. None when it names none
+    or several, or its identifier and the resolved code disagree."""
+    organisations = resource.get("organization")
+    if not isinstance(organisations, list) or len(organisations) != 1:
+        return None
+    (organisation,) = organisations
+    if not isinstance(organisation, Mapping):
+        return None
+    code = _ods_code(organisation)
+    if code is not None:
+        return code if resolved in (None, code) else None
+    return resolved if isinstance(organisation.get("reference"), str) else None
 
 
 def _provision(node: Any, path: str) -> Provision:
@@ -156,6 +184,37 @@ def _codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
             for coding in codings if isinstance(codings, list) else []:
                 if isinstance(coding, Mapping):
                     yield coding
+
+
+def consent_record_issues(resource: Mapping[str, Any], now: datetime) -> list[Issue]:
+    """Why a Consent (of any scope) cannot be recorded as written, at `now`.
+
+    A statement is recorded by one organisation about its own records, so it names
+    exactly one; and it counts from when it was recorded, which cannot be later than now
+    (beyond FUTURE_SKEW): a future date would let it outrank statements made after it.
+    """
+    issues: list[Issue] = []
+    organisations = resource.get("organization")
+    if not isinstance(organisations, list) or len(organisations) != 1:
+        issues.append(
+            Issue(
+                IssueCode.BUSINESS_RULE,
+                "A Consent is recorded by one organisation about its own records: "
+                "Consent.organization must name exactly one, your own.",
+                "Consent.organization",
+            )
+        )
+    recorded = resource.get("dateTime")
+    span = parse_date_range(recorded) if isinstance(recorded, str) else None
+    if span is not None and span.low > now + FUTURE_SKEW:
+        issues.append(
+            Issue(
+                IssueCode.BUSINESS_RULE,
+                "Consent.dateTime is in the future: a consent is dated when it was recorded.",
+                "Consent.dateTime",
+            )
+        )
+    return issues
 
 
 def privacy_consent_issues(resource: Mapping[str, Any]) -> list[Issue]:

@@ -29,6 +29,7 @@ from gateway.errors import (
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.services.access_trail import NOT_PARTY, AccessTrail
+from gateway.services.consent_authors import check_consent_record
 from gateway.services.handover_updates import HandoverUpdates
 from gateway.services.senders import check_sender, parties_of
 from gateway.services.sharing import SharingPolicy, refusal, sharing_facts
@@ -124,6 +125,7 @@ class ResourceService:
         resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
         self._check_sender(resource_type, parties, previous=None)
+        self._check_consent(resource_type, resource, parties, previous=None)
         if if_none_exist is not None:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
             if existing is not None:
@@ -158,6 +160,7 @@ class ResourceService:
             self.authorise(resource_type, Interaction.CREATE)
             parties = self._parties(resource_type, resource)
             self._check_sender(resource_type, parties, previous=None)
+            self._check_consent(resource_type, resource, parties, previous=None)
             new, decisions = self._new(resource_type, str(resource["id"]), resource, parties)
             made.append((new, resource, decisions))
         self._store.insert_many([new for new, _, _ in made])
@@ -234,6 +237,7 @@ class ResourceService:
         parties = self._parties(resource_type, resource)
         previous = self._store.parties(resource_type, resource_id)
         self._check_sender(resource_type, parties, previous=previous)
+        self._check_consent(resource_type, resource, parties, previous=previous, id=resource_id)
         if if_match is not None and if_match != current.version_id:
             raise PreconditionFailed(
                 f"If-Match names version {if_match}; the current version is {current.version_id}."
@@ -395,6 +399,26 @@ class ResourceService:
     ) -> None:
         if self._caller is not None:
             check_sender(self._caller.ods_code, resource_type, parties, previous=previous)
+
+    def _check_consent(
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        parties: list[Party],
+        *,
+        previous: list[Party] | None,
+        id: str | None = None,
+    ) -> None:
+        if resource_type == "Consent":
+            check_consent_record(
+                self._caller,
+                resource,
+                parties,
+                previous=previous,
+                now=self._clock(),
+                trail=self._trail,
+                resource_id=id,
+            )
 
     def _match_for_conditional_create(
         self, resource_type: str, if_none_exist: str

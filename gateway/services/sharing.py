@@ -215,10 +215,16 @@ class SharingPolicy:
         for patient in wanted:
             self._statements[patient] = []
         for record in self._store.consents_for(wanted):
+            if record.facts is None or not record.facts.patient:
+                continue
+            # The origin of a Consent is its custodian, resolved when it was written.
             statement = consent_statement(
-                record.id, record.last_updated, json.loads(record.content)
+                record.id,
+                record.last_updated,
+                json.loads(record.content),
+                resolved_custodian=record.facts.origin,
             )
-            if statement is not None and record.facts is not None and record.facts.patient:
+            if statement is not None:
                 self._statements[record.facts.patient].append(statement)
 
 

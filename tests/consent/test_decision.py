@@ -21,7 +21,13 @@ from consent.model import (
     SharingRequest,
 )
 from consent.purposes import Purpose
-from consent.statements import ConsentStatement, Period, Provision, ProvisionType
+from consent.statements import (
+    FUTURE_SKEW,
+    ConsentStatement,
+    Period,
+    Provision,
+    ProvisionType,
+)
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 30)
@@ -141,13 +147,17 @@ def consent(
     recorded: datetime | None = datetime(2026, 10, 1, tzinfo=UTC),
     last_updated: datetime = datetime(2026, 10, 1, 9, 0, tzinfo=UTC),
     unreadable: bool = False,
+    custodian: str | None = "AZZ",
 ) -> ConsentStatement:
+    """A statement recorded by `custodian`: by default the provider whose data most cases
+    share (request's default origin)."""
     return ConsentStatement(
         id=id,
         status=status,
         recorded=recorded,
         last_updated=last_updated,
         provision=None if root is None else _with_paths(root),
+        custodian=custodian,
         unreadable=unreadable,
     )
 
@@ -1110,6 +1120,93 @@ CASES = [
         Reason(Rule.CONSENT_UNREADABLE, "Consent/c9"),
         BY_SI,
         consents=(UNREADABLE,),
+    ),
+    # -- whose statement: only the origin's own, and nothing dated ahead ------------------
+    case(
+        "trust-dissent-does-not-govern-the-providers-data",
+        request(),
+        True,
+        BY_DC,
+        IMPLIED,
+        consents=(consent(provision("deny"), custodian="RZZ"),),
+    ),
+    case(
+        "third-organisation-dissent-does-not-stop-the-providers-sharing",
+        request(actor="AZZ", role="provider-epr"),
+        True,
+        BY_DC,
+        IMPLIED,
+        consents=(consent(provision("deny"), custodian="AXX"),),
+    ),
+    case(
+        "third-organisation-newer-permit-does-not-lift-the-providers-dissent",
+        request(),
+        False,
+        dissent(consent_id="c1"),
+        BY_DC,
+        consents=(
+            consent(provision("deny"), id="c1", recorded=at(date(2026, 3, 1))),
+            consent(provision("permit"), id="c2", recorded=at(date(2026, 11, 1)), custodian="AXX"),
+        ),
+    ),
+    case(
+        "trust-dissent-governs-the-trusts-own-data",
+        request(origin="RZZ", recipient="AZZ", role="provider-epr"),
+        False,
+        dissent(consent_id="c3"),
+        BY_DC,
+        consents=(DISSENT_ALL, consent(provision("deny"), id="c3", custodian="RZZ")),
+    ),
+    case(
+        "providers-dissent-does-not-govern-the-trusts-data",
+        request(origin="RZZ", recipient="AZZ", role="provider-epr"),
+        True,
+        BY_DC,
+        IMPLIED,
+        consents=(DISSENT_ALL,),
+    ),
+    case(
+        "statement-whose-custodian-cannot-be-read-governs-nothing",
+        request(),
+        True,
+        BY_DC,
+        IMPLIED,
+        consents=(consent(provision("deny"), custodian=None),),
+    ),
+    case(
+        "another-organisations-unreadable-statement-ignored",
+        request(),
+        True,
+        BY_DC,
+        IMPLIED,
+        consents=(consent(None, id="c9", unreadable=True, custodian="RZZ"),),
+    ),
+    case(
+        "future-dated-dissent-does-not-count",
+        request(),
+        True,
+        BY_DC,
+        IMPLIED,
+        consents=(consent(provision("deny"), recorded=NOW + timedelta(days=1)),),
+    ),
+    case(
+        "dissent-dated-within-the-clock-skew-counts",
+        request(),
+        False,
+        dissent(),
+        BY_DC,
+        consents=(consent(provision("deny"), recorded=NOW + FUTURE_SKEW),),
+    ),
+    case(
+        "future-dated-permit-does-not-outrank-an-older-dissent",
+        request(),
+        False,
+        dissent(consent_id="c1"),
+        BY_DC,
+        consents=(
+            consent(provision("deny"), id="c1"),
+            consent(provision("permit"), id="c2", recorded=NOW + timedelta(days=30)),
+        ),
     ),
     # -- England's date -------------------------------------------------------------------
     case(

@@ -13,7 +13,7 @@ from consent.agreements import Agreement, cover, shared_with
 from consent.decision import decide
 from consent.model import DATA_CATEGORIES, OVERRIDING_ROLES, Obligation, Rule, SharingRequest
 from consent.purposes import AGREEMENT_PURPOSES, Purpose
-from consent.statements import ConsentStatement, Period, Provision
+from consent.statements import FUTURE_SKEW, ConsentStatement, Period, Provision
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 30)
@@ -31,6 +31,8 @@ SETTINGS = settings(max_examples=200, deadline=None)
 
 # Moments near NOW, few enough that statements and periods often tie or touch.
 moments = st.integers(min_value=-3, max_value=3).map(lambda days: NOW + timedelta(days=days))
+# When the gateway stored a statement: never after its own now.
+stored_at = st.integers(min_value=-3, max_value=0).map(lambda days: NOW + timedelta(days=days))
 
 
 def _sparse(elements: st.SearchStrategy, max_size: int = 2) -> st.SearchStrategy:
@@ -88,23 +90,30 @@ def with_paths(node: Provision, path: str = "provision") -> Provision:
 
 
 @st.composite
-def statements(draw: st.DrawFn) -> tuple[ConsentStatement, ...]:
+def statement(
+    draw: st.DrawFn, id: str, custodians: st.SearchStrategy[str | None]
+) -> ConsentStatement:
+    unreadable = draw(st.integers(min_value=0, max_value=5)) == 0
+    return ConsentStatement(
+        id=id,
+        status=draw(st.sampled_from(STATUSES)),
+        recorded=draw(st.none() | moments),
+        last_updated=draw(stored_at),
+        provision=None if unreadable else with_paths(draw(provisions())),
+        custodian=draw(custodians),
+        unreadable=unreadable,
+    )
+
+
+@st.composite
+def statements(
+    draw: st.DrawFn, origin: str | None = "AZZ", prefix: str = "c"
+) -> tuple[ConsentStatement, ...]:
+    """Mostly recorded by `origin` (so that they govern the data), some by another
+    organisation, a few by one that cannot be read."""
     count = draw(st.integers(min_value=0, max_value=3))
-    found = []
-    for index in range(count):
-        unreadable = draw(st.integers(min_value=0, max_value=5)) == 0
-        root = None if unreadable else with_paths(draw(provisions()))
-        found.append(
-            ConsentStatement(
-                id=f"c{index}",
-                status=draw(st.sampled_from(STATUSES)),
-                recorded=draw(st.none() | moments),
-                last_updated=draw(moments),
-                provision=root,
-                unreadable=unreadable,
-            )
-        )
-    return tuple(found)
+    custodians = st.sampled_from((origin, origin, origin, *ORGS, None))
+    return tuple(draw(statement(f"{prefix}{index}", custodians)) for index in range(count))
 
 
 def _mostly_all(values: tuple[str, ...]) -> st.SearchStrategy:
@@ -156,14 +165,22 @@ def requests(draw: st.DrawFn) -> SharingRequest:
     )
 
 
+@st.composite
+def sharings(draw: st.DrawFn) -> tuple[SharingRequest, tuple[ConsentStatement, ...]]:
+    """A request, and the person's statements, mostly by the data's origin."""
+    request = draw(requests())
+    return request, draw(statements(request.origin))
+
+
 # -- (a) no agreement, no sharing ------------------------------------------------------
 
 
 @SETTINGS
-@given(requests(), statements())
+@given(sharings())
 def test_without_any_agreement_only_same_organisation_is_permitted(
-    request: SharingRequest, consents: tuple[ConsentStatement, ...]
+    sharing: tuple[SharingRequest, tuple[ConsentStatement, ...]],
 ) -> None:
+    request, consents = sharing
     decision = decide(request, consents, (), NOW)
     if request.origin is not None and request.origin == request.recipient:
         assert decision.permitted
@@ -177,27 +194,24 @@ def test_without_any_agreement_only_same_organisation_is_permitted(
 
 
 @SETTINGS
-@given(requests(), statements(), agreements(), provisions(depth=3))
+@given(sharings(), agreements(), provisions(depth=3))
 def test_a_newest_dissent_never_turns_a_deny_into_a_permit(
-    request: SharingRequest,
-    consents: tuple[ConsentStatement, ...],
+    sharing: tuple[SharingRequest, tuple[ConsentStatement, ...]],
     deals: tuple[Agreement, ...],
     root: Provision,
 ) -> None:
+    request, consents = sharing
     before = decide(request, consents, deals, NOW)
-    newest = max(
-        [
-            NOW,
-            *(s.recorded or s.last_updated for s in consents),
-            *(s.last_updated for s in consents),
-        ]
-    ) + timedelta(days=1)
+    # Newer than any statement that counts (those are dated, or stored, by NOW), and
+    # recorded by the data's origin, so that it governs the data.
+    newest = NOW + FUTURE_SKEW
     dissent = ConsentStatement(
         id="c-new",
         status="active",
         recorded=newest,
-        last_updated=newest,
+        last_updated=NOW,
         provision=with_paths(dataclasses.replace(root, type="deny")),
+        custodian=request.origin,
     )
 
     after = decide(request, (*consents, dissent), deals, NOW)
@@ -218,21 +232,20 @@ def _add_deny(node: Provision, where: list[int], deny: Provision) -> Provision:
 
 @SETTINGS
 @given(
-    requests(),
-    statements(),
+    sharings(),
     agreements(),
     st.data(),
     provisions(depth=3),
     st.lists(st.integers(min_value=0, max_value=3), max_size=3),
 )
 def test_a_nested_deny_never_turns_a_deny_into_a_permit(
-    request: SharingRequest,
-    consents: tuple[ConsentStatement, ...],
+    sharing: tuple[SharingRequest, tuple[ConsentStatement, ...]],
     deals: tuple[Agreement, ...],
     data: st.DataObject,
     deny: Provision,
     where: list[int],
 ) -> None:
+    request, consents = sharing
     readable = [i for i, s in enumerate(consents) if s.provision is not None]
     if not readable:
         return
@@ -258,7 +271,7 @@ def test_a_nested_deny_never_turns_a_deny_into_a_permit(
 # Two active statements that cannot be read: which one the refusal names must not depend
 # on the order the store happens to return them in.
 _TWO_UNREADABLE = tuple(
-    ConsentStatement(id, "active", None, NOW - timedelta(days=1), None, unreadable=True)
+    ConsentStatement(id, "active", None, NOW - timedelta(days=1), None, "AZZ", unreadable=True)
     for id in ("c0", "c1")
 )
 _EVERYTHING = Agreement(
@@ -285,14 +298,14 @@ _TREAT_READ = SharingRequest(
 
 
 @SETTINGS
-@given(requests(), statements(), agreements(), st.randoms(use_true_random=False))
-@example(_TREAT_READ, _TWO_UNREADABLE, (_EVERYTHING,), stdlib_random.Random(0))
+@given(sharings(), agreements(), st.randoms(use_true_random=False))
+@example((_TREAT_READ, _TWO_UNREADABLE), (_EVERYTHING,), stdlib_random.Random(0))
 def test_decide_is_deterministic_and_order_free(
-    request: SharingRequest,
-    consents: tuple[ConsentStatement, ...],
+    sharing: tuple[SharingRequest, tuple[ConsentStatement, ...]],
     deals: tuple[Agreement, ...],
     random: stdlib_random.Random,
 ) -> None:
+    request, consents = sharing
     first = decide(request, consents, deals, NOW)
     shuffled_consents = list(consents)
     shuffled_deals = list(deals)
@@ -308,12 +321,12 @@ def test_decide_is_deterministic_and_order_free(
 
 
 @SETTINGS
-@given(requests(), statements(), agreements())
+@given(sharings(), agreements())
 def test_a_permit_names_an_agreement_unless_within_one_organisation(
-    request: SharingRequest,
-    consents: tuple[ConsentStatement, ...],
+    sharing: tuple[SharingRequest, tuple[ConsentStatement, ...]],
     deals: tuple[Agreement, ...],
 ) -> None:
+    request, consents = sharing
     decision = decide(request, consents, deals, NOW)
     if not decision.permitted:
         assert decision.agreement is None
@@ -339,7 +352,50 @@ def test_a_permit_names_an_agreement_unless_within_one_organisation(
     )
 
 
-# -- (e) shared_with agrees with cover ---------------------------------------------------
+# -- (e) a statement governs its custodian's records only -----------------------------
+
+
+@SETTINGS
+@given(sharings(), agreements(), st.data())
+def test_a_statement_by_one_organisation_never_changes_a_decision_on_anothers_record(
+    sharing: tuple[SharingRequest, tuple[ConsentStatement, ...]],
+    deals: tuple[Agreement, ...],
+    data: st.DataObject,
+) -> None:
+    """A statement by organisation X never changes a decision about a record whose
+    origin is Y (X != Y), whatever it says, however recent, readable or not."""
+    request, consents = sharing
+    others = st.sampled_from([org for org in (*ORGS, None) if org != request.origin])
+    by_others = data.draw(st.lists(statement("x", others), min_size=1, max_size=3))
+    by_others = [dataclasses.replace(s, id=f"x{i}") for i, s in enumerate(by_others)]
+    decision = decide(request, consents, deals, NOW)
+
+    assert decide(request, (*consents, *by_others), deals, NOW) == decision
+    assert decide(request, (*by_others, *consents), deals, NOW) == decision
+    own = [s for s in consents if s.custodian is not None and s.custodian == request.origin]
+    assert decide(request, own, deals, NOW) == decision
+
+
+# -- (f) nothing dated in the future counts -------------------------------------------
+
+
+@SETTINGS
+@given(sharings(), agreements(), st.data(), st.integers(min_value=1, max_value=10_000))
+def test_a_statement_dated_in_the_future_never_changes_a_decision(
+    sharing: tuple[SharingRequest, tuple[ConsentStatement, ...]],
+    deals: tuple[Agreement, ...],
+    data: st.DataObject,
+    minutes_ahead: int,
+) -> None:
+    request, consents = sharing
+    ahead = NOW + FUTURE_SKEW + timedelta(minutes=minutes_ahead)
+    future = data.draw(statement("f0", st.just(request.origin)))
+    future = dataclasses.replace(future, status="active", recorded=ahead)
+
+    assert decide(request, (*consents, future), deals, NOW) == decide(request, consents, deals, NOW)
+
+
+# -- (g) shared_with agrees with cover ---------------------------------------------------
 
 
 @SETTINGS

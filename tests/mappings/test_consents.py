@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,13 @@ from consent.decision import decide
 from consent.model import Reason, Rule, SharingRequest
 from consent.purposes import Purpose
 from consent.statements import ConsentStatement, Period, Provision
-from mappings.consents import consent_statement, is_privacy_consent
+from mappings.consents import (
+    consent_custodian,
+    consent_record_issues,
+    consent_statement,
+    is_privacy_consent,
+)
+from mappings.issues import IssueCode
 
 SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
@@ -140,8 +147,112 @@ def test_a_uk_core_dissent_reads_into_a_statement() -> None:
         recorded=datetime(2026, 11, 1, 10, 15, tzinfo=UTC),
         last_updated=LAST_UPDATED,
         provision=Provision(type="deny", path="provision"),
+        custodian="AZZ",
     )
     assert statement.reference == "Consent/consent-42"
+
+
+# -- the custodian: the one organisation that recorded it -------------------------------
+
+AZZ = {"identifier": {"system": ODS, "value": "AZZ"}}
+LITERAL = {"reference": "Organization/azz"}
+
+
+@pytest.mark.parametrize(
+    ("organisations", "resolved", "expected"),
+    [
+        pytest.param([AZZ], None, "AZZ", id="ods-identifier"),
+        pytest.param([AZZ], "AZZ", "AZZ", id="ods-identifier-agreeing-with-the-store"),
+        pytest.param([AZZ], "AXX", None, id="ods-identifier-disagreeing-with-the-store"),
+        pytest.param([LITERAL], "AZZ", "AZZ", id="literal-reference-resolved-by-the-store"),
+        pytest.param([LITERAL], None, None, id="literal-reference-not-resolved"),
+        pytest.param([{**LITERAL, **AZZ}], "AZZ", "AZZ", id="both-agreeing"),
+        pytest.param([AZZ, {"identifier": {"system": ODS, "value": "RZZ"}}], "AZZ", None, id="two"),
+        pytest.param([], "AZZ", None, id="none"),
+        pytest.param(None, "AZZ", None, id="missing"),
+        pytest.param([{"display": "AZZ"}], "AZZ", None, id="display-only"),
+        pytest.param(
+            [{"identifier": {"system": "urn:other", "value": "AZZ"}}],
+            None,
+            None,
+            id="another-identifier-system",
+        ),
+        pytest.param(AZZ, "AZZ", None, id="not-a-list"),
+    ],
+)
+def test_the_custodian_is_the_one_organisation_named(
+    organisations: Any, resolved: str | None, expected: str | None
+) -> None:
+    resource = privacy_consent({"type": "deny"})
+    if organisations is None:
+        del resource["organization"]
+    else:
+        resource["organization"] = organisations
+
+    assert consent_custodian(resource, resolved) == expected
+    statement = consent_statement("c1", LAST_UPDATED, resource, resolved_custodian=resolved)
+    assert statement is not None
+    assert statement.custodian == expected
+
+
+def test_an_unreadable_statement_keeps_its_custodian() -> None:
+    statement = read(privacy_consent({"type": "deny"}, dateTime="not a date"))
+    assert statement.unreadable
+    assert statement.custodian == "AZZ"
+
+
+# -- what cannot be recorded: several organisations, a date ahead -----------------------
+
+
+@pytest.mark.parametrize(
+    "organisations",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param([], id="empty"),
+        pytest.param([AZZ, {"identifier": {"system": ODS, "value": "RZZ"}}], id="two"),
+    ],
+)
+def test_a_consent_names_exactly_one_organisation(organisations: Any) -> None:
+    resource = privacy_consent({"type": "deny"})
+    if organisations is None:
+        del resource["organization"]
+    else:
+        resource["organization"] = organisations
+
+    (issue,) = consent_record_issues(resource, NOW)
+    assert issue.code is IssueCode.BUSINESS_RULE
+    assert issue.expression == "Consent.organization"
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [
+        ("2026-11-30T12:00:00Z", False),
+        ("2026-11-30T12:05:00Z", False),  # a clock at the edge of the skew
+        ("2026-11-30T12:05:01Z", True),
+        ("2026-11-30", False),  # today, as a date
+        ("2026-12-01", True),
+        ("2026-12", True),  # a month that has not begun
+        ("2026-11-30T13:00:00+01:00", False),  # the same instant in another zone
+        ("2027", True),
+    ],
+)
+def test_a_consent_may_not_be_dated_in_the_future(value: str, refused: bool) -> None:
+    resource = privacy_consent({"type": "deny"}, dateTime=value)
+    issues = consent_record_issues(resource, NOW)
+    assert [issue.expression for issue in issues] == (["Consent.dateTime"] if refused else [])
+    assert all(issue.code is IssueCode.BUSINESS_RULE for issue in issues)
+
+
+def test_the_record_rules_apply_to_every_consent_not_only_privacy() -> None:
+    treatment = privacy_consent(
+        {"type": "deny"},
+        scope={"coding": [{"system": SCOPE, "code": "treatment"}]},
+        dateTime="2027-01-01",
+        organization=[],
+    )
+    expressions = [issue.expression for issue in consent_record_issues(treatment, NOW)]
+    assert expressions == ["Consent.organization", "Consent.dateTime"]
 
 
 @pytest.mark.parametrize(
@@ -523,6 +634,21 @@ def test_a_dissent_from_one_trust_read_and_decided() -> None:
     assert to_rzz.reasons[0] == Reason(Rule.DISSENT, "Consent/c1 provision.provision[0]")
     assert to_ryy.permitted
     assert to_ryy.reasons[1] == Reason(Rule.CONSENT_PERMITS, "Consent/c1 provision")
+
+
+def test_a_trusts_dissent_read_and_decided_governs_the_trusts_records_only() -> None:
+    statement = read(
+        privacy_consent(
+            {"type": "deny"}, organization=[{"identifier": {"system": ODS, "value": "RZZ"}}]
+        )
+    )
+    providers = decide(sharing("RYY"), [statement], AGREEMENTS, NOW)
+    trusts = decide(dataclasses.replace(sharing("RYY"), origin="RZZ"), [statement], AGREEMENTS, NOW)
+
+    assert providers.permitted
+    assert providers.reasons[1] == Reason(Rule.IMPLIED_CONSENT)
+    assert not trusts.permitted
+    assert trusts.reasons[0] == Reason(Rule.DISSENT, "Consent/c1 provision")
 
 
 def test_an_unreadable_consent_read_and_decided_fails_closed() -> None:
