@@ -1,5 +1,10 @@
 """The summary page's style, and the Content-Security-Policy that allows exactly it: the
-page loads nothing and runs nothing, so its one stylesheet is inline and named by hash."""
+page loads nothing and runs nothing, so its one stylesheet is inline and named by hash.
+
+The policy is given twice. The page carries it in a <meta> element, so a saved copy keeps
+it; and the gateway serves it as the response header, because a browser enforces every
+policy it is given and the gateway's strict default header (default-src 'none') would
+otherwise block the stylesheet. `frame-ancestors` is honoured only in a header."""
 
 from __future__ import annotations
 
@@ -35,3 +40,4 @@ section{break-inside:avoid}}
 """
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 CSP = f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; form-action 'none'"
+HEADER_CSP = f"{CSP}; frame-ancestors 'none'"
