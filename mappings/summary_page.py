@@ -141,8 +141,10 @@ def _urgency(
     kind = heading
     if escalation is not None:
         kind += f" · {ESCALATION_LEVELS[escalation.level].display}"
+    # An emergency fills the banner red; very urgent gives it a red border.
+    level = f" urgency-{_e(priority)}" if priority is not None else ""
     return (
-        '<header class="urgency" id="respond-by">\n'
+        f'<header class="urgency{level}" id="respond-by">\n'
         f"<h1>{badge}</h1>\n"
         f'<p class="respond">{respond}</p>\n'
         f'<p class="kind">{_e(kind)}</p>\n'

@@ -20,6 +20,11 @@ border-bottom:1px solid #bbb}
 .urgency{border:3px solid #111;padding:.6rem .8rem;margin-bottom:.8rem}
 .priority{display:inline-block;font-weight:700;text-transform:uppercase}
 .priority-emergency,.priority-very-urgent{color:#b00020}
+.urgency-very-urgent{border-color:#b00020}
+.urgency-emergency{background:#b00020;border-color:#b00020;color:#fff;\
+-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.urgency-emergency .priority,.urgency-emergency .kind{color:#fff}\
+.urgency-emergency .overdue{color:#fff;text-decoration:underline}
 .respond{font-size:1.2rem;margin:.2rem 0}.overdue{color:#b00020;font-weight:700}
 .kind{margin:.2rem 0;color:#333}
 .incomplete{border:3px dashed #8a4b00;background:#fff6e5;padding:.5rem .8rem;margin:.8rem 0}

@@ -494,6 +494,7 @@ def test_no_respond_by_is_said_and_no_priority_is_said() -> None:
     document = page(body)
     assert "No respond-by time given" in document
     assert "Priority not given" in document
+    assert '<header class="urgency" id="respond-by">' in document
     assert "<title>Handover summary — Crisis</title>" in document
 
 
@@ -511,6 +512,7 @@ def test_the_priority_leads_the_page(priority: str, shown: str) -> None:
     body["time_sensitivity"]["priority"] = priority
     document = page(body)
     assert f'<h1><span class="priority priority-{priority}">{shown}</span></h1>' in document
+    assert f'<header class="urgency urgency-{priority}" id="respond-by">' in document
     assert document.index("<h1>") < document.index("<h2>")
 
 

@@ -26,8 +26,9 @@ from tests.servers import running_server, served_token
 STRICT = "default-src 'none'; frame-ancestors 'none'"
 HTML = {"Accept": "text/html"}
 # The stylesheet's colours (mappings/summary_style.py), as a browser computes them.
-RED = "rgb(176, 0, 32)"  # #b00020: emergency, very urgent, high risk
+RED = "rgb(176, 0, 32)"  # #b00020: the emergency banner, high risk
 AMBER = "rgb(138, 75, 0)"  # #8a4b00: medium risk
+WHITE = "rgb(255, 255, 255)"  # the words on the emergency banner
 
 
 def directives(policy: str) -> dict[str, list[str]]:
@@ -122,6 +123,7 @@ def png_size(image: bytes) -> tuple[int, int]:
 
 
 STYLES = """JSON.stringify({
+  banner: getComputedStyle(document.querySelector('.urgency')).backgroundColor,
   priority: getComputedStyle(document.querySelector('.priority-emergency')).color,
   urgencyBorder: getComputedStyle(document.querySelector('.urgency')).borderTopWidth,
   high: getComputedStyle(document.querySelector('.badge.level-high')).color,
@@ -157,9 +159,10 @@ def test_a_browser_shows_the_served_page_styled_with_no_policy_violation(
     assert_other_security_headers(loaded.headers)
     assert loaded.problems() == []
     # The stylesheet applied: under a policy that blocked it, each is the browser default
-    # (black text, a 0px border, no maximum width).
+    # (black text, a transparent background, a 0px border, no maximum width).
     assert styles["sheets"] == 1
-    assert styles["priority"] == RED
+    assert styles["banner"] == RED
+    assert styles["priority"] == WHITE
     assert styles["urgencyBorder"] == "3px"
     assert styles["high"] == RED
     assert styles["medium"] == AMBER
