@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck imports unit bench clean
+.PHONY: run test lint typecheck imports unit chromium bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=...)")'
@@ -30,8 +30,20 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) chromium
 	$(BIN)/pytest -q
+
+# Headless Chromium loads the summary page as served (tests/security/test_summary_page.py);
+# the suite never skips that test, so a fresh machine gets it here.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "The tests need Chromium: run 'sudo apt-get install -y chromium' and try again." >&2; \
+	    exit 1; \
+	  fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	}
 
 ## Benchmarks (not part of `make test`): see bench/README.md.
 bench: $(STAMP)

@@ -7,8 +7,10 @@ call back, then the key risks (highest first) and the rest of the dataset in the
 order of the handover Communication's sections.
 
 Everything in a dataset is free text from another organisation's system: every value is
-escaped (html.escape), the page carries no script and loads nothing, and its own
-Content-Security-Policy forbids both should a value ever slip through. The page title
+escaped (html.escape) and isolated in its own <bdi>, so a bidi control in it (a
+right-to-left override, say) is kept and shown but cannot reorder anything around it; the
+page carries no script and loads nothing, and its Content-Security-Policy forbids both
+should a value ever slip through. The page title
 names no patient. The output is a pure function of its inputs (no clock, no locale), so
 the same dataset and context give the same string.
 """
@@ -139,8 +141,10 @@ def _urgency(
     kind = heading
     if escalation is not None:
         kind += f" · {ESCALATION_LEVELS[escalation.level].display}"
+    # An emergency fills the banner red; very urgent gives it a red border.
+    level = f" urgency-{_e(priority)}" if priority is not None else ""
     return (
-        '<header class="urgency" id="respond-by">\n'
+        f'<header class="urgency{level}" id="respond-by">\n'
         f"<h1>{badge}</h1>\n"
         f'<p class="respond">{respond}</p>\n'
         f'<p class="kind">{_e(kind)}</p>\n'
@@ -191,8 +195,8 @@ def _person(dataset: Handover | EscalationSummary, context: SummaryContext) -> s
     patient = dataset.patient
     rows: list[tuple[str, str | None]] = []
     if patient.name is not None:
-        rows.append(("Name", _opt(_joined(patient.name.given, patient.name.family, sep=" "))))
-    rows.append(("NHS number", _e(nhs_number(patient.nhs_number))))
+        rows.append(("Name", _joined(patient.name.given, patient.name.family, sep=" ")))
+    rows.append(("NHS number", _t(nhs_number(patient.nhs_number))))
     if patient.nhs_number_status is not None:
         status = NHS_NUMBER_VERIFICATION[patient.nhs_number_status].display
         rows.append(("NHS number status", _e(status)))
@@ -221,22 +225,23 @@ def _sender(dataset: Handover | EscalationSummary) -> str:
         ("Practitioner", _opt(sender.practitioner)),
         ("Role", _opt(sender.role)),
         ("Team", _opt(sender.team)),
-        ("Organisation (ODS)", _e(sender.ods)),
+        ("Organisation (ODS)", _t(sender.ods)),
     ]
     return _section("sender-contact", callback + _dl(rows))
 
 
 def _phone(contact: str) -> str:
-    """The contact as written; a tap-to-call link only when it reads as a phone number."""
+    """The contact as written; a tap-to-call link only when it reads as a phone number
+    (digits, spaces, brackets and dashes: nothing that needs isolating)."""
     dial = re.sub(r"[\s()\-]", "", contact)
     if re.fullmatch(r"\+?[0-9]{6,15}", dial):
         return f'<a href="tel:{_e(dial)}">{_e(contact)}</a>'
-    return _e(contact)
+    return _t(contact)
 
 
 def _receiver(dataset: Handover | EscalationSummary) -> str:
     receiver = dataset.receiver
-    rows = [("Organisation (ODS)", _e(receiver.ods)), ("Service", _opt(receiver.service))]
+    rows = [("Organisation (ODS)", _t(receiver.ods)), ("Service", _opt(receiver.service))]
     return '<section id="receiver">\n<h2>Sent to</h2>\n' + _dl(rows) + "\n</section>"
 
 
@@ -262,7 +267,7 @@ def _key_risks(risks: tuple[KeyRisk, ...]) -> str:
         if risk.since is not None:
             line += f" <span>since {_date(risk.since)}</span>"
         if risk.description is not None:
-            line += f'\n<p class="text">{_e(risk.description)}</p>'
+            line += f'\n<p class="text">{_t(risk.description)}</p>'
         items.append(f"<li>{line}</li>")
     return _section("key-risks", '<ul class="risks">\n' + "\n".join(items) + "\n</ul>")
 
@@ -279,8 +284,8 @@ def _escalation_step(escalation: Escalation | None) -> str:
     rows = [
         ("Level", _e(ESCALATION_LEVELS[escalation.level].display)),
         ("When", _time(escalation.escalated_at) if escalation.escalated_at else None),
-        ("By", _opt(by_text)),
-        ("To", _opt(to_text)),
+        ("By", by_text),
+        ("To", to_text),
         ("Escalates referral", _opt(escalation.related_referral)),
     ]
     return _section("escalation-step", _dl(rows))
@@ -289,7 +294,7 @@ def _escalation_step(escalation: Escalation | None) -> str:
 def _indicators(escalation: Escalation | None) -> str:
     if escalation is None or not escalation.early_warning_indicators:
         return ""
-    items = "".join(f"<li>{_e(item)}</li>" for item in escalation.early_warning_indicators)
+    items = "".join(f"<li>{_t(item)}</li>" for item in escalation.early_warning_indicators)
     return _section("early-warning-indicator", f"<ul>{items}</ul>")
 
 
@@ -299,9 +304,9 @@ def _actions(dataset: Handover | EscalationSummary) -> str:
     items = []
     for action in dataset.actions_taken:
         line = f"{_time(action.at)}: " if action.at is not None else ""
-        line += _e(action.action)
+        line += _t(action.action)
         if action.by is not None:
-            line += f" — by {_e(action.by)}"
+            line += f" — by {_t(action.by)}"
         items.append(f"<li>{line}</li>")
     return _section("action-taken", "<ol>\n" + "\n".join(items) + "\n</ol>")
 
@@ -356,7 +361,7 @@ def _legal(dataset: Handover | EscalationSummary) -> str:
 
 def _footer(dataset: Handover | EscalationSummary, context: SummaryContext) -> str:
     rows = [
-        ("Sender's reference", _e(dataset.external_id)),
+        ("Sender's reference", _t(dataset.external_id)),
         ("Locality", _opt(dataset.locality)),
         ("Received by the gateway", _time(context.received_at) if context.received_at else None),
         ("Summary generated", _time(context.generated_at)),
@@ -373,12 +378,19 @@ def _e(value: str) -> str:
     return html.escape(value, quote=True)
 
 
+def _t(value: str) -> str:
+    """Free text from the sender: escaped, and isolated so that its direction (and any
+    bidi control in it) stays inside its own <bdi> and cannot reorder the page."""
+    return f"<bdi>{_e(value)}</bdi>"
+
+
 def _opt(value: str | None) -> str | None:
-    return None if value is None else _e(value)
+    return None if value is None else _t(value)
 
 
 def _joined(*values: str | None, sep: str = ", ") -> str | None:
-    present = [value for value in values if value]
+    """Free-text values as HTML, each isolated on its own, or None if none is given."""
+    present = [_t(value) for value in values if value]
     return sep.join(present) if present else None
 
 
@@ -395,7 +407,7 @@ def _section(code: str, body: str) -> str:
 
 
 def _text_section(code: str, text: str | None) -> str:
-    return _section(code, f'<p class="text">{_e(text)}</p>') if text else ""
+    return _section(code, f'<p class="text">{_t(text)}</p>') if text else ""
 
 
 def _dl(rows: Iterable[tuple[str, str | None]]) -> str:

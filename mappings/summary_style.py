@@ -1,5 +1,10 @@
 """The summary page's style, and the Content-Security-Policy that allows exactly it: the
-page loads nothing and runs nothing, so its one stylesheet is inline and named by hash."""
+page loads nothing and runs nothing, so its one stylesheet is inline and named by hash.
+
+The policy is given twice. The page carries it in a <meta> element, so a saved copy keeps
+it; and the gateway serves it as the response header, because a browser enforces every
+policy it is given and the gateway's strict default header (default-src 'none') would
+otherwise block the stylesheet. `frame-ancestors` is honoured only in a header."""
 
 from __future__ import annotations
 
@@ -15,6 +20,11 @@ border-bottom:1px solid #bbb}
 .urgency{border:3px solid #111;padding:.6rem .8rem;margin-bottom:.8rem}
 .priority{display:inline-block;font-weight:700;text-transform:uppercase}
 .priority-emergency,.priority-very-urgent{color:#b00020}
+.urgency-very-urgent{border-color:#b00020}
+.urgency-emergency{background:#b00020;border-color:#b00020;color:#fff;\
+-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.urgency-emergency .priority,.urgency-emergency .kind{color:#fff}\
+.urgency-emergency .overdue{color:#fff;text-decoration:underline}
 .respond{font-size:1.2rem;margin:.2rem 0}.overdue{color:#b00020;font-weight:700}
 .kind{margin:.2rem 0;color:#333}
 .incomplete{border:3px dashed #8a4b00;background:#fff6e5;padding:.5rem .8rem;margin:.8rem 0}
@@ -35,3 +45,4 @@ section{break-inside:avoid}}
 """
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 CSP = f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; form-action 'none'"
+HEADER_CSP = f"{CSP}; frame-ancestors 'none'"

@@ -34,6 +34,21 @@ def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
     }
 
 
+def served_token(base: str, client_id: str = "demo-provider-epr") -> dict[str, str]:
+    """An access token from the real server at `base`, got by `gateway token` as an
+    operator would, as an Authorization header."""
+    result = subprocess.run(
+        [*GATEWAY, "token", "--client", client_id, "--url", base],
+        env=gateway_env("sqlite:///unused.db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return {"Authorization": f"Bearer {result.stdout.strip()}"}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

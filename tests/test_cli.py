@@ -18,23 +18,9 @@ from mappings.dataset_input import parse_dataset
 from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
 from tests.conftest import DEMO_CONFIG, REPO
 from tests.fhir_judge import assert_valid_fhir
-from tests.servers import GATEWAY, free_port, gateway_env, running_server
+from tests.servers import GATEWAY, free_port, gateway_env, running_server, served_token
 
 FHIR = {"Content-Type": "application/fhir+json"}
-
-
-def _token(base: str, client_id: str = "demo-provider-epr") -> dict[str, str]:
-    """An access token from the real server, got by `gateway token` as an operator would."""
-    result = subprocess.run(
-        [*GATEWAY, "token", "--client", client_id, "--url", base],
-        env=gateway_env("sqlite:///unused.db"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return {"Authorization": f"Bearer {result.stdout.strip()}"}
 
 
 def test_db_upgrade_then_current_on_a_fresh_sqlite_store(tmp_path: Path) -> None:
@@ -137,7 +123,7 @@ def served(database_url: str) -> Iterator[str]:
 
 
 def test_the_real_server_stores_and_finds_a_request(served: str) -> None:
-    with httpx.Client(base_url=served, timeout=10, headers=_token(served)) as http:
+    with httpx.Client(base_url=served, timeout=10, headers=served_token(served)) as http:
         assert httpx.get(f"{served}/fhir/ServiceRequest").status_code == 401
         created = http.post(
             "/fhir/ServiceRequest",
@@ -178,7 +164,7 @@ def test_clients_hanging_up_mid_request_never_wedge_the_server(tmp_path: Path) -
         "GATEWAY_RATE_LIMIT_BURST": "100000",
     }
     with running_server(url, GATEWAY_LOG_LEVEL="warning", **unlimited) as base:
-        token = _token(base)
+        token = served_token(base)
 
         async def burst() -> None:
             async with httpx.AsyncClient(base_url=base, timeout=0.02, headers=token) as impatient:
@@ -207,11 +193,11 @@ def test_the_real_server_takes_the_example_handover_as_the_readme_shows(served: 
         timeout=30,
     ).stdout
     json_body = {"Content-Type": "application/json"}
-    with httpx.Client(base_url=served, timeout=10, headers=_token(served)) as http:
+    with httpx.Client(base_url=served, timeout=10, headers=served_token(served)) as http:
         created = http.post("/api/handovers", content=fresh, headers=json_body)
         assert created.status_code == 201, created.text
         assert http.post("/api/handovers", content=fresh, headers=json_body).status_code == 409
-    trust = _token(served, "demo-trust-crisis")
+    trust = served_token(served, "demo-trust-crisis")
     with httpx.Client(base_url=served, timeout=10, headers=trust) as http:
         served_back = http.get(f"/api/handovers/{created.json()['id']}")
         assert served_back.status_code == 200

@@ -24,12 +24,19 @@ from gateway.api.runtime import RuntimeDep
 from gateway.errors import NotAcceptable
 from mappings.messages import response_message
 from mappings.summary_page import SummaryContext, summary_html
+from mappings.summary_style import HEADER_CSP
 
 router = APIRouter(prefix="/fhir", dependencies=[Depends(start_trail), Depends(authenticate)])
 
 _ID = Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")
-# An HTML page of patient data must not be kept by shared caches or framed elsewhere.
-_PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+# An HTML page of patient data must not be kept by shared caches or framed elsewhere. Its
+# policy replaces the strict default (which would block its stylesheet) with one that
+# allows exactly that stylesheet, by hash, and still denies everything else.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": HEADER_CSP,
+}
 
 
 @router.post("/$process-message", name="process_message")

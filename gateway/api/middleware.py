@@ -27,6 +27,8 @@ _ID_SHAPE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 # On every response. Health data must never sit in a cache; and although this is an
 # API, a browser that opens one of its URLs must not sniff, frame, script or refer.
+# Defaults only: a response that sets one keeps its own (the summary page sets a
+# Content-Security-Policy that also allows its one stylesheet, by hash).
 _ALWAYS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",

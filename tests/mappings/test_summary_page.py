@@ -90,6 +90,8 @@ class Checked(HTMLParser):
         self.open: list[str] = []
         self.text: list[str] = []
         self.declarations: list[str] = []
+        # Each piece of text with the elements it sits in, outermost first.
+        self.placed: list[tuple[tuple[str, ...], str]] = []
 
     def handle_decl(self, decl: str) -> None:
         self.declarations.append(decl)
@@ -106,6 +108,7 @@ class Checked(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        self.placed.append((tuple(self.open), data))
 
 
 def parsed(document: str) -> Checked:
@@ -348,6 +351,91 @@ def test_markup_in_any_free_text_comes_out_inert(attack: str) -> None:
     assert "".join(checked.text).count(attack) >= 10
 
 
+# Bidi controls: embeddings, overrides, isolates and marks (U+202A..E, U+2066..9, U+200E/F).
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
+# A right-to-left override never closed: unisolated, it would run on to the paragraph's
+# end and show what follows it (the next values, the headings) reversed.
+OVERRIDE = "Denies intent \u202eCALL 999 NOW"
+
+
+def isolated(checked: Checked, text: str) -> bool:
+    """Every piece of the page's text holding `text` sits inside a <bdi>."""
+    holding = [open_tags for open_tags, data in checked.placed if text in data]
+    return bool(holding) and all("bdi" in open_tags for open_tags in holding)
+
+
+def test_a_right_to_left_override_in_a_risk_or_the_presentation_is_shown_but_isolated() -> None:
+    body = example("handover-crisis")
+    body["key_risks"][0]["description"] = OVERRIDE
+    body["current_presentation"] = OVERRIDE
+    document = page(body)
+    checked = parsed(document)  # every element closed, in order
+    # Kept, escaped, each in its own <bdi> (the override ends with it).
+    assert document.count(f'<p class="text"><bdi>{html.escape(OVERRIDE)}</bdi></p>') == 2
+    assert isolated(checked, OVERRIDE)
+    assert "".join(checked.text).count(OVERRIDE) == 2
+    # The page around them is intact: sections in order, headings and badges outside.
+    plain = page(example("handover-crisis"))
+    shown = [section for section in ORDER if f'id="{section}"' in plain]
+    positions = [document.index(f'id="{section}"') for section in shown]
+    assert positions == sorted(positions)
+    assert checked.tags == parsed(plain).tags
+    for heading in ("Key risks", "Current presentation", "What has changed"):
+        assert (("html", "body", "section", "h2"), heading) in checked.placed
+    assert (("html", "body", "section", "ul", "li", "span"), "High") in checked.placed
+
+
+@pytest.mark.parametrize("control", list(BIDI_CONTROLS), ids=lambda c: f"U+{ord(c):04X}")
+def test_every_free_text_value_is_isolated_whatever_bidi_control_it_holds(control: str) -> None:
+    body = full_escalation()
+    marked = f"before{control}after"
+    for path in FREE_TEXT:
+        *parents, last = path
+        holder: Any = body
+        for step in parents:
+            holder = holder[step]
+        holder[last] = [marked] if last == "early_warning_indicators" else marked
+    document = page(body)
+    checked = parsed(document)
+    assert "".join(checked.text).count(marked) == len(FREE_TEXT)
+    assert isolated(checked, marked)
+    assert not [data for _, data in checked.placed if control in data.replace(marked, "")]
+
+
+# Every free-text field of the dataset the page shows. Codes and times are shown in words;
+# identifiers (external_id, related_referral) are isolated too, but whether they may hold
+# a bidi control at all is for input validation to say.
+FREE_TEXT: tuple[tuple[Any, ...], ...] = (
+    ("locality",),
+    ("patient", "name", "given"),
+    ("patient", "name", "family"),
+    ("sender", "practitioner"),
+    ("sender", "role"),
+    ("sender", "team"),
+    ("sender", "contact"),
+    ("receiver", "service"),
+    ("current_presentation",),
+    ("what_has_changed",),
+    ("current_plan",),
+    ("key_risks", 0, "description"),
+    ("actions_taken", 0, "action"),
+    ("actions_taken", 0, "by"),
+    ("request", "summary"),
+    ("sharing", "reason_if_not"),
+    ("legal", "mental_health_act_status"),
+    ("escalation", "escalated_by", "name"),
+    ("escalation", "escalated_by", "role"),
+    ("escalation", "escalated_by", "team"),
+    ("escalation", "escalated_to", "role"),
+    ("escalation", "escalated_to", "service"),
+    ("escalation", "early_warning_indicators"),
+    ("escalation", "information_shared"),
+    ("escalation", "next_action"),
+    ("escalation", "response", "from"),
+    ("escalation", "response", "summary"),
+)
+
+
 def test_the_page_forbids_scripts_and_loading_anything_even_if_a_value_slipped_through() -> None:
     document = page(example("handover-crisis"))
     assert 'http-equiv="Content-Security-Policy"' in document
@@ -406,6 +494,7 @@ def test_no_respond_by_is_said_and_no_priority_is_said() -> None:
     document = page(body)
     assert "No respond-by time given" in document
     assert "Priority not given" in document
+    assert '<header class="urgency" id="respond-by">' in document
     assert "<title>Handover summary — Crisis</title>" in document
 
 
@@ -423,6 +512,7 @@ def test_the_priority_leads_the_page(priority: str, shown: str) -> None:
     body["time_sensitivity"]["priority"] = priority
     document = page(body)
     assert f'<h1><span class="priority priority-{priority}">{shown}</span></h1>' in document
+    assert f'<header class="urgency urgency-{priority}" id="respond-by">' in document
     assert document.index("<h1>") < document.index("<h2>")
 
 
