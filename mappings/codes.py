@@ -417,6 +417,11 @@ FLAG_CATEGORY_SAFETY: Final = Code(
 )
 # HL7 provenance-participant-type (THO): the organisation that sent the dataset.
 PROVENANCE_AUTHOR: Final = Code(PROVENANCE_PARTICIPANT_TYPE_SYSTEM, "author", "Author")
+# ... and the gateway, when its own workflow changes a record (mappings.workflow_provenance).
+PROVENANCE_PERFORMER: Final = Code(PROVENANCE_PARTICIPANT_TYPE_SYSTEM, "performer", "Performer")
+# HL7 v3 DataOperation (THO), the example binding of Provenance.activity: a record revised.
+DATA_OPERATION_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+ACTIVITY_UPDATE: Final = Code(DATA_OPERATION_SYSTEM, "UPDATE", "revise")
 
 # SNOMED CT findings for the risk types that have one, each seen with its code in a
 # published NHS source (BaRS safeguarding codes; the FHIR R4 examples for 225444004).

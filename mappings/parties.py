@@ -1,7 +1,8 @@
 """Which organisations a resource names as parties, and which of them sends it.
 
-An organisation may see and change a resource only if it is party to it (requester,
-performer, sender, recipient, owner...). References name an organisation either by its
+An organisation may see a resource only if it is party to it (requester, performer,
+sender, recipient, owner...); only its origin, the sender that created it, changes it
+(mappings.authorship). References name an organisation either by its
 ODS code (`{"identifier": {"system": ODS, "value": "RZZ"}}`, the UK Core way) or
 literally (`Organization/<id>`), which the shell resolves through the directory.
 """
@@ -44,7 +45,7 @@ PARTY_ROLES: dict[str, tuple[PartyRole, ...]] = {
     "Communication": (PartyRole("sender", "sender"), PartyRole("recipient", "recipient")),
     # A Task here is a receiver's answer to a referral (accept, decline, progress): the
     # owner is the organisation asked to act, and the one that acts on the Task, so it is
-    # the sender. It must be the caller on create and on every update (SENDER_ONLY_UPDATES):
+    # the sender. It must be the caller on create and on every update (as for every type):
     # the referrer, a party as requester, reads the answer but cannot forge one. Nor can
     # the owner forge the requester: the gateway holds Task.requester to the focus
     # ServiceRequest's requester (mappings.referral_tasks), and only that ServiceRequest's
@@ -64,11 +65,6 @@ PARTY_ROLES: dict[str, tuple[PartyRole, ...]] = {
     ),
     "Organization": (PartyRole("self", "identifier"),),
 }
-
-
-# Types only their sender may update. Any other type may also be updated by another
-# party that leaves its sender as it was (a Trust updating a provider's ServiceRequest).
-SENDER_ONLY_UPDATES = frozenset({"Task"})
 
 
 def sender_role(resource_type: str) -> PartyRole:

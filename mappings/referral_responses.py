@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from mappings import codes
 from mappings.answer_links import local_id, references_to, same_subject, with_data_categories
+from mappings.dataset_fhir.elements import instant
 from mappings.datasets import EscalationResponse
 from mappings.fhir_dates import parse_date_range
 from mappings.issues import ContentError, Issue, IssueCode
@@ -117,6 +118,31 @@ def escalation_response(
             ],
             business_rule=True,
         ) from None
+
+
+def escalation_answer(
+    response: EscalationResponse, responder_ods: str, answered_id: str, *, now: datetime
+) -> dict[str, Any]:
+    """The responder's own Communication for a response given as the dataset's
+    `escalation.response` (POST /api/escalations/{id}/responses): sent by the responder,
+    in response to the escalation's summary; `linked_response` adds the rest. `from` (who
+    at the responder answered) is the sender's display; `summary` the payload."""
+    sender: dict[str, Any] = {
+        "identifier": {"system": codes.ODS_ORGANISATION_SYSTEM, "value": responder_ods}
+    }
+    if response.from_:
+        sender["display"] = response.from_
+    received_at = response.received_at or now
+    answer: dict[str, Any] = {
+        "resourceType": "Communication",
+        "status": "completed",
+        "inResponseTo": [{"reference": f"Communication/{answered_id}"}],
+        "sent": instant(received_at),
+        "sender": sender,
+    }
+    if response.summary:
+        answer["payload"] = [{"contentString": response.summary}]
+    return answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
     POST /api/handovers, POST /api/escalations       201, or an OperationOutcome
     GET  /api/handovers/{id}, GET /api/escalations/{id}
-    POST /api/escalations/{id}/responses            the response an escalation received
+    POST /api/escalations/{id}/responses            a receiver's response to an escalation
     GET  /api/decline-reasons                       the configured decline codes
 
 `{id}` is the id of the ServiceRequest made from the dataset. Every answer about one
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from gateway.api.access_log import start_trail
 from gateway.api.authentication import authenticate
 from gateway.api.deliveries import delivery_status
-from gateway.api.deps import JsonBody, RawJsonBody, ReadDatasets, WriteDatasets
+from gateway.api.deps import FhirWrites, JsonBody, RawJsonBody, ReadDatasets, WriteDatasets
 from gateway.api.http_headers import fhir_base
 from gateway.api.runtime import RuntimeDep
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
@@ -77,15 +77,17 @@ def record_response(
     request: Request,
     body: JsonBody,
     runtime: RuntimeDep,
-    datasets: WriteDatasets,
+    answers: FhirWrites,
     dataset_id: str = DatasetId,
 ) -> JSONResponse:
+    """The caller's answer, stored as its own Communication in response to the
+    escalation's summary; the gateway marks the escalation answered."""
     try:
         response = EscalationResponse.model_validate(body)
     except ValidationError as error:
         issues = dataset_issues(error, part=EscalationResponse, prefix="escalation.response")
         raise InvalidContent(issues) from None
-    served = datasets.record_response(dataset_id, response)
+    served = answers.respond_to_escalation(dataset_id, response)
     return JSONResponse(served_body(request, runtime, dataset_id, served))
 
 

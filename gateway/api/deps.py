@@ -64,20 +64,36 @@ def _service(
     config = runtime.config
     store = ResourceStore(connection)
     sharing = SharingPolicy(store, caller, config.agreements, datetime.now(UTC))
-    updates = None
-    if writes:
-        # A new version of a pushed handover's resource is queued for its receivers in
-        # the update's own transaction, whichever route wrote it.
-        gateway_url = fhir_base(request, runtime.settings.public_base_url)
-        outbox = OutboxStore(connection)
-        updates = HandoverUpdates(store, outbox, config.endpoints, gateway_url, caller)
     return ResourceService(
         store,
         runtime.paging,
         caller=caller,
         trail=trail_of(request),
         sharing=sharing,
-        updates=updates,
+        updates=_updates(runtime, connection, caller, request) if writes else None,
+    )
+
+
+def _updates(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> HandoverUpdates:
+    # A new version of a pushed handover's resource is queued for its receivers in the
+    # update's own transaction, whichever route (or the gateway's workflow) wrote it.
+    gateway_url = fhir_base(request, runtime.settings.public_base_url)
+    store = ResourceStore(connection)
+    outbox = OutboxStore(connection)
+    return HandoverUpdates(store, outbox, runtime.config.endpoints, gateway_url, caller)
+
+
+def _workflow(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> ResourceService:
+    """The gateway's own writer, in the request's transaction: no caller, so no client's
+    rules apply; what it writes is recorded by the Provenance it writes with it."""
+    return ResourceService(
+        ResourceStore(connection),
+        runtime.paging,
+        updates=_updates(runtime, connection, caller, request),
     )
 
 
@@ -115,6 +131,7 @@ def _datasets(
         frozenset(organisation.ods for organisation in config.directory.organisations),
         caller,
         deliveries=DeliveryQueue(OutboxStore(connection), config.endpoints, gateway_url),
+        workflow=_workflow(runtime, connection, caller, request) if writes else None,
         correlation_id=getattr(request.state, "correlation_id", None),
     )
 

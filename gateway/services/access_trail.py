@@ -31,6 +31,8 @@ Action = Literal["C", "R", "U", "D", "E"]
 
 # The rules the gateway's own access checks apply, as decision entities name them.
 NOT_PARTY = "access:organisation-not-party"
+# A party that is not the record's origin tried to write a new version of it.
+NOT_AUTHOR = "access:organisation-not-author"
 NO_VALID_TOKEN = "access:no-valid-token"  # noqa: S105 (a rule name, not a secret)
 SCOPE_NOT_GRANTED = "access:scope-not-granted"
 FORBIDDEN = "access:forbidden"

@@ -25,6 +25,7 @@ from gateway.services.answer_lookup import Answers, find_answers
 from gateway.services.deliveries import DeliveryQueue
 from gateway.services.resources import ResourceService, utc_now
 from gateway.store.outbox import Delivery
+from gateway.store.resources import StoredResource
 from gateway.store.submissions import Submission, SubmissionStore
 from mappings import codes
 from mappings.checklist import Completeness, check_completeness, completeness_issues
@@ -37,6 +38,7 @@ from mappings.dataset_rules import rule_issues
 from mappings.datasets import EscalationResponse, EscalationSummary, Handover
 from mappings.issues import ContentError, Issue, IssueCode
 from mappings.messages import ReferralMessage, read_message
+from mappings.workflow_provenance import workflow_provenance
 
 Dataset = Handover | EscalationSummary
 
@@ -91,6 +93,7 @@ class DatasetService:
         caller: Caller,
         *,
         deliveries: DeliveryQueue | None = None,
+        workflow: ResourceService | None = None,
         correlation_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
@@ -101,6 +104,9 @@ class DatasetService:
         self._organisations = organisations
         self._caller = caller
         self._deliveries = deliveries
+        # The gateway's own writer (no caller), in the same transaction: what its workflow
+        # changes on a record because of what another organisation did (mark_answered).
+        self._workflow = workflow
         self._correlation_id = correlation_id
         self._clock = clock
         self._new_id = new_id
@@ -306,17 +312,18 @@ class DatasetService:
         service_request_id = reference.removeprefix("ServiceRequest/")
         return self.dataset(service_request_id), service_request_id
 
-    def record_response(self, service_request_id: str, response: EscalationResponse) -> Served:
-        """Record the response an escalation received: the Communication gains its
-        response section and is completed, as a new version (so when it came is kept)."""
-        request = self._read("ServiceRequest", service_request_id)
-        flags, communication = self._supporting(request)
-        if withheld([request, *flags, communication]):
-            # Rewriting what the caller may only see in part would lose the rest.
-            raise Forbidden(
-                "Your organisation is shown this escalation with its free text withheld, "
-                "so it cannot record a response to it here."
-            )
+    def mark_answered(
+        self, service_request_id: str, response: EscalationResponse, cause: StoredResource
+    ) -> StoredResource:
+        """The gateway's own workflow, not the caller: the escalation's summary
+        Communication gains `response` and is completed, as a new version written by the
+        gateway (so when it came is kept), with a Provenance naming `cause` (the answer
+        that made it so), in this transaction. The new version of the summary."""
+        gateway = self._workflow
+        if gateway is None:
+            raise RuntimeError("this service was built without the gateway's workflow writer")
+        request = _content(gateway.read("ServiceRequest", service_request_id))
+        flags, communication = self._supporting(request, gateway)
         dataset = self._from_fhir(request, flags, communication)
         if not isinstance(dataset, EscalationSummary):
             raise NotFound("No escalation has that id.")
@@ -334,20 +341,38 @@ class DatasetService:
         # When it was sent does not change because a response came.
         body["sent"] = communication["sent"]
         version = int(communication["meta"]["versionId"])
-        self._resources.update("Communication", ids.communication, body, if_match=version)
-        return Served(updated, self._submissions.by_service_request(service_request_id))
+        record = gateway.update("Communication", ids.communication, body, if_match=version)
+        origin = record.facts.origin if record.facts is not None else None
+        if origin is None:
+            raise RuntimeError("a dataset's Communication has no origin")
+        gateway.create_mapped(
+            [
+                workflow_provenance(
+                    self._new_id(),
+                    target=_versioned_reference(record),
+                    cause=_versioned_reference(cause),
+                    custodian_ods=origin,
+                    recorded=self._clock(),
+                    changed=body,
+                )
+            ]
+        )
+        return record
 
     def _supporting(
-        self, request: Mapping[str, Any]
+        self, request: Mapping[str, Any], via: ResourceService | None = None
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The Flags and Communication a dataset's ServiceRequest names, read through
+        `via` (the caller's service unless given)."""
+        service = via or self._resources
         flags: list[dict[str, Any]] = []
         communication: dict[str, Any] | None = None
         for info in request.get("supportingInfo", []):
             kind, _, resource_id = str(info.get("reference", "")).partition("/")
             if kind == "Flag":
-                flags.append(self._read("Flag", resource_id))
+                flags.append(_content(service.read("Flag", resource_id)))
             elif kind == "Communication" and communication is None:
-                communication = self._read("Communication", resource_id)
+                communication = _content(service.read("Communication", resource_id))
         if communication is None:
             raise NotFound("That ServiceRequest was not made from a handover or escalation.")
         return flags, communication
@@ -361,9 +386,16 @@ class DatasetService:
             raise InvalidContent(error.issues, business_rule=True) from None
 
     def _read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
-        record = self._resources.read(resource_type, resource_id)
-        content: dict[str, Any] = json.loads(record.content)
-        return content
+        return _content(self._resources.read(resource_type, resource_id))
+
+
+def _content(record: StoredResource) -> dict[str, Any]:
+    content: dict[str, Any] = json.loads(record.content)
+    return content
+
+
+def _versioned_reference(record: StoredResource) -> str:
+    return f"{record.resource_type}/{record.id}/_history/{record.version_id}"
 
 
 def _refuse_reuse(earlier: Submission | None, digest: str, key: str, otherwise: str) -> None:

@@ -11,8 +11,10 @@ validated, sender-checked, consent- and agreement-checked and logged as any writ
   the owner updates (PUT) to change its answer. Its focus never changes.
 - A response: the Communication answered must be visible to the caller (else 404) and
   the caller one of its recipients (else 403). When it answers an escalation summary,
-  the response is also recorded on the escalation (DatasetService.record_response: the
-  summary Communication gains its response and is completed) in the same transaction.
+  the gateway marks the escalation answered (DatasetService.mark_answered: the summary
+  Communication gains its response and is completed, written by the gateway with a
+  Provenance naming the response) in the same transaction. The caller never writes the
+  escalation itself: only a record's origin does (mappings.authorship).
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ from typing import Any
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.configuration.pathways import PathwaysConfig
-from gateway.errors import Forbidden, InvalidContent
-from gateway.services.datasets import DatasetService
+from gateway.errors import Forbidden, InvalidContent, NotFound
+from gateway.services.datasets import DatasetService, Served
 from gateway.services.resources import CreateOutcome, ResourceService, utc_now, validated
 from gateway.store.resources import StoredResource
+from mappings.answer_links import local_id
+from mappings.datasets import EscalationResponse
 from mappings.issues import ContentError, Issue, IssueCode
 from mappings.referral_responses import (
     answered_id,
+    escalation_answer,
     escalation_response,
     is_escalation_summary,
     linked_response,
@@ -61,7 +66,12 @@ class ReferralAnswers:
         self._clock = clock
 
     def create(
-        self, resource_type: str, body: dict[str, Any], *, if_none_exist: str | None = None
+        self,
+        resource_type: str,
+        body: dict[str, Any],
+        *,
+        if_none_exist: str | None = None,
+        as_escalation_response: EscalationResponse | None = None,
     ) -> CreateOutcome:
         if resource_type == "Task":
             self._resources.authorise("Task", Interaction.CREATE)
@@ -77,7 +87,7 @@ class ReferralAnswers:
             response, answered = self._linked_response(validated("Communication", body))
             outcome = self._resources.create("Communication", response, if_none_exist=if_none_exist)
             if outcome.created and is_escalation_summary(answered):
-                self._record_on_escalation(answered, outcome.record)
+                self._record_on_escalation(answered, outcome.record, as_escalation_response)
             return outcome
         return self._resources.create(resource_type, body, if_none_exist=if_none_exist)
 
@@ -147,9 +157,35 @@ class ReferralAnswers:
         except ContentError as error:
             raise InvalidContent(error.issues, business_rule=True) from None
 
-    def _record_on_escalation(self, summary: Mapping[str, Any], stored: StoredResource) -> None:
-        """The response becomes the escalation's `escalation.response`, if `summary` is
-        the summary Communication of the ServiceRequest it is based on."""
+    def respond_to_escalation(self, service_request_id: str, given: EscalationResponse) -> Served:
+        """POST /api/escalations/{id}/responses: the response, given as the dataset's
+        `escalation.response`, is stored as the caller's own Communication in response to
+        the escalation's summary (the rules of any response apply: the caller must be one
+        of its recipients), and the gateway marks the escalation answered."""
+        request = self._read("ServiceRequest", service_request_id)
+        summary_id = next(
+            (
+                resource_id
+                for info in request.get("supportingInfo", [])
+                if (resource_id := local_id(info, "Communication")) is not None
+            ),
+            None,
+        )
+        if summary_id is None or not is_escalation_summary(self._read("Communication", summary_id)):
+            raise NotFound("No escalation has that id.")
+        body = escalation_answer(given, self._caller.ods_code, summary_id, now=self._clock())
+        self.create("Communication", body, as_escalation_response=given)
+        return self._datasets.dataset(service_request_id, kind="escalation")
+
+    def _record_on_escalation(
+        self,
+        summary: Mapping[str, Any],
+        stored: StoredResource,
+        given: EscalationResponse | None,
+    ) -> None:
+        """The response becomes the escalation's `escalation.response` (as `given`, or as
+        read from the response), if `summary` is the summary Communication of the
+        ServiceRequest it is based on: the gateway marks it answered."""
         requests = service_request_ids(summary)
         if len(requests) != 1:
             return
@@ -167,7 +203,9 @@ class ReferralAnswers:
             )
         except ContentError as error:
             raise InvalidContent(error.issues, business_rule=True) from None
-        self._datasets.record_response(requests[0], recorded)
+        if given is not None:
+            recorded = given.model_copy(update={"received_at": recorded.received_at})
+        self._datasets.mark_answered(requests[0], recorded, cause=stored)
 
     def _responder(self) -> str:
         ods = self._caller.ods_code

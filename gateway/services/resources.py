@@ -18,6 +18,7 @@ from gateway.auth.scopes import Interaction
 from gateway.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     InsufficientScope,
     InvalidContent,
     InvalidHeader,
@@ -28,7 +29,7 @@ from gateway.errors import (
 )
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
-from gateway.services.access_trail import NOT_PARTY, AccessTrail
+from gateway.services.access_trail import NOT_AUTHOR, NOT_PARTY, AccessTrail
 from gateway.services.consent_authors import check_consent_record
 from gateway.services.handover_updates import HandoverUpdates
 from gateway.services.senders import check_sender, parties_of
@@ -42,6 +43,7 @@ from gateway.store.resources import (
     StoredResource,
 )
 from mappings.audit_event import AuditedDecision
+from mappings.authorship import NOT_AUTHOR_MESSAGE, is_author, subject_change_issues
 from mappings.consents import privacy_consent_issues
 from mappings.fhir_dates import format_instant
 from mappings.issues import ContentError
@@ -124,7 +126,7 @@ class ResourceService:
         self.authorise(resource_type, Interaction.CREATE)
         resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
-        self._check_sender(resource_type, parties, previous=None)
+        self._check_sender(resource_type, parties)
         self._check_consent(resource_type, resource, parties, previous=None)
         if if_none_exist is not None:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
@@ -159,7 +161,7 @@ class ResourceService:
             resource_type = str(resource["resourceType"])
             self.authorise(resource_type, Interaction.CREATE)
             parties = self._parties(resource_type, resource)
-            self._check_sender(resource_type, parties, previous=None)
+            self._check_sender(resource_type, parties)
             self._check_consent(resource_type, resource, parties, previous=None)
             new, decisions = self._new(resource_type, str(resource["id"]), resource, parties)
             made.append((new, resource, decisions))
@@ -192,12 +194,20 @@ class ResourceService:
             if _VERSION_ID.fullmatch(version_id)
             else None
         )
-        # Whether a caller may see any version follows the current one's parties, and
-        # the decision on sharing the current one.
-        if record is None or not self._sees(resource_type, resource_id):
+        # A version is shown to a party to the record as it is now and to that version
+        # (else "not found", as for a missing one), when sharing both the current version
+        # and that version, each on its own facts, is permitted.
+        if (
+            record is None
+            or not self._sees(resource_type, resource_id)
+            or not self._party_to(record)
+        ):
             self._hidden(record)
             raise NotFound(f"No {resource_type} has that id and version.")
-        decision = self._shareable(self._current(resource_type, resource_id), shown=record)
+        current = self._current(resource_type, resource_id)
+        decision = self._shareable(current, shown=record)
+        if record.version_id != current.version_id:
+            decision = self._shareable(record)
         return self._served(record, decision)
 
     def roles(self, resource_type: str, resource_id: str) -> frozenset[str]:
@@ -232,11 +242,12 @@ class ResourceService:
                 expression=f"{resource_type}.id",
             )
         self.authorise(resource_type, Interaction.UPDATE)
-        resource = validated(resource_type, body)
         current = self._visible_current(resource_type, resource_id)
+        self._check_author(current)
+        resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
+        self._check_sender(resource_type, parties)
         previous = self._store.parties(resource_type, resource_id)
-        self._check_sender(resource_type, parties, previous=previous)
         self._check_consent(resource_type, resource, parties, previous=previous, id=resource_id)
         if if_match is not None and if_match != current.version_id:
             raise PreconditionFailed(
@@ -245,8 +256,9 @@ class ResourceService:
         # A version never predates the one it replaces, even if this process's clock is
         # behind the one that wrote it: pollers rely on _lastUpdated moving forward.
         moment = max(self._clock(), current.last_updated + timedelta(microseconds=1))
-        decisions = self._check_sharing(resource_type, resource, parties)
         facts = self._facts(resource_type, resource, parties, previous=current.facts)
+        self._check_subject(current, resource, facts)
+        decisions = self._check_sharing(resource_type, resource, parties)
         record = _versioned(
             resource_type, resource_id, current.version_id + 1, moment, resource, facts
         )
@@ -266,11 +278,19 @@ class ResourceService:
     ) -> HistoryPage:
         self.authorise(resource_type, Interaction.READ)
         current = self._visible_current(resource_type, resource_id)
-        decision = self._shareable(current)
+        self._shareable(current)  # the current version refused: the whole history is
         size = min(count or self._limits.default_count, self._limits.max_count)
         versions = self._store.versions(resource_type, resource_id, count=size, below=below)
-        records = [self._served(record, decision) for record in versions]
-        oldest = records[-1].version_id if records else 1
+        # Each version on its own parties and facts: one the caller may not see is left
+        # out of the page (its content never served), not counted against the others.
+        records: list[StoredResource] = []
+        for record in versions:
+            if not self._party_to(record):
+                continue
+            decision = None if self._sharing is None else self._sharing.on_read(record)
+            if decision is None or decision.permitted:
+                records.append(self._served(record, decision))
+        oldest = versions[-1].version_id if versions else 1
         return HistoryPage(records, current.version_id, oldest if oldest > 1 else None)
 
     def search(self, query: SearchQuery) -> SearchPage:
@@ -376,6 +396,13 @@ class ResourceService:
             return True
         return self._store.is_party(resource_type, resource_id, self._caller.ods_code)
 
+    def _party_to(self, version: StoredResource) -> bool:
+        """Whether the caller's organisation was party to this version of the record."""
+        if self._caller is None or version.resource_type in DIRECTORY_TYPES:
+            return True
+        ods_code = self._caller.ods_code
+        return any(party.ods_code == ods_code for party in version.parties or ())
+
     def _current(self, resource_type: str, resource_id: str) -> StoredResource:
         record = self._store.current(resource_type, resource_id)
         if record is None:
@@ -394,11 +421,37 @@ class ResourceService:
     def _parties(self, resource_type: str, resource: Mapping[str, Any]) -> list[Party]:
         return parties_of(self._store, resource_type, resource)
 
-    def _check_sender(
-        self, resource_type: str, parties: list[Party], *, previous: list[Party] | None
-    ) -> None:
+    def _check_sender(self, resource_type: str, parties: list[Party]) -> None:
         if self._caller is not None:
-            check_sender(self._caller.ods_code, resource_type, parties, previous=previous)
+            check_sender(self._caller.ods_code, resource_type, parties)
+
+    # -- authorship (mappings.authorship) ---------------------------------------------
+
+    def _check_author(self, current: StoredResource) -> None:
+        """Only the record's origin writes a new version (the gateway's own workflow, with
+        no caller, excepted); another party is refused, and the refusal logged."""
+        if self._caller is None or current.resource_type in DIRECTORY_TYPES:
+            return
+        origin = current.facts.origin if current.facts is not None else None
+        if not is_author(origin, self._caller.ods_code):
+            if self._trail is not None:
+                self._trail.refused(current, NOT_AUTHOR)
+            raise Forbidden(NOT_AUTHOR_MESSAGE)
+
+    def _check_subject(
+        self, current: StoredResource, resource: Mapping[str, Any], facts: SharingFacts
+    ) -> None:
+        """A new version stays about the person the record is about (422 otherwise)."""
+        previous_patient = current.facts.patient if current.facts is not None else None
+        issues = subject_change_issues(
+            current.resource_type,
+            json.loads(current.content),
+            previous_patient,
+            resource,
+            facts.patient,
+        )
+        if issues:
+            raise InvalidContent(issues, business_rule=True)
 
     def _check_consent(
         self,

@@ -14,7 +14,7 @@ from gateway.errors import Forbidden, InvalidContent
 from gateway.store.resources import Party, ResourceStore
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.issues import Issue, IssueCode
-from mappings.parties import DIRECTORY_TYPES, SENDER_ONLY_UPDATES, party_references, sender_role
+from mappings.parties import party_references, sender_role
 
 
 def parties_of(
@@ -33,26 +33,15 @@ def parties_of(
     return list(dict.fromkeys(parties))
 
 
-def check_sender(
-    caller_ods: str, resource_type: str, parties: list[Party], *, previous: list[Party] | None
-) -> None:
-    """The sender named in the content must be the calling organisation.
-
-    On update the sender may also stay as it was (a Trust updating a provider's
-    request), and the caller must remain a party, or it would write itself out.
-    """
+def check_sender(caller_ods: str, resource_type: str, parties: list[Party]) -> None:
+    """The sender named in the content must be the calling organisation, on create and on
+    every update: only a record's author writes it (mappings.authorship), and it cannot
+    write a version that names another organisation as its sender."""
     role = sender_role(resource_type)
     element = f"{resource_type}.{role.path}"
     senders = {party.ods_code for party in parties if party.basis == role.basis}
     ours = {caller_ods}
-    # On update another party may leave the sender as it was, except where only the
-    # sender may write (a Task: only its owner answers a referral).
-    unchanged = (
-        previous is not None
-        and resource_type not in SENDER_ONLY_UPDATES
-        and senders == {party.ods_code for party in previous if party.basis == role.basis}
-    )
-    if not senders and not unchanged:
+    if not senders:
         raise InvalidContent(
             [
                 Issue(
@@ -64,17 +53,11 @@ def check_sender(
             ],
             business_rule=True,
         )
-    if not (senders == ours or unchanged or _among_several(resource_type, ours, senders)):
+    if not (senders == ours or _among_several(resource_type, ours, senders)):
         raise Forbidden(
             f"{element} names an organisation other than the one this access token acts for.",
             expression=element,
         )
-    if (
-        previous is not None
-        and not any(party.ods_code == caller_ods for party in parties)
-        and resource_type not in DIRECTORY_TYPES
-    ):
-        raise Forbidden("The update would leave your organisation with no part in the resource.")
 
 
 def _among_several(resource_type: str, ours: set[str], senders: set[str]) -> bool:

@@ -258,15 +258,16 @@ def sharing_facts(
     writer: str | None,
     previous: SharingFacts | None,
 ) -> SharingFacts:
-    """What searches filter on. The origin is the organisation that wrote the resource
-    as its sender; an update by another party keeps the origin it had."""
+    """What searches filter on. The origin is the organisation that created the
+    resource as its sender; every later version keeps it (only the origin, or the
+    gateway's own workflow, writes one: mappings.authorship)."""
     data = shared_data(resource_type, resource)
     basis = sender_role(resource_type).basis
     senders = sorted(party.ods_code for party in parties if party.basis == basis)
-    if writer is not None and writer in senders:
-        origin: str | None = writer
-    elif previous is not None and previous.origin in senders:
-        origin = previous.origin
+    if previous is not None and previous.origin is not None:
+        origin: str | None = previous.origin
+    elif writer is not None and writer in senders:
+        origin = writer
     else:
         origin = senders[0] if senders else None
     return SharingFacts(data.patient, origin, data.category)

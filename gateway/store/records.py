@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,8 +15,11 @@ class StoredResource:
     version_id: int
     last_updated: datetime
     content: str  # the JSON text as served, meta included
-    # The current version's sharing facts (None on a past version read from history).
+    # This version's sharing facts.
     facts: SharingFacts | None = None
+    # This version's parties, on a version read from history (None on a current one:
+    # ResourceStore.parties has those).
+    parties: tuple[Party, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,11 @@ def record_from_row(row: object) -> StoredResource:
         if "origin" in mapping
         else None
     )
+    parties: tuple[Party, ...] | None = None
+    if "parties" in mapping:
+        # A version row; one with none recorded has no parties (fail closed).
+        rows = json.loads(mapping["parties"] or "[]")
+        parties = tuple(Party(str(code), str(basis)) for code, basis in rows)
     return StoredResource(
         resource_type=mapping["resource_type"],
         id=mapping["id"],
@@ -46,4 +56,10 @@ def record_from_row(row: object) -> StoredResource:
         last_updated=mapping["last_updated"],
         content=mapping["content"],
         facts=facts,
+        parties=parties,
     )
+
+
+def encode_parties(parties: Iterable[Party]) -> str:
+    """A version's parties as the resource_versions.parties column holds them."""
+    return json.dumps([[party.ods_code, party.basis] for party in parties], separators=(",", ":"))

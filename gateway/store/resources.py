@@ -16,7 +16,13 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 from gateway.search.indexing import IndexRow
 from gateway.search.query import SearchQuery
 from gateway.store.criteria import party_condition
-from gateway.store.records import Party, SharingFacts, StoredResource, record_from_row
+from gateway.store.records import (
+    Party,
+    SharingFacts,
+    StoredResource,
+    encode_parties,
+    record_from_row,
+)
 from gateway.store.schema import resource_parties, resource_versions, resources, search_index
 from gateway.store.searching import ResourceSearch, SearchPage, SharingFilter
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
@@ -71,7 +77,7 @@ class ResourceStore:
                 for item in new
             ],
         )
-        self._add_versions([item.record for item in new], "create")
+        self._add_versions([(item.record, item.parties) for item in new], "create")
         self._add_index_rows([(item.record, row) for item in new for row in item.rows])
         self._add_parties(
             [(item.record, party) for item in new for party in dict.fromkeys(item.parties)]
@@ -101,7 +107,7 @@ class ResourceStore:
         )
         if result.rowcount != 1:
             return False
-        self._add_versions([record], "update")
+        self._add_versions([(record, parties)], "update")
         self._connection.execute(
             delete(search_index).where(
                 search_index.c.resource_type == record.resource_type,
@@ -129,7 +135,10 @@ class ResourceStore:
             lock_id = int.from_bytes(digest[:8], "big", signed=True)
             self._connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
-    def _add_versions(self, records: Sequence[StoredResource], method: str) -> None:
+    def _add_versions(
+        self, records: Sequence[tuple[StoredResource, Sequence[Party]]], method: str
+    ) -> None:
+        """Each version with its own sharing facts and parties, kept with it for good."""
         self._connection.execute(
             insert(resource_versions),
             [
@@ -140,8 +149,10 @@ class ResourceStore:
                     "last_updated": record.last_updated,
                     "method": method,
                     "content": record.content,
+                    **_facts_columns(record.facts),
+                    "parties": encode_parties(dict.fromkeys(parties)),
                 }
-                for record in records
+                for record, parties in records
             ],
         )
 

@@ -83,6 +83,13 @@ resource_versions = Table(
     Column("last_updated", UTCDateTime, nullable=False),
     Column("method", String(8), nullable=False),
     Column("content", Text, nullable=False),
+    # Each version's own sharing facts and parties (migration 0008), so that vread and
+    # _history decide every version on what it was, not on what the record is now.
+    Column("patient", String(16), nullable=True),
+    Column("origin", String(16), nullable=True),
+    Column("data_category", String(32), nullable=True),
+    # JSON: [[ods_code, basis], ...] as resource_parties held them for this version.
+    Column("parties", Text, nullable=True),
 )
 
 # One row per indexed value of the current version. Token and reference values use

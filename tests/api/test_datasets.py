@@ -221,12 +221,15 @@ def test_a_receiver_an_agreement_withholds_free_text_from_sees_a_partial_dataset
     own = withholding.get(path, headers=provider).json()
     assert "withheld" not in own
     assert own["dataset"]["current_presentation"]
-    # Rewriting what it sees only in part would lose the rest: refused, nothing changed.
-    refused = withholding.post(
+    # Its response is a record of its own: nothing is rewritten from the part it sees,
+    # and the gateway marks the escalation answered on the whole record.
+    answered = withholding.post(
         f"{path}/responses", content=json.dumps({"summary": "Seen."}), headers={**JSON, **trust}
     )
-    assert refused.status_code == 403
-    assert withholding.get(path, headers=provider).json() == own
+    assert answered.status_code == 200, answered.text
+    after = withholding.get(path, headers=provider).json()["dataset"]
+    assert after["current_presentation"] == own["dataset"]["current_presentation"]
+    assert after["escalation"]["response"]["summary"] == "Seen."
 
 
 def test_an_escalation_names_a_referral_the_sender_can_see(

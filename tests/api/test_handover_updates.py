@@ -1,7 +1,8 @@
-"""Later versions of a pushed handover, through the API, on both databases: a PUT (or a
-recorded escalation response) queues one BaRS update per push receiver other than the
-writer, under the push's X-Correlation-ID, in the update's transaction; a refused update
-queues nothing; and the updates show wherever the handover's deliveries do."""
+"""Later versions of a pushed handover, through the API, on both databases: its author's
+PUT (or the gateway marking an escalation answered) queues one BaRS update per push
+receiver other than the one whose action it was, under the push's X-Correlation-ID, in
+the update's transaction; a refused update queues nothing; and the updates show wherever
+the handover's deliveries do."""
 
 from __future__ import annotations
 
@@ -136,18 +137,18 @@ def test_revoking_a_pushed_escalation_queues_one_update_per_push_receiver(
         assert revoked["ServiceRequest"]["meta"]["versionId"] == "2"
 
 
-def test_an_update_by_the_receiver_is_not_sent_back_to_it(
+def test_the_receiver_cannot_update_the_handover_and_nothing_is_queued(
     pushing: TestClient, database: Database
 ) -> None:
     created = _push(pushing, handover("UPD-R1"))
     trust = bearer(access_token(pushing, TRUST_CLIENT))
     reference = created["resources"]["ServiceRequest"]
-    response, _ = _put(pushing, reference, {"priority": "asap"}, **trust)
-    assert response.status_code == 200, response.text
-    # RZZ wrote it: RZZ is the handover's only push receiver, so nothing is queued.
+    # Only the provider, its author, writes it (the Trust answers with a Task of its own).
+    response, _ = _put(pushing, reference, {"priority": "routine"}, **trust)
+    assert response.status_code == 403, response.text
     assert _updates(database) == []
     # A change by the provider is queued for RZZ: a Flag, with the ServiceRequest as
-    # it now stands (RZZ's version).
+    # it stands.
     response, _ = _put(pushing, created["resources"]["Flag"][0], {"status": "inactive"})
     assert response.status_code == 200, response.text
     (update,) = _updates(database)
@@ -156,7 +157,7 @@ def test_an_update_by_the_receiver_is_not_sent_back_to_it(
     assert list(carried) == ["ServiceRequest", "Flag"]
     assert carried["Flag"]["status"] == "inactive"
     assert carried["Flag"]["meta"]["versionId"] == "2"
-    assert carried["ServiceRequest"]["priority"] == "asap"
+    assert carried["ServiceRequest"]["meta"]["versionId"] == "1"
 
 
 def test_an_update_to_a_handover_that_was_not_pushed_queues_nothing(
@@ -226,14 +227,16 @@ def test_a_recorded_escalation_response_is_queued_for_the_other_receivers(
     created = _push(pushing, _escalation_to_two_trusts(), "escalations")
     answer = {"received_at": "2026-11-30T14:40:00Z", "from": "Crisis duty manager"}
     answer["summary"] = "Home visit at 16:00."
+    # RZZ answers in a Communication of its own; the gateway marks the escalation
+    # answered, and that new version goes to the other receiver (RZZ knows its answer).
     recorded = pushing.post(
         f"/api/escalations/{created['id']}/responses",
         content=json.dumps(answer),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **bearer(access_token(pushing, TRUST_CLIENT))},
     )
     assert recorded.status_code == 200, recorded.text
     updates = _updates(database)
-    assert sorted(d.destination for d in updates) == ["RXX", "RZZ"]
+    assert sorted(d.destination for d in updates) == ["RXX"]
     communication = _carried(updates[0])["Communication"]
     assert communication["status"] == "completed"
     assert communication["id"] == created["resources"]["Communication"].split("/")[1]

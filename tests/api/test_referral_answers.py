@@ -264,10 +264,22 @@ def test_a_response_is_linked_and_recorded_on_the_escalation(
     assert response["subject"] == client.get(f"/fhir/Communication/{summary_id}").json()["subject"]
     assert ods_reference("AZZ") in response["recipient"]
 
-    # The escalation is answered: completed, with the response in its dataset.
+    # The escalation is answered: completed, with the response in its dataset, written
+    # by the gateway (not the Trust) with a Provenance naming the response as its cause.
     summary = client.get(f"/fhir/Communication/{summary_id}").json()
     assert summary["status"] == "completed"
     assert summary["meta"]["versionId"] == "2"
+    assert summary["sender"] == ods_reference("AZZ")
+    provenances = client.get(
+        "/fhir/Provenance", params={"target": f"Communication/{summary_id}"}
+    ).json()["entry"]
+    causes = [
+        entity["what"]["reference"]
+        for entry in provenances
+        for entity in entry["resource"].get("entity", [])
+        if "reference" in entity["what"]
+    ]
+    assert causes == [f"Communication/{response['id']}/_history/1"]
     served = client.get(f"/api/escalations/{created['id']}").json()
     recorded = served["dataset"]["escalation"]["response"]
     assert recorded["summary"] == "Home visit at 16:00 today."

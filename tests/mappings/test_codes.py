@@ -59,6 +59,8 @@ STANDARD_CODES = {
     (THO + "v3-ObservationValue", "REDACTED", "redacted"),
     (THO + "flag-category", "safety", "Safety"),
     (THO + "provenance-participant-type", "author", "Author"),
+    (THO + "provenance-participant-type", "performer", "Performer"),
+    (THO + "v3-DataOperation", "UPDATE", "revise"),
     # SNOMED CT, as BaRS's safeguarding codes and the FHIR R4 examples publish them.
     (SCT, "401206008", "At risk for deliberate self harm"),
     (SCT, "225444004", "At risk for suicide"),

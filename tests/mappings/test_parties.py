@@ -11,7 +11,6 @@ from mappings.parties import (
     DIRECTORY_TYPES,
     EXTENSION_RECIPIENT,
     PARTY_ROLES,
-    SENDER_ONLY_UPDATES,
     PartyReference,
     PartyRole,
     party_references,
@@ -72,11 +71,6 @@ def test_every_party_type_has_a_sender_role_first() -> None:
     assert sender_role("Provenance") == PartyRole("agent", "agent.who")
     assert sender_role("Patient") == PartyRole("managing-organization", "managingOrganization")
     assert sender_role("Organization") == PartyRole("self", "identifier")
-
-
-def test_only_a_task_is_updated_by_its_sender_alone() -> None:
-    assert "Task" in SENDER_ONLY_UPDATES
-    assert "ServiceRequest" not in SENDER_ONLY_UPDATES
 
 
 def test_a_type_without_party_roles_has_no_sender_and_no_parties() -> None:

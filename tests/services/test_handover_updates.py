@@ -51,7 +51,11 @@ class _Ids:
         return f"update-{self.count}"
 
 
-def _service(connection: Any, caller: Caller, endpoints: Endpoints = PUSHES) -> ResourceService:
+def _service(
+    connection: Any, caller: Caller, endpoints: Endpoints = PUSHES, *, as_gateway: bool = False
+) -> ResourceService:
+    """`caller`'s service; `as_gateway`: the gateway's workflow writing because of what
+    `caller` did (no caller of its own: only a record's author writes it otherwise)."""
     store = ResourceStore(connection)
     updates = HandoverUpdates(
         store,
@@ -62,7 +66,7 @@ def _service(connection: Any, caller: Caller, endpoints: Endpoints = PUSHES) -> 
         clock=lambda: NOW,
         new_id=_Ids(),
     )
-    return ResourceService(store, LIMITS, caller=caller, updates=updates)
+    return ResourceService(store, LIMITS, caller=None if as_gateway else caller, updates=updates)
 
 
 def _pushed_to(connection: Any, service_request_id: str, *destinations: str) -> None:
@@ -153,8 +157,9 @@ def test_the_writers_own_organisation_and_receivers_that_now_pull_are_skipped(
     only_rxx_pushes = Endpoints(endpoints=(PUSHES.endpoints[1],))
     with database.write() as connection:
         body = _current(connection, "ServiceRequest", handover["ServiceRequest"])
-        # RXX writes: RXX is not sent its own update, and RZZ now pulls.
-        _service(connection, _caller("RXX"), only_rxx_pushes).update(
+        # The gateway writes because of what RXX did (an answer): RXX is not sent the
+        # update its own answer caused, and RZZ now pulls.
+        _service(connection, _caller("RXX"), only_rxx_pushes, as_gateway=True).update(
             "ServiceRequest", handover["ServiceRequest"], {**body, "priority": "asap"}
         )
         assert _current(connection, "ServiceRequest", handover["ServiceRequest"])["priority"]
