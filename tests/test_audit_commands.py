@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 from gateway.store.database import Database
 from gateway.store.schema import audit_events
 from tests.builders import service_request
-from tests.servers import GATEWAY, gateway_env, running_server
-from tests.test_cli import FHIR, _token
+from tests.servers import GATEWAY, gateway_env, running_server, served_token
+from tests.test_cli import FHIR
 
 
 def _gateway(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +46,7 @@ def _standalone(directory: Path) -> subprocess.CompletedProcess[str]:
 def audited_store(database: Database, database_url: str) -> str:
     """A store with a real server's access log in it: tokens, writes, reads, refusals."""
     with running_server(database_url) as base:
-        token = _token(base)
+        token = served_token(base)
         with httpx.Client(base_url=base, timeout=10) as http:
             for _ in range(3):
                 created = http.post(
