@@ -125,11 +125,12 @@ class TokenRequestRefused(GatewayError):
     status = 400
     code = IssueCode.SECURITY
 
-    def __init__(self, error: str, description: str) -> None:
+    def __init__(self, error: str, description: str, *, malformed: bool = False) -> None:
         super().__init__(description)
         self.error = error
-        # RFC 6749: a failed client authentication may answer 401.
-        self.status = 401 if error == "invalid_client" else 400
+        # RFC 6749: a failed client authentication may answer 401; an assertion that
+        # cannot even be read (`malformed`) is a bad request, 400.
+        self.status = 401 if error == "invalid_client" and not malformed else 400
 
 
 class NotFound(GatewayError):

@@ -3,11 +3,13 @@
 Pure apart from the clock: the caller records the jti (replay) in the store afterwards.
 Refusals say what was wrong with the assertion in terms a client developer can act on;
 an unknown client and a bad signature read the same, so clients cannot be enumerated.
+An assertion that is not well formed (not a JWT, a required claim missing, a claim of the
+wrong JSON type or out of range) is refused before any key is looked at, as malformed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,15 +25,21 @@ MAX_ASSERTION_LIFETIME_SECONDS = 300
 CLOCK_SKEW_SECONDS = 30
 _MAX_JTI_LENGTH = 255
 _AUTHENTICATION_FAILED = "client authentication failed"
+_REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "jti")
+# 9999-12-31T23:59:59Z: the last second a datetime holds, so no NumericDate overflows it.
+_LAST_NUMERIC_DATE = 253_402_300_799
 
 
 class AssertionRefused(Exception):
-    """The assertion is not accepted. `reason` is a short fixed code for the logs."""
+    """The assertion is not accepted. `reason` is a short fixed code for the logs;
+    `malformed` says the assertion could not be read at all (the request is bad), as
+    against one that was read and does not authenticate the client."""
 
-    def __init__(self, reason: str, description: str) -> None:
+    def __init__(self, reason: str, description: str, *, malformed: bool = False) -> None:
         super().__init__(description)
         self.reason = reason
         self.description = description
+        self.malformed = malformed
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +60,10 @@ def verify_client_assertion(
         header = jwt.get_unverified_header(assertion)
         unverified = jwt.decode(assertion, options={"verify_signature": False})
     except jwt.PyJWTError:
-        raise AssertionRefused("malformed", "client_assertion is not a signed JWT") from None
+        raise AssertionRefused(
+            "malformed", "client_assertion is not a signed JWT", malformed=True
+        ) from None
+    _check_claim_shapes(unverified)
     algorithm = header.get("alg")
     if algorithm not in ALLOWED_ALGORITHMS:
         raise AssertionRefused("algorithm", "the assertion must be signed with RS384 or ES384")
@@ -78,10 +89,61 @@ def verify_client_assertion(
         raise AssertionRefused(
             "exp-too-far", "exp may be at most five minutes after the assertion is made"
         )
-    jti = claims["jti"]
-    if not isinstance(jti, str) or not 0 < len(jti) <= _MAX_JTI_LENGTH:
-        raise AssertionRefused("jti", "jti must be a string of 1 to 255 characters")
-    return VerifiedAssertion(client, jti, expires_at)
+    return VerifiedAssertion(client, claims["jti"], expires_at)
+
+
+def _check_claim_shapes(claims: Mapping[str, Any]) -> None:
+    """Every claim the gateway reads has the JSON type and range it must have, so that
+    nothing after this (PyJWT's checks, date arithmetic) meets a value it cannot handle."""
+    for name in _REQUIRED_CLAIMS:
+        if name not in claims:
+            raise AssertionRefused(
+                "claim-missing", f"the assertion must carry the {name} claim", malformed=True
+            )
+    for name, well_formed, description in _CLAIM_SHAPES:
+        if name in claims and not well_formed(claims[name]):
+            raise AssertionRefused("claim-malformed", description, malformed=True)
+
+
+def _is_numeric_date(value: object) -> bool:
+    # SMART Backend Services: exp is an integer; iat and nbf are read the same way. A
+    # bool is an int to Python, and a fraction or a huge number overflows a datetime.
+    return type(value) is int and 0 <= value <= _LAST_NUMERIC_DATE
+
+
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_audience(value: object) -> bool:
+    # RFC 7519 section 4.1.3: one string, or an array of strings.
+    if isinstance(value, list):
+        return bool(value) and all(_is_name(item) for item in value)
+    return _is_name(value)
+
+
+def _is_jti(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _MAX_JTI_LENGTH
+
+
+def _numeric_date_shape(name: str) -> tuple[str, Callable[[object], bool], str]:
+    return (
+        name,
+        _is_numeric_date,
+        f"{name} must be an integer number of seconds since 1970 (a NumericDate) "
+        "no later than the year 9999",
+    )
+
+
+_CLAIM_SHAPES: tuple[tuple[str, Callable[[object], bool], str], ...] = (
+    _numeric_date_shape("exp"),
+    _numeric_date_shape("iat"),
+    _numeric_date_shape("nbf"),
+    ("iss", _is_name, "iss must be the client id, as a string"),
+    ("sub", _is_name, "sub must be the client id, as a string"),
+    ("aud", _is_audience, "aud must be this token endpoint's URL, as a string or strings"),
+    ("jti", _is_jti, "jti must be a string of 1 to 255 characters"),
+)
 
 
 def _verified_claims(

@@ -75,7 +75,9 @@ class TokenService:
         except AssertionRefused as refused:
             log.info("token.refused", reason=refused.reason)
             self._decided(f"assertion-{refused.reason}")
-            raise TokenRequestRefused("invalid_client", refused.description) from None
+            raise TokenRequestRefused(
+                "invalid_client", refused.description, malformed=refused.malformed
+            ) from None
         client = verified.client
         if self._trail is not None:
             self._trail.claimed_client_id = client.client_id

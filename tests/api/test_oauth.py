@@ -93,6 +93,9 @@ REFUSED: dict[str, Callable[[], str]] = {
     "unregistered-client": lambda: assertion(
         PROVIDER, iss="nobody", sub="nobody", key=ec.generate_private_key(ec.SECP384R1())
     ),
+}
+# Not even readable as an assertion: a bad request (400), still invalid_client.
+MALFORMED: dict[str, Callable[[], str]] = {
     "no-jti": lambda: assertion(PROVIDER, jti=None),
     "no-exp": lambda: jwt.encode(
         {k: v for k, v in _claims().items() if k != "exp"},
@@ -100,6 +103,7 @@ REFUSED: dict[str, Callable[[], str]] = {
         algorithm="ES384",
         headers={"kid": f"{PROVIDER}-2026-11"},
     ),
+    "exp-as-text": lambda: assertion(PROVIDER, exp=str(int(time.time()) + 60)),
     "not-a-jwt": lambda: "not.a.jwt",
 }
 
@@ -120,6 +124,21 @@ def test_forged_or_malformed_assertions_are_refused_and_nothing_is_recorded(
     response = anonymous.post("/oauth2/token", data=token_form(make()))
 
     assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+    assert "access_token" not in response.json()
+    assert response.headers["Cache-Control"] == "no-store"
+    assert _used_assertions(database) == before
+
+
+@pytest.mark.parametrize("make", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_assertions_are_a_bad_request_and_nothing_is_recorded(
+    anonymous: TestClient, database: Database, make: Callable[[], str]
+) -> None:
+    before = _used_assertions(database)
+
+    response = anonymous.post("/oauth2/token", data=token_form(make()))
+
+    assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_client"
     assert "access_token" not in response.json()
     assert response.headers["Cache-Control"] == "no-store"

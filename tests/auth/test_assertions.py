@@ -199,18 +199,37 @@ def test_a_non_string_kid_is_refused() -> None:
     [
         {"sub": "someone-else"},
         {"iss": "someone-else"},
-        {"iss": None},
-        {"sub": None},
-        {"iss": None, "sub": None},
-        {"iss": 7, "sub": 7},
-        {"iss": [CLIENT_ID], "sub": [CLIENT_ID]},
     ],
-    ids=["sub-differs", "iss-differs", "no-iss", "no-sub", "neither", "numbers", "lists"],
+    ids=["sub-differs", "iss-differs"],
 )
 def test_iss_and_sub_must_both_be_the_client_id(changes: dict[str, Any]) -> None:
     now = _now()
     token = _hand_signed({"alg": "ES384", "kid": "ec-1"}, _claims(now, **changes))
-    assert _refusal(token, now).reason == "iss-sub"
+    refused = _refusal(token, now)
+    assert refused.reason == "iss-sub"
+    assert not refused.malformed
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"iss": None}, "claim-missing"),
+        ({"sub": None}, "claim-missing"),
+        ({"iss": None, "sub": None}, "claim-missing"),
+        ({"iss": 7, "sub": 7}, "claim-malformed"),
+        ({"iss": [CLIENT_ID], "sub": [CLIENT_ID]}, "claim-malformed"),
+        ({"iss": "", "sub": ""}, "claim-malformed"),
+    ],
+    ids=["no-iss", "no-sub", "neither", "numbers", "lists", "empty"],
+)
+def test_iss_and_sub_missing_or_not_strings_are_malformed(
+    changes: dict[str, Any], reason: str
+) -> None:
+    now = _now()
+    token = _hand_signed({"alg": "ES384", "kid": "ec-1"}, _claims(now, **changes))
+    refused = _refusal(token, now)
+    assert refused.reason == reason
+    assert refused.malformed
 
 
 def test_an_unknown_client_is_refused_like_a_bad_signature() -> None:
@@ -349,5 +368,47 @@ def test_a_jti_that_is_not_a_string_of_1_to_255_characters_is_refused(jti: objec
     now = _now()
     token = _hand_signed({"alg": "ES384", "kid": "ec-1"}, _claims(now, jti=jti))
     refused = _refusal(token, now)
-    assert refused.reason == "jti"
+    assert refused.reason == "claim-malformed"
+    assert refused.malformed
     assert "1 to 255 characters" in refused.description
+
+
+MALFORMED_VALUES: dict[str, object] = {
+    "empty-string": "",
+    "fraction": 1_800_000_000.5,
+    "huge-number": 1e308,
+    "huge-integer": 10**30,
+    "negative": -1,
+    "boolean": True,
+    "null": None,
+    "array-of-numbers": [1_800_000_000],
+    "object": {"value": 1_800_000_000},
+}
+
+
+@pytest.mark.parametrize("kind", MALFORMED_VALUES)
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf", "iss", "sub", "aud", "jti"])
+def test_a_claim_of_the_wrong_type_or_range_is_malformed_naming_it(claim: str, kind: str) -> None:
+    now = _now()
+    claims = {**_claims(now), claim: MALFORMED_VALUES[kind]}
+    refused = _refusal(_hand_signed({"alg": "ES384", "kid": "ec-1"}, claims), now)
+    assert refused.reason == "claim-malformed"
+    assert refused.malformed
+    assert refused.description.startswith(claim)
+
+
+@pytest.mark.parametrize(
+    "claim", ["exp", "iat", "nbf"], ids=["exp-as-text", "iat-as-text", "nbf-as-text"]
+)
+def test_a_date_written_as_digits_in_a_string_is_malformed(claim: str) -> None:
+    now = _now()
+    claims = {**_claims(now), claim: str(int(now.timestamp()))}
+    refused = _refusal(_hand_signed({"alg": "ES384", "kid": "ec-1"}, claims), now)
+    assert refused.reason == "claim-malformed"
+    assert "NumericDate" in refused.description
+
+
+def test_an_audience_given_as_an_array_holding_this_endpoint_is_accepted() -> None:
+    now = _now()
+    claims = _claims(now, aud=["https://other.example.org", TOKEN_URL])
+    assert _verify(_signed(claims), now).client is CLIENT
