@@ -19,7 +19,10 @@ from mappings.identifiers import (
     is_valid_nhs_number,
     is_valid_ods_code,
 )
+from mappings.invisible_characters import fhir_identifier_issues
 from mappings.issues import ContentError, Issue, IssueCode, element_path
+from mappings.modifier_extensions import modifier_extension_issues
+from mappings.narrative import narrative_issues
 from mappings.required_bindings import binding_issues
 
 # What the server owns: whatever a client sends there is replaced, so it is not validated.
@@ -58,6 +61,20 @@ def validate_structure(data: dict[str, Any], expected_type: str) -> dict[str, An
 def check_uk_core(resource: Mapping[str, Any], resource_type: str) -> None:
     """Raise ContentError (a business-rule failure) if any UK Core identifier rule fails."""
     issues = list(uk_core_issues(resource, resource_type))
+    if issues:
+        raise ContentError(issues, business_rule=True)
+
+
+def check_safe_content(resource: Mapping[str, Any], resource_type: str) -> None:
+    """Raise ContentError (a business-rule failure) for content a receiver could be misled
+    or attacked by: a modifierExtension the gateway does not understand, an identifier
+    holding an invisible character, narrative XHTML outside R4's rules. Checked at any
+    depth, so a message Bundle is checked with its entries."""
+    issues = (
+        modifier_extension_issues(resource, resource_type)
+        + fhir_identifier_issues(resource, resource_type)
+        + narrative_issues(resource, resource_type)
+    )
     if issues:
         raise ContentError(issues, business_rule=True)
 

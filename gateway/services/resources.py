@@ -50,7 +50,7 @@ from mappings.issues import ContentError
 from mappings.parties import (
     DIRECTORY_TYPES,
 )
-from mappings.resource_validation import check_uk_core, validate_structure
+from mappings.resource_validation import check_safe_content, check_uk_core, validate_structure
 from mappings.sharing import shared_data, without_free_text
 
 Clock = Callable[[], datetime]
@@ -505,13 +505,16 @@ def validated(resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
     """The resource as it will be stored, after every check; InvalidContent otherwise.
 
     Order: the R4 models (structure and datatypes), HL7's R4 JSON schema (required code
-    bindings, the 4.0.1 wire format), then the UK Core identifier rules.
+    bindings, the 4.0.1 wire format), what a receiver could be misled or attacked by
+    (modifier extensions, invisible characters in identifiers, narrative XHTML), then the
+    UK Core identifier rules.
     """
     try:
         resource = validate_structure(body, resource_type)
         schema_problems = fhir_schema.schema_issues(resource, resource_type)
         if schema_problems:
             raise ContentError(schema_problems)
+        check_safe_content(resource, resource_type)
         check_uk_core(resource, resource_type)
         if resource_type == "Consent" and (problems := privacy_consent_issues(resource)):
             raise ContentError(problems, business_rule=True)
