@@ -18,11 +18,12 @@ from mappings.issues import Issue, IssueCode, element_path
 
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
-MESSAGE = (
-    "An identifier, reference, id or code holds a zero-width or bidirectional-control "
-    "character (U+200B to U+200F, U+202A to U+202E, U+2066 to U+2069), which would make "
-    "it display as another value; send it without."
+# How a refusal says it, after what holds one ("... holds a zero-width ...").
+INVISIBLE_CHARACTERS = (
+    "holds a zero-width or bidirectional-control character (U+200B to U+200F, U+202A to "
+    "U+202E, U+2066 to U+2069), which would make it display as another value"
 )
+MESSAGE = f"An identifier, reference, id or code {INVISIBLE_CHARACTERS}; send it without."
 
 # FHIR elements (by JSON name) whose strings identify: ids, references, codes, systems
 # and URIs, and the extension values of those types.

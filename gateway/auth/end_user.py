@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.auth.caller import EndUser
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
+from mappings.invisible_characters import INVISIBLE_CHARACTERS, has_invisible_character
 from mappings.issues import ContentError
 from mappings.json_input import ShapeLimits, parse_json_object
 
@@ -104,5 +105,8 @@ def _identifiers(header: str, resource: Mapping[str, Any]) -> list[dict[str, str
             raise EndUserHeaderError(header, "identifiers need a system and a value")
         if len(system) > 255 or len(code) > 64:
             raise EndUserHeaderError(header, "has an identifier that is too long")
+        if has_invisible_character(system) or has_invisible_character(code):
+            # The access log records it: it must not display as someone else's.
+            raise EndUserHeaderError(header, f"has an identifier that {INVISIBLE_CHARACTERS}")
         result.append({"system": system, "value": code})
     return result

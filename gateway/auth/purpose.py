@@ -13,6 +13,7 @@ import unicodedata
 from urllib.parse import unquote
 
 from consent.purposes import Purpose
+from mappings.invisible_characters import INVISIBLE_CHARACTERS, has_invisible_character
 
 PURPOSE_OF_USE_HEADER = "X-Purpose-Of-Use"
 JUSTIFICATION_HEADER = "X-Break-Glass-Justification"
@@ -54,4 +55,7 @@ def justification(header: str | None) -> str | None:
         )
     if any(unicodedata.category(character) == "Cc" for character in text):
         raise PurposeHeaderError(JUSTIFICATION_HEADER, "contains control characters.")
+    if has_invisible_character(text):
+        # IG review reads it in the access log: it must read as it was written.
+        raise PurposeHeaderError(JUSTIFICATION_HEADER, f"{INVISIBLE_CHARACTERS}.")
     return text

@@ -36,8 +36,10 @@ from mappings.dataset_fhir.resources import DatasetResources, to_fhir
 from mappings.dataset_input import parse_dataset
 from mappings.dataset_rules import rule_issues
 from mappings.datasets import EscalationResponse, EscalationSummary, Handover
+from mappings.invisible_characters import dataset_identifier_issues
 from mappings.issues import ContentError, Issue, IssueCode
 from mappings.messages import ReferralMessage, read_message
+from mappings.resource_validation import check_safe_content
 from mappings.workflow_provenance import workflow_provenance
 
 Dataset = Handover | EscalationSummary
@@ -120,6 +122,9 @@ class DatasetService:
         self, body: Mapping[str, Any], raw: bytes, *, kind: str, request_id: str | None
     ) -> Received:
         """A dataset sent as JSON to the endpoint for `kind` (handover or escalation)."""
+        hidden = dataset_identifier_issues(body)
+        if hidden:
+            raise InvalidContent(hidden, business_rule=True)
         try:
             dataset = parse_dataset(body)
         except ContentError as error:
@@ -142,6 +147,12 @@ class DatasetService:
     ) -> tuple[ReferralMessage, Received]:
         """A BaRS referral message (FHIR-native senders): read into the dataset it
         carries, which then goes through exactly the checks a dataset sent as JSON does."""
+        try:
+            # Its resources are read into a dataset, not kept: what they carry that the
+            # dataset cannot (a modifier extension, narrative) must not be dropped silently.
+            check_safe_content(bundle, "Bundle")
+        except ContentError as error:
+            raise InvalidContent(error.issues, business_rule=True) from None
         try:
             message = read_message(bundle)
         except ContentError as error:
