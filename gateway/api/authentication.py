@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
+from gateway.api.access_log import trail_of
 from gateway.api.runtime import RuntimeDep
 from gateway.auth.access_tokens import InvalidAccessToken
 from gateway.auth.caller import Caller
@@ -73,6 +74,10 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
     if client is None or client.organisation != claims.ods_code:
         log.info("auth.refused", reason="client-not-registered")
         raise Unauthorized("The access token's client is no longer registered.")
+    if (trail := trail_of(request)) is not None:
+        # Authenticated from here on: a refusal below (a header, the rate limit) is logged
+        # as this client's, so that its organisation's IG lead sees it.
+        trail.claimed_client_id = client.client_id
     if runtime.settings.tls_client_ca is not None:
         presented = request.scope.get("state", {}).get(CLIENT_CERTIFICATE_STATE)
         if presented is None or presented != client.certificate_sha256:
