@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -49,7 +49,7 @@ from gateway.store.database import Database
 log = get_logger(__name__)
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:
     config = load_config(settings.config_dir)
     check_settings(settings, config)
     database = Database(
@@ -87,7 +87,12 @@ def build_runtime(settings: Settings) -> Runtime:
         rate_limiter=RateLimiter(),
         audit_key=audit_key,
         sequencer=Sequencer(audit_key, policy),
+        clock=clock or utc_now,
     )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def audit_log_origin(config: GatewayConfig) -> str:
@@ -106,13 +111,16 @@ def load_directory(runtime: Runtime) -> None:
     apply_directory(runtime, "loaded")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """`clock`: the wall clock the runtime reads where a test must move time."""
     settings = settings or Settings()
     configure_logging(settings.effective_log_format, settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings, clock=clock)
         fhir_schema.load()
         load_directory(runtime)
         runtime = replace(runtime, gate=TransactionGate(runtime.database))

@@ -16,6 +16,7 @@ show: it names elements, never their values.
     │                       person's recorded dissent stops it; carries the deciding rule)
     ├── TokenRequestRefused (400/401 at /oauth2/token, answered as RFC 6749 JSON)
     ├── NotFound (404 not-found)
+    ├── Gone (410 not-found: a search's page reference that has expired)
     ├── NotAcceptable (406 not-supported)
     ├── Conflict (409 conflict)
     ├── PreconditionFailed (412 conflict)
@@ -135,6 +136,11 @@ class TokenRequestRefused(GatewayError):
 
 class NotFound(GatewayError):
     status = 404
+    code = IssueCode.NOT_FOUND
+
+
+class Gone(GatewayError):
+    status = 410
     code = IssueCode.NOT_FOUND
 
 

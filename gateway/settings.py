@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_array_length: int = Field(default=1000, ge=10)
     default_page_size: int = Field(default=20, ge=1)
     max_page_size: int = Field(default=100, ge=1)
+    # How long the page links of a POST _search can be followed (its parameters are kept
+    # server-side for that long, and as long again to tell a late follower it expired).
+    search_page_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
 
     # The gateway's token-signing key (EC P-256, PEM). Generated here on first start in
     # dev; production must provision it (and share it across processes).

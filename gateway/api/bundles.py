@@ -14,12 +14,24 @@ from urllib.parse import urlencode
 
 from gateway.api.responses import dumps
 from gateway.search.query import CURSOR_PARAMETER, SearchQuery
+from gateway.services.search_pages import PAGE_PARAMETER
 from gateway.store.resources import SearchPage, StoredResource
 from mappings.fhir_dates import format_instant
 
 
-def searchset(base: str, query: SearchQuery, page: SearchPage, searched_at: datetime) -> str:
-    self_params = list(query.applied)
+def searchset(
+    base: str,
+    query: SearchQuery,
+    page: SearchPage,
+    searched_at: datetime,
+    *,
+    page_reference: str | None = None,
+) -> str:
+    """`page_reference`: a POST search's, which its links carry instead of its parameters
+    (they would put what was searched for, an NHS number, into a URL)."""
+    self_params = (
+        [(PAGE_PARAMETER, page_reference)] if page_reference is not None else list(query.applied)
+    )
     links = [_link("self", base, query.resource_type, self_params, query.cursor_token)]
     if page.next_cursor is not None:
         links.append(

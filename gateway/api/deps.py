@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -23,9 +23,11 @@ from gateway.services.deliveries import DeliveryQueue
 from gateway.services.handover_updates import HandoverUpdates
 from gateway.services.referral_answers import ReferralAnswers
 from gateway.services.resources import ResourceService
+from gateway.services.search_pages import PageReferences
 from gateway.services.sharing import SharingPolicy
 from gateway.store.outbox import OutboxStore
 from gateway.store.resources import ResourceStore
+from gateway.store.search_pages import SearchPageStore
 from gateway.store.submissions import SubmissionStore
 from mappings.issues import ContentError
 from mappings.json_input import ShapeLimits, parse_json_object
@@ -150,10 +152,49 @@ async def _write_answers(request: Request, runtime: RuntimeDep) -> AsyncIterator
     runtime.worker_doorbells.ring()  # committed: an update may have queued deliveries
 
 
+@dataclass(frozen=True, slots=True)
+class Searching:
+    """A FHIR search and the page references of POST searches, in one transaction."""
+
+    resources: ResourceService
+    pages: PageReferences
+
+
+def _searching(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> Searching:
+    pages = PageReferences(
+        SearchPageStore(connection),
+        caller.client_id,
+        lifetime=timedelta(seconds=runtime.settings.search_page_lifetime_seconds),
+        clock=runtime.clock,
+    )
+    return Searching(_service(runtime, connection, caller, request), pages)
+
+
+async def _read_search(request: Request, runtime: RuntimeDep) -> AsyncIterator[Searching]:
+    # A GET search, a page link followed included: reads only, as _read_service.
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        yield _searching(runtime, connection, caller, request)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+async def _post_search(request: Request, runtime: RuntimeDep) -> AsyncIterator[Searching]:
+    # POST _search keeps its parameters for its page links: a write, committed with the
+    # search's AuditEvents before the response.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        yield _searching(runtime, connection, caller, request)
+        await append_in(connection, success_events(request, runtime))
+
+
 FhirWrites = Annotated[ReferralAnswers, Depends(_write_answers, scope="function")]
 WriteDatasets = Annotated[DatasetService, Depends(_write_datasets, scope="function")]
 ReadDatasets = Annotated[DatasetService, Depends(_read_datasets, scope="function")]
 ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]
+ReadSearch = Annotated[Searching, Depends(_read_search, scope="function")]
+PostSearch = Annotated[Searching, Depends(_post_search, scope="function")]
 
 
 @dataclass(frozen=True, slots=True)

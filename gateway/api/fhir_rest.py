@@ -17,7 +17,15 @@ from gateway.api import bundles
 from gateway.api.access_log import start_trail, trail_of
 from gateway.api.authentication import authenticate, requires
 from gateway.api.capability import capability_statement
-from gateway.api.deps import FhirWrites, FormParams, JsonBody, ReadService
+from gateway.api.deps import (
+    FhirWrites,
+    FormParams,
+    JsonBody,
+    PostSearch,
+    ReadSearch,
+    ReadService,
+    Searching,
+)
 from gateway.api.http_headers import (
     etag,
     fhir_base,
@@ -28,8 +36,9 @@ from gateway.api.http_headers import (
 from gateway.api.responses import fhir_response, informational
 from gateway.api.runtime import RuntimeDep
 from gateway.auth.scopes import Interaction
-from gateway.errors import BadRequest, NotFound
-from gateway.search.query import parse_search
+from gateway.errors import BadRequest, InvalidSearch, NotFound
+from gateway.search.query import CURSOR_PARAMETER, parse_search
+from gateway.services.search_pages import PAGE_PARAMETER
 from gateway.store.resources import StoredResource
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 
@@ -73,18 +82,19 @@ def search_by_post(
     resource_type: ResourceType,
     form: FormParams,
     runtime: RuntimeDep,
-    service: ReadService,
+    searching: PostSearch,
 ) -> Response:
-    return _search(
-        request, resource_type, request.query_params.multi_items() + form, runtime, service
-    )
+    # Its page links carry a reference to it, kept server-side, not its parameters.
+    params = request.query_params.multi_items() + form
+    return _search(request, resource_type, params, runtime, searching, by_post=True)
 
 
 @router.get("/{resource_type}", dependencies=[Depends(requires(Interaction.SEARCH))])
 def search(
-    request: Request, resource_type: ResourceType, runtime: RuntimeDep, service: ReadService
+    request: Request, resource_type: ResourceType, runtime: RuntimeDep, searching: ReadSearch
 ) -> Response:
-    return _search(request, resource_type, request.query_params.multi_items(), runtime, service)
+    params = request.query_params.multi_items()
+    return _search(request, resource_type, params, runtime, searching, by_post=False)
 
 
 @router.post(
@@ -168,8 +178,15 @@ def _search(
     resource_type: str,
     params: list[tuple[str, str]],
     runtime: RuntimeDep,
-    service: ReadService,
+    searching: Searching,
+    *,
+    by_post: bool,
 ) -> Response:
+    reference = _page_reference(params)
+    if reference is not None:
+        # A page link followed: the search it stands for, from where the link points.
+        kept = searching.pages.recall(resource_type, reference)
+        params = [*kept, *((name, value) for name, value in params if name != PAGE_PARAMETER)]
     trail = trail_of(request)
     if trail is not None:
         # The search as asked (BALP's query entity); the log is IG-only, unlike a URL.
@@ -178,9 +195,29 @@ def _search(
         resource_type, params, runtime.paging, lenient=preferences(request).lenient
     )
     searched_at = datetime.now(UTC)
-    page = service.search(query)
+    page = searching.resources.search(query)
+    if reference is None and by_post:
+        reference = searching.pages.remember(resource_type, query.applied)
     base = fhir_base(request, runtime.settings.public_base_url)
-    return fhir_response(bundles.searchset(base, query, page, searched_at))
+    return fhir_response(
+        bundles.searchset(base, query, page, searched_at, page_reference=reference)
+    )
+
+
+def _page_reference(params: list[tuple[str, str]]) -> str | None:
+    """The page reference a followed link carries, which stands for its whole search:
+    nothing may be sent with it but the link's own cursor (and _format)."""
+    references = [value for name, value in params if name == PAGE_PARAMETER]
+    if not references:
+        return None
+    others = {name for name, _ in params} - {PAGE_PARAMETER, CURSOR_PARAMETER, "_format"}
+    if len(references) > 1 or others:
+        raise InvalidSearch(
+            f"{PAGE_PARAMETER} stands for a whole search: follow the page link as given, "
+            f"with nothing added but its {CURSOR_PARAMETER}.",
+            expression=PAGE_PARAMETER,
+        )
+    return references[0]
 
 
 def _resource(record: StoredResource) -> Response:

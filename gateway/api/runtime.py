@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -38,6 +40,8 @@ class Runtime:
     # Rung after a write commits (it may have queued deliveries), waking this process's
     # idle delivery workers: SQLite has no NOTIFY, and PostgreSQL's comes a little later.
     worker_doorbells: Doorbells = field(default_factory=Doorbells)
+    # The wall clock, passed in so that tests can move it (search page-reference expiry).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property
     def paging(self) -> PagingLimits:

@@ -135,6 +135,23 @@ used_assertions = Table(
     Index("ix_used_assertions_expires_at", "expires_at"),
 )
 
+# The searches a POST _search made, so that its page links can name them by an opaque
+# reference instead of repeating the parameters (NHS numbers) in a URL. Keyed by the
+# SHA-256 of the reference (the reference itself is only ever in the client's hands),
+# bound to the client that searched, kept until a while after it expires.
+search_pages = Table(
+    "search_pages",
+    metadata,
+    Column("reference_sha256", String(64), primary_key=True),
+    Column("client_id", String(128), nullable=False),
+    Column("resource_type", String(64), nullable=False),
+    # JSON: [[name, value], ...], the search's parameters as applied.
+    Column("parameters", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_search_pages_expires_at", "expires_at"),
+)
+
 # The access log (gateway.audit). One row per AuditEvent: its canonical bytes, which
 # are the Merkle leaf's data, the leaf hash, and the columns the IG search filters on.
 # `seq` is insertion order only; `position` (the leaf index) is assigned later, in commit

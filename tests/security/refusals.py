@@ -13,12 +13,17 @@ from gateway.store.database import Database
 from gateway.store.schema import dataset_submissions, resources
 
 
-def refused_issue(response: httpx.Response, status: int, expression: str) -> dict[str, Any]:
-    """The OperationOutcome's issue at `expression`, after checking the status."""
+def refused_issue(response: httpx.Response, status: int, expression: str | None) -> dict[str, Any]:
+    """The OperationOutcome's issue at `expression` (None: its first issue), after
+    checking the status."""
     assert response.status_code == status, response.text
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
-    issues = [issue for issue in outcome["issue"] if expression in issue.get("expression", [])]
+    issues = [
+        issue
+        for issue in outcome["issue"]
+        if expression is None or expression in issue.get("expression", [])
+    ]
     assert issues, outcome
     assert issues[0]["severity"] == "error"
     return dict(issues[0])
