@@ -29,7 +29,7 @@ from gateway.api.configuration_reload import apply_directory, install_reload_on_
 from gateway.api.errors import install_error_handlers
 from gateway.api.group_commit import GroupCommit
 from gateway.api.middleware import RequestContextMiddleware
-from gateway.api.runtime import Runtime
+from gateway.api.runtime import Runtime, utc_now
 from gateway.api.transactions import TransactionGate
 from gateway.audit.keys import load_audit_signing_key
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
@@ -89,10 +89,6 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         sequencer=Sequencer(audit_key, policy),
         clock=clock or utc_now,
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def audit_log_origin(config: GatewayConfig) -> str:

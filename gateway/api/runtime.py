@@ -22,6 +22,10 @@ from gateway.settings import Settings
 from gateway.store.database import Database
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     """Everything built once at start-up and shared by all requests."""
@@ -41,7 +45,7 @@ class Runtime:
     # idle delivery workers: SQLite has no NOTIFY, and PostgreSQL's comes a little later.
     worker_doorbells: Doorbells = field(default_factory=Doorbells)
     # The wall clock, passed in so that tests can move it (search page-reference expiry).
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=utc_now)
 
     @property
     def paging(self) -> PagingLimits:

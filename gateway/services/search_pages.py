@@ -72,14 +72,18 @@ class PageReferences:
                 expression=PAGE_PARAMETER,
             )
         if self._clock() >= saved.expires_at:
-            minutes = int(self._lifetime.total_seconds() // 60)
             raise Gone(
                 f"This page reference ({PAGE_PARAMETER}) has expired: page links can be "
-                f"followed for {minutes} minutes after the search. Repeat the search "
-                f"(POST /fhir/{resource_type}/_search).",
+                f"followed for {_duration(self._lifetime)} after the search. Repeat the "
+                f"search (POST /fhir/{resource_type}/_search).",
                 expression=PAGE_PARAMETER,
             )
         return saved.parameters
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
 def _digest(reference: str) -> str:
