@@ -22,6 +22,7 @@ from gateway.api import (
     messaging,
     metrics,
     oauth,
+    registrations,
 )
 from gateway.api.access_log import commit_in_own_transaction
 from gateway.api.audit_sequencing import sequence_audit_log
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliveries.router,
         metrics.router,
         agreements.router,
+        registrations.router,
     )
     for router in routers:
         app.include_router(router)
