@@ -82,6 +82,7 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "escalation_read": (_REST, Subtype.READ, "R"),
     "escalation_response": (_REST, Subtype.UPDATE, "U"),
     "communication_summary": (_REST, Subtype.OPERATION, "R"),
+    "deliveries": (_REST, Subtype.SEARCH_TYPE, "E"),
 }
 
 
