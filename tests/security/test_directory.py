@@ -297,3 +297,17 @@ def _organization_versions(database: Database) -> int:
                 )
             ).all()
         )
+
+
+def test_the_refusal_comes_before_the_scope_check_and_the_body(
+    client: TestClient, database: Database
+) -> None:
+    # The demo provider may only read and search Organization: still 405, not 403, and a
+    # body that is not even JSON is never read.
+    before = _organisations(database)
+    named = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "X"})
+    garbled = client.post("/fhir/Organization", content=b"{not json", headers=FHIR)
+
+    for response in (named, garbled):
+        _assert_not_allowed(response, "GET")
+    assert _organisations(database) == before
