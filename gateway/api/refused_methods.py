@@ -41,6 +41,8 @@ _INTERACTIONS: dict[str, tuple[Code, str]] = {
 }
 # The routes that write a resource of the path's type: never allowed on the directory.
 _WRITE_ROUTES = frozenset({"create", "update"})
+# Routes that exist only to refuse (a transaction at the base): never in Allow.
+_REFUSING_ROUTES = frozenset({"transaction"})
 
 
 async def refused_method(request: Request) -> MethodNotAllowed:
@@ -81,7 +83,7 @@ class RoutedMethods:
         """Every method some route takes at `path`; for the directory, not its writes."""
         methods: set[str] = set()
         for pattern, taken, name in self.routes:
-            if directory and name in _WRITE_ROUTES:
+            if name in _REFUSING_ROUTES or (directory and name in _WRITE_ROUTES):
                 continue
             if pattern.match(path):
                 methods |= taken

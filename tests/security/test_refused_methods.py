@@ -89,6 +89,8 @@ def test_a_refused_method_without_a_token_is_logged_too(
         ("POST", "/fhir/ServiceRequest/some-id/_history", "GET", "create"),
         ("OPTIONS", "/fhir/ServiceRequest", "GET, POST", "unsupported-method"),
         ("GET", "/oauth2/token", "POST", "read"),
+        # The base takes nothing (a POST, a transaction, is refused too).
+        ("GET", "/fhir", "", "read"),
     ],
     ids=lambda value: str(value).strip("/").replace("/", "-"),
 )
