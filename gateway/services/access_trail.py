@@ -37,6 +37,10 @@ NO_VALID_TOKEN = "access:no-valid-token"  # noqa: S105 (a rule name, not a secre
 SCOPE_NOT_GRANTED = "access:scope-not-granted"
 FORBIDDEN = "access:forbidden"
 RATE_LIMITED = "access:rate-limited"
+# A method the URL does not take (405); for an Organization, because the directory is
+# configuration and no client writes it.
+METHOD_NOT_ALLOWED = "access:method-not-allowed"
+DIRECTORY_READ_ONLY = "access:directory-read-only"
 Outcome = Literal[0, 4, 8]
 
 

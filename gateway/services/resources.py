@@ -18,6 +18,7 @@ from gateway.auth.scopes import Interaction
 from gateway.errors import (
     BadRequest,
     Conflict,
+    DirectoryReadOnly,
     Forbidden,
     InsufficientScope,
     InvalidContent,
@@ -220,7 +221,11 @@ class ResourceService:
         return frozenset(party.basis for party in parties if party.ods_code == ods_code)
 
     def authorise(self, resource_type: str, interaction: Interaction) -> None:
-        """InsufficientScope unless the caller's token grants this interaction."""
+        """InsufficientScope unless the caller's token grants this interaction; and no
+        caller writes the directory, which comes from configuration (the gateway does)."""
+        writes = interaction in (Interaction.CREATE, Interaction.UPDATE, Interaction.DELETE)
+        if self._caller is not None and resource_type in DIRECTORY_TYPES and writes:
+            raise DirectoryReadOnly()
         if self._caller is not None and not self._caller.may(resource_type, interaction):
             raise InsufficientScope(
                 f"The access token does not grant this on {resource_type}: it needs "

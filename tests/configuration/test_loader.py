@@ -250,6 +250,48 @@ def test_an_audit_event_scope_is_allowed_for_an_ig_lead(tmp_path: Path) -> None:
     assert client.allowed_scopes.grants("AuditEvent", Interaction.READ)
 
 
+def test_an_ig_lead_sees_its_own_organisation_unless_registered_system_wide(
+    tmp_path: Path,
+) -> None:
+    ig = {"role": "ig-lead", "scopes": ["system/AuditEvent.rs"]}
+    _write_clients(
+        tmp_path,
+        _client("operator-ig", **ig, access_log="system-wide"),
+        _client("provider-ig", **ig, organisation="AZZ"),
+    )
+    operator_ig, provider_ig = load_config(tmp_path).clients
+    assert operator_ig.sees_every_organisation
+    assert not provider_ig.sees_every_organisation
+    assert provider_ig.access_log == "own-organisation"
+    demo_ig = load_config(DEMO_CONFIG).client("demo-ig-lead")
+    assert demo_ig is not None
+    assert demo_ig.sees_every_organisation
+
+
+def test_only_one_client_may_see_every_organisations_events(tmp_path: Path) -> None:
+    ig = {"role": "ig-lead", "scopes": ["system/AuditEvent.rs"], "access_log": "system-wide"}
+    _write_clients(tmp_path, _client("first-ig", **ig), _client("second-ig", **ig))
+    message = _refusal(tmp_path)
+    assert "clients.yaml: clients: " in message
+    assert "access_log: system-wide may be given to one client only" in message
+    assert "first-ig, second-ig" in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"access_log": "system-wide"}, "is for a client with role ig-lead only"),
+        ({"role": "ig-lead", "access_log": "everyone"}, "clients.0.access_log"),
+    ],
+    ids=["not-an-ig-lead", "unknown-view"],
+)
+def test_a_system_wide_view_is_for_an_ig_lead_and_named_exactly(
+    tmp_path: Path, fields: dict[str, Any], problem: str
+) -> None:
+    _write_clients(tmp_path, _client(**fields))
+    assert problem in _refusal(tmp_path)
+
+
 def test_a_missing_jwks_file_is_named(tmp_path: Path) -> None:
     _write_clients(tmp_path, _client(jwks=None, jwks_file="keys/missing.json"))
     message = _refusal(tmp_path)
