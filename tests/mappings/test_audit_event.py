@@ -43,7 +43,7 @@ FULL = AuditFacts(
     end_user=AuditedEndUser("A81001", ((SDS_ROLE, "555021935107"), (SDS_USER, "5550219"))),
     gateway_base_url=BASE,
     purpose_of_use=(codes.PURPOSE_DIRECT_CARE,),
-    patient_nhs_number="9434765919",
+    patient="9434765919",
     data=(AuditedData("ServiceRequest", "sr-1", 2), AuditedData("Flag", "f-1", None)),
     query=b"status=active&_count=10",
     request_id="req-60c8",
@@ -55,7 +55,7 @@ MINIMAL = dataclasses.replace(
     client=None,
     end_user=None,
     purpose_of_use=(),
-    patient_nhs_number=None,
+    patient=None,
     data=(),
     query=None,
     request_id=None,
@@ -231,7 +231,7 @@ def test_the_patient_entity_only_when_a_patient_is_named() -> None:
     identifier = {"system": codes.NHS_NUMBER_SYSTEM, "value": "9434765919"}
     assert patient["what"] == {"type": "Patient", "identifier": identifier}
     assert patient["role"] == codes.ROLE_PATIENT.coding()
-    event = build(patient_nhs_number=None)
+    event = build(patient=None)
     assert entities(event, codes.ENTITY_PERSON) == []
     assert codes.NHS_NUMBER_SYSTEM.encode() not in canonical_json(event)
 
@@ -403,7 +403,7 @@ def facts_strategy(
         end_user=st.none() | st.builds(AuditedEndUser, optional, identifiers),
         gateway_base_url=uri,
         purpose_of_use=purposes.map(tuple),
-        patient_nhs_number=optional,
+        patient=optional,
         data=st.lists(data, max_size=3).map(tuple),
         query=st.none() | st.binary(max_size=64),
         request_id=optional,
@@ -423,7 +423,7 @@ def test_any_facts_build_a_valid_auditevent_and_one_canonical_line(facts: AuditF
     canonical = canonical_json(event)
     assert len(canonical.decode("utf-8").splitlines()) == 1
     assert json.loads(canonical) == event
-    assert (facts.patient_nhs_number is None) == (entities(event, codes.ENTITY_PERSON) == [])
+    assert (facts.patient is None) == (entities(event, codes.ENTITY_PERSON) == [])
 
 
 def every_code_string() -> set[str]:
@@ -444,7 +444,7 @@ def test_every_string_written_is_a_code_or_comes_from_the_facts(facts: AuditFact
     ]
     given_text = {
         facts.event_id, facts.action, str(facts.outcome), facts.gateway_base_url,
-        facts.outcome_desc, facts.patient_nhs_number, facts.request_id, facts.correlation_id,
+        facts.outcome_desc, facts.patient, facts.request_id, facts.correlation_id,
         *(item.reference for item in facts.data),
         *((facts.decision.rule, facts.decision.detail) if facts.decision else ()),
         *((client.client_id, client.ods_code, client.network_address) if client else ()),

@@ -68,7 +68,9 @@ UNKNOWN_SUBJECTS: dict[str, tuple[dict[str, Any], str]] = {
 
 def _post(client: TestClient, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
     return client.post(
-        f"/fhir/{body['resourceType']}", content=json.dumps(body), headers={**FHIR, **(headers or {})}
+        f"/fhir/{body['resourceType']}",
+        content=json.dumps(body),
+        headers={**FHIR, **(headers or {})},
     )
 
 
@@ -178,16 +180,17 @@ def test_a_record_written_by_reference_is_that_persons_in_the_log_and_in_searche
     client: TestClient, database: Database, trust_token: dict[str, str]
 ) -> None:
     person = _created(client, patient(OTHER_NHS_NUMBER))
-    referral = _created(
-        client, service_request(subject={"reference": f"Patient/{person['id']}"})
-    )
+    referral = _created(client, service_request(subject={"reference": f"Patient/{person['id']}"}))
 
     read = client.get(f"/fhir/ServiceRequest/{referral['id']}", headers=trust_token)
     assert read.status_code == 200
     (event,) = [
         event
         for event in _events(database, "demo-trust-crisis", "read", 0)
-        if any(e.get("what", {}).get("reference", "").startswith("ServiceRequest/") for e in event["entity"])
+        if any(
+            e.get("what", {}).get("reference", "").startswith("ServiceRequest/")
+            for e in event["entity"]
+        )
     ]
     assert _patients(event) == [(NHS, OTHER_NHS_NUMBER)]
     found = client.get(
