@@ -204,6 +204,8 @@ class AuditFacts:
             raise ValueError("gateway_base_url must be an absolute URI")
         _require_text("outcome_desc", self.outcome_desc)
         _require_value("patient", self.patient)
+        if self.patient is not None and not all(fact_identifier(self.patient)):
+            raise ValueError("patient must be an NHS number, or a local identifier system|value")
         _require_value("request_id", self.request_id)
         _require_value("correlation_id", self.correlation_id)
 

@@ -30,6 +30,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from mappings.identifier_types import NhsNumber, OdsCode
 from mappings.identifiers import is_local_system, is_valid_local_value
@@ -64,6 +65,8 @@ NhsNumberStatus = Literal["01", "02", "03", "04", "05", "06", "07", "08"]
 # The statuses that say why a person has no NHS number (trace required, attempted, to be
 # resolved, in progress, not required, postponed): the ones a local identifier goes with.
 NO_NHS_NUMBER_STATUSES = ("03", "04", "05", "06", "07", "08")
+# The error type of a person named neither way: a required field, with its alternative.
+IDENTITY_MISSING = "identity_missing"
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -181,8 +184,10 @@ class Patient(_Part):
             return value  # the local identifier is invalid: that is the error to report
         local = info.data["local_identifier"]
         if value is None and local is None:
-            raise ValueError(
-                "is required, unless patient.local_identifier names a person with no NHS number yet"
+            raise PydanticCustomError(
+                IDENTITY_MISSING,
+                "is required, unless patient.local_identifier names a person with no NHS "
+                "number yet",
             )
         if value is not None and local is not None:
             raise ValueError(

@@ -25,6 +25,7 @@ from mappings.audit_event import (
     canonical_json,
 )
 from mappings.codes import SUBTYPES, Code, Subtype
+from mappings.patients import fact_identifier
 from tests.fhir_judge import assert_valid_fhir
 
 BASE = "https://gateway.example.org/fhir"
@@ -236,6 +237,16 @@ def test_the_patient_entity_only_when_a_patient_is_named() -> None:
     assert codes.NHS_NUMBER_SYSTEM.encode() not in canonical_json(event)
 
 
+def test_a_person_with_no_nhs_number_yet_is_named_by_their_local_identifier() -> None:
+    system = "https://example-recovery.example.org/Id/client-number"
+    [patient] = entities(build(patient=f"{system}|C-000417"), codes.ENTITY_PERSON)
+    identifier = {"system": system, "value": "C-000417"}
+    assert patient["what"] == {"type": "Patient", "identifier": identifier}
+    for half_named in ("|C-000417", f"{system}|"):
+        with pytest.raises(ValueError, match="patient"):
+            dataclasses.replace(FULL, patient=half_named)
+
+
 def test_data_and_query_entities() -> None:
     objects = entities(build(), codes.ENTITY_SYSTEM_OBJECT)
     data = [e for e in objects if e["role"] == codes.ROLE_DOMAIN_RESOURCE.coding()]
@@ -381,6 +392,9 @@ def facts_strategy(
     text: st.SearchStrategy[str], system: st.SearchStrategy[str]
 ) -> st.SearchStrategy[AuditFacts]:
     optional = st.none() | text
+    unbarred = text.filter(lambda value: "|" not in value)
+    local = st.builds(lambda system, value: f"{system}|{value}", system, unbarred)
+    patients = st.none() | unbarred | local.filter(lambda fact: not fact.startswith("|"))
     identifiers = st.lists(st.tuples(system, text), max_size=3).map(tuple)
     purposes = st.lists(st.sampled_from(list(codes.PURPOSES_OF_USE.values())), max_size=3)
     data = st.builds(AuditedData, text, text, st.none() | st.integers(1, 10**9))
@@ -403,7 +417,7 @@ def facts_strategy(
         end_user=st.none() | st.builds(AuditedEndUser, optional, identifiers),
         gateway_base_url=uri,
         purpose_of_use=purposes.map(tuple),
-        patient=optional,
+        patient=patients,
         data=st.lists(data, max_size=3).map(tuple),
         query=st.none() | st.binary(max_size=64),
         request_id=optional,
@@ -444,7 +458,8 @@ def test_every_string_written_is_a_code_or_comes_from_the_facts(facts: AuditFact
     ]
     given_text = {
         facts.event_id, facts.action, str(facts.outcome), facts.gateway_base_url,
-        facts.outcome_desc, facts.patient, facts.request_id, facts.correlation_id,
+        facts.outcome_desc, facts.request_id, facts.correlation_id,
+        *(fact_identifier(facts.patient) if facts.patient else ()),
         *(item.reference for item in facts.data),
         *((facts.decision.rule, facts.decision.detail) if facts.decision else ()),
         *((client.client_id, client.ods_code, client.network_address) if client else ()),
