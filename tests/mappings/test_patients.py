@@ -85,18 +85,26 @@ def test_a_record_about_a_person_is_theirs_or_refused_never_nobodys(
     resource_type: str, named: Any, referenced: str | None
 ) -> None:
     resource = {"resourceType": resource_type, PATIENT_ELEMENTS[resource_type]: named}
+    outcome = _established(resource_type, resource, referenced)
+    if isinstance(outcome, ContentError):
+        assert outcome.issues
+        assert all(issue.expression for issue in outcome.issues)
+        return
+    assert outcome is not None
+    system, value = fact_identifier(outcome)
+    assert system == NHS_NUMBER_SYSTEM or system in REGISTERED
+    assert value
+
+
+def _established(
+    resource_type: str, resource: dict[str, Any], referenced: str | None
+) -> str | None | ContentError:
     try:
-        found = patient_fact(
+        return patient_fact(
             resource_type, resource, local_systems=REGISTERED, referenced=referenced
         )
     except ContentError as error:
-        assert error.issues
-        assert all(issue.expression for issue in error.issues)
-        return
-    assert found is not None
-    system, value = fact_identifier(found)
-    assert system == NHS_NUMBER_SYSTEM or system in REGISTERED
-    assert value
+        return error
 
 
 @SETTINGS
