@@ -98,7 +98,7 @@ def test_a_record_about_a_person_is_theirs_or_refused_never_nobodys(
 
 def _established(
     resource_type: str, resource: dict[str, Any], referenced: str | None
-) -> str | None | ContentError:
+) -> str | ContentError | None:
     try:
         return patient_fact(
             resource_type, resource, local_systems=REGISTERED, referenced=referenced
