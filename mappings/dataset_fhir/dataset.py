@@ -80,7 +80,7 @@ def _from_service_request(resource: Resource) -> dict[str, Any]:
     body["patient"] = {"nhs_number_status": coded(status, codes.NHS_NUMBER_VERIFICATION_SYSTEM)}
     if identifier.get("system") == codes.NHS_NUMBER_SYSTEM:
         body["patient"]["nhs_number"] = identifier.get("value")
-    else:  # no NHS number yet: the sender's local identifier (its system checked later)
+    elif identifier:  # no NHS number yet: the sender's local identifier (checked later)
         body["patient"]["local_identifier"] = {
             "system": identifier.get("system"),
             "value": identifier.get("value"),
