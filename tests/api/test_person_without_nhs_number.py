@@ -21,6 +21,7 @@ from tests.api.test_datasets import example, push, stored
 from tests.tokens import THIRD_ODS
 
 FHIR = {"Content-Type": "application/fhir+json"}
+ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
 # The local patient identifier system the demo configuration registers for AZZ.
 LOCAL_SYSTEM = "https://example-recovery.example.org/Id/client-number"
 CLIENT_NUMBER = "C-000417"
@@ -83,6 +84,43 @@ def test_a_crisis_with_no_nhs_number_is_handed_over_by_the_senders_own_number(
     assert page.status_code == 200
     assert CLIENT_NUMBER in page.text
     assert "None yet" in page.text
+
+
+def test_the_trust_answers_about_the_person_by_the_providers_number(
+    client: TestClient, trust_token: dict[str, str]
+) -> None:
+    """The provider's number names the person in the Trust's answers too: the provider,
+    which issued it, is party to each (as the requester of the Task, as the recipient of
+    the response), and the gateway's own workflow marks the escalation answered."""
+    handover = push(client, no_nhs_number()).json()
+    accepted = client.post(
+        "/fhir/Task",
+        json={
+            "resourceType": "Task",
+            "status": "accepted",
+            "intent": "order",
+            "focus": {"reference": f"ServiceRequest/{handover['id']}"},
+            "owner": {"identifier": {"system": ODS, "value": "RZZ"}},
+        },
+        headers={**FHIR, **trust_token},
+    )
+    assert accepted.status_code == 201, accepted.text
+    identifier = accepted.json()["for"]["identifier"]
+    assert (identifier["system"], identifier["value"]) == (LOCAL_SYSTEM, CLIENT_NUMBER)
+
+    escalation = example("escalation-manager")
+    escalation["patient"] = no_nhs_number()["patient"]
+    pushed = push(client, escalation, "escalations")
+    assert pushed.status_code == 201, pushed.text
+    answered = client.post(
+        f"/api/escalations/{pushed.json()['id']}/responses",
+        content=json.dumps({"from": "Crisis duty manager", "summary": "Home visit at 16:00."}),
+        headers={"Content-Type": "application/json", **trust_token},
+    )
+    assert answered.status_code == 200, answered.text
+    summary = client.get(f"/fhir/{pushed.json()['resources']['Communication']}").json()
+    assert summary["status"] == "completed"
+    assert summary["subject"]["identifier"]["value"] == CLIENT_NUMBER
 
 
 def test_the_access_log_and_the_access_report_follow_the_local_identifier(
