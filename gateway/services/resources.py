@@ -29,7 +29,12 @@ from gateway.errors import (
 )
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
-from gateway.services.access_trail import NOT_AUTHOR, NOT_PARTY, AccessTrail
+from gateway.services.access_trail import (
+    NOT_AUTHOR,
+    NOT_PARTY,
+    PATIENT_NOT_ESTABLISHED,
+    AccessTrail,
+)
 from gateway.services.consent_authors import check_consent_record
 from gateway.services.handover_updates import HandoverUpdates
 from gateway.services.patients import LocalSystems, establish_patient
@@ -255,7 +260,13 @@ class ResourceService:
         resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
         self._check_sender(resource_type, parties)
-        patient = self._patient(resource_type, resource, parties)
+        try:
+            patient = self._patient(resource_type, resource, parties)
+        except InvalidContent:
+            if self._trail is not None:
+                # The refusal is in the access history of the person the record is about.
+                self._trail.refused(current, PATIENT_NOT_ESTABLISHED)
+            raise
         previous = self._store.parties(resource_type, resource_id)
         self._check_consent(
             resource_type, resource, parties, patient, previous=previous, id=resource_id

@@ -159,6 +159,29 @@ def test_a_subject_that_names_nobody_known_is_refused_at_that_element(
     assert _patients(refusal) == []  # nobody can be named from what names nobody
 
 
+def test_an_update_naming_the_person_in_a_form_nobody_can_be_sure_of_is_refused(
+    client: TestClient, database: Database
+) -> None:
+    """Refused at the element as on create; the refusal is in the access history of the
+    person the record is about, and the record is unchanged."""
+    referral = _created(client, service_request())
+    subject, expression = UNKNOWN_SUBJECTS["http-instead-of-https"]
+    changed = {**referral, "subject": subject}
+
+    response = client.put(
+        f"/fhir/ServiceRequest/{referral['id']}", content=json.dumps(changed), headers=FHIR
+    )
+
+    assert response.status_code == 422, response.text
+    assert _issue(response)["expression"] == [expression]
+    read = client.get(f"/fhir/ServiceRequest/{referral['id']}").json()
+    assert read["meta"]["versionId"] == "1"
+    assert read["subject"] == referral["subject"]
+    (refusal,) = _events(database, PROVIDER, "update", 4)
+    assert _rules(refusal) == [NOT_ESTABLISHED]
+    assert _patients(refusal) == [(NHS, PATIENT_NHS_NUMBER)]
+
+
 def test_a_reference_to_a_patient_stored_here_is_that_person_and_their_dissent_applies(
     client: TestClient, database: Database
 ) -> None:
