@@ -81,7 +81,7 @@ def _row(facts: AuditFacts) -> dict[str, Any]:
         "recorded": facts.recorded,
         "content": content,
         "leaf_hash": leaf_hash(content),
-        "patient": facts.patient_nhs_number,
+        "patient": facts.patient,
         "client_id": facts.client.client_id if facts.client else None,
         "ods_code": facts.client.ods_code if facts.client else None,
         "subtype": facts.subtype.code,

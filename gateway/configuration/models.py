@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from consent.agreements import Agreement
 from consent.purposes import Purpose
@@ -15,6 +22,7 @@ from gateway.configuration.agreements import AgreementEntry
 from gateway.configuration.endpoints import Endpoints
 from gateway.configuration.fields import OdsCode
 from gateway.configuration.pathways import PathwaysConfig
+from mappings.identifiers import is_local_system
 
 ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator"]
 # Whose events an IG lead sees in the access log: their own organisation's (as caller,
@@ -36,11 +44,25 @@ class Deployment(_Strict):
     demo: bool = False
 
 
+def _local_system(value: str) -> str:
+    if not is_local_system(value):
+        raise ValueError(
+            "must be the absolute URI of the organisation's own patient identifier system "
+            "(http, https, urn:oid or urn:uuid; at most 190 characters, no space or bar), "
+            "not a UK Core system"
+        )
+    return value
+
+
 class Organisation(_Strict):
     ods: OdsCode
     name: str
     role: Literal["provider", "trust"]
     locality: str | None = None
+    # The systems of the organisation's own patient identifiers, for a person with no NHS
+    # number yet (mappings.patients): a record names a person by one only where this
+    # organisation is party to it, since only it can say who the person is.
+    local_patient_identifier_systems: tuple[Annotated[str, AfterValidator(_local_system)], ...] = ()
 
 
 class Directory(_Strict):
@@ -52,7 +74,22 @@ class Directory(_Strict):
         codes = [organisation.ods for organisation in value]
         if len(codes) != len(set(codes)):
             raise ValueError("each ODS code may appear only once")
+        systems = [s for o in value for s in o.local_patient_identifier_systems]
+        if len(systems) != len(set(systems)):
+            raise ValueError(
+                "a local patient identifier system is registered for one organisation only "
+                "(the one that issues its numbers), and once"
+            )
         return value
+
+    @property
+    def local_patient_systems(self) -> dict[str, frozenset[str]]:
+        """Each organisation's local patient identifier systems, by ODS code."""
+        return {
+            o.ods: frozenset(o.local_patient_identifier_systems)
+            for o in self.organisations
+            if o.local_patient_identifier_systems
+        }
 
 
 class RateLimit(_Strict):

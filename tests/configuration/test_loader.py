@@ -55,6 +55,48 @@ def test_duplicate_ods_codes_are_refused(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
+LOCAL_SYSTEM = "https://example-recovery.example.org/Id/client-number"
+
+
+def _provider(ods: str, system: str) -> str:
+    """A provider entry of organisations.yaml registering one local identifier system."""
+    fields = f"ods: {ods}, name: P, role: provider, local_patient_identifier_systems: [{system}]"
+    return f"  - {{{fields}}}\n"
+
+
+def test_the_demo_provider_registers_its_local_patient_identifier_system() -> None:
+    directory = load_config(DEMO_CONFIG).directory
+    assert directory.local_patient_systems == {"AZZ": frozenset({LOCAL_SYSTEM})}
+
+
+@pytest.mark.parametrize(
+    "system",
+    [
+        "https://fhir.nhs.uk/Id/nhs-number",  # the NHS number's own
+        "http://fhir.nhs.uk/Id/nhs-number",  # a near miss of it
+        "https://fhir.nhs.uk/Id/ods-organization-code",
+        "client-number",  # not an absolute URI
+        "https://example.org/Id/a b",
+        "https://example.org/Id/a|b",
+        "https://example.org/" + "x" * 180,
+    ],
+)
+def test_a_local_patient_identifier_system_must_be_the_organisations_own_uri(
+    tmp_path: Path, system: str
+) -> None:
+    _write(tmp_path, f"organisations:\n{_provider('AZZ', repr(system))}")
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(tmp_path)
+    assert "organisations.0.local_patient_identifier_systems.0" in raised.value.message
+
+
+def test_a_local_patient_identifier_system_belongs_to_one_organisation(tmp_path: Path) -> None:
+    twice = _provider("AZZ", LOCAL_SYSTEM) + _provider("AXX", LOCAL_SYSTEM)
+    _write(tmp_path, f"organisations:\n{twice}")
+    with pytest.raises(ConfigurationError, match="one organisation only"):
+        load_config(tmp_path)
+
+
 def test_invalid_yaml_and_missing_files_are_reported(tmp_path: Path) -> None:
     _write(tmp_path, "organisations: [\n")
     with pytest.raises(ConfigurationError, match="not valid YAML"):
