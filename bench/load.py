@@ -31,6 +31,7 @@ from gateway.services.sharing import sharing_facts
 from gateway.store.database import Database
 from gateway.store.resources import Party, ResourceStore, SharingFacts
 from gateway.store.schema import resource_parties, resource_versions, resources, search_index
+from mappings.patients import patient_fact
 
 BATCH = 5000
 VALIDATE_EVERY = 101
@@ -143,8 +144,9 @@ class Parties:
         self, resource_type: str, resource: Mapping[str, Any], parties: list[Party], writer: str
     ) -> SharingFacts:
         """What a create by `writer` (an ODS code) stores in `resources.patient`, `origin`
-        and `data_category`."""
-        return sharing_facts(resource_type, resource, parties, writer, None)
+        and `data_category` (every generated resource names its person by NHS number)."""
+        patient = patient_fact(resource_type, resource, local_systems=frozenset())
+        return sharing_facts(resource_type, resource, patient, parties, writer, None)
 
 
 def build_rows(batch: Sequence[Generated], first_number: int, parties: Parties) -> Rows:

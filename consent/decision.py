@@ -4,13 +4,15 @@ In order (the first rule that settles the question decides; deny by default):
 
 1. Data whose originating organisation is unknown is never shared.
 2. Data staying within one organisation is not a sharing: permit.
-3. A data-sharing agreement must cover the two organisations, the purpose and the data
+3. Data about a person who is not known (a kind of data always about a person, with no
+   patient established) is never shared: whose consent would apply cannot be told.
+4. A data-sharing agreement must cover the two organisations, the purpose and the data
    category, and be in force. Without one: deny, whatever the person has said.
-4. The person's consent statements: none applies, so direct care rests on implied
+5. The person's consent statements: none applies, so direct care rests on implied
    consent (Caldicott principle 7; the national data opt-out does not apply to direct
    care) and other purposes on the agreement's legal basis: permit. A permit: permit. A
    dissent (or an active statement that cannot be read): deny, unless
-5. the sharing is to protect someone (safeguarding, emergency treatment, break-glass),
+6. the sharing is to protect someone (safeguarding, emergency treatment, break-glass),
    the client's role may override, and a justification is stated: permit, as a
    break-glass event.
 
@@ -45,6 +47,8 @@ def decide(
         return _deny(Reason(Rule.ORIGIN_UNKNOWN))
     if request.origin == request.recipient:
         return Decision(True, (Reason(Rule.SAME_ORGANISATION),))
+    if request.patient is None and request.about_a_person:
+        return _deny(Reason(Rule.PATIENT_UNKNOWN))
     covered = cover(
         agreements,
         request.origin,

@@ -45,6 +45,8 @@ class Rule(StrEnum):
     # Directory entries and consent statements themselves: not shared under agreements.
     EXEMPT = "sharing:exempt"
     ORIGIN_UNKNOWN = "default:origin-unknown"
+    # Data about a person whose identity was never established (fail closed).
+    PATIENT_UNKNOWN = "default:patient-unknown"
     AGREEMENT_PERMITS = "agreement:permits"
     NO_AGREEMENT = "agreement:none"
     AGREEMENT_NOT_IN_FORCE = "agreement:not-in-force"
@@ -82,7 +84,9 @@ class SharingRequest:
     category: DataCategory
     origin: str | None  # ODS code of the organisation the data comes from
     recipient: str  # ODS code of the organisation the data goes to
-    patient: str | None  # NHS number; None when the data names no patient
+    # The person's identifier (an NHS number, or a local identifier); None when the data
+    # is about nobody, or about a person who could not be established.
+    patient: str | None
     resource_type: str
     # (system, code) pairs from meta.security: a consent provision can be about them.
     security_labels: frozenset[tuple[str, str]] = frozenset()
@@ -90,6 +94,9 @@ class SharingRequest:
     data_date: datetime | None = None
     # Why an override is needed, as the client stated it (break-glass, safeguarding).
     justification: str | None = None
+    # Whether the data is of a kind that is always about a person (it has a patient
+    # element): then no patient means an unknown person, never "no patient".
+    about_a_person: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from gateway.api import (
     messaging,
     metrics,
     oauth,
+    registrations,
 )
 from gateway.api.access_log import commit_in_own_transaction
 from gateway.api.audit_sequencing import sequence_audit_log
@@ -29,6 +30,7 @@ from gateway.api.configuration_reload import apply_directory, install_reload_on_
 from gateway.api.errors import install_error_handlers
 from gateway.api.group_commit import GroupCommit
 from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.refused_methods import RoutedMethods
 from gateway.api.runtime import Runtime, utc_now
 from gateway.api.transactions import TransactionGate
 from gateway.audit.keys import load_audit_signing_key
@@ -165,19 +167,26 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(oauth.router)
-    app.include_router(fhir_rest.open_router)
-    # Before the generic FHIR routes, which would answer AuditEvent as an unknown type.
-    app.include_router(audit_routes.fhir_router)
-    app.include_router(audit_routes.router)
-    # Before the generic /fhir/{resource_type} routes, which would take $process-message.
-    app.include_router(messaging.router)
-    app.include_router(fhir_rest.router)
-    app.include_router(datasets.router)
-    app.include_router(datasets.open_router)
-    app.include_router(deliveries.router)
-    app.include_router(metrics.router)
-    app.include_router(agreements.router)
+    routers = (
+        health.router,
+        oauth.router,
+        fhir_rest.open_router,
+        # Before the generic FHIR routes, which would answer AuditEvent as an unknown type.
+        audit_routes.fhir_router,
+        audit_routes.router,
+        # Before the generic /fhir/{resource_type} routes, which would take $process-message.
+        messaging.router,
+        fhir_rest.router,
+        datasets.router,
+        datasets.open_router,
+        deliveries.router,
+        metrics.router,
+        agreements.router,
+        registrations.router,
+    )
+    for router in routers:
+        app.include_router(router)
+    # What a 405 answers in Allow: the methods some route takes at the path.
+    app.state.routed_methods = RoutedMethods.of(routers)
     app.add_middleware(RequestContextMiddleware, timeout_seconds=settings.request_timeout_seconds)
     return app

@@ -17,6 +17,8 @@ show: it names elements, never their values.
     ├── TokenRequestRefused (400/401 at /oauth2/token, answered as RFC 6749 JSON)
     ├── NotFound (404 not-found)
     ├── Gone (410 not-found: a search's page reference that has expired)
+    ├── MethodNotAllowed (405 not-supported, with Allow: what the URL does take)
+    │   └── DirectoryReadOnly (405: Organization resources come from configuration)
     ├── NotAcceptable (406 not-supported)
     ├── Conflict (409 conflict)
     ├── PreconditionFailed (412 conflict)
@@ -137,6 +139,34 @@ class TokenRequestRefused(GatewayError):
 class NotFound(GatewayError):
     status = 404
     code = IssueCode.NOT_FOUND
+
+
+class MethodNotAllowed(GatewayError):
+    """The URL exists but does not take this method. `allowed` is what it does take
+    (RFC 9110: an empty Allow says it takes none)."""
+
+    status = 405
+    code = IssueCode.NOT_SUPPORTED
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)}
+
+
+class DirectoryReadOnly(MethodNotAllowed):
+    """A client tried to write an Organization: the directory is configuration (the
+    deployment's organisations.yaml), read and searched over the API, never written."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Organization resources are this deployment's directory, kept in its "
+            "configuration (organisations.yaml): they can be read and searched, not written.",
+            allowed=("GET",),
+        )
 
 
 class Gone(GatewayError):

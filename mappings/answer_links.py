@@ -16,7 +16,7 @@ from typing import Any
 
 from mappings import codes
 from mappings.issues import Issue, IssueCode
-from mappings.patients import patient_nhs_number
+from mappings.patients import written_identifier
 
 _LOCAL_ID = r"[A-Za-z0-9\-.]{1,64}"
 
@@ -42,18 +42,19 @@ def same_subject(
     answered_element: str,
 ) -> list[Issue]:
     """Fill in the answer's patient from what it answers, or check that it is the same
-    person (by NHS number where both carry one; otherwise the same reference)."""
+    person: the same identifier (NHS number, or local identifier), or the same element.
+    Either way the answer is then held to the rules of every record about a person
+    (mappings.patients) when it is written."""
     given = answer.get(element)
     theirs = answered.get(answered_element)
     if given is None:
         if theirs is not None:
             answer[element] = copy.deepcopy(theirs)
         return []
-    ours_number = patient_nhs_number(answer_type, answer)
-    theirs_number = patient_nhs_number(answered_type, answered)
-    if ours_number is not None and ours_number == theirs_number:
+    ours = written_identifier(answer_type, answer)
+    if ours is not None and ours == written_identifier(answered_type, answered):
         return []
-    if ours_number is None and theirs_number is None and given == theirs:
+    if given == theirs:
         return []
     return [
         Issue(

@@ -29,8 +29,9 @@ Agents (``codes`` names every code used):
   RoleClass PROV (healthcare provider), ``who`` an Organization by ODS code, never the
   requestor. One per distinct ODS code: the end user's, then the client's registered one.
 
-Entities: the patient by NHS number (Person / Patient); each resource touched, versioned
-when known (System Object / Domain Resource); the search as sent, base64 in ``query``
+Entities: the patient by NHS number, or by the local identifier a person with no NHS
+number yet is known by (Person / Patient); each resource touched, versioned when known
+(System Object / Domain Resource); the search as sent, base64 in ``query``
 (System Object / Query); the decision rule (gateway type; the rule in ``name``, its detail
 in ``description``); X-Request-ID (BALP's XrequestId transaction entity) and
 X-Correlation-ID (gateway type), each as ``what.identifier`` in a gateway-owned system.
@@ -55,6 +56,7 @@ from typing import Any, Literal, get_args
 
 from mappings import codes
 from mappings.codes import Code, Subtype
+from mappings.patients import fact_identifier
 
 # FHIR R4 core codes: AuditEventAction, AuditEventOutcome, AuditEventAgentNetworkType.
 Action = Literal["C", "R", "U", "D", "E"]
@@ -180,7 +182,9 @@ class AuditFacts:
     end_user: AuditedEndUser | None
     gateway_base_url: str
     purpose_of_use: tuple[Code, ...]
-    patient_nhs_number: str | None
+    # The person the event is about: an NHS number, or a local identifier as
+    # `system|value` (mappings.patients).
+    patient: str | None
     data: tuple[AuditedData, ...]
     query: bytes | None  # the search parameters as sent
     request_id: str | None
@@ -199,7 +203,9 @@ class AuditFacts:
         if not _ABSOLUTE_URI.fullmatch(self.gateway_base_url):
             raise ValueError("gateway_base_url must be an absolute URI")
         _require_text("outcome_desc", self.outcome_desc)
-        _require_value("patient_nhs_number", self.patient_nhs_number)
+        _require_value("patient", self.patient)
+        if self.patient is not None and not all(fact_identifier(self.patient)):
+            raise ValueError("patient must be an NHS number, or a local identifier system|value")
         _require_value("request_id", self.request_id)
         _require_value("correlation_id", self.correlation_id)
 
@@ -277,6 +283,12 @@ def _concept(code: Code) -> dict[str, Any]:
 
 def _identified(system: str, value: str) -> dict[str, Any]:
     return {"identifier": {"system": system, "value": _safe(value)}}
+
+
+def _person(patient: str) -> dict[str, Any]:
+    """The person by their identifier: an NHS number, or a registered local identifier."""
+    system, value = fact_identifier(patient)
+    return {"identifier": {"system": _safe(system, uri=True), "value": _safe(value)}}
 
 
 def _gateway(base_url: str) -> dict[str, Any]:
@@ -383,11 +395,10 @@ def _organisations(facts: AuditFacts) -> list[str]:
 
 def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
     entities: list[dict[str, Any]] = []
-    if facts.patient_nhs_number is not None:
-        patient = _identified(codes.NHS_NUMBER_SYSTEM, facts.patient_nhs_number)
+    if facts.patient is not None:
         entities.append(
             {
-                "what": {"type": "Patient", **patient},
+                "what": {"type": "Patient", **_person(facts.patient)},
                 "type": codes.ENTITY_PERSON.coding(),
                 "role": codes.ROLE_PATIENT.coding(),
             }

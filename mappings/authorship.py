@@ -13,16 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from mappings.issues import Issue, IssueCode
+from mappings.patients import PATIENT_ELEMENTS
 
-# Where each type names the person it is about (FHIR R4 element names).
-SUBJECT_ELEMENTS = {
-    "ServiceRequest": "subject",
-    "Communication": "subject",
-    "Flag": "subject",
-    "Task": "for",
-    "Consent": "patient",
-    "Patient": "identifier",
-}
+# Where each type names the person it is about (FHIR R4 element names); a Patient is
+# the person, named by its identifiers.
+SUBJECT_ELEMENTS = {**PATIENT_ELEMENTS, "Patient": "identifier"}
 
 NOT_AUTHOR_MESSAGE = (
     "Only the organisation that created this record may change it. Answer it in a record "

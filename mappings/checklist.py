@@ -9,9 +9,11 @@ models when the checklist is built, so a misspelt field stops the start rather t
 silently never being checked.
 
 The spec's safety rule: an `emergency` or `very-urgent` handover is never refused for a
-missing clinical field, so for those every error gap becomes a warning. Identity (NHS
-number, sender, receiver) is required by the dataset models themselves, before any
-checklist runs. Requirements under `escalation.` apply only to escalation summaries.
+missing clinical field, so for those every error gap becomes a warning. Identity (the
+person's NHS number or, with none yet, the sender's local identifier; sender; receiver)
+is required by the dataset models themselves, before any checklist runs, and a
+checklist cannot name the person's identity. Requirements under `escalation.` apply
+only to escalation summaries.
 
 Messages name the field in words, never a value from the dataset.
 """
@@ -31,6 +33,16 @@ from mappings.issues import Issue, IssueCode
 
 Severity = Literal["error", "warning"]
 
+# How the person is identified: the dataset's own rule (mappings.datasets.Patient), which
+# a checklist can neither loosen nor tighten.
+_IDENTITY = frozenset(
+    {
+        "patient.nhs_number",
+        "patient.local_identifier",
+        "patient.local_identifier.system",
+        "patient.local_identifier.value",
+    }
+)
 # Priorities for which a missing clinical field never refuses the handover.
 _NEVER_REFUSED = frozenset({"emergency", "very-urgent"})
 
@@ -87,6 +99,12 @@ class Requirement:
 
     def __post_init__(self) -> None:
         check_field_path(self.field)
+        if self.field in _IDENTITY:
+            raise ValueError(
+                f"{self.field} is not a checklist field: who the person is (an NHS number, "
+                "or a local identifier for a person with none yet) is the dataset's own "
+                "rule, and a crisis is never refused for lacking an NHS number"
+            )
         if self.severity not in ("error", "warning"):
             raise ValueError("severity must be error or warning")
 

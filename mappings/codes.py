@@ -105,11 +105,13 @@ class Subtype:
     VREAD: Final = Code(RESTFUL_INTERACTION_SYSTEM, "vread", "vread")
     UPDATE: Final = Code(RESTFUL_INTERACTION_SYSTEM, "update", "update")
     DELETE: Final = Code(RESTFUL_INTERACTION_SYSTEM, "delete", "delete")
+    PATCH: Final = Code(RESTFUL_INTERACTION_SYSTEM, "patch", "patch")
     SEARCH_TYPE: Final = Code(RESTFUL_INTERACTION_SYSTEM, "search-type", "search-type")
     HISTORY_INSTANCE: Final = Code(
         RESTFUL_INTERACTION_SYSTEM, "history-instance", "history-instance"
     )
     OPERATION: Final = Code(RESTFUL_INTERACTION_SYSTEM, "operation", "operation")
+    TRANSACTION: Final = Code(RESTFUL_INTERACTION_SYSTEM, "transaction", "transaction")
 
     # DICOM PS3.15 A.5.3.12 User Authentication: token issue and refusal alike (the
     # outcome tells them apart).
@@ -134,6 +136,10 @@ class Subtype:
         "patient-access-report", "Patient access report"
     )
     OUTBOX_COMMAND: Final = _gateway_subtype("outbox-command", "Outbox operator command")
+    # A refused request in an HTTP method FHIR gives no interaction (OPTIONS, TRACE...).
+    UNSUPPORTED_METHOD: Final = _gateway_subtype(
+        "unsupported-method", "Request in an HTTP method the gateway does not take"
+    )
 
 
 SUBTYPES: Final[tuple[Code, ...]] = tuple(

@@ -16,9 +16,8 @@ from typing import Any
 from consent.statements import FUTURE_SKEW, ConsentStatement, Period, Provision
 from mappings import codes
 from mappings.fhir_dates import parse_date_range
-from mappings.identifiers import NHS_NUMBER_SYSTEM, ODS_ORGANISATION_SYSTEM, is_valid_ods_code
+from mappings.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
 from mappings.issues import Issue, IssueCode
-from mappings.patients import patient_nhs_number
 
 _CLASS_SYSTEMS = frozenset({codes.RESOURCE_TYPES_SYSTEM, codes.DATA_CATEGORY_SYSTEM})
 _PURPOSE_SYSTEMS = frozenset({codes.V3_ACT_REASON_SYSTEM, codes.PURPOSE_OF_USE_SYSTEM})
@@ -220,21 +219,13 @@ def consent_record_issues(resource: Mapping[str, Any], now: datetime) -> list[Is
 def privacy_consent_issues(resource: Mapping[str, Any]) -> list[Issue]:
     """Why a privacy consent could not be honoured as written; empty when it can.
 
-    A statement the gateway cannot tie to a person, or whose rule it cannot read, would
-    be stored and silently never applied: refused instead, so the sender knows.
+    A statement whose rule the gateway cannot read would be stored and silently never
+    applied: refused instead, so the sender knows. (One it cannot tie to a person is
+    refused as every record about a person is: mappings.patients.)
     """
     if not is_privacy_consent(resource):
         return []
     issues: list[Issue] = []
-    if patient_nhs_number("Consent", resource) is None:
-        issues.append(
-            Issue(
-                IssueCode.BUSINESS_RULE,
-                "A privacy consent must name its patient by NHS number "
-                f"({NHS_NUMBER_SYSTEM}) so that it can be applied.",
-                "Consent.patient.identifier",
-            )
-        )
     provision = resource.get("provision")
     if not isinstance(provision, Mapping) or provision.get("type") not in ("permit", "deny"):
         issues.append(

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from mappings.datasets import Dataset, EscalationSummary, Handover
+from mappings.datasets import IDENTITY_MISSING, Dataset, EscalationSummary, Handover
 from mappings.issues import ContentError, Issue, IssueCode, element_path
 
 _ADAPTER: TypeAdapter[Handover | EscalationSummary] = TypeAdapter(Dataset)
@@ -59,6 +59,8 @@ def _issue(problem: Mapping[str, Any], part: type[BaseModel] | None, prefix: str
         )
     if kind == "missing":
         return Issue(IssueCode.REQUIRED, f"{where} is required.", where)
+    if kind == IDENTITY_MISSING:
+        return Issue(IssueCode.REQUIRED, f"{where} {problem['msg']}.", where)
     if kind == "extra_forbidden":
         parent = list(location[:-1])
         tag = problem["loc"][0] if problem["loc"] else None

@@ -2,7 +2,8 @@
 
 ../shared/spec/handover-minimum-dataset.md is a contract for integrators: field names
 are exactly the spec's (extend, never rename). The models validate shape and values:
-identity (NHS number by Modulus 11, its UK Core verification status, ODS codes),
+identity (NHS number by Modulus 11, its UK Core verification status, or, for a person
+with no NHS number yet, the sender's local identifier; ODS codes),
 enumerations (the error lists the allowed values), dates and instants (an instant must
 carry its offset and is normalised to UTC). Which clinical fields must be present is
 not decided here but by the pathway's referral checklist, so they are optional; only
@@ -26,10 +27,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from mappings.identifier_types import NhsNumber, OdsCode
+from mappings.identifiers import is_local_system, is_valid_local_value
 
 Pathway = Literal["referral", "step-up", "crisis", "discharge-follow-up", "safeguarding"]
 RiskType = Literal[
@@ -58,6 +62,11 @@ SharingBasis = Literal["direct-care-implied", "explicit-consent", "safeguarding"
 EscalationLevel = Literal["front-line", "manager", "senior"]
 # UK Core NHS number verification status (CodeSystem UKCore-NHSNumberVerificationStatus).
 NhsNumberStatus = Literal["01", "02", "03", "04", "05", "06", "07", "08"]
+# The statuses that say why a person has no NHS number (trace required, attempted, to be
+# resolved, in progress, not required, postponed): the ones a local identifier goes with.
+NO_NHS_NUMBER_STATUSES = ("03", "04", "05", "06", "07", "08")
+# The error type of a person named neither way: a required field, with its alternative.
+IDENTITY_MISSING = "identity_missing"
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -132,11 +141,73 @@ class PatientName(_Part):
     family: Text | None = None
 
 
+def _local_system(value: str) -> str:
+    if not is_local_system(value):
+        raise ValueError(
+            "must be the absolute URI of a local patient identifier system (http, https, "
+            "urn:oid or urn:uuid; at most 190 characters), not a UK Core system"
+        )
+    return value
+
+
+def _local_value(value: str) -> str:
+    if not is_valid_local_value(value):
+        raise ValueError("must be 1 to 64 letters, digits and - . _ : /")
+    return value
+
+
+class LocalIdentifier(_Part):
+    """The sender's own identifier for a person with no NHS number yet. Its system must
+    be registered for the sender in the configuration (checked where that is known)."""
+
+    system: Annotated[str, AfterValidator(_local_system)]
+    value: Annotated[str, AfterValidator(_local_value)]
+
+
 class Patient(_Part):
-    nhs_number: NhsNumber
-    nhs_number_status: NhsNumberStatus | None = None
+    """The person, by NHS number or, with none yet, by the sender's local identifier (a
+    crisis does not wait for a trace): exactly one of the two, and with a local
+    identifier the verification status says why there is no number (03 to 08)."""
+
+    # Declared before the NHS number, whose check needs it (fields validate in order);
+    # a model's dump follows this order too, which no reader of JSON depends on.
+    local_identifier: LocalIdentifier | None = None
+    nhs_number: NhsNumber | None = Field(default=None, validate_default=True)
+    nhs_number_status: NhsNumberStatus | None = Field(default=None, validate_default=True)
     name: PatientName | None = None
     birth_date: Date | None = None
+
+    @field_validator("nhs_number", mode="after")
+    @classmethod
+    def _number_or_local_identifier(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "local_identifier" not in info.data:
+            return value  # the local identifier is invalid: that is the error to report
+        local = info.data["local_identifier"]
+        if value is None and local is None:
+            raise PydanticCustomError(
+                IDENTITY_MISSING,
+                "is required, unless patient.local_identifier names a person with no NHS "
+                "number yet",
+            )
+        if value is not None and local is not None:
+            raise ValueError(
+                "cannot be given with patient.local_identifier, which is for a person with no "
+                "NHS number yet"
+            )
+        return value
+
+    @field_validator("nhs_number_status", mode="after")
+    @classmethod
+    def _why_no_number(cls, value: str | None, info: ValidationInfo) -> str | None:
+        without_number = info.data.get("local_identifier") is not None and (
+            "nhs_number" in info.data and info.data["nhs_number"] is None
+        )
+        if without_number and value not in NO_NHS_NUMBER_STATUSES:
+            raise ValueError(
+                "must say why the person has no NHS number when patient.local_identifier is "
+                f"given: one of {', '.join(NO_NHS_NUMBER_STATUSES)}"
+            )
+        return value
 
 
 class Sender(_Part):

@@ -14,20 +14,22 @@ from datetime import datetime
 from typing import Any
 
 from consent.model import DATA_CATEGORIES
+from mappings.patients import is_about_a_person
 from mappings.sharing import SharedData, shared_data
 
 SharedResource = tuple[str, SharedData]
 
 
-def message_facts(message: Mapping[str, Any]) -> list[SharedResource]:
-    """The facts of every resource a message Bundle carries after its MessageHeader."""
-    return [
-        (
-            entry["resource"]["resourceType"],
-            shared_data(entry["resource"]["resourceType"], entry["resource"]),
-        )
-        for entry in message.get("entry", [])[1:]
-    ]
+def message_facts(message: Mapping[str, Any], patient: str | None) -> list[SharedResource]:
+    """The facts of every resource a message Bundle carries after its MessageHeader. A
+    message is about one person, `patient` (their identifier as established when the
+    resources were written): each resource of a type about a person is theirs."""
+    facts: list[SharedResource] = []
+    for entry in message.get("entry", [])[1:]:
+        resource_type = entry["resource"]["resourceType"]
+        person = patient if is_about_a_person(resource_type) else None
+        facts.append((resource_type, shared_data(resource_type, entry["resource"], person)))
+    return facts
 
 
 def encode(facts: Sequence[SharedResource]) -> str:

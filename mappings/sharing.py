@@ -13,7 +13,6 @@ from typing import Any, cast
 from consent.model import DATA_CATEGORIES, DataCategory
 from mappings import codes
 from mappings.fhir_dates import parse_date_range
-from mappings.patients import patient_nhs_number
 
 # Each type's data category when nothing on the resource says otherwise.
 _DEFAULT_CATEGORY: dict[str, DataCategory] = {"Flag": "risk-flag", "AuditEvent": "audit"}
@@ -33,15 +32,19 @@ _FREE_TEXT = ("text", "note", "patientInstruction", "description", "comment")
 @dataclass(frozen=True, slots=True)
 class SharedData:
     category: DataCategory
-    patient: str | None  # NHS number
+    # The person's identifier (mappings.patients): an NHS number or a local identifier;
+    # None for data about nobody, or about a person who could not be established.
+    patient: str | None
     security_labels: frozenset[tuple[str, str]]
     made_at: datetime | None
 
 
-def shared_data(resource_type: str, resource: Mapping[str, Any]) -> SharedData:
+def shared_data(resource_type: str, resource: Mapping[str, Any], patient: str | None) -> SharedData:
+    """`patient`: the person's identifier, as established when the resource was written
+    (mappings.patients.patient_fact): never read again from how the content names them."""
     return SharedData(
         category=data_category(resource_type, resource),
-        patient=patient_nhs_number(resource_type, resource),
+        patient=patient,
         security_labels=security_labels(resource),
         made_at=made_at(resource_type, resource),
     )

@@ -196,7 +196,13 @@ def _person(dataset: Handover | EscalationSummary, context: SummaryContext) -> s
     rows: list[tuple[str, str | None]] = []
     if patient.name is not None:
         rows.append(("Name", _joined(patient.name.given, patient.name.family, sep=" ")))
-    rows.append(("NHS number", _t(nhs_number(patient.nhs_number))))
+    if patient.nhs_number is not None:
+        rows.append(("NHS number", _t(nhs_number(patient.nhs_number))))
+    if patient.local_identifier is not None:
+        # No NHS number yet: the sender's own number for the person is how to ask about them.
+        rows.append(("NHS number", "None yet"))
+        issued = f"{patient.local_identifier.value} (the sender's, {dataset.sender.ods})"
+        rows.append(("Local identifier", _t(issued)))
     if patient.nhs_number_status is not None:
         status = NHS_NUMBER_VERIFICATION[patient.nhs_number_status].display
         rows.append(("NHS number status", _e(status)))

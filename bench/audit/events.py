@@ -141,7 +141,7 @@ def _facts(template: Template, values: dict[str, Any]) -> AuditFacts:
         end_user=end_user,
         gateway_base_url=GATEWAY_BASE_URL,
         purpose_of_use=(_DIRECT_CARE,),
-        patient_nhs_number=values["patient"] if template.patient else None,
+        patient=values["patient"] if template.patient else None,
         data=tuple(
             AuditedData(template.resource_type or "", values[f"data{n}"], template.version)
             for n in range(template.data)

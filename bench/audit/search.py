@@ -160,4 +160,4 @@ def _shorten(parameters: Any) -> str:
 
 def search_plans(url: str, params: Params) -> list[str]:
     query = parse_audit_query(params, PAGING)
-    return captured_plans(url, lambda connection: search_events(connection, query))
+    return captured_plans(url, lambda connection: search_events(connection, query, seen_by=None))

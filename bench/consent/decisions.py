@@ -316,7 +316,7 @@ def _records(setup: Setup, seed: int) -> list[StoredResource]:
         else:
             resource_type = "Communication"
             body = communication(patient, reader, origin, moment, rng)
-        data = shared_data(resource_type, body)
+        data = shared_data(resource_type, body, nhs_number(patient))
         record = _versioned(resource_type, f"record-{number}", 1, moment, body)
         records.append(
             StoredResource(

@@ -87,7 +87,7 @@ class Deliveries:
             sender_role=SENDER_ROLE,
             purpose=PURPOSE,
             justification=None,
-            sharing=shared_facts.encode(shared_facts.message_facts(message)),
+            sharing=shared_facts.encode(shared_facts.message_facts(message, patient)),
         )
 
 

@@ -21,14 +21,18 @@ from gateway.audit import log as audit_log
 from gateway.auth.caller import Caller
 from gateway.errors import (
     AuditUnavailable,
+    DirectoryReadOnly,
     Forbidden,
     InsufficientScope,
+    MethodNotAllowed,
     TooManyRequests,
     Unauthorized,
 )
 from gateway.logging import get_logger
 from gateway.services.access_trail import (
+    DIRECTORY_READ_ONLY,
     FORBIDDEN,
+    METHOD_NOT_ALLOWED,
     NO_VALID_TOKEN,
     RATE_LIMITED,
     SCOPE_NOT_GRANTED,
@@ -62,6 +66,7 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "history": (_REST, Subtype.HISTORY_INSTANCE, "R"),
     "search": (_REST, Subtype.SEARCH_TYPE, "E"),
     "search_by_post": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "transaction": (_REST, Subtype.TRANSACTION, "E"),
     "token": (EventKind.AUTHENTICATION, Subtype.LOGIN, "E"),
     "audit_event_search": (_REST, Subtype.SEARCH_TYPE, "E"),
     "audit_event_read": (_REST, Subtype.READ, "R"),
@@ -77,6 +82,7 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "escalation_read": (_REST, Subtype.READ, "R"),
     "escalation_response": (_REST, Subtype.UPDATE, "U"),
     "communication_summary": (_REST, Subtype.OPERATION, "R"),
+    "deliveries": (_REST, Subtype.SEARCH_TYPE, "E"),
 }
 
 
@@ -201,6 +207,8 @@ _RULES: tuple[tuple[type[Exception], str], ...] = (
     (InsufficientScope, SCOPE_NOT_GRANTED),
     (Forbidden, FORBIDDEN),
     (TooManyRequests, RATE_LIMITED),
+    (DirectoryReadOnly, DIRECTORY_READ_ONLY),
+    (MethodNotAllowed, METHOD_NOT_ALLOWED),
 )
 
 

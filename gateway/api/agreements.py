@@ -1,7 +1,7 @@
 """GET /api/agreements: the data-sharing agreements in force and in the registry, read-only.
 
-A client sees the agreements its organisation is party to; information-governance leads
-and operators see them all. Agreements expiring within 30 days are listed as warnings.
+A client sees the agreements its organisation is party to; operators and the system-wide
+IG lead see them all. Agreements expiring within 30 days are listed as warnings.
 """
 
 from __future__ import annotations
@@ -21,18 +21,17 @@ from gateway.configuration.agreements import AgreementEntry
 
 router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
 
-_SEE_ALL_ROLES = frozenset({"ig-lead", "operator"})
-
 
 @router.get("/agreements", name="agreements")
 def agreements(request: Request, runtime: RuntimeDep) -> JSONResponse:
     caller: Caller = request.state.caller
     now = datetime.now(UTC)
     today = england_date(now)
+    every = runtime.config.sees_every_organisation(caller.client_id)
     listed = [
         entry
         for entry in runtime.config.agreement_entries
-        if caller.role in _SEE_ALL_ROLES or caller.ods_code in {p.ods for p in entry.parties}
+        if every or caller.ods_code in {p.ods for p in entry.parties}
     ]
     body = {
         "as_of": today.isoformat(),

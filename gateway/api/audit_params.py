@@ -14,7 +14,13 @@ from gateway.audit.search import AuditQuery
 from gateway.errors import BadRequest, InvalidSearch
 from gateway.search.query import CURSOR_PARAMETER, PagingLimits
 from mappings.fhir_dates import parse_date_range
-from mappings.identifiers import NHS_NUMBER_SYSTEM, is_valid_nhs_number
+from mappings.identifiers import (
+    NHS_NUMBER_SYSTEM,
+    is_local_system,
+    is_valid_local_value,
+    is_valid_nhs_number,
+)
+from mappings.patients import local_fact
 
 _TEXT = re.compile(r"[A-Za-z0-9\-._:/|@]{1,128}")
 _SIZE = re.compile(r"[1-9][0-9]{0,17}")
@@ -76,7 +82,9 @@ def parse_report_query(params: list[tuple[str, str]]) -> ReportRequest:
                 "The patient access report takes patient, date and format.", expression=name
             )
     if query.patient is None:
-        raise BadRequest("patient (an NHS number) is required.", expression="patient")
+        raise BadRequest(
+            "patient (an NHS number, or a local identifier) is required.", expression="patient"
+        )
     return ReportRequest(query, "ndjson" if found_format == "ndjson" else "csv")
 
 
@@ -113,7 +121,7 @@ def parse_required_size(value: str | None, name: str) -> int:
 
 def _with(query: AuditQuery, name: str, value: str, paging: PagingLimits) -> AuditQuery:
     if name == "patient":
-        return replace(query, patient=_nhs_number(value))
+        return replace(query, patient=_patient(value))
     if name == "agent":
         return replace(query, agent=parse_text(value, name))
     if name == "entity":
@@ -141,15 +149,21 @@ def _with(query: AuditQuery, name: str, value: str, paging: PagingLimits) -> Aud
     return replace(query, before=_decode_cursor(value))
 
 
-def _nhs_number(value: str) -> str:
-    system, bar, number = value.rpartition("|")
-    if (bar and system not in ("", NHS_NUMBER_SYSTEM)) or not is_valid_nhs_number(number):
-        raise InvalidSearch(
-            f"patient is an NHS number (optionally {NHS_NUMBER_SYSTEM}|<number>) with a "
-            "valid check digit.",
-            expression="patient",
-        )
-    return number
+def _patient(value: str) -> str:
+    """The person's identifier as the log records it: an NHS number (bare, or as
+    NHS-system|number), or a local identifier as system|value."""
+    system, bar, rest = value.partition("|")
+    if not bar or system in ("", NHS_NUMBER_SYSTEM):
+        if is_valid_nhs_number(rest if bar else value):
+            return rest if bar else value
+    elif is_local_system(system) and is_valid_local_value(rest):
+        return local_fact(system, rest)
+    raise InvalidSearch(
+        f"patient is an NHS number (optionally {NHS_NUMBER_SYSTEM}|<number>) with a valid "
+        "check digit, or, for a person with no NHS number yet, a local identifier as "
+        "<system>|<value>.",
+        expression="patient",
+    )
 
 
 def _with_date(query: AuditQuery, value: str) -> AuditQuery:

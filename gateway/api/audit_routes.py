@@ -4,6 +4,10 @@ report (subject access requests), checkpoints and RFC 9162 proofs.
 Everything here needs the IG scope (system/AuditEvent.rs, never granted by a wildcard),
 except the latest checkpoint, which any authenticated client may fetch and keep as a
 witness. Every call is itself audited.
+
+An IG lead sees the events their organisation took part in (gateway.audit.search); the
+one registration with `access_log: system-wide` (the operating organisation's IG) sees
+every event. An event outside the caller's view is answered as one that does not exist.
 """
 
 from __future__ import annotations
@@ -80,7 +84,9 @@ async def audit_event_search(request: Request, runtime: RuntimeDep) -> Response:
     params = request.query_params.multi_items()
     query = parse_audit_query(params, runtime.paging)
     _note_query(request, params, query.patient)
-    page = await _in_read(runtime, partial(search_events, query=query))
+    page = await _in_read(
+        runtime, partial(search_events, query=query, seen_by=_seen_by(request, runtime))
+    )
     base = fhir_base(request, runtime.settings.public_base_url)
     body = _searchset(base, params, page.rows, page.next_before)
     await _audited(request, runtime)
@@ -93,9 +99,7 @@ async def audit_event_read(
     runtime: RuntimeDep,
     event_id: str = Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$"),
 ) -> Response:
-    row = await _in_read(runtime, partial(event_by_id, event_id=event_id))
-    if row is None:
-        raise NotFound("No AuditEvent has that id.")
+    row = await _event_in_view(request, runtime, event_id)
     trail = trail_of(request)
     if trail is not None:
         trail.refers_to(AUDIT_EVENT, row.event_id, None, row.patient)
@@ -146,6 +150,7 @@ async def make_checkpoint(request: Request, runtime: RuntimeDep) -> Response:
 async def inclusion_proof(request: Request, runtime: RuntimeDep) -> Response:
     event_id = parse_text(request.query_params.get("event"), "event")
     tree_size = parse_size(request.query_params.get("tree_size"), "tree_size")
+    await _event_in_view(request, runtime, event_id)
     proof = await _in_read(
         runtime, partial(proofs.inclusion_proof, event_id=event_id, tree_size=tree_size)
     )
@@ -180,6 +185,29 @@ async def consistency_proof(request: Request, runtime: RuntimeDep) -> Response:
 # -- helpers ---------------------------------------------------------------------------
 
 
+def _seen_by(request: Request, runtime: Runtime) -> str | None:
+    """Whose events the caller sees: its organisation's, or (None) every organisation's
+    for the system-wide IG lead, as its registration says now (a reload applies at once)."""
+    caller: Caller = request.state.caller
+    registered = runtime.config.client(caller.client_id)
+    if registered is not None and registered.sees_every_organisation:
+        return None
+    return caller.ods_code
+
+
+async def _event_in_view(request: Request, runtime: Runtime, event_id: str) -> AuditRow:
+    """The event, if the caller's view holds it; else "not found", as for a missing one,
+    with the id asked for in the refusal's own event."""
+    seen_by = _seen_by(request, runtime)
+    row = await _in_read(runtime, partial(event_by_id, event_id=event_id, seen_by=seen_by))
+    if row is None:
+        trail = trail_of(request)
+        if trail is not None:
+            trail.refers_to(AUDIT_EVENT, event_id, None)
+        raise NotFound("No AuditEvent has that id.")
+    return row
+
+
 async def _in_read(runtime: Runtime, work: Callable[[Connection], T]) -> T:
     async with gate(runtime).read() as connection:
         return await anyio.to_thread.run_sync(work, connection)
@@ -201,11 +229,12 @@ def _note_query(request: Request, params: list[tuple[str, str]], patient: str | 
 async def _report(request: Request, runtime: Runtime, params: list[tuple[str, str]]) -> Response:
     report = parse_report_query(params)
     _note_query(request, params, report.query.patient)
+    seen_by = _seen_by(request, runtime)
 
     def collect(
         connection: Connection,
     ) -> tuple[list[AuditRow], dict[int, list[str]], dict[int, list[str]]]:
-        rows = list(events_oldest_first(connection, report.query))
+        rows = list(events_oldest_first(connection, report.query, seen_by=seen_by))
         seqs = [row.seq for row in rows]
         return rows, references_of(connection, seqs, ENTITY), references_of(connection, seqs, AGENT)
 

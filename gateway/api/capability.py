@@ -14,9 +14,16 @@ from gateway.search.parameters import (
 )
 from mappings import codes
 from mappings.fhir_models import FHIR_VERSION, SUPPORTED_RESOURCE_TYPES
+from mappings.parties import DIRECTORY_TYPES
 
-# The interactions each resource type supports, as routed in gateway.api.fhir_rest.
+# The interactions each resource type supports, as routed in gateway.api.fhir_rest; the
+# directory (Organization) is configuration, so read and searched only.
 INTERACTIONS = ("create", "read", "vread", "update", "history-instance", "search-type")
+READ_ONLY_INTERACTIONS = ("read", "vread", "history-instance", "search-type")
+DIRECTORY_DOCUMENTATION = (
+    "This deployment's directory of organisations, from its configuration "
+    "(organisations.yaml): read and search only; create, update and delete answer 405."
+)
 SOFTWARE_NAME = "Mental-health interface gateway"
 SOFTWARE_VERSION = "0.1.0"
 
@@ -111,13 +118,18 @@ def _resource(resource_type: str) -> dict[str, Any]:
         for p in parameters
     ]
     includes = [f"{resource_type}:{p.name}" for p in parameters if p.type is ParamType.REFERENCE]
-    statement: dict[str, Any] = {
-        "type": resource_type,
-        "interaction": [{"code": code} for code in INTERACTIONS],
+    directory = resource_type in DIRECTORY_TYPES
+    statement: dict[str, Any] = {"type": resource_type}
+    if directory:
+        statement["documentation"] = DIRECTORY_DOCUMENTATION
+    statement |= {
+        "interaction": [
+            {"code": code} for code in (READ_ONLY_INTERACTIONS if directory else INTERACTIONS)
+        ],
         "versioning": "versioned-update",
         "readHistory": True,
         "updateCreate": False,
-        "conditionalCreate": True,
+        "conditionalCreate": not directory,
         "conditionalUpdate": False,
         "conditionalDelete": "not-supported",
         "searchParam": search_params,

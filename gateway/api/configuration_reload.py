@@ -27,6 +27,7 @@ from gateway.errors import ConfigurationError
 from gateway.logging import get_logger
 from gateway.services.directory import sync_organisations
 from gateway.services.resources import ResourceService
+from gateway.store.directory import organization_rows
 from gateway.store.resources import ResourceStore
 from mappings.codes import Subtype
 
@@ -67,7 +68,8 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
     config = runtime.config
     with runtime.database.write() as connection:
         service = ResourceService(ResourceStore(connection), runtime.paging)
-        report = sync_organisations(service, config.directory.organisations)
+        rows = organization_rows(connection)
+        report = sync_organisations(service, rows, config.directory.organisations)
         record_gateway_event(
             connection, runtime, Subtype.CONFIGURATION_LOAD, load_summary(config, verb)
         )
@@ -80,6 +82,7 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
         created=report.created,
         updated=report.updated,
         unchanged=report.unchanged,
+        retired=report.retired,
     )
     for entry in expiring(config, datetime.now(UTC)):
         log.warning(

@@ -73,6 +73,7 @@ def _service(
         trail=trail_of(request),
         sharing=sharing,
         updates=_updates(runtime, connection, caller, request) if writes else None,
+        local_systems=config.directory.local_patient_systems,
     )
 
 
@@ -96,6 +97,7 @@ def _workflow(
         ResourceStore(connection),
         runtime.paging,
         updates=_updates(runtime, connection, caller, request),
+        local_systems=runtime.config.directory.local_patient_systems,
     )
 
 
@@ -132,6 +134,7 @@ def _datasets(
         config.pathways,
         frozenset(organisation.ods for organisation in config.directory.organisations),
         caller,
+        local_systems=config.directory.local_patient_systems,
         deliveries=DeliveryQueue(OutboxStore(connection), config.endpoints, gateway_url),
         workflow=_workflow(runtime, connection, caller, request) if writes else None,
         correlation_id=getattr(request.state, "correlation_id", None),

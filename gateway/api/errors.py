@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from gateway.api.access_log import record_failure
+from gateway.api.refused_methods import refused_method
 from gateway.api.responses import outcome_response
 from gateway.errors import AuditUnavailable, GatewayError, TokenRequestRefused
 from gateway.logging import get_logger
@@ -24,7 +25,6 @@ log = get_logger(__name__)
 
 _HTTP_CODES = {
     404: (IssueCode.NOT_FOUND, "There is nothing at this URL."),
-    405: (IssueCode.NOT_SUPPORTED, "This method is not supported at this URL."),
 }
 
 
@@ -74,6 +74,9 @@ async def _request_validation(request: Request, error: RequestValidationError) -
 
 
 async def _http_exception(request: Request, error: HTTPException) -> Response:
+    if error.status_code == 405:
+        # A method the URL does not take: a refusal like any other, logged with its caller.
+        return await _gateway_error(request, await refused_method(request))
     code, message = _HTTP_CODES.get(error.status_code, (IssueCode.PROCESSING, "Request refused."))
     try:
         await record_failure(request, error.status_code, message)

@@ -36,11 +36,12 @@ from gateway.api.http_headers import (
 from gateway.api.responses import fhir_response, informational
 from gateway.api.runtime import RuntimeDep
 from gateway.auth.scopes import Interaction
-from gateway.errors import BadRequest, InvalidSearch, NotFound
+from gateway.errors import BadRequest, DirectoryReadOnly, InvalidSearch, MethodNotAllowed, NotFound
 from gateway.search.query import CURSOR_PARAMETER, parse_search
 from gateway.services.search_pages import PAGE_PARAMETER
 from gateway.store.resources import StoredResource
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
+from mappings.parties import DIRECTORY_TYPES
 
 # Every data route needs an access token: the router authenticates before anything else
 # (the body is not even read for a caller without one). Only metadata is open.
@@ -67,6 +68,17 @@ def _resource_type(resource_type: str) -> str:
 
 ResourceType = Annotated[str, Depends(_resource_type)]
 ResourceId = Annotated[str, Path(pattern=_ID_PATTERN)]
+
+
+async def _not_the_directory(request: Request) -> None:
+    """Organization resources come from the configuration alone: 405 to any write, before
+    the scope is checked or the body read (a token with Organization.c changes nothing)."""
+    if request.path_params.get("resource_type") in DIRECTORY_TYPES:
+        raise DirectoryReadOnly()
+
+
+_CREATES = [Depends(_not_the_directory), Depends(requires(Interaction.CREATE))]
+_UPDATES = [Depends(_not_the_directory), Depends(requires(Interaction.UPDATE))]
 
 
 @open_router.get("/metadata")
@@ -97,9 +109,17 @@ def search(
     return _search(request, resource_type, params, runtime, searching, by_post=False)
 
 
-@router.post(
-    "/{resource_type}", status_code=201, dependencies=[Depends(requires(Interaction.CREATE))]
-)
+@router.post("", name="transaction")
+def transaction() -> Response:
+    """POST to the base takes a batch or transaction Bundle in FHIR: not here."""
+    raise MethodNotAllowed(
+        "Batch and transaction Bundles are not taken: send each resource to its own "
+        "type's URL (see /fhir/metadata).",
+        allowed=(),
+    )
+
+
+@router.post("/{resource_type}", status_code=201, dependencies=_CREATES)
 def create(
     request: Request,
     resource_type: ResourceType,
@@ -119,7 +139,7 @@ def read(resource_type: ResourceType, resource_id: ResourceId, service: ReadServ
     return _resource(service.read(resource_type, resource_id))
 
 
-@router.put("/{resource_type}/{resource_id}", dependencies=[Depends(requires(Interaction.UPDATE))])
+@router.put("/{resource_type}/{resource_id}", dependencies=_UPDATES)
 def update(
     request: Request,
     resource_type: ResourceType,

@@ -11,14 +11,18 @@ from gateway.store import migrate
 
 router = APIRouter()
 
+# Load balancers and orchestrators often probe with HEAD: answered here, not refused and
+# logged as a 405 (which would fill the access log with probes).
+_PROBE_METHODS = ["GET", "HEAD"]
 
-@router.get("/healthz")
+
+@router.api_route("/healthz", methods=_PROBE_METHODS)
 def healthz() -> JSONResponse:
     """The process is up and serving; says nothing about its dependencies."""
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.api_route("/readyz", methods=_PROBE_METHODS)
 def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Ready to take traffic: the database answers and its schema is the one this code needs."""
     try:

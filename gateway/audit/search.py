@@ -1,6 +1,12 @@
 """The IG search over the access log: by patient, agent, entity, time, outcome,
 interaction, action and purpose, newest first, paged by keyset (recorded, seq), so a page
-costs the same at ten million events as at ten."""
+costs the same at ten million events as at ten.
+
+Every read of the log says whose view it is (`seen_by`): an organisation's IG lead sees
+only the events their organisation took part in, as the caller or as the origin of, or a
+party to, the data the event names (gateway.audit.log.ORGANISATION). That is a condition
+of the query itself, so pages, their links and the report hold exactly those events.
+`seen_by=None` is the one system-wide IG lead's view (clients.yaml `access_log`)."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, or_, select
 
-from gateway.audit.log import AGENT, ENTITY
+from gateway.audit.log import AGENT, ENTITY, ORGANISATION
 from gateway.store.schema import audit_events, audit_references
 
 _STREAM_ROWS = 1000
@@ -57,9 +63,9 @@ class AuditPage:
     next_before: tuple[datetime, int] | None
 
 
-def search_events(connection: Connection, query: AuditQuery) -> AuditPage:
+def search_events(connection: Connection, query: AuditQuery, *, seen_by: str | None) -> AuditPage:
     statement = (
-        _select(query)
+        _select(query, seen_by)
         .order_by(audit_events.c.recorded.desc(), audit_events.c.seq.desc())
         .limit(query.count + 1)
     )
@@ -69,10 +75,12 @@ def search_events(connection: Connection, query: AuditQuery) -> AuditPage:
     return AuditPage(page, (last.recorded, last.seq) if more and last else None)
 
 
-def events_oldest_first(connection: Connection, query: AuditQuery) -> Iterator[AuditRow]:
+def events_oldest_first(
+    connection: Connection, query: AuditQuery, *, seen_by: str | None
+) -> Iterator[AuditRow]:
     """Every matching event, oldest first, streamed (the patient access report)."""
     statement = (
-        _select(query)
+        _select(query, seen_by)
         .order_by(audit_events.c.recorded, audit_events.c.seq)
         .execution_options(yield_per=_STREAM_ROWS)
     )
@@ -80,8 +88,10 @@ def events_oldest_first(connection: Connection, query: AuditQuery) -> Iterator[A
         yield _row(found)
 
 
-def event_by_id(connection: Connection, event_id: str) -> AuditRow | None:
-    found = connection.execute(_columns().where(audit_events.c.event_id == event_id)).first()
+def event_by_id(connection: Connection, event_id: str, *, seen_by: str | None) -> AuditRow | None:
+    """The event, if it exists and is in this view (None either way otherwise)."""
+    conditions = [audit_events.c.event_id == event_id, *_view(seen_by)]
+    found = connection.execute(_columns().where(*conditions)).first()
     return None if found is None else _row(found)
 
 
@@ -117,8 +127,20 @@ def _columns() -> Select[Any]:
     return select(*_COLUMNS)
 
 
-def _select(query: AuditQuery) -> Select[Any]:
-    return _columns().where(*_conditions(query))
+def _select(query: AuditQuery, seen_by: str | None) -> Select[Any]:
+    return _columns().where(*_conditions(query), *_view(seen_by))
+
+
+def _view(seen_by: str | None) -> list[ColumnElement[bool]]:
+    """The events an organisation took part in: as the caller, or named by the data."""
+    if seen_by is None:
+        return []
+    return [
+        or_(
+            audit_events.c.ods_code == seen_by,
+            audit_events.c.seq.in_(_referring(ORGANISATION, seen_by)),
+        )
+    ]
 
 
 def _conditions(query: AuditQuery) -> list[ColumnElement[bool]]:

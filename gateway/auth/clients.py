@@ -21,6 +21,13 @@ class RegisteredClient:
     rate_per_second: float | None = None
     rate_burst: int | None = None
     other_purposes_of_use: frozenset[Purpose] = frozenset()
+    # "system-wide" for the one IG lead who sees every organisation's events in the access
+    # log; "own-organisation" for everyone else (configuration.models.AccessLogView).
+    access_log: str = "own-organisation"
+
+    @property
+    def sees_every_organisation(self) -> bool:
+        return self.access_log == "system-wide"
 
     def allows(self, purpose: Purpose) -> bool:
         """Whether a request by this client may name `purpose` (its default, or one its

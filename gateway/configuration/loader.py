@@ -167,6 +167,7 @@ def _registered(
         rate_per_second=rate.per_second if rate else None,
         rate_burst=rate.burst if rate else None,
         other_purposes_of_use=frozenset(entry.other_purposes_of_use),
+        access_log=entry.access_log,
     )
 
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from consent.agreements import Agreement
 from consent.purposes import Purpose
@@ -15,8 +22,13 @@ from gateway.configuration.agreements import AgreementEntry
 from gateway.configuration.endpoints import Endpoints
 from gateway.configuration.fields import OdsCode
 from gateway.configuration.pathways import PathwaysConfig
+from mappings.identifiers import is_local_system
 
 ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator"]
+# Whose events an IG lead sees in the access log: their own organisation's (as caller,
+# data origin or recipient), or, for the one IG lead of the organisation that operates
+# the gateway, every organisation's.
+AccessLogView = Literal["own-organisation", "system-wide"]
 # The gateway's own purposes of use (CodeSystem purpose-of-use, listed in the README),
 # the same three a data-sharing agreement names.
 PurposeOfUse = Literal["direct-care", "safeguarding", "service-improvement"]
@@ -32,11 +44,25 @@ class Deployment(_Strict):
     demo: bool = False
 
 
+def _local_system(value: str) -> str:
+    if not is_local_system(value):
+        raise ValueError(
+            "must be the absolute URI of the organisation's own patient identifier system "
+            "(http, https, urn:oid or urn:uuid; at most 190 characters, no space or bar), "
+            "not a UK Core system"
+        )
+    return value
+
+
 class Organisation(_Strict):
     ods: OdsCode
     name: str
     role: Literal["provider", "trust"]
     locality: str | None = None
+    # The systems of the organisation's own patient identifiers, for a person with no NHS
+    # number yet (mappings.patients): a record names a person by one only where this
+    # organisation is party to it, since only it can say who the person is.
+    local_patient_identifier_systems: tuple[Annotated[str, AfterValidator(_local_system)], ...] = ()
 
 
 class Directory(_Strict):
@@ -48,7 +74,22 @@ class Directory(_Strict):
         codes = [organisation.ods for organisation in value]
         if len(codes) != len(set(codes)):
             raise ValueError("each ODS code may appear only once")
+        systems = [s for o in value for s in o.local_patient_identifier_systems]
+        if len(systems) != len(set(systems)):
+            raise ValueError(
+                "a local patient identifier system is registered for one organisation only "
+                "(the one that issues its numbers), and once"
+            )
         return value
+
+    @property
+    def local_patient_systems(self) -> dict[str, frozenset[str]]:
+        """Each organisation's local patient identifier systems, by ODS code."""
+        return {
+            o.ods: frozenset(o.local_patient_identifier_systems)
+            for o in self.organisations
+            if o.local_patient_identifier_systems
+        }
 
 
 class RateLimit(_Strict):
@@ -76,6 +117,7 @@ class ClientEntry(_Strict):
     # For mutual TLS: the SHA-256 of the client certificate (DER), hex.
     certificate_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     rate_limit: RateLimit | None = None
+    access_log: AccessLogView = "own-organisation"
 
     @field_validator("scopes")
     @classmethod
@@ -96,6 +138,8 @@ class ClientEntry(_Strict):
             parse_scope(text).resource_type == "AuditEvent" for text in self.scopes
         ):
             raise ValueError("AuditEvent scopes are for clients with role ig-lead only")
+        if self.access_log == "system-wide" and self.role != "ig-lead":
+            raise ValueError("access_log: system-wide is for a client with role ig-lead only")
         return self
 
 
@@ -111,6 +155,15 @@ class Clients(_Strict):
         thumbprints = [c.certificate_sha256 for c in value if c.certificate_sha256]
         if len(thumbprints) != len(set(thumbprints)):
             raise ValueError("a certificate may be registered to one client only")
+        # Seeing every organisation's access history is the widest view there is: one
+        # registration holds it (the operating organisation's IG), named in one place,
+        # so each party can see who it is and nobody can widen it by copying an entry.
+        system_wide = [c.client_id for c in value if c.access_log == "system-wide"]
+        if len(system_wide) > 1:
+            raise ValueError(
+                "access_log: system-wide may be given to one client only "
+                f"(given to {', '.join(system_wide)})"
+            )
         return value
 
 
@@ -139,3 +192,17 @@ class GatewayConfig:
 
     def client(self, client_id: str) -> RegisteredClient | None:
         return self._clients_by_id.get(client_id)
+
+    @property
+    def system_wide_ig_lead(self) -> RegisteredClient | None:
+        """The one IG lead who sees every organisation's events (clients.yaml
+        `access_log: system-wide`), if the deployment registers one."""
+        return next((c for c in self.clients if c.sees_every_organisation), None)
+
+    def sees_every_organisation(self, client_id: str) -> bool:
+        """Whether this client's listings span every organisation: an operator, or the
+        system-wide IG lead. Everyone else sees its own organisation's."""
+        registered = self.client(client_id)
+        return registered is not None and (
+            registered.role == "operator" or registered.sees_every_organisation
+        )

@@ -79,7 +79,7 @@ def _facts(delivery: Delivery) -> list[SharedResource]:
             return shared_facts.decode(delivery.sharing)
         except ValueError:
             log.warning("delivery.sharing_facts_unreadable", delivery=delivery.id)
-    return shared_facts.message_facts(json.loads(delivery.body))
+    return shared_facts.message_facts(json.loads(delivery.body), delivery.patient)
 
 
 def _sender(delivery: Delivery) -> tuple[str, str, str | None, str, str | None]:

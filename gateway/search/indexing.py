@@ -11,6 +11,7 @@ from typing import Any
 from gateway.search.parameters import ParamType, SearchParameter, parameters_for
 from mappings.fhir_dates import EARLIEST, LATEST, parse_date_range
 from mappings.fhir_models import is_resource_type
+from mappings.patients import PATIENT_ELEMENTS, fact_identifier
 
 IDENTIFIER_MODIFIER = ":identifier"
 # Index columns hold at most this many characters; queries truncate the same way.
@@ -34,15 +35,30 @@ def index_text(value: str) -> str:
     return value[:INDEXED_TEXT_LENGTH]
 
 
-def index_rows(resource_type: str, resource: Mapping[str, Any]) -> list[IndexRow]:
-    """Every index row for a resource, without duplicates, in a stable order."""
+def index_rows(
+    resource_type: str, resource: Mapping[str, Any], patient: str | None = None
+) -> list[IndexRow]:
+    """Every index row for a resource, without duplicates, in a stable order.
+
+    `patient`: the person's identifier as established when it was written
+    (mappings.patients). It is indexed as the patient element's identifier too, so that
+    a search by NHS number (subject:identifier=...) finds a record that named the person
+    by a reference to their Patient.
+    """
     rows: dict[IndexRow, None] = {}
     for parameter in parameters_for(resource_type).values():
         for path in parameter.paths:
             for element in _elements_at(resource, path.split(".")):
                 for row in _rows_for(parameter, element):
                     rows[row] = None
+            if patient is not None and _is_patient_element(resource_type, parameter, path):
+                system, value = fact_identifier(patient)
+                rows[_system_value_row(parameter.name + IDENTIFIER_MODIFIER, system, value)] = None
     return list(rows)
+
+
+def _is_patient_element(resource_type: str, parameter: SearchParameter, path: str) -> bool:
+    return parameter.type is ParamType.REFERENCE and path == PATIENT_ELEMENTS.get(resource_type)
 
 
 def normalise_reference(reference: str) -> str | None:

@@ -7,12 +7,11 @@ for data that belongs to no patient) when the request succeeds or fails.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from consent.model import Decision, Obligation, Rule
 from gateway.store.resources import StoredResource
@@ -25,7 +24,6 @@ from mappings.audit_event import (
     EventKind,
 )
 from mappings.codes import Code, Subtype
-from mappings.patients import patient_nhs_number
 
 Action = Literal["C", "R", "U", "D", "E"]
 
@@ -33,10 +31,16 @@ Action = Literal["C", "R", "U", "D", "E"]
 NOT_PARTY = "access:organisation-not-party"
 # A party that is not the record's origin tried to write a new version of it.
 NOT_AUTHOR = "access:organisation-not-author"
+# A record about a person named them in a way the gateway cannot be sure of (422).
+PATIENT_NOT_ESTABLISHED = "identity:patient-not-established"
 NO_VALID_TOKEN = "access:no-valid-token"  # noqa: S105 (a rule name, not a secret)
 SCOPE_NOT_GRANTED = "access:scope-not-granted"
 FORBIDDEN = "access:forbidden"
 RATE_LIMITED = "access:rate-limited"
+# A method the URL does not take (405); for an Organization, because the directory is
+# configuration and no client writes it.
+METHOD_NOT_ALLOWED = "access:method-not-allowed"
+DIRECTORY_READ_ONLY = "access:directory-read-only"
 Outcome = Literal[0, 4, 8]
 
 
@@ -69,12 +73,11 @@ class AccessTrail:
     # justification as stated), each written as a security alert as well.
     break_glass: dict[str | None, tuple[list[AuditedData], str]] = field(default_factory=dict)
 
-    def saw(self, record: StoredResource, resource: Mapping[str, Any] | None = None) -> None:
-        """A resource returned or written. `resource` saves re-parsing the content."""
-        parsed = resource if resource is not None else json.loads(record.content)
-        patient = patient_nhs_number(record.resource_type, parsed)
+    def saw(self, record: StoredResource) -> None:
+        """A resource returned or written: its event names the person it is about, as
+        established when it was written (mappings.patients)."""
         data = AuditedData(record.resource_type, record.id, record.version_id)
-        self.touched.append((patient, data))
+        self.touched.append((_patient_of(record), data))
 
     def refused(self, record: StoredResource, rule: str, detail: str | None = None) -> None:
         """A resource the caller asked for and was refused, and the rule that refused it
@@ -85,7 +88,7 @@ class AccessTrail:
     def shared(self, record: StoredResource, decision: Decision, justification: str | None) -> None:
         """A permitted sharing of `record` (already noted by `saw`): its agreement, and a
         break-glass alert when the decision obliges one."""
-        patient = record.facts.patient if record.facts else self._patient_of(record)
+        patient = _patient_of(record)
         if decision.agreement is not None:
             labels = self.agreements.setdefault(patient, [])
             if decision.agreement not in labels:
@@ -102,9 +105,6 @@ class AccessTrail:
             if item not in data:
                 data.append(item)
             self.break_glass[patient] = (data, why)
-
-    def _patient_of(self, record: StoredResource) -> str | None:
-        return patient_nhs_number(record.resource_type, json.loads(record.content))
 
     def concerns(self, patient: str | None) -> None:
         """The request was about this person even if it touched none of their resources
@@ -149,7 +149,7 @@ class AccessTrail:
                 action=self.action,
                 outcome=outcome,
                 outcome_desc=outcome_desc,
-                patient_nhs_number=patient,
+                patient=patient,
                 data=tuple(data),
                 query=self.query,
                 decision=self._decision_for(patient, outcome),
@@ -164,7 +164,7 @@ class AccessTrail:
                     subtype=Subtype.BREAK_GLASS,
                     action=self.action,
                     outcome_desc="Recorded dissent overridden, or glass broken, to share data.",
-                    patient_nhs_number=patient,
+                    patient=patient,
                     data=tuple(data),
                     decision=AuditedDecision(Rule.OVERRIDDEN.value, why),
                 )
@@ -181,6 +181,12 @@ class AccessTrail:
         return self.decision
 
 
+def _patient_of(record: StoredResource) -> str | None:
+    """The person's identifier (an NHS number, or a local identifier) stored with the
+    record; None for data about nobody, or whose person was never established."""
+    return record.facts.patient if record.facts is not None else None
+
+
 def _facts(who: Who, recorded: datetime, event_id: str) -> AuditFacts:
     """An event's facts about who called, for the caller to complete with what happened."""
     return AuditFacts(
@@ -195,7 +201,7 @@ def _facts(who: Who, recorded: datetime, event_id: str) -> AuditFacts:
         end_user=who.end_user,
         gateway_base_url=who.gateway_base_url,
         purpose_of_use=who.purpose_of_use,
-        patient_nhs_number=None,
+        patient=None,
         data=(),
         query=None,
         request_id=who.request_id,

@@ -26,7 +26,6 @@ from gateway.store.resources import Party
 from mappings.audit_event import AuditedDecision
 from mappings.consents import consent_record_issues
 from mappings.parties import sender_role
-from mappings.patients import patient_nhs_number
 
 # The access rules these refusals are logged under.
 ROLE_MAY_NOT_RECORD = "access:consent-role-not-allowed"
@@ -45,13 +44,15 @@ def check_consent_record(
     resource: Mapping[str, Any],
     parties: list[Party],
     *,
+    patient: str | None,
     previous: list[Party] | None,
     now: datetime,
     trail: AccessTrail | None,
     resource_id: str | None = None,
 ) -> None:
     """Forbidden unless the caller may record this Consent (on update, `previous` are the
-    parties of the version it replaces, `resource_id` its id); InvalidContent (422) if it
+    parties of the version it replaces, `resource_id` its id; `patient` is the person's
+    identifier, established as for every record, for the access log); InvalidContent (422) if it
     cannot be recorded as written. With no caller the gateway itself is writing: the
     content rules only."""
     if caller is not None:
@@ -59,7 +60,7 @@ def check_consent_record(
         if not may_record_consent(caller, interaction):
             raise _refused(
                 trail,
-                resource,
+                patient,
                 resource_id,
                 ROLE_MAY_NOT_RECORD,
                 "This client's registration does not allow recording consent: only a care "
@@ -74,7 +75,7 @@ def check_consent_record(
     if _custodians(parties) != ours or (previous is not None and _custodians(previous) != ours):
         raise _refused(
             trail,
-            resource,
+            patient,
             resource_id,
             NOT_CUSTODIAN,
             "A Consent is recorded, and changed, only by the organisation it names in "
@@ -85,7 +86,7 @@ def check_consent_record(
 
 def _refused(
     trail: AccessTrail | None,
-    resource: Mapping[str, Any],
+    patient: str | None,
     resource_id: str | None,
     rule: str,
     message: str,
@@ -93,7 +94,6 @@ def _refused(
 ) -> Forbidden:
     if trail is not None:
         # The attempt is in the person's access history, under the rule that refused it.
-        patient = patient_nhs_number("Consent", resource)
         if resource_id is None:
             trail.concerns(patient)
         else:

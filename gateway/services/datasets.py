@@ -23,6 +23,7 @@ from gateway.configuration.pathways import PathwaysConfig
 from gateway.errors import Forbidden, InvalidContent, NotFound
 from gateway.services.answer_lookup import Answers, find_answers
 from gateway.services.deliveries import DeliveryQueue
+from gateway.services.patients import LocalSystems
 from gateway.services.resources import ResourceService, utc_now
 from gateway.store.outbox import Delivery
 from gateway.store.resources import StoredResource
@@ -94,6 +95,7 @@ class DatasetService:
         organisations: frozenset[str],
         caller: Caller,
         *,
+        local_systems: LocalSystems | None = None,
         deliveries: DeliveryQueue | None = None,
         workflow: ResourceService | None = None,
         correlation_id: str | None = None,
@@ -105,6 +107,8 @@ class DatasetService:
         self._pathways = pathways
         self._organisations = organisations
         self._caller = caller
+        # Each organisation's local patient identifier systems (organisations.yaml).
+        self._local_systems: LocalSystems = local_systems or {}
         self._deliveries = deliveries
         # The gateway's own writer (no caller), in the same transaction: what its workflow
         # changes on a record because of what another organisation did (mark_answered).
@@ -193,6 +197,7 @@ class DatasetService:
         self._refuse_repeat(dataset, digest, request_id)
         now = self._clock()
         issues = self._unknown_organisations(dataset) + self._unknown_referral(dataset)
+        issues += self._unregistered_local_identifier(dataset)
         issues += rule_issues(dataset, self._pathways.rules, now)
         checklist = self._pathways.checklist_for(dataset.pathway, dataset.locality)
         completeness = (
@@ -274,6 +279,21 @@ class DatasetService:
                 )
             ]
         return []
+
+    def _unregistered_local_identifier(self, dataset: Dataset) -> list[Issue]:
+        """A person with no NHS number yet is named by the sender's own identifier: its
+        system must be one registered for the sender (organisations.yaml)."""
+        local = dataset.patient.local_identifier
+        if local is None or local.system in self._local_systems.get(dataset.sender.ods, ()):
+            return []
+        return [
+            Issue(
+                IssueCode.BUSINESS_RULE,
+                "patient.local_identifier.system must be a local patient identifier system "
+                "registered for your organisation (organisations.yaml).",
+                "patient.local_identifier.system",
+            )
+        ]
 
     def _unknown_organisations(self, dataset: Dataset) -> list[Issue]:
         named = [("receiver.ods", dataset.receiver.ods)]

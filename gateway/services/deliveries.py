@@ -22,6 +22,7 @@ from mappings.dataset_fhir.elements import recipients
 from mappings.dataset_fhir.resources import DatasetResources
 from mappings.datasets import EscalationSummary, Handover
 from mappings.messages import as_transaction, request_message
+from mappings.patients import person_of
 
 
 class DeliveryQueue:
@@ -75,7 +76,7 @@ class DeliveryQueue:
                     endpoint,
                     message,
                     caller,
-                    patient=dataset.patient.nhs_number,
+                    patient=person_of(dataset.patient),
                     kind=dataset.dataset,
                     service_request_id=str(resources.service_request["id"]),
                     correlation_id=correlation_id,
@@ -112,7 +113,7 @@ def new_delivery(
         sender_role=sender.role,
         purpose=sender.purpose.value,
         justification=sender.justification,
-        sharing=shared_facts.encode(shared_facts.message_facts(message)),
+        sharing=shared_facts.encode(shared_facts.message_facts(message, patient)),
     )
 
 

@@ -18,6 +18,7 @@ from gateway.auth.scopes import Interaction
 from gateway.errors import (
     BadRequest,
     Conflict,
+    DirectoryReadOnly,
     Forbidden,
     InsufficientScope,
     InvalidContent,
@@ -29,9 +30,15 @@ from gateway.errors import (
 )
 from gateway.search.indexing import index_rows
 from gateway.search.query import PagingLimits, SearchQuery, parse_search
-from gateway.services.access_trail import NOT_AUTHOR, NOT_PARTY, AccessTrail
+from gateway.services.access_trail import (
+    NOT_AUTHOR,
+    NOT_PARTY,
+    PATIENT_NOT_ESTABLISHED,
+    AccessTrail,
+)
 from gateway.services.consent_authors import check_consent_record
 from gateway.services.handover_updates import HandoverUpdates
+from gateway.services.patients import LocalSystems, establish_patient
 from gateway.services.senders import check_sender, parties_of
 from gateway.services.sharing import SharingPolicy, refusal, sharing_facts
 from gateway.store.resources import (
@@ -51,7 +58,7 @@ from mappings.parties import (
     DIRECTORY_TYPES,
 )
 from mappings.resource_validation import check_safe_content, check_uk_core, validate_structure
-from mappings.sharing import shared_data, without_free_text
+from mappings.sharing import without_free_text
 
 Clock = Callable[[], datetime]
 # Version ids are ASCII digits that fit every database's integer column.
@@ -98,6 +105,7 @@ class ResourceService:
         trail: AccessTrail | None = None,
         sharing: SharingPolicy | None = None,
         updates: HandoverUpdates | None = None,
+        local_systems: LocalSystems | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = new_resource_id,
     ) -> None:
@@ -110,6 +118,8 @@ class ResourceService:
         self._sharing = sharing
         # Queues a new version of a pushed handover's resource for its receivers.
         self._updates = updates
+        # Each organisation's local patient identifier systems (organisations.yaml).
+        self._local_systems: LocalSystems = local_systems or {}
         self._clock = clock
         self._new_id = new_id
 
@@ -127,7 +137,8 @@ class ResourceService:
         resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
         self._check_sender(resource_type, parties)
-        self._check_consent(resource_type, resource, parties, previous=None)
+        patient = self._patient(resource_type, resource, parties)
+        self._check_consent(resource_type, resource, parties, patient, previous=None)
         if if_none_exist is not None:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
             if existing is not None:
@@ -139,9 +150,9 @@ class ResourceService:
                     f"{resource_type}/{existing.id} already stands for this; update it "
                     "(PUT) instead of creating another."
                 )
-        new, decisions = self._new(resource_type, self._new_id(), resource, parties)
+        new, decisions = self._new(resource_type, self._new_id(), resource, parties, patient)
         self._store.insert_many([new])
-        self._saw(new.record, resource, decisions)
+        self._saw(new.record, decisions)
         return CreateOutcome(new.record, created=True)
 
     def create_mapped(self, resources: Sequence[Mapping[str, Any]]) -> list[StoredResource]:
@@ -156,19 +167,20 @@ class ResourceService:
         priority; a property test over every valid dataset). Validating here would cost
         three times the rest of the write. What clients send is always validated.
         """
-        made: list[tuple[NewResource, Mapping[str, Any], list[Decision]]] = []
+        made: list[tuple[NewResource, list[Decision]]] = []
         for resource in resources:
             resource_type = str(resource["resourceType"])
             self.authorise(resource_type, Interaction.CREATE)
             parties = self._parties(resource_type, resource)
             self._check_sender(resource_type, parties)
-            self._check_consent(resource_type, resource, parties, previous=None)
-            new, decisions = self._new(resource_type, str(resource["id"]), resource, parties)
-            made.append((new, resource, decisions))
-        self._store.insert_many([new for new, _, _ in made])
-        for new, resource, decisions in made:
-            self._saw(new.record, resource, decisions)
-        return [new.record for new, _, _ in made]
+            patient = self._patient(resource_type, resource, parties)
+            self._check_consent(resource_type, resource, parties, patient, previous=None)
+            resource_id = str(resource["id"])
+            made.append(self._new(resource_type, resource_id, resource, parties, patient))
+        self._store.insert_many([new for new, _ in made])
+        for new, decisions in made:
+            self._saw(new.record, decisions)
+        return [new.record for new, _ in made]
 
     def _new(
         self,
@@ -176,12 +188,14 @@ class ResourceService:
         resource_id: str,
         resource: Mapping[str, Any],
         parties: list[Party],
+        patient: str | None,
     ) -> tuple[NewResource, list[Decision]]:
         """The first version of a resource, once its sharing is permitted."""
-        decisions = self._check_sharing(resource_type, resource, parties)
-        facts = self._facts(resource_type, resource, parties, previous=None)
+        decisions = self._check_sharing(resource_type, resource, parties, patient)
+        facts = self._facts(resource_type, resource, parties, patient, previous=None)
         record = _versioned(resource_type, resource_id, 1, self._clock(), resource, facts)
-        return NewResource(record, index_rows(resource_type, resource), parties), decisions
+        rows = index_rows(resource_type, resource, patient)
+        return NewResource(record, rows, parties), decisions
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         self.authorise(resource_type, Interaction.READ)
@@ -220,7 +234,11 @@ class ResourceService:
         return frozenset(party.basis for party in parties if party.ods_code == ods_code)
 
     def authorise(self, resource_type: str, interaction: Interaction) -> None:
-        """InsufficientScope unless the caller's token grants this interaction."""
+        """InsufficientScope unless the caller's token grants this interaction; and no
+        caller writes the directory, which comes from configuration (the gateway does)."""
+        writes = interaction in (Interaction.CREATE, Interaction.UPDATE, Interaction.DELETE)
+        if self._caller is not None and resource_type in DIRECTORY_TYPES and writes:
+            raise DirectoryReadOnly()
         if self._caller is not None and not self._caller.may(resource_type, interaction):
             raise InsufficientScope(
                 f"The access token does not grant this on {resource_type}: it needs "
@@ -247,8 +265,17 @@ class ResourceService:
         resource = validated(resource_type, body)
         parties = self._parties(resource_type, resource)
         self._check_sender(resource_type, parties)
+        try:
+            patient = self._patient(resource_type, resource, parties)
+        except InvalidContent:
+            if self._trail is not None:
+                # The refusal is in the access history of the person the record is about.
+                self._trail.refused(current, PATIENT_NOT_ESTABLISHED)
+            raise
         previous = self._store.parties(resource_type, resource_id)
-        self._check_consent(resource_type, resource, parties, previous=previous, id=resource_id)
+        self._check_consent(
+            resource_type, resource, parties, patient, previous=previous, id=resource_id
+        )
         if if_match is not None and if_match != current.version_id:
             raise PreconditionFailed(
                 f"If-Match names version {if_match}; the current version is {current.version_id}."
@@ -256,19 +283,19 @@ class ResourceService:
         # A version never predates the one it replaces, even if this process's clock is
         # behind the one that wrote it: pollers rely on _lastUpdated moving forward.
         moment = max(self._clock(), current.last_updated + timedelta(microseconds=1))
-        facts = self._facts(resource_type, resource, parties, previous=current.facts)
+        facts = self._facts(resource_type, resource, parties, patient, previous=current.facts)
         self._check_subject(current, resource, facts)
-        decisions = self._check_sharing(resource_type, resource, parties)
+        decisions = self._check_sharing(resource_type, resource, parties, patient)
         record = _versioned(
             resource_type, resource_id, current.version_id + 1, moment, resource, facts
         )
-        rows = index_rows(resource_type, resource)
+        rows = index_rows(resource_type, resource, patient)
         if not self._store.replace(record, current.version_id, rows, parties):
             # Another request wrote a new version between our read and our write.
             if if_match is not None:
                 raise PreconditionFailed("The resource changed while this update was applied.")
             raise Conflict("The resource changed while this update was applied; retry.")
-        self._saw(record, resource, decisions)
+        self._saw(record, decisions)
         if self._updates is not None:
             self._updates.updated(record)  # in this transaction: delivered only if stored
         return record
@@ -314,14 +341,9 @@ class ResourceService:
         if record is not None and self._trail is not None:
             self._trail.refused(record, NOT_PARTY)
 
-    def _saw(
-        self,
-        record: StoredResource,
-        resource: Mapping[str, Any] | None = None,
-        decisions: Sequence[Decision] = (),
-    ) -> None:
+    def _saw(self, record: StoredResource, decisions: Sequence[Decision] = ()) -> None:
         if self._trail is not None:
-            self._trail.saw(record, resource)
+            self._trail.saw(record)
             for decision in decisions:
                 self._trail.shared(record, decision, self._justification)
 
@@ -349,7 +371,7 @@ class ResourceService:
         return decision
 
     def _served(self, record: StoredResource, decision: Decision | None) -> StoredResource:
-        self._saw(record, None, () if decision is None else (decision,))
+        self._saw(record, () if decision is None else (decision,))
         if decision is not None and Obligation.WITHHOLD_FREE_TEXT in decision.obligations:
             content = without_free_text(json.loads(record.content))
             text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
@@ -357,19 +379,23 @@ class ResourceService:
         return record
 
     def _check_sharing(
-        self, resource_type: str, resource: Mapping[str, Any], parties: list[Party]
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        parties: list[Party],
+        patient: str | None,
     ) -> list[Decision]:
         """A write shares the resource with every other organisation it names: each
         sharing must be permitted, or nothing is stored."""
         if self._sharing is None:
             return []
         recipients = {party.ods_code for party in parties}
-        decided = self._sharing.on_write(resource_type, resource, recipients)
+        decided = self._sharing.on_write(resource_type, resource, patient, recipients)
         for recipient, decision in decided:
             if not decision.permitted:
                 if self._trail is not None:
                     # The refused push is in the person's access history all the same.
-                    self._trail.concerns(shared_data(resource_type, resource).patient)
+                    self._trail.concerns(patient)
                     self._trail.decision = AuditedDecision(decision.rule.value, decision.source)
                 raise refusal(decision, f"this {resource_type} with {recipient}")
         return [decision for _, decision in decided]
@@ -379,11 +405,12 @@ class ResourceService:
         resource_type: str,
         resource: Mapping[str, Any],
         parties: list[Party],
+        patient: str | None,
         *,
         previous: SharingFacts | None,
     ) -> SharingFacts:
         writer = None if self._caller is None else self._caller.ods_code
-        return sharing_facts(resource_type, resource, parties, writer, previous)
+        return sharing_facts(resource_type, resource, patient, parties, writer, previous)
 
     # -- who sees what ----------------------------------------------------------------
 
@@ -425,6 +452,20 @@ class ResourceService:
         if self._caller is not None:
             check_sender(self._caller.ods_code, resource_type, parties)
 
+    def _patient(
+        self, resource_type: str, resource: Mapping[str, Any], parties: list[Party]
+    ) -> str | None:
+        """The person the record is about (mappings.patients); 422 when not established."""
+        return establish_patient(
+            self._store,
+            resource_type,
+            resource,
+            parties,
+            local_systems=self._local_systems,
+            writer=self._visible_to,
+            trail=self._trail,
+        )
+
     # -- authorship (mappings.authorship) ---------------------------------------------
 
     def _check_author(self, current: StoredResource) -> None:
@@ -458,6 +499,7 @@ class ResourceService:
         resource_type: str,
         resource: Mapping[str, Any],
         parties: list[Party],
+        patient: str | None,
         *,
         previous: list[Party] | None,
         id: str | None = None,
@@ -467,6 +509,7 @@ class ResourceService:
                 self._caller,
                 resource,
                 parties,
+                patient=patient,
                 previous=previous,
                 now=self._clock(),
                 trail=self._trail,

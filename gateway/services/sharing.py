@@ -37,6 +37,7 @@ from gateway.store.resources import (
 )
 from mappings.consents import consent_statement
 from mappings.parties import DIRECTORY_TYPES, sender_role
+from mappings.patients import is_about_a_person
 from mappings.sharing import SharedData, shared_data
 
 # Statements about sharing are always recordable, and readable by the organisations
@@ -59,7 +60,7 @@ class SharingPolicy:
         self._caller = caller
         self._agreements = agreements
         self._now = now
-        # Each patient's Consent statements, by NHS number; may be shared between the
+        # Each person's Consent statements, by their identifier; may be shared between the
         # policies of one unit of work (a delivery round re-checks for several senders).
         self._statements = {} if statements is None else statements
         self._decisions: dict[tuple[str, str, int], Decision] = {}
@@ -106,7 +107,11 @@ class SharingPolicy:
             facts = SharingFacts(facts.patient, None, None)
         statements = self._statements_for(facts.patient) if facts.origin else []
         # Labels and dates matter only to consent provisions: parse only when there are.
-        data = shared_data(record.resource_type, json.loads(record.content)) if statements else None
+        data = (
+            shared_data(record.resource_type, json.loads(record.content), facts.patient)
+            if statements
+            else None
+        )
         return decide(
             self._request(
                 "read",
@@ -128,17 +133,18 @@ class SharingPolicy:
         self,
         resource_type: str,
         resource: Mapping[str, Any],
+        patient: str | None,
         recipients: Iterable[str],
         *,
         action: Action = "write",
     ) -> list[tuple[str, Decision]]:
         """For each organisation (other than the caller's) the written resource is shared
-        with, the decision on that sharing; `action` "deliver" when it is being sent."""
+        with, the decision on that sharing; `patient` is the person it is about, as
+        established (mappings.patients); `action` "deliver" when it is being sent."""
         if resource_type in EXEMPT_TYPES:
             return []
-        return self.on_share(
-            resource_type, shared_data(resource_type, resource), recipients, action=action
-        )
+        data = shared_data(resource_type, resource, patient)
+        return self.on_share(resource_type, data, recipients, action=action)
 
     def on_share(
         self,
@@ -199,6 +205,7 @@ class SharingPolicy:
             security_labels=data.security_labels if data else frozenset(),
             data_date=data.made_at if data else None,
             justification=self._caller.justification,
+            about_a_person=is_about_a_person(resource_type),
         )
 
     def _statements_for(self, patient: str | None) -> list[ConsentStatement]:
@@ -254,14 +261,16 @@ def refusal(decision: Decision, sharing: str) -> SharingRefused:
 def sharing_facts(
     resource_type: str,
     resource: Mapping[str, Any],
+    patient: str | None,
     parties: Iterable[Party],
     writer: str | None,
     previous: SharingFacts | None,
 ) -> SharingFacts:
-    """What searches filter on. The origin is the organisation that created the
-    resource as its sender; every later version keeps it (only the origin, or the
-    gateway's own workflow, writes one: mappings.authorship)."""
-    data = shared_data(resource_type, resource)
+    """What searches filter on. The patient is the person's identifier as established
+    (mappings.patients). The origin is the organisation that created the resource as
+    its sender; every later version keeps it (only the origin, or the gateway's own
+    workflow, writes one: mappings.authorship)."""
+    data = shared_data(resource_type, resource, patient)
     basis = sender_role(resource_type).basis
     senders = sorted(party.ods_code for party in parties if party.basis == basis)
     if previous is not None and previous.origin is not None:

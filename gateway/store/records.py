@@ -26,7 +26,7 @@ class StoredResource:
 class SharingFacts:
     """What searches filter on before consent is weighed (see consent.decision)."""
 
-    patient: str | None  # NHS number
+    patient: str | None  # the person: an NHS number, or a local identifier system|value
     origin: str | None  # ODS code of the organisation the data comes from
     category: str | None  # data category (referral, escalation, risk-flag...)
 

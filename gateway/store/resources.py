@@ -277,7 +277,7 @@ class ResourceStore:
         )
 
     def consents_for(self, patients: Sequence[str]) -> list[StoredResource]:
-        """The current Consent resources about these patients (by NHS number)."""
+        """The current Consent resources about these people (by their identifiers)."""
         if not patients:
             return []
         rows = self._connection.execute(

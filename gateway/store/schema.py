@@ -48,6 +48,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# A person's identifier as stored: an NHS number, or a local identifier as system|value
+# (mappings.identifiers bounds each part so that the whole fits).
+PATIENT_LENGTH = 255
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -64,9 +68,10 @@ resources = Table(
     Column("version_id", Integer, nullable=False),
     Column("last_updated", UTCDateTime, nullable=False),
     Column("content", Text, nullable=False),
-    # What the consent decision point needs in SQL (migration 0004): the patient's NHS
-    # number, the organisation the data comes from, and its data category.
-    Column("patient", String(16), nullable=True),
+    # What the consent decision point needs in SQL (migration 0004): the person's
+    # identifier (an NHS number, or a local identifier as system|value: migration 0009),
+    # the organisation the data comes from, and its data category.
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
     Column("origin", String(16), nullable=True),
     Column("data_category", String(32), nullable=True),
     Index("ix_resources_type_last_updated", "resource_type", "last_updated", "id"),
@@ -85,7 +90,7 @@ resource_versions = Table(
     Column("content", Text, nullable=False),
     # Each version's own sharing facts and parties (migration 0008), so that vread and
     # _history decide every version on what it was, not on what the record is now.
-    Column("patient", String(16), nullable=True),
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
     Column("origin", String(16), nullable=True),
     Column("data_category", String(32), nullable=True),
     # JSON: [[ods_code, basis], ...] as resource_parties held them for this version.
@@ -165,7 +170,7 @@ audit_events = Table(
     Column("recorded", UTCDateTime, nullable=False),
     Column("content", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
-    Column("patient", String(16), nullable=True),
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
     Column("client_id", String(128), nullable=True),
     Column("ods_code", String(16), nullable=True),
     Column("subtype", String(64), nullable=False),
@@ -248,7 +253,7 @@ outbox = Table(
     Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
     Column("id", String(36), nullable=False),
     Column("destination", String(16), nullable=False),  # the receiving organisation's ODS code
-    Column("patient", String(16), nullable=True),
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
     Column("kind", String(16), nullable=False),  # handover | escalation | update
     Column("service_request_id", String(64), nullable=False),
     Column("correlation_id", String(128), nullable=False),

@@ -253,13 +253,17 @@ def _one_of(column: ColumnElement[str], values: list[str], dialect: str) -> Colu
 
 
 def _needs_consent_check(reader: str) -> ColumnElement[bool]:
-    """Another organisation's data about a person who has recorded a Consent."""
+    """Another organisation's data about a person who has recorded a Consent, or with no
+    person recorded (data about nobody, or about a person never established, which the
+    whole decision never shares)."""
     consents = resources.alias("consents")
     return and_(
         resources.c.origin != reader,
-        resources.c.patient.is_not(None),
-        exists().where(
-            consents.c.resource_type == "Consent",
-            consents.c.patient == resources.c.patient,
+        or_(
+            resources.c.patient.is_(None),
+            exists().where(
+                consents.c.resource_type == "Consent",
+                consents.c.patient == resources.c.patient,
+            ),
         ),
     )

@@ -77,10 +77,14 @@ def _from_service_request(resource: Resource) -> dict[str, Any]:
     status = extension_value(
         identifier, codes.EXTENSION_NHS_NUMBER_VERIFICATION, "valueCodeableConcept"
     )
-    body["patient"] = {
-        "nhs_number": identifier.get("value"),
-        "nhs_number_status": coded(status, codes.NHS_NUMBER_VERIFICATION_SYSTEM),
-    }
+    body["patient"] = {"nhs_number_status": coded(status, codes.NHS_NUMBER_VERIFICATION_SYSTEM)}
+    if identifier.get("system") == codes.NHS_NUMBER_SYSTEM:
+        body["patient"]["nhs_number"] = identifier.get("value")
+    elif identifier:  # no NHS number yet: the sender's local identifier (checked later)
+        body["patient"]["local_identifier"] = {
+            "system": identifier.get("system"),
+            "value": identifier.get("value"),
+        }
     body["sender"] = {"ods": _ods(resource.get("requester"))}
     performers = _list(resource.get("performer"))
     body["receiver"] = {

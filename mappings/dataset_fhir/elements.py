@@ -33,8 +33,10 @@ def organisation(ods: str) -> dict[str, Any]:
 
 
 def patient_reference(patient: Patient) -> dict[str, Any]:
-    """The person, by NHS number (with its UK Core verification status when the sender
-    gave it): the receiver matches them in its own system."""
+    """The person, by NHS number or, with none yet, by the sender's local identifier;
+    with the UK Core NHS number verification status when the sender gave it (with a local
+    identifier it says why there is no number). The receiver matches them in its own
+    system, or asks the sender about its own number."""
     identifier: dict[str, Any] = {}
     if patient.nhs_number_status is not None:
         status = codes.NHS_NUMBER_VERIFICATION[patient.nhs_number_status]
@@ -44,7 +46,11 @@ def patient_reference(patient: Patient) -> dict[str, Any]:
                 "valueCodeableConcept": {"coding": [status.coding()]},
             }
         ]
-    identifier.update(system=codes.NHS_NUMBER_SYSTEM, value=patient.nhs_number)
+    if patient.local_identifier is not None:
+        local = patient.local_identifier
+        identifier.update(system=local.system, value=local.value)
+    else:
+        identifier.update(system=codes.NHS_NUMBER_SYSTEM, value=patient.nhs_number)
     return {"identifier": identifier}
 
 

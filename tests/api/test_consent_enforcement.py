@@ -254,10 +254,10 @@ def test_a_push_against_dissent_is_refused_unless_safeguarding_is_justified(
 
 def test_a_consent_that_cannot_be_applied_is_refused(client: TestClient) -> None:
     nameless = consent()
-    nameless["patient"] = {"reference": "Patient/somewhere"}
+    nameless["patient"] = {"reference": "Patient/somewhere"}  # no Patient stored here
     response = client.post("/fhir/Consent", json=nameless, headers=FHIR)
     assert response.status_code == 422
-    assert response.json()["issue"][0]["expression"] == ["Consent.patient.identifier"]
+    assert response.json()["issue"][0]["expression"] == ["Consent.patient.reference"]
     no_rule = consent(provision={"period": {"start": "2026-01-01"}})
     response = client.post("/fhir/Consent", json=no_rule, headers=FHIR)
     assert response.status_code == 422

@@ -34,3 +34,17 @@ def test_readyz_refuses_traffic_when_the_schema_is_not_the_one_the_code_needs(
             connection.execute(
                 text("UPDATE alembic_version SET version_num = :head"), {"head": head}
             )
+
+
+def test_probes_by_head_are_answered_and_not_logged_as_refusals(
+    client: TestClient, database: Database
+) -> None:
+    with database.read() as connection:
+        before = connection.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+    for path in ("/healthz", "/readyz"):
+        response = client.head(path)
+        assert response.status_code == 200
+        assert response.content == b""
+    with database.read() as connection:
+        after = connection.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+    assert after == before

@@ -29,7 +29,7 @@ def facts(
         end_user=None,
         gateway_base_url="http://127.0.0.1:8080",
         purpose_of_use=(PURPOSE_DIRECT_CARE,),
-        patient_nhs_number=patient,
+        patient=patient,
         data=(AuditedData("ServiceRequest", f"sr-{number}", 1),),
         query=None,
         request_id=f"request-{number}",

@@ -5,6 +5,7 @@ demand, and proofs from the stored tree that verify with the RFC 9162 algorithms
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -219,31 +220,58 @@ def test_a_checkpoint_on_demand_waits_for_a_run_in_another_process(database: Dat
     held = threading.Event()
 
     def other_process_run() -> None:
-        with database.write() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
-                )
+        try:
+            with database.write() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
+                    )
+                held.set()
+                release.wait()
+        finally:
             held.set()
-            release.wait(5)
 
+    # No timed waits: under libfaketime (the suite runs once a year ahead) a thread's
+    # timed wait never times out, so the other run is let go by what the test sees.
     holder = threading.Thread(target=other_process_run)
+    releaser = threading.Thread(target=_release_when_waiting, args=(database, release))
     holder.start()
     try:
-        assert held.wait(5)
+        held.wait()
         if database.dialect == "postgresql":
             # Without waiting, the turn is skipped while the other run holds the lock.
             with database.write() as connection:
                 assert not sequencer.run(connection, checkpoint_now=True).ran
-        threading.Timer(0.2, release.set).start()
-        if database.dialect == "sqlite":
-            holder.join()  # one writer at a time: the other run finishes first
+            # Let the other run go once this one is seen queued behind it for the lock.
+            releaser.start()
+        else:
+            release.set()  # one writer at a time: the other run finishes first
+            holder.join()
         with database.write() as connection:
             outcome = sequencer.run(connection, checkpoint_now=True, wait=True)
     finally:
         release.set()
         holder.join()
+        if releaser.is_alive():
+            releaser.join()
     assert outcome.ran
     assert outcome.sequenced == 3
     assert outcome.checkpoint is not None
     assert outcome.checkpoint.checkpoint.tree_size == 3
+
+
+def _release_when_waiting(database: Database, release: threading.Event) -> None:
+    """Set `release` once some session waits for an advisory lock (or after ~10 s)."""
+    try:
+        for _ in range(1000):
+            with database.read() as connection:
+                waiting = connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    )
+                ).scalar_one()
+            if waiting:
+                return
+            time.sleep(0.01)
+    finally:
+        release.set()

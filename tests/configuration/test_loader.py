@@ -55,6 +55,48 @@ def test_duplicate_ods_codes_are_refused(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
+LOCAL_SYSTEM = "https://example-recovery.example.org/Id/client-number"
+
+
+def _provider(ods: str, system: str) -> str:
+    """A provider entry of organisations.yaml registering one local identifier system."""
+    fields = f"ods: {ods}, name: P, role: provider, local_patient_identifier_systems: [{system}]"
+    return f"  - {{{fields}}}\n"
+
+
+def test_the_demo_provider_registers_its_local_patient_identifier_system() -> None:
+    directory = load_config(DEMO_CONFIG).directory
+    assert directory.local_patient_systems == {"AZZ": frozenset({LOCAL_SYSTEM})}
+
+
+@pytest.mark.parametrize(
+    "system",
+    [
+        "https://fhir.nhs.uk/Id/nhs-number",  # the NHS number's own
+        "http://fhir.nhs.uk/Id/nhs-number",  # a near miss of it
+        "https://fhir.nhs.uk/Id/ods-organization-code",
+        "client-number",  # not an absolute URI
+        "https://example.org/Id/a b",
+        "https://example.org/Id/a|b",
+        "https://example.org/" + "x" * 180,
+    ],
+)
+def test_a_local_patient_identifier_system_must_be_the_organisations_own_uri(
+    tmp_path: Path, system: str
+) -> None:
+    _write(tmp_path, f"organisations:\n{_provider('AZZ', repr(system))}")
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(tmp_path)
+    assert "organisations.0.local_patient_identifier_systems.0" in raised.value.message
+
+
+def test_a_local_patient_identifier_system_belongs_to_one_organisation(tmp_path: Path) -> None:
+    twice = _provider("AZZ", LOCAL_SYSTEM) + _provider("AXX", LOCAL_SYSTEM)
+    _write(tmp_path, f"organisations:\n{twice}")
+    with pytest.raises(ConfigurationError, match="one organisation only"):
+        load_config(tmp_path)
+
+
 def test_invalid_yaml_and_missing_files_are_reported(tmp_path: Path) -> None:
     _write(tmp_path, "organisations: [\n")
     with pytest.raises(ConfigurationError, match="not valid YAML"):
@@ -248,6 +290,48 @@ def test_an_audit_event_scope_is_allowed_for_an_ig_lead(tmp_path: Path) -> None:
     _write_clients(tmp_path, _client(role="ig-lead", scopes=["system/AuditEvent.rs"]))
     (client,) = load_config(tmp_path).clients
     assert client.allowed_scopes.grants("AuditEvent", Interaction.READ)
+
+
+def test_an_ig_lead_sees_its_own_organisation_unless_registered_system_wide(
+    tmp_path: Path,
+) -> None:
+    ig = {"role": "ig-lead", "scopes": ["system/AuditEvent.rs"]}
+    _write_clients(
+        tmp_path,
+        _client("operator-ig", **ig, access_log="system-wide"),
+        _client("provider-ig", **ig, organisation="AZZ"),
+    )
+    operator_ig, provider_ig = load_config(tmp_path).clients
+    assert operator_ig.sees_every_organisation
+    assert not provider_ig.sees_every_organisation
+    assert provider_ig.access_log == "own-organisation"
+    demo_ig = load_config(DEMO_CONFIG).client("demo-ig-lead")
+    assert demo_ig is not None
+    assert demo_ig.sees_every_organisation
+
+
+def test_only_one_client_may_see_every_organisations_events(tmp_path: Path) -> None:
+    ig = {"role": "ig-lead", "scopes": ["system/AuditEvent.rs"], "access_log": "system-wide"}
+    _write_clients(tmp_path, _client("first-ig", **ig), _client("second-ig", **ig))
+    message = _refusal(tmp_path)
+    assert "clients.yaml: clients: " in message
+    assert "access_log: system-wide may be given to one client only" in message
+    assert "first-ig, second-ig" in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"access_log": "system-wide"}, "is for a client with role ig-lead only"),
+        ({"role": "ig-lead", "access_log": "everyone"}, "clients.0.access_log"),
+    ],
+    ids=["not-an-ig-lead", "unknown-view"],
+)
+def test_a_system_wide_view_is_for_an_ig_lead_and_named_exactly(
+    tmp_path: Path, fields: dict[str, Any], problem: str
+) -> None:
+    _write_clients(tmp_path, _client(**fields))
+    assert problem in _refusal(tmp_path)
 
 
 def test_a_missing_jwks_file_is_named(tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ TODAY = date(2026, 11, 30)
 YESTERDAY = TODAY - timedelta(days=1)
 TOMORROW = TODAY + timedelta(days=1)
 NHS_NUMBER = "9434765919"
+# A person with no NHS number yet, by the provider's local identifier system.
+LOCAL_SYSTEM = "https://example-recovery.example.org/Id/client-number"
 DATA_CATEGORY = "https://fhir.mh-gateway.example.org/CodeSystem/data-category"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 RESOURCE_TYPE = {
@@ -88,6 +90,7 @@ def request(
     data_date: datetime | None = None,
     justification: str | None = None,
     actor: str | None = None,
+    about_a_person: bool = True,
 ) -> SharingRequest:
     """A read by the recipient's client of data the origin made (or, given an actor, a
     write or delivery by it)."""
@@ -104,6 +107,7 @@ def request(
         security_labels=labels,
         data_date=data_date,
         justification=justification,
+        about_a_person=about_a_person,
     )
 
 
@@ -258,7 +262,35 @@ CASES = [
         consents=(DISSENT_ALL,),
         agreements=(),
     ),
-    # -- 3. agreements ----------------------------------------------------------------
+    # -- 3. a person not known ---------------------------------------------------------
+    case(
+        "unknown-person-never-shared-whatever-the-agreement-and-consent",
+        request(patient=None),
+        False,
+        Reason(Rule.PATIENT_UNKNOWN),
+        consents=(consent(provision("permit")),),
+    ),
+    case(
+        "unknown-person-never-shared-even-to-protect-someone",
+        request(Purpose.BTG, patient=None, justification="Risk to life"),
+        False,
+        Reason(Rule.PATIENT_UNKNOWN),
+    ),
+    case(
+        "unknown-persons-data-stays-readable-by-its-origin",
+        request(origin="RZZ", patient=None),
+        True,
+        Reason(Rule.SAME_ORGANISATION),
+    ),
+    case(
+        "a-local-identifier-is-a-person-like-an-nhs-number",
+        request(patient=f"{LOCAL_SYSTEM}|C-000417"),
+        False,
+        dissent(),
+        BY_DC,
+        consents=(DISSENT_ALL,),
+    ),
+    # -- 4. agreements ----------------------------------------------------------------
     case("no-dsa-at-all", request(), False, Reason(Rule.NO_AGREEMENT), agreements=()),
     case(
         "dsa-between-other-organisations-only",
@@ -389,10 +421,10 @@ CASES = [
         consents=(consent(provision("permit")),),
         agreements=(),
     ),
-    # -- 4. consent ---------------------------------------------------------------------
+    # -- 5. consent ---------------------------------------------------------------------
     case(
-        "no-patient-permitted-on-dsa",
-        request(patient=None),
+        "data-about-nobody-permitted-on-dsa",
+        request(patient=None, resource_type="Provenance", about_a_person=False),
         True,
         BY_DC,
         Reason(Rule.NO_PATIENT),
@@ -832,7 +864,7 @@ CASES = [
             ),
         ),
     ),
-    # -- 5. overrides ---------------------------------------------------------------------
+    # -- 6. overrides ---------------------------------------------------------------------
     case(
         "safeguarding-override-trust-crisis-system",
         request(
@@ -931,7 +963,7 @@ CASES = [
     ),
     case(
         "btg-with-no-patient-still-recorded-as-break-glass",
-        request(Purpose.BTG, patient=None),
+        request(Purpose.BTG, patient=None, resource_type="Provenance", about_a_person=False),
         True,
         BY_DC,
         Reason(Rule.NO_PATIENT),

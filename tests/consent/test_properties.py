@@ -162,6 +162,8 @@ def requests(draw: st.DrawFn) -> SharingRequest:
         security_labels=draw(_sparse(st.sampled_from(LABELS))),
         data_date=draw(st.none() | moments),
         justification=draw(st.sampled_from((None, "", "  ", "Risk to life"))),
+        # Mostly data about a person; sometimes data about nobody (a Provenance, say).
+        about_a_person=draw(st.sampled_from((True, True, True, False))),
     )
 
 
@@ -187,7 +189,28 @@ def test_without_any_agreement_only_same_organisation_is_permitted(
         assert decision.rule is Rule.SAME_ORGANISATION
     else:
         assert not decision.permitted
-        assert decision.rule in (Rule.NO_AGREEMENT, Rule.ORIGIN_UNKNOWN)
+        assert decision.rule in (Rule.NO_AGREEMENT, Rule.ORIGIN_UNKNOWN, Rule.PATIENT_UNKNOWN)
+
+
+# -- a person not known is never shared ---------------------------------------------------
+
+
+@SETTINGS
+@given(sharings(), agreements())
+def test_data_about_a_person_not_known_never_leaves_its_organisation(
+    sharing: tuple[SharingRequest, tuple[ConsentStatement, ...]],
+    deals: tuple[Agreement, ...],
+) -> None:
+    """Whatever the agreements, statements, purpose or justification: data of a kind that
+    is always about a person, whose person was never established, is shared with no other
+    organisation (fail closed)."""
+    request, consents = sharing
+    unknown = dataclasses.replace(request, patient=None, about_a_person=True)
+    decision = decide(unknown, consents, deals, NOW)
+    if unknown.origin is not None and unknown.origin == unknown.recipient:
+        assert decision.permitted
+    else:
+        assert not decision.permitted
 
 
 # -- (b) adding a deny never widens ----------------------------------------------------

@@ -25,6 +25,7 @@ from mappings.audit_event import (
     canonical_json,
 )
 from mappings.codes import SUBTYPES, Code, Subtype
+from mappings.patients import fact_identifier
 from tests.fhir_judge import assert_valid_fhir
 
 BASE = "https://gateway.example.org/fhir"
@@ -43,7 +44,7 @@ FULL = AuditFacts(
     end_user=AuditedEndUser("A81001", ((SDS_ROLE, "555021935107"), (SDS_USER, "5550219"))),
     gateway_base_url=BASE,
     purpose_of_use=(codes.PURPOSE_DIRECT_CARE,),
-    patient_nhs_number="9434765919",
+    patient="9434765919",
     data=(AuditedData("ServiceRequest", "sr-1", 2), AuditedData("Flag", "f-1", None)),
     query=b"status=active&_count=10",
     request_id="req-60c8",
@@ -55,7 +56,7 @@ MINIMAL = dataclasses.replace(
     client=None,
     end_user=None,
     purpose_of_use=(),
-    patient_nhs_number=None,
+    patient=None,
     data=(),
     query=None,
     request_id=None,
@@ -231,9 +232,19 @@ def test_the_patient_entity_only_when_a_patient_is_named() -> None:
     identifier = {"system": codes.NHS_NUMBER_SYSTEM, "value": "9434765919"}
     assert patient["what"] == {"type": "Patient", "identifier": identifier}
     assert patient["role"] == codes.ROLE_PATIENT.coding()
-    event = build(patient_nhs_number=None)
+    event = build(patient=None)
     assert entities(event, codes.ENTITY_PERSON) == []
     assert codes.NHS_NUMBER_SYSTEM.encode() not in canonical_json(event)
+
+
+def test_a_person_with_no_nhs_number_yet_is_named_by_their_local_identifier() -> None:
+    system = "https://example-recovery.example.org/Id/client-number"
+    [patient] = entities(build(patient=f"{system}|C-000417"), codes.ENTITY_PERSON)
+    identifier = {"system": system, "value": "C-000417"}
+    assert patient["what"] == {"type": "Patient", "identifier": identifier}
+    for half_named in ("|C-000417", f"{system}|"):
+        with pytest.raises(ValueError, match="patient"):
+            dataclasses.replace(FULL, patient=half_named)
 
 
 def test_data_and_query_entities() -> None:
@@ -381,6 +392,9 @@ def facts_strategy(
     text: st.SearchStrategy[str], system: st.SearchStrategy[str]
 ) -> st.SearchStrategy[AuditFacts]:
     optional = st.none() | text
+    unbarred = text.filter(lambda value: "|" not in value)
+    local = st.builds(lambda system, value: f"{system}|{value}", system, unbarred)
+    patients = st.none() | unbarred | local.filter(lambda fact: not fact.startswith("|"))
     identifiers = st.lists(st.tuples(system, text), max_size=3).map(tuple)
     purposes = st.lists(st.sampled_from(list(codes.PURPOSES_OF_USE.values())), max_size=3)
     data = st.builds(AuditedData, text, text, st.none() | st.integers(1, 10**9))
@@ -403,7 +417,7 @@ def facts_strategy(
         end_user=st.none() | st.builds(AuditedEndUser, optional, identifiers),
         gateway_base_url=uri,
         purpose_of_use=purposes.map(tuple),
-        patient_nhs_number=optional,
+        patient=patients,
         data=st.lists(data, max_size=3).map(tuple),
         query=st.none() | st.binary(max_size=64),
         request_id=optional,
@@ -423,7 +437,7 @@ def test_any_facts_build_a_valid_auditevent_and_one_canonical_line(facts: AuditF
     canonical = canonical_json(event)
     assert len(canonical.decode("utf-8").splitlines()) == 1
     assert json.loads(canonical) == event
-    assert (facts.patient_nhs_number is None) == (entities(event, codes.ENTITY_PERSON) == [])
+    assert (facts.patient is None) == (entities(event, codes.ENTITY_PERSON) == [])
 
 
 def every_code_string() -> set[str]:
@@ -444,7 +458,8 @@ def test_every_string_written_is_a_code_or_comes_from_the_facts(facts: AuditFact
     ]
     given_text = {
         facts.event_id, facts.action, str(facts.outcome), facts.gateway_base_url,
-        facts.outcome_desc, facts.patient_nhs_number, facts.request_id, facts.correlation_id,
+        facts.outcome_desc, facts.request_id, facts.correlation_id,
+        *(fact_identifier(facts.patient) if facts.patient else ()),
         *(item.reference for item in facts.data),
         *((facts.decision.rule, facts.decision.detail) if facts.decision else ()),
         *((client.client_id, client.ods_code, client.network_address) if client else ()),

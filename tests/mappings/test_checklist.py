@@ -196,6 +196,18 @@ def test_a_misspelt_field_cannot_be_required() -> None:
     assert check_field_path("escalation.response.from") == "escalation.response.from"
 
 
+@pytest.mark.parametrize(
+    "field", ["patient.nhs_number", "patient.local_identifier", "patient.local_identifier.system"]
+)
+@pytest.mark.parametrize("severity", ["error", "warning"])
+def test_who_the_person_is_is_not_a_checklist_field(field: str, severity: str) -> None:
+    """An NHS number, or a local identifier for a person with none yet, is the dataset's
+    own rule: no checklist can refuse a crisis for lacking an NHS number."""
+    with pytest.raises(ValueError, match="never refused for lacking an NHS number"):
+        Requirement(field, severity)  # type: ignore[arg-type]
+    assert Requirement("patient.nhs_number_status", severity)  # type: ignore[arg-type]
+
+
 def test_fields_are_named_in_words() -> None:
     assert field_words("time_sensitivity.respond_by") == "the respond-by time"
     assert field_words("escalation.response.received_at") == "when the response was received"

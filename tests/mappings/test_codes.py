@@ -80,8 +80,8 @@ STANDARD_CODES = {
         ("08", "Trace postponed (baby under six weeks old)"),
     )),
     *((REST, code, code) for code in (
-        "create", "read", "vread", "update", "delete", "search-type", "history-instance",
-        "operation",
+        "create", "read", "vread", "update", "patch", "delete", "search-type",
+        "history-instance", "operation", "transaction",
     )),
 }  # fmt: skip
 

@@ -158,7 +158,11 @@ def test_every_problem_is_reported_at_once() -> None:
     ("where", "parent", "defined"),
     [
         ((), None, "external_id, pathway, locality, patient"),
-        (("patient",), "patient", "nhs_number, nhs_number_status, name, birth_date"),
+        (
+            ("patient",),
+            "patient",
+            "local_identifier, nhs_number, nhs_number_status, name, birth_date",
+        ),
         (("key_risks", 0), "key_risks[0]", "type, level, description, since"),
     ],
 )

@@ -15,6 +15,8 @@ from mappings.sharing import shared_data
 from tests.mappings.dataset_fhir.support import handover, resources
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+# A person with no NHS number yet, as a delivery keeps them: local identifiers travel too.
+PATIENT = "https://example-recovery.example.org/Id/client-number|C-000417"
 
 
 def message(pathway: str = "crisis") -> dict[str, object]:
@@ -31,23 +33,30 @@ def message(pathway: str = "crisis") -> dict[str, object]:
 
 
 def test_the_facts_are_those_of_every_resource_after_the_header() -> None:
+    """The message's person is each resource's that is about a person (the Provenance is
+    about resources, not a person)."""
     sent = message()
     entries = sent["entry"]
     assert isinstance(entries, list)
     expected = [
         (
             entry["resource"]["resourceType"],
-            shared_data(entry["resource"]["resourceType"], entry["resource"]),
+            shared_data(
+                entry["resource"]["resourceType"],
+                entry["resource"],
+                None if entry["resource"]["resourceType"] == "Provenance" else PATIENT,
+            ),
         )
         for entry in entries[1:]
     ]
-    assert message_facts(sent) == expected
+    assert message_facts(sent, PATIENT) == expected
     assert expected[0][0] == "ServiceRequest"
+    assert expected[0][1].patient == PATIENT
     assert "MessageHeader" not in {resource_type for resource_type, _ in expected}
 
 
 def test_the_encoding_gives_back_the_same_facts() -> None:
-    facts = message_facts(message("safeguarding"))
+    facts = message_facts(message("safeguarding"), PATIENT)
     assert decode(encode(facts)) == facts
     categories = {data.category for _, data in facts}
     assert categories == {"safeguarding"}  # the tag travels with every resource
@@ -59,7 +68,7 @@ def test_security_labels_survive_the_encoding() -> None:
     entries = sent["entry"]
     assert isinstance(entries, list)
     entries[1]["resource"]["meta"] = {"security": [codes.SECURITY_REDACTED.coding()]}
-    facts = message_facts(sent)
+    facts = message_facts(sent, PATIENT)
     assert facts[0][1].security_labels
     assert decode(encode(facts)) == facts
 

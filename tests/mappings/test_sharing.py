@@ -241,7 +241,7 @@ def test_made_at(resource_type: str, resource: dict[str, Any], expected: datetim
 
 def test_shared_data_gathers_everything() -> None:
     resource = labelled(communication(), {"system": CONFIDENTIALITY, "code": "R"})
-    assert shared_data("Communication", resource) == SharedData(
+    assert shared_data("Communication", resource, "9434765919") == SharedData(
         category="escalation",
         patient="9434765919",
         security_labels=frozenset({(CONFIDENTIALITY, "R")}),
@@ -249,9 +249,12 @@ def test_shared_data_gathers_everything() -> None:
     )
 
 
-def test_shared_data_without_a_patient() -> None:
+def test_the_patient_is_the_one_established_never_read_again_from_the_content() -> None:
+    """How the content names the person is decided once, when it is written
+    (mappings.patients); shared_data takes that answer as given."""
     resource = {**service_request(), "subject": {"reference": "Patient/1"}}
-    assert shared_data("ServiceRequest", resource).patient is None
+    assert shared_data("ServiceRequest", resource, "9434765919").patient == "9434765919"
+    assert shared_data("ServiceRequest", service_request(), None).patient is None
 
 
 # -- without free text -------------------------------------------------------------------

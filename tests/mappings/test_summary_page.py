@@ -524,6 +524,22 @@ def test_the_date_of_birth_shows_the_age_in_england_on_the_day() -> None:
     assert "2 Mar 1994</time> (aged 32)" in on_the_day
 
 
+def test_a_person_with_no_nhs_number_yet_is_shown_by_the_senders_own_number() -> None:
+    body = example("handover-crisis")
+    body["patient"] = {
+        "local_identifier": {
+            "system": "https://example-recovery.example.org/Id/client-number",
+            "value": "C-000417",
+        },
+        "nhs_number_status": "03",
+        "name": {"given": "Alex", "family": "Example"},
+    }
+    document = page(body)
+    assert "<dt>NHS number</dt><dd>None yet</dd>" in document
+    assert "C-000417 (the sender&#x27;s, AZZ)" in document
+    assert "Trace required" in document
+
+
 # --- The checklist's gaps ----------------------------------------------------------------
 
 

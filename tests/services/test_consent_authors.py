@@ -74,6 +74,7 @@ def test_another_role_is_refused_whatever_its_scopes(role: str | None) -> None:
             _caller(role, "system/*.cruds"),
             _consent(),
             _custodian("AZZ"),
+            patient=PATIENT_NHS_NUMBER,
             previous=None,
             now=NOW,
             trail=trail,
@@ -87,7 +88,13 @@ def test_the_custodian_records_and_changes_its_own_consent() -> None:
     caller = _caller("provider-epr")
     for previous in (None, _custodian("AZZ")):
         check_consent_record(
-            caller, _consent(), _custodian("AZZ"), previous=previous, now=NOW, trail=None
+            caller,
+            _consent(),
+            _custodian("AZZ"),
+            patient=PATIENT_NHS_NUMBER,
+            previous=previous,
+            now=NOW,
+            trail=None,
         )
 
 
@@ -110,6 +117,7 @@ def test_another_organisations_consent_is_refused(
             _caller("trust-crisis-system", ods="AZZ"),
             _consent(),
             parties,
+            patient=PATIENT_NHS_NUMBER,
             previous=previous,
             now=NOW,
             trail=trail,
@@ -127,6 +135,7 @@ def test_a_future_date_is_refused_even_when_the_gateway_writes() -> None:
                 caller,
                 _consent(NOW + timedelta(minutes=6)),
                 _custodian("AZZ"),
+                patient=PATIENT_NHS_NUMBER,
                 previous=None,
                 now=NOW,
                 trail=None,
@@ -135,5 +144,11 @@ def test_a_future_date_is_refused_even_when_the_gateway_writes() -> None:
         assert [issue.expression for issue in refused.value.issues] == ["Consent.dateTime"]
     # Within the tolerated skew of a recording system's clock.
     check_consent_record(
-        None, _consent(NOW + timedelta(minutes=5)), [], previous=None, now=NOW, trail=None
+        None,
+        _consent(NOW + timedelta(minutes=5)),
+        [],
+        patient=PATIENT_NHS_NUMBER,
+        previous=None,
+        now=NOW,
+        trail=None,
     )

@@ -11,6 +11,7 @@ from typing import Any, get_args
 from hypothesis import strategies as st
 
 from mappings.datasets import (
+    NO_NHS_NUMBER_STATUSES,
     EscalationLevel,
     NhsNumberStatus,
     Pathway,
@@ -45,6 +46,14 @@ nhs_numbers: st.SearchStrategy[str] = (
     .map(lambda digits: nhs_number(digits) or "")
     .filter(lambda number: number not in ("", "0000000000"))
 )
+
+
+local_systems = st.one_of(
+    st.just("https://example-recovery.example.org/Id/client-number"),
+    st.from_regex(r"https://[a-z]{1,12}\.example\.org/Id/[a-z\-]{1,20}", fullmatch=True),
+    st.from_regex(r"urn:oid:1\.2\.826\.0\.1\.[0-9]{1,7}", fullmatch=True),
+)
+local_values = st.from_regex(r"[A-Za-z0-9\-._:/]{1,64}", fullmatch=True)
 
 
 ods_codes = st.one_of(
@@ -110,11 +119,24 @@ def _required(kind: str) -> dict[str, st.SearchStrategy[Any]]:
         "dataset": st.just(kind),
         "external_id": external_ids,
         "pathway": one_of_literal(Pathway),
-        "patient": part(
-            {"nhs_number": nhs_numbers},
-            nhs_number_status=one_of_literal(NhsNumberStatus),
-            name=part(given=text, family=text),
-            birth_date=dates,
+        "patient": st.one_of(
+            part(
+                {"nhs_number": nhs_numbers},
+                nhs_number_status=one_of_literal(NhsNumberStatus),
+                name=part(given=text, family=text),
+                birth_date=dates,
+            ),
+            # A person with no NHS number yet: the sender's local identifier, and why.
+            part(
+                {
+                    "local_identifier": st.fixed_dictionaries(
+                        {"system": local_systems, "value": local_values}
+                    ),
+                    "nhs_number_status": st.sampled_from(NO_NHS_NUMBER_STATUSES),
+                },
+                name=part(given=text, family=text),
+                birth_date=dates,
+            ),
         ),
         "sender": part({"ods": ods_codes}, team=text, practitioner=text, role=text, contact=text),
         "receiver": part({"ods": ods_codes}, service=text),

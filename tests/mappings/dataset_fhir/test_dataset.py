@@ -67,6 +67,34 @@ def test_a_request_without_its_subject_is_refused_naming_the_nhs_number() -> Non
     request = {key: value for key, value in made.service_request.items() if key != "subject"}
     error = refused(request, made.flags, made.communication)
     assert [issue.expression for issue in error.issues] == ["patient.nhs_number"]
+    # A reference alone carries no identifier to read: the same.
+    request["subject"] = {"reference": "Patient/p1"}
+    error = refused(request, made.flags, made.communication)
+    assert [issue.expression for issue in error.issues] == ["patient.nhs_number"]
+
+
+@pytest.mark.parametrize(
+    ("system", "field"),
+    [
+        ("http://fhir.nhs.uk/Id/nhs-number", "patient.local_identifier.system"),
+        (None, "patient.local_identifier.system"),
+    ],
+    ids=["near-miss-of-the-nhs-number", "no-system"],
+)
+def test_a_subject_in_any_other_system_is_read_as_a_local_identifier_and_checked(
+    system: str | None, field: str
+) -> None:
+    """Read as the sender's local identifier, so its system is held to a local system's
+    rules (and then to the sender's registration): never taken for an NHS number."""
+    made = resources(handover())
+    request = copy.deepcopy(made.service_request)
+    identifier = request["subject"]["identifier"]
+    if system is None:
+        del identifier["system"]
+    else:
+        identifier["system"] = system
+    error = refused(request, made.flags, made.communication)
+    assert field in [issue.expression for issue in error.issues]
 
 
 @pytest.mark.parametrize(

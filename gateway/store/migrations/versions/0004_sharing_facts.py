@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from mappings.parties import PARTY_ROLES
+from gateway.store.migrations.legacy_facts import nhs_number_as_written
 from mappings.sharing import shared_data
 
 revision = "0004"
@@ -62,7 +63,10 @@ def _backfill() -> None:
             return
         updates = []
         for resource_type, resource_id, content in rows:
-            facts = shared_data(resource_type, json.loads(content))
+            resource = json.loads(content)
+            facts = shared_data(
+                resource_type, resource, nhs_number_as_written(resource_type, resource)
+            )
             roles = PARTY_ROLES.get(resource_type)
             basis = roles[0].basis if roles else ""
             origin = connection.execute(

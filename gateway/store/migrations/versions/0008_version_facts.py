@@ -21,6 +21,7 @@ from alembic import op
 
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.parties import party_references
+from gateway.store.migrations.legacy_facts import nhs_number_as_written
 from mappings.sharing import shared_data
 
 revision = "0008"
@@ -94,7 +95,9 @@ def _backfill() -> None:
         updates = []
         for resource_type, resource_id, version_id, content, origin in rows:
             resource = json.loads(content)
-            facts = shared_data(resource_type, resource)
+            facts = shared_data(
+                resource_type, resource, nhs_number_as_written(resource_type, resource)
+            )
             updates.append(
                 {
                     "k_type": resource_type,
