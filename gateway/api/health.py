@@ -12,7 +12,6 @@ from gateway.store import migrate
 router = APIRouter()
 
 
-
 @router.get("/healthz")
 def healthz() -> JSONResponse:
     """The process is up and serving; says nothing about its dependencies."""
