@@ -1,5 +1,6 @@
-"""Which organisations took part in a resource, as the access log indexes an event: the
-data's origin and every party to it (requester, performer, recipient, owner...).
+"""Which organisations a resource concerns, as the access log records them in each event
+that names it: the data's origin and every party to it (requester, performer, recipient,
+owner...).
 
 A named version is looked up as that version was (its own origin and parties, migration
 0008); a resource named without a version, as it is now. A resource the store does not
