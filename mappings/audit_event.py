@@ -31,10 +31,23 @@ Agents (``codes`` names every code used):
 
 Entities: the patient by NHS number, or by the local identifier a person with no NHS
 number yet is known by (Person / Patient); each resource touched, versioned when known
-(System Object / Domain Resource); the search as sent, base64 in ``query``
+(System Object / Domain Resource), with the organisations its data concerns as the store
+held that version (see below); the search as sent, base64 in ``query``
 (System Object / Query); the decision rule (gateway type; the rule in ``name``, its detail
 in ``description``); X-Request-ID (BALP's XrequestId transaction entity) and
 X-Correlation-ID (gateway type), each as ``what.identifier`` in a gateway-owned system.
+
+The organisations a resource's data concerns (whose IG leads see the event) are in its
+entity's ``detail``, R4's tagged values for an entity, as BALP records a consent's
+attributes: ``type`` a URI naming what the value is (BALP uses URNs there; R4 types it a
+string, R5 a CodeableConcept), ``valueString`` an ODS code. The types are the gateway's
+``audit-entity-detail`` codes, written ``<system>#<code>``: ``data-origin`` once for the
+organisation the data came from, then ``data-party`` for each party to it (requester,
+performer, recipient, owner...; sorted, each once, the origin too when it is one). Not
+agents: BALP's organisation agent ("userorg") is an actor in the event, and these
+organisations did nothing in it. Not entities of their own (audit-entity-type 3): that
+would lose which data each concerns. ``data_organisations`` reads them back from an
+event, as the access log indexes them. A resource the store does not hold has none.
 
 Free text: the builder writes none. ``outcome_desc`` and the decision's rule and detail
 are copied unchanged and must be valid FHIR text naming no patient. Every other value
@@ -56,6 +69,7 @@ from typing import Any, Literal, get_args
 
 from mappings import codes
 from mappings.codes import Code, Subtype
+from mappings.identifiers import is_valid_ods_code
 from mappings.patients import fact_identifier
 
 # FHIR R4 core codes: AuditEventAction, AuditEventOutcome, AuditEventAgentNetworkType.
@@ -136,17 +150,31 @@ class AuditedEndUser:
 
 @dataclass(frozen=True, slots=True)
 class AuditedData:
-    """One resource the event touched, or (refused) tried to; recorded as named."""
+    """One resource the event touched, or (refused) tried to; recorded as named, with the
+    ODS codes of the organisations its data concerns as the store held the version named
+    (the current one when unversioned): its origin and its parties. The access log fills
+    these in from the store; a resource it does not hold concerns nobody."""
 
     resource_type: str
     resource_id: str
     version_id: int | None
+    origin_ods: str | None = None
+    parties_ods: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_value("resource_type", self.resource_type)
         _require_value("resource_id", self.resource_id)
         if self.version_id is not None and self.version_id < 1:
             raise ValueError("version_id must count from 1")
+        for ods in self.organisations:
+            if not is_valid_ods_code(ods):
+                raise ValueError("an organisation the data concerns must be an ODS code")
+
+    @property
+    def organisations(self) -> frozenset[str]:
+        """Every organisation the data concerns: its origin and its parties."""
+        origin = () if self.origin_ods is None else (self.origin_ods,)
+        return frozenset((*origin, *self.parties_ods))
 
     @property
     def reference(self) -> str:
@@ -257,6 +285,27 @@ def canonical_json(resource: Mapping[str, Any]) -> bytes:
     for line_break in ("\u0085", "\u2028", "\u2029"):
         text = text.replace(line_break, f"\\u{ord(line_break):04x}")
     return text.encode("utf-8")
+
+
+def data_organisations(event: Mapping[str, Any]) -> frozenset[str]:
+    """The ODS codes an AuditEvent (as JSON, parsed from its canonical bytes) records as
+    the organisations its data concerns: every data entity's origin and parties. Anything
+    else, malformed or not, is ignored: what the bytes say is all this vouches for."""
+    found: set[str] = set()
+    entities = event.get("entity")
+    for entity in entities if isinstance(entities, list) else ():
+        if not isinstance(entity, Mapping):
+            continue
+        if (entity.get("type"), entity.get("role")) != _DATA_ENTITY:
+            continue
+        details = entity.get("detail")
+        for detail in details if isinstance(details, list) else ():
+            if not isinstance(detail, Mapping) or detail.get("type") not in (_ORIGIN, _PARTY):
+                continue
+            value = detail.get("valueString")
+            if isinstance(value, str):
+                found.add(value)
+    return frozenset(found)
 
 
 def _plain(value: object) -> object:
@@ -403,14 +452,7 @@ def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
                 "role": codes.ROLE_PATIENT.coding(),
             }
         )
-    entities.extend(
-        {
-            "what": {"reference": _safe(item.reference)},
-            "type": codes.ENTITY_SYSTEM_OBJECT.coding(),
-            "role": codes.ROLE_DOMAIN_RESOURCE.coding(),
-        }
-        for item in facts.data
-    )
+    entities.extend(_data(item) for item in facts.data)
     if facts.query is not None:
         query: dict[str, Any] = {
             "type": codes.ENTITY_SYSTEM_OBJECT.coding(),
@@ -434,3 +476,21 @@ def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
         if value is not None:
             entities.append({"what": _identified(system, value), "type": entity_type.coding()})
     return entities
+
+
+# A data entity's details: the organisations its data concerns (see the module docstring).
+_ORIGIN, _PARTY = codes.DETAIL_DATA_ORIGIN.uri, codes.DETAIL_DATA_PARTY.uri
+_DATA_ENTITY = (codes.ENTITY_SYSTEM_OBJECT.coding(), codes.ROLE_DOMAIN_RESOURCE.coding())
+
+
+def _data(item: AuditedData) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "what": {"reference": _safe(item.reference)},
+        "type": codes.ENTITY_SYSTEM_OBJECT.coding(),
+        "role": codes.ROLE_DOMAIN_RESOURCE.coding(),
+    }
+    details = [] if item.origin_ods is None else [(_ORIGIN, item.origin_ods)]
+    details += [(_PARTY, ods) for ods in sorted(set(item.parties_ods))]
+    if details:
+        entity["detail"] = [{"type": kind, "valueString": ods} for kind, ods in details]
+    return entity

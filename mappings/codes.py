@@ -31,6 +31,12 @@ class Code:
         """As a FHIR Coding."""
         return {"system": self.system, "code": self.code, "display": self.display}
 
+    @property
+    def uri(self) -> str:
+        """As one URI, its system and code joined by "#", for an element that names a
+        concept in a plain string (R4's AuditEvent.entity.detail.type)."""
+        return f"{self.system}#{self.code}"
+
 
 # UK Core identifier systems: defined once, with their checks, in mappings.identifiers.
 NHS_NUMBER_SYSTEM: Final = identifiers.NHS_NUMBER_SYSTEM
@@ -44,6 +50,7 @@ GATEWAY_IDENTIFIER_BASE: Final = "https://fhir.mh-gateway.example.org/Id/"
 
 AUDIT_SUBTYPE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-subtype"
 GATEWAY_AUDIT_ENTITY_TYPE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-entity-type"
+AUDIT_ENTITY_DETAIL_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-entity-detail"
 PURPOSE_OF_USE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "purpose-of-use"
 
 # Identifier systems the gateway owns: a registered client's id, and the BaRS
@@ -202,6 +209,17 @@ ENTITY_DECISION_RULE: Final = Code(
 ROLE_PATIENT: Final = Code(OBJECT_ROLE_SYSTEM, "1", "Patient")
 ROLE_DOMAIN_RESOURCE: Final = Code(OBJECT_ROLE_SYSTEM, "4", "Domain Resource")
 ROLE_QUERY: Final = Code(OBJECT_ROLE_SYSTEM, "24", "Query")
+
+# --- AuditEvent.entity.detail.type ---------------------------------------------------------
+
+# Gateway-owned (audit-entity-detail), written as their `uri`: what a data entity's detail
+# holds. No standard code names the organisations data concerns; each value is an ODS code.
+DETAIL_DATA_ORIGIN: Final = Code(
+    AUDIT_ENTITY_DETAIL_SYSTEM, "data-origin", "ODS code of the organisation the data came from"
+)
+DETAIL_DATA_PARTY: Final = Code(
+    AUDIT_ENTITY_DETAIL_SYSTEM, "data-party", "ODS code of an organisation party to the data"
+)
 
 # --- Purposes of use ---------------------------------------------------------------------------
 

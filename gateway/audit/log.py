@@ -6,9 +6,15 @@ A request appends its AuditEvents with a plain INSERT in its own transaction: th
 canonical event bytes (the Merkle leaf's data, RFC 9162 leaf = SHA-256(0x00 || bytes)),
 the leaf hash, computed here outside any lock, and the columns the IG search filters on.
 The row gets `seq` from the database's sequence (insertion order, with gaps, not commit
-order) and no `position`. Nothing is locked (the one read is of which organisations the
-named data concerns, for the IG leads' views), so a write's audit record commits
-atomically with the write itself, and any number of gateway processes append at once.
+order) and no `position`. Nothing is locked, so a write's audit record commits atomically
+with the write itself, and any number of gateway processes append at once.
+
+The one read: before an event's bytes are made, one batched query finds, for every
+resource the events name, the organisations its data concerns as the store holds the
+version named in this same transaction (gateway.store.participants). The event records
+them (mappings.audit_event, data entity details), so the bytes the tree signs say whose IG
+leads see the event, and every row in audit_references is computed from the same facts:
+`organisation_references` re-derives the "org" rows from the bytes alone.
 
 The sequencer (gateway.audit.sequencer) then gives committed events their positions in
 the Merkle tree, in the order it finds them, one batch at a time, under a lock that only
@@ -24,6 +30,8 @@ caller's transaction rolls back, so nothing is done that was not logged.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,16 +41,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.audit.merkle import leaf_hash
 from gateway.errors import AuditUnavailable
 from gateway.logging import get_logger
-from gateway.store.participants import organisations_of
+from gateway.store.participants import DataKey, organisations_of
 from gateway.store.schema import audit_events, audit_references
-from mappings.audit_event import AuditFacts, audit_event, canonical_json
+from mappings.audit_event import (
+    AuditedData,
+    AuditFacts,
+    audit_event,
+    canonical_json,
+    data_organisations,
+)
 
 log = get_logger(__name__)
 
 ENTITY, AGENT = "entity", "agent"
-# The organisations that took part in an event besides the caller (whose ODS code is a
-# column): the origin of, and every party to, the data it names. An IG lead who is not
-# system-wide sees the events of their own organisation, as caller or as one of these.
+# Every organisation the event's data concerns, as the event records it: the origin of,
+# and every party to, each resource it names (the caller's own too, when it is one). An
+# IG lead who is not system-wide sees the events of their own organisation, as the caller
+# (a column) or as one of these.
 ORGANISATION = "org"
 
 
@@ -50,17 +65,16 @@ def append(connection: Connection, events: Sequence[AuditFacts]) -> None:
     """Add the events to the log within the connection's transaction (fails closed)."""
     if not events:
         return
-    rows = [_row(facts) for facts in events]
     try:
+        recorded = _with_organisations(connection, events)
         inserted = connection.execute(
             insert(audit_events).returning(audit_events.c.seq, sort_by_parameter_order=True),
-            rows,
+            [_row(facts) for facts in recorded],
         ).all()
-        organisations = _organisations(connection, events)
         references = [
             {"kind": kind, "value": value, "event_seq": seq}
-            for (seq,), facts, taking_part in zip(inserted, events, organisations, strict=True)
-            for kind, value in sorted(_references(facts) | taking_part)
+            for (seq,), facts in zip(inserted, recorded, strict=True)
+            for kind, value in sorted(_references(facts))
         ]
         if references:
             connection.execute(insert(audit_references), references)
@@ -72,6 +86,13 @@ def append(connection: Connection, events: Sequence[AuditFacts]) -> None:
             sqlstate=sqlstate if isinstance(sqlstate, str) else None,
         )
         raise AuditUnavailable() from None
+
+
+def organisation_references(content: bytes) -> set[tuple[str, str]]:
+    """The "org" rows an event's canonical bytes vouch for, re-derived from them alone:
+    exactly the ones `append` wrote for it. An event from before the organisations were
+    recorded in the bytes has none (its caller's IG lead, and the system-wide one, see it)."""
+    return {(ORGANISATION, ods) for ods in data_organisations(json.loads(content))}
 
 
 def _row(facts: AuditFacts) -> dict[str, Any]:
@@ -92,23 +113,33 @@ def _row(facts: AuditFacts) -> dict[str, Any]:
     }
 
 
-def _organisations(
-    connection: Connection, events: Sequence[AuditFacts]
-) -> list[set[tuple[str, str]]]:
-    """Per event, (ORGANISATION, ODS code) for each organisation its data concerns, as
-    the store holds that data in this same transaction."""
-    keys = [[(d.resource_type, d.resource_id, d.version_id) for d in f.data] for f in events]
-    found = organisations_of(connection, (key for named in keys for key in named))
-    taking_part: list[set[tuple[str, str]]] = []
-    for facts, named in zip(events, keys, strict=True):
-        caller = facts.client.ods_code if facts.client else None
-        codes = {code for key in named for code in found.get(key, ())}
-        taking_part.append({(ORGANISATION, code) for code in codes if code != caller})
-    return taking_part
+def _with_organisations(connection: Connection, events: Sequence[AuditFacts]) -> list[AuditFacts]:
+    """The events with each resource they name carrying the organisations its data
+    concerns, as the store holds that version in this transaction: one batched lookup.
+    Whatever the facts said before, the store's answer is what is recorded."""
+    found = organisations_of(connection, (_key(data) for facts in events for data in facts.data))
+
+    def held(data: AuditedData) -> AuditedData:
+        organisations = found[_key(data)]
+        return dataclasses.replace(
+            data,
+            origin_ods=organisations.origin,
+            parties_ods=tuple(sorted(organisations.parties)),
+        )
+
+    return [
+        dataclasses.replace(facts, data=tuple(map(held, facts.data))) if facts.data else facts
+        for facts in events
+    ]
+
+
+def _key(data: AuditedData) -> DataKey:
+    return data.resource_type, data.resource_id, data.version_id
 
 
 def _references(facts: AuditFacts) -> set[tuple[str, str]]:
     found = {(ENTITY, f"{data.resource_type}/{data.resource_id}") for data in facts.data}
+    found.update((ORGANISATION, ods) for data in facts.data for ods in data.organisations)
     if facts.end_user is not None:
         if facts.end_user.organisation_ods:
             found.add((AGENT, facts.end_user.organisation_ods))

@@ -4,7 +4,8 @@ costs the same at ten million events as at ten.
 
 Every read of the log says whose view it is (`seen_by`): an organisation's IG lead sees
 only the events their organisation took part in, as the caller or as the origin of, or a
-party to, the data the event names (gateway.audit.log.ORGANISATION). That is a condition
+party to, the data the event names (as the event's own bytes record them: the
+gateway.audit.log.ORGANISATION references are computed from them). That is a condition
 of the query itself, so pages, their links and the report hold exactly those events.
 `seen_by=None` is the one system-wide IG lead's view (clients.yaml `access_log`)."""
 

@@ -1,5 +1,6 @@
-"""Which organisations took part in a resource, as the access log indexes an event: the
-data's origin and every party to it (requester, performer, recipient, owner...).
+"""Which organisations a resource concerns, as the access log records them in each event
+that names it: the data's origin and every party to it (requester, performer, recipient,
+owner...).
 
 A named version is looked up as that version was (its own origin and parties, migration
 0008); a resource named without a version, as it is now. A resource the store does not
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import Connection, select, tuple_
@@ -23,10 +25,20 @@ _T = TypeVar("_T")
 _CHUNK = 300
 
 
-def organisations_of(connection: Connection, data: Iterable[DataKey]) -> dict[DataKey, set[str]]:
-    """For each resource named, the ODS codes of its origin and its parties."""
+@dataclass(slots=True)
+class Organisations:
+    """The ODS codes of a resource's origin (None if unknown) and of its parties."""
+
+    origin: str | None = None
+    parties: set[str] = field(default_factory=set)
+
+
+def organisations_of(
+    connection: Connection, data: Iterable[DataKey]
+) -> dict[DataKey, Organisations]:
+    """For each resource named, its origin and its parties (none if it is not stored)."""
     keys = list(dict.fromkeys(data))
-    found: dict[DataKey, set[str]] = {key: set() for key in keys}
+    found = {key: Organisations() for key in keys}
     versioned = [key for key in keys if key[2] is not None]
     current = [key for key in keys if key[2] is None]
     for chunk in _chunks(versioned):
@@ -37,10 +49,9 @@ def organisations_of(connection: Connection, data: Iterable[DataKey]) -> dict[Da
             .where(tuple_(versions.resource_type, versions.id, versions.version_id).in_(chunk))
         )
         for row in rows:
-            codes = found[(row.resource_type, row.id, row.version_id)]
-            codes.update(_party_codes(row.parties))
-            if row.origin:
-                codes.add(row.origin)
+            version = found[(row.resource_type, row.id, row.version_id)]
+            version.origin = row.origin or None
+            version.parties.update(_party_codes(row.parties))
     for chunk in _chunks(current):
         pairs = [(resource_type, resource_id) for resource_type, resource_id, _ in chunk]
         origins = connection.execute(
@@ -49,15 +60,14 @@ def organisations_of(connection: Connection, data: Iterable[DataKey]) -> dict[Da
             )
         )
         for row in origins:
-            if row.origin:
-                found[(row.resource_type, row.id, None)].add(row.origin)
+            found[(row.resource_type, row.id, None)].origin = row.origin or None
         parties = resource_parties.c
         for row in connection.execute(
             select(parties.resource_type, parties.resource_id, parties.ods_code).where(
                 tuple_(parties.resource_type, parties.resource_id).in_(pairs)
             )
         ):
-            found[(row.resource_type, row.resource_id, None)].add(row.ods_code)
+            found[(row.resource_type, row.resource_id, None)].parties.add(row.ods_code)
     return found
 
 

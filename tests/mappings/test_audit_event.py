@@ -23,6 +23,7 @@ from mappings.audit_event import (
     EventKind,
     audit_event,
     canonical_json,
+    data_organisations,
 )
 from mappings.codes import SUBTYPES, Code, Subtype
 from mappings.patients import fact_identifier
@@ -263,6 +264,53 @@ def test_data_and_query_entities() -> None:
     assert entities(build(data=(), query=None), codes.ENTITY_SYSTEM_OBJECT) == []
 
 
+ORIGIN, PARTY = codes.DETAIL_DATA_ORIGIN.uri, codes.DETAIL_DATA_PARTY.uri
+
+
+def test_a_data_entity_names_the_organisations_its_data_concerns() -> None:
+    referral = AuditedData("ServiceRequest", "sr-1", 2, "AZZ", ("RZZ", "AZZ", "RZZ"))
+    # Its origin alone (a party list the store no longer has), or nothing (not stored).
+    event = build(data=(referral, AuditedData("Flag", "f-1", None, "AXX"), FULL.data[1]))
+
+    data = entities(event, codes.ENTITY_SYSTEM_OBJECT)[:3]
+    assert data[0]["what"] == {"reference": "ServiceRequest/sr-1/_history/2"}
+    assert data[0]["detail"] == [
+        {"type": ORIGIN, "valueString": "AZZ"},
+        {"type": PARTY, "valueString": "AZZ"},  # parties sorted, each once, origin included
+        {"type": PARTY, "valueString": "RZZ"},
+    ]
+    assert data[1]["detail"] == [{"type": ORIGIN, "valueString": "AXX"}]
+    assert "detail" not in data[2]
+    assert (
+        ORIGIN == "https://fhir.mh-gateway.example.org/CodeSystem/audit-entity-detail#data-origin"
+    )
+    # They are what the data concerns, not actors in the event: the agents are unchanged.
+    assert event["agent"] == build()["agent"]
+    assert data_organisations(json.loads(canonical_json(event))) == {"AZZ", "RZZ", "AXX"}
+    assert data_organisations(build()) == frozenset()
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"entity": "not a list"},
+        {"entity": [None, {"detail": "x"}, {"role": codes.ROLE_DOMAIN_RESOURCE.coding()}]},
+        # Our detail types anywhere but on a data entity are not the data's organisations.
+        {"entity": [{"type": codes.ENTITY_DECISION_RULE.coding(),
+                     "detail": [{"type": ORIGIN, "valueString": "AZZ"}]}]},
+        {"entity": [{"type": codes.ENTITY_SYSTEM_OBJECT.coding(),
+                     "role": codes.ROLE_DOMAIN_RESOURCE.coding(),
+                     "detail": [None, {"type": "other", "valueString": "AZZ"},
+                                {"type": PARTY, "valueString": 7}, {"type": PARTY}]}]},
+    ],
+)  # fmt: skip
+def test_reading_the_organisations_back_takes_only_the_data_entities_details(
+    event: dict[str, Any],
+) -> None:
+    assert data_organisations(event) == frozenset()
+
+
 def test_request_ids_and_the_decision_are_entities() -> None:
     event = build()
     [request] = entities(event, codes.ENTITY_REQUEST_ID)
@@ -330,6 +378,9 @@ def test_hostile_values_from_the_wire_are_recorded_escaped() -> None:
         lambda: AuditedEndUser("A81001", (("", "x"),)),
         lambda: AuditedData("Flag", "", None),
         lambda: AuditedData("Flag", "f", 0),
+        lambda: AuditedData("Flag", "f", None, ""),
+        lambda: AuditedData("Flag", "f", None, "rzz"),
+        lambda: AuditedData("Flag", "f", None, "RZZ", ("RZZ", "R Z")),
         lambda: dataclasses.replace(FULL, request_id=""),
         lambda: dataclasses.replace(FULL, recorded=datetime(2024, 3, 1)),  # naive
         lambda: dataclasses.replace(FULL, event_id="not an id"),
@@ -397,7 +448,15 @@ def facts_strategy(
     patients = st.none() | unbarred | local.filter(lambda fact: not fact.startswith("|"))
     identifiers = st.lists(st.tuples(system, text), max_size=3).map(tuple)
     purposes = st.lists(st.sampled_from(list(codes.PURPOSES_OF_USE.values())), max_size=3)
-    data = st.builds(AuditedData, text, text, st.none() | st.integers(1, 10**9))
+    ods = st.from_regex(r"[A-Z0-9]{3,10}", fullmatch=True)
+    data = st.builds(
+        AuditedData,
+        text,
+        text,
+        st.none() | st.integers(1, 10**9),
+        st.none() | ods,
+        st.lists(ods, max_size=3).map(tuple),
+    )
     uri = st.from_regex(r"https://[a-z]{1,12}\.example(/[a-z0-9-]{1,10}){0,2}", fullmatch=True)
     offsets = st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))
     return st.builds(
@@ -438,12 +497,15 @@ def test_any_facts_build_a_valid_auditevent_and_one_canonical_line(facts: AuditF
     assert len(canonical.decode("utf-8").splitlines()) == 1
     assert json.loads(canonical) == event
     assert (facts.patient is None) == (entities(event, codes.ENTITY_PERSON) == [])
+    # The organisations read back from the bytes are exactly those the facts gave.
+    named = {ods for item in facts.data for ods in item.organisations}
+    assert data_organisations(json.loads(canonical)) == named
 
 
 def every_code_string() -> set[str]:
     found = [value for value in vars(codes).values() if isinstance(value, Code)]
     found += SUBTYPES
-    return {part for code in found for part in (code.system, code.code, code.display)} | {
+    return {part for code in found for part in (code.system, code.code, code.display, code.uri)} | {
         value for value in vars(codes).values() if isinstance(value, str)
     }
 
@@ -461,6 +523,7 @@ def test_every_string_written_is_a_code_or_comes_from_the_facts(facts: AuditFact
         facts.outcome_desc, facts.request_id, facts.correlation_id,
         *(fact_identifier(facts.patient) if facts.patient else ()),
         *(item.reference for item in facts.data),
+        *(ods for item in facts.data for ods in item.organisations),
         *((facts.decision.rule, facts.decision.detail) if facts.decision else ()),
         *((client.client_id, client.ods_code, client.network_address) if client else ()),
         *((user.organisation_ods,) if user else ()), *practitioners,

@@ -10,7 +10,12 @@ import json
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from gateway.audit.log import ORGANISATION, organisation_references
+from gateway.store.database import Database
+from gateway.store.schema import audit_events, audit_references
+from mappings import codes
 from tests.builders import PATIENT_NHS_NUMBER, ods_reference, service_request
 from tests.tokens import THIRD_ODS
 
@@ -134,6 +139,46 @@ def test_an_ig_lead_sees_every_event_its_organisation_took_part_in(
     (to_axx,) = _events(client, third_ig_token, entity=written)  # as the recipient
     assert _clients(to_axx) == {"demo-trust-crisis"}
     assert _about(_report(client, third_ig_token), referral) != []
+
+
+def test_whose_events_they_are_is_in_the_signed_bytes_and_nowhere_else(
+    client: TestClient,
+    database: Database,
+    third_token: dict[str, str],
+    trust_token: dict[str, str],
+    third_ig_token: dict[str, str],
+) -> None:
+    referral = _third_referral(client, third_token, trust_token)
+    _internal_referral(client)
+
+    # The Trust's read of AXX's referral, as AXX's IG lead is served it (the bytes hashed):
+    # the data entity names the referral's origin and parties, and no agent is added.
+    reads = _events(client, third_ig_token, entity=referral, subtype="read")
+    (read,) = [event for event in reads if _clients(event) == {"demo-trust-crisis"}]
+    (data,) = [
+        e for e in read["entity"] if e.get("what", {}).get("reference", "").startswith(referral)
+    ]
+    assert data["detail"] == [
+        {"type": codes.DETAIL_DATA_ORIGIN.uri, "valueString": THIRD_ODS},
+        {"type": codes.DETAIL_DATA_PARTY.uri, "valueString": THIRD_ODS},
+        {"type": codes.DETAIL_DATA_PARTY.uri, "valueString": "RZZ"},
+    ]
+    assert THIRD_ODS not in {
+        a.get("who", {}).get("identifier", {}).get("value") for a in read["agent"]
+    }
+
+    # Every "org" row of every event logged so far is exactly what its bytes vouch for.
+    with database.read() as connection:
+        events = connection.execute(select(audit_events.c.seq, audit_events.c.content))
+        contents = {seq: bytes(content) for seq, content in events}
+        rows: dict[int, set[tuple[str, str]]] = {seq: set() for seq in contents}
+        for seq, kind, value in connection.execute(
+            select(audit_references.c.event_seq, audit_references.c.kind, audit_references.c.value)
+        ):
+            if kind == ORGANISATION:
+                rows[seq].add((kind, value))
+    assert {seq: organisation_references(content) for seq, content in contents.items()} == rows
+    assert any(rows.values())
 
 
 def test_paging_holds_exactly_the_events_in_view(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from gateway.search.query import PagingLimits
 from gateway.services.resources import ResourceService
 from gateway.store.database import Database
-from gateway.store.participants import organisations_of
+from gateway.store.participants import Organisations, organisations_of
 from gateway.store.resources import ResourceStore
 from tests.builders import ods_reference, service_request
 
@@ -33,12 +33,13 @@ def test_a_version_is_looked_up_as_it_was_and_a_bare_id_as_it_is_now(
             ],
         )
 
-    assert found[("ServiceRequest", first.id, 1)] == {"AZZ", "RZZ"}
-    assert found[("ServiceRequest", first.id, 2)] == {"AZZ", "R1A"}
-    assert found[("ServiceRequest", first.id, None)] == {"AZZ", "R1A"}
-    assert found[("ServiceRequest", "not-stored", None)] == set()
-    assert found[("ServiceRequest", "not-stored", 1)] == set()
-    assert found[("AuditEvent", first.id, None)] == set()
+    # The requester AZZ is the origin and a party; the performer, a party.
+    assert found[("ServiceRequest", first.id, 1)] == Organisations("AZZ", {"AZZ", "RZZ"})
+    assert found[("ServiceRequest", first.id, 2)] == Organisations("AZZ", {"AZZ", "R1A"})
+    assert found[("ServiceRequest", first.id, None)] == Organisations("AZZ", {"AZZ", "R1A"})
+    assert found[("ServiceRequest", "not-stored", None)] == Organisations()
+    assert found[("ServiceRequest", "not-stored", 1)] == Organisations()
+    assert found[("AuditEvent", first.id, None)] == Organisations()
 
 
 def test_many_resources_are_looked_up_in_chunks(database: Database) -> None:
@@ -51,7 +52,6 @@ def test_many_resources_are_looked_up_in_chunks(database: Database) -> None:
     with database.read() as connection:
         found = organisations_of(connection, keys)
 
-    assert all(
-        found[("ServiceRequest", id_, v)] == {"AZZ", "RZZ"} for id_ in ids for v in (1, None)
-    )
+    stored = Organisations("AZZ", {"AZZ", "RZZ"})
+    assert all(found[("ServiceRequest", id_, v)] == stored for id_ in ids for v in (1, None))
     assert len(found) == len(keys)
