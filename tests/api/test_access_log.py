@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 
 from gateway.store.database import Database
 from gateway.store.schema import audit_events, resources
+from tests.audit_reading import event_rules
 from tests.builders import OTHER_NHS_NUMBER, PATIENT_NHS_NUMBER, service_request
 from tests.tokens import IG_LEAD, TRUST, access_token, assertion, bearer, token_form
 
@@ -71,10 +72,6 @@ def _data(event: dict[str, Any]) -> list[str]:
     ]
 
 
-def _rules(event: dict[str, Any]) -> list[str]:
-    return [entity["name"] for entity in event.get("entity", []) if "name" in entity]
-
-
 def _count(database: Database, table: Any) -> int:
     with database.read() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar() or 0)
@@ -128,9 +125,9 @@ def test_a_scenario_leaves_exactly_the_expected_events(
     ]
     read_refused = next(e for e in events if _summary(e)[:3] == ("read", "R", "4"))
     assert _data(read_refused) == [f"ServiceRequest/{other.json()['id']}/_history/1"]
-    assert _rules(read_refused) == ["access:organisation-not-party"]
+    assert event_rules(read_refused) == ["access:organisation-not-party"]
     no_token = next(e for e in events if _summary(e)[0] == "search-type")
-    assert _rules(no_token) == ["access:no-valid-token"]
+    assert event_rules(no_token) == ["access:no-valid-token"]
     create = [e for e in events if _summary(e)[0] == "create"][-1]
     assert _data(create) == [f"ServiceRequest/{request_id}/_history/1"]
     assert create["type"]["code"] == "rest"
@@ -183,7 +180,7 @@ def test_refusals_are_audited_with_what_is_known(
     assert ("read", "R", "4", "demo-trust-crisis", None) in failures
     assert ("search-type", "E", "4", "demo-provider-epr", None) in failures
     scoped = next(e for e in refused if _summary(e)[3] == "demo-trust-crisis")
-    assert _rules(scoped) == ["access:scope-not-granted"]
+    assert event_rules(scoped) == ["access:scope-not-granted"]
 
 
 def test_token_refusals_name_the_rule(anonymous: TestClient, ig_token: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_consent_enforcement import consent
 from tests.api.test_datasets import example, push
+from tests.audit_reading import event_references
 from tests.builders import (
     OTHER_NHS_NUMBER,
     PATIENT_NHS_NUMBER,
@@ -83,21 +84,13 @@ def _names(event: dict[str, Any]) -> list[str]:
     return [str(entity["name"]) for entity in event.get("entity", []) if "name" in entity]
 
 
-def _references(event: dict[str, Any]) -> list[str]:
-    return [
-        str(entity["what"]["reference"])
-        for entity in event.get("entity", [])
-        if "reference" in entity.get("what", {})
-    ]
-
-
 def _assert_refused_in_log(
     client: TestClient, ig: dict[str, str], subtype: str, reference: str, rule: str
 ) -> None:
     events = [
         event
         for event in _refusals(client, ig, subtype)
-        if any(ref.startswith(reference) for ref in _references(event))
+        if any(ref.startswith(reference) for ref in event_references(event))
     ]
     assert events, f"no refused {subtype} of {reference} in the access log"
     assert any(name.startswith(rule) for name in _names(events[0])), _names(events[0])

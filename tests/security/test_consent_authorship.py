@@ -20,6 +20,7 @@ from gateway.store.database import Database
 from gateway.store.schema import audit_events, resources
 from tests.api.test_consent_enforcement import consent
 from tests.api.test_datasets import example, push
+from tests.audit_reading import event_rules
 from tests.builders import (
     PATIENT_NHS_NUMBER,
     TRUST_ODS,
@@ -90,10 +91,6 @@ def _refusals(database: Database, client_id: str, subtype: str) -> list[dict[str
         return [json.loads(row) for row in rows]
 
 
-def _rules(event: dict[str, Any]) -> list[str]:
-    return [entity["name"] for entity in event.get("entity", []) if "name" in entity]
-
-
 def _data(event: dict[str, Any]) -> list[str]:
     return [
         entity["what"]["reference"]
@@ -146,7 +143,7 @@ def test_a_third_organisation_cannot_override_the_providers_dissent(
     assert _consents(database) == before
     (refusal,) = _refusals(database, THIRD_PROVIDER, "create")
     assert refusal["action"] == "C"
-    assert _rules(refusal) == ["access:forbidden"]
+    assert event_rules(refusal) == ["access:forbidden"]
 
     # In its own name: accepted as AXX's statement about AXX's records, and so it says
     # nothing about the provider's referral: the Trust is still refused, on the
@@ -193,7 +190,7 @@ def test_a_consent_naming_another_organisation_is_refused(
     assert _consents(database) == before
     refusals = _refusals(database, THIRD_PROVIDER, "create")
     assert len(refusals) == 2
-    assert all(_rules(event) == ["access:forbidden"] for event in refusals)
+    assert all(event_rules(event) == ["access:forbidden"] for event in refusals)
 
 
 # -- (d) a statement dated in the future ------------------------------------------------
@@ -254,7 +251,7 @@ def test_the_trust_cannot_change_the_providers_consent(
     assert len(refusals) == 2
     for event in refusals:
         assert event["action"] == "U"
-        assert _rules(event) == ["access:organisation-not-author"]
+        assert event_rules(event) == ["access:organisation-not-author"]
         assert _patients(event) == [PATIENT_NHS_NUMBER]
         assert f"Consent/{dissent['id']}" in " ".join(_data(event))
 
@@ -294,4 +291,4 @@ def test_a_dissent_given_to_the_trust_governs_the_trusts_records_only(
     assert "consent:dissent" in _issue(refused)["diagnostics"]
     assert client.get(task_path, headers=trust_token).json()["meta"]["versionId"] == "1"
     (event,) = _refusals(database, TRUST, "update")
-    assert _rules(event) == ["consent:dissent"]
+    assert event_rules(event) == ["consent:dissent"]

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
+from tests.audit_reading import event_references, event_rules
 from tests.exchange.support import gateway, handover, push, push_config
 from tests.tokens import (
     IG_LEAD,
@@ -70,15 +71,6 @@ def _events(client: TestClient, **params: str) -> list[dict[str, Any]]:
     return [entry["resource"] for entry in response.json().get("entry", [])]
 
 
-def _references(event: dict[str, Any]) -> list[str]:
-    named = [entity.get("what", {}) for entity in event.get("entity", [])]
-    return [what["reference"] for what in named if "reference" in what]
-
-
-def _rules(event: dict[str, Any]) -> list[str]:
-    return [str(entity["name"]) for entity in event.get("entity", []) if "name" in entity]
-
-
 def test_listing_deliveries_needs_the_scope_and_the_refusal_is_logged(
     client: TestClient,
 ) -> None:
@@ -92,8 +84,8 @@ def test_listing_deliveries_needs_the_scope_and_the_refusal_is_logged(
     assert "system/ServiceRequest.s" in response.json()["issue"][0]["diagnostics"]
     assert "insufficient_scope" in response.headers["WWW-Authenticate"]
     (refused,) = _events(client, agent=PROVIDER, outcome="4")
-    assert SCOPE_NOT_GRANTED in _rules(refused)
-    assert _references(refused) == []
+    assert SCOPE_NOT_GRANTED in event_rules(refused)
+    assert event_references(refused) == []
 
 
 def test_every_listing_is_an_audit_event_naming_what_it_showed(client: TestClient) -> None:
@@ -104,7 +96,7 @@ def test_every_listing_is_an_audit_event_naming_what_it_showed(client: TestClien
     assert listed.status_code == 200, listed.text
     assert len(listed.json()["deliveries"]) == 1
     (event,) = _events(client, agent=PROVIDER, outcome="0")
-    assert f"ServiceRequest/{service_request_id}" in _references(event)
+    assert f"ServiceRequest/{service_request_id}" in event_references(event)
     people = [e.get("what", {}).get("identifier", {}).get("value") for e in event["entity"]]
     assert "9434765919" in people
 
@@ -118,7 +110,7 @@ def test_another_organisation_sees_none_of_the_providers_deliveries(client: Test
     assert listed.status_code == 200, listed.text
     assert listed.json()["deliveries"] == []
     (event,) = _events(client, agent=THIRD_PROVIDER, outcome="0")
-    assert _references(event) == []
+    assert event_references(event) == []
 
 
 def test_an_operator_sees_every_organisations_deliveries(client: TestClient) -> None:
@@ -130,4 +122,4 @@ def test_an_operator_sees_every_organisations_deliveries(client: TestClient) -> 
     (delivery,) = listed.json()["deliveries"]
     assert delivery["service_request"] == f"ServiceRequest/{service_request_id}"
     (event,) = _events(client, agent=OPERATOR, outcome="0")
-    assert f"ServiceRequest/{service_request_id}" in _references(event)
+    assert f"ServiceRequest/{service_request_id}" in event_references(event)

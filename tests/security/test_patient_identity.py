@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from gateway.store.database import Database
 from gateway.store.schema import audit_events, resource_versions, resources
 from tests.api.test_consent_enforcement import consent
+from tests.audit_reading import event_rules
 from tests.builders import (
     NHS,
     OTHER_NHS_NUMBER,
@@ -110,10 +111,6 @@ def _events(database: Database, client_id: str, subtype: str, outcome: int) -> l
         return [json.loads(row) for row in rows]
 
 
-def _rules(event: dict[str, Any]) -> list[str]:
-    return [entity["name"] for entity in event.get("entity", []) if "name" in entity]
-
-
 def _patients(event: dict[str, Any]) -> list[tuple[str, str]]:
     """The people an AuditEvent names: (system, value) of each patient entity."""
     return [
@@ -155,7 +152,7 @@ def test_a_subject_that_names_nobody_known_is_refused_at_that_element(
     assert _stored(database) == before
     (refusal,) = _events(database, PROVIDER, "create", 4)
     assert refusal["action"] == "C"
-    assert _rules(refusal) == [NOT_ESTABLISHED]
+    assert event_rules(refusal) == [NOT_ESTABLISHED]
     assert _patients(refusal) == []  # nobody can be named from what names nobody
 
 
@@ -178,7 +175,7 @@ def test_an_update_naming_the_person_in_a_form_nobody_can_be_sure_of_is_refused(
     assert read["meta"]["versionId"] == "1"
     assert read["subject"] == referral["subject"]
     (refusal,) = _events(database, PROVIDER, "update", 4)
-    assert _rules(refusal) == [NOT_ESTABLISHED]
+    assert event_rules(refusal) == [NOT_ESTABLISHED]
     assert _patients(refusal) == [(NHS, PATIENT_NHS_NUMBER)]
 
 
@@ -196,7 +193,7 @@ def test_a_reference_to_a_patient_stored_here_is_that_person_and_their_dissent_a
     assert _stored(database) == before
     (refusal,) = _events(database, PROVIDER, "create", 4)
     assert _patients(refusal) == [(NHS, PATIENT_NHS_NUMBER)]
-    assert _rules(refusal) == ["consent:dissent"]
+    assert event_rules(refusal) == ["consent:dissent"]
 
 
 def test_a_record_written_by_reference_is_that_persons_in_the_log_and_in_searches(
@@ -240,7 +237,7 @@ def test_a_reference_to_another_organisations_patient_is_not_one_stored_here(
     assert _issue(response)["expression"] == ["ServiceRequest.subject.reference"]
     assert _stored(database) == before
     (refusal,) = _events(database, THIRD_PROVIDER, "create", 4)
-    assert _rules(refusal) == [NOT_ESTABLISHED]
+    assert event_rules(refusal) == [NOT_ESTABLISHED]
 
 
 def test_a_record_whose_type_has_a_patient_must_name_one(
@@ -278,7 +275,7 @@ def test_a_local_identifier_in_another_organisations_system_is_refused(
     assert "C-000417" not in response.text
     assert _stored(database) == before
     (refusal,) = _events(database, THIRD_PROVIDER, "create", 4)
-    assert _rules(refusal) == [NOT_ESTABLISHED]
+    assert event_rules(refusal) == [NOT_ESTABLISHED]
 
 
 def test_a_dissent_recorded_against_a_local_identifier_stops_that_persons_referral(
@@ -320,4 +317,4 @@ def test_a_stored_record_whose_person_is_not_known_is_never_shared(
     assert found.json().get("total") == 0
     assert client.get(path).status_code == 200  # its author still reads its own record
     (event,) = _events(database, "demo-trust-crisis", "read", 4)
-    assert _rules(event) == [PATIENT_UNKNOWN]
+    assert event_rules(event) == [PATIENT_UNKNOWN]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.audit_reading import event_clients, event_references, event_rules
 from tests.builders import service_request
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -21,23 +22,6 @@ def _refusals(client: TestClient, ig: dict[str, str], **params: str) -> list[dic
     )
     assert response.status_code == 200, response.text
     return [entry["resource"] for entry in response.json().get("entry", [])]
-
-
-def _references(event: dict[str, Any]) -> list[str]:
-    named = [entity.get("what", {}) for entity in event.get("entity", [])]
-    return [what["reference"] for what in named if "reference" in what]
-
-
-def _rules(event: dict[str, Any]) -> list[str]:
-    return [str(entity["name"]) for entity in event.get("entity", []) if "name" in entity]
-
-
-def _clients(event: dict[str, Any]) -> list[str]:
-    return [
-        agent["who"]["identifier"]["value"]
-        for agent in event["agent"]
-        if agent.get("who", {}).get("identifier", {}).get("system", "").endswith("/client-id")
-    ]
 
 
 def test_a_delete_of_another_organisations_record_is_refused_and_logged(
@@ -58,9 +42,9 @@ def test_a_delete_of_another_organisations_record_is_refused_and_logged(
     (event,) = _refusals(client, ig_token, subtype="delete", agent="test-third-provider")
     assert event["action"] == "D"
     assert event["outcomeDesc"] == "DELETE is not allowed at this URL."
-    assert f"ServiceRequest/{created['id']}" in _references(event)
-    assert METHOD_NOT_ALLOWED in _rules(event)
-    assert _clients(event) == ["test-third-provider"]
+    assert f"ServiceRequest/{created['id']}" in event_references(event)
+    assert METHOD_NOT_ALLOWED in event_rules(event)
+    assert event_clients(event) == ["test-third-provider"]
 
 
 def test_a_refused_method_without_a_token_is_logged_too(
@@ -72,11 +56,11 @@ def test_a_refused_method_without_a_token_is_logged_too(
     events = [
         event
         for event in _refusals(anonymous, ig_token, subtype="delete")
-        if "ServiceRequest/abc" in _references(event)
+        if "ServiceRequest/abc" in event_references(event)
     ]
     (event,) = events
-    assert _clients(event) == []
-    assert METHOD_NOT_ALLOWED in _rules(event)
+    assert event_clients(event) == []
+    assert METHOD_NOT_ALLOWED in event_rules(event)
 
 
 @pytest.mark.parametrize(
@@ -109,5 +93,5 @@ def test_every_route_refuses_a_method_it_does_not_take_in_the_log(
     assert response.headers["Allow"] == allowed
     assert response.json()["issue"][0]["code"] == "not-supported"
     (event,) = _refusals(anonymous, ig_token, subtype=subtype, agent="test-third-provider")
-    assert METHOD_NOT_ALLOWED in _rules(event)
+    assert METHOD_NOT_ALLOWED in event_rules(event)
     assert event["outcomeDesc"] == response.json()["issue"][0]["diagnostics"]
