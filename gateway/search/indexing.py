@@ -57,6 +57,16 @@ def index_rows(
     return list(rows)
 
 
+def indexes_person(resource_type: str, param: str) -> bool:
+    """Whether `param` searches the element naming the person the record is about, so
+    that the person's identifier is indexed under `param:identifier` for every record
+    (however it named them)."""
+    parameter = parameters_for(resource_type).get(param)
+    return parameter is not None and any(
+        _is_patient_element(resource_type, parameter, path) for path in parameter.paths
+    )
+
+
 def _is_patient_element(resource_type: str, parameter: SearchParameter, path: str) -> bool:
     return parameter.type is ParamType.REFERENCE and path == PATIENT_ELEMENTS.get(resource_type)
 

@@ -75,6 +75,9 @@ class TokenCriterion:
 class ReferenceCriterion:
     param: str
     references: tuple[str, ...]  # any of
+    # The people (system, value) the referenced Patients stored here were established to
+    # be (the service fills it in): a record that named one by identifier matches too.
+    people: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ def establish_patient(
         system for party in parties for system in local_systems.get(party.ods_code, ())
     )
     patient_id = referenced_patient(resource_type, resource)
-    referenced = _patient(store, patient_id, writer) if patient_id is not None else None
+    referenced = stored_person(store, patient_id, writer) if patient_id is not None else None
     try:
         return patient_fact(resource_type, resource, local_systems=systems, referenced=referenced)
     except ContentError as error:
@@ -50,11 +50,12 @@ def establish_patient(
         raise InvalidContent(error.issues, business_rule=True) from None
 
 
-def _patient(store: ResourceStore, patient_id: str, writer: str | None) -> str | None:
-    """The person's identifier recorded for a stored Patient the writer may see."""
+def stored_person(store: ResourceStore, patient_id: str, seen_by: str | None) -> str | None:
+    """The person's identifier recorded for a stored Patient that `seen_by` (an ODS
+    code; None for the gateway itself) may see: None when there is none such."""
     record = store.current("Patient", patient_id)
     if record is None or record.facts is None:
         return None
-    if writer is not None and not store.is_party("Patient", patient_id, writer):
+    if seen_by is not None and not store.is_party("Patient", patient_id, seen_by):
         return None
     return record.facts.patient

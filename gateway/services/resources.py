@@ -28,8 +28,8 @@ from gateway.errors import (
     NotFound,
     PreconditionFailed,
 )
-from gateway.search.indexing import index_rows
-from gateway.search.query import PagingLimits, SearchQuery, parse_search
+from gateway.search.indexing import index_rows, indexes_person
+from gateway.search.query import PagingLimits, ReferenceCriterion, SearchQuery, parse_search
 from gateway.services.access_trail import (
     NOT_AUTHOR,
     NOT_PARTY,
@@ -38,7 +38,7 @@ from gateway.services.access_trail import (
 )
 from gateway.services.consent_authors import check_consent_record
 from gateway.services.handover_updates import HandoverUpdates
-from gateway.services.patients import LocalSystems, establish_patient
+from gateway.services.patients import LocalSystems, establish_patient, stored_person
 from gateway.services.senders import check_sender, parties_of
 from gateway.services.sharing import SharingPolicy, refusal, sharing_facts
 from gateway.store.resources import (
@@ -57,10 +57,12 @@ from mappings.issues import ContentError
 from mappings.parties import (
     DIRECTORY_TYPES,
 )
+from mappings.patients import fact_identifier
 from mappings.resource_validation import check_safe_content, check_uk_core, validate_structure
 from mappings.sharing import without_free_text
 
 Clock = Callable[[], datetime]
+_PATIENT_REFERENCE = "Patient/"
 # Version ids are ASCII digits that fit every database's integer column.
 _VERSION_ID = re.compile(r"[1-9][0-9]{0,8}")
 
@@ -323,6 +325,7 @@ class ResourceService:
     def search(self, query: SearchQuery) -> SearchPage:
         self.authorise(query.resource_type, Interaction.SEARCH)
         sharing = self._sharing.search_filter() if self._sharing is not None else None
+        query = self._naming_people(query)
         page = self._store.search(query, visible_to=self._visible_to, sharing=sharing)
         included = page.included
         if self._caller is not None:
@@ -334,6 +337,32 @@ class ResourceService:
             matches=[self._shown(record) for record in page.matches],
             included=[self._shown(record) for record in included],
         )
+
+    def _naming_people(self, query: SearchQuery) -> SearchQuery:
+        """A search by `Patient/<id>` finds every record about that person, however it
+        named them: records written with the NHS number (or a local identifier) never
+        carried the reference. The Patient, as the caller may see it, says who it is."""
+        return replace(
+            query,
+            criteria=tuple(
+                self._with_people(criterion)
+                if isinstance(criterion, ReferenceCriterion)
+                and indexes_person(query.resource_type, criterion.param)
+                else criterion
+                for criterion in query.criteria
+            ),
+        )
+
+    def _with_people(self, criterion: ReferenceCriterion) -> ReferenceCriterion:
+        people: list[tuple[str, str]] = []
+        for reference in criterion.references:
+            if not reference.startswith(_PATIENT_REFERENCE):
+                continue
+            patient_id = reference.removeprefix(_PATIENT_REFERENCE)
+            person = stored_person(self._store, patient_id, self._visible_to)
+            if person is not None:
+                people.append(fact_identifier(person))
+        return replace(criterion, people=tuple(people))
 
     def _hidden(self, record: StoredResource | None) -> None:
         """The caller is told "not found" either way; the access log, for the IG, says

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 
+from gateway.search.indexing import IDENTIFIER_MODIFIER
 from gateway.search.query import (
     Criterion,
     DateCriterion,
@@ -30,13 +31,29 @@ def criterion_condition(
         return _last_updated_match(resources.c.last_updated, criterion)
     # The _lastUpdated window is repeated on the index rows (which carry the same
     # last_updated), so the index range scan itself is bounded by it.
+    matched = and_(search_index.c.param == criterion.param, _index_match(criterion))
+    if isinstance(criterion, ReferenceCriterion) and criterion.people:
+        matched = or_(matched, _person_match(criterion))
     return resources.c.id.in_(
         select(search_index.c.resource_id).where(
             search_index.c.resource_type == resource_type,
-            search_index.c.param == criterion.param,
-            _index_match(criterion),
+            matched,
             *(_last_updated_match(search_index.c.last_updated, w) for w in window),
         )
+    )
+
+
+def _person_match(criterion: ReferenceCriterion) -> ColumnElement[bool]:
+    """Records that named the referenced Patients' people by identifier: every record's
+    person is indexed under the parameter's :identifier rows (gateway.search.indexing)."""
+    return and_(
+        search_index.c.param == criterion.param + IDENTIFIER_MODIFIER,
+        or_(
+            *(
+                and_(search_index.c.system == system, search_index.c.value == value)
+                for system, value in criterion.people
+            )
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from gateway.search.indexing import (
     INDEXED_TEXT_LENGTH,
     IndexRow,
     index_rows,
+    indexes_person,
     normalise_reference,
 )
 from mappings.fhir_dates import EARLIEST, LATEST
@@ -282,3 +283,12 @@ def test_a_url_whose_last_segments_are_not_a_resource_type_is_not_a_reference() 
     assert normalise_reference("https://fhir.nhs.uk/Id/nhs-number") is None
     assert normalise_reference("Identifier/abc") is None
     assert normalise_reference("https://example.org/fhir/Bundle/b1") == "Bundle/b1"
+
+
+def test_the_parameters_on_the_persons_element_are_known_as_such() -> None:
+    assert indexes_person("ServiceRequest", "subject")
+    assert indexes_person("ServiceRequest", "patient")
+    assert indexes_person("Task", "patient")
+    assert not indexes_person("ServiceRequest", "requester")
+    assert not indexes_person("ServiceRequest", "no-such-parameter")
+    assert not indexes_person("Organization", "identifier")

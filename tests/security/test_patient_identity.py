@@ -28,6 +28,7 @@ from tests.builders import (
     OTHER_NHS_NUMBER,
     PATIENT_NHS_NUMBER,
     communication,
+    nhs_identifier,
     ods_reference,
     patient,
     service_request,
@@ -318,3 +319,52 @@ def test_a_stored_record_whose_person_is_not_known_is_never_shared(
     assert client.get(path).status_code == 200  # its author still reads its own record
     (event,) = _events(database, "demo-trust-crisis", "read", 4)
     assert event_rules(event) == [PATIENT_UNKNOWN]
+
+
+def _found(client: TestClient, headers: dict[str, str] | None = None, **params: str) -> set[str]:
+    response = client.get("/fhir/ServiceRequest", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return {entry["resource"]["id"] for entry in response.json().get("entry", [])}
+
+
+def test_a_search_by_the_patients_reference_finds_every_record_about_that_person(
+    client: TestClient,
+) -> None:
+    """However a record named the person (the NHS number, or the Patient), a search by
+    the Patient finds it: a Trust integrator holding the Patient must not miss a referral
+    written with the NHS number alone."""
+    person = _created(client, patient(OTHER_NHS_NUMBER))
+    by_number = _created(
+        client, service_request(subject={"identifier": nhs_identifier(OTHER_NHS_NUMBER)})
+    )
+    by_reference = _created(
+        client, service_request(subject={"reference": f"Patient/{person['id']}"})
+    )
+    someone_else = _created(client, service_request())
+
+    for param in ("subject", "patient"):
+        found = _found(client, **{param: f"Patient/{person['id']}"})
+        assert found == {by_number["id"], by_reference["id"]}
+        assert someone_else["id"] not in found
+    assert _found(client, subject=person["id"]) == {by_number["id"], by_reference["id"]}
+
+
+def test_a_search_by_a_patient_the_caller_cannot_see_resolves_to_nobody(
+    client: TestClient, third_token: dict[str, str]
+) -> None:
+    """AXX cannot see AZZ's Patient: searching by it finds none of AXX's own records
+    about the same NHS number, so the search cannot be used to learn whom it names."""
+    person = _created(client, patient(OTHER_NHS_NUMBER))
+    own = _created(
+        client,
+        service_request(
+            subject={"identifier": nhs_identifier(OTHER_NHS_NUMBER)},
+            requester=ods_reference(THIRD_ODS),
+        ),
+        third_token,
+    )
+
+    assert _found(client, third_token, subject=f"Patient/{person['id']}") == set()
+    assert _found(client, third_token, **{"subject:identifier": f"{NHS}|{OTHER_NHS_NUMBER}"}) == {
+        own["id"]
+    }
