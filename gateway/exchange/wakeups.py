@@ -34,20 +34,29 @@ async def ring_on_notify(url: URL, doorbells: Sequence[Doorbell]) -> None:
     failures = 0
     while True:
         try:
-            async with await psycopg.AsyncConnection.connect(
-                libpq_conninfo(url), autocommit=True
-            ) as connection:
+            connection = await psycopg.AsyncConnection.connect(libpq_conninfo(url), autocommit=True)
+            try:
                 await connection.execute(f"LISTEN {WAKE_CHANNEL}")
                 failures = 0
                 _ring(doorbells)
                 async for _ in connection.notifies():
                     _ring(doorbells)
+            finally:
+                await _close(connection)
         except psycopg.Error as error:
             # The message may name the host; never data. The poll covers the gap.
             log.warning("delivery.listen_failed", error_type=type(error).__name__)
         pause = RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS) - 1)]
         failures += 1
         await anyio.sleep(pause)
+
+
+async def _close(connection: psycopg.AsyncConnection[object]) -> None:
+    """Close it whatever stopped the listener. `async with` closed it only after a
+    rollback, which a cancelled scope interrupts again at any wait inside it, leaving the
+    connection open for the collector (a ResourceWarning, and a server session, later)."""
+    with anyio.CancelScope(shield=True):
+        await connection.close()
 
 
 def _ring(doorbells: Sequence[Doorbell]) -> None:

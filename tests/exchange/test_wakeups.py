@@ -5,12 +5,15 @@ delivers a backlog and stops when asked, on both databases."""
 
 from __future__ import annotations
 
+import gc
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import httpx
+import psycopg
 import pytest
 import respx
 from fastapi.testclient import TestClient
@@ -151,3 +154,32 @@ def test_the_running_worker_delivers_a_backlog_and_stops_when_asked(
 
 # Valid NHS numbers (Modulus 11), one person each, so no delivery waits for another.
 NHS_NUMBERS = ("9434765919", "9434765870", "9434765862", "9434765854", "9434765846")
+
+
+def test_a_listener_stopped_mid_cleanup_still_closes_its_connection(
+    postgresql: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping cancels the listener, and a cancelled scope interrupts every wait inside
+    it again: a rollback that waits (here made to, as one with I/O to do does) used to end
+    the cleanup before the close, leaving the connection to the garbage collector (seen
+    as a ResourceWarning failing whatever test ran next)."""
+    rollback = psycopg.AsyncConnection.rollback
+
+    async def rollback_that_waits(self: psycopg.AsyncConnection[object]) -> None:
+        await anyio.sleep(0)
+        await rollback(self)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "rollback", rollback_that_waits)
+
+    async def scenario() -> None:
+        doorbell = Doorbell()
+        async with anyio.create_task_group() as group:
+            group.start_soon(ring_on_notify, postgresql.url, [doorbell])
+            await doorbell.wait(10)  # rung once it listens
+            group.cancel_scope.cancel()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        anyio.run(scenario)
+        gc.collect()
+    assert [w.message for w in caught if issubclass(w.category, ResourceWarning)] == []
