@@ -71,7 +71,7 @@ def capability_statement(base_url: str, published: str) -> dict[str, Any]:
                 "resource": [_resource(t) for t in SUPPORTED_RESOURCE_TYPES],
                 "operation": [
                     {
-                        # FHIR R4's own definition; BaRS referral messages (README).
+                        # FHIR R4's own definition; BaRS referral messages (docs/handovers.md).
                         "name": "process-message",
                         "definition": PROCESS_MESSAGE_DEFINITION,
                         "documentation": (

@@ -1,7 +1,7 @@
 """Per-client token buckets, kept in the process.
 
 Each gateway process keeps its own buckets, so with N processes a client may reach N
-times its configured rate; size the limit per process (the README says so).
+times its configured rate; size the limit per process (docs/access.md says so).
 """
 
 from __future__ import annotations

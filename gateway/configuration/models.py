@@ -29,7 +29,7 @@ ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator
 # data origin or recipient), or, for the one IG lead of the organisation that operates
 # the gateway, every organisation's.
 AccessLogView = Literal["own-organisation", "system-wide"]
-# The gateway's own purposes of use (CodeSystem purpose-of-use, listed in the README),
+# The gateway's own purposes of use (CodeSystem purpose-of-use, listed in docs/access.md),
 # the same three a data-sharing agreement names.
 PurposeOfUse = Literal["direct-care", "safeguarding", "service-improvement"]
 

@@ -256,7 +256,7 @@ def test_the_trust_cannot_change_the_providers_consent(
         assert f"Consent/{dissent['id']}" in " ".join(_data(event))
 
 
-# -- the README's worked example: a dissent given to the Trust ----------------------------
+# -- docs/consent.md's worked example: a dissent given to the Trust ----------------------------
 
 
 def test_a_dissent_given_to_the_trust_governs_the_trusts_records_only(
