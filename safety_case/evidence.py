@@ -16,7 +16,7 @@ from pathlib import Path
 _ANCHOR_NOISE = re.compile(r"[^\w\- ]")
 
 
-def test_ids(module: Path, relative_to: Path) -> set[str]:
+def collected_ids(module: Path, relative_to: Path) -> set[str]:
     """The node ids (without parameters) that pytest collects from one test module."""
     tree = ast.parse(module.read_text(encoding="utf-8"), filename=str(module))
     prefix = module.relative_to(relative_to).as_posix()
@@ -50,7 +50,7 @@ def missing_tests(node_ids: Iterable[str], root: Path) -> list[str]:
         if file not in found:
             module = root / file
             is_test_module = module.is_file() and module.name.startswith("test_")
-            found[file] = test_ids(module, root) if is_test_module else set()
+            found[file] = collected_ids(module, root) if is_test_module else set()
         if node_id not in found[file]:
             missing.append(node_id)
     return missing
