@@ -6,7 +6,9 @@ compared with a fresh rendering to tell whether it is stale.
 
 from __future__ import annotations
 
-from safety_case.hazard_log import Assessment, Control, Hazard, HazardLog, Owner
+from collections import Counter
+
+from safety_case.hazard_log import Assessment, Control, Hazard, HazardLog, Owner, Status
 from safety_case.matrix import (
     ACCEPTABILITY,
     CONSEQUENCE_MEANING,
@@ -94,6 +96,16 @@ def _method() -> list[str]:
         "\n".join([header, rule, *rows]),
         "### Acceptability",
         "\n".join(["| Rating | Meaning |", "|---:|---|", *acceptability]),
+        "### Hazard status",
+        "\n".join(
+            [
+                "- **open**: not all of the manufacturer's clinical risk management actions "
+                "for the hazard are complete",
+                "- **transferred**: the manufacturer's actions are complete, the deploying "
+                "organisation's are not",
+                "- **closed**: every action for the hazard is complete",
+            ]
+        ),
         "### Evidence",
         "Each manufacturer's control names the pytest node ids that prove it; a node id "
         "without `[parameters]` stands for every parametrisation (SQLite and PostgreSQL). "
@@ -116,8 +128,18 @@ def _summary(log: HazardLog) -> list[str]:
         f"| {h.residual.rating} | {h.status.value} | {', '.join(h.mitigated_by)} |"
         for h in log.hazards
     ]
+    by_rating = Counter(h.residual.rating for h in log.hazards)
+    by_status = Counter(h.status.value for h in log.hazards)
+    counts = (
+        f"{len(log.hazards)} hazards. Residual risk: "
+        + ", ".join(f"{by_rating[r]} rated {r}" for r in sorted(by_rating, reverse=True))
+        + ". Status: "
+        + ", ".join(f"{by_status[s.value]} {s.value}" for s in Status if by_status[s.value])
+        + "."
+    )
     return [
         "## Summary",
+        counts,
         "\n".join(
             [
                 "| Hazard | Title | Initial | Residual | Status | Mitigated by |",

@@ -57,3 +57,12 @@ def test_without_pending_evidence_there_is_no_banner(tmp_path: Path) -> None:
 def test_the_same_log_gives_the_same_report(tmp_path: Path) -> None:
     path = make_repository(tmp_path)
     assert render(load(path)) == render(load(path))
+
+
+def test_the_summary_counts_hazards_by_residual_rating_and_status(tmp_path: Path) -> None:
+    low = {"likelihood": "very low", "consequence": "major", "rating": 2}
+    log = hazard_log(hazard(), hazard(id="H02", residual=low, status="open"))
+    report = render(load(make_repository(tmp_path, log)))
+    assert (
+        "2 hazards. Residual risk: 1 rated 3, 1 rated 2. Status: 1 open, 1 transferred." in report
+    )
