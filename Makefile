@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck imports unit chromium bench clean
+.PHONY: run test lint typecheck imports unit chromium safety bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=...)")'
@@ -44,6 +44,11 @@ chromium:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
 	}
+
+## The clinical safety case: check the hazard log's evidence and render docs/safety/safety-case.md.
+## Fails on a missing test, pending evidence (SAFETY_ALLOW_PENDING=1 to allow) or a stale report.
+safety: $(STAMP)
+	$(BIN)/python -m safety_case
 
 ## Benchmarks (not part of `make test`): see bench/README.md.
 bench: $(STAMP)
