@@ -33,7 +33,7 @@ from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.refused_methods import RoutedMethods
 from gateway.api.runtime import Runtime, utc_now
 from gateway.api.transactions import TransactionGate
-from gateway.audit.keys import load_audit_signing_key
+from gateway.audit.keys import KeyHistory, load_audit_signing_key
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
@@ -76,7 +76,14 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         settings.audit_signing_key,
         name=audit_log_origin(config),
         generate_if_missing=settings.env == "dev",
+        descriptor=settings.audit_signing_key_fd,
     )
+    audit_keys = KeyHistory.of(audit_key, config.audit_log.retired_signing_keys)
+    if len(audit_keys.public_keys) != len(config.audit_log.retired_signing_keys) + 1:
+        raise ConfigurationError(
+            "the audit checkpoint key (GATEWAY_AUDIT_SIGNING_KEY) is also listed in "
+            "audit-log.yaml retired_signing_keys: a retired key signs no more"
+        )
     policy = SequencingPolicy(
         checkpoint_every_events=settings.audit_checkpoint_every_events,
         checkpoint_every=timedelta(seconds=settings.audit_checkpoint_every_seconds),
@@ -88,6 +95,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         tokens=tokens,
         rate_limiter=RateLimiter(),
         audit_key=audit_key,
+        audit_keys=audit_keys,
         sequencer=Sequencer(audit_key, policy),
         clock=clock or utc_now,
     )

@@ -49,7 +49,7 @@ def _verify(runtime: Runtime) -> int:
         total = sequenced_count(connection)
         progress = _ProgressBar(total) if sys.stderr.isatty() else None
         report = verify_database(
-            connection, runtime.audit_key, progress=progress.update if progress else None
+            connection, runtime.audit_keys, progress=progress.update if progress else None
         )
         if progress:
             progress.finish()
@@ -72,7 +72,7 @@ def _verify(runtime: Runtime) -> int:
 def _export(runtime: Runtime, directory: Path) -> int:
     try:
         with runtime.database.write() as connection:
-            summary = export_log(connection, directory, runtime.audit_key)
+            summary = export_log(connection, directory, runtime.audit_keys)
             # The export holds every patient's access history: it is itself audited.
             record_gateway_event(
                 connection,
@@ -93,7 +93,7 @@ def _export(runtime: Runtime, directory: Path) -> int:
 def _archive(runtime: Runtime, directory: Path, before: datetime) -> int:
     try:
         with runtime.database.write() as connection:
-            outcome = archive_before(connection, before, directory, runtime.audit_key)
+            outcome = archive_before(connection, before, directory, runtime.audit_keys)
             if outcome.export is None:
                 print("nothing to archive: no attested events before that date")
                 return 0
