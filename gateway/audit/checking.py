@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import replace
+from itertools import pairwise
 
 from sqlalchemy import Connection, func, select
 
@@ -68,7 +69,7 @@ def check_consistency(
     checkpoints: the first that fails as (the older one's size, problem), or None. It
     checks the interior hashes the gateway's own proofs are built from."""
     tree = StoredTree(connection)
-    for older, newer in zip(signed, signed[1:], strict=False):
+    for older, newer in pairwise(signed):
         old, new = older.checkpoint, newer.checkpoint
         try:
             path = tree.hashes(consistency_path(old.tree_size, new.tree_size), new.tree_size)

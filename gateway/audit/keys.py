@@ -19,7 +19,6 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from sqlalchemy.engine import make_url
 
 from gateway.audit.checkpoint import KeyPeriod, key_id

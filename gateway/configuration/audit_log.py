@@ -152,7 +152,8 @@ def resolve(path: Path, entries: AuditLogEntries) -> AuditLogConfig:
         if entry.file is not None:
             witnesses.append(FileWitness(entry.name, located(entry.file)))
             continue
-        assert entry.url is not None and entry.token_file is not None
+        assert entry.url is not None
+        assert entry.token_file is not None
         try:
             token = located(entry.token_file).read_text(encoding="utf-8").strip()
         except OSError:
