@@ -23,9 +23,11 @@ from gateway.api import (
     metrics,
     oauth,
     registrations,
+    witness_routes,
 )
 from gateway.api.access_log import commit_in_own_transaction
 from gateway.api.audit_sequencing import sequence_audit_log
+from gateway.api.audit_witnessing import WitnessMetrics, witness_audit_log
 from gateway.api.configuration_reload import apply_directory, install_reload_on_hangup
 from gateway.api.errors import install_error_handlers
 from gateway.api.group_commit import GroupCommit
@@ -35,6 +37,7 @@ from gateway.api.runtime import Runtime, utc_now
 from gateway.api.transactions import TransactionGate
 from gateway.audit.keys import KeyHistory, load_audit_signing_key
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
+from gateway.audit.witness_sender import WitnessSender
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.auth.signing_key import load_signing_key
@@ -158,6 +161,13 @@ def create_app(
                 for worker in workers:
                     runtime.worker_doorbells.add(worker.doorbell)
                 app.state.metrics = metrics
+                if runtime.config.audit_log.witnesses:
+                    background.start_soon(
+                        witness_audit_log,
+                        runtime,
+                        WitnessSender(runtime.config.audit_log.witnesses),
+                        WitnessMetrics(metrics.registry),
+                    )
                 background.start_soon(run_workers, workers, stopping, runtime.database)
                 install_reload_on_hangup(app, background)
                 yield
@@ -182,6 +192,7 @@ def create_app(
         # Before the generic FHIR routes, which would answer AuditEvent as an unknown type.
         audit_routes.fhir_router,
         audit_routes.router,
+        witness_routes.router,
         # Before the generic /fhir/{resource_type} routes, which would take $process-message.
         messaging.router,
         fhir_rest.router,

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     audit_checkpoint_every_events: int = Field(default=1000, ge=1)
     audit_checkpoint_every_seconds: float = Field(default=10.0, gt=0)
     audit_sequence_interval_seconds: float = Field(default=1.0, gt=0)
+    # How often the newest checkpoint is sent to the witnesses in audit-log.yaml (a
+    # witness that is down is retried each time, from what it holds).
+    audit_witness_interval_seconds: float = Field(default=5.0, gt=0)
 
     # Delivery workers `gateway serve` runs in its own process (0: none, for deployments
     # that run `gateway worker` processes instead). Idle unless an endpoint takes pushes.
