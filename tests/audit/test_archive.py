@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from gateway.audit.archive import archive_before
 from gateway.audit.checking import verify_database
+from gateway.audit.keys import KeyHistory
 from gateway.audit.merkle import verify_inclusion
 from gateway.audit.proofs import inclusion_proof, latest_checkpoint
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
@@ -21,6 +22,7 @@ from gateway.store.schema import audit_events, audit_references
 from tests.audit.events import append, key
 
 KEY = key()
+KEYS = KeyHistory.of(KEY, ())
 OCTOBER = datetime(2026, 10, 15, tzinfo=UTC)
 NOVEMBER = datetime(2026, 11, 15, tzinfo=UTC)
 
@@ -63,7 +65,7 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
             .where(audit_references.c.event_seq.not_in(select(audit_events.c.seq)))
         ).scalar()
         assert orphans == 0
-        report = verify_database(connection, KEY)
+        report = verify_database(connection, KEYS)
         assert report.ok, report.problem
         assert report.events_checked == 1000 - 688
         proof = inclusion_proof(connection, kept_event)
@@ -85,7 +87,7 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
     exported = load_export(tmp_path / "november")
     assert verify_export(exported).ok
     with database.read() as connection:
-        assert verify_database(connection, KEY).ok
+        assert verify_database(connection, KEYS).ok
 
 
 def test_nothing_unattested_or_recent_is_archived(database: Database, tmp_path: Path) -> None:
