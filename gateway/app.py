@@ -23,9 +23,11 @@ from gateway.api import (
     metrics,
     oauth,
     registrations,
+    witness_routes,
 )
 from gateway.api.access_log import commit_in_own_transaction
 from gateway.api.audit_sequencing import sequence_audit_log
+from gateway.api.audit_witnessing import WitnessMetrics, witness_audit_log
 from gateway.api.configuration_reload import apply_directory, install_reload_on_hangup
 from gateway.api.errors import install_error_handlers
 from gateway.api.group_commit import GroupCommit
@@ -33,8 +35,9 @@ from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.refused_methods import RoutedMethods
 from gateway.api.runtime import Runtime, utc_now
 from gateway.api.transactions import TransactionGate
-from gateway.audit.keys import load_audit_signing_key
+from gateway.audit.keys import KeyHistory, load_audit_signing_key
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
+from gateway.audit.witness_sender import WitnessSender
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.auth.signing_key import load_signing_key
@@ -76,7 +79,14 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         settings.audit_signing_key,
         name=audit_log_origin(config),
         generate_if_missing=settings.env == "dev",
+        descriptor=settings.audit_signing_key_fd,
     )
+    audit_keys = KeyHistory.of(audit_key, config.audit_log.retired_signing_keys)
+    if len(audit_keys.public_keys) != len(config.audit_log.retired_signing_keys) + 1:
+        raise ConfigurationError(
+            "the audit checkpoint key (GATEWAY_AUDIT_SIGNING_KEY) is also listed in "
+            "audit-log.yaml retired_signing_keys: a retired key signs no more"
+        )
     policy = SequencingPolicy(
         checkpoint_every_events=settings.audit_checkpoint_every_events,
         checkpoint_every=timedelta(seconds=settings.audit_checkpoint_every_seconds),
@@ -88,6 +98,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         tokens=tokens,
         rate_limiter=RateLimiter(),
         audit_key=audit_key,
+        audit_keys=audit_keys,
         sequencer=Sequencer(audit_key, policy),
         clock=clock or utc_now,
     )
@@ -150,6 +161,13 @@ def create_app(
                 for worker in workers:
                     runtime.worker_doorbells.add(worker.doorbell)
                 app.state.metrics = metrics
+                if runtime.config.audit_log.witnesses:
+                    background.start_soon(
+                        witness_audit_log,
+                        runtime,
+                        WitnessSender(runtime.config.audit_log.witnesses),
+                        WitnessMetrics(metrics.registry),
+                    )
                 background.start_soon(run_workers, workers, stopping, runtime.database)
                 install_reload_on_hangup(app, background)
                 yield
@@ -174,6 +192,7 @@ def create_app(
         # Before the generic FHIR routes, which would answer AuditEvent as an unknown type.
         audit_routes.fhir_router,
         audit_routes.router,
+        witness_routes.router,
         # Before the generic /fhir/{resource_type} routes, which would take $process-message.
         messaging.router,
         fhir_rest.router,

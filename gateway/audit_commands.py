@@ -16,6 +16,8 @@ from gateway.app import build_runtime
 from gateway.audit.archive import ArchiveRefused, archive_before
 from gateway.audit.checking import sequenced_count, verify_database
 from gateway.audit.export import ExportRefused, export_log
+from gateway.audit.witness_check import WitnessReadError, check_witnessed, held_by
+from gateway.configuration.audit_log import FileWitness, Witness
 from gateway.settings import Settings
 from mappings.codes import Subtype
 
@@ -26,11 +28,12 @@ def audit_command(
     directory: Path | None,
     *,
     before: datetime | None = None,
+    witnesses: tuple[str, ...] = (),
 ) -> int:
     runtime = build_runtime(settings)
     try:
         if command == "verify":
-            return _verify(runtime)
+            return _verify(runtime, _witnesses(runtime, witnesses))
         if command == "checkpoint":
             return _checkpoint(runtime)
         if directory is None:
@@ -44,12 +47,47 @@ def audit_command(
         runtime.database.dispose()
 
 
-def _verify(runtime: Runtime) -> int:
+def _witnesses(runtime: Runtime, asked: tuple[str, ...]) -> list[Witness]:
+    """Each --witness: a witness named in audit-log.yaml, 'all' of them, or a file."""
+    configured = runtime.config.audit_log
+    chosen: list[Witness] = []
+    for item in asked:
+        if item == "all":
+            chosen.extend(configured.witnesses)
+        else:
+            chosen.append(configured.witness(item) or FileWitness(item, Path(item)))
+    return chosen
+
+
+def _check_witnesses(runtime: Runtime, witnesses: list[Witness]) -> bool:
+    origin = runtime.audit_keys.origin
+    intact = True
+    for witness in witnesses:
+        try:
+            held = held_by(witness, origin)
+        except WitnessReadError as error:
+            print(f"witness {error}: could not be read", file=sys.stderr)
+            intact = False
+            continue
+        with runtime.database.read() as connection:
+            verdict = check_witnessed(connection, runtime.audit_keys, witness.name, held)
+        if verdict.ok:
+            print(
+                f"witness {witness.name}: the log extends its checkpoint "
+                f"of size {verdict.held_size}"
+            )
+        else:
+            print(f"witness {witness.name} FAILED: {verdict.problem}", file=sys.stderr)
+            intact = False
+    return intact
+
+
+def _verify(runtime: Runtime, witnesses: list[Witness]) -> int:
     with runtime.database.read() as connection:
         total = sequenced_count(connection)
         progress = _ProgressBar(total) if sys.stderr.isatty() else None
         report = verify_database(
-            connection, runtime.audit_key, progress=progress.update if progress else None
+            connection, runtime.audit_keys, progress=progress.update if progress else None
         )
         if progress:
             progress.finish()
@@ -66,13 +104,13 @@ def _verify(runtime: Runtime) -> int:
         f"{report.checkpoints_checked} signed checkpoints, tree size {report.tree_size}, "
         f"root {root}; {report.unattested_events} events not yet in a checkpoint"
     )
-    return 0
+    return 0 if _check_witnesses(runtime, witnesses) else 1
 
 
 def _export(runtime: Runtime, directory: Path) -> int:
     try:
         with runtime.database.write() as connection:
-            summary = export_log(connection, directory, runtime.audit_key)
+            summary = export_log(connection, directory, runtime.audit_keys)
             # The export holds every patient's access history: it is itself audited.
             record_gateway_event(
                 connection,
@@ -93,7 +131,7 @@ def _export(runtime: Runtime, directory: Path) -> int:
 def _archive(runtime: Runtime, directory: Path, before: datetime) -> int:
     try:
         with runtime.database.write() as connection:
-            outcome = archive_before(connection, before, directory, runtime.audit_key)
+            outcome = archive_before(connection, before, directory, runtime.audit_keys)
             if outcome.export is None:
                 print("nothing to archive: no attested events before that date")
                 return 0

@@ -85,9 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     audit = commands.add_parser("audit", help="the tamper-evident access log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser(
+    verify = audit_commands.add_parser(
         "verify",
         help="recompute the whole Merkle tree from the database and check every checkpoint",
+    )
+    verify.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="NAME_OR_FILE",
+        help="also check that the log extends the newest checkpoint this witness holds: "
+        "a witness named in audit-log.yaml, 'all' of them, or a witness file (repeatable)",
     )
     export = audit_commands.add_parser(
         "export",
@@ -130,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.audit_command,
                 getattr(args, "directory", None),
                 before=getattr(args, "before", None),
+                witnesses=tuple(getattr(args, "witness", ())),
             )
         if args.command == "config":
             return config_command(settings, args.config_command)

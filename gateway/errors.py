@@ -21,6 +21,8 @@ show: it names elements, never their values.
     │   └── DirectoryReadOnly (405: Organization resources come from configuration)
     ├── NotAcceptable (406 not-supported)
     ├── Conflict (409 conflict)
+    │   └── CheckpointNotExtended (409 at POST /audit/witness: the witness holds another
+    │                              size, named in the Tlog-Size header)
     ├── PreconditionFailed (412 conflict)
     │   └── MultipleMatches (412 multiple-matches)
     ├── PayloadTooLarge (413 too-long)
@@ -182,6 +184,23 @@ class NotAcceptable(GatewayError):
 class Conflict(GatewayError):
     status = 409
     code = IssueCode.CONFLICT
+
+
+class CheckpointNotExtended(Conflict):
+    """C2SP tlog-witness's 409: the request's old size is not the size of the checkpoint
+    the witness holds for that log, which it names (a header, as the body is an
+    OperationOutcome like every error here)."""
+
+    def __init__(self, held_size: int) -> None:
+        super().__init__(
+            "The old size is not the size of the checkpoint held for that log; resend "
+            "with the size in the Tlog-Size header and a proof from it."
+        )
+        self.held_size = held_size
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Tlog-Size": str(self.held_size)}
 
 
 class PreconditionFailed(GatewayError):

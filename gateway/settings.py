@@ -52,9 +52,16 @@ class Settings(BaseSettings):
     # in production. A checkpoint is signed every N events or T seconds with events
     # waiting; the sequencer looks for new events every `audit_sequence_interval_seconds`.
     audit_signing_key: Path = Path("var/keys/audit-signing-key.pem")
+    # Or a file descriptor the process inherits, open on the PEM (read once at start, then
+    # closed), so the key need not be a file the service can read again. In prod the key
+    # may not be in the SQLite store's directory.
+    audit_signing_key_fd: int | None = Field(default=None, ge=0)
     audit_checkpoint_every_events: int = Field(default=1000, ge=1)
     audit_checkpoint_every_seconds: float = Field(default=10.0, gt=0)
     audit_sequence_interval_seconds: float = Field(default=1.0, gt=0)
+    # How often the newest checkpoint is sent to the witnesses in audit-log.yaml (a
+    # witness that is down is retried each time, from what it holds).
+    audit_witness_interval_seconds: float = Field(default=5.0, gt=0)
 
     # Delivery workers `gateway serve` runs in its own process (0: none, for deployments
     # that run `gateway worker` processes instead). Idle unless an endpoint takes pushes.

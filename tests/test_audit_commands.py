@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from gateway.store.database import Database
-from gateway.store.schema import audit_events
+from gateway.store.schema import audit_checkpoints, audit_events
 from tests.builders import service_request
 from tests.servers import GATEWAY, gateway_env, running_server, served_token
 from tests.test_cli import FHIR
@@ -139,3 +139,31 @@ def test_archive_then_verify_what_remains_and_what_left(
     assert _standalone(tmp_path / "rest").returncode == 0
     bad = _gateway(database_url, "archive", "--before", "last week", str(tmp_path / "x"))
     assert bad.returncode == 2
+
+
+def test_a_checkpoint_deleted_from_the_middle_is_named(
+    audited_store: str, database: Database
+) -> None:
+    """Each checkpoint commits to the one before it (its size and the hash of its signed
+    note), so a checkpoint deleted between two others breaks the next one's link."""
+    for _ in range(3):
+        with running_server(audited_store) as base, httpx.Client(base_url=base) as http:
+            assert http.get("/fhir/ServiceRequest").status_code == 401
+        assert _gateway(audited_store, "checkpoint").returncode == 0
+    with database.read() as connection:
+        sizes = (
+            connection.execute(
+                select(audit_checkpoints.c.tree_size).order_by(audit_checkpoints.c.tree_size)
+            )
+            .scalars()
+            .all()
+        )
+    assert len(sizes) >= 3
+    assert _gateway(audited_store, "verify").returncode == 0
+    before, middle, after = sizes[-3:]
+    with database.write() as connection:
+        connection.execute(delete(audit_checkpoints).where(audit_checkpoints.c.tree_size == middle))
+    failed = _gateway(audited_store, "verify")
+    assert failed.returncode == 1
+    assert f"FAILED verification at position {before}" in failed.stderr
+    assert f"checkpoint of size {after} links to a checkpoint of size {middle}" in failed.stderr

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 
 from gateway.api.group_commit import GroupCommit
 from gateway.api.transactions import TransactionGate
-from gateway.audit.keys import AuditSigningKey
+from gateway.audit.keys import CheckpointSigner, KeyHistory
 from gateway.audit.sequencer import Sequencer
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
@@ -36,7 +36,9 @@ class Runtime:
     tokens: AccessTokens
     rate_limiter: RateLimiter
     # Signs the access log's checkpoints; the sequencer gives events their positions.
-    audit_key: AuditSigningKey
+    audit_key: CheckpointSigner
+    # Every key that signed the log (the current one and those retired), for verifying.
+    audit_keys: KeyHistory
     sequencer: Sequencer
     # Built in the lifespan, inside the event loop their semaphores and locks belong to.
     gate: TransactionGate | None = None

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Connection, delete, func, select
 
 from gateway.audit.export import ExportSummary, export_log, first_live_position
-from gateway.audit.keys import AuditSigningKey
+from gateway.audit.keys import KeyHistory
 from gateway.audit.merkle import STRIDE
 from gateway.audit.verify import load_export, verify_export
 from gateway.store.schema import audit_checkpoints, audit_events, audit_references
@@ -41,7 +41,7 @@ class ArchiveRefused(Exception):
 
 
 def archive_before(
-    connection: Connection, before: datetime, directory: Path, key: AuditSigningKey
+    connection: Connection, before: datetime, directory: Path, keys: KeyHistory
 ) -> ArchiveOutcome:
     """Archive the attested events recorded before `before` (in the caller's transaction)."""
     first = first_live_position(connection)
@@ -53,7 +53,7 @@ def archive_before(
             audit_checkpoints.c.tree_size >= until
         )
     ).scalar_one()
-    summary = export_log(connection, directory, key, end=int(exported_until))
+    summary = export_log(connection, directory, keys, end=int(exported_until))
     report = verify_export(load_export(directory))
     if not report.ok:
         raise ArchiveRefused(f"the export did not verify ({report.problem}); nothing was deleted")

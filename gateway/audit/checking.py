@@ -1,21 +1,28 @@
 """`gateway audit verify`: recompute the whole tree from the database and check every
-checkpoint against it (signatures, roots, sizes, times), reporting the first bad
-position. The checks themselves are the standalone verifier's (gateway.audit.verify)."""
+checkpoint against it (signatures, keys, chain links, roots, sizes, times), reporting
+the first bad position. The checks themselves are the standalone verifier's
+(gateway.audit.verify); the consistency proofs between consecutive checkpoints, built
+from the stored subtree hashes as the gateway serves them, are checked here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
+from dataclasses import replace
+from itertools import pairwise
 
 from sqlalchemy import Connection, func, select
 
+from gateway.audit.checkpoint import SignedCheckpoint
 from gateway.audit.export import (
     checkpoints_from,
     first_live_position,
     frontier,
     sequenced_events,
 )
-from gateway.audit.keys import AuditSigningKey
+from gateway.audit.keys import KeyHistory
+from gateway.audit.merkle import consistency_path, verify_consistency
+from gateway.audit.tree import StoredTree, TreeInconsistent
 from gateway.audit.verify import Report, verify_log
 from gateway.store.schema import audit_events
 
@@ -27,7 +34,7 @@ def sequenced_count(connection: Connection) -> int:
 
 def verify_database(
     connection: Connection,
-    key: AuditSigningKey,
+    keys: KeyHistory,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
@@ -36,12 +43,41 @@ def verify_database(
     first = first_live_position(connection)
     signed = checkpoints_from(connection, first, None)
     with closing(sequenced_events(connection)) as events:
-        return verify_log(
+        report = verify_log(
             events,
             signed,
-            {key.key_id: key.public_key},
-            origin=key.name,
+            keys.public_keys,
+            origin=keys.origin,
             first_position=first,
             frontier=frontier(connection, first),
             progress=progress,
+            key_periods=keys.periods,
         )
+    if not report.ok:
+        return report
+    broken = check_consistency(connection, signed)
+    if broken is None:
+        return report
+    position, problem = broken
+    return replace(report, ok=False, first_bad_position=position, problem=problem)
+
+
+def check_consistency(
+    connection: Connection, signed: Sequence[SignedCheckpoint]
+) -> tuple[int, str] | None:
+    """An RFC 9162 consistency proof, from the stored tree, between each two consecutive
+    checkpoints: the first that fails as (the older one's size, problem), or None. It
+    checks the interior hashes the gateway's own proofs are built from."""
+    tree = StoredTree(connection)
+    for older, newer in pairwise(signed):
+        old, new = older.checkpoint, newer.checkpoint
+        try:
+            path = tree.hashes(consistency_path(old.tree_size, new.tree_size), new.tree_size)
+        except TreeInconsistent:
+            path = []
+        if not verify_consistency(old.tree_size, new.tree_size, old.root_hash, new.root_hash, path):
+            return old.tree_size, (
+                f"no consistency proof from checkpoint of size {old.tree_size} "
+                f"to checkpoint of size {new.tree_size}"
+            )
+    return None

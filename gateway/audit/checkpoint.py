@@ -1,11 +1,16 @@
 """Signed checkpoints: C2SP tlog-checkpoint bodies signed as C2SP signed notes.
 
-A body is four lines, each ending in a newline:
+A body is four or five lines, each ending in a newline:
 
     <origin>
     <tree size, decimal, no leading zeros>
     <root hash, standard base64>
     time <UTC, RFC 3339 with microseconds, e.g. 2025-01-02T03:04:05.123456Z>
+    previous <tree size> <base64 SHA-256 of the previous checkpoint's signed note>
+
+The `previous` extension line chains each checkpoint to the one before it, under the
+signature: deleting or replacing a checkpoint breaks the next one's link. Checkpoints
+signed before the chain existed have no such line (see `check_chain`).
 
 The signature is Ed25519 over the body bytes. The note's signature line carries the
 key name and base64(key id || signature), where the key id is the first four bytes of
@@ -19,7 +24,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +55,7 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1----
 _JSON_FIELDS = frozenset(
     {"origin", "tree_size", "root_hash", "timestamp", "key_name", "key_id", "signature", "note"}
 )
+_PREVIOUS = "previous"
 
 
 class CheckpointError(ValueError):
@@ -89,11 +95,41 @@ def _decode_base64(text: str, size: int, what: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class Link:
+    """What a checkpoint commits to of the one before it."""
+
+    tree_size: int
+    note_sha256: bytes
+
+    def __post_init__(self) -> None:
+        size = self.tree_size
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size < 10**19:
+            raise CheckpointError("a previous checkpoint's size must be a positive integer")
+        if not isinstance(self.note_sha256, bytes) or len(self.note_sha256) != ROOT_HASH_SIZE:
+            raise CheckpointError("a previous checkpoint's note hash must be 32 bytes")
+
+    @classmethod
+    def to(cls, signed: SignedCheckpoint) -> Link:
+        return cls(signed.checkpoint.tree_size, note_sha256(signed))
+
+    def line(self) -> str:
+        return f"{_PREVIOUS} {self.tree_size} {base64.b64encode(self.note_sha256).decode()}"
+
+    @classmethod
+    def parse_line(cls, line: str) -> Link:
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != _PREVIOUS or not _SIZE_PATTERN.fullmatch(parts[1]):
+            raise CheckpointError("the fifth line must be 'previous <size> <note hash>'")
+        return cls(int(parts[1]), _decode_base64(parts[2], ROOT_HASH_SIZE, "the note hash"))
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     origin: str
     tree_size: int
     root_hash: bytes
     timestamp: datetime
+    previous: Link | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.origin, "the origin")
@@ -104,11 +140,17 @@ class Checkpoint:
             raise CheckpointError("the root hash must be 32 bytes")
         if not isinstance(self.timestamp, datetime) or self.timestamp.utcoffset() is None:
             raise CheckpointError("the timestamp must be a timezone-aware datetime")
+        if self.previous is not None:
+            if not isinstance(self.previous, Link):
+                raise CheckpointError("previous must be a Link")
+            if self.previous.tree_size >= self.tree_size:
+                raise CheckpointError("the previous checkpoint must be smaller")
 
     def body(self) -> bytes:
         root = base64.b64encode(self.root_hash).decode("ascii")
         time = _format_time(self.timestamp)
-        return f"{self.origin}\n{self.tree_size}\n{root}\ntime {time}\n".encode()
+        chain = "" if self.previous is None else self.previous.line() + "\n"
+        return f"{self.origin}\n{self.tree_size}\n{root}\ntime {time}\n{chain}".encode()
 
     @classmethod
     def parse(cls, body: bytes) -> Checkpoint:
@@ -119,8 +161,8 @@ class Checkpoint:
         except (UnicodeDecodeError, AttributeError) as error:
             raise CheckpointError("a checkpoint body must be UTF-8 bytes") from error
         lines = text.split("\n")
-        if len(lines) != 5 or lines[4] != "":
-            raise CheckpointError("a checkpoint body must be exactly four newline-ended lines")
+        if len(lines) not in (5, 6) or lines[-1] != "":
+            raise CheckpointError("a checkpoint body must be four or five newline-ended lines")
         origin, size, root, time_line = lines[:4]
         if not _SIZE_PATTERN.fullmatch(size):
             raise CheckpointError("the tree size must be decimal without leading zeros")
@@ -131,6 +173,7 @@ class Checkpoint:
             tree_size=int(size),
             root_hash=_decode_base64(root, ROOT_HASH_SIZE, "the root hash"),
             timestamp=_parse_time(time_line.removeprefix("time ")),
+            previous=Link.parse_line(lines[4]) if len(lines) == 6 else None,
         )
         if checkpoint.body() != body:
             raise CheckpointError("the checkpoint body is not in canonical form")
@@ -169,15 +212,23 @@ class SignedCheckpoint:
             "key_id": self.key_id.hex(),
             "signature": base64.b64encode(self.signature).decode("ascii"),
             "note": self.note(),
-        }
+        } | self._previous_json()
+
+    def _previous_json(self) -> dict[str, Any]:
+        previous = self.checkpoint.previous
+        if previous is None:
+            return {}
+        digest = base64.b64encode(previous.note_sha256).decode("ascii")
+        return {_PREVIOUS: {"tree_size": previous.tree_size, "note_sha256": digest}}
 
     @classmethod
     def from_json(cls, obj: object) -> SignedCheckpoint:
         """The inverse of `to_json`: exactly its fields, each as it writes them, and a
         note that agrees with them. Anything else raises CheckpointError."""
-        if not isinstance(obj, dict) or set(obj) != _JSON_FIELDS:
+        if not isinstance(obj, dict) or set(obj) - {_PREVIOUS} != _JSON_FIELDS:
             raise CheckpointError(
-                f"a signed checkpoint has exactly the fields {sorted(_JSON_FIELDS)}"
+                f"a signed checkpoint has exactly the fields {sorted(_JSON_FIELDS)} "
+                "(and 'previous' when chained)"
             )
         strings = _JSON_FIELDS - {"tree_size"}
         if not all(isinstance(obj[field], str) for field in strings):
@@ -191,6 +242,7 @@ class SignedCheckpoint:
                 tree_size=obj["tree_size"],
                 root_hash=_decode_base64(obj["root_hash"], ROOT_HASH_SIZE, "the root hash"),
                 timestamp=_parse_time(obj["timestamp"]),
+                previous=_link_from_json(obj.get(_PREVIOUS)),
             ),
             key_name=obj["key_name"],
             key_id=bytes.fromhex(key_id),
@@ -199,6 +251,83 @@ class SignedCheckpoint:
         if signed.note() != obj["note"]:
             raise CheckpointError("the note does not match the checkpoint's fields")
         return signed
+
+
+def _link_from_json(value: object) -> Link | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"tree_size", "note_sha256"}:
+        raise CheckpointError("previous must hold exactly tree_size and note_sha256")
+    digest = value["note_sha256"]
+    if not isinstance(digest, str):
+        raise CheckpointError("previous.note_sha256 must be base64")
+    return Link(value["tree_size"], _decode_base64(digest, ROOT_HASH_SIZE, "the note hash"))
+
+
+def note_sha256(signed: SignedCheckpoint) -> bytes:
+    """The SHA-256 of a checkpoint's whole signed note, as the next one's link names it."""
+    return hashlib.sha256(signed.note().encode()).digest()
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    index: int  # of the checkpoint whose link fails
+    position: int  # the first position not proven: the size of the one before it
+    problem: str
+
+
+def check_chain(
+    checkpoints: Sequence[SignedCheckpoint], *, starts_mid_log: bool = False
+) -> ChainBreak | None:
+    """Each checkpoint, from the first linked one on, links to the one just before it;
+    the first that does not, or None.
+
+    The log's first checkpoint has nothing to link to. Checkpoints signed before the
+    chain existed carry no link either: they are accepted only as a prefix, so once one
+    checkpoint carries a link every later one must, and stripping links hides nothing.
+    A deletion inside that legacy prefix shows only against the recomputed tree, as it
+    did before. `starts_mid_log` (an export after archiving): the first checkpoint may
+    link to one that was archived, and its link is not checked.
+    """
+    chained = False
+    for index, signed in enumerate(checkpoints):
+        link = signed.checkpoint.previous
+        size = signed.checkpoint.tree_size
+        before = checkpoints[index - 1] if index else None
+        last_good = before.checkpoint.tree_size if before is not None else 0
+        if link is None:
+            if chained:
+                return ChainBreak(
+                    index,
+                    last_good,
+                    f"checkpoint of size {size} does not link to the one before it",
+                )
+            continue
+        chained = True
+        if before is None and starts_mid_log:
+            continue
+        if before is None or link != Link.to(before):
+            return ChainBreak(
+                index,
+                last_good,
+                f"checkpoint of size {size} links to a checkpoint of size {link.tree_size} "
+                "that is missing or was replaced",
+            )
+    return None
+
+
+@dataclass(frozen=True)
+class KeyPeriod:
+    """Which checkpoints a signing key may sign: sizes above `after_tree_size` and, for a
+    retired key, up to `until_tree_size`. Rotation ends one period where the next starts."""
+
+    after_tree_size: int = 0
+    until_tree_size: int | None = None
+
+    def covers(self, tree_size: int) -> bool:
+        if tree_size <= self.after_tree_size:
+            return False
+        return self.until_tree_size is None or tree_size <= self.until_tree_size
 
 
 def key_id(key_name: str, public_key: Ed25519PublicKey) -> bytes:
@@ -217,12 +346,22 @@ def public_key_map(
 def sign_checkpoint(
     checkpoint: Checkpoint, private_key: Ed25519PrivateKey, key_name: str
 ) -> SignedCheckpoint:
+    return sign_with(checkpoint, private_key.public_key(), key_name, private_key.sign)
+
+
+def sign_with(
+    checkpoint: Checkpoint,
+    public_key: Ed25519PublicKey,
+    key_name: str,
+    sign: Callable[[bytes], bytes],
+) -> SignedCheckpoint:
+    """Sign through any signer (a key in memory, a PKCS#11 token, a KMS) by its function."""
     _check_name(key_name, "the key name")
     return SignedCheckpoint(
         checkpoint=checkpoint,
         key_name=key_name,
-        key_id=key_id(key_name, private_key.public_key()),
-        signature=private_key.sign(checkpoint.body()),
+        key_id=key_id(key_name, public_key),
+        signature=sign(checkpoint.body()),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Connection, func, select
 
 from gateway.audit.checkpoint import SignedCheckpoint
-from gateway.audit.keys import AuditSigningKey
+from gateway.audit.keys import KeyHistory
 from gateway.audit.merkle import frontier_nodes
 from gateway.audit.proofs import checkpoints
 from gateway.audit.tree import StoredTree
@@ -95,10 +95,11 @@ def sequenced_events(
 
 
 def export_log(
-    connection: Connection, directory: Path, key: AuditSigningKey, *, end: int | None = None
+    connection: Connection, directory: Path, keys: KeyHistory, *, end: int | None = None
 ) -> ExportSummary:
-    """Write the live log (up to position `end`) as events, checkpoints, the public key
-    and a manifest. The events name patients: the files are readable by the owner only."""
+    """Write the live log (up to position `end`) as events, checkpoints, the public keys
+    (every key that signed, with the sizes each signed in the manifest) and a manifest.
+    The events name patients: the files are readable by the owner only."""
     if directory.exists() and any(directory.iterdir()):
         raise ExportRefused(f"{directory} is not empty; export into a new directory")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -113,13 +114,14 @@ def export_log(
         for checkpoint in signed:
             file.write(json.dumps(checkpoint.to_json(), separators=(",", ":")).encode() + b"\n")
     with _private(directory / "public-keys.pem") as file:
-        file.write(key.public_pem())
-    manifest = {
+        file.write(keys.public_pem())
+    manifest: dict[str, Any] = {
         "format": EXPORT_FORMAT,
-        "origin": key.name,
+        "origin": keys.origin,
         "first_position": first,
         "event_count": count,
         "exported_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "key_periods": keys.periods_json(),
     }
     if first:
         manifest["frontier"] = [base64.b64encode(h).decode() for h in frontier(connection, first)]

@@ -20,8 +20,8 @@ from itertools import groupby
 
 from sqlalchemy import Connection, bindparam, select, text
 
-from gateway.audit.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
-from gateway.audit.keys import AuditSigningKey
+from gateway.audit.checkpoint import Checkpoint, Link, SignedCheckpoint, sign_with
+from gateway.audit.keys import CheckpointSigner
 from gateway.audit.merkle import completed_stored_nodes, node_hash, root_node
 from gateway.audit.tree import StoredTree
 from gateway.store.schema import audit_checkpoints
@@ -68,7 +68,7 @@ def utc_now() -> datetime:
 class Sequencer:
     def __init__(
         self,
-        key: AuditSigningKey,
+        key: CheckpointSigner,
         policy: SequencingPolicy | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
@@ -122,11 +122,17 @@ class Sequencer:
         self, connection: Connection, tree: StoredTree, size: int, forced: bool
     ) -> SignedCheckpoint | None:
         last = connection.execute(
-            select(audit_checkpoints.c.tree_size, audit_checkpoints.c.signed_at)
+            select(
+                audit_checkpoints.c.tree_size,
+                audit_checkpoints.c.signed_at,
+                audit_checkpoints.c.signed,
+            )
             .order_by(audit_checkpoints.c.tree_size.desc())
             .limit(1)
         ).first()
         last_size, last_time = (0, None) if last is None else (int(last[0]), last[1])
+        # Each checkpoint commits to the one before it (signed): see checkpoint.check_chain.
+        link = None if last is None else Link.to(SignedCheckpoint.from_json(json.loads(last[2])))
         if size == 0 or size <= last_size:
             return None
         now = self._clock()
@@ -140,8 +146,12 @@ class Sequencer:
             return None
         (root,) = tree.hashes([root_node(size)], size)
         moment = now if last_time is None else max(now, last_time)
-        signed = sign_checkpoint(
-            Checkpoint(self._key.name, size, root, moment), self._key.private_key, self._key.name
+        key = self._key
+        signed = sign_with(
+            Checkpoint(key.name, size, root, moment, previous=link),
+            key.public_key,
+            key.name,
+            key.sign,
         )
         connection.execute(
             audit_checkpoints.insert(),

@@ -14,7 +14,9 @@ Export directory format ("mh-gateway-audit-export/1"):
   tree size. The log signs with its origin as the key name.
 - `public-keys.pem`: one or more Ed25519 public keys (PEM SubjectPublicKeyInfo).
 - `manifest.json`: {"format": "mh-gateway-audit-export/1", "origin": str,
-  "first_position": int, "event_count": int, "exported_at": str} and, when
+  "first_position": int, "event_count": int, "exported_at": str}, optionally
+  "key_periods": [{"key_id": hex, "after_tree_size": int, "until_tree_size": int|null}]
+  (which checkpoint sizes each key signed, after a key rotation) and, when
   first_position > 0, "frontier": the base64 hashes of `merkle.frontier_nodes(
   first_position)`, left to right: the archived prefix in O(log n) hashes.
 
@@ -45,7 +47,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.audit.checkpoint import (
     CheckpointError,
+    KeyPeriod,
     SignedCheckpoint,
+    check_chain,
     load_public_keys_pem,
     public_key_map,
     verify_signature,
@@ -84,8 +88,11 @@ class _Attestations:
         public_keys: Mapping[bytes, Ed25519PublicKey],
         origin: str,
         first_position: int,
+        key_periods: Mapping[bytes, KeyPeriod],
     ) -> None:
         self._pending = list(checkpoints)
+        self._chain_break = check_chain(self._pending, starts_mid_log=first_position > 0)
+        self._key_periods = key_periods
         self._next = 0
         self._public_keys = public_keys
         self._origin = origin
@@ -121,6 +128,15 @@ class _Attestations:
             return start, f"checkpoint of size {size} follows one of size {previous.tree_size}"
         if not verify_signature(signed, self._public_keys):
             return start, f"checkpoint of size {size} is not validly signed by a known key"
+        period = self._key_periods.get(signed.key_id)
+        if period is not None and not period.covers(size):
+            return start, (
+                f"checkpoint of size {size} is signed by key {signed.key_id.hex()}, "
+                "which was not the signing key at that size"
+            )
+        chain_break = self._chain_break
+        if chain_break is not None and chain_break.index == self._next:
+            return chain_break.position, chain_break.problem
         if checkpoint.origin != self._origin:
             return start, f"checkpoint of size {size} is for another log (origin differs)"
         if size == builder.size and checkpoint.root_hash != builder.root():
@@ -151,6 +167,7 @@ def verify_log(
     first_position: int = 0,
     frontier: Sequence[bytes] = (),
     progress: Callable[[int], None] | None = None,
+    key_periods: Mapping[bytes, KeyPeriod] | None = None,
 ) -> Report:
     """Stream once over `entries` (by position) and check them against `checkpoints`
     (by increasing size), in O(log n) memory; stop at the first problem.
@@ -160,7 +177,9 @@ def verify_log(
     root of the events so far is the checkpoint's root, its signature verifies with a
     key in `public_keys` (by key id, see `checkpoint.public_key_map`), its origin is
     `origin`, sizes increase and times never go back; no checkpoint is larger than the
-    log. `first_bad_position` is the first position the pass could not prove: for a
+    log; each checkpoint links to the one before it (`checkpoint.check_chain`); a key
+    with a period in `key_periods` (by key id) signs only the sizes in it (rotation).
+    `first_bad_position` is the first position the pass could not prove: for a
     checkpoint that fails, the size of the last one that passed.
 
     An export starting after an archived prefix (`first_position > 0`) needs the
@@ -170,7 +189,9 @@ def verify_log(
     if first_position < 0:
         raise ValueError("first_position must not be negative")
     builder = TreeBuilder.from_frontier(first_position, frontier)
-    attestations = _Attestations(checkpoints, public_keys, origin, first_position)
+    attestations = _Attestations(
+        checkpoints, public_keys, origin, first_position, key_periods or {}
+    )
 
     expected = first_position  # the next position, and how far the events are checked
 
@@ -240,6 +261,7 @@ class Export:
     frontier: list[bytes]
     checkpoints: list[SignedCheckpoint]
     public_keys: list[Ed25519PublicKey]
+    key_periods: dict[bytes, KeyPeriod]
 
     def events(self, file: Iterable[bytes]) -> Iterator[LogEntry]:
         """The entries of an open `events.ndjson` (binary), without copying in Python."""
@@ -265,6 +287,30 @@ def _decode_frontier(value: object) -> list[bytes]:
         return [base64.b64decode(item, validate=True) for item in value]
     except binascii.Error as error:
         raise ExportError("the manifest's frontier must be a list of base64 hashes") from error
+
+
+def _decode_key_periods(value: object) -> dict[bytes, KeyPeriod]:
+    problem = ExportError("the manifest's key_periods must list key_id and tree sizes")
+    if not isinstance(value, list):
+        raise problem
+    periods = {}
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {
+            "key_id",
+            "after_tree_size",
+            "until_tree_size",
+        }:
+            raise problem
+        identity, after, until = item["key_id"], item["after_tree_size"], item["until_tree_size"]
+        if not isinstance(identity, str) or len(identity) != 8 or not _is_count(after):
+            raise problem
+        if until is not None and not _is_count(until):
+            raise problem
+        try:
+            periods[bytes.fromhex(identity)] = KeyPeriod(after, until)
+        except ValueError as error:
+            raise problem from error
+    return periods
 
 
 def load_export(directory: Path, public_keys_path: Path | None = None) -> Export:
@@ -304,6 +350,7 @@ def load_export(directory: Path, public_keys_path: Path | None = None) -> Export
         frontier=frontier,
         checkpoints=checkpoints,
         public_keys=public_keys,
+        key_periods=_decode_key_periods(manifest.get("key_periods", [])),
     )
 
 
@@ -324,6 +371,7 @@ def verify_export(export: Export, progress: Callable[[int], None] | None = None)
             first_position=export.first_position,
             frontier=export.frontier,
             progress=progress,
+            key_periods=export.key_periods,
         )
     read = report.events_checked
     if report.ok and read != export.event_count:

@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from gateway.audit.keys import sqlite_directory_holding
 from gateway.auth.client_keys import JWKSError, parse_jwks
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeSet
 from gateway.configuration.agreements import AgreementEntry
+from gateway.configuration.audit_log import AuditLogConfig, AuditLogEntries, resolve
 from gateway.configuration.endpoints import Endpoint, Endpoints
 from gateway.configuration.models import (
     ClientEntry,
@@ -50,7 +52,15 @@ def load_config(directory: Path) -> GatewayConfig:
         clients=clients,
         agreement_entries=agreements,
         endpoints=endpoints,
+        audit_log=_audit_log(directory / "audit-log.yaml"),
     )
+
+
+def _audit_log(path: Path) -> AuditLogConfig:
+    """audit-log.yaml; without it no witnesses, and no keys retired."""
+    if not path.exists():
+        return AuditLogConfig()
+    return resolve(path, _load(path, AuditLogEntries))
 
 
 def _endpoints(path: Path, known_organisations: set[str]) -> Endpoints:
@@ -142,6 +152,15 @@ def check_settings(settings: Settings, config: GatewayConfig) -> None:
             "GATEWAY_ENV=prod needs GATEWAY_PUBLIC_BASE_URL: the URL clients use for this "
             "gateway, which client assertions must name as their audience"
         )
+    if settings.env == "prod" and settings.audit_signing_key_fd is None:
+        store = sqlite_directory_holding(settings.audit_signing_key, settings.database_url)
+        if store is not None:
+            raise ConfigurationError(
+                f"GATEWAY_AUDIT_SIGNING_KEY is inside {store}, the SQLite store's directory: "
+                "GATEWAY_ENV=prod refuses a checkpoint-signing key kept with the log it "
+                "vouches for. Keep it on another volume, or pass it as "
+                "GATEWAY_AUDIT_SIGNING_KEY_FD"
+            )
 
 
 def _registered(

@@ -19,6 +19,7 @@ from consent.purposes import Purpose
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, parse_scope
 from gateway.configuration.agreements import AgreementEntry
+from gateway.configuration.audit_log import AuditLogConfig
 from gateway.configuration.endpoints import Endpoints
 from gateway.configuration.fields import OdsCode
 from gateway.configuration.pathways import PathwaysConfig
@@ -179,6 +180,8 @@ class GatewayConfig:
     agreement_entries: tuple[AgreementEntry, ...] = ()
     # How each Trust's system is reached (push), or that it pulls.
     endpoints: Endpoints = field(default_factory=Endpoints)
+    # The access log's witnesses, the logs witnessed for others, retired signing keys.
+    audit_log: AuditLogConfig = field(default_factory=AuditLogConfig)
     # Looked up on every request: by id, not by scanning the list.
     _clients_by_id: dict[str, RegisteredClient] = field(init=False, repr=False, compare=False)
     # The agreements as the decision point takes them, built once per load.

@@ -222,6 +222,17 @@ audit_checkpoints = Table(
     Column("signed", Text, nullable=False),  # SignedCheckpoint.to_json(), note included
 )
 
+# The newest checkpoint of each other party's log this gateway witnesses (POST
+# /audit/witness): one row per origin, replaced only by a checkpoint proved to extend it.
+audit_witnessed = Table(
+    "audit_witnessed",
+    metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("witnessed_at", UTCDateTime, nullable=False),
+)
+
 # Each dataset received (gateway.services.datasets): who sent it under which id, the
 # SHA-256 of the bytes as received, and what it became. The primary key makes a repeat
 # of the sender's id fail at insert, even when two copies arrive at once; the request id

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from gateway.audit.archive import archive_before
 from gateway.audit.checking import verify_database
+from gateway.audit.keys import KeyHistory
 from gateway.audit.merkle import verify_inclusion
 from gateway.audit.proofs import inclusion_proof, latest_checkpoint
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
@@ -21,6 +22,7 @@ from gateway.store.schema import audit_events, audit_references
 from tests.audit.events import append, key
 
 KEY = key()
+KEYS = KeyHistory.of(KEY, ())
 OCTOBER = datetime(2026, 10, 15, tzinfo=UTC)
 NOVEMBER = datetime(2026, 11, 15, tzinfo=UTC)
 
@@ -49,7 +51,7 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
 
     with database.write() as connection:
         outcome = archive_before(
-            connection, datetime(2026, 11, 1, tzinfo=UTC), tmp_path / "october", KEY
+            connection, datetime(2026, 11, 1, tzinfo=UTC), tmp_path / "october", KEYS
         )
     # 700 October events; the boundary is the last multiple of 16 before the first
     # November one, and the export runs on to the first checkpoint after it.
@@ -63,7 +65,7 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
             .where(audit_references.c.event_seq.not_in(select(audit_events.c.seq)))
         ).scalar()
         assert orphans == 0
-        report = verify_database(connection, KEY)
+        report = verify_database(connection, KEYS)
         assert report.ok, report.problem
         assert report.events_checked == 1000 - 688
         proof = inclusion_proof(connection, kept_event)
@@ -79,13 +81,13 @@ def test_archiving_keeps_the_chain_verifiable(database: Database, tmp_path: Path
     _log_month(database, sequencer, datetime(2026, 12, 15, tzinfo=UTC), 200, 1000)
     with database.write() as connection:
         second = archive_before(
-            connection, datetime(2026, 12, 1, tzinfo=UTC), tmp_path / "november", KEY
+            connection, datetime(2026, 12, 1, tzinfo=UTC), tmp_path / "november", KEYS
         )
     assert (second.first, second.until) == (688, 992)
     exported = load_export(tmp_path / "november")
     assert verify_export(exported).ok
     with database.read() as connection:
-        assert verify_database(connection, KEY).ok
+        assert verify_database(connection, KEYS).ok
 
 
 def test_nothing_unattested_or_recent_is_archived(database: Database, tmp_path: Path) -> None:
@@ -93,8 +95,8 @@ def test_nothing_unattested_or_recent_is_archived(database: Database, tmp_path: 
     _log_month(database, sequencer, OCTOBER, 10, 0)  # attested at once: the first events
     _log_month(database, sequencer, OCTOBER, 50, 10)  # not yet attested
     with database.write() as connection:
-        early = archive_before(connection, datetime(2026, 10, 1, tzinfo=UTC), tmp_path / "a", KEY)
-        late = archive_before(connection, datetime(2027, 1, 1, tzinfo=UTC), tmp_path / "b", KEY)
+        early = archive_before(connection, datetime(2026, 10, 1, tzinfo=UTC), tmp_path / "a", KEYS)
+        late = archive_before(connection, datetime(2027, 1, 1, tzinfo=UTC), tmp_path / "b", KEYS)
     assert early.export is None  # nothing recorded before that date
     assert late.export is None  # 10 attested events: not one whole block of 16
     with database.read() as connection:

@@ -6,6 +6,7 @@ that no longer verifies (checkpoints are the only signed facts)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,13 +16,15 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from gateway.audit.checking import verify_database
 from gateway.audit.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+from gateway.audit.keys import KeyHistory
 from gateway.audit.merkle import leaf_hash
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
 from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events
+from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes
 from tests.audit.events import append, key
 
 KEY = key()
+KEYS = KeyHistory.of(KEY, ())
 EVENTS, EVERY = 60, 10  # a checkpoint every ten events: sizes 10, 20, ... 60
 
 
@@ -37,7 +40,7 @@ def log(database: Database) -> Database:
 
 def _verify(database: Database) -> tuple[int | None, str | None]:
     with database.read() as connection:
-        report = verify_database(connection, KEY)
+        report = verify_database(connection, KEYS)
     return report.first_bad_position, report.problem
 
 
@@ -52,7 +55,7 @@ def _set(connection: Connection, at: int, **values: object) -> None:
 
 def test_an_untouched_log_verifies(log: Database) -> None:
     with log.read() as connection:
-        report = verify_database(connection, KEY)
+        report = verify_database(connection, KEYS)
     assert report.ok
     assert (report.events_checked, report.checkpoints_checked, report.tree_size) == (60, 6, 60)
 
@@ -130,14 +133,38 @@ def sign_with_another_key(connection: Connection) -> None:
 
 def date_a_checkpoint_earlier(connection: Connection) -> None:
     def earlier(checkpoint: Checkpoint) -> Checkpoint:
-        return Checkpoint(
-            checkpoint.origin,
-            checkpoint.tree_size,
-            checkpoint.root_hash,
-            checkpoint.timestamp - timedelta(days=1),
-        )
+        return dataclasses.replace(checkpoint, timestamp=checkpoint.timestamp - timedelta(days=1))
 
     _replace_checkpoint(connection, 30, earlier, KEY)
+
+
+def delete_a_middle_checkpoint(connection: Connection) -> None:
+    connection.execute(delete(audit_checkpoints).where(audit_checkpoints.c.tree_size == 30))
+
+
+def resign_a_middle_checkpoint(connection: Connection) -> None:
+    """Replaced by one the real key signed, as an insider with the key could: the next
+    checkpoint's link (the hash of the note it followed) no longer matches."""
+
+    def later(checkpoint: Checkpoint) -> Checkpoint:
+        return dataclasses.replace(
+            checkpoint, timestamp=checkpoint.timestamp + timedelta(seconds=1)
+        )
+
+    _replace_checkpoint(connection, 30, later, KEY)
+
+
+def alter_a_stored_subtree(connection: Connection) -> None:
+    """The events are intact, but the interior hash the gateway's own proofs read is not."""
+    connection.execute(
+        update(audit_nodes)
+        .where(audit_nodes.c.level == 4, audit_nodes.c.idx == 0)
+        .values(hash=bytes(32))
+    )
+
+
+def strip_a_link(connection: Connection) -> None:
+    _replace_checkpoint(connection, 30, lambda c: dataclasses.replace(c, previous=None), KEY)
 
 
 @pytest.mark.parametrize(
@@ -154,6 +181,12 @@ def date_a_checkpoint_earlier(connection: Connection) -> None:
         (reorder_two_rows, 20, "positions 20..29"),
         (insert_one, 20, "positions 20..29"),
         (sign_with_another_key, 20, "not validly signed"),
+        # The chain: each checkpoint names the size and note hash of the one before it.
+        (delete_a_middle_checkpoint, 20, "size 40 links to a checkpoint of size 30 that is"),
+        (resign_a_middle_checkpoint, 30, "size 40 links to a checkpoint of size 30 that is"),
+        (strip_a_link, 20, "size 30 does not link to the one before it"),
+        # Consistency proofs between consecutive checkpoints, from the stored subtrees.
+        (alter_a_stored_subtree, 20, "no consistency proof from checkpoint of size 20 to"),
     ],
 )
 def test_every_edit_is_found_at_its_position(

@@ -16,13 +16,18 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from gateway.audit.checkpoint import (
     Checkpoint,
     CheckpointError,
+    Link,
     SignedCheckpoint,
+    check_chain,
     key_id,
     load_public_keys_pem,
+    note_sha256,
     public_key_map,
     sign_checkpoint,
     verify_signature,
 )
+from tests.audit.test_witness_sender import KEY as CHAIN_KEY
+from tests.audit.test_witness_sender import _signed
 
 ORIGIN = "gateway.example.nhs.uk/audit"
 ROOT = bytes(range(32))
@@ -256,3 +261,36 @@ def test_load_public_keys_pem_refuses_other_keys_and_garbage() -> None:
     broken = b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
     with pytest.raises(CheckpointError, match="could not be read"):
         load_public_keys_pem(broken)
+
+
+def test_a_chained_checkpoint_signs_its_link_to_the_one_before() -> None:
+    first = _signed(10)
+    second = _signed(20, first)
+    assert second.checkpoint.previous == Link(10, note_sha256(first))
+    lines = second.checkpoint.body().decode().split("\n")
+    assert lines[4].startswith("previous 10 ")
+    assert Checkpoint.parse(second.checkpoint.body()) == second.checkpoint
+    assert SignedCheckpoint.from_json(second.to_json()) == second
+    assert check_chain([first, second]) is None
+    # The link is under the signature: dropping it invalidates the checkpoint.
+    unlinked = SignedCheckpoint(
+        dataclasses.replace(second.checkpoint, previous=None),
+        second.key_name,
+        second.key_id,
+        second.signature,
+    )
+    keys = public_key_map(second.key_name, [CHAIN_KEY.public_key()])
+    assert verify_signature(second, keys)
+    assert not verify_signature(unlinked, keys)
+    # Unlinked checkpoints are accepted as a legacy prefix only, never after a link.
+    assert check_chain([first, unlinked]) is None
+    third = _signed(30, second)
+    unlinked_third = dataclasses.replace(
+        third, checkpoint=dataclasses.replace(third.checkpoint, previous=None)
+    )
+    broken = check_chain([first, second, unlinked_third])
+    assert broken is not None
+    assert (broken.index, broken.position) == (2, 20)
+    skipped = check_chain([first, third])
+    assert skipped is not None
+    assert "links to a checkpoint of size 20 that is missing" in skipped.problem

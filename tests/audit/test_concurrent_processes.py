@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from gateway.audit.checking import verify_database
-from gateway.audit.keys import load_audit_signing_key
+from gateway.audit.keys import KeyHistory, load_audit_signing_key
 from gateway.audit.sequencer import Sequencer
 from gateway.store import migrate
 from gateway.store.database import Database
@@ -75,7 +75,7 @@ def test_two_processes_logging_together_make_one_consistent_tree(
             )
         ).one()
         signed = connection.execute(select(func.count()).select_from(audit_checkpoints)).scalar()
-        report = verify_database(connection, key)
+        report = verify_database(connection, KeyHistory.of(key, ()))
     # The requests' events, plus each process's configuration load.
     assert logged == EVENTS + 2
     assert tuple(positions) == (logged, logged - 1)

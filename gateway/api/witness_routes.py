@@ -1,0 +1,84 @@
+"""Being a witness for other parties' access logs, after C2SP tlog-witness.
+
+`POST /audit/witness` takes an add-checkpoint request (gateway.audit.witness_protocol)
+and answers the cosignature; `GET /audit/witness?origin=...` answers the newest
+checkpoint held for that log, as its signed note, for `gateway audit verify --witness`
+on the log's side. Both need the bearer token this gateway gave that log's operator
+(audit-log.yaml `witnessing`, which holds its SHA-256 only); an unknown origin is
+answered as a wrong token is, so the route does not tell strangers whose logs it holds.
+A checkpoint is kept only if that log's published key signed it.
+
+These calls carry no patient data and name no organisation's events: they are logged
+as lines (structlog), not as AuditEvents.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from gateway.api.deps import read_limited
+from gateway.api.runtime import RuntimeDep, gate
+from gateway.audit.witness_protocol import (
+    MAX_REQUEST_BYTES,
+    AddCheckpoint,
+    WitnessRequestError,
+    cosign,
+)
+from gateway.audit.witness_store import add_checkpoint, held_checkpoint
+from gateway.configuration.audit_log import WitnessedLog
+from gateway.errors import BadRequest, NotFound, Unauthorized
+from gateway.logging import get_logger
+
+log = get_logger(__name__)
+router = APIRouter(prefix="/audit")
+
+_TEXT = "text/plain; charset=utf-8"
+
+
+def _authorised(request: Request, runtime: RuntimeDep, origin: str) -> WitnessedLog:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    witnessed = runtime.config.audit_log.witnessed_log(origin)
+    if scheme.lower() != "bearer" or witnessed is None or not witnessed.accepts_token(token):
+        log.warning("audit.witness_refused", reason="token")
+        raise Unauthorized(
+            "A witness request needs the bearer token agreed for that log.", error=None
+        )
+    return witnessed
+
+
+@router.post("/witness", name="audit_witness_add")
+async def add(request: Request, runtime: RuntimeDep) -> Response:
+    body = await read_limited(request, MAX_REQUEST_BYTES)
+    try:
+        added = AddCheckpoint.parse(body)
+    except WitnessRequestError as error:
+        raise BadRequest(f"Not an add-checkpoint request: {error}.") from None
+    witnessed = _authorised(request, runtime, added.checkpoint.checkpoint.origin)
+    now = runtime.clock()
+    async with gate(runtime).write() as connection:
+        kept = await anyio.to_thread.run_sync(
+            partial(add_checkpoint, connection, witnessed, added, now)
+        )
+    key = runtime.audit_key
+    cosignature = cosign(kept.checkpoint, key.name, key.public_key, key.sign, now)
+    log.info(
+        "audit.witnessed",
+        origin=witnessed.origin,
+        tree_size=kept.checkpoint.tree_size,
+    )
+    return Response(cosignature, media_type=_TEXT)
+
+
+@router.get("/witness", name="audit_witness_held")
+async def held(request: Request, runtime: RuntimeDep, origin: str) -> Response:
+    witnessed = _authorised(request, runtime, origin)
+    async with gate(runtime).read() as connection:
+        checkpoint = await anyio.to_thread.run_sync(held_checkpoint, connection, witnessed.origin)
+    if checkpoint is None:
+        raise NotFound("No checkpoint of that log is held yet.")
+    return Response(checkpoint.note(), media_type=_TEXT)
