@@ -50,12 +50,11 @@ class Disagreement:
     problem: str
 
     def describe(self) -> str:
-        where = (
-            f"position {self.position}"
-            if self.position is not None
-            else "an event not yet sequenced"
-        )
-        return f"{where} (seq {self.seq}, event {self.event_id}): {self.problem}"
+        """The problem, for a report that gives the position separately."""
+        which = f"seq {self.seq}" + (f", event {self.event_id}" if self.event_id else "")
+        if self.position is None and self.event_id is not None:
+            which = f"an event not yet sequenced ({which})"
+        return f"{which}: {self.problem}"
 
 
 @dataclass(frozen=True, slots=True)
