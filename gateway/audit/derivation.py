@@ -77,11 +77,10 @@ def derived(content: bytes) -> AuditIndex | None:
 
 
 def disagreement(
-    stored: StoredRow, content: bytes, references: Collection[Reference]
+    stored: StoredRow, index: AuditIndex | None, references: Collection[Reference]
 ) -> str | None:
     """The first way a stored row (its columns, by name) and its reference rows differ
-    from what `content` vouches for; None when they agree."""
-    index = derived(content)
+    from what its bytes vouch for (`derived`); None when they agree."""
     if index is None:
         return "its bytes are not an event's JSON"
     for name, value in index.columns().items():
@@ -123,9 +122,8 @@ def vouched(connection: Connection, rows: Sequence[StoredRow]) -> list[AuditInde
     held = references(connection, [int(row["seq"]) for row in rows])
     found = []
     for row in rows:
-        content = bytes(row["content"])
-        problem = disagreement(row, content, held.get(int(row["seq"]), ()))
-        index = derived(content)
+        index = derived(bytes(row["content"]))
+        problem = disagreement(row, index, held.get(int(row["seq"]), ()))
         if problem is not None or index is None:
             log.error(
                 "audit.integrity_failed",
@@ -161,7 +159,8 @@ def waiting(connection: Connection) -> Backlog:
 def _first_in(connection: Connection, batch: Sequence[StoredRow]) -> Disagreement | None:
     held = references(connection, [int(row["seq"]) for row in batch])
     for row in batch:
-        problem = disagreement(row, bytes(row["content"]), held.get(int(row["seq"]), ()))
+        index = derived(bytes(row["content"]))
+        problem = disagreement(row, index, held.get(int(row["seq"]), ()))
         if problem is not None:
             return Disagreement(int(row["seq"]), row["position"], row["event_id"], problem)
     return None
