@@ -211,6 +211,7 @@ def test_deleted_reference_rows_are_found(store: Store, kind: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "value"),
     [("entity", "ServiceRequest/forged"), ("agent", "forged-practitioner"), ("org", "QZZ")],
+    ids=["entity", "agent", "org"],
 )
 def test_a_forged_reference_row_is_found(store: Store, kind: str, value: str) -> None:
     with store.database.write() as connection:
