@@ -31,6 +31,8 @@ show: it names elements, never their values.
     ├── RequestTimedOut (503 timeout)
     ├── AuditUnavailable (503 transient: the access log could not be written, so the
     │                     request fails closed)
+    ├── AuditIntegrityFailed (500 exception: a log row disagrees with its signed bytes,
+    │                         so the IG search and report show nothing)
     └── ConfigurationError (start-up refused; never an HTTP answer)
 """
 
@@ -248,6 +250,21 @@ class AuditUnavailable(GatewayError):
         super().__init__(
             "The access log could not be written, so the request was not carried out "
             "(nothing was stored). Retry later."
+        )
+
+
+class AuditIntegrityFailed(GatewayError):
+    """A row of the access log disagrees with its signed bytes (edited behind the
+    gateway's back): nothing is shown from a log that cannot be vouched for."""
+
+    status = 500
+    code = IssueCode.EXCEPTION
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The access log failed an integrity check, so nothing is shown: an event's "
+            "stored search values differ from its signed record. The operator has been "
+            "alerted; `gateway audit verify` locates the event."
         )
 
 

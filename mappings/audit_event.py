@@ -27,7 +27,11 @@ Agents (``codes`` names every code used):
 - organisations: BALP gives an organisation an agent of its own (the "userorg" slice of
   the Comprehensive and AuthZconsent profiles; R4 has no agent.onBehalfOf): type v3
   RoleClass PROV (healthcare provider), ``who`` an Organization by ODS code, never the
-  requestor. One per distinct ODS code: the end user's, then the client's registered one.
+  requestor. One per distinct ODS code: the end user's, then the client's registered one,
+  each with the gateway's ``audit-agent-role`` code(s) in ``role`` saying whose it is
+  (``end-user-organisation``, ``client-organisation``, both when they are one), so that
+  every column the access log searches is re-derived from the bytes alone
+  (mappings.audit_index).
 
 Entities: the patient by NHS number, or by the local identifier a person with no NHS
 number yet is known by (Person / Patient); each resource touched, versioned when known
@@ -399,10 +403,11 @@ def _agents(facts: AuditFacts) -> list[dict[str, Any]]:
     agents.extend(
         {
             "type": _concept(codes.AGENT_HEALTHCARE_PROVIDER),
+            "role": [_concept(role) for role in roles],
             "who": {"type": "Organization", **_identified(codes.ODS_ORGANISATION_SYSTEM, ods)},
             "requestor": False,
         }
-        for ods in _organisations(facts)
+        for ods, roles in _organisations(facts).items()
     )
     return agents
 
@@ -434,12 +439,20 @@ def _user(facts: AuditFacts) -> dict[str, Any] | None:
     return user
 
 
-def _organisations(facts: AuditFacts) -> list[str]:
-    candidates = (
-        facts.end_user.organisation_ods if facts.end_user is not None else None,
-        facts.client.ods_code if facts.client is not None else None,
-    )
-    return [ods for ods in dict.fromkeys(candidates) if ods is not None]
+def _organisations(facts: AuditFacts) -> dict[str, list[Code]]:
+    """Each organisation agent's ODS code, in order, with whose organisation it is."""
+    found: dict[str, list[Code]] = {}
+    for ods, role in (
+        (facts.end_user.organisation_ods if facts.end_user else None, END_USER_ORGANISATION),
+        (facts.client.ods_code if facts.client else None, CLIENT_ORGANISATION),
+    ):
+        if ods is not None:
+            found.setdefault(ods, []).append(role)
+    return found
+
+
+CLIENT_ORGANISATION = codes.AGENT_ROLE_CLIENT_ORGANISATION
+END_USER_ORGANISATION = codes.AGENT_ROLE_END_USER_ORGANISATION
 
 
 def _entities(facts: AuditFacts) -> list[dict[str, Any]]:

@@ -51,6 +51,7 @@ GATEWAY_IDENTIFIER_BASE: Final = "https://fhir.mh-gateway.example.org/Id/"
 AUDIT_SUBTYPE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-subtype"
 GATEWAY_AUDIT_ENTITY_TYPE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-entity-type"
 AUDIT_ENTITY_DETAIL_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-entity-detail"
+AUDIT_AGENT_ROLE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "audit-agent-role"
 PURPOSE_OF_USE_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "purpose-of-use"
 
 # Identifier systems the gateway owns: a registered client's id, and the BaRS
@@ -177,6 +178,19 @@ AGENT_INFORMATION_RECIPIENT: Final = Code(
 AGENT_AUTHOR: Final = Code(V3_PARTICIPATION_TYPE_SYSTEM, "AUT", "author (originator)")
 # HL7 v3 RoleClass: the BALP "userorg" agent, an organisation acting in the event.
 AGENT_HEALTHCARE_PROVIDER: Final = Code(V3_ROLE_CLASS_SYSTEM, "PROV", "healthcare provider")
+# Gateway-owned (audit-agent-role), in an organisation agent's `role`: whose organisation it
+# is, so that the event's bytes alone say which is the calling system's (R4 has no
+# agent.onBehalfOf) and which the end user's; both when they are the same one.
+AGENT_ROLE_CLIENT_ORGANISATION: Final = Code(
+    AUDIT_AGENT_ROLE_SYSTEM,
+    "client-organisation",
+    "Organisation the calling system is registered for",
+)
+AGENT_ROLE_END_USER_ORGANISATION: Final = Code(
+    AUDIT_AGENT_ROLE_SYSTEM,
+    "end-user-organisation",
+    "Organisation of the end user, as the request's headers assert it",
+)
 
 # HL7 v2 table 0203 Identifier Type: BALP's type for a provider identifier in ihe-otherId.
 IDENTIFIER_TYPE_PROVIDER_NUMBER: Final = Code(V2_IDENTIFIER_TYPE_SYSTEM, "PRN", "Provider number")

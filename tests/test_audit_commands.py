@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 
 from gateway.store.database import Database
 from gateway.store.schema import audit_checkpoints, audit_events
+from tests.audit.events import append
 from tests.builders import service_request
 from tests.servers import GATEWAY, gateway_env, running_server, served_token
 from tests.test_cli import FHIR
@@ -167,3 +168,19 @@ def test_a_checkpoint_deleted_from_the_middle_is_named(
     assert failed.returncode == 1
     assert f"FAILED verification at position {before}" in failed.stderr
     assert f"checkpoint of size {after} links to a checkpoint of size {middle}" in failed.stderr
+
+
+def test_verify_reports_the_events_waiting_to_be_sequenced_without_failing(
+    database: Database, database_url: str
+) -> None:
+    recorded = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    with database.write() as connection:
+        append(connection, 3, recorded=recorded)
+        append(connection, 2, start=3, recorded=recorded + timedelta(minutes=5))
+    verified = _gateway(database_url, "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "5 events waiting to be sequenced, the oldest recorded " in verified.stdout
+    # Aged from the oldest one's time by the wall clock (tests/audit/test_derivation.py
+    # checks the arithmetic with a clock of its own).
+    age = verified.stdout.split("the oldest recorded ")[1].split(" s ago")[0]
+    assert int(age) > 0

@@ -1,11 +1,13 @@
 """The patient access report as CSV: one line per access to the person's record, for a
-subject access request. Read from the log's own columns, oldest first."""
+subject access request, oldest first. Every value is the event's signed bytes' own
+(gateway.audit.search checks the row against them first)."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+from gateway.audit.log import AGENT, ENTITY
 from gateway.audit.search import AuditRow
 from mappings.fhir_dates import format_instant
 
@@ -25,9 +27,7 @@ REPORT_COLUMNS = (
 _OUTCOMES = {0: "success", 4: "refused or failed (minor)", 8: "failed (serious)"}
 
 
-def access_report_csv(
-    rows: list[AuditRow], data: dict[int, list[str]], end_users: dict[int, list[str]]
-) -> str:
+def access_report_csv(rows: list[AuditRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(REPORT_COLUMNS)
@@ -41,9 +41,9 @@ def access_report_csv(
                 _OUTCOMES.get(row.outcome, str(row.outcome)),
                 row.client_id or "",
                 row.ods_code or "",
-                ";".join(sorted(end_users.get(row.seq, []))),
+                ";".join(row.referred(AGENT)),
                 row.purpose or "",
-                ";".join(sorted(data.get(row.seq, []))),
+                ";".join(row.referred(ENTITY)),
                 row.request_id or "",
             ]
         )

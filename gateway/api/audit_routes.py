@@ -42,17 +42,15 @@ from gateway.api.http_headers import fhir_base
 from gateway.api.responses import fhir_response
 from gateway.api.runtime import Runtime, RuntimeDep, gate
 from gateway.audit import proofs
-from gateway.audit.log import AGENT, ENTITY
 from gateway.audit.search import (
     AuditRow,
     event_by_id,
     events_oldest_first,
-    references_of,
     search_events,
 )
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
-from gateway.errors import InsufficientScope, NotFound
+from gateway.errors import AuditIntegrityFailed, InsufficientScope, NotFound
 from gateway.search.query import CURSOR_PARAMETER
 from mappings.fhir_dates import format_instant
 
@@ -84,8 +82,8 @@ async def audit_event_search(request: Request, runtime: RuntimeDep) -> Response:
     params = request.query_params.multi_items()
     query = parse_audit_query(params, runtime.paging)
     _note_query(request, params, query.patient)
-    page = await _in_read(
-        runtime, partial(search_events, query=query, seen_by=_seen_by(request, runtime))
+    page = await _checked_read(
+        request, partial(search_events, query=query, seen_by=_seen_by(request, runtime))
     )
     base = fhir_base(request, runtime.settings.public_base_url)
     body = _searchset(base, params, page.rows, page.next_before)
@@ -199,7 +197,7 @@ async def _event_in_view(request: Request, runtime: Runtime, event_id: str) -> A
     """The event, if the caller's view holds it; else "not found", as for a missing one,
     with the id asked for in the refusal's own event."""
     seen_by = _seen_by(request, runtime)
-    row = await _in_read(runtime, partial(event_by_id, event_id=event_id, seen_by=seen_by))
+    row = await _checked_read(request, partial(event_by_id, event_id=event_id, seen_by=seen_by))
     if row is None:
         trail = trail_of(request)
         if trail is not None:
@@ -211,6 +209,16 @@ async def _event_in_view(request: Request, runtime: Runtime, event_id: str) -> A
 async def _in_read(runtime: Runtime, work: Callable[[Connection], T]) -> T:
     async with gate(runtime).read() as connection:
         return await anyio.to_thread.run_sync(work, connection)
+
+
+async def _checked_read(request: Request, work: Callable[[Connection], T]) -> T:
+    """A read of events, each checked against its signed bytes: one that fails is
+    counted (gateway_audit_integrity_failures_total) as well as logged, for alerting."""
+    try:
+        return await _in_read(request.app.state.runtime, work)
+    except AuditIntegrityFailed:
+        request.app.state.metrics.audit_integrity_failures.inc()
+        raise
 
 
 async def _audited(request: Request, runtime: Runtime) -> None:
@@ -231,14 +239,10 @@ async def _report(request: Request, runtime: Runtime, params: list[tuple[str, st
     _note_query(request, params, report.query.patient)
     seen_by = _seen_by(request, runtime)
 
-    def collect(
-        connection: Connection,
-    ) -> tuple[list[AuditRow], dict[int, list[str]], dict[int, list[str]]]:
-        rows = list(events_oldest_first(connection, report.query, seen_by=seen_by))
-        seqs = [row.seq for row in rows]
-        return rows, references_of(connection, seqs, ENTITY), references_of(connection, seqs, AGENT)
+    def collect(connection: Connection) -> list[AuditRow]:
+        return list(events_oldest_first(connection, report.query, seen_by=seen_by))
 
-    rows, data, end_users = await _in_read(runtime, collect)
+    rows = await _checked_read(request, collect)
     await _audited(request, runtime)
     filename = f"patient-access-report.{report.format}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -247,7 +251,7 @@ async def _report(request: Request, runtime: Runtime, params: list[tuple[str, st
         body = b"".join(row.content + b"\n" for row in rows)
         return Response(body, media_type="application/x-ndjson", headers=headers)
     return Response(
-        access_report_csv(rows, data, end_users),
+        access_report_csv(rows),
         media_type="text/csv; charset=utf-8",
         headers=headers,
     )

@@ -2,7 +2,9 @@
 checkpoint against it (signatures, keys, chain links, roots, sizes, times), reporting
 the first bad position. The checks themselves are the standalone verifier's
 (gateway.audit.verify); the consistency proofs between consecutive checkpoints, built
-from the stored subtree hashes as the gateway serves them, are checked here."""
+from the stored subtree hashes as the gateway serves them, are checked here. Then every
+event's searched columns and reference rows are re-derived from its bytes
+(gateway.audit.derivation): the first that differs fails the pass too."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from itertools import pairwise
 from sqlalchemy import Connection, func, select
 
 from gateway.audit.checkpoint import SignedCheckpoint
+from gateway.audit.derivation import first_disagreement
 from gateway.audit.export import (
     checkpoints_from,
     first_live_position,
@@ -57,7 +60,7 @@ def verify_database(
         return report
     broken = check_consistency(connection, signed)
     if broken is None:
-        return report
+        return with_derivations_checked(connection, report)
     position, problem = broken
     return replace(report, ok=False, first_bad_position=position, problem=problem)
 
@@ -81,3 +84,14 @@ def check_consistency(
                 f"to checkpoint of size {new.tree_size}"
             )
     return None
+
+
+def with_derivations_checked(connection: Connection, report: Report) -> Report:
+    """Once the bytes are proven, the searched values must be theirs: the first event
+    whose columns or reference rows differ fails the pass (gateway.audit.derivation)."""
+    if not report.ok:
+        return report
+    found = first_disagreement(connection)
+    if found is None:
+        return report
+    return replace(report, ok=False, first_bad_position=found.position, problem=found.describe())

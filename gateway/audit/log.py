@@ -4,7 +4,8 @@ How many processes log concurrently without waiting on each other
 -----------------------------------------------------------------
 A request appends its AuditEvents with a plain INSERT in its own transaction: the
 canonical event bytes (the Merkle leaf's data, RFC 9162 leaf = SHA-256(0x00 || bytes)),
-the leaf hash, computed here outside any lock, and the columns the IG search filters on.
+the leaf hash, computed here outside any lock, and the columns the IG search filters on,
+derived from those bytes (mappings.audit_index) and from nothing else.
 The row gets `seq` from the database's sequence (insertion order, with gaps, not commit
 order) and no `position`. Nothing is locked, so a write's audit record commits atomically
 with the write itself, and any number of gateway processes append at once.
@@ -13,8 +14,8 @@ The one read: before an event's bytes are made, one batched query finds, for eve
 resource the events name, the organisations its data concerns as the store holds the
 version named in this same transaction (gateway.store.participants). The event records
 them (mappings.audit_event, data entity details), so the bytes the tree signs say whose IG
-leads see the event, and every row in audit_references is computed from the same facts:
-`organisation_references` re-derives the "org" rows from the bytes alone.
+leads see the event; every row in audit_references is derived from the bytes too, so
+`gateway audit verify` re-derives each one (gateway.audit.derivation).
 
 The sequencer (gateway.audit.sequencer) then gives committed events their positions in
 the Merkle tree, in the order it finds them, one batch at a time, under a lock that only
@@ -43,22 +44,17 @@ from gateway.errors import AuditUnavailable
 from gateway.logging import get_logger
 from gateway.store.participants import DataKey, organisations_of
 from gateway.store.schema import audit_events, audit_references
-from mappings.audit_event import (
-    AuditedData,
-    AuditFacts,
-    audit_event,
-    canonical_json,
-    data_organisations,
-)
+from mappings.audit_event import AuditedData, AuditFacts, audit_event, canonical_json
+from mappings.audit_index import AGENT, ENTITY, ORGANISATION, index_of
 
 log = get_logger(__name__)
 
-ENTITY, AGENT = "entity", "agent"
-# Every organisation the event's data concerns, as the event records it: the origin of,
-# and every party to, each resource it names (the caller's own too, when it is one). An
-# IG lead who is not system-wide sees the events of their own organisation, as the caller
-# (a column) or as one of these.
-ORGANISATION = "org"
+# The kinds of reference row (mappings.audit_index). ORGANISATION: every organisation the
+# event's data concerns, as the event records it: the origin of, and every party to, each
+# resource it names (the caller's own too, when it is one). An IG lead who is not
+# system-wide sees the events of their own organisation, as the caller (a column) or as
+# one of these.
+__all__ = ["AGENT", "ENTITY", "ORGANISATION", "append", "organisation_references"]
 
 
 def append(connection: Connection, events: Sequence[AuditFacts]) -> None:
@@ -66,15 +62,15 @@ def append(connection: Connection, events: Sequence[AuditFacts]) -> None:
     if not events:
         return
     try:
-        recorded = _with_organisations(connection, events)
+        rows = [_row(facts) for facts in _with_organisations(connection, events)]
         inserted = connection.execute(
             insert(audit_events).returning(audit_events.c.seq, sort_by_parameter_order=True),
-            [_row(facts) for facts in recorded],
+            [row for row, _ in rows],
         ).all()
         references = [
             {"kind": kind, "value": value, "event_seq": seq}
-            for (seq,), facts in zip(inserted, recorded, strict=True)
-            for kind, value in sorted(_references(facts))
+            for (seq,), (_, derived) in zip(inserted, rows, strict=True)
+            for kind, value in sorted(derived)
         ]
         if references:
             connection.execute(insert(audit_references), references)
@@ -92,25 +88,17 @@ def organisation_references(content: bytes) -> set[tuple[str, str]]:
     """The "org" rows an event's canonical bytes vouch for, re-derived from them alone:
     exactly the ones `append` wrote for it. An event from before the organisations were
     recorded in the bytes has none (its caller's IG lead, and the system-wide one, see it)."""
-    return {(ORGANISATION, ods) for ods in data_organisations(json.loads(content))}
+    references = index_of(json.loads(content)).references
+    return {(kind, value) for kind, value in references if kind == ORGANISATION}
 
 
-def _row(facts: AuditFacts) -> dict[str, Any]:
+def _row(facts: AuditFacts) -> tuple[dict[str, Any], frozenset[tuple[str, str]]]:
+    """The event's row and its reference rows, every searched value derived from the
+    canonical bytes by the same function verify and the search check them with."""
     content = canonical_json(audit_event(facts))
-    return {
-        "event_id": facts.event_id,
-        "recorded": facts.recorded,
-        "content": content,
-        "leaf_hash": leaf_hash(content),
-        "patient": facts.patient,
-        "client_id": facts.client.client_id if facts.client else None,
-        "ods_code": facts.client.ods_code if facts.client else None,
-        "subtype": facts.subtype.code,
-        "action": facts.action,
-        "outcome": facts.outcome,
-        "purpose": facts.purpose_of_use[0].code if facts.purpose_of_use else None,
-        "request_id": facts.request_id,
-    }
+    index = index_of(json.loads(content))
+    row = {"content": content, "leaf_hash": leaf_hash(content), **index.columns()}
+    return row, index.references
 
 
 def _with_organisations(connection: Connection, events: Sequence[AuditFacts]) -> list[AuditFacts]:
@@ -135,13 +123,3 @@ def _with_organisations(connection: Connection, events: Sequence[AuditFacts]) ->
 
 def _key(data: AuditedData) -> DataKey:
     return data.resource_type, data.resource_id, data.version_id
-
-
-def _references(facts: AuditFacts) -> set[tuple[str, str]]:
-    found = {(ENTITY, f"{data.resource_type}/{data.resource_id}") for data in facts.data}
-    found.update((ORGANISATION, ods) for data in facts.data for ods in data.organisations)
-    if facts.end_user is not None:
-        if facts.end_user.organisation_ods:
-            found.add((AGENT, facts.end_user.organisation_ods))
-        found.update((AGENT, value[:255]) for _, value in facts.end_user.practitioner_identifiers)
-    return found

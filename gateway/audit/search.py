@@ -7,6 +7,10 @@ only the events their organisation took part in, as the caller or as the origin 
 party to, the data the event names (as the event's own bytes record them: the
 gateway.audit.log.ORGANISATION references are computed from them). That is a condition
 of the query itself, so pages, their links and the report hold exactly those events.
+
+Every row found is checked against its signed bytes before it is returned, and returned
+as the bytes give it (gateway.audit.derivation): a row edited behind the gateway's back
+fails the whole answer with AuditIntegrityFailed, never matches on its edited value.
 `seen_by=None` is the one system-wide IG lead's view (clients.yaml `access_log`)."""
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, or_, select
 
+from gateway.audit.derivation import vouched
 from gateway.audit.log import AGENT, ENTITY, ORGANISATION
+from gateway.errors import AuditIntegrityFailed
 from gateway.store.schema import audit_events, audit_references
+from mappings.audit_index import AuditIndex, Reference
 
 _STREAM_ROWS = 1000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,8 @@ class AuditQuery:
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
+    """A matching event, every value as its signed bytes give it (never a column's)."""
+
     seq: int
     event_id: str
     recorded: datetime
@@ -55,6 +65,11 @@ class AuditRow:
     outcome: int
     purpose: str | None
     request_id: str | None
+    references: frozenset[Reference]
+
+    def referred(self, kind: str) -> list[str]:
+        """The values of its references of one kind, sorted."""
+        return sorted(value for found, value in self.references if found == kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +85,7 @@ def search_events(connection: Connection, query: AuditQuery, *, seen_by: str | N
         .order_by(audit_events.c.recorded.desc(), audit_events.c.seq.desc())
         .limit(query.count + 1)
     )
-    rows = [_row(found) for found in connection.execute(statement)]
+    rows = _vouched(connection, list(connection.execute(statement)))
     page, more = rows[: query.count], len(rows) > query.count
     last = page[-1] if page else None
     return AuditPage(page, (last.recorded, last.seq) if more and last else None)
@@ -85,31 +100,20 @@ def events_oldest_first(
         .order_by(audit_events.c.recorded, audit_events.c.seq)
         .execution_options(yield_per=_STREAM_ROWS)
     )
-    for found in connection.execute(statement):
-        yield _row(found)
+    for batch in connection.execute(statement).partitions():
+        yield from _vouched(connection, list(batch))
 
 
 def event_by_id(connection: Connection, event_id: str, *, seen_by: str | None) -> AuditRow | None:
     """The event, if it exists and is in this view (None either way otherwise)."""
     conditions = [audit_events.c.event_id == event_id, *_view(seen_by)]
     found = connection.execute(_columns().where(*conditions)).first()
-    return None if found is None else _row(found)
-
-
-def references_of(connection: Connection, seqs: list[int], kind: str) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    if not seqs:
-        return found
-    statement = select(audit_references.c.event_seq, audit_references.c.value).where(
-        audit_references.c.kind == kind, audit_references.c.event_seq.in_(seqs)
-    )
-    for seq, value in connection.execute(statement):
-        found.setdefault(int(seq), []).append(value)
-    return found
+    return None if found is None else _vouched(connection, [found])[0]
 
 
 _COLUMNS = (
     audit_events.c.seq,
+    audit_events.c.position,
     audit_events.c.event_id,
     audit_events.c.recorded,
     audit_events.c.content,
@@ -183,19 +187,36 @@ def _referring(kind: str, value: str) -> Select[tuple[int]]:
     )
 
 
-def _row(found: Row[Any]) -> AuditRow:
-    values = found._mapping
+def _vouched(connection: Connection, found: list[Row[Any]]) -> list[AuditRow]:
+    """The rows as their bytes give them, each checked against its bytes first
+    (gateway.audit.derivation): AuditIntegrityFailed rather than a tampered value."""
+    rows = [row._mapping for row in found]
+    return [
+        _row(int(row["seq"]), bytes(row["content"]), index)
+        for row, index in zip(rows, vouched(connection, rows), strict=True)
+    ]
+
+
+def _row(seq: int, content: bytes, index: AuditIndex) -> AuditRow:
     return AuditRow(
-        seq=int(values["seq"]),
-        event_id=values["event_id"],
-        recorded=values["recorded"],
-        content=bytes(values["content"]),
-        patient=values["patient"],
-        client_id=values["client_id"],
-        ods_code=values["ods_code"],
-        subtype=values["subtype"],
-        action=values["action"],
-        outcome=int(values["outcome"]),
-        purpose=values["purpose"],
-        request_id=values["request_id"],
+        seq=seq,
+        event_id=_present(index.event_id),
+        recorded=_present(index.recorded),
+        content=content,
+        patient=index.patient,
+        client_id=index.client_id,
+        ods_code=index.ods_code,
+        subtype=_present(index.subtype),
+        action=_present(index.action),
+        outcome=_present(index.outcome),
+        purpose=index.purpose,
+        request_id=index.request_id,
+        references=index.references,
     )
+
+
+def _present(value: T | None) -> T:
+    """A value vouched() has checked equals its NOT NULL column: never None."""
+    if value is None:
+        raise AuditIntegrityFailed()
+    return value

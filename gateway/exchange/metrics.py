@@ -31,6 +31,13 @@ class DeliveryMetrics:
             ["destination", "verdict"],
             registry=self.registry,
         )
+        # Not a delivery's, but this process's registry: IG reads refused because a log
+        # row disagreed with its signed bytes (gateway.audit.derivation). Alert on any.
+        self.audit_integrity_failures = Counter(
+            "gateway_audit_integrity_failures",
+            "Access-log reads refused because a row disagreed with its signed bytes.",
+            registry=self.registry,
+        )
 
     def watch(self, database: Database, breakers: Callable[[], Sequence[CircuitBreaker]]) -> None:
         self.registry.register(_OutboxCollector(database, breakers))
