@@ -45,8 +45,9 @@ def install_error_handlers(app: FastAPI) -> None:
 def database_fault(error: BaseException) -> DatabaseUnavailable | None:
     """The 503 for a database fault of the moment (gateway.store.faults), else None.
 
-    Whichever layer met it (pool connect, a statement, commit, the access log, a
-    worker thread), it is answered here and in the last line of defence alike."""
+    Whichever layer met it (pool connect, a statement, the commit, the access-log
+    write), it is answered alike: by this module's handler inside the framework, and by
+    the middleware's last line of defence outside it."""
     if not faults.is_unavailable(error):
         return None
     log.warning(
