@@ -129,3 +129,18 @@ def test_a_lone_surrogate_in_any_json_body_is_refused_400_naming_the_field(
     assert issue.get("expression") == ([expression] if expression else None)
     assert "\\ud800" not in response.text
     assert _rows(database) == before
+
+
+def test_a_surrogate_percent_encoded_in_a_query_or_form_is_never_a_server_error(
+    client: TestClient,
+) -> None:
+    # ED A0 80 would be U+D800 in UTF-8 if UTF-8 allowed it; decoding replaces it, so a
+    # query or form parameter never carries a surrogate to the database.
+    in_query = client.get("/fhir/ServiceRequest?identifier=x%ED%A0%80")
+    in_form = client.post(
+        "/fhir/ServiceRequest/_search",
+        content=b"identifier=x%ED%A0%80",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert in_query.status_code < 500, in_query.text
+    assert in_form.status_code < 500, in_form.text
