@@ -14,9 +14,11 @@ from __future__ import annotations
 from sqlalchemy import exc
 
 # SQLSTATE classes and codes (PostgreSQL appendix A) that are faults of the moment.
-_TRANSIENT_CLASSES = ("08", "53", "57P", "40")  # connection, resources, shutdown, rollback
+_TRANSIENT_CLASSES = ("08", "53", "57P")  # connection, resources, server shutting down
 _TRANSIENT_CODES = frozenset(
     {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
         "55P03",  # lock_not_available: lock_timeout (or NOWAIT) gave up
         "57014",  # query_canceled: statement_timeout gave up
         "25P03",  # idle_in_transaction_session_timeout ended the session
@@ -53,11 +55,11 @@ def is_unreachable(error: BaseException) -> bool:
         return True
     if not isinstance(error, exc.DBAPIError):
         return False
-    sqlstate = sqlstate_of(error)
     if error.connection_invalidated:
         return True
     if not isinstance(error, exc.OperationalError) or _is_sqlite(error):
         return False
+    sqlstate = sqlstate_of(error)
     return sqlstate is None or sqlstate.startswith("08")
 
 

@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from gateway.store.database import Database
+from gateway.store.faults import is_unavailable, is_unreachable
 from tests.builders import service_request
 from tests.faults import (
     JSON,
@@ -98,3 +100,13 @@ def test_readyz_answers_503_within_two_seconds_while_the_database_is_blackholed(
             assert elapsed < 3.0, elapsed
         served.proxy.pass_through()
         assert http.get("/readyz").status_code == 200
+
+
+def test_a_fault_in_the_code_is_not_mistaken_for_the_database_being_away(
+    database: Database,
+) -> None:
+    # A wrong column is the gateway's own fault: it stays a 500, never a 503 to retry.
+    with pytest.raises(DBAPIError) as raised, database.read() as connection:
+        connection.exec_driver_sql("SELECT no_such_column FROM resources")
+    assert not is_unavailable(raised.value)
+    assert not is_unreachable(raised.value)
