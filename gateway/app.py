@@ -61,6 +61,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        timeouts=settings.database_timeouts,
     )
     if not migrate.is_current(database):
         database.dispose()

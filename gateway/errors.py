@@ -29,6 +29,8 @@ show: it names elements, never their values.
     ├── UnsupportedMediaType (415 not-supported)
     ├── TooManyRequests (429 throttled, with Retry-After)
     ├── RequestTimedOut (503 timeout)
+    ├── DatabaseUnavailable (503 transient, with Retry-After: the database could not be
+    │                        reached or did not answer in time; the write was not made)
     ├── AuditUnavailable (503 transient: the access log could not be written, so the
     │                     request fails closed)
     ├── AuditIntegrityFailed (500 exception: a log row disagrees with its signed bytes,
@@ -242,6 +244,38 @@ class RequestTimedOut(GatewayError):
     code = IssueCode.TIMEOUT
 
 
+class DatabaseUnavailable(GatewayError):
+    """The database could not be reached, or gave up (a connect, lock or statement
+    timeout): a fault of the moment, so the sender retries rather than drops the request."""
+
+    status = 503
+    code = IssueCode.TRANSIENT
+
+    def __init__(
+        self,
+        *,
+        unreachable: bool = False,
+        outcome_unknown: bool = False,
+        retry_after_seconds: int = 5,
+    ) -> None:
+        super().__init__(
+            "The connection to the database failed while the write was being committed, so "
+            "it may or may not have been stored. Retry later with the same X-Request-ID and "
+            "body (a repeat of what was stored is answered 409 duplicate)."
+            if outcome_unknown
+            else "The database is unavailable or busy, so the request was not carried out "
+            "(nothing was stored). Retry later with the same X-Request-ID."
+        )
+        # The connection itself failed: the refusal cannot be logged there either.
+        self.unreachable = unreachable or outcome_unknown
+        self.outcome_unknown = outcome_unknown
+        self.retry_after = str(retry_after_seconds)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": self.retry_after}
+
+
 class AuditUnavailable(GatewayError):
     status = 503
     code = IssueCode.TRANSIENT
@@ -251,6 +285,10 @@ class AuditUnavailable(GatewayError):
             "The access log could not be written, so the request was not carried out "
             "(nothing was stored). Retry later."
         )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
 
 
 class AuditIntegrityFailed(GatewayError):

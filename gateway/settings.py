@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.store.database import DatabaseTimeouts
+
 DEFAULT_DATABASE_URL = "sqlite:///var/gateway.db"
 
 
@@ -76,6 +78,19 @@ class Settings(BaseSettings):
     pid_file: Path = Path("var/run/gateway.pid")
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
+    # How long the server and workers wait on the database before answering 503
+    # transient (docs/operating.md): to connect (PostgreSQL: whole seconds, at least 2),
+    # for a lock (SQLite: busy timeout), for one statement, and how long a transaction
+    # may sit idle. Each below the request timeout, so the database gives up first.
+    db_connect_timeout_seconds: int = Field(default=5, ge=2, le=60)
+    db_lock_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+    db_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # A connection to a database that vanished (a partition) is given up after this
+    # long without its data being acknowledged (Linux tcp_user_timeout; keepalives too).
+    db_dead_connection_seconds: float = Field(default=20.0, ge=1, le=600)
+    # /readyz answers within about this long, whatever the database does.
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] | None = None
 
@@ -92,6 +107,26 @@ class Settings(BaseSettings):
         if self.tls_client_ca is not None and self.tls_certificate is None:
             raise ValueError("tls_client_ca (mutual TLS) needs tls_certificate and key")
         return self
+
+    @model_validator(mode="after")
+    def _database_gives_up_first(self) -> Settings:
+        waits = (self.db_lock_timeout_seconds, self.db_statement_timeout_seconds)
+        if max(waits) >= self.request_timeout_seconds:
+            raise ValueError(
+                "db_lock_timeout_seconds and db_statement_timeout_seconds must be below "
+                "request_timeout_seconds, so a request is answered by the database's timeout"
+            )
+        return self
+
+    @property
+    def database_timeouts(self) -> DatabaseTimeouts:
+        return DatabaseTimeouts(
+            connect=self.db_connect_timeout_seconds,
+            lock=self.db_lock_timeout_seconds,
+            statement=self.db_statement_timeout_seconds,
+            idle_in_transaction=self.db_idle_in_transaction_timeout_seconds,
+            unacknowledged=self.db_dead_connection_seconds,
+        )
 
     @property
     def effective_log_format(self) -> Literal["console", "json"]:

@@ -40,7 +40,9 @@ def worker_command(
     configure_logging(settings.effective_log_format, settings.log_level)
     config = load_config(settings.config_dir)
     check_settings(settings, config)
-    database = Database(settings.database_url, pool_size=max(count, 2))
+    database = Database(
+        settings.database_url, pool_size=max(count, 2), timeouts=settings.database_timeouts
+    )
     try:
         if not migrate.is_current(database):
             raise ConfigurationError(

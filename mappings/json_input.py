@@ -3,8 +3,9 @@
 A 1 MiB body can still nest ten thousand levels deep or carry a million-element array;
 both are refused before any model sees them, so validation cost stays bounded. Input
 that two readers could read differently is refused too: a key given twice (which value
-wins?), NaN/Infinity (not JSON), and control characters, which no FHIR string may hold
-and which some databases cannot store.
+wins?), NaN/Infinity (not JSON), control characters, which no FHIR string may hold
+and which some databases cannot store, and lone UTF-16 surrogates, which no database
+can store.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from mappings.issues import ContentError, Issue, IssueCode, element_path
 
 # C0 controls other than tab, LF and CR (FHIR strings allow only those three).
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# A JSON escape such as "\ud800" not part of a surrogate pair decodes to a lone
+# surrogate: not a Unicode character, so no database driver can store it (UTF-8 has no
+# encoding for it). json.loads joins a proper pair into one character first.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +78,7 @@ def check_shape(value: object, limits: ShapeLimits) -> None:
     while stack:
         node, depth, where = stack.pop()
         if isinstance(node, str):
-            if _CONTROL_CHARACTER.search(node):
-                raise _control_character(element_path(root_name, where))
+            _check_text(node, element_path(root_name, where))
             continue
         if not isinstance(node, dict | list):
             continue
@@ -82,8 +86,7 @@ def check_shape(value: object, limits: ShapeLimits) -> None:
             raise _too_deep(limits)
         if isinstance(node, dict):
             for key, child in node.items():
-                if _CONTROL_CHARACTER.search(key):
-                    raise _control_character(element_path(root_name, where))
+                _check_text(key, element_path(root_name, where))
                 stack.append((child, depth + 1, (*where, key)))
         else:
             if len(node) > limits.max_array_length:
@@ -106,6 +109,23 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str,
 
 def _refuse_constant(_: str) -> NoReturn:
     raise _Refused(Issue(IssueCode.STRUCTURE, "NaN and Infinity are not JSON numbers."))
+
+
+def _check_text(text: str, path: str) -> None:
+    if _CONTROL_CHARACTER.search(text):
+        raise _control_character(path)
+    if _LONE_SURROGATE.search(text):
+        raise _error(
+            IssueCode.VALUE,
+            "A string contains a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape that is "
+            "not half of a pair), which is not a Unicode character.",
+            path or None,
+        )
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """For text that did not come through parse_json_object (a JWT's claims)."""
+    return _LONE_SURROGATE.search(text) is not None
 
 
 def _control_character(path: str) -> ContentError:

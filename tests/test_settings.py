@@ -28,3 +28,17 @@ def test_environment_variables_use_the_gateway_prefix(monkeypatch: pytest.Monkey
 def test_inconsistent_page_sizes_are_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(default_page_size=500, max_page_size=100)
+
+
+def test_the_database_gives_up_before_the_request_timeout() -> None:
+    with pytest.raises(ValidationError, match="below request_timeout_seconds"):
+        Settings(request_timeout_seconds=10, db_statement_timeout_seconds=15)
+    with pytest.raises(ValidationError, match="below request_timeout_seconds"):
+        Settings(request_timeout_seconds=10, db_lock_timeout_seconds=10)
+
+
+def test_database_timeouts_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_DB_CONNECT_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("GATEWAY_DB_LOCK_TIMEOUT_SECONDS", "1.5")
+    timeouts = Settings().database_timeouts
+    assert (timeouts.connect, timeouts.lock, timeouts.statement) == (3, 1.5, 15.0)

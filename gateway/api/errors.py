@@ -11,14 +11,21 @@ import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from gateway.api.access_log import record_failure
 from gateway.api.refused_methods import refused_method
 from gateway.api.responses import outcome_response
-from gateway.errors import AuditUnavailable, GatewayError, TokenRequestRefused
+from gateway.errors import (
+    AuditUnavailable,
+    DatabaseUnavailable,
+    GatewayError,
+    TokenRequestRefused,
+)
 from gateway.logging import get_logger
+from gateway.store import faults
 from mappings.issues import Issue, IssueCode
 
 log = get_logger(__name__)
@@ -32,6 +39,35 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_validation)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(SQLAlchemyError, _database_error)  # type: ignore[arg-type]
+
+
+def database_fault(error: BaseException) -> DatabaseUnavailable | None:
+    """The 503 for a database fault of the moment (gateway.store.faults), else None.
+
+    Whichever layer met it (pool connect, a statement, the commit, the access-log
+    write), it is answered alike: by this module's handler inside the framework, and by
+    the middleware's last line of defence outside it."""
+    if not faults.is_unavailable(error):
+        return None
+    log.warning(
+        "request.database_unavailable",
+        error_type=type(error).__name__,
+        sqlstate=faults.sqlstate_of(error),
+    )
+    return DatabaseUnavailable(unreachable=faults.is_unreachable(error))
+
+
+async def _database_error(request: Request, error: SQLAlchemyError) -> Response:
+    unavailable = database_fault(error)
+    if unavailable is None:
+        raise error  # unexpected: answered 500 by the middleware's last line of defence
+    return await answer_refusal(request, unavailable)
+
+
+async def answer_refusal(request: Request, error: GatewayError) -> Response:
+    """A GatewayError as its answer, recorded in the access log first (fail closed)."""
+    return await _gateway_error(request, error)
 
 
 async def _gateway_error(request: Request, error: GatewayError) -> Response:
@@ -40,7 +76,10 @@ async def _gateway_error(request: Request, error: GatewayError) -> Response:
         status=error.status,
         issue_codes=",".join(str(issue.code) for issue in error.issues),
     )
-    if not isinstance(error, AuditUnavailable):
+    # A database that cannot be reached cannot take the refusal's AuditEvent either:
+    # trying would only make the sender wait a second connect timeout for the same 503.
+    unreachable = isinstance(error, DatabaseUnavailable) and error.unreachable
+    if not isinstance(error, AuditUnavailable) and not unreachable:
         try:
             # Messages name elements, never values: safe as the event's outcomeDesc.
             await record_failure(request, error.status, error.message, error)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from dataclasses import dataclass
 
-from gateway.api.runtime import RuntimeDep
-from gateway.store import migrate
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from gateway.api.runtime import Runtime, RuntimeDep
+from gateway.store import readiness
 
 router = APIRouter()
 
@@ -19,18 +23,45 @@ def healthz() -> JSONResponse:
 
 
 @router.get("/readyz")
-def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Ready to take traffic: the database answers and its schema is the one this code needs."""
-    try:
-        runtime.database.ping()
-        current = migrate.is_current(runtime.database)
-    except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-    if not current:
-        return JSONResponse(
-            {"status": "unavailable", "database": "ok", "migrations": "not current"}, 503
+async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """Ready to take traffic: the database answers, its schema is the one this code
+    needs, and the access log can be written. Answered within the readiness timeout
+    whatever the database does (a partition answers 503, it does not hang)."""
+    probe = _probe(request, runtime)
+    result = readiness.Readiness("unreachable")
+    with anyio.move_on_after(runtime.settings.readiness_timeout_seconds):
+        result = await anyio.to_thread.run_sync(
+            readiness.check, probe.engine, abandon_on_cancel=True, limiter=probe.threads
         )
-    return JSONResponse({"status": "ready", "database": "ok", "migrations": "current"})
+    body = {"status": "ready" if result.ready else "unavailable", "database": result.database}
+    if result.migrations is not None:
+        body["migrations"] = result.migrations
+    if result.access_log is not None:
+        body["access_log"] = result.access_log
+    return JSONResponse(body, 200 if result.ready else 503)
+
+
+# Probes whose thread is still waiting on a database that does not answer: a few at
+# most, so a partition cannot use up the thread pool requests need.
+_PROBE_THREADS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    engine: Engine
+    threads: anyio.CapacityLimiter
+
+
+def _probe(request: Request, runtime: Runtime) -> _Probe:
+    """The probes' own pool-less engine, built on first use (in the event loop)."""
+    probe = getattr(request.app.state, "readiness_probe", None)
+    if not isinstance(probe, _Probe):
+        seconds = runtime.settings.readiness_timeout_seconds
+        probe = _Probe(
+            runtime.database.probe_engine(seconds), anyio.CapacityLimiter(_PROBE_THREADS)
+        )
+        request.app.state.readiness_probe = probe
+    return probe
 
 
 # Load balancers and orchestrators often probe with HEAD: answered here, not refused and

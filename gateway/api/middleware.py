@@ -7,14 +7,15 @@ import re
 import time
 import uuid
 
-import anyio
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.access_log import record_failure
-from gateway.api.errors import unexpected_error_response
+from gateway.api.deadline import request_deadline
+from gateway.api.errors import answer_refusal, database_fault, unexpected_error_response
 from gateway.api.responses import outcome_response
 from gateway.errors import AuditUnavailable, RequestTimedOut
 from gateway.logging import get_logger
@@ -75,33 +76,20 @@ class RequestContextMiddleware:
 
         try:
             if invalid:
-                issues = [
-                    Issue(
-                        IssueCode.INVALID,
-                        f"{name} must be 1 to 128 letters, digits or . _ : - (a UUID is usual).",
-                        name,
-                    )
-                    for name in invalid
-                ]
-                await outcome_response(400, issues)(scope, receive, send_with_ids)
+                await _invalid_ids_response(invalid)(scope, receive, send_with_ids)
             else:
-                with anyio.fail_after(self.timeout_seconds):
+                with request_deadline(self.timeout_seconds) as deadline:
                     await self.app(scope, receive, send_with_ids)
+                if deadline.cancelled_caught:
+                    raise TimeoutError
         except TimeoutError:
-            # Waited too long for the body or for a database slot. Work already running
-            # in a thread finishes (and a write it was making commits or rolls back
-            # whole); the client is told the outcome is unknown, so it retries safely
-            # (conditional create, If-Match).
+            # Waited too long for the body or for a database slot, or a read took too
+            # long. A write whose transaction had opened is never cancelled (deadline.py),
+            # so nothing this request was writing can commit after this answer.
             if state["started"]:
                 raise
             log.warning("request.timed_out")
-            timed_out = RequestTimedOut(
-                "The request took too long and was abandoned; its outcome is unknown. "
-                "Retry (conditional create and If-Match make a retry safe)."
-            )
-            await outcome_response(timed_out.status, timed_out.issues, {"Retry-After": "5"})(
-                scope, receive, send_with_ids
-            )
+            await _timed_out_response()(scope, receive, send_with_ids)
         except ClientDisconnect:
             # The client went away mid-request: nobody to answer, nothing stored (the
             # body is read before any transaction opens), and not a server fault.
@@ -110,8 +98,13 @@ class RequestContextMiddleware:
         except Exception as error:
             if state["started"]:
                 raise
-            response = unexpected_error_response(error)
-            await _audit_unexpected_failure(scope)
+            unavailable = database_fault(error)
+            if unavailable is not None:
+                # Met outside a route (the access-log write of a read, say): still a 503.
+                response = await answer_refusal(Request(scope), unavailable)
+            else:
+                response = unexpected_error_response(error)
+                await _audit_unexpected_failure(scope)
             await response(scope, receive, send_with_ids)
         finally:
             log.info(
@@ -123,6 +116,26 @@ class RequestContextMiddleware:
                 status=state["status"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
+
+
+def _invalid_ids_response(invalid: list[str]) -> Response:
+    issues = [
+        Issue(
+            IssueCode.INVALID,
+            f"{name} must be 1 to 128 letters, digits or . _ : - (a UUID is usual).",
+            name,
+        )
+        for name in invalid
+    ]
+    return outcome_response(400, issues)
+
+
+def _timed_out_response() -> Response:
+    timed_out = RequestTimedOut(
+        "The request waited too long (for its body or for the database) and was "
+        "abandoned before anything was stored. Retry with the same X-Request-ID."
+    )
+    return outcome_response(timed_out.status, timed_out.issues, {"Retry-After": "5"})
 
 
 def _request_ids(headers: Headers) -> tuple[str, str, list[str]]:

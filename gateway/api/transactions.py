@@ -8,7 +8,10 @@ pool, 1 for SQLite writes), and only then opens the transaction in a worker thre
 
 Opening and closing are shielded from cancellation: a request cancelled while its
 transaction is opening (a client that hung up) still closes it, rolling back, so no
-connection, transaction or write turn is ever left behind.
+connection, transaction or write turn is ever left behind. Once a write's transaction is
+open, the request timeout no longer applies to it (gateway.api.deadline): it commits or
+rolls back, and is answered accordingly. Only a connection lost during COMMIT leaves the
+outcome unknown, and the answer says so.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import anyio
 import anyio.to_thread
 from sqlalchemy import Connection
 
+from gateway.api import deadline
+from gateway.errors import DatabaseUnavailable
+from gateway.store import faults
 from gateway.store.database import Database
 
 
@@ -35,7 +41,10 @@ class TransactionGate:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Connection]:
-        async with self._write_slots, _in_worker_thread(self._database.write) as connection:
+        async with (
+            self._write_slots,
+            _in_worker_thread(self._database.write, writes=True) as connection,
+        ):
             yield connection
 
     @asynccontextmanager
@@ -46,13 +55,17 @@ class TransactionGate:
 
 @asynccontextmanager
 async def _in_worker_thread(
-    open_transaction: Callable[[], AbstractContextManager[Connection]],
+    open_transaction: Callable[[], AbstractContextManager[Connection]], *, writes: bool = False
 ) -> AsyncIterator[Connection]:
     manager = open_transaction()
     # A limiter of its own for closing, so closing never waits for a busy pool thread.
     closer = anyio.CapacityLimiter(1)
     with anyio.CancelScope(shield=True):
         connection = await anyio.to_thread.run_sync(manager.__enter__)
+    if writes:
+        # Open: the write runs to its commit or rollback, bounded by the database's own
+        # timeouts, and its answer says which (the request timeout no longer applies).
+        deadline.lift()
     try:
         yield connection
     except BaseException as error:
@@ -62,4 +75,10 @@ async def _in_worker_thread(
             )
         raise
     with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(manager.__exit__, None, None, None, limiter=closer)
+        try:
+            await anyio.to_thread.run_sync(manager.__exit__, None, None, None, limiter=closer)
+        except Exception as error:
+            if writes and faults.is_unreachable(error):
+                # The connection failed during COMMIT: the database may have committed.
+                raise DatabaseUnavailable(outcome_unknown=True) from error
+            raise

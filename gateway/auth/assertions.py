@@ -18,6 +18,7 @@ import jwt
 
 from gateway.auth.client_keys import ALLOWED_ALGORITHMS
 from gateway.auth.clients import RegisteredClient
+from mappings.json_input import has_lone_surrogate
 
 # SMART: an assertion expires no more than five minutes after it is made.
 MAX_ASSERTION_LIFETIME_SECONDS = 300
@@ -112,7 +113,8 @@ def _is_numeric_date(value: object) -> bool:
 
 
 def _is_name(value: object) -> bool:
-    return isinstance(value, str) and bool(value)
+    # A lone surrogate ("\ud800" as a JSON escape) is no character: it cannot be stored.
+    return isinstance(value, str) and bool(value) and not has_lone_surrogate(value)
 
 
 def _is_audience(value: object) -> bool:
@@ -123,7 +125,7 @@ def _is_audience(value: object) -> bool:
 
 
 def _is_jti(value: object) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= _MAX_JTI_LENGTH
+    return _is_name(value) and 0 < len(str(value)) <= _MAX_JTI_LENGTH
 
 
 def _numeric_date_shape(name: str) -> tuple[str, Callable[[object], bool], str]:
@@ -142,7 +144,7 @@ _CLAIM_SHAPES: tuple[tuple[str, Callable[[object], bool], str], ...] = (
     ("iss", _is_name, "iss must be the client id, as a string"),
     ("sub", _is_name, "sub must be the client id, as a string"),
     ("aud", _is_audience, "aud must be this token endpoint's URL, as a string or strings"),
-    ("jti", _is_jti, "jti must be a string of 1 to 255 characters"),
+    ("jti", _is_jti, "jti must be a string of 1 to 255 Unicode characters"),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -20,7 +21,10 @@ def _config() -> Config:
     return config
 
 
+@cache
 def head_revision() -> str | None:
+    # Read once: the migrations ship with the code (and reading them is slow enough to
+    # matter to a readiness probe).
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 

@@ -32,22 +32,26 @@ class SubmissionStore:
     def add(self, submission: Submission) -> bool:
         """False, and nothing added, if the sender's id or request id is already taken.
 
-        The transaction must then be abandoned: on PostgreSQL it is aborted.
+        The insert runs in a savepoint, so the transaction stays usable after a clash: on
+        PostgreSQL an insert that meets another transaction's uncommitted copy waits for
+        it to commit, fails, and the caller then reads that copy to answer 409 duplicate
+        (in the aborted transaction that read would fail, and the sender be told 500).
         """
         try:
-            self._connection.execute(
-                insert(dataset_submissions).values(
-                    sender_ods=submission.sender_ods,
-                    external_id=submission.external_id,
-                    kind=submission.kind,
-                    request_id=submission.request_id,
-                    body_sha256=submission.body_sha256,
-                    service_request_id=submission.service_request_id,
-                    communication_id=submission.communication_id,
-                    received_at=submission.received_at,
-                    gaps=json.dumps(list(submission.gaps)),
+            with self._connection.begin_nested():
+                self._connection.execute(
+                    insert(dataset_submissions).values(
+                        sender_ods=submission.sender_ods,
+                        external_id=submission.external_id,
+                        kind=submission.kind,
+                        request_id=submission.request_id,
+                        body_sha256=submission.body_sha256,
+                        service_request_id=submission.service_request_id,
+                        communication_id=submission.communication_id,
+                        received_at=submission.received_at,
+                        gaps=json.dumps(list(submission.gaps)),
+                    )
                 )
-            )
         except IntegrityError:
             return False
         return True

@@ -260,6 +260,8 @@ def test_when_the_log_cannot_be_written_requests_fail_closed(
         outcome = response.json()
         assert outcome["resourceType"] == "OperationOutcome"
         assert outcome["issue"][0]["code"] == "transient"
+        # A fault of the moment: the sender is told when to retry, not to give up.
+        assert response.headers["Retry-After"].isdigit()
         assert "log unavailable" not in response.text
     assert _count(database, resources) == stored
     assert _count(database, audit_events) == logged

@@ -444,8 +444,25 @@ def test_bars_end_user_headers_are_accepted_when_well_formed(client: TestClient)
         ("NHSD-End-User-Organisation", _b64json({"resourceType": "Organization"})),
         ("NHSD-Requesting-Practitioner", _b64json(["not", "an", "object"])),
         ("NHSD-Requesting-Practitioner", _b64json({"resourceType": "PractitionerRole"})),
+        (
+            # "\ud800" as a JSON escape: no character, and the access log would store it.
+            "NHSD-Requesting-Practitioner",
+            _b64json(
+                {
+                    "resourceType": "PractitionerRole",
+                    "identifier": [{"system": "https://sds.example", "value": "55\ud800"}],
+                }
+            ),
+        ),
     ],
-    ids=["not-base64", "not-an-organisation", "no-ods-code", "array", "no-identifier"],
+    ids=[
+        "not-base64",
+        "not-an-organisation",
+        "no-ods-code",
+        "array",
+        "no-identifier",
+        "lone-surrogate",
+    ],
 )
 def test_malformed_end_user_headers_are_refused(
     client: TestClient, database: Database, header: str, value: str

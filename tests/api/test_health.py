@@ -16,7 +16,12 @@ def test_healthz_answers_while_the_process_is_up(client: TestClient) -> None:
 def test_readyz_reports_the_database_and_migrations(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "migrations": "current"}
+    assert response.json() == {
+        "status": "ready",
+        "database": "ok",
+        "migrations": "current",
+        "access_log": "writable",
+    }
 
 
 def test_readyz_refuses_traffic_when_the_schema_is_not_the_one_the_code_needs(

@@ -105,6 +105,8 @@ MALFORMED: dict[str, Callable[[], str]] = {
     ),
     "exp-as-text": lambda: assertion(PROVIDER, exp=str(int(time.time()) + 60)),
     "not-a-jwt": lambda: "not.a.jwt",
+    # "\ud800" as a JSON escape: no character, so no database could record the jti.
+    "jti-lone-surrogate": lambda: assertion(PROVIDER, jti="a\ud800"),
 }
 
 
@@ -143,6 +145,16 @@ def test_malformed_assertions_are_a_bad_request_and_nothing_is_recorded(
     assert "access_token" not in response.json()
     assert response.headers["Cache-Control"] == "no-store"
     assert _used_assertions(database) == before
+
+
+def test_a_lone_surrogate_in_the_jti_is_refused_naming_the_claim(
+    anonymous: TestClient, database: Database
+) -> None:
+    response = anonymous.post("/oauth2/token", data=token_form(assertion(PROVIDER, jti="\udfff")))
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error_description"].startswith("jti must be")
+    assert _used_assertions(database) == 0
 
 
 def test_a_replayed_assertion_is_refused(anonymous: TestClient) -> None:

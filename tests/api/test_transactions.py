@@ -10,9 +10,13 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.to_thread
+import psycopg
+import pytest
 
 from gateway.api.transactions import TransactionGate
+from gateway.errors import DatabaseUnavailable
 from gateway.search.indexing import index_rows
+from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.store.resources import ResourceStore, StoredResource
 from tests.builders import service_request
@@ -75,3 +79,29 @@ def test_requests_cancelled_at_any_moment_never_wedge_the_writer(database: Datab
                 assert connection.closed is False
 
     _without_gc_rescue(scenario)
+
+
+def test_a_connection_lost_during_commit_is_answered_as_an_unknown_outcome(
+    postgresql_url: str,
+) -> None:
+    """The database ends the session between the write and its COMMIT (as a crash or a
+    failover would): whether it committed cannot be known, and the error says so, for
+    the edge to answer 503 "may or may not have been stored" rather than "not stored"."""
+    database = Database(postgresql_url)
+    migrate.upgrade(database)
+
+    async def scenario() -> None:
+        gate = TransactionGate(database)
+        async with gate.write() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            with psycopg.connect(postgresql_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    try:
+        with pytest.raises(DatabaseUnavailable) as raised:
+            asyncio.run(scenario())
+        assert raised.value.outcome_unknown
+        assert raised.value.status == 503
+        assert "may or may not" in raised.value.message
+    finally:
+        database.dispose()

@@ -133,3 +133,26 @@ def test_no_message_repeats_the_input(body: bytes) -> None:
     for issue in error.issues:
         assert SECRET not in issue.diagnostics
         assert issue.expression is None or SECRET not in issue.expression
+
+
+@pytest.mark.parametrize(
+    ("body", "expression"),
+    [
+        (
+            b'{"resourceType": "Patient", "name": [{"family": "x\\ud800"}]}',
+            "Patient.name[0].family",
+        ),
+        (b'{"note": "\\udc00 trailing half"}', "note"),
+        (b'{"a": {"b\\udfff": 1}}', "a"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_where_it_is(body: bytes, expression: str) -> None:
+    issue = refusal(body).issues[0]
+
+    assert issue.code is IssueCode.VALUE
+    assert issue.expression == expression
+    assert "surrogate" in issue.diagnostics
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted() -> None:
+    assert parse_json_object(b'{"note": "\\ud83d\\ude00"}', LIMITS) == {"note": "\U0001f600"}
