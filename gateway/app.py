@@ -146,7 +146,11 @@ def create_app(
                     )
                     for _ in range(settings.delivery_workers)
                 ]
-                metrics.watch(runtime.database, lambda: [w.breaker for w in workers])
+                metrics.watch(
+                    runtime.database,
+                    lambda: [w.breaker for w in workers],
+                    lambda: app.state.runtime.config.endpoints.pushing(),
+                )
                 for worker in workers:
                     runtime.worker_doorbells.add(worker.doorbell)
                 app.state.metrics = metrics
