@@ -149,7 +149,7 @@ def create_app(
                 metrics.watch(
                     runtime.database,
                     lambda: [w.breaker for w in workers],
-                    lambda: app.state.runtime.config.endpoints.pushing(),
+                    lambda: app.state.runtime.config.endpoints.push_destinations,
                 )
                 for worker in workers:
                     runtime.worker_doorbells.add(worker.doorbell)

@@ -128,7 +128,8 @@ class Endpoints(_Strict):
         """Whether any receiver takes pushes (else delivery workers have nothing to do)."""
         return any(endpoint.mode == "push" for endpoint in self.endpoints)
 
-    def pushing(self) -> list[str]:
+    @property
+    def push_destinations(self) -> list[str]:
         """The ODS codes of the receivers that take pushes."""
         return [endpoint.ods for endpoint in self.endpoints if endpoint.mode == "push"]
 
