@@ -30,6 +30,7 @@ from gateway.api.configuration_reload import apply_directory, install_reload_on_
 from gateway.api.errors import install_error_handlers
 from gateway.api.group_commit import GroupCommit
 from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.openapi_document import install_openapi_document
 from gateway.api.refused_methods import RoutedMethods
 from gateway.api.runtime import Runtime, utc_now
 from gateway.api.transactions import TransactionGate
@@ -171,6 +172,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi_document(app)
     routers = (
         health.router,
         oauth.router,
