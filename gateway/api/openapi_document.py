@@ -1,7 +1,8 @@
 """The OpenAPI document as the gateway answers, not as FastAPI guesses.
 
-FastAPI documents one success answer per route, as application/json, plus a 422 no route
-gives (the gateway answers bad input 400). This states what is true of every route:
+FastAPI documents one success answer per route, as application/json, plus a 422 in its
+own validation-error shape, which the gateway never sends (its 400 and 422 are
+OperationOutcomes). This states what is true of every route:
 FHIR routes answer application/fhir+json; /metrics and the access report are text; any
 route may refuse with an OperationOutcome (or, for OAuth and the health checks, a
 JSON object), so the refusals are the `default` answer. A client generator and a

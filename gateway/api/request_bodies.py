@@ -17,13 +17,18 @@ from pydantic import BaseModel
 from mappings.datasets import EscalationResponse, EscalationSummary, Handover
 
 
-def json_request_body(model: type[BaseModel], description: str) -> dict[str, Any]:
+def json_request_body(
+    model: type[BaseModel], description: str, example: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """`openapi_extra` for a route whose JSON body `model` describes."""
+    media_type: dict[str, Any] = {"schema": _standalone(model)}
+    if example is not None:
+        media_type["example"] = example
     return {
         "requestBody": {
             "required": True,
             "description": description,
-            "content": {"application/json": {"schema": _standalone(model)}},
+            "content": {"application/json": media_type},
         }
     }
 
@@ -46,11 +51,40 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
     return node
 
 
+# Datasets the demo configuration accepts (a test NHS number, the demo's organisations,
+# what the crisis checklist requires): a generator starts from them, and a fuzzer
+# reaches the success path (a respond-by may not be in the past when sent).
+_CRISIS = {
+    "external_id": "EXAMPLE-1",
+    "pathway": "crisis",
+    "patient": {"nhs_number": "9434765919", "nhs_number_status": "01"},
+    "sender": {"ods": "AZZ"},
+    "receiver": {"ods": "RZZ", "service": "crisis-resolution-home-treatment"},
+    "current_presentation": "Example presentation.",
+    "key_risks": [{"type": "self-harm", "level": "high"}],
+    "request": {"summary": "Example request.", "type": "crisis-response"},
+    "time_sensitivity": {"priority": "very-urgent", "respond_by": "2099-01-01T12:00:00Z"},
+    "sharing": {"basis": "direct-care-implied", "consent_obtained": True},
+}
+
 HANDOVER = json_request_body(
-    Handover, "A handover minimum dataset (spec/handover-minimum-dataset.md)."
+    Handover,
+    "A handover minimum dataset (spec/handover-minimum-dataset.md).",
+    {"dataset": "handover", **_CRISIS},
 )
 ESCALATION = json_request_body(
-    EscalationSummary, "An escalation summary: the handover dataset plus the escalation."
+    EscalationSummary,
+    "An escalation summary: the handover dataset plus the escalation.",
+    {
+        "dataset": "escalation",
+        **_CRISIS,
+        "external_id": "EXAMPLE-2",
+        "escalation": {
+            "level": "manager",
+            "information_shared": "Example handover.",
+            "next_action": "Example next action.",
+        },
+    },
 )
 ESCALATION_RESPONSE = json_request_body(
     EscalationResponse, "A receiver's response to an escalation."

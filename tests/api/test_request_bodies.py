@@ -45,3 +45,12 @@ def test_an_escalation_response_body_is_declared_with_from_as_sent(
 ) -> None:
     schema = _body_schema(anonymous, "/api/escalations/{dataset_id}/responses")
     assert set(schema["properties"]) == {"received_at", "from", "summary"}
+
+
+@pytest.mark.parametrize("path", ["/api/handovers", "/api/escalations"])
+def test_the_declared_example_is_accepted(client: TestClient, path: str) -> None:
+    """A generator's starting point must be a body the gateway takes."""
+    example = client.get("/openapi.json").json()["paths"][path]["post"]["requestBody"]
+    body = example["content"]["application/json"]["example"]
+    response = client.post(path, json=body)
+    assert response.status_code == 201, response.text
