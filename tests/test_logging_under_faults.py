@@ -3,8 +3,9 @@ worker` processes, in console and JSON formats at debug level, have faults injec
 each path (a Trust answering garbage that quotes the message, then holding its answer;
 the outbox table gone from under the workers mid-delivery; a delivery whose sharing
 facts and body are unreadable, failing its consent re-check; a write the database
-refuses mid-request, whose error quotes the row; a broken configuration reloaded by
-SIGHUP), and every line they print is scanned for the patient's values.
+refuses mid-request, whose error quotes the row; on PostgreSQL, the database cut off
+by a proxy while a request and the workers need it; a broken configuration reloaded
+by SIGHUP), and every line they print is scanned for the patient's values.
 
 The console renderer printed each worker log.exception() as a traceback with every
 frame's local variables (whole deliveries) and uvicorn printed tracebacks with their
@@ -17,18 +18,20 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from gateway.store.database import Database
 from tests.exchange.support import handover, push_config
 from tests.exchange.trust import TrustBehaviour, running_trust
 from tests.servers import GATEWAY, free_port, gateway_env, served_token
+from tests.tcp_proxy import TcpProxy, tcp_proxy
 
 NHS_NUMBER = "9434765870"
 GIVEN, FAMILY = "Zébédée", "Quillfeather"
@@ -57,12 +60,14 @@ def test_no_line_carries_patient_data_whatever_fails(
     database: Database, database_url: str, config_dir: Path, tmp_path: Path, log_format: str
 ) -> None:
     behaviour = TrustBehaviour(garbage_first=2, hold_seconds=3)
-    with running_trust(behaviour) as trust:
+    with ExitStack() as stack:
+        trust = stack.enter_context(running_trust(behaviour))
+        proxy, served_url = _through_a_proxy(stack, database_url)
         config = push_config(
             config_dir, tmp_path / "config", trust.base_url, base_seconds=0.2, cap_seconds=0.5
         )
         env = gateway_env(
-            database_url,
+            served_url,
             GATEWAY_CONFIG_DIR=str(config),
             GATEWAY_LOG_FORMAT=log_format,
             GATEWAY_LOG_LEVEL="debug",
@@ -99,6 +104,8 @@ def test_no_line_carries_patient_data_whatever_fails(
                     body = json.dumps(patient_handover("LOG-refused"), ensure_ascii=False)
                     refused = client.post("/api/handovers", content=body)
                     assert refused.status_code not in {200, 201}
+                if proxy is not None:
+                    _cut_off(proxy, client, tmp_path)
                 # A broken configuration, reloaded: the old one stays.
                 (config / "endpoints.yaml").write_text(f"endpoints: [{FREE_TEXT} {NHS_NUMBER}\n")
                 for process in (serve, worker):
@@ -139,8 +146,37 @@ def _process(arguments: list[str], env: dict[str, str], output: Path) -> Iterato
                 process.wait(timeout=10)
 
 
+def _through_a_proxy(stack: ExitStack, database_url: str) -> tuple[TcpProxy | None, str]:
+    """On PostgreSQL, the processes reach the database through a proxy the test can cut
+    (the test itself goes direct, to set faults up)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return None, database_url
+    proxy = stack.enter_context(tcp_proxy((url.host or "127.0.0.1", url.port or 5432)))
+    return proxy, url.set(port=proxy.port).render_as_string(hide_password=False)
+
+
+def _cut_off(proxy: TcpProxy, client: httpx.Client, directory: Path) -> None:
+    """The database unreachable while a request needs it and the workers poll."""
+    failed_claims = _count(directory, "delivery.claim_failed")
+    proxy.cut()
+    try:
+        body = json.dumps(patient_handover("LOG-cut-off"), ensure_ascii=False)
+        assert client.post("/api/handovers", content=body).status_code >= 500
+        _wait(
+            lambda: _count(directory, "delivery.claim_failed") > failed_claims,
+            "a claim to fail while the database is cut off",
+        )
+    finally:
+        proxy.restore()
+
+
+def _count(directory: Path, event: str) -> int:
+    return sum((directory / name).read_text("utf-8").count(event) for name in _OUTPUTS)
+
+
 def _logged(directory: Path, event: str) -> bool:
-    return any(event in (directory / name).read_text("utf-8") for name in _OUTPUTS)
+    return _count(directory, event) > 0
 
 
 _OUTPUTS = ("serve.log", "worker.log")
