@@ -32,6 +32,7 @@ from gateway.api.configuration_reload import apply_directory, install_reload_on_
 from gateway.api.errors import install_error_handlers
 from gateway.api.group_commit import GroupCommit
 from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.openapi_document import install_openapi_document
 from gateway.api.refused_methods import RoutedMethods
 from gateway.api.runtime import Runtime, utc_now
 from gateway.api.transactions import TransactionGate
@@ -158,7 +159,11 @@ def create_app(
                     )
                     for _ in range(settings.delivery_workers)
                 ]
-                metrics.watch(runtime.database, lambda: [w.breaker for w in workers])
+                metrics.watch(
+                    runtime.database,
+                    lambda: [w.breaker for w in workers],
+                    lambda: app.state.runtime.config.endpoints.push_destinations,
+                )
                 for worker in workers:
                     runtime.worker_doorbells.add(worker.doorbell)
                 app.state.metrics = metrics
@@ -186,6 +191,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi_document(app)
     routers = (
         health.router,
         oauth.router,

@@ -20,6 +20,7 @@ from gateway.auth.client_assertion import client_assertion, load_private_key
 from gateway.config_commands import config_command, pid_file
 from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
+from gateway.log_exceptions import install_process_hooks
 from gateway.outbox_commands import add_outbox_parser, outbox_command
 from gateway.services.tokens import ASSERTION_TYPE
 from gateway.settings import Settings
@@ -27,6 +28,19 @@ from gateway.store import migrate
 from gateway.store.database import Database
 from gateway.tls import ClientCertificateH11Protocol
 from gateway.worker_command import worker_command
+
+
+def run() -> None:
+    """The `gateway` command as a process: the interpreter's own reports (uncaught
+    exceptions, warnings) go through the log's redaction too."""
+    install_process_hooks()
+    sys.exit(main())
+
+
+def served_app() -> Any:
+    """The app factory each of several uvicorn worker processes calls."""
+    install_process_hooks()
+    return create_app()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,6 +183,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         "port": port,
         "access_log": False,
         "log_level": "warning",
+        # uvicorn's own logging config would print its errors' tracebacks (messages
+        # included) itself; without one, they go through the gateway's redaction.
+        "log_config": None,
         **tls,
     }
     # SIGHUP to this process reloads the configuration: in a single process the app does
@@ -176,7 +193,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
     # which load it afresh.
     with pid_file(settings.pid_file):
         if workers > 1:
-            uvicorn.run("gateway.app:create_app", factory=True, workers=workers, **options)
+            uvicorn.run("gateway.cli:served_app", factory=True, workers=workers, **options)
         else:
             uvicorn.run(create_app(settings), **options)
     return 0
@@ -302,4 +319,4 @@ Stop with Ctrl-C.
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -3,6 +3,11 @@
 Redaction is by allow-list: only keys known to carry operational facts are logged as
 they are; any other key's value is replaced. Even allowed values are scrubbed of
 anything shaped like an NHS number, so a path or message cannot leak one either.
+
+An exception is logged as its type and where it arose (module:function:line frames),
+never its message or a frame's variables: a driver error quotes the statement's
+parameters, and a traceback with locals shows whole records (see gateway.log_exceptions).
+The standard library's records (uvicorn, asyncio, alembic) go through the same chain.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal
 
 import structlog
+
+from gateway.log_exceptions import EXCEPTION_KEYS, summarise_exception
 
 REDACTED = "[redacted]"
 
@@ -36,6 +43,9 @@ SAFE_KEYS = frozenset(
         "interaction",
         "issue_codes",
         "error_type",
+        # An exception's type, its causes' types and its frames (module:function:line).
+        "error_causes",
+        "error_at",
         "where",
         "sqlstate",
         "count",
@@ -87,7 +97,11 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str
     """structlog processor: keep allow-listed keys (scrubbed), blank everything else."""
     for key in list(event_dict):
         value = event_dict[key]
-        if key not in SAFE_KEYS:
+        if key in EXCEPTION_KEYS:
+            # Dropped, not blanked: a renderer given any true value as exc_info formats
+            # the exception being handled itself (with its message, and locals in dev).
+            del event_dict[key]
+        elif key not in SAFE_KEYS:
             event_dict[key] = REDACTED
         elif isinstance(value, str):
             event_dict[key] = value if _UUID.fullmatch(value) else scrub(value)
@@ -101,7 +115,9 @@ def configure_logging(log_format: Literal["console", "json"], level: str = "info
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=_no_traceback
+        )
     )
     numeric_level = logging.getLevelName(level.upper())
     structlog.configure(
@@ -109,6 +125,7 @@ def configure_logging(log_format: Literal["console", "json"], level: str = "info
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            summarise_exception,
             redact,
             renderer,
         ],
@@ -117,10 +134,35 @@ def configure_logging(log_format: Literal["console", "json"], level: str = "info
         # Not cached, so structlog.testing.capture_logs sees every logger in the tests.
         cache_logger_on_first_use=False,
     )
-    # Libraries (uvicorn, alembic) log through the standard library; keep them quiet
-    # and never let their access logs print query strings, which can carry identifiers.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    # Libraries (uvicorn, asyncio, alembic) log through the standard library: keep them
+    # quiet, pass what they say through redaction, and never let their access logs print
+    # query strings, which can carry identifiers.
+    root = logging.getLogger()
+    if not any(isinstance(handler, _LibraryRecords) for handler in root.handlers):
+        root.addHandler(_LibraryRecords())
+    root.setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").disabled = True
+
+
+class _LibraryRecords(logging.Handler):
+    """A standard-library record, logged through structlog's chain: the first line of
+    its message template (arguments are never rendered: a library formats data and
+    exceptions into them) and the exception's type and frames."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        template = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
+        lines = template.strip().splitlines()
+        structlog.get_logger().log(
+            record.levelno,
+            lines[0] if lines else "",
+            logger=record.name,
+            exc_info=record.exc_info or None,
+        )
+
+
+def _no_traceback(*_: Any) -> None:
+    """The console renderer's exception formatter: exceptions reach it summarised by
+    summarise_exception, so there is nothing it may print."""
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

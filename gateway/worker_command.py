@@ -78,7 +78,11 @@ async def _run(
         DeliveryWorker(database, lambda: current[0], settings=worker_settings, metrics=metrics)
         for _ in range(count)
     ]
-    metrics.watch(database, lambda: [worker.breaker for worker in workers])
+    metrics.watch(
+        database,
+        lambda: [worker.breaker for worker in workers],
+        lambda: current[0].endpoints.push_destinations,
+    )
     log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
     async with anyio.create_task_group() as group:
         group.start_soon(_signals, settings, current, stopping)

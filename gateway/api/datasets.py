@@ -22,6 +22,7 @@ from gateway.api.authentication import authenticate
 from gateway.api.deliveries import delivery_status
 from gateway.api.deps import FhirWrites, JsonBody, RawJsonBody, ReadDatasets, WriteDatasets
 from gateway.api.http_headers import fhir_base
+from gateway.api.request_bodies import ESCALATION, ESCALATION_RESPONSE, HANDOVER
 from gateway.api.runtime import RuntimeDep
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
 from gateway.errors import InvalidContent
@@ -36,7 +37,7 @@ DatasetId = Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")
 _PATHS = {"handover": "handovers", "escalation": "escalations"}
 
 
-@router.post("/handovers", status_code=201, name="handover_push")
+@router.post("/handovers", status_code=201, name="handover_push", openapi_extra=HANDOVER)
 def push_handover(
     request: Request, body: RawJsonBody, runtime: RuntimeDep, datasets: WriteDatasets
 ) -> JSONResponse:
@@ -46,7 +47,7 @@ def push_handover(
     return _created(request, runtime, received)
 
 
-@router.post("/escalations", status_code=201, name="escalation_push")
+@router.post("/escalations", status_code=201, name="escalation_push", openapi_extra=ESCALATION)
 def push_escalation(
     request: Request, body: RawJsonBody, runtime: RuntimeDep, datasets: WriteDatasets
 ) -> JSONResponse:
@@ -72,7 +73,11 @@ def read_escalation(
     return JSONResponse(served_body(request, runtime, dataset_id, served))
 
 
-@router.post("/escalations/{dataset_id}/responses", name="escalation_response")
+@router.post(
+    "/escalations/{dataset_id}/responses",
+    name="escalation_response",
+    openapi_extra=ESCALATION_RESPONSE,
+)
 def record_response(
     request: Request,
     body: JsonBody,

@@ -128,6 +128,11 @@ class Endpoints(_Strict):
         """Whether any receiver takes pushes (else delivery workers have nothing to do)."""
         return any(endpoint.mode == "push" for endpoint in self.endpoints)
 
+    @property
+    def push_destinations(self) -> list[str]:
+        """The ODS codes of the receivers that take pushes."""
+        return [endpoint.ods for endpoint in self.endpoints if endpoint.mode == "push"]
+
     def push_endpoint(self, ods: str) -> Endpoint | None:
         """The endpoint the gateway delivers to for `ods`, if it delivers at all."""
         for endpoint in self.endpoints:

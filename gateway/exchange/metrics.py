@@ -3,12 +3,15 @@
 Outbox depth and the oldest pending delivery's age are read from the database at each
 scrape, so every process answers for the whole outbox. Attempts and breaker states are
 this process's own workers' (with several processes, sum the attempts across them).
+Dead letters (deliveries given up on, waiting for an operator) are in the depth as
+state="dead". Every endpoint that takes pushes has a breaker state from the start, 0
+(closed) until it fails, so an alert on it has a series to watch.
 Labels are organisations' ODS codes and states: never patient data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter
@@ -17,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.store.database import Database
-from gateway.store.outbox import OutboxStore
+from gateway.store.outbox import DEAD, PENDING, OutboxStore
 
 _BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
@@ -39,24 +42,35 @@ class DeliveryMetrics:
             registry=self.registry,
         )
 
-    def watch(self, database: Database, breakers: Callable[[], Sequence[CircuitBreaker]]) -> None:
-        self.registry.register(_OutboxCollector(database, breakers))
+    def watch(
+        self,
+        database: Database,
+        breakers: Callable[[], Sequence[CircuitBreaker]],
+        endpoints: Callable[[], Iterable[str]],
+    ) -> None:
+        """`endpoints`: the ODS codes of the endpoints that take pushes, as configured now."""
+        self.registry.register(_OutboxCollector(database, breakers, endpoints))
 
 
 class _OutboxCollector(Collector):
     def __init__(
-        self, database: Database, breakers: Callable[[], Sequence[CircuitBreaker]]
+        self,
+        database: Database,
+        breakers: Callable[[], Sequence[CircuitBreaker]],
+        endpoints: Callable[[], Iterable[str]],
     ) -> None:
         self._database = database
         self._breakers = breakers
+        self._endpoints = endpoints
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = datetime.now(UTC)
         with self._database.read() as connection:
-            depth = OutboxStore(connection).depth()
+            depth = OutboxStore(connection).depth((*PENDING, DEAD))
         pending = GaugeMetricFamily(
             "gateway_outbox_depth",
-            "Deliveries not yet finished, by destination and state.",
+            "Deliveries not yet finished (queued, in-flight, retrying) or given up on "
+            "(dead, waiting for an operator), by destination and state.",
             labels=["destination", "state"],
         )
         oldest = GaugeMetricFamily(
@@ -67,7 +81,7 @@ class _OutboxCollector(Collector):
         ages: dict[str, float] = {}
         for (destination, state), (count, first) in sorted(depth.items()):
             pending.add_metric([destination, state], count)
-            if first is not None:
+            if first is not None and state != DEAD:
                 age = (now - first).total_seconds()
                 ages[destination] = max(ages.get(destination, 0.0), age)
         for destination, age in sorted(ages.items()):
@@ -79,7 +93,7 @@ class _OutboxCollector(Collector):
             "Circuit breaker per destination in this process: 0 closed, 1 half-open, 2 open.",
             labels=["destination"],
         )
-        worst: dict[str, int] = {}
+        worst: dict[str, int] = dict.fromkeys(self._endpoints(), 0)
         for one in self._breakers():
             for destination in one.endpoints():
                 value = _BREAKER_STATES[one.state(destination, now)]

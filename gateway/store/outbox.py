@@ -281,8 +281,11 @@ class OutboxStore:
             conditions.append(outbox.c.sender_ods == sender)
         return self._select(and_(*conditions) if conditions else None, limit=limit)
 
-    def depth(self) -> dict[tuple[str, str], tuple[int, datetime | None]]:
-        """Pending deliveries per (destination, state): how many, and the oldest."""
+    def depth(
+        self, states: Sequence[str] = PENDING
+    ) -> dict[tuple[str, str], tuple[int, datetime | None]]:
+        """Deliveries in `states` (pending ones unless told) per (destination, state):
+        how many, and the oldest."""
         rows = self._connection.execute(
             select(
                 outbox.c.destination,
@@ -290,7 +293,7 @@ class OutboxStore:
                 func.count(),
                 func.min(outbox.c.created_at),
             )
-            .where(outbox.c.state.in_(PENDING))
+            .where(outbox.c.state.in_(states))
             .group_by(outbox.c.destination, outbox.c.state)
         )
         return {(row[0], row[1]): (int(row[2]), row[3]) for row in rows}

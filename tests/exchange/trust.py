@@ -24,6 +24,9 @@ class TrustBehaviour:
     fail_first: int = 0  # answer the first N requests 503
     retry_after: str | None = None  # ... with this Retry-After
     hold_seconds: float = 0.0  # after storing, wait this long before answering
+    # Answer the first N requests 502 with an HTML page quoting the request body, as a
+    # broken proxy in front of a Trust might.
+    garbage_first: int = 0
 
 
 @dataclass
@@ -45,10 +48,14 @@ class TrustSystem:
             request_id = request.headers.get("x-request-id", "")
             with self.lock:
                 self.requests += 1
+                garbage = self.requests <= self.behaviour.garbage_first
                 failing = self.requests <= self.behaviour.fail_first
                 duplicate = request_id in self.stored
-                if not failing and not duplicate:
+                if not failing and not duplicate and not garbage:
                     self.stored[request_id] = body
+            if garbage:
+                page = b"<html><body>Bad gateway for " + body + b"</body></html>"
+                return Response(page, status_code=502, media_type="text/html")
             if failing:
                 headers = (
                     {"Retry-After": self.behaviour.retry_after}
