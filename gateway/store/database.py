@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from gateway.private_paths import private_sqlite_store
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -29,7 +31,7 @@ class Database:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
-            _ensure_parent_directory(self.url.database)
+            _prepare_store_file(self.url.database)
             self._writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", connections=1)
             self._reader = _sqlite_engine(url, begin="BEGIN", connections=pool_size)
             self.write_capacity, self.read_capacity = 1, pool_size
@@ -81,9 +83,9 @@ def _with_psycopg_driver(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _ensure_parent_directory(database: str | None) -> None:
+def _prepare_store_file(database: str | None) -> None:
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_store(Path(database))
 
 
 def _sqlite_engine(url: str, *, begin: str, connections: int) -> Engine:
