@@ -9,9 +9,10 @@ Labels are organisations' ODS codes and states: never patient data.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -34,6 +35,18 @@ class DeliveryMetrics:
 
     def watch(self, database: Database, breakers: Callable[[], Sequence[CircuitBreaker]]) -> None:
         self.registry.register(_OutboxCollector(database, breakers))
+
+    @contextmanager
+    def served_at(self, host: str, port: int) -> Iterator[None]:
+        """These metrics at http://host:port/metrics, on a listener of their own (a
+        thread), while the block runs: the monitoring network reaches this port only."""
+        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            yield
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
 
 
 class _OutboxCollector(Collector):
