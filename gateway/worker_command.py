@@ -92,6 +92,7 @@ async def _signals(settings: Settings, current: list[GatewayConfig], stopping: a
                 check_settings(settings, config)
                 current[0] = config
                 log.info("worker.config_reloaded")
-            except ConfigurationError:
-                # The message names a file and field, never data; the old config stays.
-                log.warning("worker.config_reload_refused")
+            except ConfigurationError as error:
+                # The message names a file and field (or a client), never data; the old
+                # configuration stays.
+                log.warning("worker.config_reload_refused", problem=error.message)

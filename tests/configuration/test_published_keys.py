@@ -36,7 +36,7 @@ def test_every_key_published_in_the_repository_is_known_by_its_thumbprint() -> N
     assert published == PUBLISHED_KEY_THUMBPRINTS
 
 
-def _register_the_demo_key(config: Path, client_id: str) -> None:
+def register_the_demo_key(config: Path, client_id: str) -> None:
     """The client's JWKS replaced by the demo's published key, under a kid of its own:
     the thumbprint, not the kid, gives it away."""
     demo = json.loads((DEMO_CONFIG / "keys" / f"{client_id}.jwks.json").read_text())
@@ -58,7 +58,7 @@ def test_prod_refuses_to_start_with_a_published_key_naming_the_client(
     tmp_path: Path, database_url: str
 ) -> None:
     env = production_env(tmp_path, GATEWAY_TRUSTED_PROXIES="127.0.0.1")
-    _register_the_demo_key(Path(env["GATEWAY_CONFIG_DIR"]), "demo-trust-crisis")
+    register_the_demo_key(Path(env["GATEWAY_CONFIG_DIR"]), "demo-trust-crisis")
     result = subprocess.run(
         [*GATEWAY, "serve", "--port", str(free_port())],
         env=gateway_env(database_url, **env),
@@ -101,7 +101,7 @@ def test_prod_refuses_a_reload_that_registers_a_published_key(
     config = Path(env["GATEWAY_CONFIG_DIR"])
     with running_server(database_url, port=port, **env) as base:
         assert served_token(base, "demo-trust-crisis", GATEWAY_CONFIG_DIR=str(config))
-        _register_the_demo_key(config, "demo-trust-crisis")
+        register_the_demo_key(config, "demo-trust-crisis")
 
         # The operator's command checks first, and says which client.
         asked = _gateway("config", "reload", env=env)
