@@ -148,3 +148,16 @@ def test_prod_serves_https_of_its_own_without_naming_proxies(
         assert base.startswith("https://")
         with httpx.Client(**client) as https:
             assert https.get(f"{base}/healthz").status_code == 200
+
+
+def test_a_metrics_port_is_refused_for_several_worker_processes(database_url: str) -> None:
+    serve = [*GATEWAY, "serve", "--port", str(free_port()), "--workers", "2"]
+    result = subprocess.run(
+        [*serve, "--metrics-port", str(free_port())],
+        env=gateway_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--workers above 1" in result.stderr
