@@ -3,14 +3,50 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Every distribution the gateway, its tests and its build need, pinned, with the hash of
+# each file PyPI serves for it. Made from pyproject.toml by `make lock`.
+LOCK   := requirements.lock
+# pip-tools and cyclonedx-bom, in a venv of their own: they make the lock and the SBOM
+# and are no part of either.
+TOOLS  := .tools
+TOOLS_STAMP := $(TOOLS)/.installed-stamp
+PIP    := pip install --quiet --disable-pip-version-check
+COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --extra dev --all-build-deps \
+	--no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 
-.PHONY: run test lint typecheck imports unit chromium safety bench clean
+.PHONY: run test lint typecheck imports unit chromium bench safety lock lock-upgrade sbom clean
 
-$(STAMP): pyproject.toml constraints.txt
+# Installs only what the lock names, each file checked against its hash; then the
+# project itself, built by the locked setuptools, bringing in nothing more. pip check
+# fails if pyproject.toml asks for something the lock lacks (run `make lock`).
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m $(PIP) --require-hashes -r $(LOCK)
+	$(BIN)/python -m $(PIP) --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check --disable-pip-version-check
 	@touch $(STAMP)
+
+$(TOOLS_STAMP):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m $(PIP) pip-tools==7.6.2 cyclonedx-bom==7.5.0
+	@touch $(TOOLS_STAMP)
+
+## Bring requirements.lock in line with pyproject.toml: new requirements are resolved,
+## pins already in the lock are kept. Commit the result.
+lock: $(TOOLS_STAMP)
+	$(COMPILE)
+
+## Move every pin to the newest release pyproject.toml allows (then run `make test`).
+lock-upgrade: $(TOOLS_STAMP)
+	$(COMPILE) --upgrade
+
+## A CycloneDX SBOM (JSON) of the installed environment, in sbom.cdx.json (not committed).
+sbom: $(STAMP) $(TOOLS_STAMP)
+	$(TOOLS)/bin/cyclonedx-py environment --pyproject pyproject.toml --of JSON \
+	  --output-reproducible --output-file sbom.cdx.json $(BIN)/python
+	@echo "wrote sbom.cdx.json: scan it as docs/operating.md shows"
 
 ## Serve the gateway on http://127.0.0.1:8080 with the embedded SQLite store and the demo configuration.
 run: $(STAMP)
@@ -55,4 +91,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) sbom.cdx.json .mypy_cache .ruff_cache .pytest_cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -176,7 +176,12 @@ def create_app(
                     )
                 background.start_soon(run_workers, workers, stopping, runtime.database)
                 install_reload_on_hangup(app, background)
-                yield
+                with ExitStack() as listeners:
+                    if settings.metrics_port is not None:
+                        listeners.enter_context(
+                            metrics.served_at(settings.metrics_host, settings.metrics_port)
+                        )
+                    yield
                 stopping.set()
                 background.cancel_scope.cancel()
         finally:
@@ -189,6 +194,8 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Out of prod unless asked for: a map of every route for whoever reaches the port.
+        openapi_url="/openapi.json" if settings.serves_openapi else None,
     )
     install_error_handlers(app)
     install_openapi_document(app)
@@ -206,9 +213,10 @@ def create_app(
         datasets.router,
         datasets.open_router,
         deliveries.router,
-        metrics.router,
         agreements.router,
         registrations.router,
+        # In prod, metrics are on their own listener only (GATEWAY_METRICS_PORT).
+        *((metrics.router,) if settings.env == "dev" else ()),
     )
     for router in routers:
         app.include_router(router)

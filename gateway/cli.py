@@ -20,6 +20,7 @@ from gateway.auth.client_assertion import client_assertion, load_private_key
 from gateway.config_commands import config_command, pid_file
 from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
+from gateway.listener import check_listener, forwarded_header_options
 from gateway.log_exceptions import install_process_hooks
 from gateway.outbox_commands import add_outbox_parser, outbox_command
 from gateway.services.tokens import ASSERTION_TYPE
@@ -51,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="interface to bind (default GATEWAY_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default GATEWAY_PORT or 8080)")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on this port of their own (default GATEWAY_METRICS_PORT)",
+    )
 
     worker = commands.add_parser(
         "worker", help="run delivery workers only (scale-out beside gateway serve)"
@@ -132,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     try:
         if args.command == "serve":
+            if args.metrics_port is not None:
+                settings = settings.model_copy(update={"metrics_port": args.metrics_port})
             return _serve(settings, args.host, args.port, args.workers)
         if args.command == "outbox":
             return outbox_command(
@@ -175,6 +183,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
     host = host or settings.host
     port = port or settings.port
     preflight(settings)
+    check_listener(settings, workers)
     tls = _tls_options(settings)
     demo = load_config(settings.config_dir).deployment.demo
     print(_banner(settings, host, port, "https" if tls else "http", demo=demo), flush=True)
@@ -187,6 +196,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         # included) itself; without one, they go through the gateway's redaction.
         "log_config": None,
         **tls,
+        **forwarded_header_options(settings),
     }
     # SIGHUP to this process reloads the configuration: in a single process the app does
     # (see gateway.api.configuration_reload); uvicorn's supervisor restarts its workers,

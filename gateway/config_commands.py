@@ -13,6 +13,7 @@ from pathlib import Path
 from gateway.api.configuration_reload import expiring, load_summary
 from gateway.configuration.loader import check_settings, load_config
 from gateway.errors import ConfigurationError
+from gateway.private_paths import write_private_text
 from gateway.settings import Settings
 
 
@@ -50,8 +51,7 @@ def pid_file(path: Path) -> Iterator[None]:
     uvicorn stops gracefully on SIGTERM, restores the handler it found, then raises the
     signal again; the handler here turns that into SystemExit so the file is removed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{os.getpid()}\n", encoding="ascii")
+    write_private_text(path, f"{os.getpid()}\n")
     previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         yield

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.store.database import DatabaseTimeouts
 
@@ -23,6 +24,16 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     # The base URL clients see (behind a proxy); links in Bundles are built from it.
     public_base_url: str | None = None
+    # The reverse proxies in front of `gateway serve` (addresses or networks, comma-
+    # separated): the only peers whose X-Forwarded-For and X-Forwarded-Proto are believed.
+    # In prod, the gateway serves HTTPS itself (tls_certificate) or names these.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # Prometheus metrics on a listener of their own (gateway serve): never on the API's
+    # port in prod. In dev /metrics is on the API's port as well.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # The OpenAPI document at /openapi.json: served in dev; in prod only when set true.
+    openapi: bool | None = None
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_json_depth: int = Field(default=32, ge=4, le=256)
@@ -94,6 +105,28 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] | None = None
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> tuple[str, ...]:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple):
+            raise ValueError("trusted_proxies: addresses or networks, comma-separated")
+        networks = []
+        for entry in (str(item).strip() for item in entries):
+            if not entry:
+                continue
+            try:
+                network = ipaddress.ip_network(entry)
+            except ValueError:
+                raise ValueError(
+                    "trusted_proxies: each entry is an IP address or a network such as "
+                    "10.0.0.0/24 (without host bits)"
+                ) from None
+            if network.prefixlen == 0:
+                raise ValueError("trusted_proxies: name the proxies, not every address")
+            networks.append(str(network))
+        return tuple(networks)
+
     @model_validator(mode="after")
     def _page_sizes_agree(self) -> Settings:
         if self.default_page_size > self.max_page_size:
@@ -127,6 +160,10 @@ class Settings(BaseSettings):
             idle_in_transaction=self.db_idle_in_transaction_timeout_seconds,
             unacknowledged=self.db_dead_connection_seconds,
         )
+
+    @property
+    def serves_openapi(self) -> bool:
+        return self.openapi if self.openapi is not None else self.env == "dev"
 
     @property
     def effective_log_format(self) -> Literal["console", "json"]:

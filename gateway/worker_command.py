@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import signal
+from contextlib import ExitStack
 
 import anyio
-from prometheus_client import start_http_server
 
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
@@ -49,16 +49,12 @@ def worker_command(
                 "the database schema is not current: run `gateway db upgrade` first"
             )
         metrics = DeliveryMetrics()
-        server = None
-        if metrics_at is not None:
-            host, port = metrics_at
-            server, _ = start_http_server(port, addr=host, registry=metrics.registry)
-            log.info("worker.metrics_serving", host=host, port=port)
-        try:
+        with ExitStack() as listeners:
+            if metrics_at is not None:
+                host, port = metrics_at
+                listeners.enter_context(metrics.served_at(host, port))
+                log.info("worker.metrics_serving", host=host, port=port)
             anyio.run(_run, settings, database, config, count, metrics, backend_options=_LOOP)
-        finally:
-            if server is not None:
-                server.shutdown()
     finally:
         database.dispose()
     return 0
@@ -98,8 +94,11 @@ async def _signals(settings: Settings, current: list[GatewayConfig], stopping: a
                 stopping.set()
                 return
             try:
-                current[0] = load_config(settings.config_dir)
+                config = load_config(settings.config_dir)
+                check_settings(settings, config)
+                current[0] = config
                 log.info("worker.config_reloaded")
-            except ConfigurationError:
-                # The message names a file and field, never data; the old config stays.
-                log.warning("worker.config_reload_refused")
+            except ConfigurationError as error:
+                # The message names a file and field (or a client), never data; the old
+                # configuration stays.
+                log.warning("worker.config_reload_refused", problem=error.message)

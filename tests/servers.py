@@ -34,12 +34,12 @@ def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def served_token(base: str, client_id: str = "demo-provider-epr") -> dict[str, str]:
+def served_token(base: str, client_id: str = "demo-provider-epr", **env: str) -> dict[str, str]:
     """An access token from the real server at `base`, got by `gateway token` as an
-    operator would, as an Authorization header."""
+    operator would, as an Authorization header (`env`: e.g. another GATEWAY_CONFIG_DIR)."""
     result = subprocess.run(
         [*GATEWAY, "token", "--client", client_id, "--url", base],
-        env=gateway_env("sqlite:///unused.db"),
+        env=gateway_env("sqlite:///unused.db", **env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -58,15 +58,23 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    database_url: str, *, scheme: str = "http", client: dict[str, Any] | None = None, **env: str
+    database_url: str,
+    *,
+    scheme: str = "http",
+    client: dict[str, Any] | None = None,
+    port: int | None = None,
+    umask: int = -1,
+    **env: str,
 ) -> Iterator[str]:
-    """Yields the base URL once /readyz answers (`client`: httpx options for TLS)."""
-    port = free_port()
+    """Yields the base URL once /readyz answers (`client`: httpx options for TLS; `port`:
+    one chosen beforehand, e.g. to name it in GATEWAY_PUBLIC_BASE_URL)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [*GATEWAY, "serve", "--port", str(port)],
         env=gateway_env(database_url, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        umask=umask,
     )
     base = f"{scheme}://127.0.0.1:{port}"
     try:

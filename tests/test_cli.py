@@ -17,6 +17,7 @@ from gateway.auth.signing_key import load_signing_key
 from mappings.dataset_input import parse_dataset
 from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
 from tests.conftest import DEMO_CONFIG, REPO
+from tests.deployments import production_config
 from tests.fhir_judge import assert_valid_fhir
 from tests.servers import GATEWAY, free_port, gateway_env, running_server, served_token
 
@@ -68,10 +69,7 @@ def test_prod_refuses_the_demo_deployment(tmp_path: Path, database_url: str) -> 
 
 
 def _production_config(tmp_path: Path) -> str:
-    config = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, config)
-    (config / "deployment.yaml").write_text("name: production-like\ndemo: false\n")
-    return str(config)
+    return str(production_config(tmp_path / "config"))
 
 
 @pytest.mark.parametrize(

@@ -42,3 +42,28 @@ def test_database_timeouts_come_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("GATEWAY_DB_LOCK_TIMEOUT_SECONDS", "1.5")
     timeouts = Settings().database_timeouts
     assert (timeouts.connect, timeouts.lock, timeouts.statement) == (3, 1.5, 15.0)
+
+
+def test_trusted_proxies_are_addresses_or_networks_comma_separated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", "10.0.0.5, 10.0.0.0/24,fd00::1")
+    assert Settings().trusted_proxies == ("10.0.0.5/32", "10.0.0.0/24", "fd00::1/128")
+    monkeypatch.delenv("GATEWAY_TRUSTED_PROXIES")
+    assert Settings().trusted_proxies == ()
+
+
+@pytest.mark.parametrize("value", ["*", "proxy.internal", "10.0.0.5/24", "0.0.0.0/0", "::/0"])
+def test_a_trusted_proxy_that_is_not_a_named_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", value)
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        Settings()
+
+
+def test_the_openapi_document_is_served_in_dev_and_in_prod_only_when_asked() -> None:
+    assert Settings(env="dev").serves_openapi
+    assert not Settings(env="prod").serves_openapi
+    assert Settings(env="prod", openapi=True).serves_openapi
+    assert not Settings(env="dev", openapi=False).serves_openapi

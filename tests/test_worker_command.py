@@ -14,6 +14,8 @@ import httpx
 
 from gateway.store.database import Database
 from gateway.store.outbox import OutboxStore
+from tests.configuration.test_published_keys import register_the_demo_key
+from tests.deployments import production_env
 from tests.exchange.support import push_config
 from tests.servers import GATEWAY, free_port, gateway_env
 from tests.store.test_outbox import delivery
@@ -61,3 +63,38 @@ def _scrape(url: str, *, until: str) -> str:
             return text
         time.sleep(0.2)
     raise AssertionError(f"no {until} within 30 s")
+
+
+def test_a_prod_worker_refuses_a_reload_that_registers_a_published_key(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    env = production_env(tmp_path)
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*GATEWAY, "worker"],
+            env=gateway_env(database_url, **env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_line(log, "worker.started")
+        register_the_demo_key(Path(env["GATEWAY_CONFIG_DIR"]), "demo-trust-crisis")
+        process.send_signal(signal.SIGHUP)
+        refused = _wait_for_line(log, "worker.config_reload_refused")
+        assert "client demo-trust-crisis" in refused
+        assert "worker.config_reloaded" not in log.read_text()
+        assert process.poll() is None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+def _wait_for_line(log: Path, event: str) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = [line for line in log.read_text().splitlines() if event in line]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no {event} within 30 s")

@@ -1,5 +1,6 @@
-"""GET /metrics: Prometheus's text format. Open, like /healthz: it names organisations and
-counts, never patient data; restrict it to the monitoring network at the edge."""
+"""GET /metrics on the API's port, in dev only: Prometheus's text format, open like
+/healthz (organisations and counts, never patient data). In prod the metrics are served
+on a listener of their own (GATEWAY_METRICS_PORT), for the monitoring network only."""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ configuration loads, so the token endpoint never has to guess how to use a key.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,3 +72,17 @@ def _parse_key(index: int, entry: Any) -> ClientKey:
             raise
         raise JWKSError(f"{where}: not a valid {kty} public key") from None
     raise JWKSError(f"{where}: only RSA keys for RS384 and EC P-384 keys for ES384 are accepted")
+
+
+def jwk_thumbprint(key: PublicKey) -> str:
+    """The key's RFC 7638 thumbprint (SHA-256, base64url): the same key gives the same
+    thumbprint whatever kid, alg or other members a JWKS lists it with."""
+    if isinstance(key, rsa.RSAPublicKey):
+        jwk = RSAAlgorithm.to_jwk(key, as_dict=True)
+        required = {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}
+    else:
+        jwk = ECAlgorithm.to_jwk(key, as_dict=True)
+        required = {"crv": jwk["crv"], "kty": "EC", "x": jwk["x"], "y": jwk["y"]}
+    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
+    digest = hashlib.sha256(canonical).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

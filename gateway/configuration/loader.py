@@ -24,6 +24,7 @@ from gateway.configuration.models import (
     GatewayConfig,
 )
 from gateway.configuration.pathways import PathwaysConfig
+from gateway.configuration.published_keys import refuse_published_keys
 from gateway.errors import ConfigurationError
 from gateway.settings import Settings
 
@@ -145,6 +146,8 @@ def check_settings(settings: Settings, config: GatewayConfig) -> None:
             f"{settings.config_dir} is a demo deployment (published keys, sample data); "
             "GATEWAY_ENV=prod refuses it. Point GATEWAY_CONFIG_DIR at your deployment."
         )
+    if settings.env == "prod":
+        refuse_published_keys(config.clients)
     if settings.env == "prod" and not settings.public_base_url:
         # Otherwise the token endpoint's audience (and every link) would come from the
         # request's Host header, which the client chooses.

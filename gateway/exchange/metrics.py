@@ -12,9 +12,10 @@ Labels are organisations' ODS codes and states: never patient data.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -50,6 +51,18 @@ class DeliveryMetrics:
     ) -> None:
         """`endpoints`: the ODS codes of the endpoints that take pushes, as configured now."""
         self.registry.register(_OutboxCollector(database, breakers, endpoints))
+
+    @contextmanager
+    def served_at(self, host: str, port: int) -> Iterator[None]:
+        """These metrics at http://host:port/metrics, on a listener of their own (a
+        thread), while the block runs: the monitoring network reaches this port only."""
+        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            yield
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
 
 
 class _OutboxCollector(Collector):

@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, NullPool, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from gateway.private_paths import private_sqlite_store
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -83,7 +85,7 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self.timeouts = timeouts
         if self.dialect == "sqlite":
-            _ensure_parent_directory(self.url.database)
+            _prepare_store_file(self.url.database)
             busy_ms = _ms(timeouts.lock) if timeouts else SQLITE_BUSY_TIMEOUT_MS
             self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", connections=1, busy_ms=busy_ms)
             self._reader = _sqlite_engine(url, "BEGIN", connections=pool_size, busy_ms=busy_ms)
@@ -170,9 +172,9 @@ def _with_psycopg_driver(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _ensure_parent_directory(database: str | None) -> None:
+def _prepare_store_file(database: str | None) -> None:
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_store(Path(database))
 
 
 def _sqlite_engine(url: str, begin: str, *, connections: int, busy_ms: int) -> Engine:

@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from gateway.auth.client_keys import ClientKey, JWKSError, parse_jwks
+from gateway.auth.client_keys import ClientKey, JWKSError, jwk_thumbprint, parse_jwks
 
 
 def _ec_private(curve: ec.EllipticCurve) -> ec.EllipticCurvePrivateKey:
@@ -198,3 +198,30 @@ def test_a_malformed_key_is_refused_as_a_jwks_error(jwk: dict[str, Any]) -> None
     # A configuration loader catches JWKSError alone: any other exception escapes it.
     with pytest.raises(JWKSError, match=r"^keys\[0\]: "):
         parse_jwks({"keys": [jwk]})
+
+
+# RFC 7638 section 3.1's worked example: this key's thumbprint is given there.
+RFC_7638_KEY = {
+    "kty": "RSA",
+    "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_"
+    "BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_"
+    "FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
+    "bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+    "e": "AQAB",
+    "alg": "RS256",
+    "kid": "2011-04-29",
+}
+
+
+def test_a_jwk_thumbprint_is_rfc_7638s() -> None:
+    key = RSAAlgorithm.from_jwk(RFC_7638_KEY)
+    assert isinstance(key, rsa.RSAPublicKey)
+    assert jwk_thumbprint(key) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_a_thumbprint_names_the_key_whatever_kid_or_alg_it_is_listed_with() -> None:
+    first = parse_jwks({"keys": [_ec_jwk(EC_384, kid="a", alg="ES384")]})[0]
+    again = parse_jwks({"keys": [_ec_jwk(EC_384, kid="b", use="sig")]})[0]
+    other = parse_jwks({"keys": [_ec_jwk(_ec_private(ec.SECP384R1()), kid="a")]})[0]
+    assert jwk_thumbprint(first.key) == jwk_thumbprint(again.key)
+    assert jwk_thumbprint(first.key) != jwk_thumbprint(other.key)
