@@ -20,6 +20,7 @@ from gateway.auth.client_assertion import client_assertion, load_private_key
 from gateway.config_commands import config_command, pid_file
 from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
+from gateway.http_limits import limited_protocol
 from gateway.outbox_commands import add_outbox_parser, outbox_command
 from gateway.services.tokens import ASSERTION_TYPE
 from gateway.settings import Settings
@@ -160,6 +161,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         "port": port,
         "access_log": False,
         "log_level": "warning",
+        "http": limited_protocol(settings),
         **tls,
     }
     # SIGHUP to this process reloads the configuration: in a single process the app does
@@ -189,7 +191,7 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
             ssl_ca_certs=str(settings.tls_client_ca),
             ssl_cert_reqs=ssl.CERT_REQUIRED,
             # Puts each connection's client certificate thumbprint into request.state.
-            http=ClientCertificateH11Protocol,
+            http=limited_protocol(settings, ClientCertificateH11Protocol),
         )
     return options
 
