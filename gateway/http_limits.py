@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from http import HTTPStatus
 from dataclasses import dataclass
 from functools import partial
+from http import HTTPStatus
 from typing import Any
 
 import h11
