@@ -181,7 +181,8 @@ class LimitedH11Protocol(H11Protocol):
             "Connection: close\r\n\r\n"
         )
         self.transport.write(head.encode("ascii") + body)
-        self.transport.close()
+        # Briefly: a refused connection still holds a descriptor while it lingers.
+        self._linger(_REFUSED_LINGER_SECONDS)
 
     def _respond(self, status: int, code: IssueCode, message: str) -> None:
         body = _outcome(code, message)
@@ -201,9 +202,9 @@ class LimitedH11Protocol(H11Protocol):
         except h11.LocalProtocolError:
             self.transport.close()  # h11 cannot answer in this state; closing is the answer
             return
-        self._linger()
+        self._linger(_LINGER_SECONDS)
 
-    def _linger(self) -> None:
+    def _linger(self, seconds: float) -> None:
         """Close after the answer without resetting the connection: closing a socket with
         unread data sends a reset, and the client (still sending its oversized head)
         would lose the 431. So the rest is read and dropped for a moment, as web servers
@@ -212,10 +213,11 @@ class LimitedH11Protocol(H11Protocol):
         self._stop_head_timer()
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self.loop.call_later(_LINGER_SECONDS, self.transport.close)
+        self.loop.call_later(seconds, self.transport.close)
 
 
 _LINGER_SECONDS = 2.0
+_REFUSED_LINGER_SECONDS = 0.25
 
 
 def _reason(status: int) -> bytes:

@@ -61,6 +61,15 @@ def running_server(
     database_url: str, *, scheme: str = "http", client: dict[str, Any] | None = None, **env: str
 ) -> Iterator[str]:
     """Yields the base URL once /readyz answers (`client`: httpx options for TLS)."""
+    with running_server_process(database_url, scheme=scheme, client=client, **env) as (base, _):
+        yield base
+
+
+@contextmanager
+def running_server_process(
+    database_url: str, *, scheme: str = "http", client: dict[str, Any] | None = None, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As running_server, with the process too, for a test that stops it its own way."""
     port = free_port()
     process = subprocess.Popen(
         [*GATEWAY, "serve", "--port", str(port)],
@@ -71,7 +80,7 @@ def running_server(
     base = f"{scheme}://127.0.0.1:{port}"
     try:
         _wait_ready(base, client or {})
-        yield base
+        yield base, process
     finally:
         process.kill()
         process.wait(timeout=30)
