@@ -129,7 +129,4 @@ def test_one_address_may_hold_only_so_many_connections_and_others_are_still_serv
 
 def _served_once_it_is_counted_closed(server: tuple[str, int]) -> bool:
     """The server sees the close asynchronously: a bounded number of tries, no sleeps."""
-    for _ in range(50):
-        if status(exchange(server, HEALTHZ + b"\r\n")) == 200:
-            return True
-    return False
+    return any(status(exchange(server, HEALTHZ + b"\r\n")) == 200 for _ in range(50))
