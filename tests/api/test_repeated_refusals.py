@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gateway.api.repeated_refusals import RepeatedRefusals
+from gateway.app import create_app
+from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.schema import audit_events
 from mappings.audit_event import AuditedClient, AuditedDecision, AuditFacts, EventKind, audit_event
@@ -136,3 +140,30 @@ def test_a_flood_of_anonymous_refusals_is_a_handful_of_events_whose_counts_sum_t
     refusals = [json.loads(row.content) for row in rows]
     assert 2 <= len(refusals) <= 6
     assert sum(occurrences_of(event) for event in refusals) == 300
+
+
+def test_a_running_server_writes_the_count_once_its_window_has_ended(
+    settings: Settings, database: Database
+) -> None:
+    """The background writer, on the runtime's clock: moved past the window's end, the
+    count is written without the process stopping."""
+    now = [datetime.now(UTC).replace(second=0, microsecond=0)]
+    app = create_app(settings, clock=lambda: now[0])
+    with TestClient(app, base_url="http://testserver") as anonymous:
+        for _ in range(12):
+            assert anonymous.get("/fhir/ServiceRequest").status_code == 401
+        assert _refusals(database) == [1]  # the first, at once
+        now[0] += timedelta(seconds=60)
+        for _ in range(50):  # the writer looks every second: a bounded number of looks
+            if len(_refusals(database)) == 2:
+                break
+            time.sleep(0.1)
+        assert sorted(_refusals(database)) == [1, 11]
+
+
+def _refusals(database: Database) -> list[int]:
+    with database.read() as connection:
+        rows = connection.execute(
+            select(audit_events.c.content).where(audit_events.c.outcome == 4)
+        ).all()
+    return [occurrences_of(json.loads(row.content)) for row in rows]
