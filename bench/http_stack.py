@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import h11
+import httptools
 import httpx
 
 from bench.auth import TokenSource, bench_auth
@@ -34,6 +36,8 @@ from bench.creates import CreateLoad
 from bench.measure import REQUESTER
 from bench.server import CURRENT, REPO, running_server, upgrade
 from bench.stores import DEFAULT_POSTGRES_URL, fresh_store
+from gateway.http_limits import BoundedConnection, ConnectionLimits
+from gateway.settings import Settings
 
 RESULTS = REPO / "bench" / "results"
 
@@ -63,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name, value in measured.items():
                     figures[side].setdefault(name, []).append(value)
                 print(f"round {round_number + 1} {side}: {measured}", file=sys.stderr, flush=True)
-    report = render(figures, before.describe(), args, argv)
+    parsing = parse_cost()
+    print(f"in process: {parsing}", file=sys.stderr, flush=True)
+    report = render(figures, before.describe(), args, argv, parsing)
     print(report)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"{stamp}-http-stack.md").write_text(report)
@@ -109,6 +115,62 @@ async def _healthz(base: str, clients: int, seconds: float, warmup: float) -> fl
     return answered / seconds
 
 
+# A create's request head as the benchmark's clients send it (a 700-byte token).
+_HEAD = (
+    b"POST /fhir/ServiceRequest HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept: */*\r\n"
+    b"Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\nUser-Agent: python-httpx\r\n"
+    b"Content-Type: application/fhir+json\r\nContent-Length: 2\r\n"
+    b"X-Request-ID: 6f1c1f0e-8a4e-4d0c-9a55-3f2b9b4f6d10\r\n"
+    b"Authorization: Bearer " + b"x" * 700 + b"\r\n\r\n{}"
+)
+
+
+class _Head:
+    """What uvicorn's httptools protocol collects from its parser's callbacks."""
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+
+def parse_cost(count: int = 20_000) -> dict[str, float]:
+    """Microseconds of one core to parse one request (head and a 2-byte body) on a new
+    connection: httptools as uvicorn drives it, and h11 as the gateway's limited protocol
+    does (gateway/http_limits.py), median of five batches."""
+    limits = ConnectionLimits.from_settings(Settings())
+
+    def with_httptools() -> None:
+        head = _Head()
+        httptools.HttpRequestParser(head).feed_data(_HEAD)
+
+    def with_h11() -> None:
+        connection = BoundedConnection(limits)
+        connection.receive_data(_HEAD)
+        event = connection.next_event()
+        while not isinstance(event, h11.EndOfMessage):
+            event = connection.next_event()
+
+    costs: dict[str, float] = {}
+    for name, parse in (
+        ("httptools parse us", with_httptools),
+        ("h11 + limits parse us", with_h11),
+    ):
+        batches = []
+        for _ in range(5):
+            started = time.process_time()
+            for _ in range(count // 5):
+                parse()
+            batches.append((time.process_time() - started) / (count // 5) * 1e6)
+        costs[name] = statistics.median(batches)
+    return costs
+
+
 def check_stack(base: str, *, limited: bool) -> None:
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
@@ -124,6 +186,7 @@ def render(
     baseline: str,
     args: argparse.Namespace,
     argv: Sequence[str] | None,
+    parsing: dict[str, float],
 ) -> str:
     command = " ".join(["python -m bench.http_stack", *(argv or sys.argv[1:])])
     lines = [
@@ -144,6 +207,8 @@ def render(
             f"| x{ratio:.2f} | {', '.join(f'{v:.1f}' for v in old)} "
             f"| {', '.join(f'{v:.1f}' for v in new)} |"
         )
+    lines += ["", "In process, one request parsed on a new connection (median of 5 batches):", ""]
+    lines += [f"- {name}: {value:.1f}" for name, value in parsing.items()]
     return "\n".join(lines) + "\n"
 
 

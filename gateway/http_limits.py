@@ -64,7 +64,7 @@ class HeadersTooLarge(h11.RemoteProtocolError):
     """A complete head over the limits (h11 itself only bounds an incomplete one)."""
 
 
-class _BoundedConnection(h11.Connection):
+class BoundedConnection(h11.Connection):
     """h11's server side, which also refuses a complete head over the limits and
     remembers the status a refusal should carry (uvicorn answers every one 400)."""
 
@@ -105,7 +105,7 @@ class LimitedH11Protocol(H11Protocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
-        self.conn = self._bounded = _BoundedConnection(limits)
+        self.conn = self._bounded = BoundedConnection(limits)
         self._head_timer: asyncio.TimerHandle | None = None
         self._lingering = False
 
