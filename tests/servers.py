@@ -96,3 +96,19 @@ def _wait_ready(base: str, client: dict[str, Any]) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
     raise AssertionError("the server did not become ready")
+
+
+def refused_from_addresses_of_their_own(base: str, count: int) -> list[int]:
+    """`count` requests without a token, each from a loopback address of its own (one
+    address's repeats are counted into one AuditEvent a minute), so each is one event.
+    Their statuses."""
+    host, port = base.removeprefix("http://").split(":")
+    statuses = []
+    for n in range(count):
+        with socket.socket() as connection:
+            connection.bind((f"127.0.{n // 250 + 1}.{n % 250 + 1}", 0))
+            connection.settimeout(30)
+            connection.connect((host, int(port)))
+            connection.sendall(b"GET /fhir/ServiceRequest HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            statuses.append(int(connection.recv(64).split(b" ")[1]))
+    return statuses
