@@ -181,8 +181,10 @@ class LimitedH11Protocol(H11Protocol):
             "Connection: close\r\n\r\n"
         )
         self.transport.write(head.encode("ascii") + body)
-        # Briefly: a refused connection still holds a descriptor while it lingers.
-        self._linger(_REFUSED_LINGER_SECONDS)
+        # At once, without lingering: a source over its cap must not hold descriptors
+        # for longer than it takes to say no. (A client that has already sent its request
+        # may see a reset rather than this answer; either way it was refused.)
+        self.transport.close()
 
     def _respond(self, status: int, code: IssueCode, message: str) -> None:
         body = _outcome(code, message)
@@ -217,7 +219,6 @@ class LimitedH11Protocol(H11Protocol):
 
 
 _LINGER_SECONDS = 2.0
-_REFUSED_LINGER_SECONDS = 0.25
 
 
 def _reason(status: int) -> bytes:

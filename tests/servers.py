@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -67,15 +68,27 @@ def running_server(
 
 @contextmanager
 def running_server_process(
-    database_url: str, *, scheme: str = "http", client: dict[str, Any] | None = None, **env: str
+    database_url: str,
+    *,
+    scheme: str = "http",
+    client: dict[str, Any] | None = None,
+    open_files: int | None = None,
+    **env: str,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """As running_server, with the process too, for a test that stops it its own way."""
+    """As running_server, with the process too, for a test that stops it its own way
+    (`open_files`: the server's descriptor limit, RLIMIT_NOFILE)."""
     port = free_port()
+
+    def limit_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     process = subprocess.Popen(
         [*GATEWAY, "serve", "--port", str(port)],
         env=gateway_env(database_url, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=limit_files,  # noqa: PLW1509 (only setrlimit, before exec)
     )
     base = f"{scheme}://127.0.0.1:{port}"
     try:

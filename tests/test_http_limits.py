@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import running_server
+from tests.servers import running_server, running_server_process
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n"
 LIMITS = {
@@ -114,7 +114,7 @@ def test_one_address_may_hold_only_so_many_connections_and_others_are_still_serv
     held = [connect(served) for _ in range(4)]
     for connection in held:  # each has sent part of a head, so the server has accepted it
         connection.sendall(b"GET /healthz HTTP/1.1\r\n")
-    refused = exchange(served, HEALTHZ + b"\r\n")
+    refused = answer(connect(served))  # told at once, before it sends anything
     assert status(refused) == 503
     assert b"retry-after: 1" in refused.lower()
     assert outcome_code(refused) == "transient"
@@ -130,3 +130,26 @@ def test_one_address_may_hold_only_so_many_connections_and_others_are_still_serv
 def _served_once_it_is_counted_closed(server: tuple[str, int]) -> bool:
     """The server sees the close asynchronously: a bounded number of tries, no sleeps."""
     return any(status(exchange(server, HEALTHZ + b"\r\n")) == 200 for _ in range(50))
+
+
+def test_300_silent_sockets_under_a_256_descriptor_limit_leave_the_server_answering(
+    database_url: str,
+) -> None:
+    """The review's case: 300 silent sockets from one address stopped a server limited
+    to 256 descriptors, health checks included. With the default limits (64 per address,
+    10 s for a head) the rest are refused at once, and another address is still served,
+    /readyz (which needs the database) included."""
+    with running_server_process(database_url, open_files=256) as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        server = (host, int(port))
+        hogs = [connect(server) for _ in range(300)]
+        try:
+            for path in (b"/healthz", b"/readyz"):
+                request = b"GET " + path + b" HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n"
+                assert status(exchange(server, request, source="127.0.0.2")) == 200
+            # The 64 the address may hold are still open; the other 236 were told no.
+            refused = [hog for hog in hogs[64:] if status(answer(hog)) == 503]
+            assert len(refused) == 236
+        finally:
+            for hog in hogs:
+                hog.close()
