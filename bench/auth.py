@@ -112,6 +112,14 @@ class BenchAuth:
             "GATEWAY_TOKEN_LIFETIME_SECONDS": str(TOKEN_LIFETIME_SECONDS),
             "GATEWAY_RATE_LIMIT_PER_SECOND": str(RATE_LIMIT),
             "GATEWAY_RATE_LIMIT_BURST": str(RATE_LIMIT),
+            # Per address: every benchmark client calls from 127.0.0.1, and a run asks
+            # for a token per organisation.
+            "GATEWAY_TOKEN_RATE_LIMIT_PER_SECOND": str(RATE_LIMIT),
+            "GATEWAY_TOKEN_RATE_LIMIT_BURST": str(RATE_LIMIT),
+            "GATEWAY_ANONYMOUS_RATE_LIMIT_PER_SECOND": str(RATE_LIMIT),
+            "GATEWAY_ANONYMOUS_RATE_LIMIT_BURST": str(RATE_LIMIT),
+            # The load generators open more connections than a deployment's clients do.
+            "GATEWAY_HTTP_MAX_CONNECTIONS_PER_SOURCE": "1024",
         }
 
 

@@ -25,7 +25,11 @@ from gateway.api import (
     registrations,
     witness_routes,
 )
-from gateway.api.access_log import commit_in_own_transaction
+from gateway.api.access_log import (
+    commit_in_own_transaction,
+    record_repeated_refusals,
+    write_repeated_refusals,
+)
 from gateway.api.audit_sequencing import sequence_audit_log
 from gateway.api.audit_witnessing import WitnessMetrics, witness_audit_log
 from gateway.api.configuration_reload import apply_directory, install_reload_on_hangup
@@ -34,6 +38,7 @@ from gateway.api.group_commit import GroupCommit
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.openapi_document import install_openapi_document
 from gateway.api.refused_methods import RoutedMethods
+from gateway.api.repeated_refusals import RepeatedRefusals
 from gateway.api.runtime import Runtime, utc_now
 from gateway.api.transactions import TransactionGate
 from gateway.audit.keys import KeyHistory, load_audit_signing_key
@@ -103,6 +108,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         audit_keys=audit_keys,
         sequencer=Sequencer(audit_key, policy),
         clock=clock or utc_now,
+        refusals=RepeatedRefusals(settings.refusal_window_seconds),
     )
 
 
@@ -148,6 +154,7 @@ def create_app(
             # shielded sections: a sequencer run in flight finishes its transaction.
             async with anyio.create_task_group() as background:
                 background.start_soon(sequence_audit_log, runtime)
+                background.start_soon(record_repeated_refusals, runtime)
                 stopping = anyio.Event()
                 metrics = DeliveryMetrics()
                 workers = [
@@ -183,6 +190,8 @@ def create_app(
                         )
                     yield
                 stopping.set()
+                # Before the log's writers stop: a stopping process loses no count.
+                await write_repeated_refusals(runtime, runtime.refusals.everything())
                 background.cancel_scope.cancel()
         finally:
             runtime.database.dispose()

@@ -20,6 +20,7 @@ from gateway.auth.client_assertion import client_assertion, load_private_key
 from gateway.config_commands import config_command, pid_file
 from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
+from gateway.http_limits import limited_protocol
 from gateway.listener import check_listener, forwarded_header_options
 from gateway.log_exceptions import install_process_hooks
 from gateway.outbox_commands import add_outbox_parser, outbox_command
@@ -195,6 +196,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         # uvicorn's own logging config would print its errors' tracebacks (messages
         # included) itself; without one, they go through the gateway's redaction.
         "log_config": None,
+        "http": limited_protocol(settings),
         **tls,
         **forwarded_header_options(settings),
     }
@@ -225,7 +227,7 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
             ssl_ca_certs=str(settings.tls_client_ca),
             ssl_cert_reqs=ssl.CERT_REQUIRED,
             # Puts each connection's client certificate thumbprint into request.state.
-            http=ClientCertificateH11Protocol,
+            http=limited_protocol(settings, ClientCertificateH11Protocol),
         )
     return options
 

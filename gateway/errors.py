@@ -15,6 +15,7 @@ show: it names elements, never their values.
     │   └── SharingRefused (403 forbidden: no data-sharing agreement covers it, or the
     │                       person's recorded dissent stops it; carries the deciding rule)
     ├── TokenRequestRefused (400/401 at /oauth2/token, answered as RFC 6749 JSON)
+    │   └── TokenRequestThrottled (429 at /oauth2/token, with Retry-After)
     ├── NotFound (404 not-found)
     ├── Gone (410 not-found: a search's page reference that has expired)
     ├── MethodNotAllowed (405 not-supported, with Allow: what the URL does take)
@@ -140,6 +141,20 @@ class TokenRequestRefused(GatewayError):
         # RFC 6749: a failed client authentication may answer 401; an assertion that
         # cannot even be read (`malformed`) is a bad request, 400.
         self.status = 401 if error == "invalid_client" and not malformed else 400
+
+
+class TokenRequestThrottled(TokenRequestRefused):
+    """Too many token requests from one address: 429 with Retry-After, and RFC 6749's
+    temporarily_unavailable (the server cannot handle the request for now)."""
+
+    def __init__(self, description: str, *, retry_after: str) -> None:
+        super().__init__("temporarily_unavailable", description)
+        self.status = 429
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": self.retry_after}
 
 
 class NotFound(GatewayError):

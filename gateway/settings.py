@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     # The longest a request may wait (for its body, or for a database slot) before it
     # is answered 503; work already running in a thread finishes first.
     request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # HTTP limits (gateway serve, see gateway/http_limits.py): a request head's size and
+    # field count (431 beyond), how long a connection may take to send a head before it
+    # is closed, and how many connections one source address may hold (503 beyond).
+    http_max_header_bytes: int = Field(default=32_768, ge=1024)
+    http_max_headers: int = Field(default=100, ge=8)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_max_connections_per_source: int = Field(default=64, ge=1)
+    # Requests with no valid access token, and token requests, per source address (token
+    # buckets, per process), so that neither can be flooded (429 beyond).
+    anonymous_rate_limit_per_second: float = Field(default=2.0, gt=0)
+    anonymous_rate_limit_burst: int = Field(default=20, ge=1)
+    token_rate_limit_per_second: float = Field(default=2.0, gt=0)
+    token_rate_limit_burst: int = Field(default=20, ge=1)
+    # Repeated identical refusals of anonymous requests from one address are recorded as
+    # one AuditEvent per window carrying their count (the first at once).
+    refusal_window_seconds: int = Field(default=60, ge=1, le=3600)
     # Mutual TLS (gateway serve): the server's certificate and key, and the CA whose
     # client certificates it requires. With a client CA, every call must present a
     # certificate registered to the client its token was issued to.

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from gateway.http_limits import LimitedH11Protocol
 
 CLIENT_CERTIFICATE_STATE = "tls_client_certificate_sha256"
 
@@ -21,7 +21,7 @@ def certificate_thumbprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-class ClientCertificateH11Protocol(H11Protocol):
+class ClientCertificateH11Protocol(LimitedH11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         ssl_object: Any = transport.get_extra_info("ssl_object")

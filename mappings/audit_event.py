@@ -38,8 +38,11 @@ number yet is known by (Person / Patient); each resource touched, versioned when
 (System Object / Domain Resource), with the organisations its data concerns as the store
 held that version (see below); the search as sent, base64 in ``query``
 (System Object / Query); the decision rule (gateway type; the rule in ``name``, its detail
-in ``description``); X-Request-ID (BALP's XrequestId transaction entity) and
-X-Correlation-ID (gateway type), each as ``what.identifier`` in a gateway-owned system.
+in ``description``); for an event that stands for several identical refusals, a repeats
+entity (gateway type) whose ``detail`` ``occurrences`` holds their count in decimal digits,
+with ``period`` the span from the first to the last of them; X-Request-ID (BALP's
+XrequestId transaction entity) and X-Correlation-ID (gateway type), each as
+``what.identifier`` in a gateway-owned system.
 
 The organisations a resource's data concerns (whose IG leads see the event) are in its
 entity's ``detail``, R4's tagged values for an entity, as BALP records a consent's
@@ -222,8 +225,16 @@ class AuditFacts:
     request_id: str | None
     correlation_id: str | None
     decision: AuditedDecision | None
+    # How many identical events this one records (the access log's aggregated refusals),
+    # and when the first and last of them happened.
+    occurrences: int = 1
+    period: tuple[datetime, datetime] | None = None
 
     def __post_init__(self) -> None:
+        if self.occurrences < 1:
+            raise ValueError("occurrences counts from 1")
+        if self.period is not None and not self.period[0] <= self.period[1]:
+            raise ValueError("a period starts before it ends")
         if not _FHIR_ID.fullmatch(self.event_id):
             raise ValueError("event_id must be a FHIR id (up to 64 letters, digits, - and .)")
         if self.recorded.utcoffset() is None:
@@ -253,6 +264,8 @@ def audit_event(facts: AuditFacts) -> dict[str, Any]:
         "recorded": _instant(facts.recorded),
         "outcome": str(facts.outcome),
     }
+    if facts.period is not None:
+        event["period"] = {"start": _instant(facts.period[0]), "end": _instant(facts.period[1])}
     if facts.outcome_desc is not None:
         event["outcomeDesc"] = facts.outcome_desc
     if facts.purpose_of_use:
@@ -310,6 +323,22 @@ def data_organisations(event: Mapping[str, Any]) -> frozenset[str]:
             if isinstance(value, str):
                 found.add(value)
     return frozenset(found)
+
+
+def occurrences(event: Mapping[str, Any]) -> int:
+    """How many events an AuditEvent (as JSON) records: its repeats entity's count, else 1."""
+    entities = event.get("entity")
+    for entity in entities if isinstance(entities, list) else ():
+        if not isinstance(entity, Mapping) or entity.get("type") != _REPEATS:
+            continue
+        details = entity.get("detail")
+        for detail in details if isinstance(details, list) else ():
+            if not isinstance(detail, Mapping) or detail.get("type") != _OCCURRENCES:
+                continue
+            value = detail.get("valueString")
+            if isinstance(value, str) and value.isdigit():
+                return int(value)
+    return 1
 
 
 def _plain(value: object) -> object:
@@ -482,6 +511,13 @@ def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
         if facts.decision.detail is not None:
             decision["description"] = facts.decision.detail
         entities.append(decision)
+    if facts.occurrences > 1 or facts.period is not None:
+        entities.append(
+            {
+                "type": codes.ENTITY_REPEATS.coding(),
+                "detail": [{"type": _OCCURRENCES, "valueString": str(facts.occurrences)}],
+            }
+        )
     for entity_type, system, value in (
         (codes.ENTITY_REQUEST_ID, codes.X_REQUEST_ID_SYSTEM, facts.request_id),
         (codes.ENTITY_CORRELATION_ID, codes.X_CORRELATION_ID_SYSTEM, facts.correlation_id),
@@ -493,6 +529,8 @@ def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
 
 # A data entity's details: the organisations its data concerns (see the module docstring).
 _ORIGIN, _PARTY = codes.DETAIL_DATA_ORIGIN.uri, codes.DETAIL_DATA_PARTY.uri
+_OCCURRENCES = codes.DETAIL_OCCURRENCES.uri
+_REPEATS = codes.ENTITY_REPEATS.coding()
 _DATA_ENTITY = (codes.ENTITY_SYSTEM_OBJECT.coding(), codes.ROLE_DOMAIN_RESOURCE.coding())
 
 

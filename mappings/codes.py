@@ -218,6 +218,10 @@ ENTITY_CORRELATION_ID: Final = Code(
 ENTITY_DECISION_RULE: Final = Code(
     GATEWAY_AUDIT_ENTITY_TYPE_SYSTEM, "decision-rule", "Rule that decided access"
 )
+# An event that stands for several identical refusals (AuditEvent.period their span).
+ENTITY_REPEATS: Final = Code(
+    GATEWAY_AUDIT_ENTITY_TYPE_SYSTEM, "repeats", "Identical events recorded as one"
+)
 
 # HL7 object-role (THO).
 ROLE_PATIENT: Final = Code(OBJECT_ROLE_SYSTEM, "1", "Patient")
@@ -233,6 +237,10 @@ DETAIL_DATA_ORIGIN: Final = Code(
 )
 DETAIL_DATA_PARTY: Final = Code(
     AUDIT_ENTITY_DETAIL_SYSTEM, "data-party", "ODS code of an organisation party to the data"
+)
+# A repeats entity's detail: how many events the one event stands for, in decimal digits.
+DETAIL_OCCURRENCES: Final = Code(
+    AUDIT_ENTITY_DETAIL_SYSTEM, "occurrences", "Number of identical events this event records"
 )
 
 # --- Purposes of use ---------------------------------------------------------------------------

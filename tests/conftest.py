@@ -188,6 +188,10 @@ def settings(
         # Tests make requests in quick bursts; the limit itself is tested on its own.
         rate_limit_per_second=10_000,
         rate_limit_burst=10_000,
+        anonymous_rate_limit_per_second=10_000,
+        anonymous_rate_limit_burst=10_000,
+        token_rate_limit_per_second=10_000,
+        token_rate_limit_burst=10_000,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -68,18 +69,43 @@ def running_server(
 ) -> Iterator[str]:
     """Yields the base URL once /readyz answers (`client`: httpx options for TLS; `port`:
     one chosen beforehand, e.g. to name it in GATEWAY_PUBLIC_BASE_URL)."""
+    with running_server_process(
+        database_url, scheme=scheme, client=client, port=port, umask=umask, **env
+    ) as (base, _):
+        yield base
+
+
+@contextmanager
+def running_server_process(
+    database_url: str,
+    *,
+    scheme: str = "http",
+    client: dict[str, Any] | None = None,
+    port: int | None = None,
+    umask: int = -1,
+    open_files: int | None = None,
+    **env: str,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As running_server, with the process too, for a test that stops it its own way
+    (`open_files`: the server's descriptor limit, RLIMIT_NOFILE)."""
     port = port or free_port()
+
+    def limit_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     process = subprocess.Popen(
         [*GATEWAY, "serve", "--port", str(port)],
         env=gateway_env(database_url, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         umask=umask,
+        preexec_fn=limit_files,  # noqa: PLW1509 (only setrlimit, before exec)
     )
     base = f"{scheme}://127.0.0.1:{port}"
     try:
         _wait_ready(base, client or {})
-        yield base
+        yield base, process
     finally:
         process.kill()
         process.wait(timeout=30)
@@ -95,3 +121,19 @@ def _wait_ready(base: str, client: dict[str, Any]) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
     raise AssertionError("the server did not become ready")
+
+
+def refused_from_addresses_of_their_own(base: str, count: int) -> list[int]:
+    """`count` requests without a token, each from a loopback address of its own (one
+    address's repeats are counted into one AuditEvent a minute), so each is one event.
+    Their statuses."""
+    host, port = base.removeprefix("http://").split(":")
+    statuses = []
+    for n in range(count):
+        with socket.socket() as connection:
+            connection.bind((f"127.0.{n // 250 + 1}.{n % 250 + 1}", 0))
+            connection.settimeout(30)
+            connection.connect((host, int(port)))
+            connection.sendall(b"GET /fhir/ServiceRequest HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            statuses.append(int(connection.recv(64).split(b" ")[1]))
+    return statuses

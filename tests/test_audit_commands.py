@@ -17,7 +17,13 @@ from gateway.store.database import Database
 from gateway.store.schema import audit_checkpoints, audit_events
 from tests.audit.events import append
 from tests.builders import service_request
-from tests.servers import GATEWAY, gateway_env, running_server, served_token
+from tests.servers import (
+    GATEWAY,
+    gateway_env,
+    refused_from_addresses_of_their_own,
+    running_server,
+    served_token,
+)
 from tests.test_cli import FHIR
 
 
@@ -123,9 +129,9 @@ def test_an_edited_event_is_found_in_the_store_and_in_an_export(
 def test_archive_then_verify_what_remains_and_what_left(
     database: Database, database_url: str, tmp_path: Path
 ) -> None:
-    with running_server(database_url) as base, httpx.Client(base_url=base, timeout=10) as http:
-        for _ in range(300):  # refused without a token: one event apiece
-            assert http.get("/fhir/ServiceRequest").status_code == 401
+    with running_server(database_url) as base:
+        # Refused without a token: one event apiece.
+        assert refused_from_addresses_of_their_own(base, 300) == [401] * 300
     assert _gateway(database_url, "checkpoint").returncode == 0
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
 

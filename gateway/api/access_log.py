@@ -25,6 +25,7 @@ from gateway.errors import (
     Forbidden,
     InsufficientScope,
     MethodNotAllowed,
+    TokenRequestThrottled,
     TooManyRequests,
     Unauthorized,
 )
@@ -192,8 +193,10 @@ async def record_failure(
     if trail.decision is None and error is not None:
         rule = next((rule for kind, rule in _RULES if isinstance(error, kind)), None)
         trail.decision = AuditedDecision(rule, None) if rule else None
+    events = trail.events(who(request, runtime), outcome, summary, now=runtime.clock)
     try:
-        await append_durably(runtime, trail.events(who(request, runtime), outcome, summary))
+        # Repeats of an anonymous refusal are counted, and written once their window ends.
+        await append_durably(runtime, [e for e in events if runtime.refusals.first_of_its_kind(e)])
     except AuditUnavailable:
         raise
     except Exception as failure:  # the log must not be silently lost: fail closed
@@ -201,12 +204,39 @@ async def record_failure(
         raise AuditUnavailable() from None
 
 
+async def record_repeated_refusals(runtime: Runtime) -> None:
+    """Background: write the counts of anonymous refusals as their windows end."""
+    while True:
+        await anyio.sleep(_REFUSAL_FLUSH_SECONDS)
+        await write_repeated_refusals(runtime, runtime.refusals.due(runtime.clock()))
+
+
+async def write_repeated_refusals(runtime: Runtime, events: Sequence[AuditFacts]) -> None:
+    """Written in a transaction of their own; held for the next try if that fails."""
+    if not events:
+        return
+    try:
+        await append_durably(runtime, events)
+    except Exception as failure:
+        runtime.refusals.keep(events)
+        log.error(
+            "audit.repeated_refusals_unwritten",
+            error_type=type(failure).__name__,
+            refusals=sum(event.occurrences for event in events),
+        )
+
+
+# How often the counts of ended windows are looked for: a window's count is written at
+# most this long after it ends.
+_REFUSAL_FLUSH_SECONDS = 1.0
+
 # The access rule behind each refusal, most specific first (see AccessTrail's rules).
 _RULES: tuple[tuple[type[Exception], str], ...] = (
     (Unauthorized, NO_VALID_TOKEN),
     (InsufficientScope, SCOPE_NOT_GRANTED),
     (Forbidden, FORBIDDEN),
     (TooManyRequests, RATE_LIMITED),
+    (TokenRequestThrottled, RATE_LIMITED),
     (DirectoryReadOnly, DIRECTORY_READ_ONLY),
     (MethodNotAllowed, METHOD_NOT_ALLOWED),
 )

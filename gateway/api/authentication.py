@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 
 from gateway.api.access_log import trail_of
-from gateway.api.runtime import RuntimeDep
+from gateway.api.runtime import Runtime, RuntimeDep
 from gateway.auth.access_tokens import InvalidAccessToken
 from gateway.auth.caller import Caller
 from gateway.auth.end_user import (
@@ -30,6 +30,7 @@ from gateway.auth.rate_limit import retry_after_header
 from gateway.auth.scopes import Interaction
 from gateway.errors import (
     Forbidden,
+    GatewayError,
     InsufficientScope,
     InvalidHeader,
     TooManyRequests,
@@ -51,14 +52,22 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
     header = request.headers.get("authorization")
     if header is None:
         # RFC 6750: a request with no credentials gets a challenge without an error code.
-        raise Unauthorized(
-            "This endpoint needs an access token: get one from /oauth2/token "
-            "(SMART Backend Services) and send it as Authorization: Bearer <token>.",
-            error=None,
+        raise _anonymous(
+            request,
+            runtime,
+            Unauthorized(
+                "This endpoint needs an access token: get one from /oauth2/token "
+                "(SMART Backend Services) and send it as Authorization: Bearer <token>.",
+                error=None,
+            ),
         )
     match = _BEARER.fullmatch(header.strip())
     if match is None:
-        raise Unauthorized("The Authorization header must be Bearer <access token>.")
+        raise _anonymous(
+            request,
+            runtime,
+            Unauthorized("The Authorization header must be Bearer <access token>."),
+        )
     try:
         claims = runtime.tokens.verify(match[1])
     except InvalidAccessToken as invalid:
@@ -68,12 +77,14 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
             if invalid.reason == "expired"
             else "The access token is not valid here."
         )
-        raise Unauthorized(message) from None
+        raise _anonymous(request, runtime, Unauthorized(message)) from None
     client = runtime.config.client(claims.client_id)
     # A client removed from (or moved in) the registry loses access at once.
     if client is None or client.organisation != claims.ods_code:
         log.info("auth.refused", reason="client-not-registered")
-        raise Unauthorized("The access token's client is no longer registered.")
+        raise _anonymous(
+            request, runtime, Unauthorized("The access token's client is no longer registered.")
+        )
     if (trail := trail_of(request)) is not None:
         # Authenticated from here on: a refusal below (a header, the rate limit) is logged
         # as this client's, so that its organisation's IG lead sees it.
@@ -123,6 +134,32 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
     )
     request.state.caller = caller
     return caller
+
+
+def _anonymous(request: Request, runtime: Runtime, refusal: Unauthorized) -> GatewayError:
+    """A request without a valid token is refused 401, or 429 once its address has sent
+    more of them than the anonymous rate allows (per address, so a flood from one does
+    not lock out another, and each refusal costs a bucket lookup, not an audit row)."""
+    settings = runtime.settings
+    wait = runtime.rate_limiter.acquire(
+        f"anonymous {source_address(request)}",
+        settings.anonymous_rate_limit_per_second,
+        settings.anonymous_rate_limit_burst,
+    )
+    if wait is None:
+        return refusal
+    log.info("auth.throttled", reason="anonymous")
+    return TooManyRequests(
+        "Too many requests without a valid access token from this address; retry after "
+        "the time in Retry-After.",
+        retry_after=retry_after_header(wait),
+    )
+
+
+def source_address(request: Request) -> str:
+    """The caller's network address, as the server was told it (a proxy's, unless the
+    deployment trusts the proxy's forwarded headers)."""
+    return request.client.host if request.client else "unknown"
 
 
 def requires(interaction: Interaction) -> Callable[[Request], Awaitable[None]]:

@@ -90,7 +90,7 @@ async def _gateway_error(request: Request, error: GatewayError) -> Response:
         return JSONResponse(
             {"error": error.error, "error_description": error.message},
             status_code=error.status,
-            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache", **error.headers},
         )
     return outcome_response(error.status, error.issues, error.headers)
 

@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from gateway.api.access_log import append_in, start_trail, success_events, trail_of
+from gateway.api.authentication import source_address
 from gateway.api.deps import read_limited
 from gateway.api.runtime import RuntimeDep, gate
 from gateway.auth.client_keys import ALLOWED_ALGORITHMS
-from gateway.errors import TokenRequestRefused
+from gateway.auth.rate_limit import retry_after_header
+from gateway.errors import TokenRequestRefused, TokenRequestThrottled
 from gateway.services.tokens import TokenService
 from gateway.store.assertions import UsedAssertions
 from gateway.tls import CLIENT_CERTIFICATE_STATE
@@ -33,6 +35,7 @@ def token_endpoint_url(request: Request, public_base_url: str | None) -> str:
 
 @router.post("/oauth2/token", dependencies=[Depends(start_trail)], name="token")
 async def token(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    _within_rate(request, runtime)
     form = await _token_form(request)
     token_url = token_endpoint_url(request, runtime.settings.public_base_url)
     async with gate(runtime).write() as connection:
@@ -78,6 +81,22 @@ def smart_configuration(request: Request, runtime: RuntimeDep) -> JSONResponse:
             "capabilities": ["client-confidential-asymmetric", "permission-v2", "permission-v1"],
         }
     )
+
+
+def _within_rate(request: Request, runtime: RuntimeDep) -> None:
+    """Token requests per source address, before any work (a signature check, a replay
+    record): a flood of assertions, good or bad, is answered 429 cheaply."""
+    settings = runtime.settings
+    wait = runtime.rate_limiter.acquire(
+        f"token {source_address(request)}",
+        settings.token_rate_limit_per_second,
+        settings.token_rate_limit_burst,
+    )
+    if wait is not None:
+        raise TokenRequestThrottled(
+            "Too many token requests from this address; retry after the time in Retry-After.",
+            retry_after=retry_after_header(wait),
+        )
 
 
 async def _token_form(request: Request) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.api.group_commit import GroupCommit
+from gateway.api.repeated_refusals import RepeatedRefusals
 from gateway.api.transactions import TransactionGate
 from gateway.audit.keys import CheckpointSigner, KeyHistory
 from gateway.audit.sequencer import Sequencer
@@ -48,6 +49,8 @@ class Runtime:
     worker_doorbells: Doorbells = field(default_factory=Doorbells)
     # The wall clock, passed in so that tests can move it (search page-reference expiry).
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Anonymous refusals counted, not yet written (see gateway.api.repeated_refusals).
+    refusals: RepeatedRefusals = field(default_factory=lambda: RepeatedRefusals(60))
 
     @property
     def paging(self) -> PagingLimits:

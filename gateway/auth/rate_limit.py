@@ -1,7 +1,10 @@
-"""Per-client token buckets, kept in the process.
+"""Token buckets kept in the process: per client, and per source address for requests
+without a valid token and for token requests.
 
-Each gateway process keeps its own buckets, so with N processes a client may reach N
-times its configured rate; size the limit per process (docs/access.md says so).
+Each gateway process keeps its own buckets, so with N processes a caller may reach N
+times its configured rate; size the limit per process (docs/access.md says so). Buckets
+keyed by address come and go with the addresses: one that has refilled is forgotten (it
+would start full again anyway), so a flood from many addresses cannot grow them for ever.
 """
 
 from __future__ import annotations
@@ -12,11 +15,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# How often refilled buckets are forgotten, in the clock's seconds.
+_SWEEP_SECONDS = 60.0
+
 
 @dataclass(slots=True)
 class _Bucket:
     tokens: float
     updated: float
+    per_second: float
+    burst: int
+
+    def refilled(self, now: float) -> bool:
+        return self.tokens + (now - self.updated) * self.per_second >= self.burst
 
 
 class RateLimiter:
@@ -24,20 +35,32 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
+        self._swept = clock()
 
     def acquire(self, key: str, per_second: float, burst: int) -> float | None:
         """Take one token for key: None if taken, else the seconds until one is free."""
         now = self._clock()
         with self._lock:
+            if now - self._swept >= _SWEEP_SECONDS:
+                self._forget_refilled(now)
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[key] = _Bucket(float(burst), now)
+                bucket = self._buckets[key] = _Bucket(float(burst), now, per_second, burst)
+            bucket.per_second, bucket.burst = per_second, burst
             bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * per_second)
             bucket.updated = now
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
                 return None
             return (1 - bucket.tokens) / per_second
+
+    def __len__(self) -> int:
+        """How many buckets are kept."""
+        return len(self._buckets)
+
+    def _forget_refilled(self, now: float) -> None:
+        self._buckets = {k: b for k, b in self._buckets.items() if not b.refilled(now)}
+        self._swept = now
 
 
 def retry_after_header(seconds: float) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -26,6 +27,7 @@ from gateway.store.database import Database
 from gateway.store.schema import metadata
 from tests.builders import ODS, ods_reference, service_request
 from tests.conftest import DEMO_CONFIG, OTHER_TRUSTS
+from tests.servers import running_server
 from tests.tokens import PROVIDER, THIRD_ODS, TRUST, access_token, bearer
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -516,3 +518,24 @@ def test_security_headers_are_on_every_response(anonymous: TestClient, client: T
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_flood_of_anonymous_requests_from_one_address_is_answered_429_at_a_real_server(
+    database_url: str,
+) -> None:
+    limited = {
+        "GATEWAY_ANONYMOUS_RATE_LIMIT_PER_SECOND": "0.01",
+        "GATEWAY_ANONYMOUS_RATE_LIMIT_BURST": "5",
+    }
+    with running_server(database_url, **limited) as base:
+        with httpx.Client(base_url=base, timeout=10) as flood:
+            answers = [flood.get("/fhir/ServiceRequest") for _ in range(8)]
+        assert [answer.status_code for answer in answers] == [401] * 5 + [429] * 3
+        throttled = answers[-1]
+        assert int(throttled.headers["Retry-After"]) >= 1
+        assert throttled.json()["resourceType"] == "OperationOutcome"
+        assert throttled.json()["issue"][0]["code"] == "throttled"
+        # Per address: another one is still told it needs a token, not to wait.
+        other = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(base_url=base, timeout=10, transport=other) as elsewhere:
+            assert elsewhere.get("/fhir/ServiceRequest").status_code == 401

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -30,6 +31,7 @@ from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.schema import used_assertions
 from tests.conftest import DEMO_CONFIG
+from tests.servers import running_server
 from tests.tokens import (
     IG_LEAD,
     PROVIDER,
@@ -296,3 +298,28 @@ def test_smart_configuration_describes_backend_services(anonymous: TestClient) -
     assert document["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
     assert document["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384"]
     assert "client-confidential-asymmetric" in document["capabilities"]
+
+
+def test_token_requests_from_one_address_are_limited_with_oauth_error_json_at_a_real_server(
+    database_url: str,
+) -> None:
+    limited = {
+        "GATEWAY_TOKEN_RATE_LIMIT_PER_SECOND": "0.01",
+        "GATEWAY_TOKEN_RATE_LIMIT_BURST": "3",
+    }
+    with running_server(database_url, **limited) as base:
+        url = f"{base}/oauth2/token"
+        with httpx.Client(timeout=10) as http:
+            answers = [
+                http.post(url, data=token_form(assertion(PROVIDER, audience=url))) for _ in range(4)
+            ]
+        assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+        throttled = answers[-1]
+        assert throttled.json()["error"] == "temporarily_unavailable"
+        assert int(throttled.headers["Retry-After"]) >= 1
+        assert throttled.headers["Cache-Control"] == "no-store"
+        # Another address has a bucket of its own.
+        other = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(timeout=10, transport=other) as elsewhere:
+            signed = assertion(PROVIDER, audience=url)
+            assert elsewhere.post(url, data=token_form(signed)).status_code == 200

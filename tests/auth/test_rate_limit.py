@@ -92,3 +92,19 @@ def test_retry_after_rounds_up_to_whole_seconds_and_is_never_zero(
     seconds: float, header: str
 ) -> None:
     assert retry_after_header(seconds) == header
+
+
+def test_refilled_buckets_are_forgotten_so_addresses_cannot_grow_them_for_ever(
+    limiter: RateLimiter, clock: Clock
+) -> None:
+    for address in range(1000):
+        assert limiter.acquire(f"anonymous 10.0.{address // 256}.{address % 256}", 2, 20) is None
+    busy = "anonymous 192.0.2.1"
+    for _ in range(20):
+        limiter.acquire(busy, 0.01, 20)
+    assert len(limiter) == 1001
+    clock.now += 61  # every bucket above has refilled but the busy one (0.6 of 20 tokens)
+    assert limiter.acquire("anonymous 192.0.2.2", 2, 20) is None
+    assert len(limiter) == 2
+    # The busy address is still limited: forgetting only ever drops a full bucket.
+    assert limiter.acquire(busy, 0.01, 20) is not None
