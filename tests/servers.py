@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import socket
@@ -123,13 +124,19 @@ def _wait_ready(base: str, client: dict[str, Any]) -> None:
     raise AssertionError("the server did not become ready")
 
 
+_ADDRESSES = itertools.count()
+
+
 def refused_from_addresses_of_their_own(base: str, count: int) -> list[int]:
     """`count` requests without a token, each from a loopback address of its own (one
     address's repeats are counted into one AuditEvent a minute), so each is one event.
     Their statuses."""
     host, port = base.removeprefix("http://").split(":")
     statuses = []
-    for n in range(count):
+    for _ in range(count):
+        # Never an address used before in this process: an earlier call's window may
+        # still be counting its refusals.
+        n = next(_ADDRESSES)
         with socket.socket() as connection:
             connection.bind((f"127.0.{n // 250 + 1}.{n % 250 + 1}", 0))
             connection.settimeout(30)

@@ -39,20 +39,31 @@ router = APIRouter(prefix="/audit")
 _TEXT = "text/plain; charset=utf-8"
 
 
+def _bearer_token(request: Request) -> str:
+    """The request's bearer token: asked before the body is read, so an anonymous caller
+    learns nothing about what the witness would make of it."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _refused()
+    return token
+
+
+def _refused() -> Unauthorized:
+    log.warning("audit.witness_refused", reason="token")
+    return Unauthorized("A witness request needs the bearer token agreed for that log.", error=None)
+
+
 def _authorised(request: Request, runtime: RuntimeDep, origin: str) -> WitnessedLog:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    token = _bearer_token(request)
     witnessed = runtime.config.audit_log.witnessed_log(origin)
-    if scheme.lower() != "bearer" or witnessed is None or not witnessed.accepts_token(token):
-        log.warning("audit.witness_refused", reason="token")
-        raise Unauthorized(
-            "A witness request needs the bearer token agreed for that log.", error=None
-        )
+    if witnessed is None or not witnessed.accepts_token(token):
+        raise _refused()
     return witnessed
 
 
 @router.post("/witness", name="audit_witness_add")
 async def add(request: Request, runtime: RuntimeDep) -> Response:
+    _bearer_token(request)
     body = await read_limited(request, MAX_REQUEST_BYTES)
     try:
         added = AddCheckpoint.parse(body)
@@ -75,7 +86,10 @@ async def add(request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.get("/witness", name="audit_witness_held")
-async def held(request: Request, runtime: RuntimeDep, origin: str) -> Response:
+async def held(request: Request, runtime: RuntimeDep, origin: str | None = None) -> Response:
+    _bearer_token(request)
+    if not origin:
+        raise BadRequest("Name the log whose checkpoint is asked for: ?origin=...")
     witnessed = _authorised(request, runtime, origin)
     async with gate(runtime).read() as connection:
         checkpoint = await anyio.to_thread.run_sync(held_checkpoint, connection, witnessed.origin)

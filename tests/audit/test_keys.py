@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from gateway.audit.checkpoint import key_id, load_public_keys_pem
@@ -28,7 +27,7 @@ from tests.audit.witnessing import (
     wait_for,
 )
 from tests.conftest import DEMO_CONFIG
-from tests.servers import GATEWAY, gateway_env, running_server
+from tests.servers import GATEWAY, gateway_env, refused_from_addresses_of_their_own, running_server
 
 ORIGIN = "mh-gateway/demo/audit"
 FAST = {
@@ -39,9 +38,8 @@ FAST = {
 
 def _log_some(database: Database, database_url: str, above: int, **env: str) -> int:
     """Five refused requests through a real server, signed into a checkpoint."""
-    with running_server(database_url, **env, **FAST) as base, httpx.Client(base_url=base) as http:
-        for _ in range(5):
-            assert http.get("/fhir/ServiceRequest").status_code == 401
+    with running_server(database_url, **env, **FAST) as base:
+        assert refused_from_addresses_of_their_own(base, 5) == [401] * 5
         wait_for(lambda: _past(database, above + 5), "a checkpoint")
     assert audit(database_url, "checkpoint", **env).returncode == 0
     return checkpoint_sizes(database)[-1]

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
-
 from gateway.audit.checkpoint import SignedCheckpoint
 from gateway.store.database import Database
 from tests.audit.witnessing import (
@@ -20,7 +18,7 @@ from tests.audit.witnessing import (
     roll_back,
     wait_for,
 )
-from tests.servers import running_server
+from tests.servers import refused_from_addresses_of_their_own, running_server
 
 FAST = {
     "GATEWAY_AUDIT_SEQUENCE_INTERVAL_SECONDS": "0.1",
@@ -59,12 +57,10 @@ def test_a_rolled_back_store_fails_against_its_file_witness(
         witnesses=[{"name": "archive-volume", "file": str(witness_file)}],
     )
     env = {"GATEWAY_CONFIG_DIR": str(config)}
-    with running_server(database_url, **env, **FAST) as base, httpx.Client(base_url=base) as http:
-        for _ in range(5):
-            assert http.get("/fhir/ServiceRequest").status_code == 401
+    with running_server(database_url, **env, **FAST) as base:
+        assert refused_from_addresses_of_their_own(base, 5) == [401] * 5
         first = wait_for(lambda: _witnessed_up_to(database, witness_file, 5), "a witnessed size")
-        for _ in range(5):
-            assert http.get("/fhir/ServiceRequest").status_code == 401
+        assert refused_from_addresses_of_their_own(base, 5) == [401] * 5
         wait_for(lambda: _witnessed_up_to(database, witness_file, first + 5), "the next one")
     # The witness file holds a chain of checkpoints, appended, never rewritten.
     lines = witness_file.read_bytes().strip().split(b"\n")
@@ -95,14 +91,12 @@ def test_a_store_rolled_back_and_regrown_fails_against_its_witness(
     witness_file = tmp_path / "witness.ndjson"
     config = deployment(tmp_path / "config", witnesses=[{"name": "w", "file": str(witness_file)}])
     env = {"GATEWAY_CONFIG_DIR": str(config)}
-    with running_server(database_url, **env, **FAST) as base, httpx.Client(base_url=base) as http:
-        for _ in range(6):
-            assert http.get("/fhir/ServiceRequest").status_code == 401
+    with running_server(database_url, **env, **FAST) as base:
+        assert refused_from_addresses_of_their_own(base, 6) == [401] * 6
         held = wait_for(lambda: _witnessed_up_to(database, witness_file, 6), "a witnessed size")
     roll_back(database, 2)
-    with running_server(database_url, **env, **FAST) as base, httpx.Client(base_url=base) as http:
-        for _ in range(held + 4):
-            assert http.get("/fhir/ServiceRequest").status_code == 401
+    with running_server(database_url, **env, **FAST) as base:
+        assert refused_from_addresses_of_their_own(base, held + 4) == [401] * (held + 4)
         wait_for(lambda: _signed_past(database, held + 2), "the regrown log's checkpoint")
     # The running server refused to append a checkpoint that does not extend the file's.
     assert _held(witness_file) is not None
