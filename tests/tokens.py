@@ -3,6 +3,7 @@ demo client's published private key, posted to /oauth2/token."""
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from pathlib import Path
@@ -44,7 +45,9 @@ TRUST_SCOPES = "system/*.rs system/ServiceRequest.u system/Communication.cu syst
 THIRD_PROVIDER_SCOPES = "system/*.cruds"
 
 
+@functools.cache
 def private_key(client_id: str) -> Any:
+    """Loaded once per client: loading checks an RSA key, which cost 14% of the suite."""
     keys = TEST_KEYS if client_id.startswith("test-") else DEMO_KEYS
     return serialization.load_pem_private_key(
         (keys / f"{client_id}.private.pem").read_bytes(), password=None
