@@ -147,9 +147,8 @@ def create_app(
         # Everything built so far lives as long as the process: moved out of the
         # collector's reach, a full collection no longer walks it (measured: ~70 ms
         # pauses, which set search p99s, before; see bench/README.md).
-        if settings.freeze_heap_at_start:
-            gc.collect()
-            gc.freeze()
+        gc.collect()
+        gc.freeze()
         try:
             # An anyio task group, so that stopping honours the transaction gate's
             # shielded sections: a sequencer run in flight finishes its transaction.

@@ -101,11 +101,6 @@ class Settings(BaseSettings):
     # How often an idle worker looks for due deliveries: the floor of enqueue-to-send.
     delivery_poll_seconds: float = Field(default=0.1, gt=0, le=60)
 
-    # Collect and freeze the heap once the runtime is built, so that full collections no
-    # longer walk it (search p99s, see bench/README.md). Only a process that builds one
-    # app wants it: the test suite builds thousands and turns it off.
-    freeze_heap_at_start: bool = True
-
     # Where `gateway serve` writes its process id, for `gateway config reload`.
     pid_file: Path = Path("var/run/gateway.pid")
     db_pool_size: int = Field(default=10, ge=1)

@@ -192,9 +192,6 @@ def settings(
         anonymous_rate_limit_burst=10_000,
         token_rate_limit_per_second=10_000,
         token_rate_limit_burst=10_000,
-        # A full collection at each of the suite's thousands of app starts was 40% of its
-        # time; the servers the tests start as processes still freeze their heap.
-        freeze_heap_at_start=False,
     )
 
 
