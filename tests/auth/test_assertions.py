@@ -370,7 +370,7 @@ def test_a_jti_that_is_not_a_string_of_1_to_255_characters_is_refused(jti: objec
     refused = _refusal(token, now)
     assert refused.reason == "claim-malformed"
     assert refused.malformed
-    assert "1 to 255 characters" in refused.description
+    assert "1 to 255 Unicode characters" in refused.description
 
 
 MALFORMED_VALUES: dict[str, object] = {
