@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,9 @@ def test_the_ids_are_the_ones_pytest_collects(tmp_path: Path) -> None:
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
          "tests/test_sample.py"],
         cwd=tmp_path,
+        # The outer run's options (say --basetemp, which the inner run would wipe) are not
+        # the sample's.
+        env={name: value for name, value in os.environ.items() if name != "PYTEST_ADDOPTS"},
         capture_output=True,
         text=True,
         check=False,
