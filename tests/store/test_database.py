@@ -16,19 +16,10 @@ from sqlalchemy.exc import OperationalError
 
 from gateway.store.database import Database, DatabaseTimeouts
 from gateway.store.faults import is_unavailable, sqlstate_of
-from tests.faults import JSON, Served, empty_store, handover, served_behind_proxy, stored, timed
+from tests.faults import JSON, Served, handover, served_behind_proxy, stored, timed
 
 # The lock timeout is 2 s and the request timeout 20 s (tests/faults.py).
 BOUND_SECONDS = 6.0
-
-
-@pytest.fixture
-def postgres(postgresql_url: str) -> Iterator[Database]:
-    database = empty_store(postgresql_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 @pytest.fixture

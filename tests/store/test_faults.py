@@ -16,7 +16,6 @@ from tests.builders import service_request
 from tests.faults import (
     JSON,
     Served,
-    empty_store,
     handover,
     served_behind_proxy,
     stored,
@@ -26,15 +25,6 @@ from tests.faults import (
 
 # Connect timeout 2 s (tests/faults.py); what a sender may wait for its 503 at most.
 BOUND_SECONDS = 6.0
-
-
-@pytest.fixture
-def postgres(postgresql_url: str) -> Iterator[Database]:
-    database = empty_store(postgresql_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 @pytest.fixture

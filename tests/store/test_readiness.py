@@ -13,17 +13,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from gateway.store.database import Database
-from tests.faults import FAULT_SETTINGS, empty_store
+from tests.faults import FAULT_SETTINGS
 from tests.servers import running_server
-
-
-@pytest.fixture
-def postgres(postgresql_url: str) -> Iterator[Database]:
-    database = empty_store(postgresql_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 @pytest.fixture
