@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import replace
@@ -52,6 +51,7 @@ from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
+from gateway.heap import freeze_long_lived_heap, release_long_lived_heap
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -129,9 +129,13 @@ def load_directory(runtime: Runtime) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """`clock`: the wall clock the runtime reads where a test must move time."""
+    """`clock`: the wall clock the runtime reads where a test must move time.
+    `freeze_heap`: the serving process's heap is frozen once started (gateway.heap)."""
     settings = settings or Settings()
     configure_logging(settings.effective_log_format, settings.log_level)
 
@@ -144,11 +148,8 @@ def create_app(
         runtime = replace(runtime, audit_writer=GroupCommit(commit_in_own_transaction(runtime)))
         app.state.runtime = runtime
         app.state.started_at = datetime.now(UTC)
-        # Everything built so far lives as long as the process: moved out of the
-        # collector's reach, a full collection no longer walks it (measured: ~70 ms
-        # pauses, which set search p99s, before; see bench/README.md).
-        gc.collect()
-        gc.freeze()
+        if freeze_heap:
+            freeze_long_lived_heap()
         try:
             # An anyio task group, so that stopping honours the transaction gate's
             # shielded sections: a sequencer run in flight finishes its transaction.
@@ -195,7 +196,8 @@ def create_app(
                 background.cancel_scope.cancel()
         finally:
             runtime.database.dispose()
-            gc.unfreeze()
+            if freeze_heap:
+                release_long_lived_heap()
 
     app = FastAPI(
         title="Mental-health interface gateway",

@@ -42,7 +42,7 @@ def run() -> None:
 def served_app() -> Any:
     """The app factory each of several uvicorn worker processes calls."""
     install_process_hooks()
-    return create_app()
+    return create_app(freeze_heap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,7 +207,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         if workers > 1:
             uvicorn.run("gateway.cli:served_app", factory=True, workers=workers, **options)
         else:
-            uvicorn.run(create_app(settings), **options)
+            uvicorn.run(create_app(settings, freeze_heap=True), **options)
     return 0
 
 

@@ -19,6 +19,7 @@ from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
+from gateway.heap import freeze_long_lived_heap
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -49,6 +50,7 @@ def worker_command(
                 "the database schema is not current: run `gateway db upgrade` first"
             )
         metrics = DeliveryMetrics()
+        freeze_long_lived_heap()
         with ExitStack() as listeners:
             if metrics_at is not None:
                 host, port = metrics_at
