@@ -7,11 +7,11 @@ did, so the log shows who requeued or gave up on which delivery, and when.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.api.access_log import record_gateway_event
 from gateway.app import build_runtime
+from gateway.clock import utc_now
 from gateway.settings import Settings
 from gateway.store.outbox import DEAD, PENDING, STOPPED, OutboxStore
 from mappings.codes import Subtype
@@ -42,7 +42,7 @@ def outbox_command(
     try:
         with runtime.database.write() as connection:
             store = OutboxStore(connection)
-            now = datetime.now(UTC)
+            now = utc_now()
             if command == "list":
                 listed = store.listed(states=states or (*PENDING, DEAD, STOPPED), limit=1000)
                 for d in listed:

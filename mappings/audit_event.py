@@ -70,12 +70,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Any, Literal, get_args
 
 from mappings import codes
 from mappings.codes import Code, Subtype
+from mappings.fhir_dates import format_instant
 from mappings.identifiers import is_valid_ods_code
 from mappings.patients import fact_identifier
 
@@ -261,11 +262,14 @@ def audit_event(facts: AuditFacts) -> dict[str, Any]:
         "type": facts.kind.event_type.coding(),
         "subtype": [code.coding() for code in _subtypes(facts)],
         "action": facts.action,
-        "recorded": _instant(facts.recorded),
+        "recorded": format_instant(facts.recorded),
         "outcome": str(facts.outcome),
     }
     if facts.period is not None:
-        event["period"] = {"start": _instant(facts.period[0]), "end": _instant(facts.period[1])}
+        event["period"] = {
+            "start": format_instant(facts.period[0]),
+            "end": format_instant(facts.period[1]),
+        }
     if facts.outcome_desc is not None:
         event["outcomeDesc"] = facts.outcome_desc
     if facts.purpose_of_use:
@@ -352,11 +356,6 @@ def _safe(value: str, *, uri: bool = False) -> str:
     each character it cannot written as \\uXXXX."""
     unsafe = _URI_UNSAFE if uri else _STRING_UNSAFE
     return unsafe.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
-
-
-def _instant(moment: datetime) -> str:
-    """A FHIR instant in UTC with microseconds, ending Z."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _concept(code: Code) -> dict[str, Any]:

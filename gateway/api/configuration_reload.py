@@ -12,7 +12,7 @@ import asyncio
 import signal
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import anyio.abc
 import anyio.to_thread
@@ -84,7 +84,7 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
         unchanged=report.unchanged,
         retired=report.retired,
     )
-    for entry in expiring(config, datetime.now(UTC)):
+    for entry in expiring(config, runtime.clock()):
         log.warning(
             "config.agreement_expiring",
             agreement=entry.label,

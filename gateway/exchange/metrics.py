@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.clock import utc_now
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.store.database import Database
 from gateway.store.outbox import DEAD, PENDING, OutboxStore
@@ -77,7 +77,7 @@ class _OutboxCollector(Collector):
         self._endpoints = endpoints
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = datetime.now(UTC)
+        now = utc_now()
         with self._database.read() as connection:
             depth = OutboxStore(connection).depth((*PENDING, DEAD))
         pending = GaugeMetricFamily(

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import random
 import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import anyio
@@ -25,6 +24,7 @@ import httpx
 from anyio.abc import TaskGroup
 
 from gateway.audit import log as audit_log
+from gateway.clock import new_id, utc_now
 from gateway.configuration.endpoints import Endpoint
 from gateway.configuration.models import GatewayConfig
 from gateway.exchange.audit import attempt_events
@@ -49,10 +49,6 @@ log = get_logger(__name__)
 RECORD_LINGER = 0.05
 # A delivery held back by an open circuit is looked at again this long after it reopens.
 HELD_BACK_PAUSE = timedelta(seconds=1)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +139,7 @@ class DeliveryWorker:
         # Jitter only spreads retries out; it need not be unpredictable.
         self._rng = rng or random.Random()  # noqa: S311
         self.breaker = breaker or CircuitBreaker()
-        self.worker_id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = worker_id or f"{socket.gethostname()}:{new_id()[:8]}"
         self._metrics = metrics
         # Rung when work is queued (PostgreSQL NOTIFY, or this process's own push), so an
         # idle worker need not wait out its poll interval.

@@ -7,13 +7,12 @@ for data that belongs to no patient) when the request succeeds or fails.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from consent.model import Decision, Obligation, Rule
+from gateway.clock import Clock, IdSource, new_id, utc_now
 from gateway.store.resources import StoredResource
 from mappings.audit_event import (
     AuditedClient,
@@ -129,8 +128,8 @@ class AccessTrail:
         outcome: Outcome,
         outcome_desc: str | None = None,
         *,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        now: Clock = utc_now,
+        new_id: IdSource = new_id,
     ) -> list[AuditFacts]:
         """One event per patient (in the order first seen), plus one for data that
         belongs to no patient, or a single event when nothing was touched."""
