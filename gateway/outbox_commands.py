@@ -13,7 +13,7 @@ from gateway.api.access_log import record_gateway_event
 from gateway.app import build_runtime
 from gateway.clock import utc_now
 from gateway.settings import Settings
-from gateway.store.outbox import DEAD, PENDING, STOPPED, OutboxStore
+from gateway.store.outbox import PENDING, DeliveryState, OutboxStore
 from mappings.codes import Subtype
 
 
@@ -44,9 +44,14 @@ def outbox_command(
             store = OutboxStore(connection)
             now = utc_now()
             if command == "list":
-                listed = store.listed(states=states or (*PENDING, DEAD, STOPPED), limit=1000)
+                listed = store.listed(
+                    states=states or (*PENDING, DeliveryState.DEAD, DeliveryState.STOPPED),
+                    limit=1000,
+                )
                 for d in listed:
-                    due = d.next_attempt_at.isoformat() if d.state == "retrying" else "-"
+                    due = (
+                        d.next_attempt_at.isoformat() if d.state == DeliveryState.RETRYING else "-"
+                    )
                     print(
                         f"{d.id}  {d.destination:<6} {d.state:<10} attempts={d.attempts:<3} "
                         f"next={due}  {d.last_error or ''}"

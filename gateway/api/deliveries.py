@@ -28,7 +28,7 @@ from gateway.api.runtime import RuntimeDep, gate
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.errors import BadRequest, InsufficientScope
-from gateway.store.outbox import STATES, Delivery, OutboxStore
+from gateway.store.outbox import STATES, Delivery, DeliveryState, OutboxStore
 from mappings.fhir_dates import format_instant
 
 router = APIRouter(prefix="/api", dependencies=[Depends(start_trail), Depends(authenticate)])
@@ -91,7 +91,7 @@ def delivery_status(delivery: Delivery) -> dict[str, Any]:
         "attempts": delivery.attempts,
         "queued_at": format_instant(delivery.created_at, fixed_width=False),
     }
-    if delivery.state == "retrying":
+    if delivery.state == DeliveryState.RETRYING:
         status["next_attempt_at"] = format_instant(delivery.next_attempt_at, fixed_width=False)
     if delivery.last_error:
         status["last_error"] = delivery.last_error

@@ -40,7 +40,7 @@ from gateway.logging import get_logger
 from gateway.services.access_trail import Outcome
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED, Delivery, OutboxStore, Recorded
+from gateway.store.outbox import Delivery, DeliveryState, OutboxStore, Recorded
 from gateway.store.resources import ResourceStore
 
 log = get_logger(__name__)
@@ -54,7 +54,7 @@ HELD_BACK_PAUSE = timedelta(seconds=1)
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     delivery: Delivery
-    state: str  # delivered | retrying | dead | stopped
+    state: DeliveryState  # delivered, retrying, dead or stopped
     error: str | None
     reference: str | None = None
     retry_at: datetime | None = None
@@ -62,15 +62,15 @@ class _Outcome:
 
     @property
     def audit_outcome(self) -> Outcome:
-        if self.state == DELIVERED:
+        if self.state == DeliveryState.DELIVERED:
             return 0
-        return 8 if self.state == DEAD else 4
+        return 8 if self.state == DeliveryState.DEAD else 4
 
     def recorded(self, now: datetime) -> Recorded:
-        if self.state == RETRYING:
+        if self.state == DeliveryState.RETRYING:
             return Recorded(
                 self.delivery.id,
-                RETRYING,
+                DeliveryState.RETRYING,
                 self.error,
                 retry_at=self.retry_at,
                 attempted=self.attempted,
@@ -83,7 +83,7 @@ class _Outcome:
     def description(self) -> str:
         """What the access log says of it: the destination and the result, no patient data."""
         destination = self.delivery.destination
-        if self.state == RETRYING:
+        if self.state == DeliveryState.RETRYING:
             return f"Delivery to {destination}: will retry ({self.error})"
         return f"Delivery to {destination}: {self.state}" + (
             f" ({self.error})" if self.error else ""
@@ -269,10 +269,12 @@ class DeliveryWorker:
             endpoint = round_.config.endpoints.push_endpoint(delivery.destination)
             refusal = round_.refusals.get(delivery.id)
             if endpoint is None:
-                outcome = _Outcome(delivery, DEAD, "the receiver no longer takes pushes")
+                outcome = _Outcome(
+                    delivery, DeliveryState.DEAD, "the receiver no longer takes pushes"
+                )
                 report(delivery.id, outcome)
             elif refusal is not None:
-                report(delivery.id, _Outcome(delivery, STOPPED, refusal))
+                report(delivery.id, _Outcome(delivery, DeliveryState.STOPPED, refusal))
             else:
                 sending(delivery.id, endpoint.ods)
                 sends.start_soon(self._attempt, endpoint, delivery, report)
@@ -314,20 +316,20 @@ class DeliveryWorker:
         else:  # it answered: up, even if it refused this one
             self.breaker.succeeded(endpoint.ods)
         if answer.verdict is Verdict.DELIVERED:
-            return _Outcome(delivery, DELIVERED, None, reference=reference)
+            return _Outcome(delivery, DeliveryState.DELIVERED, None, reference=reference)
         if answer.verdict is Verdict.DEAD or exhausted(
             endpoint.retry, delivery.attempts, delivery.created_at, now
         ):
-            return _Outcome(delivery, DEAD, answer.summary)
+            return _Outcome(delivery, DeliveryState.DEAD, answer.summary)
         wait = backoff(endpoint.retry, delivery.attempts, answer.retry_after, self._rng)
-        return _Outcome(delivery, RETRYING, answer.summary, retry_at=now + wait)
+        return _Outcome(delivery, DeliveryState.RETRYING, answer.summary, retry_at=now + wait)
 
     def _held_back(self, endpoint: Endpoint, delivery: Delivery) -> _Outcome:
         now = self._clock()
         reopens = self.breaker.reopens_at(endpoint.ods) or now
         return _Outcome(
             delivery,
-            RETRYING,
+            DeliveryState.RETRYING,
             "not sent: the circuit to this endpoint is open",
             retry_at=max(reopens, now) + HELD_BACK_PAUSE,
             attempted=False,
@@ -357,7 +359,7 @@ class DeliveryWorker:
                 if delivery.id not in owned:
                     log.warning("delivery.lease_lost", delivery=delivery.id)
                     continue
-                if outcome.attempted or outcome.state != RETRYING:
+                if outcome.attempted or outcome.state != DeliveryState.RETRYING:
                     # Held back unsent is neither a disclosure nor a decision on one.
                     events += attempt_events(
                         delivery,
