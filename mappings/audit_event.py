@@ -71,7 +71,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import Any, Literal, get_args
 
 from mappings import codes
@@ -82,7 +82,17 @@ from mappings.patients import fact_identifier
 
 # FHIR R4 core codes: AuditEventAction, AuditEventOutcome, AuditEventAgentNetworkType.
 Action = Literal["C", "R", "U", "D", "E"]
-Outcome = Literal[0, 4, 8]
+
+
+class AuditOutcome(IntEnum):
+    """AuditEvent.outcome. The values are the integers the access log's outcome column
+    stores (and searches); the event's JSON carries them as the codes "0", "4" and "8"."""
+
+    SUCCESS = 0
+    MINOR_FAILURE = 4  # refused: the request or delivery was turned down
+    SERIOUS_FAILURE = 8  # failed: the gateway or a receiver could not do it
+
+
 _NETWORK_IP_ADDRESS = "2"
 _NETWORK_URI = "5"
 
@@ -212,7 +222,7 @@ class AuditFacts:
     kind: EventKind
     subtype: Code  # a Subtype constant
     action: Action
-    outcome: Outcome
+    outcome: AuditOutcome
     outcome_desc: str | None  # copied unchanged: never patient data
     client: AuditedClient | None
     end_user: AuditedEndUser | None
@@ -242,7 +252,7 @@ class AuditFacts:
             raise ValueError("recorded must be timezone-aware")
         if self.action not in get_args(Action):
             raise ValueError("action must be one of C, R, U, D, E")
-        if self.outcome not in get_args(Outcome):
+        if self.outcome not in set(AuditOutcome):
             raise ValueError("outcome must be 0, 4 or 8")
         if not _ABSOLUTE_URI.fullmatch(self.gateway_base_url):
             raise ValueError("gateway_base_url must be an absolute URI")
@@ -263,7 +273,7 @@ def audit_event(facts: AuditFacts) -> dict[str, Any]:
         "subtype": [code.coding() for code in _subtypes(facts)],
         "action": facts.action,
         "recorded": format_instant(facts.recorded),
-        "outcome": str(facts.outcome),
+        "outcome": str(int(facts.outcome)),
     }
     if facts.period is not None:
         event["period"] = {

@@ -29,6 +29,7 @@ from gateway.services.directory import sync_organisations
 from gateway.services.resources import ResourceService
 from gateway.store.directory import organization_rows
 from gateway.store.resources import ResourceStore
+from mappings.audit_event import AuditOutcome
 from mappings.codes import Subtype
 
 log = get_logger(__name__)
@@ -54,7 +55,7 @@ def _reload(app: FastAPI, runtime: Runtime) -> bool:
                 runtime,
                 Subtype.CONFIGURATION_LOAD,
                 f"Configuration reload refused, the running one kept: {error.message}",
-                outcome=4,
+                outcome=AuditOutcome.MINOR_FAILURE,
             )
         return False
     reloaded = replace(runtime, config=config)

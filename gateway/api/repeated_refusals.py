@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from gateway.clock import IdSource, new_id
-from mappings.audit_event import AuditFacts
+from mappings.audit_event import AuditFacts, AuditOutcome
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -94,7 +94,11 @@ class RepeatedRefusals:
 
 def _anonymous_refusal(event: AuditFacts) -> bool:
     client = event.client
-    return event.outcome == 4 and client is not None and client.client_id is None
+    return (
+        event.outcome == AuditOutcome.MINOR_FAILURE
+        and client is not None
+        and client.client_id is None
+    )
 
 
 def _likeness(event: AuditFacts) -> AuditFacts:

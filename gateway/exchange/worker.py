@@ -37,11 +37,11 @@ from gateway.exchange.policy import Verdict, backoff, exhausted
 from gateway.exchange.sender import EndpointSender
 from gateway.exchange.wakeups import ring_on_notify
 from gateway.logging import get_logger
-from gateway.services.access_trail import Outcome
 from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.outbox import Delivery, DeliveryState, OutboxStore, Recorded
 from gateway.store.resources import ResourceStore
+from mappings.audit_event import AuditOutcome
 
 log = get_logger(__name__)
 
@@ -61,10 +61,12 @@ class _Outcome:
     attempted: bool = True  # False: held back unsent, which is no attempt
 
     @property
-    def audit_outcome(self) -> Outcome:
+    def audit_outcome(self) -> AuditOutcome:
         if self.state == DeliveryState.DELIVERED:
-            return 0
-        return 8 if self.state == DeliveryState.DEAD else 4
+            return AuditOutcome.SUCCESS
+        if self.state == DeliveryState.DEAD:
+            return AuditOutcome.SERIOUS_FAILURE
+        return AuditOutcome.MINOR_FAILURE
 
     def recorded(self, now: datetime) -> Recorded:
         if self.state == DeliveryState.RETRYING:

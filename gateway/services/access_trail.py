@@ -20,6 +20,7 @@ from mappings.audit_event import (
     AuditedDecision,
     AuditedEndUser,
     AuditFacts,
+    AuditOutcome,
     EventKind,
 )
 from mappings.codes import Code, Subtype
@@ -40,7 +41,6 @@ RATE_LIMITED = "access:rate-limited"
 # configuration and no client writes it.
 METHOD_NOT_ALLOWED = "access:method-not-allowed"
 DIRECTORY_READ_ONLY = "access:directory-read-only"
-Outcome = Literal[0, 4, 8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ class AccessTrail:
     def events(
         self,
         who: Who,
-        outcome: Outcome,
+        outcome: AuditOutcome,
         outcome_desc: str | None = None,
         *,
         now: Clock = utc_now,
@@ -155,7 +155,7 @@ class AccessTrail:
             )
             for patient, data in groups.items()
         ]
-        if outcome == 0:
+        if outcome == AuditOutcome.SUCCESS:
             events.extend(
                 replace(
                     _facts(who, recorded, new_id()),
@@ -171,10 +171,10 @@ class AccessTrail:
             )
         return events
 
-    def _decision_for(self, patient: str | None, outcome: Outcome) -> AuditedDecision | None:
+    def _decision_for(self, patient: str | None, outcome: AuditOutcome) -> AuditedDecision | None:
         """A refusal's deciding rule; for a success, the agreements the data was shared
         under (the decision set for the request, when no sharing was weighed)."""
-        labels = self.agreements.get(patient) if outcome == 0 else None
+        labels = self.agreements.get(patient) if outcome == AuditOutcome.SUCCESS else None
         if labels:
             return AuditedDecision(Rule.AGREEMENT_PERMITS.value, ", ".join(labels))
         return self.decision
@@ -194,7 +194,7 @@ def _facts(who: Who, recorded: datetime, event_id: str) -> AuditFacts:
         kind=EventKind.REST,
         subtype=Subtype.READ,
         action="E",
-        outcome=0,
+        outcome=AuditOutcome.SUCCESS,
         outcome_desc=None,
         client=who.client,
         end_user=who.end_user,
