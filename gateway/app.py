@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import anyio
 from fastapi import FastAPI
@@ -38,7 +38,7 @@ from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.openapi_document import install_openapi_document
 from gateway.api.refused_methods import RoutedMethods
 from gateway.api.repeated_refusals import RepeatedRefusals
-from gateway.api.runtime import Runtime, utc_now
+from gateway.api.runtime import Runtime
 from gateway.api.transactions import TransactionGate
 from gateway.audit.keys import KeyHistory, load_audit_signing_key
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
@@ -46,6 +46,7 @@ from gateway.audit.witness_sender import WitnessSender
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.auth.signing_key import load_signing_key
+from gateway.clock import utc_now
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.errors import ConfigurationError
@@ -147,7 +148,7 @@ def create_app(
         runtime = replace(runtime, gate=TransactionGate(runtime.database))
         runtime = replace(runtime, audit_writer=GroupCommit(commit_in_own_transaction(runtime)))
         app.state.runtime = runtime
-        app.state.started_at = datetime.now(UTC)
+        app.state.started_at = runtime.clock()
         if freeze_heap:
             freeze_long_lived_heap()
         try:

@@ -7,10 +7,10 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.api.configuration_reload import expiring, load_summary
+from gateway.clock import utc_now
 from gateway.configuration.loader import check_settings, load_config
 from gateway.errors import ConfigurationError
 from gateway.private_paths import write_private_text
@@ -22,7 +22,7 @@ def config_command(settings: Settings, command: str) -> int:
     config = load_config(settings.config_dir)
     check_settings(settings, config)
     print(load_summary(config, "checked"))
-    for agreement in expiring(config, datetime.now(UTC)):
+    for agreement in expiring(config, utc_now()):
         print(f"warning: agreement {agreement.label} expires on {agreement.valid_to}")
     if command == "check":
         return 0

@@ -7,13 +7,13 @@ did, so the log shows who requeued or gave up on which delivery, and when.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.api.access_log import record_gateway_event
 from gateway.app import build_runtime
+from gateway.clock import utc_now
 from gateway.settings import Settings
-from gateway.store.outbox import DEAD, PENDING, STOPPED, OutboxStore
+from gateway.store.outbox import PENDING, DeliveryState, OutboxStore
 from mappings.codes import Subtype
 
 
@@ -42,11 +42,16 @@ def outbox_command(
     try:
         with runtime.database.write() as connection:
             store = OutboxStore(connection)
-            now = datetime.now(UTC)
+            now = utc_now()
             if command == "list":
-                listed = store.listed(states=states or (*PENDING, DEAD, STOPPED), limit=1000)
+                listed = store.listed(
+                    states=states or (*PENDING, DeliveryState.DEAD, DeliveryState.STOPPED),
+                    limit=1000,
+                )
                 for d in listed:
-                    due = d.next_attempt_at.isoformat() if d.state == "retrying" else "-"
+                    due = (
+                        d.next_attempt_at.isoformat() if d.state == DeliveryState.RETRYING else "-"
+                    )
                     print(
                         f"{d.id}  {d.destination:<6} {d.state:<10} attempts={d.attempts:<3} "
                         f"next={due}  {d.last_error or ''}"

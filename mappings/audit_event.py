@@ -70,18 +70,29 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import Enum
+from datetime import datetime
+from enum import Enum, IntEnum
 from typing import Any, Literal, get_args
 
 from mappings import codes
 from mappings.codes import Code, Subtype
+from mappings.fhir_dates import format_instant
 from mappings.identifiers import is_valid_ods_code
 from mappings.patients import fact_identifier
 
 # FHIR R4 core codes: AuditEventAction, AuditEventOutcome, AuditEventAgentNetworkType.
 Action = Literal["C", "R", "U", "D", "E"]
-Outcome = Literal[0, 4, 8]
+
+
+class AuditOutcome(IntEnum):
+    """AuditEvent.outcome. The values are the integers the access log's outcome column
+    stores (and searches); the event's JSON carries them as the codes "0", "4" and "8"."""
+
+    SUCCESS = 0
+    MINOR_FAILURE = 4  # refused: the request or delivery was turned down
+    SERIOUS_FAILURE = 8  # failed: the gateway or a receiver could not do it
+
+
 _NETWORK_IP_ADDRESS = "2"
 _NETWORK_URI = "5"
 
@@ -211,7 +222,7 @@ class AuditFacts:
     kind: EventKind
     subtype: Code  # a Subtype constant
     action: Action
-    outcome: Outcome
+    outcome: AuditOutcome
     outcome_desc: str | None  # copied unchanged: never patient data
     client: AuditedClient | None
     end_user: AuditedEndUser | None
@@ -241,7 +252,7 @@ class AuditFacts:
             raise ValueError("recorded must be timezone-aware")
         if self.action not in get_args(Action):
             raise ValueError("action must be one of C, R, U, D, E")
-        if self.outcome not in get_args(Outcome):
+        if self.outcome not in set(AuditOutcome):
             raise ValueError("outcome must be 0, 4 or 8")
         if not _ABSOLUTE_URI.fullmatch(self.gateway_base_url):
             raise ValueError("gateway_base_url must be an absolute URI")
@@ -261,11 +272,14 @@ def audit_event(facts: AuditFacts) -> dict[str, Any]:
         "type": facts.kind.event_type.coding(),
         "subtype": [code.coding() for code in _subtypes(facts)],
         "action": facts.action,
-        "recorded": _instant(facts.recorded),
-        "outcome": str(facts.outcome),
+        "recorded": format_instant(facts.recorded),
+        "outcome": str(int(facts.outcome)),
     }
     if facts.period is not None:
-        event["period"] = {"start": _instant(facts.period[0]), "end": _instant(facts.period[1])}
+        event["period"] = {
+            "start": format_instant(facts.period[0]),
+            "end": format_instant(facts.period[1]),
+        }
     if facts.outcome_desc is not None:
         event["outcomeDesc"] = facts.outcome_desc
     if facts.purpose_of_use:
@@ -352,11 +366,6 @@ def _safe(value: str, *, uri: bool = False) -> str:
     each character it cannot written as \\uXXXX."""
     unsafe = _URI_UNSAFE if uri else _STRING_UNSAFE
     return unsafe.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
-
-
-def _instant(moment: datetime) -> str:
-    """A FHIR instant in UTC with microseconds, ending Z."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _concept(code: Code) -> dict[str, Any]:

@@ -71,10 +71,18 @@ def parse_date_range(value: str) -> DateRange | None:
         return None
 
 
-def format_instant(moment: datetime) -> str:
-    """A FHIR instant in UTC with microseconds, e.g. 2026-11-22T10:15:00.123456Z."""
+def format_instant(moment: datetime, *, fixed_width: bool = True) -> str:
+    """A FHIR instant in UTC, ending Z: the one formatter every instant is written with.
+
+    Fixed width (the default) always has six digits of fraction, 2026-11-22T10:15:00.123456Z:
+    the form of the access log, its checkpoints and meta.lastUpdated. Otherwise a fraction
+    is written only where there is one, 2026-11-22T10:15:00Z: the form of the dataset
+    resources and the dataset API.
+    """
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
     # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    timespec = "microseconds" if fixed_width or utc.microsecond else "seconds"
+    return utc.isoformat(timespec=timespec) + "Z"
 
 
 def _span(start: datetime, width: timedelta) -> DateRange:

@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from mappings import codes
-from mappings.dataset_fhir.elements import instant, organisation
+from mappings.dataset_fhir.elements import organisation
 from mappings.dataset_fhir.resources import DatasetResources
+from mappings.fhir_dates import format_instant
 from mappings.issues import ContentError, Issue, IssueCode
 
 Resource = Mapping[str, Any]
@@ -143,7 +144,7 @@ def response_message(
         "resourceType": "Bundle",
         "id": bundle_id,
         "type": "message",
-        "timestamp": instant(now),
+        "timestamp": format_instant(now, fixed_width=False),
         "entry": [{"fullUrl": f"urn:uuid:{header_id}", "resource": header}],
     }
 
@@ -264,7 +265,7 @@ def _message(
         "resourceType": "Bundle",
         "id": header["id"],
         "type": "message",
-        "timestamp": instant(now),
+        "timestamp": format_instant(now, fixed_width=False),
         "entry": entries,
     }
 

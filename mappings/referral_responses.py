@@ -26,9 +26,8 @@ from pydantic import ValidationError
 
 from mappings import codes
 from mappings.answer_links import local_id, references_to, same_subject, with_data_categories
-from mappings.dataset_fhir.elements import instant
 from mappings.datasets import EscalationResponse
-from mappings.fhir_dates import parse_date_range
+from mappings.fhir_dates import format_instant, parse_date_range
 from mappings.issues import ContentError, Issue, IssueCode
 from mappings.parties import party_references
 
@@ -137,7 +136,7 @@ def escalation_answer(
         "resourceType": "Communication",
         "status": "completed",
         "inResponseTo": [{"reference": f"Communication/{answered_id}"}],
-        "sent": instant(received_at),
+        "sent": format_instant(received_at, fixed_width=False),
         "sender": sender,
     }
     if response.summary:

@@ -22,7 +22,8 @@ from typing import Any
 
 from mappings import codes
 from mappings.answer_links import with_data_categories
-from mappings.dataset_fhir.elements import instant, organisation
+from mappings.dataset_fhir.elements import organisation
+from mappings.fhir_dates import format_instant
 
 # Provenance.agent.who of the gateway itself: it has no Organization of its own.
 GATEWAY_AGENT = "Mental-health interface gateway (workflow)"
@@ -43,7 +44,7 @@ def workflow_provenance(
         "resourceType": "Provenance",
         "id": provenance_id,
         "target": [{"reference": target}],
-        "recorded": instant(recorded),
+        "recorded": format_instant(recorded, fixed_width=False),
         "activity": {"coding": [codes.ACTIVITY_UPDATE.coding()]},
         "agent": [
             {

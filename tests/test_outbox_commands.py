@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gateway.outbox_commands import outbox_command
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, QUEUED, OutboxStore
+from gateway.store.outbox import DeliveryState, OutboxStore
 from gateway.store.schema import audit_events
 from tests.servers import GATEWAY, gateway_env
 from tests.store.test_outbox import LEASE, NOW, delivery
@@ -23,7 +23,7 @@ def dead_letter(database: Database, delivery_id: str) -> None:
         store = OutboxStore(connection)
         store.enqueue(delivery(delivery_id), NOW)
         store.claim("w1", NOW, LEASE, 10, exclude=set())
-        store.finish(delivery_id, "w1", DEAD, NOW, error="HTTP 400 (invalid)")
+        store.finish(delivery_id, "w1", DeliveryState.DEAD, NOW, error="HTTP 400 (invalid)")
 
 
 def outbox_audits(database: Database) -> int:
@@ -42,7 +42,7 @@ def test_an_operator_requeues_a_dead_letter_and_it_is_audited(
     with database.read() as connection:
         found = OutboxStore(connection).get("d-1")
     assert found is not None
-    assert (found.state, found.attempts) == (QUEUED, 0)
+    assert (found.state, found.attempts) == (DeliveryState.QUEUED, 0)
     assert outbox_command(settings, "retry", delivery_id="no-such") == 1
     assert outbox_audits(database) == 2
 
@@ -56,7 +56,10 @@ def test_an_operator_discards_a_waiting_delivery_with_a_reason(
     with database.read() as connection:
         found = OutboxStore(connection).get("d-2")
     assert found is not None
-    assert (found.state, found.last_error) == (DEAD, "discarded by an operator: sent by phone")
+    assert (found.state, found.last_error) == (
+        DeliveryState.DEAD,
+        "discarded by an operator: sent by phone",
+    )
     assert outbox_audits(database) == 1
 
 

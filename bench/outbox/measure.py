@@ -43,7 +43,7 @@ from bench.outbox.processes import (
     running_workers,
 )
 from gateway.store.database import Database
-from gateway.store.outbox import DELIVERED, PENDING, NewDelivery
+from gateway.store.outbox import PENDING, DeliveryState, NewDelivery
 from gateway.store.schema import outbox
 
 POLL_S = 0.025
@@ -293,7 +293,9 @@ def latency(
         checked.problems.insert(0, "not drained within 60 s of the last enqueue")
     with database.read() as connection:
         rows = connection.execute(
-            select(outbox.c.created_at, outbox.c.finished_at).where(outbox.c.state == DELIVERED)
+            select(outbox.c.created_at, outbox.c.finished_at).where(
+                outbox.c.state == DeliveryState.DELIVERED
+            )
         ).all()
     latencies = [1000 * (done - created).total_seconds() for created, done in rows]
     result = LatencyResult(
@@ -331,7 +333,9 @@ def check(database: Database, receiver: ReceiverProcess, ids: list[str]) -> Chec
     expected = set(ids)
     if {row.id for row in rows} != expected:
         checked.problems.append("the outbox does not hold exactly the deliveries queued")
-    not_delivered = sum(count for state, count in checked.states.items() if state != DELIVERED)
+    not_delivered = sum(
+        count for state, count in checked.states.items() if state != DeliveryState.DELIVERED
+    )
     if not_delivered:
         still = sum(checked.states.get(state, 0) for state in PENDING)
         checked.problems.append(f"{not_delivered:,} not delivered ({still:,} still pending)")
@@ -353,7 +357,7 @@ def _finished_span(database: Database, committed_at: datetime) -> tuple[float, f
     with database.read() as connection:
         first, last = connection.execute(
             select(func.min(outbox.c.finished_at), func.max(outbox.c.finished_at)).where(
-                outbox.c.state == DELIVERED
+                outbox.c.state == DeliveryState.DELIVERED
             )
         ).one()
     if first is None or last is None:

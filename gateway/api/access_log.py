@@ -38,7 +38,6 @@ from gateway.services.access_trail import (
     RATE_LIMITED,
     SCOPE_NOT_GRANTED,
     AccessTrail,
-    Outcome,
     Who,
 )
 from mappings import codes
@@ -47,6 +46,7 @@ from mappings.audit_event import (
     AuditedDecision,
     AuditedEndUser,
     AuditFacts,
+    AuditOutcome,
     EventKind,
 )
 from mappings.codes import Subtype
@@ -154,7 +154,7 @@ def gateway_identity(runtime: Runtime) -> str:
 
 def success_events(request: Request, runtime: Runtime) -> list[AuditFacts]:
     trail = trail_of(request)
-    return [] if trail is None else trail.events(who(request, runtime), 0)
+    return [] if trail is None else trail.events(who(request, runtime), AuditOutcome.SUCCESS)
 
 
 async def append_in(connection: Connection, events: Sequence[AuditFacts]) -> None:
@@ -188,7 +188,7 @@ async def record_failure(
     runtime = getattr(request.app.state, "runtime", None)
     if trail is None or not isinstance(runtime, Runtime):
         return
-    outcome: Outcome = 8 if status >= 500 else 4
+    outcome = AuditOutcome.SERIOUS_FAILURE if status >= 500 else AuditOutcome.MINOR_FAILURE
     _note_attempt(request, trail)
     if trail.decision is None and error is not None:
         rule = next((rule for kind, rule in _RULES if isinstance(error, kind)), None)
@@ -264,7 +264,7 @@ def record_gateway_event(
     subtype: codes.Code,
     description: str,
     *,
-    outcome: Outcome = 0,
+    outcome: AuditOutcome = AuditOutcome.SUCCESS,
 ) -> None:
     """The gateway's own operations (configuration loads, exports, operator commands),
     appended in the caller's transaction. `description` must name no patient."""

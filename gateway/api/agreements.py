@@ -6,7 +6,7 @@ IG lead see them all. Agreements expiring within 30 days are listed as warnings.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
 @router.get("/agreements", name="agreements")
 def agreements(request: Request, runtime: RuntimeDep) -> JSONResponse:
     caller: Caller = request.state.caller
-    now = datetime.now(UTC)
+    now = runtime.clock()
     today = england_date(now)
     every = runtime.config.sees_every_organisation(caller.client_id)
     listed = [

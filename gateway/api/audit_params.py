@@ -13,6 +13,7 @@ from typing import Literal
 from gateway.audit.search import AuditQuery
 from gateway.errors import BadRequest, InvalidSearch
 from gateway.search.query import CURSOR_PARAMETER, PagingLimits
+from mappings.audit_event import AuditOutcome
 from mappings.fhir_dates import parse_date_range
 from mappings.identifiers import (
     NHS_NUMBER_SYSTEM,
@@ -28,7 +29,7 @@ _REFERENCE = re.compile(r"[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}")
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _DATE_PREFIXES = ("ge", "gt", "le", "lt", "eq")
 _ACTIONS = frozenset("CRUDE")
-_OUTCOMES = {"0": 0, "4": 4, "8": 8}
+_OUTCOMES = {str(int(outcome)): outcome for outcome in AuditOutcome}
 SEARCH_PARAMETERS = frozenset(
     {
         "patient",

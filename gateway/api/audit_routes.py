@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -86,7 +86,7 @@ async def audit_event_search(request: Request, runtime: RuntimeDep) -> Response:
         request, partial(search_events, query=query, seen_by=_seen_by(request, runtime))
     )
     base = fhir_base(request, runtime.settings.public_base_url)
-    body = _searchset(base, params, page.rows, page.next_before)
+    body = _searchset(base, params, page.rows, page.next_before, runtime.clock())
     await _audited(request, runtime)
     return fhir_response(body)
 
@@ -262,6 +262,7 @@ def _searchset(
     params: list[tuple[str, str]],
     rows: list[AuditRow],
     next_before: tuple[datetime, int] | None,
+    searched_at: datetime,
 ) -> str:
     kept = self_params(params)
     links = [{"relation": "self", "url": _url(base, kept)}]
@@ -270,7 +271,7 @@ def _searchset(
         links.append({"relation": "next", "url": _url(base, kept + cursor)})
     header = {
         "resourceType": "Bundle",
-        "meta": {"lastUpdated": format_instant(datetime.now(UTC))},
+        "meta": {"lastUpdated": format_instant(searched_at)},
         "type": "searchset",
         "link": links,
     }

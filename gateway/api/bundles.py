@@ -6,13 +6,13 @@ parsing and re-serialising every entry on the hot search path.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from gateway.api.responses import dumps
+from gateway.clock import new_id
 from gateway.search.query import CURSOR_PARAMETER, SearchQuery
 from gateway.services.search_pages import PAGE_PARAMETER
 from gateway.store.resources import SearchPage, StoredResource
@@ -43,7 +43,7 @@ def searchset(
         )
     header: dict[str, Any] = {
         "resourceType": "Bundle",
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         # Pollers pass this back as _lastUpdated=gt... on their next poll.
         "meta": {"lastUpdated": format_instant(searched_at)},
         "type": "searchset",
@@ -71,7 +71,7 @@ def history(
         links.append({"relation": "next", "url": f"{path}?{urlencode({'_below': next_below})}"})
     header: dict[str, Any] = {
         "resourceType": "Bundle",
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "meta": {"lastUpdated": format_instant(generated_at)},
         "type": "history",
         "total": total,

@@ -12,7 +12,7 @@ import asyncio
 import signal
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import anyio.abc
 import anyio.to_thread
@@ -29,6 +29,7 @@ from gateway.services.directory import sync_organisations
 from gateway.services.resources import ResourceService
 from gateway.store.directory import organization_rows
 from gateway.store.resources import ResourceStore
+from mappings.audit_event import AuditOutcome
 from mappings.codes import Subtype
 
 log = get_logger(__name__)
@@ -54,7 +55,7 @@ def _reload(app: FastAPI, runtime: Runtime) -> bool:
                 runtime,
                 Subtype.CONFIGURATION_LOAD,
                 f"Configuration reload refused, the running one kept: {error.message}",
-                outcome=4,
+                outcome=AuditOutcome.MINOR_FAILURE,
             )
         return False
     reloaded = replace(runtime, config=config)
@@ -84,7 +85,7 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
         unchanged=report.unchanged,
         retired=report.retired,
     )
-    for entry in expiring(config, datetime.now(UTC)):
+    for entry in expiring(config, runtime.clock()):
         log.warning(
             "config.agreement_expiring",
             agreement=entry.label,

@@ -29,6 +29,7 @@ from gateway.errors import InvalidContent
 from gateway.services.datasets import Received, Served
 from mappings.dataset_input import dataset_issues
 from mappings.datasets import EscalationResponse
+from mappings.fhir_dates import format_instant
 
 router = APIRouter(prefix="/api", dependencies=[Depends(start_trail), Depends(authenticate)])
 open_router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
@@ -125,7 +126,7 @@ def _created(request: Request, runtime: RuntimeDep, received: Received) -> JSONR
         "Communication": f"Communication/{resources.communication['id']}",
         "Provenance": f"Provenance/{resources.provenance['id']}",
     }
-    body["received_at"] = submission.received_at.isoformat().replace("+00:00", "Z")
+    body["received_at"] = format_instant(submission.received_at, fixed_width=False)
     body["completeness"] = {
         "complete": received.completeness.complete,
         "warnings": [
@@ -143,7 +144,7 @@ def served_body(
     submission = served.submission
     body["kind"] = served.dataset.dataset
     if submission is not None:
-        body["received_at"] = submission.received_at.isoformat().replace("+00:00", "Z")
+        body["received_at"] = format_instant(submission.received_at, fixed_width=False)
         body["completeness"] = {"complete": not submission.gaps, "missing": list(submission.gaps)}
     if served.deliveries:
         body["deliveries"] = [delivery_status(delivery) for delivery in served.deliveries]

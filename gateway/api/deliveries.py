@@ -16,7 +16,6 @@ one event per person), refusals included.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +28,8 @@ from gateway.api.runtime import RuntimeDep, gate
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.errors import BadRequest, InsufficientScope
-from gateway.store.outbox import STATES, Delivery, OutboxStore
+from gateway.store.outbox import STATES, Delivery, DeliveryState, OutboxStore
+from mappings.fhir_dates import format_instant
 
 router = APIRouter(prefix="/api", dependencies=[Depends(start_trail), Depends(authenticate)])
 
@@ -89,18 +89,14 @@ def delivery_status(delivery: Delivery) -> dict[str, Any]:
         "service_request": f"ServiceRequest/{delivery.service_request_id}",
         "state": delivery.state,
         "attempts": delivery.attempts,
-        "queued_at": _instant(delivery.created_at),
+        "queued_at": format_instant(delivery.created_at, fixed_width=False),
     }
-    if delivery.state == "retrying":
-        status["next_attempt_at"] = _instant(delivery.next_attempt_at)
+    if delivery.state == DeliveryState.RETRYING:
+        status["next_attempt_at"] = format_instant(delivery.next_attempt_at, fixed_width=False)
     if delivery.last_error:
         status["last_error"] = delivery.last_error
     if delivery.receiver_reference:
         status["receiver_reference"] = delivery.receiver_reference
     if delivery.finished_at is not None:
-        status["finished_at"] = _instant(delivery.finished_at)
+        status["finished_at"] = format_instant(delivery.finished_at, fixed_width=False)
     return status
-
-
-def _instant(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -65,7 +65,7 @@ def _service(
     # change the rules a request is decided by.
     config = runtime.config
     store = ResourceStore(connection)
-    sharing = SharingPolicy(store, caller, config.agreements, datetime.now(UTC))
+    sharing = SharingPolicy(store, caller, config.agreements, runtime.clock())
     return ResourceService(
         store,
         runtime.paging,
@@ -74,6 +74,7 @@ def _service(
         sharing=sharing,
         updates=_updates(runtime, connection, caller, request) if writes else None,
         local_systems=config.directory.local_patient_systems,
+        clock=runtime.clock,
     )
 
 
@@ -85,7 +86,9 @@ def _updates(
     gateway_url = fhir_base(request, runtime.settings.public_base_url)
     store = ResourceStore(connection)
     outbox = OutboxStore(connection)
-    return HandoverUpdates(store, outbox, runtime.config.endpoints, gateway_url, caller)
+    return HandoverUpdates(
+        store, outbox, runtime.config.endpoints, gateway_url, caller, clock=runtime.clock
+    )
 
 
 def _workflow(
@@ -98,6 +101,7 @@ def _workflow(
         runtime.paging,
         updates=_updates(runtime, connection, caller, request),
         local_systems=runtime.config.directory.local_patient_systems,
+        clock=runtime.clock,
     )
 
 
@@ -138,6 +142,7 @@ def _datasets(
         deliveries=DeliveryQueue(OutboxStore(connection), config.endpoints, gateway_url),
         workflow=_workflow(runtime, connection, caller, request) if writes else None,
         correlation_id=getattr(request.state, "correlation_id", None),
+        clock=runtime.clock,
     )
 
 
@@ -150,7 +155,9 @@ async def _write_answers(request: Request, runtime: RuntimeDep) -> AsyncIterator
         datasets = _datasets(runtime, connection, caller, request, writes=True)
         config = runtime.config
         names = {o.ods: o.name for o in config.directory.organisations}
-        yield ReferralAnswers(datasets.resources, datasets, config.pathways, names, caller)
+        yield ReferralAnswers(
+            datasets.resources, datasets, config.pathways, names, caller, clock=runtime.clock
+        )
         await append_in(connection, success_events(request, runtime))
     runtime.worker_doorbells.ring()  # committed: an update may have queued deliveries
 

@@ -5,7 +5,6 @@ instance history and type search (GET, or POST to _search to keep identifiers ou
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated
 from urllib.parse import urlencode
@@ -40,6 +39,7 @@ from gateway.errors import BadRequest, DirectoryReadOnly, InvalidSearch, MethodN
 from gateway.search.query import CURSOR_PARAMETER, parse_search
 from gateway.services.search_pages import PAGE_PARAMETER
 from gateway.store.resources import StoredResource
+from mappings.fhir_dates import format_instant
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 from mappings.parties import DIRECTORY_TYPES
 
@@ -84,7 +84,9 @@ _UPDATES = [Depends(_not_the_directory), Depends(requires(Interaction.UPDATE))]
 @open_router.get("/metadata")
 def metadata(request: Request, runtime: RuntimeDep) -> Response:
     base = fhir_base(request, runtime.settings.public_base_url)
-    published = request.app.state.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    published = format_instant(
+        request.app.state.started_at.replace(microsecond=0), fixed_width=False
+    )
     return fhir_response(capability_statement(base, published))
 
 
@@ -175,7 +177,7 @@ def history(
             page.records,
             page.total,
             page.next_below,
-            datetime.now(UTC),
+            runtime.clock(),
         )
     )
 
@@ -214,7 +216,7 @@ def _search(
     query = parse_search(
         resource_type, params, runtime.paging, lenient=preferences(request).lenient
     )
-    searched_at = datetime.now(UTC)
+    searched_at = runtime.clock()
     page = searching.resources.search(query)
     if reference is None and by_post:
         reference = searching.pages.remember(resource_type, query.applied)

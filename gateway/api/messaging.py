@@ -7,9 +7,6 @@ decision-ready `$summary` of a handover or escalation for Trust crisis systems.
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
@@ -21,6 +18,7 @@ from gateway.api.deps import RawJsonBody, ReadDatasets, WriteDatasets
 from gateway.api.http_headers import fhir_base
 from gateway.api.responses import fhir_response
 from gateway.api.runtime import RuntimeDep
+from gateway.clock import new_id
 from gateway.errors import NotAcceptable
 from mappings.messages import response_message
 from mappings.summary_page import SummaryContext, summary_html
@@ -49,11 +47,11 @@ def process_message(
     resources = received.resources
     answer = response_message(
         message,
-        bundle_id=str(uuid.uuid4()),
-        header_id=str(uuid.uuid4()),
+        bundle_id=new_id(),
+        header_id=new_id(),
         gateway_url=fhir_base(request, runtime.settings.public_base_url),
         sender_ods=received.submission.sender_ods,
-        now=datetime.now(UTC),
+        now=runtime.clock(),
         focus=[
             f"ServiceRequest/{resources.service_request['id']}",
             f"Communication/{resources.communication['id']}",
@@ -79,7 +77,7 @@ def summary(
         communication_id=communication_id,
         service_request_id=service_request_id,
         received_at=submission.received_at if submission else None,
-        generated_at=datetime.now(UTC),
+        generated_at=runtime.clock(),
         incomplete_fields=submission.gaps if submission else (),
     )
     return HTMLResponse(summary_html(served.dataset, context), headers=_PAGE_HEADERS)

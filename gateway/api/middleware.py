@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -17,6 +16,7 @@ from gateway.api.access_log import record_failure
 from gateway.api.deadline import request_deadline
 from gateway.api.errors import answer_refusal, database_fault, unexpected_error_response
 from gateway.api.responses import outcome_response
+from gateway.clock import new_id
 from gateway.errors import AuditUnavailable, RequestTimedOut
 from gateway.logging import get_logger
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
@@ -151,10 +151,10 @@ def _request_ids(headers: Headers) -> tuple[str, str, list[str]]:
         if value is not None and not _ID_SHAPE.fullmatch(value)
     ]
     if invalid:
-        return str(uuid.uuid4()), str(uuid.uuid4()), invalid
+        return new_id(), new_id(), invalid
     return (
-        supplied_request_id or str(uuid.uuid4()),
-        supplied_correlation_id or str(uuid.uuid4()),
+        supplied_request_id or new_id(),
+        supplied_correlation_id or new_id(),
         invalid,
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 from urllib.parse import parse_qsl
 
@@ -16,6 +15,7 @@ from gateway.api.deps import read_limited
 from gateway.api.runtime import RuntimeDep, gate
 from gateway.auth.client_keys import ALLOWED_ALGORITHMS
 from gateway.auth.rate_limit import retry_after_header
+from gateway.clock import utc_now
 from gateway.errors import TokenRequestRefused, TokenRequestThrottled
 from gateway.services.tokens import TokenService
 from gateway.store.assertions import UsedAssertions
@@ -43,7 +43,7 @@ async def token(request: Request, runtime: RuntimeDep) -> JSONResponse:
             runtime.config.client,
             runtime.tokens,
             UsedAssertions(connection),
-            lambda: datetime.now(UTC),
+            utc_now,
             trail=trail_of(request),
         )
         # Signature checks and the replay record are blocking work: a worker thread.

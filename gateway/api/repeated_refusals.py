@@ -14,12 +14,12 @@ it holds; one that is killed loses the counts of its current windows, never a fi
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from mappings.audit_event import AuditFacts
+from gateway.clock import IdSource, new_id
+from mappings.audit_event import AuditFacts, AuditOutcome
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -36,7 +36,7 @@ class _Window:
 @dataclass(slots=True)
 class RepeatedRefusals:
     window_seconds: int
-    new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    new_id: IdSource = field(default=new_id)
     _windows: dict[tuple[int, AuditFacts], _Window] = field(default_factory=dict)
     _unwritten: list[AuditFacts] = field(default_factory=list)
 
@@ -94,7 +94,11 @@ class RepeatedRefusals:
 
 def _anonymous_refusal(event: AuditFacts) -> bool:
     client = event.client
-    return event.outcome == 4 and client is not None and client.client_id is None
+    return (
+        event.outcome == AuditOutcome.MINOR_FAILURE
+        and client is not None
+        and client.client_id is None
+    )
 
 
 def _likeness(event: AuditFacts) -> AuditFacts:

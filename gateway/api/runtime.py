@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,15 +16,12 @@ from gateway.audit.keys import CheckpointSigner, KeyHistory
 from gateway.audit.sequencer import Sequencer
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
+from gateway.clock import utc_now
 from gateway.configuration.models import GatewayConfig
 from gateway.exchange.doorbell import Doorbells
 from gateway.search.query import PagingLimits
 from gateway.settings import Settings
 from gateway.store.database import Database
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Generator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,7 +23,9 @@ from gateway.audit.keys import KeyHistory
 from gateway.audit.merkle import frontier_nodes
 from gateway.audit.proofs import checkpoints
 from gateway.audit.tree import StoredTree
+from gateway.clock import utc_now
 from gateway.store.schema import audit_events
+from mappings.fhir_dates import format_instant
 
 EXPORT_FORMAT = "mh-gateway-audit-export/1"
 _STREAM_ROWS = 10_000
@@ -120,7 +121,7 @@ def export_log(
         "origin": keys.origin,
         "first_position": first,
         "event_count": count,
-        "exported_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "exported_at": format_instant(utc_now(), fixed_width=False),
         "key_periods": keys.periods_json(),
     }
     if first:

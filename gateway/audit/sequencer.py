@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import groupby
 
 from sqlalchemy import Connection, bindparam, select, text
@@ -24,6 +24,7 @@ from gateway.audit.checkpoint import Checkpoint, Link, SignedCheckpoint, sign_wi
 from gateway.audit.keys import CheckpointSigner
 from gateway.audit.merkle import completed_stored_nodes, node_hash, root_node
 from gateway.audit.tree import StoredTree
+from gateway.clock import utc_now
 from gateway.store.schema import audit_checkpoints
 
 # pg_try_advisory_xact_lock key: "audit" in ASCII, so it is recognisable in pg_locks.
@@ -59,10 +60,6 @@ class SequencingOutcome:
     @property
     def more_waiting(self) -> bool:
         return self.ran and self.sequenced > 0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Sequencer:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import jwt
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, ScopeSet
 from gateway.auth.signing_key import ALGORITHM, SigningKey
+from gateway.clock import new_id
 
 MAX_LIFETIME_SECONDS = 300
 _CACHE_SIZE = 10_000
@@ -82,7 +82,7 @@ class AccessTokens:
             "iat": now,
             "nbf": now,
             "exp": now + self._lifetime,
-            "jti": str(uuid.uuid4()),
+            "jti": new_id(),
         }
         token = jwt.encode(
             claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid}

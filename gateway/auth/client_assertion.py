@@ -4,12 +4,13 @@ demo clients, and what the gateway itself does as a client of a Trust's token en
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+
+from gateway.clock import new_id
 
 ASSERTION_LIFETIME_SECONDS = 240
 
@@ -34,6 +35,6 @@ def client_assertion(
         "aud": token_url,
         "iat": issued,
         "exp": issued + ASSERTION_LIFETIME_SECONDS,
-        "jti": str(uuid.uuid4()),
+        "jti": new_id(),
     }
     return jwt.encode(claims, private_key, algorithm=algorithm, headers={"kid": kid})

@@ -139,9 +139,6 @@ class PathwaysConfig(_Strict):
         assert self._rules is not None
         return self._rules
 
-    def decline_reason(self, code: str) -> DeclineReason | None:
-        return next((reason for reason in self.decline_reasons if reason.code == code), None)
-
 
 def _checklist(pathway: str, requirements: dict[str, Severity]) -> Checklist:
     return Checklist(

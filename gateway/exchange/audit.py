@@ -3,14 +3,14 @@ organisation, for whom, under which request id, and how it ended."""
 
 from __future__ import annotations
 
-from gateway.services.access_trail import AccessTrail, Outcome, Who
+from gateway.services.access_trail import AccessTrail, Who
 from gateway.store.outbox import Delivery
-from mappings.audit_event import AuditedClient, AuditFacts, EventKind
+from mappings.audit_event import AuditedClient, AuditFacts, AuditOutcome, EventKind
 from mappings.codes import Subtype
 
 
 def attempt_events(
-    delivery: Delivery, outcome: Outcome, description: str, gateway_url: str
+    delivery: Delivery, outcome: AuditOutcome, description: str, gateway_url: str
 ) -> list[AuditFacts]:
     """`description` names the destination and the result, never patient data."""
     trail = AccessTrail(EventKind.APPLICATION, Subtype.DELIVERY_ATTEMPT, "E")

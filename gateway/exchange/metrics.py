@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.clock import utc_now
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, PENDING, OutboxStore
+from gateway.store.outbox import PENDING, DeliveryState, OutboxStore
 
 _BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
@@ -77,9 +77,9 @@ class _OutboxCollector(Collector):
         self._endpoints = endpoints
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = datetime.now(UTC)
+        now = utc_now()
         with self._database.read() as connection:
-            depth = OutboxStore(connection).depth((*PENDING, DEAD))
+            depth = OutboxStore(connection).depth((*PENDING, DeliveryState.DEAD))
         pending = GaugeMetricFamily(
             "gateway_outbox_depth",
             "Deliveries not yet finished (queued, in-flight, retrying) or given up on "
@@ -94,7 +94,7 @@ class _OutboxCollector(Collector):
         ages: dict[str, float] = {}
         for (destination, state), (count, first) in sorted(depth.items()):
             pending.add_metric([destination, state], count)
-            if first is not None and state != DEAD:
+            if first is not None and state != DeliveryState.DEAD:
                 age = (now - first).total_seconds()
                 ages[destination] = max(ages.get(destination, 0.0), age)
         for destination, age in sorted(ages.items()):

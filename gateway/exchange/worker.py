@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import random
 import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import anyio
@@ -25,6 +24,7 @@ import httpx
 from anyio.abc import TaskGroup
 
 from gateway.audit import log as audit_log
+from gateway.clock import new_id, utc_now
 from gateway.configuration.endpoints import Endpoint
 from gateway.configuration.models import GatewayConfig
 from gateway.exchange.audit import attempt_events
@@ -37,11 +37,11 @@ from gateway.exchange.policy import Verdict, backoff, exhausted
 from gateway.exchange.sender import EndpointSender
 from gateway.exchange.wakeups import ring_on_notify
 from gateway.logging import get_logger
-from gateway.services.access_trail import Outcome
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED, Delivery, OutboxStore, Recorded
+from gateway.store.outbox import Delivery, DeliveryState, OutboxStore, Recorded
 from gateway.store.resources import ResourceStore
+from mappings.audit_event import AuditOutcome
 
 log = get_logger(__name__)
 
@@ -51,30 +51,28 @@ RECORD_LINGER = 0.05
 HELD_BACK_PAUSE = timedelta(seconds=1)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     delivery: Delivery
-    state: str  # delivered | retrying | dead | stopped
+    state: DeliveryState  # delivered, retrying, dead or stopped
     error: str | None
     reference: str | None = None
     retry_at: datetime | None = None
     attempted: bool = True  # False: held back unsent, which is no attempt
 
     @property
-    def audit_outcome(self) -> Outcome:
-        if self.state == DELIVERED:
-            return 0
-        return 8 if self.state == DEAD else 4
+    def audit_outcome(self) -> AuditOutcome:
+        if self.state == DeliveryState.DELIVERED:
+            return AuditOutcome.SUCCESS
+        if self.state == DeliveryState.DEAD:
+            return AuditOutcome.SERIOUS_FAILURE
+        return AuditOutcome.MINOR_FAILURE
 
     def recorded(self, now: datetime) -> Recorded:
-        if self.state == RETRYING:
+        if self.state == DeliveryState.RETRYING:
             return Recorded(
                 self.delivery.id,
-                RETRYING,
+                DeliveryState.RETRYING,
                 self.error,
                 retry_at=self.retry_at,
                 attempted=self.attempted,
@@ -87,7 +85,7 @@ class _Outcome:
     def description(self) -> str:
         """What the access log says of it: the destination and the result, no patient data."""
         destination = self.delivery.destination
-        if self.state == RETRYING:
+        if self.state == DeliveryState.RETRYING:
             return f"Delivery to {destination}: will retry ({self.error})"
         return f"Delivery to {destination}: {self.state}" + (
             f" ({self.error})" if self.error else ""
@@ -143,7 +141,7 @@ class DeliveryWorker:
         # Jitter only spreads retries out; it need not be unpredictable.
         self._rng = rng or random.Random()  # noqa: S311
         self.breaker = breaker or CircuitBreaker()
-        self.worker_id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = worker_id or f"{socket.gethostname()}:{new_id()[:8]}"
         self._metrics = metrics
         # Rung when work is queued (PostgreSQL NOTIFY, or this process's own push), so an
         # idle worker need not wait out its poll interval.
@@ -273,10 +271,12 @@ class DeliveryWorker:
             endpoint = round_.config.endpoints.push_endpoint(delivery.destination)
             refusal = round_.refusals.get(delivery.id)
             if endpoint is None:
-                outcome = _Outcome(delivery, DEAD, "the receiver no longer takes pushes")
+                outcome = _Outcome(
+                    delivery, DeliveryState.DEAD, "the receiver no longer takes pushes"
+                )
                 report(delivery.id, outcome)
             elif refusal is not None:
-                report(delivery.id, _Outcome(delivery, STOPPED, refusal))
+                report(delivery.id, _Outcome(delivery, DeliveryState.STOPPED, refusal))
             else:
                 sending(delivery.id, endpoint.ods)
                 sends.start_soon(self._attempt, endpoint, delivery, report)
@@ -318,20 +318,20 @@ class DeliveryWorker:
         else:  # it answered: up, even if it refused this one
             self.breaker.succeeded(endpoint.ods)
         if answer.verdict is Verdict.DELIVERED:
-            return _Outcome(delivery, DELIVERED, None, reference=reference)
+            return _Outcome(delivery, DeliveryState.DELIVERED, None, reference=reference)
         if answer.verdict is Verdict.DEAD or exhausted(
             endpoint.retry, delivery.attempts, delivery.created_at, now
         ):
-            return _Outcome(delivery, DEAD, answer.summary)
+            return _Outcome(delivery, DeliveryState.DEAD, answer.summary)
         wait = backoff(endpoint.retry, delivery.attempts, answer.retry_after, self._rng)
-        return _Outcome(delivery, RETRYING, answer.summary, retry_at=now + wait)
+        return _Outcome(delivery, DeliveryState.RETRYING, answer.summary, retry_at=now + wait)
 
     def _held_back(self, endpoint: Endpoint, delivery: Delivery) -> _Outcome:
         now = self._clock()
         reopens = self.breaker.reopens_at(endpoint.ods) or now
         return _Outcome(
             delivery,
-            RETRYING,
+            DeliveryState.RETRYING,
             "not sent: the circuit to this endpoint is open",
             retry_at=max(reopens, now) + HELD_BACK_PAUSE,
             attempted=False,
@@ -361,7 +361,7 @@ class DeliveryWorker:
                 if delivery.id not in owned:
                     log.warning("delivery.lease_lost", delivery=delivery.id)
                     continue
-                if outcome.attempted or outcome.state != RETRYING:
+                if outcome.attempted or outcome.state != DeliveryState.RETRYING:
                     # Held back unsent is neither a disclosure nor a decision on one.
                     events += attempt_events(
                         delivery,

@@ -7,13 +7,12 @@ for data that belongs to no patient) when the request succeeds or fails.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from consent.model import Decision, Obligation, Rule
+from gateway.clock import Clock, IdSource, new_id, utc_now
 from gateway.store.resources import StoredResource
 from mappings.audit_event import (
     AuditedClient,
@@ -21,6 +20,7 @@ from mappings.audit_event import (
     AuditedDecision,
     AuditedEndUser,
     AuditFacts,
+    AuditOutcome,
     EventKind,
 )
 from mappings.codes import Code, Subtype
@@ -41,7 +41,6 @@ RATE_LIMITED = "access:rate-limited"
 # configuration and no client writes it.
 METHOD_NOT_ALLOWED = "access:method-not-allowed"
 DIRECTORY_READ_ONLY = "access:directory-read-only"
-Outcome = Literal[0, 4, 8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +125,11 @@ class AccessTrail:
     def events(
         self,
         who: Who,
-        outcome: Outcome,
+        outcome: AuditOutcome,
         outcome_desc: str | None = None,
         *,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        now: Clock = utc_now,
+        new_id: IdSource = new_id,
     ) -> list[AuditFacts]:
         """One event per patient (in the order first seen), plus one for data that
         belongs to no patient, or a single event when nothing was touched."""
@@ -156,7 +155,7 @@ class AccessTrail:
             )
             for patient, data in groups.items()
         ]
-        if outcome == 0:
+        if outcome == AuditOutcome.SUCCESS:
             events.extend(
                 replace(
                     _facts(who, recorded, new_id()),
@@ -172,10 +171,10 @@ class AccessTrail:
             )
         return events
 
-    def _decision_for(self, patient: str | None, outcome: Outcome) -> AuditedDecision | None:
+    def _decision_for(self, patient: str | None, outcome: AuditOutcome) -> AuditedDecision | None:
         """A refusal's deciding rule; for a success, the agreements the data was shared
         under (the decision set for the request, when no sharing was weighed)."""
-        labels = self.agreements.get(patient) if outcome == 0 else None
+        labels = self.agreements.get(patient) if outcome == AuditOutcome.SUCCESS else None
         if labels:
             return AuditedDecision(Rule.AGREEMENT_PERMITS.value, ", ".join(labels))
         return self.decision
@@ -195,7 +194,7 @@ def _facts(who: Who, recorded: datetime, event_id: str) -> AuditFacts:
         kind=EventKind.REST,
         subtype=Subtype.READ,
         action="E",
-        outcome=0,
+        outcome=AuditOutcome.SUCCESS,
         outcome_desc=None,
         client=who.client,
         end_user=who.end_user,

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from gateway.auth.caller import Caller
+from gateway.clock import IdSource, new_id, utc_now
 from gateway.configuration.pathways import PathwaysConfig
 from gateway.errors import Forbidden, InvalidContent, NotFound
 from gateway.services.answer_lookup import Answers, find_answers
 from gateway.services.deliveries import DeliveryQueue
 from gateway.services.patients import LocalSystems
-from gateway.services.resources import ResourceService, utc_now
+from gateway.services.resources import ResourceService
 from gateway.store.outbox import Delivery
 from gateway.store.resources import StoredResource
 from gateway.store.submissions import Submission, SubmissionStore
@@ -100,7 +100,7 @@ class DatasetService:
         workflow: ResourceService | None = None,
         correlation_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_id: IdSource = new_id,
     ) -> None:
         self._resources = resources
         self._submissions = submissions
@@ -368,7 +368,7 @@ class DatasetService:
             provenance="",  # the Provenance of what was received stands
             flags=tuple(str(flag["id"]) for flag in flags),
         )
-        body = mapped_communication(updated, ids, utc_now())
+        body = mapped_communication(updated, ids, self._clock())
         # When it was sent does not change because a response came.
         body["sent"] = communication["sent"]
         version = int(communication["meta"]["versionId"])

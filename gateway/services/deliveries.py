@@ -9,12 +9,12 @@ the same bytes under the same X-Request-ID, so the receiver can recognise a retr
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from gateway.auth.caller import Caller
+from gateway.clock import IdSource, new_id
 from gateway.configuration.endpoints import Endpoint, Endpoints
 from gateway.store.outbox import Delivery, NewDelivery, OutboxStore
 from mappings import shared_facts
@@ -32,7 +32,7 @@ class DeliveryQueue:
         endpoints: Endpoints,
         gateway_url: str,
         *,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_id: IdSource = new_id,
     ) -> None:
         self._outbox = outbox
         self._endpoints = endpoints

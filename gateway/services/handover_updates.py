@@ -13,13 +13,11 @@ and after every earlier update.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.auth.caller import Caller
+from gateway.clock import Clock, IdSource, new_id, utc_now
 from gateway.configuration.endpoints import Endpoints
 from gateway.search.query import PagingLimits, parse_search
 from gateway.services.deliveries import new_delivery
@@ -48,8 +46,8 @@ class HandoverUpdates:
         gateway_url: str,
         caller: Caller,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        clock: Clock = utc_now,
+        new_id: IdSource = new_id,
     ) -> None:
         self._resources = resources
         self._outbox = outbox

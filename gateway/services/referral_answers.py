@@ -26,10 +26,11 @@ from typing import Any
 
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
+from gateway.clock import utc_now
 from gateway.configuration.pathways import PathwaysConfig
 from gateway.errors import Forbidden, InvalidContent, NotFound
 from gateway.services.datasets import DatasetService, Served
-from gateway.services.resources import CreateOutcome, ResourceService, utc_now, validated
+from gateway.services.resources import CreateOutcome, ResourceService, validated
 from gateway.store.resources import StoredResource
 from mappings.answer_links import local_id
 from mappings.datasets import EscalationResponse

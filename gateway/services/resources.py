@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +14,7 @@ from consent.model import Decision, Obligation
 from gateway import fhir_schema
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
+from gateway.clock import Clock, IdSource, new_id, utc_now
 from gateway.errors import (
     BadRequest,
     Conflict,
@@ -61,18 +61,9 @@ from mappings.patients import fact_identifier
 from mappings.resource_validation import check_safe_content, check_uk_core, validate_structure
 from mappings.sharing import without_free_text
 
-Clock = Callable[[], datetime]
 _PATIENT_REFERENCE = "Patient/"
 # Version ids are ASCII digits that fit every database's integer column.
 _VERSION_ID = re.compile(r"[1-9][0-9]{0,8}")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_resource_id() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +100,7 @@ class ResourceService:
         updates: HandoverUpdates | None = None,
         local_systems: LocalSystems | None = None,
         clock: Clock = utc_now,
-        new_id: Callable[[], str] = new_resource_id,
+        new_id: IdSource = new_id,
     ) -> None:
         self._store = store
         self._limits = limits

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -36,16 +37,22 @@ from sqlalchemy.orm import aliased
 
 from gateway.store.schema import UTCDateTime, outbox
 
-QUEUED = "queued"
-IN_FLIGHT = "in-flight"
-RETRYING = "retrying"
-DELIVERED = "delivered"
-DEAD = "dead"
-STOPPED = "stopped"  # by consent or an agreement, at send time
-PENDING = (QUEUED, IN_FLIGHT, RETRYING)
+
+class DeliveryState(StrEnum):
+    """Where a delivery is; the values are what the outbox's state column stores."""
+
+    QUEUED = "queued"
+    IN_FLIGHT = "in-flight"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    STOPPED = "stopped"  # by consent or an agreement, at send time
+
+
+PENDING = (DeliveryState.QUEUED, DeliveryState.IN_FLIGHT, DeliveryState.RETRYING)
 # PostgreSQL NOTIFY channel: rung by every transaction that makes a delivery due now.
 WAKE_CHANNEL = "gateway_outbox"
-STATES = (QUEUED, IN_FLIGHT, RETRYING, DELIVERED, DEAD, STOPPED)
+STATES = tuple(DeliveryState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +79,7 @@ class Recorded:
     retrying with when the next attempt is due."""
 
     delivery_id: str
-    state: str
+    state: DeliveryState
     error: str | None
     finished_at: datetime | None = None
     retry_at: datetime | None = None
@@ -107,7 +114,7 @@ class Delivery:
     purpose: str
     justification: str | None
     sharing: str | None
-    state: str
+    state: DeliveryState
     attempts: int
     created_at: datetime
     next_attempt_at: datetime
@@ -136,7 +143,7 @@ class OutboxStore:
                 purpose=delivery.purpose,
                 justification=delivery.justification,
                 sharing=delivery.sharing,
-                state=QUEUED,
+                state=DeliveryState.QUEUED,
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
@@ -152,8 +159,11 @@ class OutboxStore:
         One statement: the rows are chosen, leased and returned together."""
         earlier = aliased(outbox)
         due = or_(
-            and_(outbox.c.state.in_((QUEUED, RETRYING)), outbox.c.next_attempt_at <= now),
-            and_(outbox.c.state == IN_FLIGHT, outbox.c.lease_until < now),
+            and_(
+                outbox.c.state.in_((DeliveryState.QUEUED, DeliveryState.RETRYING)),
+                outbox.c.next_attempt_at <= now,
+            ),
+            and_(outbox.c.state == DeliveryState.IN_FLIGHT, outbox.c.lease_until < now),
         )
         overtakes = exists().where(
             earlier.c.destination == outbox.c.destination,
@@ -170,7 +180,7 @@ class OutboxStore:
             update(outbox)
             .where(outbox.c.seq.in_(chosen.scalar_subquery()))
             .values(
-                state=IN_FLIGHT,
+                state=DeliveryState.IN_FLIGHT,
                 lease_until=now + lease,
                 leased_by=worker,
                 attempts=outbox.c.attempts + 1,
@@ -187,7 +197,7 @@ class OutboxStore:
             return set()
         held = select(outbox.c.id).where(
             outbox.c.id.in_([outcome.delivery_id for outcome in outcomes]),
-            outbox.c.state == IN_FLIGHT,
+            outbox.c.state == DeliveryState.IN_FLIGHT,
             outbox.c.leased_by == worker,
         )
         if self._connection.dialect.name == "postgresql":
@@ -199,7 +209,7 @@ class OutboxStore:
                 update(outbox)
                 .where(
                     outbox.c.id == bindparam("b_id"),
-                    outbox.c.state == IN_FLIGHT,
+                    outbox.c.state == DeliveryState.IN_FLIGHT,
                     outbox.c.leased_by == worker,
                 )
                 .values(
@@ -222,7 +232,7 @@ class OutboxStore:
         self,
         delivery_id: str,
         worker: str,
-        state: str,
+        state: DeliveryState,
         now: datetime,
         *,
         receiver_reference: str | None = None,
@@ -233,14 +243,29 @@ class OutboxStore:
         return bool(self.record(worker, [done]))
 
     def retry_at(self, delivery_id: str, worker: str, when: datetime, error: str) -> bool:
-        return bool(self.record(worker, [Recorded(delivery_id, RETRYING, error, retry_at=when)]))
+        return bool(
+            self.record(
+                worker, [Recorded(delivery_id, DeliveryState.RETRYING, error, retry_at=when)]
+            )
+        )
 
     def requeue(self, delivery_id: str, now: datetime) -> bool:
         """An operator's retry of a dead or stopped delivery: due now, attempts reset."""
         result = self._connection.execute(
             update(outbox)
-            .where(outbox.c.id == delivery_id, outbox.c.state.in_((DEAD, STOPPED, RETRYING)))
-            .values(state=QUEUED, attempts=0, next_attempt_at=now, created_at=now, finished_at=None)
+            .where(
+                outbox.c.id == delivery_id,
+                outbox.c.state.in_(
+                    (DeliveryState.DEAD, DeliveryState.STOPPED, DeliveryState.RETRYING)
+                ),
+            )
+            .values(
+                state=DeliveryState.QUEUED,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                finished_at=None,
+            )
         )
         self._notify()
         return result.rowcount == 1
@@ -249,8 +274,13 @@ class OutboxStore:
         """An operator gives up on a delivery that is not in flight."""
         result = self._connection.execute(
             update(outbox)
-            .where(outbox.c.id == delivery_id, outbox.c.state.in_((QUEUED, RETRYING, DEAD)))
-            .values(state=DEAD, finished_at=now, last_error=reason)
+            .where(
+                outbox.c.id == delivery_id,
+                outbox.c.state.in_(
+                    (DeliveryState.QUEUED, DeliveryState.RETRYING, DeliveryState.DEAD)
+                ),
+            )
+            .values(state=DeliveryState.DEAD, finished_at=now, last_error=reason)
         )
         return result.rowcount == 1
 
@@ -314,6 +344,5 @@ class OutboxStore:
 
 
 def _delivery(values: Any) -> Delivery:
-    return Delivery(
-        **{name: values[name] for name in Delivery.__dataclass_fields__},
-    )
+    fields = {name: values[name] for name in Delivery.__dataclass_fields__}
+    return Delivery(**(fields | {"state": DeliveryState(fields["state"])}))

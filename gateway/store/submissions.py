@@ -71,9 +71,6 @@ class SubmissionStore:
     def by_service_request(self, service_request_id: str) -> Submission | None:
         return self._one(dataset_submissions.c.service_request_id == service_request_id)
 
-    def by_communication(self, communication_id: str) -> Submission | None:
-        return self._one(dataset_submissions.c.communication_id == communication_id)
-
     def _one(self, condition: ColumnElement[bool]) -> Submission | None:
         row = self._connection.execute(select(dataset_submissions).where(condition)).first()
         if row is None:

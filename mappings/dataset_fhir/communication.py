@@ -19,7 +19,6 @@ from mappings.dataset_fhir.elements import (
     ResourceIds,
     data_category_tags,
     entry,
-    instant,
     organisation,
     patient_reference,
     recipients,
@@ -27,6 +26,7 @@ from mappings.dataset_fhir.elements import (
 )
 from mappings.dataset_fhir.service_request import FHIR_PRIORITY
 from mappings.datasets import Escalation, EscalationSummary, Handover
+from mappings.fhir_dates import format_instant
 
 Section = dict[str, Any]
 
@@ -56,7 +56,7 @@ def communication(
         resource["priority"] = FHIR_PRIORITY[timing.priority]
     resource["subject"] = patient_reference(dataset.patient)
     sent = escalation.escalated_at if escalation is not None else None
-    resource["sent"] = instant(sent or received_at)
+    resource["sent"] = format_instant(sent or received_at, fixed_width=False)
     resource["recipient"] = [organisation(ods) for ods in recipients(dataset)]
     resource["sender"] = organisation(dataset.sender.ods)
     payload = list(sections(dataset))

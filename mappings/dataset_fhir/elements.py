@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from mappings import codes
 from mappings.datasets import EscalationSummary, Handover, Patient
+from mappings.fhir_dates import format_instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +55,6 @@ def patient_reference(patient: Patient) -> dict[str, Any]:
     return {"identifier": identifier}
 
 
-def instant(moment: datetime) -> str:
-    """A FHIR instant in UTC, with fractions of a second only where there are some."""
-    utc = moment.astimezone(UTC).replace(tzinfo=None)
-    return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds") + "Z"
-
-
 # The dataset-entry extension: one part of a dataset with several fields (an action taken,
 # the escalation step...). Each field is a sub-extension named as the spec names it; the
 # value type follows the field's type.
@@ -80,7 +75,7 @@ def _typed(value: EntryValue) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"valueBoolean": value}
     if isinstance(value, datetime):
-        return {"valueDateTime": instant(value)}
+        return {"valueDateTime": format_instant(value, fixed_width=False)}
     if isinstance(value, date):
         return {"valueDate": value.isoformat()}
     return {"valueString": value}

@@ -12,12 +12,12 @@ from mappings import codes
 from mappings.dataset_fhir.elements import (
     ResourceIds,
     data_category_tags,
-    instant,
     organisation,
     recipients,
     reference,
 )
 from mappings.datasets import EscalationSummary, Handover
+from mappings.fhir_dates import format_instant
 
 
 def provenance(
@@ -39,7 +39,7 @@ def provenance(
         resource["meta"] = {"tag": tags}
     return resource | {
         "target": targets,
-        "recorded": instant(received_at),
+        "recorded": format_instant(received_at, fixed_width=False),
         "agent": [
             {
                 "type": {"coding": [codes.PROVENANCE_AUTHOR.coding()]},

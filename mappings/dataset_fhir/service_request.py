@@ -11,12 +11,12 @@ from mappings import codes
 from mappings.dataset_fhir.elements import (
     ResourceIds,
     data_category_tags,
-    instant,
     organisation,
     patient_reference,
     reference,
 )
 from mappings.datasets import EscalationSummary, Handover, Priority
+from mappings.fhir_dates import format_instant
 
 # The spec's time sensitivity as FHIR request-priority (a required binding in R4).
 FHIR_PRIORITY: Final[MappingProxyType[Priority, str]] = MappingProxyType(
@@ -56,8 +56,8 @@ def service_request(
         resource["priority"] = FHIR_PRIORITY[timing.priority]
     resource["subject"] = patient_reference(dataset.patient)
     if timing is not None and timing.respond_by is not None:
-        resource["occurrencePeriod"] = {"end": instant(timing.respond_by)}
-    resource["authoredOn"] = instant(received_at)
+        resource["occurrencePeriod"] = {"end": format_instant(timing.respond_by, fixed_width=False)}
+    resource["authoredOn"] = format_instant(received_at, fixed_width=False)
     resource["requester"] = organisation(dataset.sender.ods)
     if dataset.receiver.service is not None:
         resource["performerType"] = {"text": dataset.receiver.service}

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, OutboxStore
+from gateway.store.outbox import DeliveryState, OutboxStore
 from tests.exchange.support import gateway, push_config
 from tests.store.test_outbox import delivery
 
@@ -46,7 +46,7 @@ def test_dead_letters_are_counted_in_the_depth_as_dead(
         store.enqueue(delivery("dead-1"), now)
         store.enqueue(delivery("queued-1", "9434765870"), now)
         [claimed] = store.claim("w", now, timedelta(minutes=1), 1, exclude=set())
-        store.finish(claimed.id, "w", DEAD, now, error="gave up")
+        store.finish(claimed.id, "w", DeliveryState.DEAD, now, error="gave up")
     with gateway(settings, config) as client:
         text = client.get("/metrics").text
     assert 'gateway_outbox_depth{destination="RZZ",state="dead"} 1.0' in text

@@ -18,7 +18,14 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.store.database import Database
 from gateway.store.schema import audit_events
-from mappings.audit_event import AuditedClient, AuditedDecision, AuditFacts, EventKind, audit_event
+from mappings.audit_event import (
+    AuditedClient,
+    AuditedDecision,
+    AuditFacts,
+    AuditOutcome,
+    EventKind,
+    audit_event,
+)
 from mappings.audit_event import occurrences as occurrences_of
 from mappings.codes import Subtype
 from tests.fhir_judge import assert_valid_fhir
@@ -36,7 +43,7 @@ def refusal(
         kind=EventKind.REST,
         subtype=Subtype.SEARCH_TYPE,
         action="E",
-        outcome=4,
+        outcome=AuditOutcome.MINOR_FAILURE,
         outcome_desc="The access token is not valid here.",
         client=AuditedClient(client_id, "AZZ" if client_id else None, address),
         end_user=None,
@@ -79,7 +86,9 @@ def test_windows_are_per_address_and_per_minute_and_the_counts_are_exact() -> No
 def test_identified_callers_and_successes_are_always_written() -> None:
     refusals = RepeatedRefusals(60)
     identified = [refusal(n, client_id="demo-provider-epr", number=n) for n in range(5)]
-    succeeded = [replace(refusal(n, number=n), outcome=0, decision=None) for n in range(5)]
+    succeeded = [
+        replace(refusal(n, number=n), outcome=AuditOutcome.SUCCESS, decision=None) for n in range(5)
+    ]
     assert all(refusals.first_of_its_kind(event) for event in identified + succeeded)
     assert refusals.everything() == []
 

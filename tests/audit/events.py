@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from gateway.audit import log as audit_log
 from gateway.audit.keys import AuditSigningKey
-from mappings.audit_event import AuditedClient, AuditedData, AuditFacts, EventKind
+from mappings.audit_event import AuditedClient, AuditedData, AuditFacts, AuditOutcome, EventKind
 from mappings.codes import PURPOSE_DIRECT_CARE, Subtype
 
 
@@ -23,7 +23,7 @@ def facts(
         kind=EventKind.REST,
         subtype=Subtype.READ,
         action="R",
-        outcome=0,
+        outcome=AuditOutcome.SUCCESS,
         outcome_desc=None,
         client=AuditedClient("demo-provider-epr", "AZZ", "127.0.0.1"),
         end_user=None,

@@ -21,6 +21,7 @@ from gateway.audit.merkle import leaf_hash
 from gateway.audit.sequencer import Sequencer, SequencingPolicy
 from gateway.store.database import Database
 from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes
+from mappings.audit_event import AuditOutcome
 from tests.audit.events import append, key
 
 KEY = key()
@@ -100,7 +101,7 @@ def insert_one(connection: Connection) -> None:
             leaf_hash=leaf_hash(content),
             subtype="read",
             action="R",
-            outcome=0,
+            outcome=AuditOutcome.SUCCESS,
         )
     )
 

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DELIVERED, IN_FLIGHT
+from gateway.store.outbox import DeliveryState
 from gateway.store.schema import outbox
 from tests.exchange.support import deliveries, gateway, handover, push, push_config
 from tests.exchange.trust import TrustBehaviour, running_trust
@@ -49,9 +49,9 @@ def test_the_gateway_delivers_to_a_trust_that_fails_at_first_each_once(
         # has it on, as `gateway serve` runs, and let it drain the outbox.
         app = create_app(served.model_copy(update={"delivery_workers": 1}))
         with TestClient(app):
-            assert wait_for(lambda: all(d.state == DELIVERED for d in deliveries(database)), 30), [
-                (d.state, d.last_error) for d in deliveries(database)
-            ]
+            assert wait_for(
+                lambda: all(d.state == DeliveryState.DELIVERED for d in deliveries(database)), 30
+            ), [(d.state, d.last_error) for d in deliveries(database)]
     assert len(trust.stored) == 6
     assert trust.requests == 6 + 3
     assert sorted(d.service_request_id for d in deliveries(database)) == sorted(ids)
@@ -69,7 +69,7 @@ def test_a_trust_that_answers_too_late_still_stores_each_handover_once(
             push(client, handover("LATE-1", NHS_NUMBERS[0]))
         app = create_app(served.model_copy(update={"delivery_workers": 1}))
         with TestClient(app):
-            assert wait_for(lambda: deliveries(database)[0].state == DELIVERED, 30)
+            assert wait_for(lambda: deliveries(database)[0].state == DeliveryState.DELIVERED, 30)
     (delivered,) = deliveries(database)
     assert delivered.attempts >= 2
     assert len(trust.stored) == 1
@@ -89,7 +89,9 @@ def test_a_trust_that_takes_transactions_holds_each_resource_once_after_a_resend
                 push(client, handover(f"TXN-{n}", NHS_NUMBERS[n]))
         app = create_app(served.model_copy(update={"delivery_workers": 1}))
         with TestClient(app):
-            assert wait_for(lambda: all(d.state == DELIVERED for d in deliveries(database)), 30)
+            assert wait_for(
+                lambda: all(d.state == DeliveryState.DELIVERED for d in deliveries(database)), 30
+            )
             first = dict(trust.resources)
             # As if a worker died after the Trust stored one but before it was recorded:
             # in flight, its lease run out. It is sent again: the same PUTs, so new
@@ -100,7 +102,7 @@ def test_a_trust_that_takes_transactions_holds_each_resource_once_after_a_resend
                     update(outbox)
                     .where(outbox.c.id == again)
                     .values(
-                        state=IN_FLIGHT,
+                        state=DeliveryState.IN_FLIGHT,
                         leased_by="a-worker-that-died",
                         lease_until=datetime.now(UTC) - timedelta(seconds=1),
                     )
@@ -133,12 +135,12 @@ def test_a_worker_killed_mid_delivery_loses_and_duplicates_nothing(
             assert wait_for(lambda: len(trust.stored) == 4, 20)
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(timeout=10)
-            assert not any(d.state == DELIVERED for d in deliveries(database))
+            assert not any(d.state == DeliveryState.DELIVERED for d in deliveries(database))
             trust.behaviour.hold_seconds = 0
             worker = subprocess.Popen([*GATEWAY, "worker"], env=env, start_new_session=True)
-            assert wait_for(lambda: all(d.state == DELIVERED for d in deliveries(database)), 30), [
-                (d.state, d.last_error) for d in deliveries(database)
-            ]
+            assert wait_for(
+                lambda: all(d.state == DeliveryState.DELIVERED for d in deliveries(database)), 30
+            ), [(d.state, d.last_error) for d in deliveries(database)]
         finally:
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGTERM)

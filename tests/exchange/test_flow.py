@@ -16,7 +16,7 @@ from gateway.exchange.flow import Flow
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DELIVERED
+from gateway.store.outbox import DeliveryState
 from tests.exchange.support import config_loader, deliveries, gateway, handover, push
 
 HUNG = "https://crisis.rzz.test/fhir"
@@ -58,7 +58,9 @@ def test_a_hung_trust_does_not_hold_up_deliveries_to_another(
     worker = DeliveryWorker(database, config_loader(config), settings=WorkerSettings())
 
     def healthy_delivered() -> bool:
-        return {d.state for d in deliveries(database) if d.destination == "R1A"} == {DELIVERED}
+        return {d.state for d in deliveries(database) if d.destination == "R1A"} == {
+            DeliveryState.DELIVERED
+        }
 
     async def scenario() -> float:
         stopping = anyio.Event()

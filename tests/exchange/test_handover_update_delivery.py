@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DELIVERED, RETRYING
+from gateway.store.outbox import DeliveryState
 from tests.exchange.support import Clock, deliveries, gateway, handover, push_config
 from tests.exchange.test_worker import ENDPOINT, TRUST, run_once, worker
 
@@ -83,7 +83,10 @@ def test_the_create_then_the_update_arrive_in_order_under_one_correlation_id(
     assert run_once(delivery_worker) == 1
     assert run_once(delivery_worker) == 1
     assert run_once(delivery_worker) == 0
-    assert [d.state for d in deliveries(database)] == [DELIVERED, DELIVERED]
+    assert [d.state for d in deliveries(database)] == [
+        DeliveryState.DELIVERED,
+        DeliveryState.DELIVERED,
+    ]
 
     (first_id, first_correlation, first), (second_id, second_correlation, second) = _sent(route)
     assert (first_id, second_id) == (create.id, update.id)
@@ -112,7 +115,7 @@ def test_an_update_queued_while_its_create_is_retrying_is_sent_after_it(
         service_request_id = _push(client, "ORD-2")
         assert run_once(delivery_worker) == 1
         (create,) = deliveries(database)
-        assert create.state == RETRYING
+        assert create.state == DeliveryState.RETRYING
         _revoke(client, service_request_id)
     update = deliveries(database)[1]
     assert update.kind == "update"
@@ -120,9 +123,12 @@ def test_an_update_queued_while_its_create_is_retrying_is_sent_after_it(
     assert run_once(delivery_worker) == 0
     clock.advance(timedelta(seconds=121))
     assert run_once(delivery_worker) == 1  # the create, and only the create
-    assert [d.state for d in deliveries(database)] == [DELIVERED, "queued"]
+    assert [d.state for d in deliveries(database)] == [DeliveryState.DELIVERED, "queued"]
     assert run_once(delivery_worker) == 1
-    assert [d.state for d in deliveries(database)] == [DELIVERED, DELIVERED]
+    assert [d.state for d in deliveries(database)] == [
+        DeliveryState.DELIVERED,
+        DeliveryState.DELIVERED,
+    ]
 
     sent = _sent(route)
     assert [request_id for request_id, _, _ in sent] == [create.id, create.id, update.id]

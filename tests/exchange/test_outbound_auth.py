@@ -19,7 +19,7 @@ from gateway.configuration.loader import load_config
 from gateway.errors import ConfigurationError
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, DELIVERED
+from gateway.store.outbox import DeliveryState
 from tests.exchange.support import Clock, deliveries, gateway, handover, push
 from tests.exchange.test_worker import ENDPOINT, TRUST, run_once, worker
 
@@ -67,7 +67,10 @@ def test_a_token_is_fetched_with_a_signed_assertion_and_reused(
         for n, number in enumerate(NHS_NUMBERS):
             push(client, handover(f"SMART-{n}", number))
     run_once(worker(database, config, Clock()))
-    assert [d.state for d in deliveries(database)] == [DELIVERED, DELIVERED]
+    assert [d.state for d in deliveries(database)] == [
+        DeliveryState.DELIVERED,
+        DeliveryState.DELIVERED,
+    ]
     assert tokens.call_count == 1
     assert {call.request.headers["Authorization"] for call in trust.calls} == {"Bearer t-1"}
     form = parse_qs(tokens.calls.last.request.content.decode())
@@ -101,7 +104,7 @@ def test_a_401_gets_one_fresh_token_and_then_stands(
     with gateway(settings, config) as client:
         push(client, handover("SMART-401"))
     run_once(worker(database, config, Clock()))
-    assert [d.state for d in deliveries(database)] == [DELIVERED]
+    assert [d.state for d in deliveries(database)] == [DeliveryState.DELIVERED]
     assert [call.request.headers["Authorization"] for call in trust.calls] == [
         "Bearer stale",
         "Bearer fresh",
@@ -109,7 +112,7 @@ def test_a_401_gets_one_fresh_token_and_then_stands(
     with gateway(settings, config) as client:
         push(client, handover("SMART-401-b", NHS_NUMBERS[1]))
     run_once(worker(database, config, Clock()))
-    assert [d.state for d in deliveries(database)] == [DELIVERED, DEAD]
+    assert [d.state for d in deliveries(database)] == [DeliveryState.DELIVERED, DeliveryState.DEAD]
 
 
 def test_a_missing_key_file_stops_the_start(config: Path) -> None:

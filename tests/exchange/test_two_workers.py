@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 
 from gateway.store import migrate
 from gateway.store.database import Database
-from gateway.store.outbox import DELIVERED, OutboxStore
+from gateway.store.outbox import DeliveryState, OutboxStore
 from gateway.store.schema import outbox
 from tests.exchange.support import deliveries, push_config
 from tests.exchange.test_end_to_end import wait_for
@@ -61,7 +61,10 @@ def test_two_worker_processes_deliver_2000_each_exactly_once(
         ]
         try:
             done = wait_for(
-                lambda: all(d.state == DELIVERED for d in deliveries(shared_database)), 180
+                lambda: all(
+                    d.state == DeliveryState.DELIVERED for d in deliveries(shared_database)
+                ),
+                180,
             )
         finally:
             for worker in workers:
@@ -70,7 +73,7 @@ def test_two_worker_processes_deliver_2000_each_exactly_once(
     assert done
     assert len(trust.stored) == COUNT
     assert trust.requests == COUNT  # no delivery was sent twice
-    assert {d.state for d in deliveries(shared_database)} == {DELIVERED}
+    assert {d.state for d in deliveries(shared_database)} == {DeliveryState.DELIVERED}
     with shared_database.read() as connection:
         workers_seen = connection.execute(select(outbox.c.leased_by).distinct()).scalars().all()
     assert len(workers_seen) == 2  # both processes took part

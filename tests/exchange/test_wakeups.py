@@ -26,7 +26,7 @@ from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
-from gateway.store.outbox import DELIVERED
+from gateway.store.outbox import DeliveryState
 from tests.exchange.support import config_loader, deliveries, gateway, handover, push, push_config
 from tests.tokens import access_token, bearer
 
@@ -51,7 +51,7 @@ def postgresql(postgresql_url: str) -> Iterator[Database]:
 
 
 def delivered(database: Database) -> int:
-    return sum(1 for delivery in deliveries(database) if delivery.state == DELIVERED)
+    return sum(1 for delivery in deliveries(database) if delivery.state == DeliveryState.DELIVERED)
 
 
 async def until(condition: object, seconds: float) -> float:

@@ -20,7 +20,7 @@ from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.worker import DeliveryWorker
 from gateway.settings import Settings
 from gateway.store.database import Database
-from gateway.store.outbox import DEAD, DELIVERED, RETRYING, STOPPED
+from gateway.store.outbox import DeliveryState
 from gateway.store.resources import ResourceStore, StoredResource
 from gateway.store.schema import audit_events, outbox
 from mappings import shared_facts
@@ -70,7 +70,7 @@ def test_a_pushed_handover_is_delivered_as_a_referral_message(
     assert queued.service_request_id == service_request_id
     assert run_once(worker(database, config, Clock())) == 1
     (delivered,) = deliveries(database)
-    assert (delivered.state, delivered.attempts) == (DELIVERED, 1)
+    assert (delivered.state, delivered.attempts) == (DeliveryState.DELIVERED, 1)
     assert delivered.receiver_reference == f"{TRUST}/Bundle/answer-1"
     request = route.calls.last.request
     assert request.headers["X-Request-ID"] == delivered.id
@@ -122,7 +122,7 @@ def test_retry_after_is_honoured_and_every_attempt_sends_the_same_request(
     delivery_worker = worker(database, config, clock)
     assert run_once(delivery_worker) == 1
     (waiting,) = deliveries(database)
-    assert waiting.state == RETRYING
+    assert waiting.state == DeliveryState.RETRYING
     assert waiting.last_error == "HTTP 503"
     assert waiting.next_attempt_at - clock() >= timedelta(seconds=119)
     clock.advance(timedelta(seconds=60))
@@ -130,7 +130,7 @@ def test_retry_after_is_honoured_and_every_attempt_sends_the_same_request(
     clock.advance(timedelta(seconds=61))
     assert run_once(delivery_worker) == 1
     (delivered,) = deliveries(database)
-    assert (delivered.state, delivered.attempts) == (DELIVERED, 2)
+    assert (delivered.state, delivered.attempts) == (DeliveryState.DELIVERED, 2)
     first, second = (call.request for call in route.calls)
     assert first.headers["X-Request-ID"] == second.headers["X-Request-ID"] == delivered.id
     assert first.content == second.content
@@ -148,7 +148,7 @@ def test_a_409_duplicate_counts_as_delivered(
     with gateway(settings, config) as client:
         push(client, handover("EPR-3"))
     run_once(worker(database, config, Clock()))
-    assert [d.state for d in deliveries(database)] == [DELIVERED]
+    assert [d.state for d in deliveries(database)] == [DeliveryState.DELIVERED]
 
 
 @respx.mock
@@ -164,7 +164,7 @@ def test_a_refusal_is_dead_lettered_at_once_with_its_reason(
         push(client, handover("EPR-4"))
     run_once(worker(database, config, Clock()))
     (dead,) = deliveries(database)
-    assert (dead.state, dead.last_error) == (DEAD, "HTTP 400 (invalid)")
+    assert (dead.state, dead.last_error) == (DeliveryState.DEAD, "HTTP 400 (invalid)")
 
 
 @respx.mock
@@ -179,11 +179,11 @@ def test_network_errors_are_retried_until_the_attempts_run_out(
     delivery_worker = worker(database, config, clock)
     run_once(delivery_worker)
     assert [(d.state, d.last_error) for d in deliveries(database)] == [
-        (RETRYING, "network error: ConnectError")
+        (DeliveryState.RETRYING, "network error: ConnectError")
     ]
     clock.advance(timedelta(seconds=5))
     run_once(delivery_worker)
-    assert [(d.state, d.attempts) for d in deliveries(database)] == [(DEAD, 2)]
+    assert [(d.state, d.attempts) for d in deliveries(database)] == [(DeliveryState.DEAD, 2)]
 
 
 @respx.mock
@@ -200,7 +200,7 @@ def test_dissent_recorded_after_the_push_stops_the_delivery_before_it_is_sent(
         assert recorded.status_code == 201, recorded.text
     run_once(worker(database, config, Clock()))
     (stopped,) = deliveries(database)
-    assert stopped.state == STOPPED
+    assert stopped.state == DeliveryState.STOPPED
     assert stopped.last_error is not None
     assert "consent" in stopped.last_error
     assert not route.called
@@ -231,7 +231,11 @@ def test_a_round_is_re_checked_with_one_consents_read_and_stops_only_the_dissent
     monkeypatch.setattr(ResourceStore, "consents_for", counted)
     assert run_once(worker(database, config, Clock())) == 3
     states = {d.patient: d.state for d in deliveries(database)}
-    assert states == {"9434765919": DELIVERED, "9434765870": STOPPED, "9434765862": DELIVERED}
+    assert states == {
+        "9434765919": DeliveryState.DELIVERED,
+        "9434765870": DeliveryState.STOPPED,
+        "9434765862": DeliveryState.DELIVERED,
+    }
     assert route.call_count == 2
     assert reads == [["9434765862", "9434765870", "9434765919"]]
 
@@ -261,9 +265,9 @@ def test_the_re_check_decides_on_the_facts_kept_with_the_delivery(
         )
     run_once(worker(database, config, Clock()))
     states = {d.id: (d.state, d.last_error) for d in deliveries(database)}
-    assert states[first.id][0] == STOPPED
+    assert states[first.id][0] == DeliveryState.STOPPED
     assert "category" in (states[first.id][1] or "")
-    assert states[second.id] == (DELIVERED, None)
+    assert states[second.id] == (DeliveryState.DELIVERED, None)
     assert route.call_count == 1
 
 
@@ -308,7 +312,7 @@ def test_a_trust_that_is_down_loses_nothing_and_its_circuit_opens(
     breaker = CircuitBreaker(threshold=3, cooldown=timedelta(minutes=5))
     delivery_worker = worker(database, config, clock, breaker=breaker)
     run_once(delivery_worker)
-    assert {d.state for d in deliveries(database)} == {RETRYING}
+    assert {d.state for d in deliveries(database)} == {DeliveryState.RETRYING}
     assert breaker.state("RZZ", clock()) == "open"
     sent = route.call_count
     clock.advance(timedelta(minutes=4))
@@ -333,7 +337,7 @@ def test_a_hung_trust_costs_a_round_only_the_attempts_that_open_its_circuit(
     held = [d for d in found if d.attempts == 0]
     assert route.call_count == len(sent) < 6
     assert held  # claimed in the round, then not sent once the circuit opened
-    assert {d.state for d in found} == {RETRYING}
+    assert {d.state for d in found} == {DeliveryState.RETRYING}
     assert {d.last_error for d in held} == {"not sent: the circuit to this endpoint is open"}
     assert all(d.next_attempt_at > clock() + timedelta(minutes=4) for d in held)
     with database.read() as connection:
@@ -356,7 +360,7 @@ def test_a_probe_refused_as_poison_still_closes_the_circuit(
     clock.advance(timedelta(seconds=31))  # half-open: this delivery is the probe
     run_once(worker(database, config, clock, breaker=breaker))
     assert route.call_count == 1
-    assert [d.state for d in deliveries(database)] == [DEAD]
+    assert [d.state for d in deliveries(database)] == [DeliveryState.DEAD]
     assert breaker.state("RZZ", clock()) == "closed"  # it answered: it is up
 
 

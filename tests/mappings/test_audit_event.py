@@ -20,6 +20,7 @@ from mappings.audit_event import (
     AuditedDecision,
     AuditedEndUser,
     AuditFacts,
+    AuditOutcome,
     EventKind,
     audit_event,
     canonical_json,
@@ -39,7 +40,7 @@ FULL = AuditFacts(
     kind=EventKind.REST,
     subtype=Subtype.READ,
     action="R",
-    outcome=0,
+    outcome=AuditOutcome.SUCCESS,
     outcome_desc=None,
     client=AuditedClient("provider-epr", "RXA", "192.0.2.10"),
     end_user=AuditedEndUser("A81001", ((SDS_ROLE, "555021935107"), (SDS_USER, "5550219"))),
@@ -332,7 +333,7 @@ def test_request_ids_and_the_decision_are_entities() -> None:
 
 def test_outcome_desc_is_passed_through_unchanged_and_is_the_only_free_text() -> None:
     text = "Refused: agreement DSA-7 v3 does not cover this purpose.\nSecond line — ü"
-    event = build(outcome=4, outcome_desc=text, decision=None)
+    event = build(outcome=AuditOutcome.MINOR_FAILURE, outcome_desc=text, decision=None)
     assert event["outcomeDesc"] == text
     assert [leaf for leaf in leaves(event) if "Refused" in leaf] == [text]
     assert "outcomeDesc" not in build()

@@ -13,17 +13,7 @@ from sqlalchemy import update
 
 from gateway.store import migrate
 from gateway.store.database import Database
-from gateway.store.outbox import (
-    DEAD,
-    DELIVERED,
-    IN_FLIGHT,
-    QUEUED,
-    RETRYING,
-    WAKE_CHANNEL,
-    NewDelivery,
-    OutboxStore,
-    Recorded,
-)
+from gateway.store.outbox import WAKE_CHANNEL, DeliveryState, NewDelivery, OutboxStore, Recorded
 from gateway.store.schema import outbox
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -68,7 +58,7 @@ def test_a_claim_leases_due_deliveries_oldest_first(database: Database) -> None:
     with database.read() as connection:
         found = OutboxStore(connection).get("a")
     assert found is not None
-    assert (found.state, found.attempts) == (IN_FLIGHT, 1)
+    assert (found.state, found.attempts) == (DeliveryState.IN_FLIGHT, 1)
     # Leased: nobody else takes them.
     assert claim(database, "w2") == []
 
@@ -77,7 +67,7 @@ def test_a_later_delivery_about_the_same_person_waits_for_the_earlier(database: 
     enqueue(database, delivery("create"), delivery("update"), delivery("other", "9434765870"))
     assert claim(database, "w1", limit=10) == ["create", "other"]
     with database.write() as connection:
-        assert OutboxStore(connection).finish("create", "w1", DELIVERED, NOW)
+        assert OutboxStore(connection).finish("create", "w1", DeliveryState.DELIVERED, NOW)
     assert claim(database, "w1") == ["update"]
 
 
@@ -85,7 +75,9 @@ def test_a_dead_delivery_does_not_hold_the_rest_back(database: Database) -> None
     enqueue(database, delivery("poison"), delivery("next"))
     assert claim(database, "w1") == ["poison"]
     with database.write() as connection:
-        assert OutboxStore(connection).finish("poison", "w1", DEAD, NOW, error="HTTP 400")
+        assert OutboxStore(connection).finish(
+            "poison", "w1", DeliveryState.DEAD, NOW, error="HTTP 400"
+        )
     assert claim(database, "w1") == ["next"]
 
 
@@ -98,12 +90,16 @@ def test_an_expired_lease_is_claimed_again_and_the_old_worker_cannot_record(
     assert claim(database, "w2", NOW + LEASE + timedelta(seconds=1)) == ["a"]
     with database.write() as connection:
         store = OutboxStore(connection)
-        assert not store.finish("a", "dead-worker", DELIVERED, NOW)
-        assert store.finish("a", "w2", DELIVERED, NOW, receiver_reference="Bundle/1")
+        assert not store.finish("a", "dead-worker", DeliveryState.DELIVERED, NOW)
+        assert store.finish("a", "w2", DeliveryState.DELIVERED, NOW, receiver_reference="Bundle/1")
     with database.read() as connection:
         found = OutboxStore(connection).get("a")
     assert found is not None
-    assert (found.state, found.attempts, found.receiver_reference) == (DELIVERED, 2, "Bundle/1")
+    assert (found.state, found.attempts, found.receiver_reference) == (
+        DeliveryState.DELIVERED,
+        2,
+        "Bundle/1",
+    )
 
 
 def test_a_round_of_outcomes_is_recorded_at_once_where_the_lease_is_still_held(
@@ -122,9 +118,9 @@ def test_a_round_of_outcomes_is_recorded_at_once_where_the_lease_is_still_held(
         recorded = OutboxStore(connection).record(
             "w1",
             [
-                Recorded("a", DELIVERED, None, finished_at=NOW, reference="Bundle/9"),
-                Recorded("b", RETRYING, "HTTP 503", retry_at=retry),
-                Recorded("c", DELIVERED, None, finished_at=NOW),
+                Recorded("a", DeliveryState.DELIVERED, None, finished_at=NOW, reference="Bundle/9"),
+                Recorded("b", DeliveryState.RETRYING, "HTTP 503", retry_at=retry),
+                Recorded("c", DeliveryState.DELIVERED, None, finished_at=NOW),
             ],
         )
     assert recorded == {"a", "b"}
@@ -135,18 +131,18 @@ def test_a_round_of_outcomes_is_recorded_at_once_where_the_lease_is_still_held(
     assert b is not None
     assert c is not None
     assert (a.state, a.finished_at, a.receiver_reference, a.last_error) == (
-        DELIVERED,
+        DeliveryState.DELIVERED,
         NOW,
         "Bundle/9",
         None,
     )
     assert (b.state, b.next_attempt_at, b.last_error, b.finished_at) == (
-        RETRYING,
+        DeliveryState.RETRYING,
         retry,
         "HTTP 503",
         None,
     )
-    assert (c.state, c.attempts) == (IN_FLIGHT, 2)  # still w2's to record
+    assert (c.state, c.attempts) == (DeliveryState.IN_FLIGHT, 2)  # still w2's to record
 
 
 def test_enqueueing_notifies_idle_workers_when_it_commits_on_postgresql(
@@ -193,7 +189,7 @@ def test_an_operator_requeues_a_dead_delivery_and_discards_a_waiting_one(
     claim(database, "w1")
     with database.write() as connection:
         store = OutboxStore(connection)
-        store.finish("a", "w1", DEAD, NOW, error="HTTP 400")
+        store.finish("a", "w1", DeliveryState.DEAD, NOW, error="HTTP 400")
         store.retry_at("b", "w1", NOW + timedelta(hours=1), "HTTP 503")
         assert store.requeue("a", NOW)
         assert store.discard("b", NOW, "discarded by an operator")
@@ -203,9 +199,9 @@ def test_an_operator_requeues_a_dead_delivery_and_discards_a_waiting_one(
         a, b = store.get("a"), store.get("b")
     assert a is not None
     assert b is not None
-    assert (a.state, a.attempts) == (QUEUED, 0)
-    assert (b.state, b.last_error) == (DEAD, "discarded by an operator")
-    assert RETRYING not in {a.state, b.state}
+    assert (a.state, a.attempts) == (DeliveryState.QUEUED, 0)
+    assert (b.state, b.last_error) == (DeliveryState.DEAD, "discarded by an operator")
+    assert DeliveryState.RETRYING not in {a.state, b.state}
 
 
 def test_concurrent_claims_never_take_the_same_delivery(database: Database) -> None:

@@ -44,7 +44,6 @@ def test_a_submission_is_found_by_each_of_its_keys(database: Database) -> None:
         assert store.by_external_id("AZZ", "EPR-1") == submission()
         assert store.by_request_id("AZZ", "req-1") == submission()
         assert store.by_service_request("sr-1") == submission()
-        assert store.by_communication("c-1") == submission()
         assert store.by_external_id("RZZ", "EPR-1") is None
 
 
