@@ -19,7 +19,7 @@ directory of its own, made in a temporary directory for the run:
   the HTTP creates share AZZ's requests with RZZ. Every generated organisation reads, and
   is read by, every other, so one regional agreement covers every pair the workload
   makes; a reader's searches then carry one SQL condition per other organisation
-  (`_agreements_condition` in gateway/store/searching.py);
+  (`_agreements_condition` in gateway/fhir/search/store.py);
 - the server's token-signing key (GATEWAY_TOKEN_SIGNING_KEY), generated there by the
   first server to start (GATEWAY_ENV=dev) and shared by every server of the run, and
   likewise the access log's checkpoint-signing key (GATEWAY_AUDIT_SIGNING_KEY), which
@@ -54,7 +54,7 @@ from jwt.algorithms import ECAlgorithm
 
 from bench.data import ORGANISATIONS, organisation_code, organisation_name
 from gateway.auth.client_assertion import client_assertion
-from gateway.services.tokens import ASSERTION_TYPE
+from gateway.auth.token_service import ASSERTION_TYPE
 
 # The demo deployment, whose referral checklists the benchmark deployment reuses.
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo"

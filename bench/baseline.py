@@ -3,7 +3,7 @@ foundation's without them (the code before authentication), measured in the same
 
 The foundation is checked out with `git worktree add` into a temporary directory
 (removed at the end) and served from there with the same interpreter and venv:
-`python -m gateway.cli` with the worktree as working directory and first on PYTHONPATH,
+`python -m gateway.commands.cli` with the worktree as working directory and first on PYTHONPATH,
 so that it imports its own `gateway` package (and `mappings`, `consent`), not this
 checkout's. That it really does is checked on every server: the foundation has no token
 endpoint (POST /oauth2/token answers 404) and serves data without a token (200), while

@@ -1,6 +1,6 @@
 """What the HTTP limits cost: `gateway serve` of another revision (default `main`, which
 serves through uvicorn's httptools parser with no limits) against this checkout's (h11
-with gateway/http_limits.py), in the same run, interleaved round by round.
+with gateway/web/http_limits.py), in the same run, interleaved round by round.
 
     .venv/bin/python -m bench.http_stack                      # 3 rounds, SQLite
     .venv/bin/python -m bench.http_stack --ref 816f461 --rounds 5 --database postgresql
@@ -36,8 +36,8 @@ from bench.creates import CreateLoad
 from bench.measure import REQUESTER
 from bench.server import CURRENT, REPO, running_server, upgrade
 from bench.stores import DEFAULT_POSTGRES_URL, fresh_store
-from gateway.http_limits import BoundedConnection, ConnectionLimits
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
+from gateway.web.http_limits import BoundedConnection, ConnectionLimits
 
 RESULTS = REPO / "bench" / "results"
 
@@ -142,7 +142,7 @@ class _Head:
 def parse_cost(count: int = 20_000) -> dict[str, float]:
     """Microseconds of one core to parse one request (head and a 2-byte body) on a new
     connection: httptools as uvicorn drives it, and h11 as the gateway's limited protocol
-    does (gateway/http_limits.py), median of five batches."""
+    does (gateway/web/http_limits.py), median of five batches."""
     limits = ConnectionLimits.from_settings(Settings())
 
     def with_httptools() -> None:

@@ -24,13 +24,13 @@ import psycopg
 from sqlalchemy import Table, text
 
 from bench.data import Generated, Organisation, Workload
-from gateway.search.indexing import index_rows
-from gateway.search.query import PagingLimits
-from gateway.services.resources import ResourceService, _versioned, validated
-from gateway.services.sharing import sharing_facts
-from gateway.store.database import Database
-from gateway.store.resources import Party, ResourceStore, SharingFacts
-from gateway.store.schema import resource_parties, resource_versions, resources, search_index
+from gateway.fhir.search.indexing import index_rows
+from gateway.fhir.search.query import PagingLimits
+from gateway.fhir.service import ResourceService, _versioned, validated
+from gateway.fhir.store import Party, ResourceStore, SharingFacts
+from gateway.platform.database import Database
+from gateway.platform.schema import resource_parties, resource_versions, resources, search_index
+from gateway.sharing.policy import sharing_facts
 from mappings.patients import patient_fact
 
 BATCH = 5000
@@ -109,14 +109,14 @@ def check_schema() -> None:
         actual = tuple(column.name for column in table.columns)
         if actual != COLUMNS[table.name]:
             raise RuntimeError(
-                f"gateway/store/schema.py changed: {table.name} has columns {actual}; "
+                f"gateway/platform/schema.py changed: {table.name} has columns {actual}; "
                 "update bench/load.py (build_rows and COLUMNS) to match"
             )
 
 
 class Parties:
     """The organisations party to a resource, by the server's own `ResourceService._parties`,
-    and its sharing facts, by `gateway.services.sharing.sharing_facts`.
+    and its sharing facts, by `gateway.sharing.policy.sharing_facts`.
 
     `_parties` resolves literal `Organization/<id>` references with one query
     (`ResourceStore.organisation_codes`, on the Organization resources' indexed ODS

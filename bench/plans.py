@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, event
 
 from bench.measure import Search
-from gateway.search.query import PagingLimits, parse_search
-from gateway.store.database import Database
-from gateway.store.resources import ResourceStore
+from gateway.fhir.search.query import PagingLimits, parse_search
+from gateway.fhir.store import ResourceStore
+from gateway.platform.database import Database
 
 
 def explain(database_url: str, search: Search) -> list[str]:

@@ -1,7 +1,7 @@
 """The real server as a subprocess: `gateway db upgrade`, then `gateway serve`.
 
 Either this checkout's code, or another revision's (the baseline, bench/baseline.py):
-`python -m gateway.cli` run with the same interpreter, from the code's own directory and
+`python -m gateway.commands.cli` run with the same interpreter, from the code's own directory and
 with that directory first on PYTHONPATH, so it imports its own `gateway` package.
 """
 
@@ -36,7 +36,7 @@ class Code:
     own_path: bool = False
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "gateway.cli", *args]
+        return [sys.executable, "-m", "gateway.commands.cli", *args]
 
 
 CURRENT = Code("this checkout", REPO)

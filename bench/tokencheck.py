@@ -31,16 +31,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from bench.auth import RATE_LIMIT, BenchAuth, client_id, organisation_codes
-from gateway.api.authentication import authenticate
-from gateway.api.runtime import Runtime
-from gateway.audit.keys import load_audit_signing_key
-from gateway.audit.sequencer import Sequencer
+from gateway.access_log.keys import load_audit_signing_key
+from gateway.access_log.sequencer import Sequencer
 from gateway.auth.access_tokens import AccessTokens
+from gateway.auth.authentication import authenticate
 from gateway.auth.rate_limit import RateLimiter
 from gateway.auth.signing_key import load_signing_key
 from gateway.configuration.loader import load_config
-from gateway.settings import Settings
-from gateway.store.database import Database
+from gateway.platform.database import Database
+from gateway.platform.runtime import Runtime
+from gateway.platform.settings import Settings
 
 # Fresh tokens are made (ES256-signed) one per verification, so fewer of them.
 FRESH = 2_000

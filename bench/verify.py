@@ -24,11 +24,11 @@ from bench.load import Parties, Writer, build_rows
 from bench.measure import Search
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.search.query import PagingLimits, parse_search
-from gateway.services.resources import ResourceService
-from gateway.store.database import Database
-from gateway.store.resources import ResourceStore
-from gateway.store.schema import resource_parties, resource_versions, resources, search_index
+from gateway.fhir.search.query import PagingLimits, parse_search
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
+from gateway.platform.database import Database
+from gateway.platform.schema import resource_parties, resource_versions, resources, search_index
 from mappings.directory import organization_resource
 
 # Each replaces the first four characters of a generated id: one per way of writing.

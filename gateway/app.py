@@ -10,53 +10,50 @@ from datetime import datetime, timedelta
 import anyio
 from fastapi import FastAPI
 
-from gateway import fhir_schema
-from gateway.api import (
-    agreements,
-    audit_routes,
-    datasets,
-    deliveries,
-    fhir_rest,
-    health,
-    messaging,
-    metrics,
-    oauth,
-    registrations,
-    witness_routes,
-)
-from gateway.api.access_log import (
+from gateway.access_log import routes as audit_routes
+from gateway.access_log import witness_routes
+from gateway.access_log.group_commit import GroupCommit
+from gateway.access_log.keys import KeyHistory, load_audit_signing_key
+from gateway.access_log.recording import (
     commit_in_own_transaction,
     record_repeated_refusals,
     write_repeated_refusals,
 )
-from gateway.api.audit_sequencing import sequence_audit_log
-from gateway.api.audit_witnessing import WitnessMetrics, witness_audit_log
-from gateway.api.configuration_reload import apply_directory, install_reload_on_hangup
-from gateway.api.errors import install_error_handlers
-from gateway.api.group_commit import GroupCommit
-from gateway.api.middleware import RequestContextMiddleware
-from gateway.api.openapi_document import install_openapi_document
-from gateway.api.refused_methods import RoutedMethods
-from gateway.api.repeated_refusals import RepeatedRefusals
-from gateway.api.runtime import Runtime
-from gateway.api.transactions import TransactionGate
-from gateway.audit.keys import KeyHistory, load_audit_signing_key
-from gateway.audit.sequencer import Sequencer, SequencingPolicy
-from gateway.audit.witness_sender import WitnessSender
+from gateway.access_log.repeated_refusals import RepeatedRefusals
+from gateway.access_log.sequencer import Sequencer, SequencingPolicy
+from gateway.access_log.sequencing_task import sequence_audit_log
+from gateway.access_log.witness_sender import WitnessSender
+from gateway.access_log.witnessing_task import WitnessMetrics, witness_audit_log
+from gateway.auth import registrations_routes as registrations
+from gateway.auth import routes as oauth
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.auth.signing_key import load_signing_key
-from gateway.clock import utc_now
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
-from gateway.errors import ConfigurationError
+from gateway.configuration.reload import apply_directory, install_reload_on_hangup
+from gateway.exchange import routes as deliveries
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
-from gateway.heap import freeze_long_lived_heap, release_long_lived_heap
-from gateway.logging import configure_logging, get_logger
-from gateway.settings import Settings
-from gateway.store import migrate
-from gateway.store.database import Database
+from gateway.fhir import routes as fhir_rest
+from gateway.fhir import schema_check as fhir_schema
+from gateway.handovers import messaging_routes as messaging
+from gateway.handovers import routes as datasets
+from gateway.platform import migrate
+from gateway.platform.clock import utc_now
+from gateway.platform.database import Database
+from gateway.platform.errors import ConfigurationError
+from gateway.platform.heap import freeze_long_lived_heap, release_long_lived_heap
+from gateway.platform.logging import configure_logging, get_logger
+from gateway.platform.runtime import Runtime
+from gateway.platform.settings import Settings
+from gateway.platform.transactions import TransactionGate
+from gateway.sharing import agreements_routes as agreements
+from gateway.web import health, metrics
+from gateway.web.errors import install_error_handlers
+from gateway.web.middleware import RequestContextMiddleware
+from gateway.web.openapi_document import install_openapi_document
+from gateway.web.refused_methods import RoutedMethods
 
 log = get_logger(__name__)
 
@@ -136,7 +133,7 @@ def create_app(
     freeze_heap: bool = False,
 ) -> FastAPI:
     """`clock`: the wall clock the runtime reads where a test must move time.
-    `freeze_heap`: the serving process's heap is frozen once started (gateway.heap)."""
+    `freeze_heap`: the serving process's heap is frozen once started (gateway.platform.heap)."""
     settings = settings or Settings()
     configure_logging(settings.effective_log_format, settings.log_level)
 

@@ -49,7 +49,7 @@ PARTY_ROLES: dict[str, tuple[PartyRole, ...]] = {
     # the referrer, a party as requester, reads the answer but cannot forge one. Nor can
     # the owner forge the requester: the gateway holds Task.requester to the focus
     # ServiceRequest's requester (mappings.referral_tasks), and only that ServiceRequest's
-    # performer may write a Task on it (gateway.services.referral_answers).
+    # performer may write a Task on it (gateway.handovers.referral_answers).
     "Task": (PartyRole("owner", "owner"), PartyRole("requester", "requester")),
     # R4 Flag names no recipient: the gateway's recipient extension says whom a risk flag
     # was shared with (codes.EXTENSION_RECIPIENT), so that organisation may read it.

@@ -22,10 +22,10 @@ from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
-from gateway.settings import Settings
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.schema import metadata
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.schema import metadata
+from gateway.platform.settings import Settings
 from tests.fhir_judge import assert_valid_fhir
 from tests.tokens import (
     IG_LEAD,
@@ -47,7 +47,7 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Everything imported by now lives as long as the run: frozen, the collector no longer
-    walks it at each full collection (the serving processes do the same, gateway.heap)."""
+    walks it at each full collection (the serving processes do the same, gateway.platform.heap)."""
     gc.collect()
     gc.freeze()
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from gateway.audit.keys import load_audit_signing_key
+from gateway.access_log.keys import load_audit_signing_key
 from gateway.auth.signing_key import load_signing_key
 from tests.conftest import DEMO_CONFIG
 

@@ -16,9 +16,9 @@ import httpx
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.schema import dataset_submissions, metadata, resources
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.schema import dataset_submissions, metadata, resources
 from tests.servers import running_server, served_token
 from tests.tcp_proxy import TcpProxy
 from tests.tokens import ASSERTION_TYPE, PROVIDER, assertion

@@ -19,7 +19,7 @@ import httpx
 
 from tests.conftest import DEMO_CONFIG
 
-GATEWAY = [sys.executable, "-m", "gateway.cli"]
+GATEWAY = [sys.executable, "-m", "gateway.commands.cli"]
 SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="gateway-test-keys-"))
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from gateway.store.database import Database
-from gateway.store.outbox import OutboxStore
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform.database import Database
 from tests.deployments import production_env
 from tests.servers import free_port, running_server
 from tests.store.test_outbox import delivery

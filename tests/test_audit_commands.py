@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import delete, select, update
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_checkpoints, audit_events
 from tests.audit.events import append
 from tests.builders import service_request
 from tests.servers import (
@@ -41,7 +41,7 @@ def _gateway(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def _standalone(directory: Path) -> subprocess.CompletedProcess[str]:
     # -I: no PYTHONPATH, no current directory on the path, no user site.
     return subprocess.run(
-        [sys.executable, "-I", "-m", "gateway.audit.verify", str(directory)],
+        [sys.executable, "-I", "-m", "gateway.access_log.verify", str(directory)],
         capture_output=True,
         text=True,
         timeout=120,

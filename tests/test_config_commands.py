@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_events
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events
 from tests.builders import service_request
 from tests.conftest import DEMO_CONFIG
 from tests.servers import GATEWAY, gateway_env, running_server

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_events
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events
 from tests.deployments import production_env
 from tests.servers import GATEWAY, free_port, gateway_env, running_server, served_token
 

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from gateway.log_exceptions import summarise_exception
+from gateway.platform.log_exceptions import summarise_exception
 
 PATIENT = "Alex Example 9434765919"
 
@@ -54,8 +54,8 @@ def test_without_an_exception_nothing_is_added_and_stacks_are_dropped() -> None:
 _SCRIPT = textwrap.dedent(
     """
     import logging, sys, warnings
-    from gateway.logging import configure_logging, get_logger
-    from gateway.log_exceptions import install_process_hooks
+    from gateway.platform.logging import configure_logging, get_logger
+    from gateway.platform.log_exceptions import install_process_hooks
 
     configure_logging(sys.argv[1])
     install_process_hooks()

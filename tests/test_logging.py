@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.logging import REDACTED, redact
+from gateway.platform.logging import REDACTED, redact
 
 
 def test_keys_not_on_the_allow_list_are_blanked() -> None:

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from gateway.store.database import Database
+from gateway.platform.database import Database
 from tests.exchange.support import handover, push_config
 from tests.exchange.trust import TrustBehaviour, running_trust
 from tests.servers import GATEWAY, free_port, gateway_env, served_token

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from gateway.outbox_commands import outbox_command
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState, OutboxStore
-from gateway.store.schema import audit_events
+from gateway.commands.outbox import outbox_command
+from gateway.exchange.deliveries import DeliveryState
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events
+from gateway.platform.settings import Settings
 from tests.servers import GATEWAY, gateway_env
 from tests.store.test_outbox import LEASE, NOW, delivery
 

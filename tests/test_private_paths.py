@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.private_paths import private_directory, private_sqlite_store
+from gateway.platform.private_paths import private_directory, private_sqlite_store
 from tests.builders import service_request
 from tests.servers import GATEWAY, gateway_env, running_server, served_token
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gateway.settings import DEFAULT_DATABASE_URL, Settings
+from gateway.platform.settings import DEFAULT_DATABASE_URL, Settings
 
 
 def test_defaults_need_nothing_but_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:

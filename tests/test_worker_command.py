@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from gateway.store.database import Database
-from gateway.store.outbox import OutboxStore
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform.database import Database
 from tests.configuration.test_published_keys import register_the_demo_key
 from tests.deployments import production_env
 from tests.exchange.support import push_config

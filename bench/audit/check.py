@@ -1,12 +1,12 @@
 """Proof that the loader's log is the log the gateway would have built.
 
 `check_loader_tables`: the same events are written twice, into two fresh stores: by the
-bulk loader, and by the gateway's own code (`gateway.audit.log.append` in write
+bulk loader, and by the gateway's own code (`gateway.access_log.log.append` in write
 transactions, then `Sequencer.run` until everything is placed, with a policy and a clock
 that make it sign where and when the loader does). Every row of the four audit tables
 must be equal. Then the gateway carries on from the loaded store (more events appended
 and sequenced by its own code, a checkpoint signed on demand) and
-`gateway.audit.checking.verify_database` must pass over the lot.
+`gateway.access_log.checking.verify_database` must pass over the lot.
 
 The whole large store is then verified too (`verify_database`, the `audit verify`
 figure), and every proof timed there is checked (bench/audit/proofs.py).
@@ -24,13 +24,13 @@ from sqlalchemy import select
 
 from bench.audit.events import Event, Events
 from bench.audit.load import Log, checkpoint_time, load_log
-from gateway.audit import log as audit_log
-from gateway.audit.checking import verify_database
-from gateway.audit.keys import AuditSigningKey
-from gateway.audit.sequencer import Sequencer, SequencingPolicy
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
+from gateway.access_log import log as audit_log
+from gateway.access_log.checking import verify_database
+from gateway.access_log.keys import AuditSigningKey
+from gateway.access_log.sequencer import Sequencer, SequencingPolicy
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
 
 APPEND_CHUNK = 50  # events per gateway write transaction (a request appends 1 to a few)
 

@@ -9,7 +9,7 @@ values (event id, recorded time, patient, client and ODS code, resource ids, req
 correlation ids, the base64 query). That is exact because every value is plain ASCII that
 JSON writes unescaped, and `canonical_json` sorts keys, never values, so the bytes around
 a value do not depend on it. `Events.facts` rebuilds an event's `AuditFacts`, so the
-loader can check a sample against `gateway.audit.log._row` (see bench/audit/load.py).
+loader can check a sample against `gateway.access_log.log._row` (see bench/audit/load.py).
 
 Everything is deterministic for a seed. Recorded times increase along a timeline (by
 default a year, ending an hour before the run), one event every `span / count`.
@@ -120,7 +120,7 @@ _SPECS: tuple[tuple[Any, ...], ...] = (
 
 def _facts(template: Template, values: dict[str, Any]) -> AuditFacts:
     """The AuditFacts an event of this template records, from its values (placeholders
-    or real ones), made as gateway.services.access_trail.AccessTrail.events makes them."""
+    or real ones), made as gateway.access_log.trail.AccessTrail.events makes them."""
     end_user = (
         AuditedEndUser(
             values["user_ods"],
@@ -201,7 +201,7 @@ def build_templates() -> list[Template]:
 
 @dataclass(slots=True)
 class Event:
-    """One generated event: its row (as gateway.audit.log._row makes it, plus seq and
+    """One generated event: its row (as gateway.access_log.log._row makes it, plus seq and
     position) and its audit_references (kind, value) pairs."""
 
     position: int
@@ -212,7 +212,7 @@ class Event:
     references: list[tuple[str, str]]
 
     def row(self) -> dict[str, Any]:
-        """The columns gateway.audit.log._row gives, for the sample check."""
+        """The columns gateway.access_log.log._row gives, for the sample check."""
         template, values = self.template, self.values
         return {
             "event_id": values["event_id"],

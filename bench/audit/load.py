@@ -1,4 +1,4 @@
-"""Bulk loading the access log: rows as gateway.audit.log.append and the sequencer write
+"""Bulk loading the access log: rows as gateway.access_log.log.append and the sequencer write
 them, without HTTP.
 
 `load_log` streams the events of `bench.audit.events.Events` (canonical bytes and leaf
@@ -8,11 +8,11 @@ computes every complete subtree hash at the stored levels (every `merkle.STRIDE`
 `merkle.completed_stored_nodes` names them) and the root at every `checkpoint_every`
 events and at the end, signs those checkpoints (rows as
 `Sequencer._checkpoint_if_due` writes them), and writes both at the end. One event in
-`CHECK_EVERY` is rebuilt as `AuditFacts` and must give exactly `gateway.audit.log._row`
+`CHECK_EVERY` is rebuilt as `AuditFacts` and must give exactly `gateway.access_log.log._row`
 and `_references`; bench/audit/check.py compares whole tables with the gateway's own
 append and sequencer.
 
-The schema is the migrations' (the store was made by `gateway.store.migrate.upgrade`).
+The schema is the migrations' (the store was made by `gateway.platform.migrate.upgrade`).
 For speed the audit tables' indexes (primary keys included) are dropped before loading
 and created again from the definitions the database reported before, which must then be
 reported identically. PostgreSQL: one transaction that truncates the audit tables and
@@ -41,14 +41,14 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 
 from bench.audit.events import Event, Events
-from gateway.audit import log as audit_log
-from gateway.audit.checkpoint import Checkpoint, sign_checkpoint
-from gateway.audit.keys import AuditSigningKey
-from gateway.audit.merkle import STRIDE, TreeBuilder, completed_stored_nodes
-from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
+from gateway.access_log import log as audit_log
+from gateway.access_log.checkpoint import Checkpoint, sign_checkpoint
+from gateway.access_log.keys import AuditSigningKey
+from gateway.access_log.merkle import STRIDE, TreeBuilder, completed_stored_nodes
+from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
 
 BATCH = 20_000  # events per COPY (PostgreSQL) or transaction (SQLite)
-CHECK_EVERY = 997  # one event in this many is checked against gateway.audit.log._row
+CHECK_EVERY = 997  # one event in this many is checked against gateway.access_log.log._row
 _node_hasher = sha256(b"\x01").copy  # RFC 9162 interior node: SHA-256(0x01 || l || r)
 AUDIT_TABLES = ("audit_events", "audit_references", "audit_nodes", "audit_checkpoints")
 INDEXED_TABLES = ("audit_events", "audit_references")
@@ -103,7 +103,7 @@ def check_schema() -> None:
         actual = tuple(column.name for column in table.columns)
         if actual != expected:
             raise RuntimeError(
-                f"gateway/store/schema.py changed: {table.name} has columns {actual}; "
+                f"gateway/platform/schema.py changed: {table.name} has columns {actual}; "
                 "update bench/audit/load.py to match"
             )
 
@@ -118,7 +118,7 @@ class LoadStats:
     seconds: float  # generating and writing the rows
     index_seconds: float  # creating the indexes again
     analyze_seconds: float  # VACUUM (ANALYZE) / ANALYZE and the WAL checkpoint
-    checked: int  # events checked against gateway.audit.log._row
+    checked: int  # events checked against gateway.access_log.log._row
 
     @property
     def per_second(self) -> float:
@@ -198,7 +198,7 @@ def checkpoint_time(recorded: datetime) -> datetime:
 
 
 def check_event(event: Event) -> None:
-    """The event's row and references are exactly what gateway.audit.log makes of its
+    """The event's row and references are exactly what gateway.access_log.log makes of its
     facts (content, leaf hash and every column)."""
     facts = Events.facts(event)
     if audit_log._row(facts) != event.row():

@@ -1,10 +1,10 @@
-"""Proof latency, in process: `gateway.audit.proofs.inclusion_proof` for random events
+"""Proof latency, in process: `gateway.access_log.proofs.inclusion_proof` for random events
 (against the latest checkpoint, as GET /audit/proofs/inclusion asks by default) and
 `consistency_proof` between random pairs of checkpoint sizes, each call timed alone in a
 read transaction of its own (time.perf_counter), after a warm-up.
 
 Where the time goes is measured by wrapping, for the duration, the functions
-`gateway.audit.tree.StoredTree.hashes` calls (the gateway's code is not changed):
+`gateway.access_log.tree.StoredTree.hashes` calls (the gateway's code is not changed):
 
 - **stored-hash queries**: `StoredTree._stored` (building the statement, executing it,
   reading the rows: however the gateway fetches the stored hashes);
@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy import Connection, event, select
 
 from bench.measure import percentile
-from gateway.audit import proofs, tree
-from gateway.audit.merkle import verify_consistency, verify_inclusion
-from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events
+from gateway.access_log import proofs, tree
+from gateway.access_log.merkle import verify_consistency, verify_inclusion
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_checkpoints, audit_events
 
 PARTS = ("stored-hash queries", "of which in the driver", "hashing", "planning", "other")
 

@@ -239,7 +239,7 @@ def verify_notes(stores: list[StoreResult]) -> list[str]:
             lines.append(
                 f"- Where the database path's time goes ({store.database}, first "
                 f"{found['events']:,} events, same pinned process): streaming the rows alone "
-                f"as verify_database does (gateway.audit.export.sequenced_events) runs at "
+                f"as verify_database does (gateway.access_log.export.sequenced_events) runs at "
                 f"{found['sequenced_events_per_second']:,.0f} events/s "
                 f"(CPU / wall {found['sequenced_events_cpu_share']:.2f}); the same query "
                 f"through a psycopg server-side cursor in binary format (not the gateway's "

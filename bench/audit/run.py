@@ -49,13 +49,13 @@ from bench.creates import CLIENTS, create_load
 from bench.report import machine
 from bench.server import check_authenticates, running_server
 from bench.stores import add_store_options, fresh_store, server_version
+from gateway.access_log import proofs
+from gateway.access_log.keys import AuditSigningKey, load_audit_signing_key
 from gateway.app import audit_log_origin
-from gateway.audit import proofs
-from gateway.audit.keys import AuditSigningKey, load_audit_signing_key
 from gateway.configuration.loader import load_config
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.schema import audit_events
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events
 
 SYNTHETIC_EVENTS = 1_000_000  # lines of the synthetic export (200,000 with --quick)
 SYNTHETIC_BYTES = 1024
@@ -326,7 +326,9 @@ def verify_exports(
         store.exported, store.export_seconds = export_and_time(url, key, directory / "export")
         exported = store.exported
         log(f"postgresql: exported {exported:,} events in {store.export_seconds:,.0f} s")
-        rate = verify_export_rate(directory / "export", "export (python -m gateway.audit.verify)")
+        rate = verify_export_rate(
+            directory / "export", "export (python -m gateway.access_log.verify)"
+        )
         store.verify.append(rate)
         if not rate.ok:
             raise AssertionError(f"the export does not verify: {rate}")

@@ -12,7 +12,7 @@ demo-ig-lead) asks, one request at a time, after a warm-up:
 `_count` is the server's default (20). Latency is measured at the client, HTTP round
 trip on loopback included; every search is itself audited, so each request also commits
 its own AuditEvent before the answer is sent, as in production. The token is fetched
-before the clock starts. Then, in process, the SQL `gateway.audit.search.search_events`
+before the clock starts. Then, in process, the SQL `gateway.access_log.search.search_events`
 sends for one query of each kind is captured as it runs and explained (`EXPLAIN
 (ANALYZE, BUFFERS)` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite).
 """
@@ -35,10 +35,10 @@ from sqlalchemy import Connection, event
 from bench.auth import IG_LEAD, IG_SCOPES, TokenSource
 from bench.measure import HEADERS, percentile
 from bench.plans import _plan
-from gateway.api.audit_params import parse_audit_query
-from gateway.audit.search import search_events
-from gateway.search.query import PagingLimits
-from gateway.store.database import Database
+from gateway.access_log.search import search_events
+from gateway.access_log.search_params import parse_audit_query
+from gateway.fhir.search.query import PagingLimits
+from gateway.platform.database import Database
 
 Params = list[tuple[str, str]]
 PAGING = PagingLimits(20, 100)  # the server's defaults (GATEWAY_DEFAULT_PAGE_SIZE...)

@@ -1,10 +1,10 @@
 """How fast the log verifies, on one core: events per second.
 
-- From the database: `gateway.audit.checking.verify_database`, as `gateway audit verify`
+- From the database: `gateway.access_log.checking.verify_database`, as `gateway audit verify`
   runs it (every event streamed in position order, its leaf hash recomputed and
   compared, the tree rebuilt, every checkpoint's root and signature checked).
-- From an export (`gateway.audit.export.export_log`, as `gateway audit export` writes
-  it): `python -m gateway.audit.verify DIR`, the standalone verifier, timed as a whole
+- From an export (`gateway.access_log.export.export_log`, as `gateway audit export` writes
+  it): `python -m gateway.access_log.verify DIR`, the standalone verifier, timed as a whole
   command (interpreter start included: well under a second).
 - For scale, the same verifier over an export of synthetic 1 KB lines (the event size
   the target was set for; the gateway's events are about 3 KB): the hashing grows with
@@ -35,11 +35,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.checkpoint import Checkpoint, sign_checkpoint
-from gateway.audit.export import EXPORT_FORMAT, export_log
-from gateway.audit.keys import AuditSigningKey, load_audit_signing_key
-from gateway.audit.merkle import TreeBuilder
-from gateway.store.database import Database
+from gateway.access_log.checkpoint import Checkpoint, sign_checkpoint
+from gateway.access_log.export import EXPORT_FORMAT, export_log
+from gateway.access_log.keys import AuditSigningKey, load_audit_signing_key
+from gateway.access_log.merkle import TreeBuilder
+from gateway.platform.database import Database
 
 CORE = 1  # the core the verifier is pinned to
 DIAGNOSTIC_EVENTS = 1_000_000  # events streamed again to see where the time goes
@@ -101,12 +101,12 @@ def export_and_time(url: str, key: AuditSigningKey, directory: Path) -> tuple[in
 
 
 def verify_export_rate(directory: Path, source: str) -> VerifyRate:
-    """The standalone verifier, `python -m gateway.audit.verify DIR`, pinned to one core
+    """The standalone verifier, `python -m gateway.access_log.verify DIR`, pinned to one core
     as an auditor would run it: wall and CPU time of the whole command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        _pinned([sys.executable, "-m", "gateway.audit.verify", str(directory)]),
+        _pinned([sys.executable, "-m", "gateway.access_log.verify", str(directory)]),
         capture_output=True,
         text=True,
         check=False,
@@ -173,7 +173,7 @@ def _pin() -> None:
 
 
 def _database(url: str, key_path: str, origin: str) -> dict[str, Any]:
-    from gateway.audit.checking import verify_database  # noqa: PLC0415
+    from gateway.access_log.checking import verify_database  # noqa: PLC0415
 
     key = load_audit_signing_key(Path(key_path), name=origin, generate_if_missing=False)
     database = Database(url)
@@ -203,12 +203,12 @@ def _database(url: str, key_path: str, origin: str) -> dict[str, Any]:
 
 def _streaming(database: Database, url: str, count: int) -> dict[str, Any]:
     """Where the database path's time goes, over the first `count` events: the rows
-    streamed alone as verify_database streams them (gateway.audit.export.
+    streamed alone as verify_database streams them (gateway.access_log.export.
     sequenced_events), and the same query through a plain psycopg server-side cursor in
     binary format (not the gateway's code: the driver's own ceiling)."""
     import psycopg  # noqa: PLC0415
 
-    from gateway.audit.export import sequenced_events  # noqa: PLC0415
+    from gateway.access_log.export import sequenced_events  # noqa: PLC0415
 
     found: dict[str, Any] = {"events": count}
     if count == 0 or not url.startswith("postgresql"):

@@ -41,9 +41,9 @@ from consent.purposes import Purpose
 from consent.statements import ConsentStatement
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.services.resources import _versioned, validated
-from gateway.services.sharing import SharingPolicy
-from gateway.store.resources import ResourceStore, SharingFacts, StoredResource
+from gateway.fhir.service import _versioned, validated
+from gateway.fhir.store import ResourceStore, SharingFacts, StoredResource
+from gateway.sharing.policy import SharingPolicy
 from mappings.consents import consent_statement
 from mappings.sharing import shared_data
 

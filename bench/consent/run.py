@@ -52,7 +52,7 @@ from bench.stores import (
 from bench.verify import check_loader_rows
 from consent.agreements import Agreement, shared_with
 from gateway.configuration.loader import load_config
-from gateway.store.database import Database
+from gateway.platform.database import Database
 
 # The same seed as bench.run, so the stores hold the same resources.
 DEFAULT_SEED = 20261122

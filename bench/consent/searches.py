@@ -43,11 +43,11 @@ from bench.plans import _plan
 from consent.agreements import Agreement
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.search.query import PagingLimits, SearchQuery, parse_search
-from gateway.services.resources import ResourceService, validated
-from gateway.services.sharing import SharingPolicy
-from gateway.store.database import Database
-from gateway.store.resources import ResourceStore
+from gateway.fhir.search.query import PagingLimits, SearchQuery, parse_search
+from gateway.fhir.service import ResourceService, validated
+from gateway.fhir.store import ResourceStore
+from gateway.platform.database import Database
+from gateway.sharing.policy import SharingPolicy
 
 LIMITS = PagingLimits(20, 100)  # the gateway's defaults (Settings.default/max_page_size)
 # Patients "in care" at any moment (bench/data.py: EPISODE_PATIENTS).

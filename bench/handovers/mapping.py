@@ -12,7 +12,7 @@ every function and example take turns, `repeats` rounds, so drift on the machine
 touches all of them alike; the figure is the median batch's rate. Garbage collection
 stays on (as in the server), after a `gc.collect()` before each batch.
 
-`measure_validation` times, the same way, `validated` (gateway/services/resources.py,
+`measure_validation` times, the same way, `validated` (gateway/fhir/service.py,
 what `ResourceService.create` checks every resource with) and its three parts, on each
 resource a handover push stores and on the ServiceRequest a plain create stores: the
 R4 models (`validate_structure`, fhir.resources), HL7's R4 JSON schema
@@ -39,8 +39,8 @@ from typing import Any
 from bench.data import HTTP_PATIENT_OFFSET, service_request
 from bench.handovers.examples import ESCALATION, HANDOVER, example
 from bench.measure import PERFORMER, REQUESTER
-from gateway import fhir_schema
-from gateway.services.resources import validated
+from gateway.fhir import schema_check as fhir_schema
+from gateway.fhir.service import validated
 from mappings.dataset_fhir.dataset import from_fhir
 from mappings.dataset_fhir.elements import ResourceIds
 from mappings.dataset_fhir.resources import to_fhir

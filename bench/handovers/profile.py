@@ -42,8 +42,8 @@ from bench.server import upgrade
 from bench.stores import DATABASES, DEFAULT_POSTGRES_URL, fresh_store
 from gateway.app import create_app
 from gateway.auth.client_assertion import client_assertion
-from gateway.services.tokens import ASSERTION_TYPE
-from gateway.settings import Settings
+from gateway.auth.token_service import ASSERTION_TYPE
+from gateway.platform.settings import Settings
 
 BASE = "http://testserver"
 WARMUP = 10
@@ -55,32 +55,40 @@ TOP = 25
 SELECTED = (
     (
         "the request, from the gateway's outermost middleware",
-        "gateway/api/middleware.py",
+        "gateway/web/middleware.py",
         "__call__",
     ),
-    ("authentication (the bearer token)", "gateway/api/authentication.py", "authenticate"),
-    ("route: POST /fhir/ServiceRequest", "gateway/api/fhir_rest.py", "create"),
-    ("route: POST /api/handovers", "gateway/api/datasets.py", "push_handover"),
+    ("authentication (the bearer token)", "gateway/auth/authentication.py", "authenticate"),
+    ("route: POST /fhir/ServiceRequest", "gateway/fhir/routes.py", "create"),
+    ("route: POST /api/handovers", "gateway/handovers/routes.py", "push_handover"),
     ("parse_dataset", "mappings/dataset_input.py", "parse_dataset"),
     ("rule_issues", "mappings/dataset_rules.py", "rule_issues"),
     ("check_completeness (the checklist)", "mappings/checklist.py", "check_completeness"),
     ("to_fhir", "mappings/dataset_fhir/resources.py", "to_fhir"),
-    ("repeat look-up (dataset_submissions)", "gateway/services/datasets.py", "_refuse_repeat"),
-    ("SubmissionStore.add", "gateway/store/submissions.py", "add"),
-    ("ResourceService.create", "gateway/services/resources.py", "create"),
-    ("- validated", "gateway/services/resources.py", "validated"),
+    ("repeat look-up (dataset_submissions)", "gateway/handovers/service.py", "_refuse_repeat"),
+    ("SubmissionStore.add", "gateway/handovers/store.py", "add"),
+    ("ResourceService.create", "gateway/fhir/service.py", "create"),
+    ("- validated", "gateway/fhir/service.py", "validated"),
     (
         "-- validate_structure (R4 models, fhir.resources)",
         "mappings/resource_validation.py",
         "validate_structure",
     ),
-    ("-- schema_issues (R4 JSON schema, jsonschema)", "gateway/fhir_schema.py", "schema_issues"),
+    (
+        "-- schema_issues (R4 JSON schema, jsonschema)",
+        "gateway/fhir/schema_check.py",
+        "schema_issues",
+    ),
     ("-- check_uk_core", "mappings/resource_validation.py", "check_uk_core"),
-    ("- sharing on write (consent, agreements)", "gateway/services/resources.py", "_check_sharing"),
-    ("- ResourceStore.insert (rows, index, parties)", "gateway/store/resources.py", "insert"),
-    ("access log: the request's AuditEvents (append_in)", "gateway/api/access_log.py", "append_in"),
-    ("transaction open and commit (Database.write)", "gateway/store/database.py", "write"),
-    ("access-log sequencer (background, Sequencer.run)", "gateway/audit/sequencer.py", "run"),
+    ("- sharing on write (consent, agreements)", "gateway/fhir/service.py", "_check_sharing"),
+    ("- ResourceStore.insert (rows, index, parties)", "gateway/fhir/store.py", "insert"),
+    (
+        "access log: the request's AuditEvents (append_in)",
+        "gateway/access_log/recording.py",
+        "append_in",
+    ),
+    ("transaction open and commit (Database.write)", "gateway/platform/database.py", "write"),
+    ("access-log sequencer (background, Sequencer.run)", "gateway/access_log/sequencer.py", "run"),
 )
 
 

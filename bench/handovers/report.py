@@ -210,7 +210,7 @@ PROFILE_LEGEND = (
 )
 
 VALIDATION_LEGEND = (
-    "`validated` (gateway/services/resources.py): what `ResourceService.create` checks "
+    "`validated` (gateway/fhir/service.py): what `ResourceService.create` checks "
     "every resource a client sends with before storing it; and its parts: the R4 models "
     "(`validate_structure`, fhir.resources), HL7's R4 JSON schema "
     "(`fhir_schema.schema_issues`, jsonschema), the UK Core identifier rules "

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from bench.handovers.http import KindResult
-from gateway.store.database import Database
-from gateway.store.schema import audit_events, dataset_submissions, resources
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events, dataset_submissions, resources
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Each delivery carries the BaRS message the gateway would send for the spec's handover
 example (`examples/handover-crisis.json`: sender AZZ, receiver RZZ, two key risks), made
-as `DeliveryQueue.enqueue` makes it (gateway/services/deliveries.py): the dataset parsed
+as `DeliveryQueue.enqueue` makes it (gateway/exchange/queueing.py): the dataset parsed
 (`parse_dataset`), mapped (`to_fhir`, fresh resource ids), wrapped by `request_message`
 (MessageHeader, ServiceRequest, 2 Flags, Communication, Provenance) and serialised as
 there, about 13 KB. Every delivery has a patient (a valid NHS number) of its own, so the
@@ -23,8 +23,9 @@ from typing import Any
 
 from bench.data import nhs_number
 from bench.handovers.examples import HANDOVER, example
-from gateway.store.database import Database
-from gateway.store.outbox import NewDelivery, OutboxStore
+from gateway.exchange.deliveries import NewDelivery
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform.database import Database
 from mappings import shared_facts
 from mappings.dataset_fhir.elements import ResourceIds
 from mappings.dataset_fhir.resources import to_fhir

@@ -42,9 +42,9 @@ from bench.outbox.processes import (
     WorkerLayout,
     running_workers,
 )
-from gateway.store.database import Database
-from gateway.store.outbox import PENDING, DeliveryState, NewDelivery
-from gateway.store.schema import outbox
+from gateway.exchange.deliveries import PENDING, DeliveryState, NewDelivery
+from gateway.platform.database import Database
+from gateway.platform.schema import outbox
 
 POLL_S = 0.025
 DRAIN_TIMEOUT_S = 300.0
@@ -302,7 +302,7 @@ def latency(
         database=database.dialect,
         layout=layout.label,
         poll_interval=poll_interval,
-        command=" ".join(command) if command else "python -m gateway.cli worker",
+        command=" ".join(command) if command else "python -m gateway.commands.cli worker",
         rate=rate,
         seconds=seconds,
         deliveries=count,

@@ -4,7 +4,7 @@ a configuration whose RZZ endpoint pushes to it; and the CPU each of them spent.
 The configuration is a copy of config/demo (the demo agreement between AZZ and RZZ
 included) with an endpoints.yaml of its own: RZZ, mode push, base_url the receiver,
 concurrency 4 (the default), the default retry policy. Workers run as operators run
-them, `python -m gateway.cli worker --workers N`, with GATEWAY_DATABASE_URL,
+them, `python -m gateway.commands.cli worker --workers N`, with GATEWAY_DATABASE_URL,
 GATEWAY_CONFIG_DIR, the token and audit keys in the run's temporary directory,
 GATEWAY_ENV=dev (a demo configuration) and JSON logs at the default level, info, to a
 file: one `delivery.delivered` line per delivery, as in production.
@@ -166,7 +166,7 @@ def running_workers(
             log_path = log_dir / f"{name}-worker-{index}.log"
             logs.append(log_path)
             argv = [
-                *(command or [sys.executable, "-m", "gateway.cli", "worker"]),
+                *(command or [sys.executable, "-m", "gateway.commands.cli", "worker"]),
                 "--workers",
                 str(layout.workers),
             ]

@@ -35,7 +35,7 @@ from bench.outbox.processes import ReceiverProcess
 from bench.profiling import function_name, own_time_table
 from gateway.configuration.loader import load_config
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings
-from gateway.store.database import Database
+from gateway.platform.database import Database
 
 WARMUP = 64
 TOP = 25
@@ -44,19 +44,19 @@ TOP = 25
 # (a coroutine or generator counts a call per resumption).
 SELECTED = (
     ("DeliveryWorker.run_once (all of it)", "gateway/exchange/worker.py", "run_once"),
-    ("- claim (OutboxStore.claim)", "gateway/store/outbox.py", "claim"),
+    ("- claim (OutboxStore.claim)", "gateway/exchange/outbox.py", "claim"),
     ("- consent re-check (DeliveryWorker._refusals)", "gateway/exchange/worker.py", "_refusals"),
-    ("-- refusals_at_send", "gateway/exchange/consent_check.py", "refusals_at_send"),
+    ("-- refusals_at_send", "gateway/sharing/delivery_check.py", "refusals_at_send"),
     ("--- json.loads (the kept sharing facts)", "json/__init__.py", "loads"),
-    ("--- SharingPolicy.on_share (the decisions)", "gateway/services/sharing.py", "on_share"),
-    ("--- the round's Consents read", "gateway/services/sharing.py", "read_consents"),
+    ("--- SharingPolicy.on_share (the decisions)", "gateway/sharing/policy.py", "on_share"),
+    ("--- the round's Consents read", "gateway/sharing/policy.py", "read_consents"),
     ("- send (EndpointSender.send)", "gateway/exchange/sender.py", "send"),
     ("-- httpx AsyncClient.post", "httpx/_client.py", "post"),
     ("- outcomes (DeliveryWorker._record_all)", "gateway/exchange/worker.py", "_record_all"),
-    ("-- OutboxStore.record", "gateway/store/outbox.py", "record"),
-    ("-- the attempts' AuditEvents (AuditLog.append)", "gateway/audit/log.py", "append"),
-    ("transaction begin and commit (Database.read/write)", "gateway/store/database.py", "read"),
-    ("", "gateway/store/database.py", "write"),
+    ("-- OutboxStore.record", "gateway/exchange/outbox.py", "record"),
+    ("-- the attempts' AuditEvents (AuditLog.append)", "gateway/access_log/log.py", "append"),
+    ("transaction begin and commit (Database.read/write)", "gateway/platform/database.py", "read"),
+    ("", "gateway/platform/database.py", "write"),
     ("- pool checkout pre-ping (pool_pre_ping)", "sqlalchemy/pool/base.py", "_do_ping_w_event"),
     ("", "sqlalchemy/engine/default.py", "_do_ping_w_event"),
     ("new database connections (psycopg connect)", "psycopg/connection.py", "connect"),

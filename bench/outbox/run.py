@@ -2,7 +2,7 @@
 receiver on loopback, and how long a delivery takes from enqueue to delivered.
 
 1. A fresh PostgreSQL database (`gwbench_<random>`, migrated with
-   gateway.store.migrate.upgrade, dropped at the end); the receiver
+   gateway.platform.migrate.upgrade, dropped at the end); the receiver
    (bench/outbox/receiver.py) in a process of its own; a copy of config/demo whose RZZ
    endpoint pushes to it.
 2. Drain (bench/outbox/measure.py): `--deliveries` handover messages (about 13 KB each,
@@ -55,9 +55,9 @@ from bench.outbox.report import OutboxReport, cpu_table, drain_table, latency_ta
 from bench.report import machine
 from bench.stores import add_store_options, fresh_store, server_version
 from gateway.exchange.worker import WorkerSettings
-from gateway.logging import configure_logging
-from gateway.store import migrate
-from gateway.store.database import Database
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.logging import configure_logging
 
 LAYOUTS = (WorkerLayout(1, 1), WorkerLayout(2, 1), WorkerLayout(1, 2))
 DIAGNOSTIC_POOL = 40  # more than a batch (32) of concurrent transactions, and the claim
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "receiver": "bench/outbox/receiver.py: bare ASGI under uvicorn, its own process",
             "endpoint": f"RZZ push to the receiver, concurrency {CONCURRENCY}, default retry",
             "worker": (
-                f"`python -m gateway.cli worker`; WorkerSettings batch {shipped.batch}, "
+                f"`python -m gateway.commands.cli worker`; WorkerSettings batch {shipped.batch}, "
                 f"poll interval {shipped.poll_interval:g} s, lease "
                 f"{shipped.lease.total_seconds():g} s; JSON logs at info to a file"
             ),

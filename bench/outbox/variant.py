@@ -27,11 +27,11 @@ from contextlib import ExitStack
 from typing import Any
 from unittest import mock
 
-import gateway.worker_command
+import gateway.commands.worker
+from gateway.commands.worker import worker_command
 from gateway.exchange.worker import WorkerSettings
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.worker_command import worker_command
+from gateway.platform.database import Database
+from gateway.platform.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             def database(url: str, **options: Any) -> Database:
                 return Database(url, **{**options, "pool_size": args.pool_size})
 
-            patches.enter_context(mock.patch.object(gateway.worker_command, "Database", database))
+            patches.enter_context(mock.patch.object(gateway.commands.worker, "Database", database))
         return worker_command(Settings(), max(args.workers, 1))
 
 

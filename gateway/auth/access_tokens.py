@@ -18,7 +18,7 @@ import jwt
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, ScopeSet
 from gateway.auth.signing_key import ALGORITHM, SigningKey
-from gateway.clock import new_id
+from gateway.platform.clock import new_id
 
 MAX_LIFETIME_SECONDS = 300
 _CACHE_SIZE = 10_000

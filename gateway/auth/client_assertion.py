@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from gateway.clock import new_id
+from gateway.platform.clock import new_id
 
 ASSERTION_LIFETIME_SECONDS = 240
 

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from gateway.errors import ConfigurationError
-from gateway.keyfiles import write_new_private_file
+from gateway.platform.errors import ConfigurationError
+from gateway.platform.keyfiles import write_new_private_file
 
 ALGORITHM = "ES256"
 

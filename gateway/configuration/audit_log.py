@@ -30,9 +30,9 @@ from typing import Annotated
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from gateway.audit.checkpoint import CheckpointError, load_public_keys_pem
-from gateway.audit.keys import RetiredKey
-from gateway.errors import ConfigurationError
+from gateway.access_log.checkpoint import CheckpointError, load_public_keys_pem
+from gateway.access_log.keys import RetiredKey
+from gateway.platform.errors import ConfigurationError
 
 _WitnessName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-]{1,64}$")]
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gateway.audit.keys import sqlite_directory_holding
+from gateway.access_log.keys import sqlite_directory_holding
 from gateway.auth.client_keys import JWKSError, parse_jwks
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeSet
@@ -25,8 +25,8 @@ from gateway.configuration.models import (
 )
 from gateway.configuration.pathways import PathwaysConfig
 from gateway.configuration.published_keys import refuse_published_keys
-from gateway.errors import ConfigurationError
-from gateway.settings import Settings
+from gateway.platform.errors import ConfigurationError
+from gateway.platform.settings import Settings
 
 _Model = TypeVar("_Model", bound=BaseModel)
 

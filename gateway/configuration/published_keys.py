@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from gateway.auth.client_keys import jwk_thumbprint
 from gateway.auth.clients import RegisteredClient
-from gateway.errors import ConfigurationError
+from gateway.platform.errors import ConfigurationError
 
 PUBLISHED_KEY_THUMBPRINTS: dict[str, str] = {
     "le1GzdSdSA1O3ZxXfEe4aoI42nDschMiw5YlFPvRRCw": "config/demo/keys/demo-ig-lead.jwks.json",

@@ -18,10 +18,11 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gateway.clock import utc_now
 from gateway.exchange.breaker import CircuitBreaker
-from gateway.store.database import Database
-from gateway.store.outbox import PENDING, DeliveryState, OutboxStore
+from gateway.exchange.deliveries import PENDING, DeliveryState
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform.clock import utc_now
+from gateway.platform.database import Database
 
 _BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
@@ -36,7 +37,7 @@ class DeliveryMetrics:
             registry=self.registry,
         )
         # Not a delivery's, but this process's registry: IG reads refused because a log
-        # row disagreed with its signed bytes (gateway.audit.derivation). Alert on any.
+        # row disagreed with its signed bytes (gateway.access_log.derivation). Alert on any.
         self.audit_integrity_failures = Counter(
             "gateway_audit_integrity_failures",
             "Access-log reads refused because a row disagreed with its signed bytes.",

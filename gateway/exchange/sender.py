@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from gateway.configuration.endpoints import Endpoint
+from gateway.exchange.deliveries import Delivery
 from gateway.exchange.outbound_auth import SmartTokens, TokenRefused, tls_context
 from gateway.exchange.policy import Answer, Verdict, judge
-from gateway.store.outbox import Delivery
 
 FHIR_JSON = "application/fhir+json"
 

@@ -15,9 +15,9 @@ import anyio
 import psycopg
 from sqlalchemy.engine import URL
 
+from gateway.exchange.deliveries import WAKE_CHANNEL
 from gateway.exchange.doorbell import Doorbell
-from gateway.logging import get_logger
-from gateway.store.outbox import WAKE_CHANNEL
+from gateway.platform.logging import get_logger
 
 log = get_logger(__name__)
 

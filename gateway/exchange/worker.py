@@ -23,24 +23,25 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from gateway.audit import log as audit_log
-from gateway.clock import new_id, utc_now
+from gateway.access_log import log as audit_log
+from gateway.access_log.delivery_events import attempt_events
 from gateway.configuration.endpoints import Endpoint
 from gateway.configuration.models import GatewayConfig
-from gateway.exchange.audit import attempt_events
 from gateway.exchange.breaker import CircuitBreaker
-from gateway.exchange.consent_check import refusals_at_send
+from gateway.exchange.deliveries import Delivery, DeliveryState, Recorded
 from gateway.exchange.doorbell import Doorbell
 from gateway.exchange.flow import Flow
 from gateway.exchange.metrics import DeliveryMetrics
+from gateway.exchange.outbox import OutboxStore
 from gateway.exchange.policy import Verdict, backoff, exhausted
 from gateway.exchange.sender import EndpointSender
 from gateway.exchange.wakeups import ring_on_notify
-from gateway.logging import get_logger
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import Delivery, DeliveryState, OutboxStore, Recorded
-from gateway.store.resources import ResourceStore
+from gateway.fhir.store import ResourceStore
+from gateway.platform.clock import new_id, utc_now
+from gateway.platform.database import Database
+from gateway.platform.logging import get_logger
+from gateway.platform.settings import Settings
+from gateway.sharing.delivery_check import refusals_at_send
 from mappings.audit_event import AuditOutcome
 
 log = get_logger(__name__)
@@ -107,7 +108,7 @@ class WorkerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 32
     poll_interval: float = 0.1
-    # The gateway as the access log names it (see gateway.api.access_log.gateway_identity).
+    # The gateway as the access log names it (see gateway.access_log.recording.gateway_identity).
     gateway_url: str = "http://127.0.0.1:8080"
 
     @classmethod

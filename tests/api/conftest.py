@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_events, resources
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events, resources
 from tests.audit_reading import event_rules
 from tests.builders import OTHER_NHS_NUMBER, PATIENT_NHS_NUMBER, service_request
 from tests.tokens import IG_LEAD, TRUST, access_token, assertion, bearer, token_form

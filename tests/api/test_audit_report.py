@@ -11,7 +11,7 @@ import json
 import httpx
 import pytest
 
-from gateway.api.audit_report import inert_cell
+from gateway.access_log.report_csv import inert_cell
 from tests.builders import PATIENT_NHS_NUMBER, service_request
 from tests.servers import running_server, served_token
 

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from gateway.audit.checkpoint import SignedCheckpoint, public_key_map, verify_signature
-from gateway.audit.merkle import verify_consistency, verify_inclusion
+from gateway.access_log.checkpoint import SignedCheckpoint, public_key_map, verify_signature
+from gateway.access_log.merkle import verify_consistency, verify_inclusion
 from tests.builders import service_request
 
 FHIR = {"Content-Type": "application/fhir+json"}

@@ -13,12 +13,12 @@ import httpx
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from gateway.api.audit_witnessing import WitnessMetrics, witness_once
-from gateway.api.transactions import TransactionGate
-from gateway.audit.sequencer import Sequencer, SequencingPolicy
-from gateway.audit.witness_sender import WitnessSender
+from gateway.access_log.sequencer import Sequencer, SequencingPolicy
+from gateway.access_log.witness_sender import WitnessSender
+from gateway.access_log.witnessing_task import WitnessMetrics, witness_once
 from gateway.configuration.audit_log import HttpWitness
-from gateway.store.database import Database
+from gateway.platform.database import Database
+from gateway.platform.transactions import TransactionGate
 from tests.audit.events import append, key
 from tests.audit.witnessing import deployment, wait_for
 from tests.servers import free_port, running_server

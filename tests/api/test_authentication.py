@@ -22,9 +22,9 @@ from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeSet
 from gateway.auth.signing_key import load_signing_key
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.schema import metadata
+from gateway.platform.database import Database
+from gateway.platform.schema import metadata
+from gateway.platform.settings import Settings
 from tests.builders import ODS, ods_reference, service_request
 from tests.conftest import DEMO_CONFIG, OTHER_TRUSTS
 from tests.servers import running_server

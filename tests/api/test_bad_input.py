@@ -21,8 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.database import Database
-from gateway.store.schema import resource_versions, resources, search_index
+from gateway.platform.database import Database
+from gateway.platform.schema import resource_versions, resources, search_index
 
 # FHIR R4 (4.0.1) IssueType, http://hl7.org/fhir/ValueSet/issue-type (a required binding).
 FHIR_ISSUE_TYPES = frozenset(

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.search.parameters import PARAMETERS
-from gateway.settings import Settings
+from gateway.fhir.search.parameters import PARAMETERS
+from gateway.platform.settings import Settings
 from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 
 

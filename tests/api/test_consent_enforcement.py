@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.database import Database
-from gateway.store.schema import resources
+from gateway.platform.database import Database
+from gateway.platform.schema import resources
 from tests.builders import (
     OTHER_NHS_NUMBER,
     PATIENT_NHS_NUMBER,

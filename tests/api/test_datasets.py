@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_events, dataset_submissions, resources
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events, dataset_submissions, resources
 from mappings.dataset_input import parse_dataset
 from tests.tokens import TRUST, access_token, bearer
 

@@ -14,11 +14,11 @@ import anyio
 from sqlalchemy import func, select
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.api.middleware import RequestContextMiddleware
-from gateway.api.transactions import TransactionGate
-from gateway.store.database import Database
-from gateway.store.schema import dataset_submissions
-from gateway.store.submissions import Submission, SubmissionStore
+from gateway.handovers.store import Submission, SubmissionStore
+from gateway.platform.database import Database
+from gateway.platform.schema import dataset_submissions
+from gateway.platform.transactions import TransactionGate
+from gateway.web.middleware import RequestContextMiddleware
 
 TIMEOUT_SECONDS = 0.1
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import respx
 
-from gateway.settings import Settings
-from gateway.store.database import Database
+from gateway.platform.database import Database
+from gateway.platform.settings import Settings
 from tests.exchange.support import Clock, gateway, handover, push, push_config
 from tests.exchange.test_worker import ENDPOINT, TRUST, run_once, worker
 from tests.tokens import TRUST as TRUST_CLIENT

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.database import Database
-from gateway.store.schema import metadata
+from gateway.platform.database import Database
+from gateway.platform.schema import metadata
 from tests.builders import service_request
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

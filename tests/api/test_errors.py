@@ -8,7 +8,7 @@ import psycopg
 from sqlalchemy.exc import ProgrammingError
 from structlog.testing import capture_logs
 
-from gateway.api.errors import unexpected_error_response
+from gateway.web.errors import unexpected_error_response
 
 
 def test_an_unexpected_database_error_logs_its_sqlstate_and_nothing_it_quotes() -> None:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import anyio
 
-from gateway.api.group_commit import GroupCommit
-from gateway.errors import AuditUnavailable
+from gateway.access_log.group_commit import GroupCommit
+from gateway.platform.errors import AuditUnavailable
 from mappings.audit_event import AuditFacts
 from tests.audit.events import facts
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import Delivery
+from gateway.exchange.deliveries import Delivery
+from gateway.platform.database import Database
+from gateway.platform.settings import Settings
 from tests.builders import service_request
 from tests.exchange.support import EXAMPLES, deliveries, gateway, handover
 from tests.fhir_judge import assert_valid_fhir

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from gateway.store import migrate
-from gateway.store.database import Database
+from gateway.platform import migrate
+from gateway.platform.database import Database
 
 
 def test_healthz_answers_while_the_process_is_up(client: TestClient) -> None:

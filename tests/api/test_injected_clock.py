@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
 from tests.tokens import PROVIDER, TRUST, access_token, bearer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.store.database import Database
+from gateway.platform.database import Database
 from mappings.dataset_fhir.elements import ResourceIds
 from mappings.dataset_fhir.resources import to_fhir
 from mappings.dataset_input import parse_dataset

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState, OutboxStore
+from gateway.exchange.deliveries import DeliveryState
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform.database import Database
+from gateway.platform.settings import Settings
 from tests.exchange.support import gateway, push_config
 from tests.store.test_outbox import delivery
 

@@ -27,9 +27,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gateway.app import create_app
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.schema import used_assertions
+from gateway.platform.database import Database
+from gateway.platform.schema import used_assertions
+from gateway.platform.settings import Settings
 from tests.conftest import DEMO_CONFIG
 from tests.servers import running_server
 from tests.tokens import (

@@ -20,8 +20,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from gateway.store import migrate
-from gateway.store.database import Database
+from gateway.platform import migrate
+from gateway.platform.database import Database
 from tests.servers import running_server, served_token
 
 # Per operation; with 34 operations, a few hundred requests in all.

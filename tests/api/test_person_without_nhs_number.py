@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from gateway.store.database import Database
+from gateway.platform.database import Database
 from mappings.dataset_input import parse_dataset
 from tests.api.test_consent_enforcement import consent
 from tests.api.test_datasets import example, push, stored

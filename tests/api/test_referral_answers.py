@@ -13,8 +13,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_events, resources
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events, resources
 from tests.api.test_consent_enforcement import consent
 from tests.api.test_datasets import example, push
 from tests.builders import ODS, PATIENT_NHS_NUMBER, nhs_identifier, ods_reference, service_request

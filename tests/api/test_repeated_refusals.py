@@ -13,11 +13,11 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gateway.api.repeated_refusals import RepeatedRefusals
+from gateway.access_log.repeated_refusals import RepeatedRefusals
 from gateway.app import create_app
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.schema import audit_events
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events
+from gateway.platform.settings import Settings
 from mappings.audit_event import (
     AuditedClient,
     AuditedDecision,

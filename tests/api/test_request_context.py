@@ -12,7 +12,7 @@ from starlette.types import Message, Receive, Scope, Send
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from gateway.api.middleware import RequestContextMiddleware
+from gateway.web.middleware import RequestContextMiddleware
 from tests.builders import NHS, PATIENT_NHS_NUMBER, patient, service_request
 
 FHIR = {"Content-Type": "application/fhir+json"}

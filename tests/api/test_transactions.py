@@ -13,12 +13,12 @@ import anyio.to_thread
 import psycopg
 import pytest
 
-from gateway.api.transactions import TransactionGate
-from gateway.errors import DatabaseUnavailable
-from gateway.search.indexing import index_rows
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.resources import ResourceStore, StoredResource
+from gateway.fhir.search.indexing import index_rows
+from gateway.fhir.store import ResourceStore, StoredResource
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.errors import DatabaseUnavailable
+from gateway.platform.transactions import TransactionGate
 from tests.builders import service_request
 from tests.store.test_resource_store import NOW
 

@@ -18,14 +18,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.audit.checkpoint import Link, SignedCheckpoint, sign_checkpoint
-from gateway.audit.witness_protocol import (
+from gateway.access_log.checkpoint import Link, SignedCheckpoint, sign_checkpoint
+from gateway.access_log.witness_protocol import (
     AddCheckpoint,
     cosignature_key_id,
     cosignature_message,
     parse_note,
 )
-from gateway.store.database import Database
+from gateway.platform.database import Database
 from tests.audit.witnessing import (
     audit,
     deployment,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection
 
-from gateway.audit import log as audit_log
-from gateway.audit.keys import AuditSigningKey
+from gateway.access_log import log as audit_log
+from gateway.access_log.keys import AuditSigningKey
 from mappings.audit_event import AuditedClient, AuditedData, AuditFacts, AuditOutcome, EventKind
 from mappings.codes import PURPOSE_DIRECT_CARE, Subtype
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway.audit.archive import archive_before
-from gateway.audit.checking import verify_database
-from gateway.audit.keys import KeyHistory
-from gateway.audit.merkle import verify_inclusion
-from gateway.audit.proofs import inclusion_proof, latest_checkpoint
-from gateway.audit.sequencer import Sequencer, SequencingPolicy
-from gateway.audit.verify import load_export, verify_export
-from gateway.errors import NotFound
-from gateway.store.database import Database
-from gateway.store.schema import audit_events, audit_references
+from gateway.access_log.archive import archive_before
+from gateway.access_log.checking import verify_database
+from gateway.access_log.keys import KeyHistory
+from gateway.access_log.merkle import verify_inclusion
+from gateway.access_log.proofs import inclusion_proof, latest_checkpoint
+from gateway.access_log.sequencer import Sequencer, SequencingPolicy
+from gateway.access_log.verify import load_export, verify_export
+from gateway.platform.database import Database
+from gateway.platform.errors import NotFound
+from gateway.platform.schema import audit_events, audit_references
 from tests.audit.events import append, key
 
 KEY = key()

@@ -14,13 +14,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Connection, delete, insert, select, update
 
-from gateway.audit.checking import verify_database
-from gateway.audit.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
-from gateway.audit.keys import KeyHistory
-from gateway.audit.merkle import leaf_hash
-from gateway.audit.sequencer import Sequencer, SequencingPolicy
-from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes
+from gateway.access_log.checking import verify_database
+from gateway.access_log.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+from gateway.access_log.keys import KeyHistory
+from gateway.access_log.merkle import leaf_hash
+from gateway.access_log.sequencer import Sequencer, SequencingPolicy
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes
 from mappings.audit_event import AuditOutcome
 from tests.audit.events import append, key
 

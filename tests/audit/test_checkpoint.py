@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gateway.audit.checkpoint import (
+from gateway.access_log.checkpoint import (
     Checkpoint,
     CheckpointError,
     Link,

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import delete, func, select
 
-from gateway.audit.checking import verify_database
-from gateway.audit.keys import KeyHistory, load_audit_signing_key
-from gateway.audit.sequencer import Sequencer
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events, metadata
+from gateway.access_log.checking import verify_database
+from gateway.access_log.keys import KeyHistory, load_audit_signing_key
+from gateway.access_log.sequencer import Sequencer
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_checkpoints, audit_events, metadata
 from tests.servers import SIGNING_KEYS, running_server
 
 EVENTS = 5000
@@ -37,7 +37,7 @@ def postgres(postgresql_url: str) -> Iterator[Database]:
 async def _refused_requests(bases: list[str], count: int) -> None:
     """Each request without a token is refused and logged: one event apiece, since each
     comes from a loopback address of its own (repeats from one address are counted into
-    one event a minute: gateway/api/repeated_refusals.py)."""
+    one event a minute: gateway/access_log/repeated_refusals.py)."""
     semaphore = asyncio.Semaphore(16)
 
     async def one(n: int) -> None:

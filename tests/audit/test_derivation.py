@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import insert, select, update
 from structlog.testing import capture_logs
 
-from gateway.audit.checking import verify_database
-from gateway.audit.derivation import first_disagreement, waiting
-from gateway.audit.keys import KeyHistory
-from gateway.audit.search import AuditQuery, event_by_id, search_events
-from gateway.audit.sequencer import Sequencer, SequencingPolicy
-from gateway.errors import AuditIntegrityFailed
-from gateway.store.database import Database
-from gateway.store.schema import audit_events, audit_references
+from gateway.access_log.checking import verify_database
+from gateway.access_log.derivation import first_disagreement, waiting
+from gateway.access_log.keys import KeyHistory
+from gateway.access_log.search import AuditQuery, event_by_id, search_events
+from gateway.access_log.sequencer import Sequencer, SequencingPolicy
+from gateway.platform.database import Database
+from gateway.platform.errors import AuditIntegrityFailed
+from gateway.platform.schema import audit_events, audit_references
 from tests.audit.events import append, key
 
 KEY = key()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.checkpoint import key_id, load_public_keys_pem
-from gateway.audit.keys import KeyHistory, RetiredKey, load_audit_signing_key
-from gateway.errors import ConfigurationError
-from gateway.store.database import Database
+from gateway.access_log.checkpoint import key_id, load_public_keys_pem
+from gateway.access_log.keys import KeyHistory, RetiredKey, load_audit_signing_key
+from gateway.platform.database import Database
+from gateway.platform.errors import ConfigurationError
 from tests.audit.witnessing import (
     audit,
     checkpoint_sizes,
@@ -93,7 +93,7 @@ def test_a_rotated_key_signs_on_and_verify_accepts_the_history(
     assert audit(database_url, "export", str(export), **new_env).returncode == 0
     assert len(load_public_keys_pem((export / "public-keys.pem").read_bytes())) == 2
     standalone = subprocess.run(
-        [sys.executable, "-I", "-m", "gateway.audit.verify", str(export)],
+        [sys.executable, "-I", "-m", "gateway.access_log.verify", str(export)],
         capture_output=True,
         text=True,
         timeout=120,

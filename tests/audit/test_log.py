@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select
 
-from gateway.audit import log as audit_log
-from gateway.search.query import PagingLimits
-from gateway.services.resources import ResourceService
-from gateway.store.database import Database
-from gateway.store.resources import ResourceStore
-from gateway.store.schema import audit_events, audit_references
+from gateway.access_log import log as audit_log
+from gateway.fhir.search.query import PagingLimits
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events, audit_references
 from mappings import codes
 from mappings.audit_event import AuditedData, AuditFacts
 from tests.audit.events import facts

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.audit.merkle import (
+from gateway.access_log.merkle import (
     EMPTY_ROOT,
     STRIDE,
     Node,

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text, update
 
-from gateway.audit.checkpoint import SignedCheckpoint, verify_signature
-from gateway.audit.merkle import TreeBuilder, leaf_hash, verify_consistency, verify_inclusion
-from gateway.audit.proofs import consistency_proof, inclusion_proof, latest_checkpoint
-from gateway.audit.sequencer import SEQUENCER_LOCK, Sequencer, SequencingPolicy
-from gateway.audit.tree import StoredTree, TreeInconsistent
-from gateway.errors import Conflict, NotFound
-from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes
+from gateway.access_log.checkpoint import SignedCheckpoint, verify_signature
+from gateway.access_log.merkle import TreeBuilder, leaf_hash, verify_consistency, verify_inclusion
+from gateway.access_log.proofs import consistency_proof, inclusion_proof, latest_checkpoint
+from gateway.access_log.sequencer import SEQUENCER_LOCK, Sequencer, SequencingPolicy
+from gateway.access_log.tree import StoredTree, TreeInconsistent
+from gateway.platform.database import Database
+from gateway.platform.errors import Conflict, NotFound
+from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes
 from tests.audit.events import append, key
 
 KEY = key()

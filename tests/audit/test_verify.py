@@ -13,15 +13,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gateway.audit import verify as verify_module
-from gateway.audit.checkpoint import (
+from gateway.access_log import verify as verify_module
+from gateway.access_log.checkpoint import (
     Checkpoint,
     SignedCheckpoint,
     public_key_map,
     sign_checkpoint,
 )
-from gateway.audit.merkle import TreeBuilder, frontier_nodes, leaf_hash, node_leaves
-from gateway.audit.verify import LogEntry, Report, main, verify_log
+from gateway.access_log.merkle import TreeBuilder, frontier_nodes, leaf_hash, node_leaves
+from gateway.access_log.verify import LogEntry, Report, main, verify_log
 
 ORIGIN = "gateway.example.nhs.uk/audit"
 KEY = Ed25519PrivateKey.generate()
@@ -377,7 +377,7 @@ def test_main_refuses_a_missing_directory(
 
 def run_module(directory: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-I", "-m", "gateway.audit.verify", str(directory)],
+        [sys.executable, "-I", "-m", "gateway.access_log.verify", str(directory)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -398,7 +398,7 @@ def test_the_module_runs_isolated_with_exit_codes_0_1_2(tmp_path: Path) -> None:
 
 def test_the_verifier_imports_only_the_standard_library_and_cryptography() -> None:
     program = (
-        "import sys; before = set(sys.modules); import gateway.audit.verify; "
+        "import sys; before = set(sys.modules); import gateway.access_log.verify; "
         "print(*sorted(set(sys.modules) - before))"
     )
     result = subprocess.run(
@@ -411,9 +411,9 @@ def test_the_verifier_imports_only_the_standard_library_and_cryptography() -> No
     assert {name for name in imported if name.startswith("gateway")} == {
         "gateway",
         "gateway.audit",
-        "gateway.audit.merkle",
-        "gateway.audit.checkpoint",
-        "gateway.audit.verify",
+        "gateway.access_log.merkle",
+        "gateway.access_log.checkpoint",
+        "gateway.access_log.verify",
     }
 
 

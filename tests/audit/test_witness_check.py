@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.audit.checkpoint import SignedCheckpoint
-from gateway.store.database import Database
+from gateway.access_log.checkpoint import SignedCheckpoint
+from gateway.platform.database import Database
 from tests.audit.witnessing import (
     audit,
     checkpoint_sizes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.audit.witness_protocol import AddCheckpoint, WitnessRequestError, parse_note
+from gateway.access_log.witness_protocol import AddCheckpoint, WitnessRequestError, parse_note
 from tests.audit.test_witness_sender import _signed
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.audit.checkpoint import Checkpoint, Link, SignedCheckpoint, sign_checkpoint
-from gateway.audit.merkle import TreeBuilder, consistency_path, hash_nodes, leaf_hash
-from gateway.audit.witness_files import newest_in_file
-from gateway.audit.witness_protocol import AddCheckpoint
-from gateway.audit.witness_sender import WitnessSender
+from gateway.access_log.checkpoint import Checkpoint, Link, SignedCheckpoint, sign_checkpoint
+from gateway.access_log.merkle import TreeBuilder, consistency_path, hash_nodes, leaf_hash
+from gateway.access_log.witness_files import newest_in_file
+from gateway.access_log.witness_protocol import AddCheckpoint
+from gateway.access_log.witness_sender import WitnessSender
 from gateway.configuration.audit_log import FileWitness, HttpWitness
 
 ORIGIN = "mh-gateway/test/audit"

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.audit.checkpoint import Checkpoint, sign_checkpoint
-from gateway.audit.witness_protocol import AddCheckpoint
-from gateway.audit.witness_store import add_checkpoint, held_checkpoint
+from gateway.access_log.checkpoint import Checkpoint, sign_checkpoint
+from gateway.access_log.witness_protocol import AddCheckpoint
+from gateway.access_log.witness_store import add_checkpoint, held_checkpoint
 from gateway.configuration.audit_log import WitnessedLog
-from gateway.errors import CheckpointNotExtended, Conflict, Forbidden, InvalidContent
-from gateway.store.database import Database
+from gateway.platform.database import Database
+from gateway.platform.errors import CheckpointNotExtended, Conflict, Forbidden, InvalidContent
 from tests.audit.test_witness_sender import KEY, ORIGIN, _proof, _signed
 from tests.audit.witnessing import sha256_hex
 

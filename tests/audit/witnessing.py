@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select
 
-from gateway.audit.checkpoint import SignedCheckpoint
-from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
+from gateway.access_log.checkpoint import SignedCheckpoint
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
 from tests.conftest import DEMO_CONFIG
 from tests.servers import GATEWAY, gateway_env
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.auth.signing_key import ALGORITHM, key_id, load_signing_key
-from gateway.errors import ConfigurationError
+from gateway.platform.errors import ConfigurationError
 
 
 def _b64url_coordinate(value: int) -> str:

@@ -10,7 +10,7 @@ import yaml
 
 from gateway.configuration.audit_log import FileWitness, HttpWitness
 from gateway.configuration.loader import load_config
-from gateway.errors import ConfigurationError
+from gateway.platform.errors import ConfigurationError
 from tests.audit.witnessing import deployment, new_key, public_pem, sha256_hex
 
 

@@ -12,7 +12,7 @@ from jwt.algorithms import ECAlgorithm
 
 from gateway.auth.scopes import Interaction
 from gateway.configuration.loader import load_config
-from gateway.errors import ConfigurationError
+from gateway.platform.errors import ConfigurationError
 from tests.conftest import DEMO_CONFIG
 
 

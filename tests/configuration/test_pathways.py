@@ -15,7 +15,7 @@ import yaml
 
 from gateway.configuration.loader import load_config
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
-from gateway.errors import ConfigurationError
+from gateway.platform.errors import ConfigurationError
 from mappings.checklist import Requirement, check_completeness
 from mappings.dataset_input import parse_dataset
 from tests.conftest import DEMO_CONFIG
@@ -78,7 +78,7 @@ def test_the_demo_decline_reasons() -> None:
     codes = [reason.code for reason in pathways.decline_reasons]
     assert len(codes) == len(set(codes))
     assert {"not-eligible", "insufficient-information", "wrong-service", "other"} <= set(codes)
-    # As the answer rules read them (gateway.services.referral_answers): code to display.
+    # As the answer rules read them (gateway.handovers.referral_answers): code to display.
     displays = {reason.code: reason.display for reason in pathways.decline_reasons}
     assert displays["capacity"]
     assert "holiday" not in displays

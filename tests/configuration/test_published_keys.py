@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from gateway.auth.client_keys import jwk_thumbprint, parse_jwks
 from gateway.configuration.published_keys import PUBLISHED_KEY_THUMBPRINTS
-from gateway.store.database import Database
-from gateway.store.schema import audit_events
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events
 from tests.conftest import DEMO_CONFIG, REPO
 from tests.deployments import production_env
 from tests.servers import GATEWAY, free_port, gateway_env, running_server, served_token

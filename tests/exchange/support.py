@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.configuration.loader import load_config
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import Delivery, OutboxStore
+from gateway.exchange.deliveries import Delivery
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform.database import Database
+from gateway.platform.settings import Settings
 from tests.tokens import access_token, bearer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from gateway.app import create_app
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState
-from gateway.store.schema import outbox
+from gateway.exchange.deliveries import DeliveryState
+from gateway.platform.database import Database
+from gateway.platform.schema import outbox
+from gateway.platform.settings import Settings
 from tests.exchange.support import deliveries, gateway, handover, push, push_config
 from tests.exchange.trust import TrustBehaviour, running_trust
 from tests.servers import GATEWAY, gateway_env

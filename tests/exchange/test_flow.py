@@ -12,11 +12,11 @@ import anyio
 import httpx
 import respx
 
+from gateway.exchange.deliveries import DeliveryState
 from gateway.exchange.flow import Flow
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState
+from gateway.platform.database import Database
+from gateway.platform.settings import Settings
 from tests.exchange.support import config_loader, deliveries, gateway, handover, push
 
 HUNG = "https://crisis.rzz.test/fhir"

@@ -14,9 +14,9 @@ import pytest
 import respx
 from fastapi.testclient import TestClient
 
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState
+from gateway.exchange.deliveries import DeliveryState
+from gateway.platform.database import Database
+from gateway.platform.settings import Settings
 from tests.exchange.support import Clock, deliveries, gateway, handover, push_config
 from tests.exchange.test_worker import ENDPOINT, TRUST, run_once, worker
 

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.configuration.loader import load_config
-from gateway.errors import ConfigurationError
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState
+from gateway.exchange.deliveries import DeliveryState
+from gateway.platform.database import Database
+from gateway.platform.errors import ConfigurationError
+from gateway.platform.settings import Settings
 from tests.exchange.support import Clock, deliveries, gateway, handover, push
 from tests.exchange.test_worker import ENDPOINT, TRUST, run_once, worker
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState, OutboxStore
-from gateway.store.schema import outbox
+from gateway.exchange.deliveries import DeliveryState
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.schema import outbox
 from tests.exchange.support import deliveries, push_config
 from tests.exchange.test_end_to_end import wait_for
 from tests.exchange.trust import running_trust

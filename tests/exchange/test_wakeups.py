@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
+from gateway.exchange.deliveries import DeliveryState
 from gateway.exchange.doorbell import Doorbell
 from gateway.exchange.wakeups import ring_on_notify
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
-from gateway.settings import Settings
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.settings import Settings
 from tests.exchange.support import config_loader, deliveries, gateway, handover, push, push_config
 from tests.tokens import access_token, bearer
 

@@ -17,12 +17,12 @@ import respx
 from sqlalchemy import select, update
 
 from gateway.exchange.breaker import CircuitBreaker
+from gateway.exchange.deliveries import DeliveryState
 from gateway.exchange.worker import DeliveryWorker
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.outbox import DeliveryState
-from gateway.store.resources import ResourceStore, StoredResource
-from gateway.store.schema import audit_events, outbox
+from gateway.fhir.store import ResourceStore, StoredResource
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events, outbox
+from gateway.platform.settings import Settings
 from mappings import shared_facts
 from tests.exchange.support import (
     Clock,

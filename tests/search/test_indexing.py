@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from gateway.search.indexing import (
+from gateway.fhir.search.indexing import (
     INDEXED_TEXT_LENGTH,
     IndexRow,
     index_rows,

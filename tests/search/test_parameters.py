@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from gateway.search.parameters import (
+from gateway.fhir.search.parameters import (
     COMMON_DEFINITIONS,
     GATEWAY_SEARCH_PARAMETER,
     HL7_SEARCH_PARAMETER,

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.errors import InvalidSearch, NotAcceptable
-from gateway.search.query import (
+from gateway.fhir.search.query import (
     Cursor,
     DateCriterion,
     DateValue,
@@ -22,6 +21,7 @@ from gateway.search.query import (
     TokenValue,
     parse_search,
 )
+from gateway.platform.errors import InvalidSearch, NotAcceptable
 from mappings.fhir_dates import parse_date_range
 
 LIMITS = PagingLimits(default_count=20, max_count=100)

@@ -9,8 +9,8 @@ import httpx2 as httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.database import Database
-from gateway.store.schema import dataset_submissions, resources
+from gateway.platform.database import Database
+from gateway.platform.schema import dataset_submissions, resources
 
 
 def refused_issue(response: httpx.Response, status: int, expression: str | None) -> dict[str, Any]:

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import Connection, delete, insert, select, update
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
 from tests.builders import PATIENT_NHS_NUMBER, service_request
 from tests.servers import GATEWAY, gateway_env, running_server, served_token
 from tests.test_cli import FHIR

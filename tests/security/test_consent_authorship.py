@@ -16,8 +16,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_events, resources
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events, resources
 from tests.api.test_consent_enforcement import consent
 from tests.api.test_datasets import example, push
 from tests.audit_reading import event_rules

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
 from tests.audit_reading import event_references, event_rules
 from tests.exchange.support import gateway, handover, push, push_config
 from tests.tokens import (

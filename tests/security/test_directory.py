@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gateway.app import create_app
-from gateway.search.query import PagingLimits
-from gateway.services.resources import ResourceService
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.resources import ResourceStore
-from gateway.store.schema import resource_versions, resources
+from gateway.fhir.search.query import PagingLimits
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
+from gateway.platform.database import Database
+from gateway.platform.schema import resource_versions, resources
+from gateway.platform.settings import Settings
 from tests.builders import ODS, TRUST_ODS
 from tests.tokens import THIRD_ODS, access_token, bearer
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.store.database import Database
+from gateway.platform.database import Database
 from tests.api.test_datasets import example, push
 from tests.builders import NHS, ODS, ods_reference, service_request
 from tests.security.refusals import assert_refusal_logged, refused_issue, store_contents

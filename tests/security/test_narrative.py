@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.store.database import Database
+from gateway.platform.database import Database
 from tests.api.test_datasets import example
 from tests.api.test_messaging import referral_message
 from tests.builders import ods_reference, service_request

@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from gateway.store.database import Database
-from gateway.store.schema import audit_events, resource_versions, resources
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events, resource_versions, resources
 from tests.api.test_consent_enforcement import consent
 from tests.audit_reading import event_rules
 from tests.builders import (

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gateway.app import create_app
-from gateway.settings import Settings
-from gateway.store.database import Database
-from gateway.store.schema import search_pages
+from gateway.platform.database import Database
+from gateway.platform.schema import search_pages
+from gateway.platform.settings import Settings
 from tests.api.test_consent_enforcement import consent
 from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
 from tests.security.refusals import assert_refusal_logged, refused_issue, store_contents

@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.store.database import Database
-from gateway.store.schema import used_assertions
+from gateway.platform.database import Database
+from gateway.platform.schema import used_assertions
 from tests.tokens import ALGORITHMS, PROVIDER, TOKEN_URL, private_key, token_form
 
 CLAIMS = ("exp", "iat", "nbf", "iss", "sub", "aud", "jti")

@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 
 from consent.model import CONSENT_RECORDING_ROLES
+from gateway.access_log.trail import AccessTrail
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction, ScopeSet
-from gateway.errors import Forbidden, InvalidContent
-from gateway.services.access_trail import AccessTrail
-from gateway.services.consent_authors import (
+from gateway.fhir.store import Party
+from gateway.platform.errors import Forbidden, InvalidContent
+from gateway.sharing.consent_authors import (
     NOT_CUSTODIAN,
     ROLE_MAY_NOT_RECORD,
     check_consent_record,
     may_record_consent,
 )
-from gateway.store.resources import Party
 from mappings.audit_event import EventKind
 from mappings.codes import Subtype
 from tests.builders import PATIENT_NHS_NUMBER, nhs_identifier, ods_reference

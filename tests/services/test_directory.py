@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gateway.configuration.directory_store import organization_rows
+from gateway.configuration.directory_sync import RETIRED, SyncReport, sync_organisations
 from gateway.configuration.models import Organisation
-from gateway.search.query import PagingLimits
-from gateway.services.directory import RETIRED, SyncReport, sync_organisations
-from gateway.services.resources import ResourceService
-from gateway.store.database import Database
-from gateway.store.directory import organization_rows
-from gateway.store.resources import ResourceStore
+from gateway.fhir.search.query import PagingLimits
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
+from gateway.platform.database import Database
 from mappings.directory import organization_resource
 from tests.builders import ODS
 

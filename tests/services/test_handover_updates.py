@@ -12,12 +12,13 @@ import pytest
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
 from gateway.configuration.endpoints import Endpoint, Endpoints
-from gateway.search.query import PagingLimits
-from gateway.services.handover_updates import UPDATE_KIND, HandoverUpdates
-from gateway.services.resources import ResourceService
-from gateway.store.database import Database
-from gateway.store.outbox import Delivery, NewDelivery, OutboxStore
-from gateway.store.resources import ResourceStore
+from gateway.exchange.deliveries import Delivery, NewDelivery
+from gateway.exchange.outbox import OutboxStore
+from gateway.fhir.search.query import PagingLimits
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
+from gateway.handovers.updates import UPDATE_KIND, HandoverUpdates
+from gateway.platform.database import Database
 from tests.builders import PATIENT_NHS_NUMBER, flag, service_request
 
 LIMITS = PagingLimits(20, 100)

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from gateway.errors import Gone, NotFound
-from gateway.services.search_pages import PageReferences
-from gateway.store.database import Database
-from gateway.store.schema import search_pages
-from gateway.store.search_pages import SearchPageStore
+from gateway.fhir.search.page_store import SearchPageStore
+from gateway.fhir.search.pages import PageReferences
+from gateway.platform.database import Database
+from gateway.platform.errors import Gone, NotFound
+from gateway.platform.schema import search_pages
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 LIFETIME = timedelta(minutes=15)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import Forbidden, InvalidContent
-from gateway.services.senders import check_sender
-from gateway.store.resources import Party
+from gateway.fhir.senders import check_sender
+from gateway.fhir.store import Party
+from gateway.platform.errors import Forbidden, InvalidContent
 
 PROVIDER, TRUST = "AZZ", "RZZ"
 REFERRAL = [Party(PROVIDER, "requester"), Party(TRUST, "performer")]

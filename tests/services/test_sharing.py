@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from consent.agreements import Agreement
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.search.query import PagingLimits, SearchQuery
-from gateway.services.resources import ResourceService
-from gateway.services.sharing import SharingPolicy
-from gateway.store.database import Database
-from gateway.store.resources import ResourceStore, StoredResource
+from gateway.fhir.search.query import PagingLimits, SearchQuery
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore, StoredResource
+from gateway.platform.database import Database
+from gateway.sharing.policy import SharingPolicy
 from tests.builders import OTHER_NHS_NUMBER, PATIENT_NHS_NUMBER, nhs_identifier, service_request
 
 LIMITS = PagingLimits(20, 100)

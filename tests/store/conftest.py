@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.store.database import Database
+from gateway.platform.database import Database
 from tests.faults import empty_store
 
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from gateway.store.database import Database, DatabaseTimeouts
-from gateway.store.faults import is_unavailable, sqlstate_of
+from gateway.platform.database import Database, DatabaseTimeouts
+from gateway.platform.database_faults import is_unavailable, sqlstate_of
 from tests.faults import JSON, Served, handover, served_behind_proxy, stored, timed
 
 # The lock timeout is 2 s and the request timeout 20 s (tests/faults.py).

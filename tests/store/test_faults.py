@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from gateway.store.database import Database
-from gateway.store.faults import is_unavailable, is_unreachable
+from gateway.platform.database import Database
+from gateway.platform.database_faults import is_unavailable, is_unreachable
 from tests.builders import service_request
 from tests.faults import (
     JSON,

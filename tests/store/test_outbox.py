@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from sqlalchemy import update
 
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.outbox import WAKE_CHANNEL, DeliveryState, NewDelivery, OutboxStore, Recorded
-from gateway.store.schema import outbox
+from gateway.exchange.deliveries import WAKE_CHANNEL, DeliveryState, NewDelivery, Recorded
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.schema import outbox
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)

@@ -3,11 +3,11 @@ origin and the parties of the version named, or of the current one, on both data
 
 from __future__ import annotations
 
-from gateway.search.query import PagingLimits
-from gateway.services.resources import ResourceService
-from gateway.store.database import Database
-from gateway.store.participants import Organisations, organisations_of
-from gateway.store.resources import ResourceStore
+from gateway.fhir.participants import Organisations, organisations_of
+from gateway.fhir.search.query import PagingLimits
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
+from gateway.platform.database import Database
 from tests.builders import ods_reference, service_request
 
 

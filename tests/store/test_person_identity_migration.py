@@ -18,8 +18,8 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from gateway.store import migrate
-from gateway.store.database import Database
+from gateway.platform import migrate
+from gateway.platform.database import Database
 from tests.builders import NHS, PATIENT_NHS_NUMBER, nhs_identifier, ods_reference, service_request
 from tests.conftest import _postgres_admin_url
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from gateway.store.database import Database
+from gateway.platform.database import Database
 from tests.faults import FAULT_SETTINGS
 from tests.servers import running_server
 

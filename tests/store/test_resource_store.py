@@ -6,12 +6,12 @@ import json
 import threading
 from datetime import UTC, datetime
 
-from gateway.errors import MultipleMatches
-from gateway.search.indexing import index_rows
-from gateway.search.query import PagingLimits, parse_search
-from gateway.services.resources import ResourceService
-from gateway.store.database import Database
-from gateway.store.resources import ResourceStore, StoredResource
+from gateway.fhir.search.indexing import index_rows
+from gateway.fhir.search.query import PagingLimits, parse_search
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore, StoredResource
+from gateway.platform.database import Database
+from gateway.platform.errors import MultipleMatches
 from tests.builders import PATIENT_NHS_NUMBER, patient, service_request
 
 LIMITS = PagingLimits(20, 100)

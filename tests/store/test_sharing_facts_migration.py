@@ -9,8 +9,8 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
-from gateway.store import migrate
-from gateway.store.database import Database
+from gateway.platform import migrate
+from gateway.platform.database import Database
 from tests.builders import PATIENT_NHS_NUMBER, communication, flag, service_request
 
 

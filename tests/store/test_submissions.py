@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from gateway.store.database import Database
-from gateway.store.submissions import Submission, SubmissionStore
+from gateway.handovers.store import Submission, SubmissionStore
+from gateway.platform.database import Database
 from tests.faults import JSON, handover, stored
 from tests.servers import running_server, served_token
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import inspect, text
 
-from gateway.store import migrate
-from gateway.store.database import Database
-from gateway.store.schema import resource_versions
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.schema import resource_versions
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from tests.builders import OTHER_NHS_NUMBER, PATIENT_NHS_NUMBER, flag, nhs_identifier
 
@@ -77,7 +77,7 @@ def test_each_version_gets_the_facts_and_parties_of_its_own_content(tmp_path: Pa
         ]
         assert json.loads(rows[0][4]) == [["AZZ", "author"]]
         assert json.loads(rows[1][4]) == [["AZZ", "author"], ["RZZ", "recipient"]]
-        # The migrations build what gateway.store.schema declares.
+        # The migrations build what gateway.platform.schema declares.
         assert columns == {column.name for column in resource_versions.columns}
     finally:
         database.dispose()

@@ -1,0 +1,20 @@
+"""Each delivery attempt in the access log: which person's data was sent (or not) to which
+organisation, for whom, under which request id, and how it ended."""
+
+from __future__ import annotations
+
+from gateway.access_log.trail import AccessTrail, Who
+from gateway.exchange.deliveries import Delivery
+from mappings.audit_event import AuditedClient, AuditFacts, AuditOutcome, EventKind
+from mappings.codes import Subtype
+
+
+def attempt_events(
+    delivery: Delivery, outcome: AuditOutcome, description: str, gateway_url: str
+) -> list[AuditFacts]:
+    """`description` names the destination and the result, never patient data."""
+    trail = AccessTrail(EventKind.APPLICATION, Subtype.DELIVERY_ATTEMPT, "E")
+    trail.refers_to("ServiceRequest", delivery.service_request_id, None, delivery.patient)
+    sender = AuditedClient(delivery.sender_client, delivery.sender_ods, None)
+    who = Who(sender, None, (), delivery.id, delivery.correlation_id, gateway_url)
+    return trail.events(who, outcome, description)

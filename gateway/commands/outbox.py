@@ -1,0 +1,87 @@
+"""`gateway outbox list | retry | discard`: the operator's side of deliveries.
+
+Each command is an AuditEvent (outbox-command) written in the transaction of what it
+did, so the log shows who requeued or gave up on which delivery, and when.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from gateway.access_log.recording import record_gateway_event
+from gateway.app import build_runtime
+from gateway.exchange.deliveries import PENDING, DeliveryState
+from gateway.exchange.outbox import OutboxStore
+from gateway.platform.clock import utc_now
+from gateway.platform.settings import Settings
+from mappings.codes import Subtype
+
+
+def add_outbox_parser(commands: Any) -> None:
+    """`gateway outbox ...` on the CLI's subcommands (an argparse subparsers action)."""
+    outbox = commands.add_parser("outbox", help="deliveries to Trusts' systems (audited)")
+    actions = outbox.add_subparsers(dest="outbox_command", required=True)
+    listing = actions.add_parser("list", help="pending, dead and stopped deliveries")
+    listing.add_argument("--state", action="append", default=[], help="only these states")
+    retry = actions.add_parser("retry", help="requeue a dead or stopped delivery")
+    retry.add_argument("delivery", help="the delivery's id (its X-Request-ID)")
+    discard = actions.add_parser("discard", help="give up on a waiting delivery")
+    discard.add_argument("delivery", help="the delivery's id (its X-Request-ID)")
+    discard.add_argument("--reason", help="why, for the log (no patient data)")
+
+
+def outbox_command(
+    settings: Settings,
+    command: str,
+    *,
+    delivery_id: str | None = None,
+    states: tuple[str, ...] = (),
+    reason: str | None = None,
+) -> int:
+    runtime = build_runtime(settings)
+    try:
+        with runtime.database.write() as connection:
+            store = OutboxStore(connection)
+            now = utc_now()
+            if command == "list":
+                listed = store.listed(
+                    states=states or (*PENDING, DeliveryState.DEAD, DeliveryState.STOPPED),
+                    limit=1000,
+                )
+                for d in listed:
+                    due = (
+                        d.next_attempt_at.isoformat() if d.state == DeliveryState.RETRYING else "-"
+                    )
+                    print(
+                        f"{d.id}  {d.destination:<6} {d.state:<10} attempts={d.attempts:<3} "
+                        f"next={due}  {d.last_error or ''}"
+                    )
+                print(f"{len(listed)} deliveries", file=sys.stderr)
+                done = f"Outbox listed: {len(listed)} deliveries."
+            elif command == "retry":
+                assert delivery_id is not None
+                if not store.requeue(delivery_id, now):
+                    print(
+                        "gateway: no dead, stopped or retrying delivery has that id",
+                        file=sys.stderr,
+                    )
+                    return 1
+                done = f"Delivery {delivery_id} requeued by an operator."
+                print(f"requeued {delivery_id}")
+            else:
+                assert delivery_id is not None
+                note = (
+                    f"discarded by an operator: {reason}" if reason else "discarded by an operator"
+                )
+                if not store.discard(delivery_id, now, note[:500]):
+                    print(
+                        "gateway: no queued, retrying or dead delivery has that id", file=sys.stderr
+                    )
+                    return 1
+                done = f"Delivery {delivery_id} discarded by an operator."
+                print(f"discarded {delivery_id}")
+            record_gateway_event(connection, runtime, Subtype.OUTBOX_COMMAND, done)
+        return 0
+    finally:
+        runtime.database.dispose()

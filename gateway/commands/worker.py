@@ -1,0 +1,106 @@
+"""`gateway worker`: delivery workers alone, for scale-out beside `gateway serve`.
+
+Several processes (on several hosts) may run against one PostgreSQL: each claims
+deliveries with a lease and FOR UPDATE SKIP LOCKED, so none is sent by two at once.
+SIGTERM or Ctrl-C stops them (a delivery in flight is abandoned to its lease and sent
+again later, under the same request id); SIGHUP reloads the configuration directory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+from contextlib import ExitStack
+
+import anyio
+
+from gateway.configuration.loader import check_settings, load_config
+from gateway.configuration.models import GatewayConfig
+from gateway.exchange.metrics import DeliveryMetrics
+from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
+from gateway.platform import migrate
+from gateway.platform.database import Database
+from gateway.platform.errors import ConfigurationError
+from gateway.platform.heap import freeze_long_lived_heap
+from gateway.platform.logging import configure_logging, get_logger
+from gateway.platform.settings import Settings
+
+log = get_logger(__name__)
+
+# uvloop where installed (uvicorn[standard] brings it on Linux), as `gateway serve` runs
+# under uvicorn: its C event loop and sockets cost a worker less CPU per delivery.
+_LOOP = {"use_uvloop": importlib.util.find_spec("uvloop") is not None}
+
+
+def worker_command(
+    settings: Settings, count: int, *, metrics_at: tuple[str, int] | None = None
+) -> int:
+    """`metrics_at`: (host, port) to serve this process's metrics on, as `gateway serve`
+    does at /metrics: the outbox (read at each scrape), and its own workers' attempts
+    and circuit breakers, which only this process knows."""
+    configure_logging(settings.effective_log_format, settings.log_level)
+    config = load_config(settings.config_dir)
+    check_settings(settings, config)
+    database = Database(
+        settings.database_url, pool_size=max(count, 2), timeouts=settings.database_timeouts
+    )
+    try:
+        if not migrate.is_current(database):
+            raise ConfigurationError(
+                "the database schema is not current: run `gateway db upgrade` first"
+            )
+        metrics = DeliveryMetrics()
+        freeze_long_lived_heap()
+        with ExitStack() as listeners:
+            if metrics_at is not None:
+                host, port = metrics_at
+                listeners.enter_context(metrics.served_at(host, port))
+                log.info("worker.metrics_serving", host=host, port=port)
+            anyio.run(_run, settings, database, config, count, metrics, backend_options=_LOOP)
+    finally:
+        database.dispose()
+    return 0
+
+
+async def _run(
+    settings: Settings,
+    database: Database,
+    config: GatewayConfig,
+    count: int,
+    metrics: DeliveryMetrics,
+) -> None:
+    current = [config]
+    stopping = anyio.Event()
+    worker_settings = WorkerSettings.from_settings(settings)
+    workers = [
+        DeliveryWorker(database, lambda: current[0], settings=worker_settings, metrics=metrics)
+        for _ in range(count)
+    ]
+    metrics.watch(
+        database,
+        lambda: [worker.breaker for worker in workers],
+        lambda: current[0].endpoints.push_destinations,
+    )
+    log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
+    async with anyio.create_task_group() as group:
+        group.start_soon(_signals, settings, current, stopping)
+        await run_workers(workers, stopping, database)
+        group.cancel_scope.cancel()
+    log.info("worker.stopped")
+
+
+async def _signals(settings: Settings, current: list[GatewayConfig], stopping: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for received in signals:
+            if received != signal.SIGHUP:
+                stopping.set()
+                return
+            try:
+                config = load_config(settings.config_dir)
+                check_settings(settings, config)
+                current[0] = config
+                log.info("worker.config_reloaded")
+            except ConfigurationError as error:
+                # The message names a file and field (or a client), never data; the old
+                # configuration stays.
+                log.warning("worker.config_reload_refused", problem=error.message)

@@ -1,0 +1,130 @@
+"""Reloading the configuration without a restart (SIGHUP, or `gateway config reload`).
+
+The new configuration is read and checked in full first; only then does it replace the
+old one, in one assignment, so a request is decided by one configuration or the other,
+never a mixture. A bad file leaves the running configuration in place. Either way the
+attempt is in the access log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from dataclasses import replace
+from datetime import datetime
+
+import anyio.abc
+import anyio.to_thread
+from fastapi import FastAPI
+
+from consent.agreements import Agreement, england_date
+from gateway.access_log.recording import record_gateway_event
+from gateway.configuration.directory_store import organization_rows
+from gateway.configuration.directory_sync import sync_organisations
+from gateway.configuration.loader import check_settings, load_config
+from gateway.configuration.models import GatewayConfig
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
+from gateway.platform.errors import ConfigurationError
+from gateway.platform.logging import get_logger
+from gateway.platform.runtime import Runtime
+from mappings.audit_event import AuditOutcome
+from mappings.codes import Subtype
+
+log = get_logger(__name__)
+
+EXPIRY_WARNING_DAYS = 30
+
+
+async def reload_configuration(app: FastAPI) -> bool:
+    """Read, check and apply the configuration directory; False if it was refused."""
+    runtime: Runtime = app.state.runtime
+    return await anyio.to_thread.run_sync(_reload, app, runtime)
+
+
+def _reload(app: FastAPI, runtime: Runtime) -> bool:
+    try:
+        config = load_config(runtime.settings.config_dir)
+        check_settings(runtime.settings, config)
+    except ConfigurationError as error:
+        log.error("config.reload_refused", problem=error.message)
+        with runtime.database.write() as connection:
+            record_gateway_event(
+                connection,
+                runtime,
+                Subtype.CONFIGURATION_LOAD,
+                f"Configuration reload refused, the running one kept: {error.message}",
+                outcome=AuditOutcome.MINOR_FAILURE,
+            )
+        return False
+    reloaded = replace(runtime, config=config)
+    apply_directory(reloaded, "reloaded")
+    app.state.runtime = reloaded
+    return True
+
+
+def apply_directory(runtime: Runtime, verb: str) -> None:
+    """Sync the organisations to Organization resources and record the load."""
+    config = runtime.config
+    with runtime.database.write() as connection:
+        service = ResourceService(ResourceStore(connection), runtime.paging)
+        rows = organization_rows(connection)
+        report = sync_organisations(service, rows, config.directory.organisations)
+        record_gateway_event(
+            connection, runtime, Subtype.CONFIGURATION_LOAD, load_summary(config, verb)
+        )
+    log.info(
+        f"config.{verb}",
+        config_dir=str(runtime.settings.config_dir),
+        organisations=len(config.directory.organisations),
+        clients=len(config.clients),
+        agreements=len(config.agreements),
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        retired=report.retired,
+    )
+    for entry in expiring(config, runtime.clock()):
+        log.warning(
+            "config.agreement_expiring",
+            agreement=entry.label,
+            valid_to=entry.valid_to.isoformat() if entry.valid_to else None,
+        )
+
+
+def load_summary(config: GatewayConfig, verb: str) -> str:
+    labels = ", ".join(agreement.label for agreement in config.agreements) or "none"
+    return (
+        f"Configuration {verb}: {len(config.directory.organisations)} organisations, "
+        f"{len(config.clients)} clients, agreements: {labels}."
+    )
+
+
+def expiring(config: GatewayConfig, now: datetime) -> list[Agreement]:
+    today = england_date(now)
+    return [a for a in config.agreements if a.expires_within(today, EXPIRY_WARNING_DAYS)]
+
+
+def install_reload_on_hangup(app: FastAPI, background: anyio.abc.TaskGroup) -> bool:
+    """SIGHUP reloads, where this process can take signals (its main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    loop = asyncio.get_running_loop()
+    # The handler runs as a bare loop callback, outside any task, where anyio cannot
+    # start one (with sniffio installed it cannot even tell which loop it is on): it
+    # only sets an event, and a task of the lifespan's group does the reload.
+    asked = asyncio.Event()
+
+    async def reload_when_asked() -> None:
+        while True:
+            await asked.wait()
+            asked.clear()
+            await reload_configuration(app)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, asked.set)
+    except (NotImplementedError, RuntimeError):
+        return False
+    background.start_soon(reload_when_asked)
+    return True

@@ -1,0 +1,1 @@
+"""The FHIR REST surface at /fhir: validate, version, index, store, read and search resources."""

@@ -1,0 +1,1 @@
+"""FHIR search: which parameters exist, what they index, how a query is parsed and run."""

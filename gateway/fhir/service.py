@@ -1,0 +1,602 @@
+"""The FHIR REST interactions: validate, version, index and store; read, history, search."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from consent.model import Decision, Obligation
+from gateway.access_log.trail import (
+    NOT_AUTHOR,
+    NOT_PARTY,
+    PATIENT_NOT_ESTABLISHED,
+    AccessTrail,
+)
+from gateway.auth.caller import Caller
+from gateway.auth.scopes import Interaction
+from gateway.fhir import schema_check as fhir_schema
+from gateway.fhir.patients import LocalSystems, establish_patient, stored_person
+from gateway.fhir.search.indexing import index_rows, indexes_person
+from gateway.fhir.search.query import PagingLimits, ReferenceCriterion, SearchQuery, parse_search
+from gateway.fhir.senders import check_sender, parties_of
+from gateway.fhir.store import (
+    NewResource,
+    Party,
+    ResourceStore,
+    SearchPage,
+    SharingFacts,
+    StoredResource,
+)
+from gateway.handovers.updates import HandoverUpdates
+from gateway.platform.clock import Clock, IdSource, new_id, utc_now
+from gateway.platform.errors import (
+    BadRequest,
+    Conflict,
+    DirectoryReadOnly,
+    Forbidden,
+    InsufficientScope,
+    InvalidContent,
+    InvalidHeader,
+    InvalidSearch,
+    MultipleMatches,
+    NotFound,
+    PreconditionFailed,
+)
+from gateway.sharing.consent_authors import check_consent_record
+from gateway.sharing.policy import SharingPolicy, refusal, sharing_facts
+from mappings.audit_event import AuditedDecision
+from mappings.authorship import NOT_AUTHOR_MESSAGE, is_author, subject_change_issues
+from mappings.consents import privacy_consent_issues
+from mappings.fhir_dates import format_instant
+from mappings.issues import ContentError
+from mappings.parties import (
+    DIRECTORY_TYPES,
+)
+from mappings.patients import fact_identifier
+from mappings.resource_validation import check_safe_content, check_uk_core, validate_structure
+from mappings.sharing import without_free_text
+
+_PATIENT_REFERENCE = "Patient/"
+# Version ids are ASCII digits that fit every database's integer column.
+_VERSION_ID = re.compile(r"[1-9][0-9]{0,8}")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOutcome:
+    record: StoredResource
+    # False when a conditional create found the resource already there.
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    records: list[StoredResource]
+    total: int
+    # Pass as `below` for the next (older) page; None on the last page.
+    next_below: int | None
+
+
+class ResourceService:
+    """The FHIR interactions, on behalf of `caller`.
+
+    A caller acts within its token's scopes and sees only resources its organisation is
+    party to; another organisation's resource is answered exactly as a missing one. With
+    no caller the gateway itself is acting (start-up, its own pipelines) and sees all.
+    """
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        limits: PagingLimits,
+        *,
+        caller: Caller | None = None,
+        trail: AccessTrail | None = None,
+        sharing: SharingPolicy | None = None,
+        updates: HandoverUpdates | None = None,
+        local_systems: LocalSystems | None = None,
+        clock: Clock = utc_now,
+        new_id: IdSource = new_id,
+    ) -> None:
+        self._store = store
+        self._limits = limits
+        self._caller = caller
+        # Notes what the request returns or writes, for its AuditEvents.
+        self._trail = trail
+        # The consent and data-sharing decision point, for a caller; None: the gateway.
+        self._sharing = sharing
+        # Queues a new version of a pushed handover's resource for its receivers.
+        self._updates = updates
+        # Each organisation's local patient identifier systems (organisations.yaml).
+        self._local_systems: LocalSystems = local_systems or {}
+        self._clock = clock
+        self._new_id = new_id
+
+    def create(
+        self,
+        resource_type: str,
+        body: dict[str, Any],
+        *,
+        if_none_exist: str | None = None,
+        unique_on: str | None = None,
+    ) -> CreateOutcome:
+        """`unique_on`: a search (as If-None-Exist) the gateway's own rules say at most
+        one resource may match: a match is a 409 conflict naming it."""
+        self.authorise(resource_type, Interaction.CREATE)
+        resource = validated(resource_type, body)
+        parties = self._parties(resource_type, resource)
+        self._check_sender(resource_type, parties)
+        patient = self._patient(resource_type, resource, parties)
+        self._check_consent(resource_type, resource, parties, patient, previous=None)
+        if if_none_exist is not None:
+            existing = self._match_for_conditional_create(resource_type, if_none_exist)
+            if existing is not None:
+                return CreateOutcome(self._shown(existing), created=False)
+        if unique_on is not None:
+            existing = self._match_for_conditional_create(resource_type, unique_on)
+            if existing is not None:
+                raise Conflict(
+                    f"{resource_type}/{existing.id} already stands for this; update it "
+                    "(PUT) instead of creating another."
+                )
+        new, decisions = self._new(resource_type, self._new_id(), resource, parties, patient)
+        self._store.insert_many([new])
+        self._saw(new.record, decisions)
+        return CreateOutcome(new.record, created=True)
+
+    def create_mapped(self, resources: Sequence[Mapping[str, Any]]) -> list[StoredResource]:
+        """Store resources the gateway made itself, with mappings.dataset_fhir, from a
+        dataset it has checked, under the ids they carry (chosen up front so that they
+        can refer to each other), in one set of inserts.
+
+        Each is authorised, checked for its sender and decided on for sharing, as a
+        client's create is. It is not validated again: the mapping is a pure function
+        whose every output is validated against HL7's R4 JSON schema and the R4 models,
+        and by `validated` itself, in the tests (golden files for every pathway, risk and
+        priority; a property test over every valid dataset). Validating here would cost
+        three times the rest of the write. What clients send is always validated.
+        """
+        made: list[tuple[NewResource, list[Decision]]] = []
+        for resource in resources:
+            resource_type = str(resource["resourceType"])
+            self.authorise(resource_type, Interaction.CREATE)
+            parties = self._parties(resource_type, resource)
+            self._check_sender(resource_type, parties)
+            patient = self._patient(resource_type, resource, parties)
+            self._check_consent(resource_type, resource, parties, patient, previous=None)
+            resource_id = str(resource["id"])
+            made.append(self._new(resource_type, resource_id, resource, parties, patient))
+        self._store.insert_many([new for new, _ in made])
+        for new, decisions in made:
+            self._saw(new.record, decisions)
+        return [new.record for new, _ in made]
+
+    def _new(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: Mapping[str, Any],
+        parties: list[Party],
+        patient: str | None,
+    ) -> tuple[NewResource, list[Decision]]:
+        """The first version of a resource, once its sharing is permitted."""
+        decisions = self._check_sharing(resource_type, resource, parties, patient)
+        facts = self._facts(resource_type, resource, parties, patient, previous=None)
+        record = _versioned(resource_type, resource_id, 1, self._clock(), resource, facts)
+        rows = index_rows(resource_type, resource, patient)
+        return NewResource(record, rows, parties), decisions
+
+    def read(self, resource_type: str, resource_id: str) -> StoredResource:
+        self.authorise(resource_type, Interaction.READ)
+        return self._shown(self._visible_current(resource_type, resource_id))
+
+    def vread(self, resource_type: str, resource_id: str, version_id: str) -> StoredResource:
+        self.authorise(resource_type, Interaction.READ)
+        record = (
+            self._store.version(resource_type, resource_id, int(version_id))
+            if _VERSION_ID.fullmatch(version_id)
+            else None
+        )
+        # A version is shown to a party to the record as it is now and to that version
+        # (else "not found", as for a missing one), when sharing both the current version
+        # and that version, each on its own facts, is permitted.
+        if (
+            record is None
+            or not self._sees(resource_type, resource_id)
+            or not self._party_to(record)
+        ):
+            self._hidden(record)
+            raise NotFound(f"No {resource_type} has that id and version.")
+        current = self._current(resource_type, resource_id)
+        decision = self._shareable(current, shown=record)
+        if record.version_id != current.version_id:
+            decision = self._shareable(record)
+        return self._served(record, decision)
+
+    def roles(self, resource_type: str, resource_id: str) -> frozenset[str]:
+        """The roles (requester, performer, recipient...) the caller's organisation holds
+        in a resource; none for the gateway itself. Check it is visible first (read)."""
+        if self._caller is None:
+            return frozenset()
+        ods_code = self._caller.ods_code
+        parties = self._store.parties(resource_type, resource_id)
+        return frozenset(party.basis for party in parties if party.ods_code == ods_code)
+
+    def authorise(self, resource_type: str, interaction: Interaction) -> None:
+        """InsufficientScope unless the caller's token grants this interaction; and no
+        caller writes the directory, which comes from configuration (the gateway does)."""
+        writes = interaction in (Interaction.CREATE, Interaction.UPDATE, Interaction.DELETE)
+        if self._caller is not None and resource_type in DIRECTORY_TYPES and writes:
+            raise DirectoryReadOnly()
+        if self._caller is not None and not self._caller.may(resource_type, interaction):
+            raise InsufficientScope(
+                f"The access token does not grant this on {resource_type}: it needs "
+                f"the scope system/{resource_type}.{interaction.value}."
+            )
+
+    def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        body: dict[str, Any],
+        *,
+        if_match: int | None = None,
+    ) -> StoredResource:
+        body_id = body.get("id")
+        if body_id != resource_id:
+            raise BadRequest(
+                "The resource id must be present and equal the id in the URL.",
+                expression=f"{resource_type}.id",
+            )
+        self.authorise(resource_type, Interaction.UPDATE)
+        current = self._visible_current(resource_type, resource_id)
+        self._check_author(current)
+        resource = validated(resource_type, body)
+        parties = self._parties(resource_type, resource)
+        self._check_sender(resource_type, parties)
+        try:
+            patient = self._patient(resource_type, resource, parties)
+        except InvalidContent:
+            if self._trail is not None:
+                # The refusal is in the access history of the person the record is about.
+                self._trail.refused(current, PATIENT_NOT_ESTABLISHED)
+            raise
+        previous = self._store.parties(resource_type, resource_id)
+        self._check_consent(
+            resource_type, resource, parties, patient, previous=previous, id=resource_id
+        )
+        if if_match is not None and if_match != current.version_id:
+            raise PreconditionFailed(
+                f"If-Match names version {if_match}; the current version is {current.version_id}."
+            )
+        # A version never predates the one it replaces, even if this process's clock is
+        # behind the one that wrote it: pollers rely on _lastUpdated moving forward.
+        moment = max(self._clock(), current.last_updated + timedelta(microseconds=1))
+        facts = self._facts(resource_type, resource, parties, patient, previous=current.facts)
+        self._check_subject(current, resource, facts)
+        decisions = self._check_sharing(resource_type, resource, parties, patient)
+        record = _versioned(
+            resource_type, resource_id, current.version_id + 1, moment, resource, facts
+        )
+        rows = index_rows(resource_type, resource, patient)
+        if not self._store.replace(record, current.version_id, rows, parties):
+            # Another request wrote a new version between our read and our write.
+            if if_match is not None:
+                raise PreconditionFailed("The resource changed while this update was applied.")
+            raise Conflict("The resource changed while this update was applied; retry.")
+        self._saw(record, decisions)
+        if self._updates is not None:
+            self._updates.updated(record)  # in this transaction: delivered only if stored
+        return record
+
+    def history(
+        self, resource_type: str, resource_id: str, *, count: int | None, below: int | None
+    ) -> HistoryPage:
+        self.authorise(resource_type, Interaction.READ)
+        current = self._visible_current(resource_type, resource_id)
+        self._shareable(current)  # the current version refused: the whole history is
+        size = min(count or self._limits.default_count, self._limits.max_count)
+        versions = self._store.versions(resource_type, resource_id, count=size, below=below)
+        # Each version on its own parties and facts: one the caller may not see is left
+        # out of the page (its content never served), not counted against the others.
+        records: list[StoredResource] = []
+        for record in versions:
+            if not self._party_to(record):
+                continue
+            decision = None if self._sharing is None else self._sharing.on_read(record)
+            if decision is None or decision.permitted:
+                records.append(self._served(record, decision))
+        oldest = versions[-1].version_id if versions else 1
+        return HistoryPage(records, current.version_id, oldest if oldest > 1 else None)
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        self.authorise(query.resource_type, Interaction.SEARCH)
+        sharing = self._sharing.search_filter() if self._sharing is not None else None
+        query = self._naming_people(query)
+        page = self._store.search(query, visible_to=self._visible_to, sharing=sharing)
+        included = page.included
+        if self._caller is not None:
+            # _include brings only what the token may read, as well as what the caller sees.
+            caller = self._caller
+            included = [r for r in included if caller.may(r.resource_type, Interaction.READ)]
+        return replace(
+            page,
+            matches=[self._shown(record) for record in page.matches],
+            included=[self._shown(record) for record in included],
+        )
+
+    def _naming_people(self, query: SearchQuery) -> SearchQuery:
+        """A search by `Patient/<id>` finds every record about that person, however it
+        named them: records written with the NHS number (or a local identifier) never
+        carried the reference. The Patient, as the caller may see it, says who it is."""
+        return replace(
+            query,
+            criteria=tuple(
+                self._with_people(criterion)
+                if isinstance(criterion, ReferenceCriterion)
+                and indexes_person(query.resource_type, criterion.param)
+                else criterion
+                for criterion in query.criteria
+            ),
+        )
+
+    def _with_people(self, criterion: ReferenceCriterion) -> ReferenceCriterion:
+        people: list[tuple[str, str]] = []
+        for reference in criterion.references:
+            if not reference.startswith(_PATIENT_REFERENCE):
+                continue
+            patient_id = reference.removeprefix(_PATIENT_REFERENCE)
+            person = stored_person(self._store, patient_id, self._visible_to)
+            if person is not None:
+                people.append(fact_identifier(person))
+        return replace(criterion, people=tuple(people))
+
+    def _hidden(self, record: StoredResource | None) -> None:
+        """The caller is told "not found" either way; the access log, for the IG, says
+        whose record it was when it exists but is not the caller's to see."""
+        if record is not None and self._trail is not None:
+            self._trail.refused(record, NOT_PARTY)
+
+    def _saw(self, record: StoredResource, decisions: Sequence[Decision] = ()) -> None:
+        if self._trail is not None:
+            self._trail.saw(record)
+            for decision in decisions:
+                self._trail.shared(record, decision, self._justification)
+
+    @property
+    def _justification(self) -> str | None:
+        return None if self._caller is None else self._caller.justification
+
+    # -- consent and data-sharing agreements -------------------------------------------
+
+    def _shown(self, record: StoredResource) -> StoredResource:
+        """The current version `record`, as the caller may be shown it (or refused)."""
+        return self._served(record, self._shareable(record))
+
+    def _shareable(
+        self, current: StoredResource, *, shown: StoredResource | None = None
+    ) -> Decision | None:
+        """The decision on sharing `current` with the caller; SharingRefused if denied."""
+        if self._sharing is None:
+            return None
+        decision = self._sharing.on_read(current)
+        if not decision.permitted:
+            if self._trail is not None:
+                self._trail.refused(shown or current, decision.rule.value, decision.source)
+            raise refusal(decision, f"this {current.resource_type} with your organisation")
+        return decision
+
+    def _served(self, record: StoredResource, decision: Decision | None) -> StoredResource:
+        self._saw(record, () if decision is None else (decision,))
+        if decision is not None and Obligation.WITHHOLD_FREE_TEXT in decision.obligations:
+            content = without_free_text(json.loads(record.content))
+            text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+            return replace(record, content=text)
+        return record
+
+    def _check_sharing(
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        parties: list[Party],
+        patient: str | None,
+    ) -> list[Decision]:
+        """A write shares the resource with every other organisation it names: each
+        sharing must be permitted, or nothing is stored."""
+        if self._sharing is None:
+            return []
+        recipients = {party.ods_code for party in parties}
+        decided = self._sharing.on_write(resource_type, resource, patient, recipients)
+        for recipient, decision in decided:
+            if not decision.permitted:
+                if self._trail is not None:
+                    # The refused push is in the person's access history all the same.
+                    self._trail.concerns(patient)
+                    self._trail.decision = AuditedDecision(decision.rule.value, decision.source)
+                raise refusal(decision, f"this {resource_type} with {recipient}")
+        return [decision for _, decision in decided]
+
+    def _facts(
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        parties: list[Party],
+        patient: str | None,
+        *,
+        previous: SharingFacts | None,
+    ) -> SharingFacts:
+        writer = None if self._caller is None else self._caller.ods_code
+        return sharing_facts(resource_type, resource, patient, parties, writer, previous)
+
+    # -- who sees what ----------------------------------------------------------------
+
+    @property
+    def _visible_to(self) -> str | None:
+        return None if self._caller is None else self._caller.ods_code
+
+    def _sees(self, resource_type: str, resource_id: str) -> bool:
+        if self._caller is None or resource_type in DIRECTORY_TYPES:
+            return True
+        return self._store.is_party(resource_type, resource_id, self._caller.ods_code)
+
+    def _party_to(self, version: StoredResource) -> bool:
+        """Whether the caller's organisation was party to this version of the record."""
+        if self._caller is None or version.resource_type in DIRECTORY_TYPES:
+            return True
+        ods_code = self._caller.ods_code
+        return any(party.ods_code == ods_code for party in version.parties or ())
+
+    def _current(self, resource_type: str, resource_id: str) -> StoredResource:
+        record = self._store.current(resource_type, resource_id)
+        if record is None:
+            raise NotFound(f"No {resource_type} has that id.")
+        return record
+
+    def _visible_current(self, resource_type: str, resource_id: str) -> StoredResource:
+        record = self._store.current(resource_type, resource_id)
+        if record is None or not self._sees(resource_type, resource_id):
+            self._hidden(record)
+            # The same answer for "not there" and "not yours", so ids cannot be probed.
+            # The id is not repeated: a URL is client input and could carry anything.
+            raise NotFound(f"No {resource_type} has that id.")
+        return record
+
+    def _parties(self, resource_type: str, resource: Mapping[str, Any]) -> list[Party]:
+        return parties_of(self._store, resource_type, resource)
+
+    def _check_sender(self, resource_type: str, parties: list[Party]) -> None:
+        if self._caller is not None:
+            check_sender(self._caller.ods_code, resource_type, parties)
+
+    def _patient(
+        self, resource_type: str, resource: Mapping[str, Any], parties: list[Party]
+    ) -> str | None:
+        """The person the record is about (mappings.patients); 422 when not established."""
+        return establish_patient(
+            self._store,
+            resource_type,
+            resource,
+            parties,
+            local_systems=self._local_systems,
+            writer=self._visible_to,
+            trail=self._trail,
+        )
+
+    # -- authorship (mappings.authorship) ---------------------------------------------
+
+    def _check_author(self, current: StoredResource) -> None:
+        """Only the record's origin writes a new version (the gateway's own workflow, with
+        no caller, excepted); another party is refused, and the refusal logged."""
+        if self._caller is None or current.resource_type in DIRECTORY_TYPES:
+            return
+        origin = current.facts.origin if current.facts is not None else None
+        if not is_author(origin, self._caller.ods_code):
+            if self._trail is not None:
+                self._trail.refused(current, NOT_AUTHOR)
+            raise Forbidden(NOT_AUTHOR_MESSAGE)
+
+    def _check_subject(
+        self, current: StoredResource, resource: Mapping[str, Any], facts: SharingFacts
+    ) -> None:
+        """A new version stays about the person the record is about (422 otherwise)."""
+        previous_patient = current.facts.patient if current.facts is not None else None
+        issues = subject_change_issues(
+            current.resource_type,
+            json.loads(current.content),
+            previous_patient,
+            resource,
+            facts.patient,
+        )
+        if issues:
+            raise InvalidContent(issues, business_rule=True)
+
+    def _check_consent(
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        parties: list[Party],
+        patient: str | None,
+        *,
+        previous: list[Party] | None,
+        id: str | None = None,
+    ) -> None:
+        if resource_type == "Consent":
+            check_consent_record(
+                self._caller,
+                resource,
+                parties,
+                patient=patient,
+                previous=previous,
+                now=self._clock(),
+                trail=self._trail,
+                resource_id=id,
+            )
+
+    def _match_for_conditional_create(
+        self, resource_type: str, if_none_exist: str
+    ) -> StoredResource | None:
+        params = parse_qsl(if_none_exist.lstrip("?"), keep_blank_values=True)
+        try:
+            query = parse_search(resource_type, params, PagingLimits(2, 2))
+        except InvalidSearch:
+            raise InvalidHeader(
+                "If-None-Exist must be a search this server supports for "
+                f"{resource_type} (see /fhir/metadata), such as identifier=system|value.",
+                expression="If-None-Exist",
+            ) from None
+        if not query.criteria:
+            raise InvalidHeader(
+                "If-None-Exist must name at least one search parameter.",
+                expression="If-None-Exist",
+            )
+        # Two identical conditional creates at once must not both create.
+        self._store.serialise_on(f"conditional-create:{resource_type}?{sorted(query.applied)}")
+        page = self._store.search(
+            SearchQuery(resource_type, query.criteria, count=2, total=False),
+            visible_to=self._visible_to,
+        )
+        if len(page.matches) > 1:
+            raise MultipleMatches("If-None-Exist matches more than one resource.")
+        return page.matches[0] if page.matches else None
+
+
+def validated(resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The resource as it will be stored, after every check; InvalidContent otherwise.
+
+    Order: the R4 models (structure and datatypes), HL7's R4 JSON schema (required code
+    bindings, the 4.0.1 wire format), what a receiver could be misled or attacked by
+    (modifier extensions, invisible characters in identifiers, narrative XHTML), then the
+    UK Core identifier rules.
+    """
+    try:
+        resource = validate_structure(body, resource_type)
+        schema_problems = fhir_schema.schema_issues(resource, resource_type)
+        if schema_problems:
+            raise ContentError(schema_problems)
+        check_safe_content(resource, resource_type)
+        check_uk_core(resource, resource_type)
+        if resource_type == "Consent" and (problems := privacy_consent_issues(resource)):
+            raise ContentError(problems, business_rule=True)
+    except ContentError as error:
+        raise InvalidContent(error.issues, business_rule=error.business_rule) from None
+    return resource
+
+
+def _versioned(
+    resource_type: str,
+    resource_id: str,
+    version_id: int,
+    moment: datetime,
+    resource: Mapping[str, Any],
+    facts: SharingFacts | None = None,
+) -> StoredResource:
+    meta = dict(resource.get("meta", {}))
+    meta.update(versionId=str(version_id), lastUpdated=format_instant(moment))
+    content = {"resourceType": resource_type, "id": resource_id, "meta": meta}
+    content.update((key, value) for key, value in resource.items() if key not in content)
+    text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    return StoredResource(resource_type, resource_id, version_id, moment, text, facts)

@@ -1,0 +1,1 @@
+"""Handovers and escalation summaries: the dataset API, answers to referrals, later versions."""

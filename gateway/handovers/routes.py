@@ -1,0 +1,165 @@
+"""The dataset API at /api: handovers and escalation summaries as plain JSON.
+
+    POST /api/handovers, POST /api/escalations       201, or an OperationOutcome
+    GET  /api/handovers/{id}, GET /api/escalations/{id}
+    POST /api/escalations/{id}/responses            a receiver's response to an escalation
+    GET  /api/decline-reasons                       the configured decline codes
+
+`{id}` is the id of the ServiceRequest made from the dataset. Every answer about one
+dataset has the same shape (see `_envelope`), so an integrator parses one thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from gateway.access_log.recording import start_trail
+from gateway.auth.authentication import authenticate
+from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
+from gateway.exchange.routes import delivery_status
+from gateway.handovers.service import Received, Served
+from gateway.platform.errors import InvalidContent
+from gateway.platform.runtime import RuntimeDep
+from gateway.web.deps import FhirWrites, JsonBody, RawJsonBody, ReadDatasets, WriteDatasets
+from gateway.web.http_headers import fhir_base
+from gateway.web.request_bodies import ESCALATION, ESCALATION_RESPONSE, HANDOVER
+from mappings.dataset_input import dataset_issues
+from mappings.datasets import EscalationResponse
+from mappings.fhir_dates import format_instant
+
+router = APIRouter(prefix="/api", dependencies=[Depends(start_trail), Depends(authenticate)])
+open_router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
+
+DatasetId = Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")
+_PATHS = {"handover": "handovers", "escalation": "escalations"}
+
+
+@router.post("/handovers", status_code=201, name="handover_push", openapi_extra=HANDOVER)
+def push_handover(
+    request: Request, body: RawJsonBody, runtime: RuntimeDep, datasets: WriteDatasets
+) -> JSONResponse:
+    received = datasets.receive_json(
+        body.value, body.raw, kind="handover", request_id=_sent_request_id(request)
+    )
+    return _created(request, runtime, received)
+
+
+@router.post("/escalations", status_code=201, name="escalation_push", openapi_extra=ESCALATION)
+def push_escalation(
+    request: Request, body: RawJsonBody, runtime: RuntimeDep, datasets: WriteDatasets
+) -> JSONResponse:
+    received = datasets.receive_json(
+        body.value, body.raw, kind="escalation", request_id=_sent_request_id(request)
+    )
+    return _created(request, runtime, received)
+
+
+@router.get("/handovers/{dataset_id}", name="handover_read")
+def read_handover(
+    request: Request, runtime: RuntimeDep, datasets: ReadDatasets, dataset_id: str = DatasetId
+) -> JSONResponse:
+    served = datasets.dataset(dataset_id, kind="handover")
+    return JSONResponse(served_body(request, runtime, dataset_id, served))
+
+
+@router.get("/escalations/{dataset_id}", name="escalation_read")
+def read_escalation(
+    request: Request, runtime: RuntimeDep, datasets: ReadDatasets, dataset_id: str = DatasetId
+) -> JSONResponse:
+    served = datasets.dataset(dataset_id, kind="escalation")
+    return JSONResponse(served_body(request, runtime, dataset_id, served))
+
+
+@router.post(
+    "/escalations/{dataset_id}/responses",
+    name="escalation_response",
+    openapi_extra=ESCALATION_RESPONSE,
+)
+def record_response(
+    request: Request,
+    body: JsonBody,
+    runtime: RuntimeDep,
+    answers: FhirWrites,
+    dataset_id: str = DatasetId,
+) -> JSONResponse:
+    """The caller's answer, stored as its own Communication in response to the
+    escalation's summary; the gateway marks the escalation answered."""
+    try:
+        response = EscalationResponse.model_validate(body)
+    except ValidationError as error:
+        issues = dataset_issues(error, part=EscalationResponse, prefix="escalation.response")
+        raise InvalidContent(issues) from None
+    served = answers.respond_to_escalation(dataset_id, response)
+    return JSONResponse(served_body(request, runtime, dataset_id, served))
+
+
+@open_router.get("/decline-reasons", name="decline_reasons")
+def decline_reasons(runtime: RuntimeDep) -> JSONResponse:
+    """The codes receivers give when they decline a handover, so that bounce themes can be
+    counted: configured per deployment (pathways.yaml), in a CodeSystem the gateway owns."""
+    reasons = runtime.config.pathways.decline_reasons
+    return JSONResponse(
+        {
+            "system": DECLINE_REASON_SYSTEM,
+            "concept": [{"code": reason.code, "display": reason.display} for reason in reasons],
+        }
+    )
+
+
+def _sent_request_id(request: Request) -> str | None:
+    # Only an id the sender chose identifies a retry; one the gateway made up does not.
+    return request.headers.get("x-request-id")
+
+
+def _created(request: Request, runtime: RuntimeDep, received: Received) -> JSONResponse:
+    submission = received.submission
+    resources = received.resources
+    body = _envelope(request, runtime, submission.service_request_id, _PATHS[submission.kind])
+    body["kind"] = submission.kind
+    body["resources"] = {
+        "ServiceRequest": f"ServiceRequest/{resources.service_request['id']}",
+        "Flag": [f"Flag/{flag['id']}" for flag in resources.flags],
+        "Communication": f"Communication/{resources.communication['id']}",
+        "Provenance": f"Provenance/{resources.provenance['id']}",
+    }
+    body["received_at"] = format_instant(submission.received_at, fixed_width=False)
+    body["completeness"] = {
+        "complete": received.completeness.complete,
+        "warnings": [
+            {"field": gap.field, "message": gap.message} for gap in received.completeness.warnings
+        ],
+    }
+    return JSONResponse(body, status_code=201, headers={"Location": body["location"]})
+
+
+def served_body(
+    request: Request, runtime: RuntimeDep, dataset_id: str, served: Served
+) -> dict[str, Any]:
+    """A stored dataset, rebuilt from its FHIR resources, in the dataset API's shape."""
+    body = _envelope(request, runtime, dataset_id, _PATHS[served.dataset.dataset])
+    submission = served.submission
+    body["kind"] = served.dataset.dataset
+    if submission is not None:
+        body["received_at"] = format_instant(submission.received_at, fixed_width=False)
+        body["completeness"] = {"complete": not submission.gaps, "missing": list(submission.gaps)}
+    if served.deliveries:
+        body["deliveries"] = [delivery_status(delivery) for delivery in served.deliveries]
+    if served.withheld:
+        # An agreement withholds free text from this organisation: what is shown is partial.
+        body["withheld"] = ["free-text"]
+    # The receivers' answers: each Task accepting or declining it, each response.
+    body["decisions"] = [decision.as_json() for decision in served.answers.decisions]
+    body["responses"] = [response.as_json() for response in served.answers.responses]
+    body["dataset"] = served.dataset.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
+    )
+    return body
+
+
+def _envelope(request: Request, runtime: RuntimeDep, dataset_id: str, path: str) -> dict[str, Any]:
+    base = fhir_base(request, runtime.settings.public_base_url).removesuffix("/fhir")
+    return {"id": dataset_id, "location": f"{base}/api/{path}/{dataset_id}"}

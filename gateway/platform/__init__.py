@@ -1,0 +1,2 @@
+"""What every feature stands on: settings, the database and its schema, errors, logging,
+the clock, the runtime."""

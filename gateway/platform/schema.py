@@ -1,0 +1,294 @@
+"""Table definitions (SQLAlchemy Core). Migrations in ./migrations must match these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    text,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python on both databases.
+
+    PostgreSQL keeps timestamptz; SQLite keeps naive UTC text, whose fixed-width format
+    sorts correctly, so range conditions and keyset paging behave the same on both.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# A person's identifier as stored: an NHS number, or a local identifier as system|value
+# (mappings.identifiers bounds each part so that the whole fits).
+PATIENT_LENGTH = 255
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# The current version of each resource: what reads and searches return.
+resources = Table(
+    "resources",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("content", Text, nullable=False),
+    # What the consent decision point needs in SQL (migration 0004): the person's
+    # identifier (an NHS number, or a local identifier as system|value: migration 0009),
+    # the organisation the data comes from, and its data category.
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
+    Column("origin", String(16), nullable=True),
+    Column("data_category", String(32), nullable=True),
+    Index("ix_resources_type_last_updated", "resource_type", "last_updated", "id"),
+    Index("ix_resources_type_patient", "resource_type", "patient"),
+)
+
+# Every version ever written, the current one included (vread and _history).
+resource_versions = Table(
+    "resource_versions",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version_id", Integer, primary_key=True),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("content", Text, nullable=False),
+    # Each version's own sharing facts and parties (migration 0008), so that vread and
+    # _history decide every version on what it was, not on what the record is now.
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
+    Column("origin", String(16), nullable=True),
+    Column("data_category", String(32), nullable=True),
+    # JSON: [[ods_code, basis], ...] as resource_parties held them for this version.
+    Column("parties", Text, nullable=True),
+)
+
+# One row per indexed value of the current version. Token and reference values use
+# system/value; dates use low/high (inclusive bounds in UTC, open ends as sentinels).
+# The resource's last_updated is copied here so that "this recipient's escalations since
+# T" is one index range, whose cost follows the answer and not the recipient's history.
+search_index = Table(
+    "search_index",
+    metadata,
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("system", String(255), nullable=True),
+    Column("value", String(255), nullable=True),
+    Column("low", UTCDateTime, nullable=True),
+    Column("high", UTCDateTime, nullable=True),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Index("ix_search_index_token", "resource_type", "param", "value", "last_updated"),
+    Index("ix_search_index_date", "resource_type", "param", "low", "high"),
+    Index("ix_search_index_owner", "resource_type", "resource_id", "param"),
+)
+
+# Which organisations (by ODS code) are party to the current version of a resource, and
+# in what role (requester, performer, sender, recipient, owner, author...). Reads and
+# searches see a resource only through a row here for the caller's organisation.
+resource_parties = Table(
+    "resource_parties",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("resource_id", String(64), primary_key=True),
+    Column("ods_code", String(16), primary_key=True),
+    Column("basis", String(32), primary_key=True),
+)
+
+# Client assertion ids (jti) already used at the token endpoint, kept until the
+# assertion expires: one row per use, so a replay fails even on another process.
+used_assertions = Table(
+    "used_assertions",
+    metadata,
+    Column("client_id", String(128), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_used_assertions_expires_at", "expires_at"),
+)
+
+# The searches a POST _search made, so that its page links can name them by an opaque
+# reference instead of repeating the parameters (NHS numbers) in a URL. Keyed by the
+# SHA-256 of the reference (the reference itself is only ever in the client's hands),
+# bound to the client that searched, kept until a while after it expires.
+search_pages = Table(
+    "search_pages",
+    metadata,
+    Column("reference_sha256", String(64), primary_key=True),
+    Column("client_id", String(128), nullable=False),
+    Column("resource_type", String(64), nullable=False),
+    # JSON: [[name, value], ...], the search's parameters as applied.
+    Column("parameters", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_search_pages_expires_at", "expires_at"),
+)
+
+# The access log (gateway.audit). One row per AuditEvent: its canonical bytes, which
+# are the Merkle leaf's data, the leaf hash, and the columns the IG search filters on.
+# `seq` is insertion order only; `position` (the leaf index) is assigned later, in commit
+# order, by the sequencer, so that requests never wait on each other to log.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("position", BigInteger, nullable=True),
+    Column("recorded", UTCDateTime, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
+    Column("client_id", String(128), nullable=True),
+    Column("ods_code", String(16), nullable=True),
+    Column("subtype", String(64), nullable=False),
+    Column("action", String(1), nullable=False),
+    Column("outcome", SmallInteger, nullable=False),
+    Column("purpose", String(64), nullable=True),
+    Column("request_id", String(128), nullable=True),
+    Index("ux_audit_events_event_id", "event_id", unique=True),
+    Index("ux_audit_events_position", "position", unique=True),
+    Index("ix_audit_events_patient", "patient", "recorded", "seq"),
+    Index("ix_audit_events_recorded", "recorded", "seq"),
+    # The sequencer's work list: only the few events not yet given a position.
+    Index(
+        "ix_audit_events_unsequenced",
+        "seq",
+        postgresql_where=text("position IS NULL"),
+        sqlite_where=text("position IS NULL"),
+    ),
+)
+
+# What an event names besides its patient and client, for the IG search: the data it
+# touched (entity, "Type/id") and the end user's organisation and identifiers (agent).
+audit_references = Table(
+    "audit_references",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("event_seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+)
+
+# Hashes of complete Merkle subtrees at every 4th level (4, 8, 12...); with the leaf
+# hashes these give any root or proof from about a hundred hashes (gateway.access_log.merkle).
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed checkpoints (C2SP tlog-checkpoint notes, Ed25519), one per tree size.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("signed_at", UTCDateTime, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signed", Text, nullable=False),  # SignedCheckpoint.to_json(), note included
+)
+
+# The newest checkpoint of each other party's log this gateway witnesses (POST
+# /audit/witness): one row per origin, replaced only by a checkpoint proved to extend it.
+audit_witnessed = Table(
+    "audit_witnessed",
+    metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("witnessed_at", UTCDateTime, nullable=False),
+)
+
+# Each dataset received (gateway.handovers.service): who sent it under which id, the
+# SHA-256 of the bytes as received, and what it became. The primary key makes a repeat
+# of the sender's id fail at insert, even when two copies arrive at once; the request id
+# (X-Request-ID as sent) likewise, per sender.
+dataset_submissions = Table(
+    "dataset_submissions",
+    metadata,
+    Column("sender_ods", String(16), primary_key=True),
+    Column("external_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("request_id", String(128), nullable=True),
+    Column("body_sha256", String(64), nullable=False),
+    Column("service_request_id", String(64), nullable=False),
+    Column("communication_id", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    # The referral checklist's warnings: the field paths found missing, as JSON.
+    Column("gaps", Text, nullable=False),
+    Index("ix_dataset_submissions_sender_ods_request_id", "sender_ods", "request_id", unique=True),
+    Index("ix_dataset_submissions_service_request_id", "service_request_id", unique=True),
+    Index("ix_dataset_submissions_communication_id", "communication_id", unique=True),
+)
+
+# Deliveries to Trusts' systems (gateway.exchange), written in the transaction of what
+# they deliver. `seq` orders deliveries to one endpoint about one person (an update never
+# overtakes its create); `id` is the X-Request-ID every attempt carries.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("id", String(36), nullable=False),
+    Column("destination", String(16), nullable=False),  # the receiving organisation's ODS code
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
+    Column("kind", String(16), nullable=False),  # handover | escalation | update
+    Column("service_request_id", String(64), nullable=False),
+    Column("correlation_id", String(128), nullable=False),
+    Column("body", Text, nullable=False),  # the exact bytes every attempt sends
+    # Who asked for the delivery, as the consent re-check before each attempt needs it.
+    Column("sender_ods", String(16), nullable=False),
+    Column("sender_client", String(128), nullable=False),
+    Column("sender_role", String(32), nullable=True),
+    Column("purpose", String(32), nullable=False),
+    Column("justification", Text, nullable=True),
+    # JSON: each resource's sharing facts, which the re-check decides on (migration 0007).
+    Column("sharing", Text, nullable=True),
+    # queued | in-flight | retrying | delivered | dead | stopped
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("leased_by", String(64), nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("receiver_reference", String(256), nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ux_outbox_id", "id", unique=True),
+    Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_outbox_destination_patient_seq", "destination", "patient", "seq"),
+    Index("ix_outbox_service_request_id", "service_request_id"),
+)

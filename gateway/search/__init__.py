@@ -1,1 +1,0 @@
-"""FHIR search: which parameters exist, what they index, and how a query is parsed."""

@@ -1,1 +1,0 @@
-"""Services: one use case each, calling the core and the adapters inside a transaction."""

@@ -1,0 +1,104 @@
+"""The consent and agreement re-check before each delivery attempt.
+
+Between the push and the attempt the person may have dissented, or the agreement may
+have expired or been suspended: the delivery is decided again, for every resource it
+carries, as the sender's organisation sharing it with the receiver, for the purpose and
+with the justification the push was made with, on the resources' sharing facts kept with
+the delivery. A round's deliveries are re-checked together: every person's Consents are
+read in one query, whoever the senders are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from consent.agreements import Agreement
+from consent.purposes import Purpose
+from consent.statements import ConsentStatement
+from gateway.auth.caller import Caller
+from gateway.auth.scopes import ScopeSet
+from gateway.exchange.deliveries import Delivery
+from gateway.fhir.store import ResourceStore
+from gateway.platform.logging import get_logger
+from gateway.sharing.policy import SharingPolicy
+from mappings import shared_facts
+from mappings.shared_facts import SharedResource
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    rule: str
+    source: str | None
+
+    def describe(self) -> str:
+        return f"stopped at send time: {self.rule}" + (f" ({self.source})" if self.source else "")
+
+
+def refusals_at_send(
+    store: ResourceStore,
+    deliveries: Sequence[Delivery],
+    agreements: tuple[Agreement, ...],
+    now: datetime,
+) -> dict[str, Refusal]:
+    """The deliveries that may no longer be sent, by id, each with its first denial."""
+    statements: dict[str, list[ConsentStatement]] = {}
+    policies: dict[tuple[str, str, str | None, str, str | None], SharingPolicy] = {}
+    found: dict[str, Refusal] = {}
+    for delivery in deliveries:
+        key = _sender(delivery)
+        policy = policies.get(key)
+        if policy is None:
+            policy = SharingPolicy(store, _caller(delivery), agreements, now, statements=statements)
+            policy.read_consents(d.patient for d in deliveries)  # once: they are shared
+            policies[key] = policy
+        refusal = _refusal(policy, delivery)
+        if refusal is not None:
+            found[delivery.id] = refusal
+    return found
+
+
+def _refusal(policy: SharingPolicy, delivery: Delivery) -> Refusal | None:
+    for resource_type, data in _facts(delivery):
+        decided = policy.on_share(resource_type, data, [delivery.destination], action="deliver")
+        for _, decision in decided:
+            if not decision.permitted:
+                return Refusal(decision.rule.value, decision.source)
+    return None
+
+
+def _facts(delivery: Delivery) -> list[SharedResource]:
+    """What the delivery carries, as kept with it; from its message where nothing was
+    kept (queued before migration 0007) or what was kept cannot be read."""
+    if delivery.sharing is not None:
+        try:
+            return shared_facts.decode(delivery.sharing)
+        except ValueError:
+            log.warning("delivery.sharing_facts_unreadable", delivery=delivery.id)
+    return shared_facts.message_facts(json.loads(delivery.body), delivery.patient)
+
+
+def _sender(delivery: Delivery) -> tuple[str, str, str | None, str, str | None]:
+    return (
+        delivery.sender_client,
+        delivery.sender_ods,
+        delivery.sender_role,
+        delivery.purpose,
+        delivery.justification,
+    )
+
+
+def _caller(delivery: Delivery) -> Caller:
+    return Caller(
+        client_id=delivery.sender_client,
+        ods_code=delivery.sender_ods,
+        role=delivery.sender_role,
+        scopes=ScopeSet(()),
+        purpose_of_use="direct-care",
+        requested_purpose=Purpose(delivery.purpose),
+        justification=delivery.justification,
+    )

@@ -1,1 +1,0 @@
-"""The store adapter: resources with full history, a search index, on SQLite or PostgreSQL."""

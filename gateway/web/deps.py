@@ -1,0 +1,274 @@
+"""What routes are handed: the runtime built in the lifespan, services in a transaction,
+and the request body read within limits. Routes declare these as Annotated aliases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection
+
+from gateway.access_log.recording import append_durably, append_in, success_events, trail_of
+from gateway.auth.caller import Caller
+from gateway.exchange.outbox import OutboxStore
+from gateway.exchange.queueing import DeliveryQueue
+from gateway.fhir.search.page_store import SearchPageStore
+from gateway.fhir.search.pages import PageReferences
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
+from gateway.handovers.referral_answers import ReferralAnswers
+from gateway.handovers.service import DatasetService
+from gateway.handovers.store import SubmissionStore
+from gateway.handovers.updates import HandoverUpdates
+from gateway.platform.errors import (
+    BadRequest,
+    InvalidContent,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from gateway.platform.runtime import Runtime, RuntimeDep, gate
+from gateway.sharing.policy import SharingPolicy
+from gateway.web.http_headers import fhir_base
+from mappings.issues import ContentError
+from mappings.json_input import ShapeLimits, parse_json_object
+
+_JSON_MEDIA_TYPES = {"application/fhir+json", "application/json"}
+_CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.IGNORECASE)
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
+
+
+def _caller(request: Request) -> Caller:
+    # Set by the authentication dependency every data router declares first.
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):
+        raise RuntimeError("a data route was reached without authentication")
+    return caller
+
+
+async def _read_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[ResourceService]:
+    # What was read is logged, and committed, before the response is sent.
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        yield _service(runtime, connection, caller, request)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+def _service(
+    runtime: Runtime,
+    connection: Connection,
+    caller: Caller,
+    request: Request,
+    *,
+    writes: bool = False,
+) -> ResourceService:
+    # The agreements in force when the request arrived: a reload mid-request does not
+    # change the rules a request is decided by.
+    config = runtime.config
+    store = ResourceStore(connection)
+    sharing = SharingPolicy(store, caller, config.agreements, runtime.clock())
+    return ResourceService(
+        store,
+        runtime.paging,
+        caller=caller,
+        trail=trail_of(request),
+        sharing=sharing,
+        updates=_updates(runtime, connection, caller, request) if writes else None,
+        local_systems=config.directory.local_patient_systems,
+        clock=runtime.clock,
+    )
+
+
+def _updates(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> HandoverUpdates:
+    # A new version of a pushed handover's resource is queued for its receivers in the
+    # update's own transaction, whichever route (or the gateway's workflow) wrote it.
+    gateway_url = fhir_base(request, runtime.settings.public_base_url)
+    store = ResourceStore(connection)
+    outbox = OutboxStore(connection)
+    return HandoverUpdates(
+        store, outbox, runtime.config.endpoints, gateway_url, caller, clock=runtime.clock
+    )
+
+
+def _workflow(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> ResourceService:
+    """The gateway's own writer, in the request's transaction: no caller, so no client's
+    rules apply; what it writes is recorded by the Provenance it writes with it."""
+    return ResourceService(
+        ResourceStore(connection),
+        runtime.paging,
+        updates=_updates(runtime, connection, caller, request),
+        local_systems=runtime.config.directory.local_patient_systems,
+        clock=runtime.clock,
+    )
+
+
+async def _write_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterator[DatasetService]:
+    # As _write_service: the dataset's resources, its submission record and its
+    # AuditEvents commit together, before the response, or not at all.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        yield _datasets(runtime, connection, caller, request, writes=True)
+        await append_in(connection, success_events(request, runtime))
+    runtime.worker_doorbells.ring()  # committed: a push queues its deliveries
+
+
+async def _read_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterator[DatasetService]:
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        yield _datasets(runtime, connection, caller, request)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+def _datasets(
+    runtime: Runtime,
+    connection: Connection,
+    caller: Caller,
+    request: Request,
+    *,
+    writes: bool = False,
+) -> DatasetService:
+    config = runtime.config
+    gateway_url = fhir_base(request, runtime.settings.public_base_url)
+    return DatasetService(
+        _service(runtime, connection, caller, request, writes=writes),
+        SubmissionStore(connection),
+        config.pathways,
+        frozenset(organisation.ods for organisation in config.directory.organisations),
+        caller,
+        local_systems=config.directory.local_patient_systems,
+        deliveries=DeliveryQueue(OutboxStore(connection), config.endpoints, gateway_url),
+        workflow=_workflow(runtime, connection, caller, request) if writes else None,
+        correlation_id=getattr(request.state, "correlation_id", None),
+        clock=runtime.clock,
+    )
+
+
+async def _write_answers(request: Request, runtime: RuntimeDep) -> AsyncIterator[ReferralAnswers]:
+    # FHIR creates and updates: as _write_service, with the rules for answers to a
+    # referral (a Task, a responding Communication), which may also record a response on
+    # an escalation, in the same transaction.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        datasets = _datasets(runtime, connection, caller, request, writes=True)
+        config = runtime.config
+        names = {o.ods: o.name for o in config.directory.organisations}
+        yield ReferralAnswers(
+            datasets.resources, datasets, config.pathways, names, caller, clock=runtime.clock
+        )
+        await append_in(connection, success_events(request, runtime))
+    runtime.worker_doorbells.ring()  # committed: an update may have queued deliveries
+
+
+@dataclass(frozen=True, slots=True)
+class Searching:
+    """A FHIR search and the page references of POST searches, in one transaction."""
+
+    resources: ResourceService
+    pages: PageReferences
+
+
+def _searching(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> Searching:
+    pages = PageReferences(
+        SearchPageStore(connection),
+        caller.client_id,
+        lifetime=timedelta(seconds=runtime.settings.search_page_lifetime_seconds),
+        clock=runtime.clock,
+    )
+    return Searching(_service(runtime, connection, caller, request), pages)
+
+
+async def _read_search(request: Request, runtime: RuntimeDep) -> AsyncIterator[Searching]:
+    # A GET search, a page link followed included: reads only, as _read_service.
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        yield _searching(runtime, connection, caller, request)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+async def _post_search(request: Request, runtime: RuntimeDep) -> AsyncIterator[Searching]:
+    # POST _search keeps its parameters for its page links: a write, committed with the
+    # search's AuditEvents before the response.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        yield _searching(runtime, connection, caller, request)
+        await append_in(connection, success_events(request, runtime))
+
+
+FhirWrites = Annotated[ReferralAnswers, Depends(_write_answers, scope="function")]
+WriteDatasets = Annotated[DatasetService, Depends(_write_datasets, scope="function")]
+ReadDatasets = Annotated[DatasetService, Depends(_read_datasets, scope="function")]
+ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]
+ReadSearch = Annotated[Searching, Depends(_read_search, scope="function")]
+PostSearch = Annotated[Searching, Depends(_post_search, scope="function")]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedJson:
+    """A JSON object body and the bytes it came as (hashed as received)."""
+
+    value: dict[str, Any]
+    raw: bytes
+
+
+async def _json_body(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    return (await _received_json(request, runtime)).value
+
+
+async def _received_json(request: Request, runtime: RuntimeDep) -> ReceivedJson:
+    media_type, _, parameters = request.headers.get("content-type", "").partition(";")
+    if media_type.strip().lower() not in _JSON_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            "Send application/fhir+json (or application/json); other formats are not accepted."
+        )
+    charset = _CHARSET.search(parameters)
+    if charset is not None and charset[1].lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("JSON bodies must be UTF-8 (charset=utf-8).")
+    body = await read_limited(request, runtime.settings.max_body_bytes)
+    limits = ShapeLimits(runtime.settings.max_json_depth, runtime.settings.max_array_length)
+    try:
+        return ReceivedJson(parse_json_object(body, limits), body)
+    except ContentError as error:
+        raise InvalidContent(error.issues) from None
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and _CONTENT_LENGTH.fullmatch(declared) and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+JsonBody = Annotated[dict[str, Any], Depends(_json_body)]
+RawJsonBody = Annotated[ReceivedJson, Depends(_received_json)]
+
+
+async def _form_params(request: Request, runtime: RuntimeDep) -> list[tuple[str, str]]:
+    """Search parameters sent as a form body (POST _search), within the body limit."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("POST to _search takes application/x-www-form-urlencoded.")
+    body = await read_limited(request, runtime.settings.max_body_bytes)
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise BadRequest("The form body is not valid UTF-8.") from None
+
+
+FormParams = Annotated[list[tuple[str, str]], Depends(_form_params)]
