@@ -157,7 +157,7 @@ search_pages = Table(
     Index("ix_search_pages_expires_at", "expires_at"),
 )
 
-# The access log (gateway.audit). One row per AuditEvent: its canonical bytes, which
+# The access log (gateway.access_log). One row per AuditEvent: its canonical bytes, which
 # are the Merkle leaf's data, the leaf hash, and the columns the IG search filters on.
 # `seq` is insertion order only; `position` (the leaf index) is assigned later, in commit
 # order, by the sequencer, so that requests never wait on each other to log.

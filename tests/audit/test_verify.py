@@ -410,7 +410,7 @@ def test_the_verifier_imports_only_the_standard_library_and_cryptography() -> No
     assert third_party == {"gateway", "cryptography", "_openssl", "_cffi_backend"}
     assert {name for name in imported if name.startswith("gateway")} == {
         "gateway",
-        "gateway.audit",
+        "gateway.access_log",
         "gateway.access_log.merkle",
         "gateway.access_log.checkpoint",
         "gateway.access_log.verify",

@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.platform.schema import UTCDateTime
+from gateway.store.schema import UTCDateTime
 
 revision = "0001"
 down_revision = None
@@ -37,7 +37,9 @@ def upgrade() -> None:
         sa.Column("last_updated", UTCDateTime, nullable=False),
         sa.Column("method", sa.String(8), nullable=False),
         sa.Column("content", sa.Text, nullable=False),
-        sa.PrimaryKeyConstraint("resource_type", "id", "version_id", name="pk_resource_versions"),
+        sa.PrimaryKeyConstraint(
+            "resource_type", "id", "version_id", name="pk_resource_versions"
+        ),
     )
     op.create_table(
         "search_index",

@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.platform.migrations.legacy_facts import nhs_number_as_written
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.parties import party_references
+from gateway.store.migrations.legacy_facts import nhs_number_as_written
 from mappings.sharing import shared_data
 
 revision = "0008"
@@ -42,7 +42,9 @@ _versions = sa.table(
     sa.column("data_category"),
     sa.column("parties"),
 )
-_resources = sa.table("resources", sa.column("resource_type"), sa.column("id"), sa.column("origin"))
+_resources = sa.table(
+    "resources", sa.column("resource_type"), sa.column("id"), sa.column("origin")
+)
 _index = sa.table(
     "search_index",
     sa.column("resource_type"),
@@ -84,9 +86,7 @@ def _backfill() -> None:
                     ),
                 )
             )
-            .where(
-                sa.tuple_(_versions.c.resource_type, _versions.c.id, _versions.c.version_id) > after
-            )
+            .where(sa.tuple_(_versions.c.resource_type, _versions.c.id, _versions.c.version_id) > after)
             .order_by(_versions.c.resource_type, _versions.c.id, _versions.c.version_id)
             .limit(_BATCH)
         ).all()

@@ -130,12 +130,7 @@ def _establish(connection: Any, table: Any, types: tuple[str, ...], *, current: 
             visible = found is not None and row.origin in found[1]
             patient = _patient(row.resource_type, resource, found[0] if found and visible else None)
             updates.append(
-                {
-                    "k_type": row.resource_type,
-                    "k_id": row.id,
-                    "k_version": row.version_id,
-                    "p": patient,
-                }
+                {"k_type": row.resource_type, "k_id": row.id, "k_version": row.version_id, "p": patient}
             )
             if current and patient is not None and patient_id is not None:
                 index_rows.extend(_index_rows(row, patient))
