@@ -8,7 +8,7 @@ Create Date: 2026-11-30
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.store.schema import UTCDateTime
+from gateway.platform.schema import UTCDateTime
 
 revision = "0006"
 down_revision = "0005"
