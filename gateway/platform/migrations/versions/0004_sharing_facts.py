@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from mappings.parties import PARTY_ROLES
-from gateway.store.migrations.legacy_facts import nhs_number_as_written
+from gateway.platform.migrations.legacy_facts import nhs_number_as_written
 from mappings.sharing import shared_data
 
 revision = "0004"

@@ -21,7 +21,7 @@ from alembic import op
 
 from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from mappings.parties import party_references
-from gateway.store.migrations.legacy_facts import nhs_number_as_written
+from gateway.platform.migrations.legacy_facts import nhs_number_as_written
 from mappings.sharing import shared_data
 
 revision = "0008"
