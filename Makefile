@@ -15,7 +15,7 @@ COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet \
 	--generate-hashes --allow-unsafe --strip-extras --extra dev --all-build-deps \
 	--no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 
-.PHONY: run test lint typecheck imports unit chromium bench safety lock lock-upgrade sbom clean
+.PHONY: run test lint typecheck imports docs unit chromium bench safety lock lock-upgrade sbom clean
 
 # Installs only what the lock names, each file checked against its hash; then the
 # project itself, built by the locked setuptools, bringing in nothing more. pip check
@@ -54,7 +54,7 @@ run: $(STAMP)
 	$(BIN)/gateway serve
 
 ## The whole suite and every gate.
-test: lint typecheck imports unit
+test: lint typecheck imports docs unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -65,6 +65,11 @@ typecheck: $(STAMP)
 
 imports: $(STAMP)
 	$(BIN)/lint-imports
+
+## The documentation site, from docs/ (mkdocs.yml), into site/ (not committed). --strict
+## turns every warning into an error: a link to a missing page or anchor fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 unit: $(STAMP) chromium
 	$(BIN)/pytest -q
@@ -91,4 +96,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) $(TOOLS) sbom.cdx.json .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) site sbom.cdx.json .mypy_cache .ruff_cache .pytest_cache

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from safety_case.evidence import missing_documents, missing_tests
 from safety_case.hazard_log import HazardLogError, load
-from safety_case.report import pending_controls, render
+from safety_case.report import REPORT_FOLDER, pending_controls, render
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = Path("docs/safety/hazard-log.yaml")
-REPORT = Path("docs/safety/safety-case.md")
+REPORT = Path(REPORT_FOLDER) / "safety-case.md"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import selectors
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +24,14 @@ from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
 from tests.conftest import DEMO_CONFIG, REPO
 from tests.deployments import production_config
 from tests.fhir_judge import assert_valid_fhir
-from tests.servers import GATEWAY, free_port, gateway_env, running_server, served_token
+from tests.servers import (
+    GATEWAY,
+    _wait_ready,
+    free_port,
+    gateway_env,
+    running_server,
+    served_token,
+)
 
 FHIR = {"Content-Type": "application/fhir+json"}
 
@@ -112,6 +124,61 @@ def test_prod_refuses_to_guess_its_url_or_make_its_own_key(
     assert expected in result.stderr
     assert not (tmp_path / "absent.pem").exists()
     assert not (tmp_path / "absent-audit.pem").exists()
+
+
+def test_the_banner_names_the_port_the_server_listens_on(tmp_path: Path) -> None:
+    """Started on GATEWAY_PORT, not 8080, the banner's URLs and token commands name that
+    port; its token command works from a shell that never set GATEWAY_PORT."""
+    url = f"sqlite:///{tmp_path / 'banner.db'}"
+    subprocess.run(
+        [*GATEWAY, "db", "upgrade"], env=gateway_env(url), check=True, capture_output=True
+    )
+    port = free_port()
+    assert port != 8080
+    base = f"http://127.0.0.1:{port}"
+    with subprocess.Popen(
+        [*GATEWAY, "serve"],
+        env=gateway_env(url, GATEWAY_PORT=str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as server:
+        try:
+            banner = _printed_banner(server)
+            assert set(re.findall(r"https?://[^\s/]+", banner)) == {base}
+            commands = re.findall(r"\$\(\.venv/bin/gateway (token [^)]*)\)", banner)
+            assert len(commands) == 3
+            _wait_ready(base, {})
+            another_shell = {k: v for k, v in gateway_env(url).items() if k != "GATEWAY_PORT"}
+            tokens = [_run_token_command(command, another_shell) for command in commands]
+        finally:
+            server.kill()
+    assert all(tokens)
+
+
+def _run_token_command(command: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [*GATEWAY, *shlex.split(command)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _printed_banner(server: subprocess.Popen[bytes]) -> str:
+    """What the server printed up to its banner's last line (it prints it before it binds
+    its port). Read from the pipe itself: a buffered reader would hold what select saw."""
+    assert server.stdout is not None
+    printed = b""
+    deadline = time.monotonic() + 30
+    with selectors.DefaultSelector() as selector:
+        selector.register(server.stdout, selectors.EVENT_READ)
+        while b"Stop with Ctrl-C." not in printed:
+            if not selector.select(timeout=max(deadline - time.monotonic(), 0)):
+                raise AssertionError(f"no banner within 30 s: {printed!r}")
+            chunk = os.read(server.stdout.fileno(), 65536)
+            if not chunk:
+                raise AssertionError(f"the server stopped before its banner ended: {printed!r}")
+            printed += chunk
+    return printed.decode()
 
 
 @pytest.fixture

@@ -302,12 +302,15 @@ def _banner(
     settings: Settings, host: str, port: int, scheme: str = "http", *, demo: bool = False
 ) -> str:
     base = f"{scheme}://{host}:{port}"
+    # --url names this server: another terminal's `gateway token` would otherwise go to
+    # its own GATEWAY_HOST/GATEWAY_PORT, which need not be where this one listens.
     tokens = (
         f"""
-Every call needs an access token (SMART Backend Services). For the demo clients:
-  TOKEN=$(.venv/bin/gateway token --client demo-provider-epr)   # the provider EPR (AZZ)
-  TRUST=$(.venv/bin/gateway token --client demo-trust-crisis)   # the Trust's crisis system (RZZ)
-  IG=$(.venv/bin/gateway token --client demo-ig-lead)           # the IG lead: the access log
+Every call needs an access token (SMART Backend Services). For the demo clients, the
+provider EPR (AZZ), the Trust's crisis system (RZZ) and the IG lead (the access log):
+  TOKEN=$(.venv/bin/gateway token --url {base} --client demo-provider-epr)
+  TRUST=$(.venv/bin/gateway token --url {base} --client demo-trust-crisis)
+  IG=$(.venv/bin/gateway token --url {base} --client demo-ig-lead)
   python3 examples/fresh.py handover | curl -s -X POST {base}/api/handovers \\
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d @-
   curl -s {base}/fhir/ServiceRequest -H "Authorization: Bearer $TOKEN"

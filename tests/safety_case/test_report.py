@@ -24,10 +24,7 @@ def test_each_hazard_shows_its_risks_controls_and_evidence(tmp_path: Path) -> No
     assert "### H01: A crisis handover is refused" in report
     assert "- **Residual risk**: 3 (low likelihood, major consequence)" in report
     assert "  - test `tests/test_sample.py::test_direct`" in report
-    assert (
-        "see [docs/page.md#what-the-deployer-does](../../docs/page.md#what-the-deployer-does)"
-        in report
-    )
+    assert "see [docs/page.md#what-the-deployer-does](../page.md#what-the-deployer-does)" in report
 
 
 def test_the_deployers_controls_are_gathered_for_its_dcb0160_case(tmp_path: Path) -> None:
