@@ -24,14 +24,14 @@ import psycopg
 from sqlalchemy import Table, text
 
 from bench.data import Generated, Organisation, Workload
-from gateway.fhir.search.indexing import index_rows
-from gateway.fhir.search.query import PagingLimits
+from core.fhir.patients import patient_fact
+from core.search.indexing import index_rows
+from core.search.query import PagingLimits
 from gateway.fhir.service import ResourceService, _versioned, validated
 from gateway.fhir.store import Party, ResourceStore, SharingFacts
 from gateway.platform.database import Database
 from gateway.platform.schema import resource_parties, resource_versions, resources, search_index
 from gateway.sharing.policy import sharing_facts
-from mappings.patients import patient_fact
 
 BATCH = 5000
 VALIDATE_EVERY = 101

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, event
 
 from bench.measure import Search
-from gateway.fhir.search.query import PagingLimits, parse_search
+from core.search.query import PagingLimits, parse_search
 from gateway.fhir.store import ResourceStore
 from gateway.platform.database import Database
 

@@ -22,14 +22,14 @@ from bench.auth import SCOPES, client_id
 from bench.data import ORGANIZATION, Generated, Organisation, organisation_name
 from bench.load import Parties, Writer, build_rows
 from bench.measure import Search
+from core.fhir.organisations import organization_resource
+from core.search.query import PagingLimits, parse_search
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.fhir.search.query import PagingLimits, parse_search
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.platform.database import Database
 from gateway.platform.schema import resource_parties, resource_versions, resources, search_index
-from mappings.directory import organization_resource
 
 # Each replaces the first four characters of a generated id: one per way of writing.
 _PREFIXES = {"no caller": "svn0", "the sender's client": "svc0"}

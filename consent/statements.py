@@ -1,7 +1,7 @@
 """A person's consent statements, and what they say about one sharing.
 
 A statement is a FHIR Consent (scope patient-privacy) already read into values (see
-mappings.consents). Its provisions follow FHIR R4 and IHE Privacy Consent on FHIR (PCF):
+core.sharing.consents). Its provisions follow FHIR R4 and IHE Privacy Consent on FHIR (PCF):
 the root provision is the base rule (`deny`: do not share; `permit`: share); nested
 provisions are exceptions and, when they give no type, reverse the one they sit in.
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from mappings.fhir_models import model_class
+from core.fhir.models import model_class
 
 _SCHEMA = Path(__file__).parent / "data" / "fhir-r4.schema.json"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.handover.dataset_input import parse_dataset
 from gateway.auth.signing_key import load_signing_key
-from mappings.dataset_input import parse_dataset
 from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
 from tests.conftest import DEMO_CONFIG, REPO
 from tests.deployments import production_config

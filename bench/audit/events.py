@@ -3,7 +3,7 @@
 Each event is one of a few templates (what a request of some kind records: a create, a
 read, a search by NHS number, an update, a token, a refusal, with or without BaRS
 end-user headers), built once by the gateway's own code (`AuditFacts` ->
-`mappings.audit_event.audit_event` -> `canonical_json`) with placeholder values, and cut
+`core.access_log.event.audit_event` -> `canonical_json`) with placeholder values, and cut
 at the placeholders. An event is then the template's fragments joined around its own
 values (event id, recorded time, patient, client and ODS code, resource ids, request and
 correlation ids, the base64 query). That is exact because every value is plain ASCII that
@@ -29,8 +29,8 @@ from urllib.parse import urlencode
 
 from bench.auth import IG_LEAD, IG_LEAD_ODS, client_id
 from bench.data import NHS_NUMBER_SYSTEM, ORGANISATIONS, nhs_number, organisation_code
-from mappings import codes
-from mappings.audit_event import (
+from core import codes
+from core.access_log.event import (
     AuditedClient,
     AuditedData,
     AuditedEndUser,
@@ -39,7 +39,7 @@ from mappings.audit_event import (
     audit_event,
     canonical_json,
 )
-from mappings.codes import Code, Subtype
+from core.codes import Code, Subtype
 
 # What the gateway's own server calls itself when no public base URL is set.
 GATEWAY_BASE_URL = "http://127.0.0.1:8080"

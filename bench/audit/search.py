@@ -35,9 +35,9 @@ from sqlalchemy import Connection, event
 from bench.auth import IG_LEAD, IG_SCOPES, TokenSource
 from bench.measure import HEADERS, percentile
 from bench.plans import _plan
+from core.search.query import PagingLimits
 from gateway.access_log.search import search_events
 from gateway.access_log.search_params import parse_audit_query
-from gateway.fhir.search.query import PagingLimits
 from gateway.platform.database import Database
 
 Params = list[tuple[str, str]]

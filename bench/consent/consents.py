@@ -1,7 +1,7 @@
 """The consent statements and agreements the consent benchmark decides with.
 
 Consent resources are FHIR R4 privacy consents (scope patient-privacy) as a Trust would
-record them, read by the gateway's own `mappings.consents.consent_statement`; every one
+record them, read by the gateway's own `core.sharing.consents.consent_statement`; every one
 made here must pass `validated` unchanged (checked where they are used).
 
 - `patient_consents`: what a consenting patient of the loaded store has recorded (one or
@@ -24,7 +24,7 @@ from typing import Any
 from consent.agreements import Agreement, AgreementStatus, england_date
 from consent.model import DataCategory
 from consent.purposes import AgreementPurpose
-from mappings import codes
+from core import codes
 
 LOINC = "http://loinc.org"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"

@@ -2,7 +2,7 @@
 
 - `decide` with 100 agreements among 100 organisations (five of which name the pair, not
   all in force or for the purpose) and the ten consent statements of
-  `consents.ten_consents` (read by `mappings.consents.consent_statement`), over a cycle
+  `consents.ten_consents` (read by `core.sharing.consents.consent_statement`), over a cycle
   of requests (two readers, treatment, emergency treatment by a crisis system with a
   justification, break-glass, referrals and escalations, restricted labels, recent and
   old data), so that answers come from different statements and rules; then the same
@@ -39,13 +39,13 @@ from consent.decision import decide
 from consent.model import DataCategory, Decision, Rule, SharingRequest
 from consent.purposes import Purpose
 from consent.statements import ConsentStatement
+from core.sharing.consents import consent_statement
+from core.sharing.facts import shared_data
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
 from gateway.fhir.service import _versioned, validated
 from gateway.fhir.store import ResourceStore, SharingFacts, StoredResource
 from gateway.sharing.policy import SharingPolicy
-from mappings.consents import consent_statement
-from mappings.sharing import shared_data
 
 TARGET_MEDIAN_US = 50.0
 PAGE = 20  # records per policy: a search page

@@ -41,9 +41,9 @@ from bench.load import Parties, Writer, build_rows
 from bench.measure import Search, percentile, poll_search, request_search
 from bench.plans import _plan
 from consent.agreements import Agreement
+from core.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.fhir.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.fhir.service import ResourceService, validated
 from gateway.fhir.store import ResourceStore
 from gateway.platform.database import Database

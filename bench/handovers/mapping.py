@@ -39,13 +39,13 @@ from typing import Any
 from bench.data import HTTP_PATIENT_OFFSET, service_request
 from bench.handovers.examples import ESCALATION, HANDOVER, example
 from bench.measure import PERFORMER, REQUESTER
+from core.fhir.validation import check_uk_core, validate_structure
+from core.handover.dataset_input import parse_dataset
+from core.handover.fhir.dataset import from_fhir
+from core.handover.fhir.elements import ResourceIds
+from core.handover.fhir.resources import to_fhir
 from gateway.fhir import schema_check as fhir_schema
 from gateway.fhir.service import validated
-from mappings.dataset_fhir.dataset import from_fhir
-from mappings.dataset_fhir.elements import ResourceIds
-from mappings.dataset_fhir.resources import to_fhir
-from mappings.dataset_input import parse_dataset
-from mappings.resource_validation import check_uk_core, validate_structure
 
 FUNCTIONS = ("parse_dataset", "to_fhir", "from_fhir", "parse_dataset + to_fhir")
 CHECKS = ("validate_structure", "schema_issues", "check_uk_core", "validated")

@@ -23,14 +23,14 @@ from typing import Any
 
 from bench.data import nhs_number
 from bench.handovers.examples import HANDOVER, example
+from core.handover.dataset_input import parse_dataset
+from core.handover.fhir.elements import ResourceIds
+from core.handover.fhir.resources import to_fhir
+from core.handover.messages import request_message
+from core.sharing import shared_facts
 from gateway.exchange.deliveries import NewDelivery
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.database import Database
-from mappings import shared_facts
-from mappings.dataset_fhir.elements import ResourceIds
-from mappings.dataset_fhir.resources import to_fhir
-from mappings.dataset_input import parse_dataset
-from mappings.messages import request_message
 
 GATEWAY_URL = "http://127.0.0.1:8080/fhir"
 SENDER_CLIENT, SENDER_ROLE, PURPOSE = "demo-provider-epr", "provider-epr", "TREAT"

@@ -3,10 +3,10 @@ organisation, for whom, under which request id, and how it ended."""
 
 from __future__ import annotations
 
+from core.access_log.event import AuditedClient, AuditFacts, AuditOutcome, EventKind
+from core.codes import Subtype
 from gateway.access_log.trail import AccessTrail, Who
 from gateway.exchange.deliveries import Delivery
-from mappings.audit_event import AuditedClient, AuditFacts, AuditOutcome, EventKind
-from mappings.codes import Subtype
 
 
 def attempt_events(

@@ -1,6 +1,6 @@
 """Every searched value checked against the signed bytes: the columns and reference rows
 the IG search and the patient access report read, re-derived from each event's canonical
-bytes (mappings.audit_index, the function the log writes them with) and compared.
+bytes (core.access_log.index, the function the log writes them with) and compared.
 
 `gateway audit verify` runs `first_disagreement` over the whole store after the tree
 checks; the search runs `vouched` over every row it is about to return, so a row an
@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
+from core.access_log.index import COLUMNS, AuditIndex, Reference, index_of
 from gateway.platform.errors import AuditIntegrityFailed
 from gateway.platform.logging import get_logger
 from gateway.platform.schema import audit_events, audit_references
-from mappings.audit_index import COLUMNS, AuditIndex, Reference, index_of
 
 log = get_logger(__name__)
 

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, func, select
 
+from core.fhir.dates import format_instant
 from gateway.access_log.checkpoint import SignedCheckpoint
 from gateway.access_log.keys import KeyHistory
 from gateway.access_log.merkle import frontier_nodes
@@ -25,7 +26,6 @@ from gateway.access_log.proofs import checkpoints
 from gateway.access_log.tree import StoredTree
 from gateway.platform.clock import utc_now
 from gateway.platform.schema import audit_events
-from mappings.fhir_dates import format_instant
 
 EXPORT_FORMAT = "mh-gateway-audit-export/1"
 _STREAM_ROWS = 10_000

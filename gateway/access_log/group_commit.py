@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from core.access_log.event import AuditFacts
 from gateway.platform.errors import AuditUnavailable
 from gateway.platform.logging import get_logger
-from mappings.audit_event import AuditFacts
 
 log = get_logger(__name__)
 

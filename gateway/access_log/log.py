@@ -5,7 +5,7 @@ How many processes log concurrently without waiting on each other
 A request appends its AuditEvents with a plain INSERT in its own transaction: the
 canonical event bytes (the Merkle leaf's data, RFC 9162 leaf = SHA-256(0x00 || bytes)),
 the leaf hash, computed here outside any lock, and the columns the IG search filters on,
-derived from those bytes (mappings.audit_index) and from nothing else.
+derived from those bytes (core.access_log.index) and from nothing else.
 The row gets `seq` from the database's sequence (insertion order, with gaps, not commit
 order) and no `position`. Nothing is locked, so a write's audit record commits atomically
 with the write itself, and any number of gateway processes append at once.
@@ -13,7 +13,7 @@ with the write itself, and any number of gateway processes append at once.
 The one read: before an event's bytes are made, one batched query finds, for every
 resource the events name, the organisations its data concerns as the store holds the
 version named in this same transaction (gateway.fhir.participants). The event records
-them (mappings.audit_event, data entity details), so the bytes the tree signs say whose IG
+them (core.access_log.event, data entity details), so the bytes the tree signs say whose IG
 leads see the event; every row in audit_references is derived from the bytes too, so
 `gateway audit verify` re-derives each one (gateway.access_log.derivation).
 
@@ -39,17 +39,17 @@ from typing import Any
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.access_log.event import AuditedData, AuditFacts, audit_event, canonical_json
+from core.access_log.index import AGENT, ENTITY, ORGANISATION, index_of
 from gateway.access_log.merkle import leaf_hash
 from gateway.fhir.participants import DataKey, organisations_of
 from gateway.platform.errors import AuditUnavailable
 from gateway.platform.logging import get_logger
 from gateway.platform.schema import audit_events, audit_references
-from mappings.audit_event import AuditedData, AuditFacts, audit_event, canonical_json
-from mappings.audit_index import AGENT, ENTITY, ORGANISATION, index_of
 
 log = get_logger(__name__)
 
-# The kinds of reference row (mappings.audit_index). ORGANISATION: every organisation the
+# The kinds of reference row (core.access_log.index). ORGANISATION: every organisation the
 # event's data concerns, as the event records it: the origin of, and every party to, each
 # resource it names (the caller's own too, when it is one). An IG lead who is not
 # system-wide sees the events of their own organisation, as the caller (a column) or as

@@ -15,6 +15,17 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 
 from consent.purposes import Purpose
+from core import codes
+from core.access_log.event import (
+    AuditedClient,
+    AuditedDecision,
+    AuditedEndUser,
+    AuditFacts,
+    AuditOutcome,
+    EventKind,
+)
+from core.codes import Subtype
+from core.fhir.models import SUPPORTED_RESOURCE_TYPES
 from gateway.access_log import log as audit_log
 from gateway.access_log.group_commit import Commit
 from gateway.access_log.trail import (
@@ -40,17 +51,6 @@ from gateway.platform.errors import (
 )
 from gateway.platform.logging import get_logger
 from gateway.platform.runtime import Runtime, gate
-from mappings import codes
-from mappings.audit_event import (
-    AuditedClient,
-    AuditedDecision,
-    AuditedEndUser,
-    AuditFacts,
-    AuditOutcome,
-    EventKind,
-)
-from mappings.codes import Subtype
-from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 
 log = get_logger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from core.access_log.event import AuditFacts, AuditOutcome
 from gateway.platform.clock import IdSource, new_id
-from mappings.audit_event import AuditFacts, AuditOutcome
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import csv
 import io
 
+from core.fhir.dates import format_instant
 from gateway.access_log.log import AGENT, ENTITY
 from gateway.access_log.search import AuditRow
-from mappings.fhir_dates import format_instant
 
 REPORT_COLUMNS = (
     "recorded",

@@ -25,6 +25,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
+from core.fhir.dates import format_instant
+from core.search.query import CURSOR_PARAMETER
 from gateway.access_log import proofs
 from gateway.access_log.recording import append_durably, start_trail, success_events, trail_of
 from gateway.access_log.report_csv import access_report_csv
@@ -46,13 +48,11 @@ from gateway.access_log.search_params import (
 from gateway.auth.authentication import authenticate
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
-from gateway.fhir.search.query import CURSOR_PARAMETER
 from gateway.platform.errors import AuditIntegrityFailed, InsufficientScope, NotFound
 from gateway.platform.runtime import Runtime, RuntimeDep, gate
 from gateway.web.deps import FormParams
 from gateway.web.http_headers import fhir_base
 from gateway.web.responses import fhir_response
-from mappings.fhir_dates import format_instant
 
 AUDIT_EVENT = "AuditEvent"
 T = TypeVar("T")

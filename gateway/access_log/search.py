@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, or_, select
 
+from core.access_log.index import AuditIndex, Reference
 from gateway.access_log.derivation import vouched
 from gateway.access_log.log import AGENT, ENTITY, ORGANISATION
 from gateway.platform.errors import AuditIntegrityFailed
 from gateway.platform.schema import audit_events, audit_references
-from mappings.audit_index import AuditIndex, Reference
 
 _STREAM_ROWS = 1000
 T = TypeVar("T")

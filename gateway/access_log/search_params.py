@@ -10,18 +10,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from gateway.access_log.search import AuditQuery
-from gateway.fhir.search.query import CURSOR_PARAMETER, PagingLimits
-from gateway.platform.errors import BadRequest, InvalidSearch
-from mappings.audit_event import AuditOutcome
-from mappings.fhir_dates import parse_date_range
-from mappings.identifiers import (
+from core.access_log.event import AuditOutcome
+from core.fhir.dates import parse_date_range
+from core.fhir.identifiers import (
     NHS_NUMBER_SYSTEM,
     is_local_system,
     is_valid_local_value,
     is_valid_nhs_number,
 )
-from mappings.patients import local_fact
+from core.fhir.patients import local_fact
+from core.search.query import CURSOR_PARAMETER, PagingLimits
+from gateway.access_log.search import AuditQuery
+from gateway.platform.errors import BadRequest, InvalidSearch
 
 _TEXT = re.compile(r"[A-Za-z0-9\-._:/|@]{1,128}")
 _SIZE = re.compile(r"[1-9][0-9]{0,17}")

@@ -12,9 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from consent.model import Decision, Obligation, Rule
-from gateway.fhir.store import StoredResource
-from gateway.platform.clock import Clock, IdSource, new_id, utc_now
-from mappings.audit_event import (
+from core.access_log.event import (
     AuditedClient,
     AuditedData,
     AuditedDecision,
@@ -23,7 +21,9 @@ from mappings.audit_event import (
     AuditOutcome,
     EventKind,
 )
-from mappings.codes import Code, Subtype
+from core.codes import Code, Subtype
+from gateway.fhir.store import StoredResource
+from gateway.platform.clock import Clock, IdSource, new_id, utc_now
 
 Action = Literal["C", "R", "U", "D", "E"]
 
@@ -74,7 +74,7 @@ class AccessTrail:
 
     def saw(self, record: StoredResource) -> None:
         """A resource returned or written: its event names the person it is about, as
-        established when it was written (mappings.patients)."""
+        established when it was written (core.fhir.patients)."""
         data = AuditedData(record.resource_type, record.id, record.version_id)
         self.touched.append((_patient_of(record), data))
 

@@ -9,13 +9,13 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.fhir.issues import Issue, IssueCode
 from gateway.access_log.checkpoint import SignedCheckpoint, public_key_map, verify_signature
 from gateway.access_log.merkle import verify_consistency
 from gateway.access_log.witness_protocol import AddCheckpoint, parse_note
 from gateway.configuration.audit_log import WitnessedLog
 from gateway.platform.errors import CheckpointNotExtended, Conflict, Forbidden, InvalidContent
 from gateway.platform.schema import audit_witnessed
-from mappings.issues import Issue, IssueCode
 
 
 def held_checkpoint(connection: Connection, origin: str) -> SignedCheckpoint | None:

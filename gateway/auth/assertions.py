@@ -16,9 +16,9 @@ from typing import Any
 
 import jwt
 
+from core.fhir.json_input import has_lone_surrogate
 from gateway.auth.client_keys import ALLOWED_ALGORITHMS
 from gateway.auth.clients import RegisteredClient
-from mappings.json_input import has_lone_surrogate
 
 # SMART: an assertion expires no more than five minutes after it is made.
 MAX_ASSERTION_LIFETIME_SECONDS = 300

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
+from core.fhir.models import SUPPORTED_RESOURCE_TYPES
 from gateway.access_log.recording import trail_of
 from gateway.auth.access_tokens import InvalidAccessToken
 from gateway.auth.caller import Caller
@@ -38,7 +39,6 @@ from gateway.platform.errors import (
 from gateway.platform.logging import get_logger
 from gateway.platform.runtime import Runtime, RuntimeDep
 from gateway.web.tls import CLIENT_CERTIFICATE_STATE
-from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 

@@ -13,11 +13,11 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
+from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
+from core.fhir.invisible_characters import INVISIBLE_CHARACTERS, has_invisible_character
+from core.fhir.issues import ContentError
+from core.fhir.json_input import ShapeLimits, parse_json_object
 from gateway.auth.caller import EndUser
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
-from mappings.invisible_characters import INVISIBLE_CHARACTERS, has_invisible_character
-from mappings.issues import ContentError
-from mappings.json_input import ShapeLimits, parse_json_object
 
 END_USER_ORGANISATION = "NHSD-End-User-Organisation"
 REQUESTING_PRACTITIONER = "NHSD-Requesting-Practitioner"

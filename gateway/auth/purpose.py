@@ -13,7 +13,7 @@ import unicodedata
 from urllib.parse import unquote
 
 from consent.purposes import Purpose
-from mappings.invisible_characters import INVISIBLE_CHARACTERS, has_invisible_character
+from core.fhir.invisible_characters import INVISIBLE_CHARACTERS, has_invisible_character
 
 PURPOSE_OF_USE_HEADER = "X-Purpose-Of-Use"
 JUSTIFICATION_HEADER = "X-Break-Glass-Justification"

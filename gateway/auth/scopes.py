@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mappings.fhir_models import is_resource_type
+from core.fhir.models import is_resource_type
 
 _V2 = re.compile(r"system/(?P<type>\*|[A-Z][A-Za-z]{1,63})\.(?P<letters>c?r?u?d?s?)")
 _V1 = re.compile(r"system/(?P<type>\*|[A-Z][A-Za-z]{1,63})\.(?P<word>read|write|\*)")

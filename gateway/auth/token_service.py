@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from core.access_log.event import AuditedDecision
 from gateway.access_log.trail import AccessTrail
 from gateway.auth.access_tokens import AccessTokens, IssuedToken
 from gateway.auth.assertion_store import UsedAssertions
@@ -21,7 +22,6 @@ from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, ScopeSet
 from gateway.platform.errors import TokenRequestRefused
 from gateway.platform.logging import get_logger
-from mappings.audit_event import AuditedDecision
 
 GRANT_TYPE = "client_credentials"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

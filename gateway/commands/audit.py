@@ -10,6 +10,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from core.codes import Subtype
 from gateway.access_log.archive import ArchiveRefused, archive_before
 from gateway.access_log.checking import sequenced_count, verify_database
 from gateway.access_log.derivation import waiting
@@ -20,7 +21,6 @@ from gateway.app import build_runtime
 from gateway.configuration.audit_log import FileWitness, Witness
 from gateway.platform.runtime import Runtime
 from gateway.platform.settings import Settings
-from mappings.codes import Subtype
 
 
 def audit_command(

@@ -9,13 +9,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from core.codes import Subtype
 from gateway.access_log.recording import record_gateway_event
 from gateway.app import build_runtime
 from gateway.exchange.deliveries import PENDING, DeliveryState
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.clock import utc_now
 from gateway.platform.settings import Settings
-from mappings.codes import Subtype
 
 
 def add_outbox_parser(commands: Any) -> None:

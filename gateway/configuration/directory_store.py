@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM
 from gateway.fhir.records import StoredResource, record_from_row
 from gateway.platform.schema import resource_versions, resources
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 
 ORGANIZATION = "Organization"
 

@@ -20,11 +20,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.fhir.organisations import organization_resource
+from core.fhir.validation import without_server_owned
 from gateway.configuration.directory_store import ORGANIZATION, OrganizationRow
 from gateway.configuration.models import Organisation
 from gateway.fhir.service import ResourceService
-from mappings.directory import organization_resource
-from mappings.resource_validation import without_server_owned
 
 # What a retired row says: no identifier, so it resolves to no organisation, and inactive.
 RETIRED: dict[str, Any] = {

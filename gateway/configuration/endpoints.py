@@ -27,8 +27,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from core.handover.dataset import EscalationLevel
 from gateway.configuration.fields import OdsCode
-from mappings.datasets import EscalationLevel
 
 
 class _Strict(BaseModel):

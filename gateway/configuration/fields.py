@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 # An organisation's ODS code, as every configuration file (and every dataset) names one.
-from mappings.identifier_types import OdsCode
+from core.fhir.identifier_types import OdsCode
 
 __all__ = ["OdsCode"]

@@ -16,6 +16,7 @@ from pydantic import (
 
 from consent.agreements import Agreement
 from consent.purposes import Purpose
+from core.fhir.identifiers import is_local_system
 from gateway.auth.clients import RegisteredClient
 from gateway.auth.scopes import ScopeError, parse_scope
 from gateway.configuration.agreements import AgreementEntry
@@ -23,7 +24,6 @@ from gateway.configuration.audit_log import AuditLogConfig
 from gateway.configuration.endpoints import Endpoints
 from gateway.configuration.fields import OdsCode
 from gateway.configuration.pathways import PathwaysConfig
-from mappings.identifiers import is_local_system
 
 ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator"]
 # Whose events an IG lead sees in the access log: their own organisation's (as caller,
@@ -61,7 +61,7 @@ class Organisation(_Strict):
     role: Literal["provider", "trust"]
     locality: str | None = None
     # The systems of the organisation's own patient identifiers, for a person with no NHS
-    # number yet (mappings.patients): a record names a person by one only where this
+    # number yet (core.fhir.patients): a record names a person by one only where this
     # organisation is party to it, since only it can say who the person is.
     local_patient_identifier_systems: tuple[Annotated[str, AfterValidator(_local_system)], ...] = ()
 

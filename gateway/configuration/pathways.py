@@ -34,10 +34,10 @@ from pydantic import (
     field_validator,
 )
 
-from mappings import codes
-from mappings.checklist import Checklist, Requirement, Severity, check_field_path
-from mappings.dataset_rules import DatasetRules
-from mappings.datasets import Pathway
+from core import codes
+from core.handover.checklist import Checklist, Requirement, Severity, check_field_path
+from core.handover.dataset import Pathway
+from core.handover.dataset_rules import DatasetRules
 
 # Codes receivers give when declining a handover, in a CodeSystem the gateway owns.
 DECLINE_REASON_SYSTEM = codes.DECLINE_REASON_SYSTEM

@@ -19,6 +19,8 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from consent.agreements import Agreement, england_date
+from core.access_log.event import AuditOutcome
+from core.codes import Subtype
 from gateway.access_log.recording import record_gateway_event
 from gateway.configuration.directory_store import organization_rows
 from gateway.configuration.directory_sync import sync_organisations
@@ -29,8 +31,6 @@ from gateway.fhir.store import ResourceStore
 from gateway.platform.errors import ConfigurationError
 from gateway.platform.logging import get_logger
 from gateway.platform.runtime import Runtime
-from mappings.audit_event import AuditOutcome
-from mappings.codes import Subtype
 
 log = get_logger(__name__)
 

@@ -39,7 +39,7 @@ class NewDelivery:
     sender_role: str | None
     purpose: str
     justification: str | None
-    # mappings.shared_facts of what `body` carries, for the consent re-check.
+    # core.sharing.shared_facts of what `body` carries, for the consent re-check.
     sharing: str | None = None
 
 

@@ -13,17 +13,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from core.fhir.patients import person_of
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.fhir.elements import recipients
+from core.handover.fhir.resources import DatasetResources
+from core.handover.messages import as_transaction, request_message
+from core.sharing import shared_facts
 from gateway.auth.caller import Caller
 from gateway.configuration.endpoints import Endpoint, Endpoints
 from gateway.exchange.deliveries import Delivery, NewDelivery
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.clock import IdSource, new_id
-from mappings import shared_facts
-from mappings.dataset_fhir.elements import recipients
-from mappings.dataset_fhir.resources import DatasetResources
-from mappings.datasets import EscalationSummary, Handover
-from mappings.messages import as_transaction, request_message
-from mappings.patients import person_of
 
 
 class DeliveryQueue:

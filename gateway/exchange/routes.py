@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from core.fhir.dates import format_instant
 from gateway.access_log.recording import append_durably, start_trail, success_events, trail_of
 from gateway.auth.authentication import authenticate
 from gateway.auth.caller import Caller
@@ -30,7 +31,6 @@ from gateway.exchange.deliveries import STATES, Delivery, DeliveryState
 from gateway.exchange.status import deliveries_sent
 from gateway.platform.errors import BadRequest, InsufficientScope
 from gateway.platform.runtime import RuntimeDep, gate
-from mappings.fhir_dates import format_instant
 
 router = APIRouter(prefix="/api", dependencies=[Depends(start_trail), Depends(authenticate)])
 

@@ -23,6 +23,7 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
+from core.access_log.event import AuditOutcome
 from gateway.access_log import log as audit_log
 from gateway.access_log.delivery_events import attempt_events
 from gateway.configuration.endpoints import Endpoint
@@ -42,7 +43,6 @@ from gateway.platform.database import Database
 from gateway.platform.logging import get_logger
 from gateway.platform.settings import Settings
 from gateway.sharing.delivery_check import refusals_at_send
-from mappings.audit_event import AuditOutcome
 
 log = get_logger(__name__)
 

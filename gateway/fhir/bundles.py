@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from core.fhir.dates import format_instant
+from core.search.query import CURSOR_PARAMETER, SearchQuery
 from gateway.fhir.search.pages import PAGE_PARAMETER
-from gateway.fhir.search.query import CURSOR_PARAMETER, SearchQuery
 from gateway.fhir.store import SearchPage, StoredResource
 from gateway.platform.clock import new_id
 from gateway.web.responses import dumps
-from mappings.fhir_dates import format_instant
 
 
 def searchset(

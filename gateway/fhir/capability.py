@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.fhir.search.parameters import (
+from core import codes
+from core.fhir.models import FHIR_VERSION, SUPPORTED_RESOURCE_TYPES
+from core.fhir.parties import DIRECTORY_TYPES
+from core.search.parameters import (
     COMMON_DEFINITIONS,
     ID_PARAMETER,
     LAST_UPDATED_PARAMETER,
     PARAMETERS,
     ParamType,
 )
-from mappings import codes
-from mappings.fhir_models import FHIR_VERSION, SUPPORTED_RESOURCE_TYPES
-from mappings.parties import DIRECTORY_TYPES
 
 # The interactions each resource type supports, as routed in gateway.fhir.routes; the
 # directory (Organization) is configuration, so read and searched only.

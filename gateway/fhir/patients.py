@@ -1,4 +1,4 @@
-"""Who a record being written is about (mappings.patients), with what only the shell
+"""Who a record being written is about (core.fhir.patients), with what only the shell
 knows: the local patient identifier systems its parties registered (organisations.yaml)
 and the Patient a `Patient/<id>` reference names, looked up as the writer may see it.
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from core.access_log.event import AuditedDecision
+from core.fhir.issues import ContentError
+from core.fhir.patients import patient_fact, referenced_patient
 from gateway.access_log.trail import PATIENT_NOT_ESTABLISHED, AccessTrail
 from gateway.fhir.store import Party, ResourceStore
 from gateway.platform.errors import InvalidContent
-from mappings.audit_event import AuditedDecision
-from mappings.issues import ContentError
-from mappings.patients import patient_fact, referenced_patient
 
 # Each organisation's local patient identifier systems, by ODS code.
 LocalSystems = Mapping[str, frozenset[str]]

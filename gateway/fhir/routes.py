@@ -12,6 +12,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
+from core.fhir.dates import format_instant
+from core.fhir.models import SUPPORTED_RESOURCE_TYPES
+from core.fhir.parties import DIRECTORY_TYPES
+from core.search.query import CURSOR_PARAMETER, parse_search
 from gateway.access_log.recording import start_trail, trail_of
 from gateway.auth.authentication import authenticate, requires
 from gateway.auth.scopes import Interaction
@@ -19,7 +23,6 @@ from gateway.fhir import bundles
 from gateway.fhir.capability import capability_statement
 from gateway.fhir.records import StoredResource
 from gateway.fhir.search.pages import PAGE_PARAMETER
-from gateway.fhir.search.query import CURSOR_PARAMETER, parse_search
 from gateway.platform.errors import (
     BadRequest,
     DirectoryReadOnly,
@@ -45,9 +48,6 @@ from gateway.web.http_headers import (
     require_json_acceptable,
 )
 from gateway.web.responses import fhir_response, informational
-from mappings.fhir_dates import format_instant
-from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
-from mappings.parties import DIRECTORY_TYPES
 
 # Every data route needs an access token: the router authenticates before anything else
 # (the body is not even read for a caller without one). Only metadata is open.

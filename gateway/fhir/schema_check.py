@@ -17,8 +17,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from mappings.issues import Issue, IssueCode
-from mappings.resource_validation import fhir_path
+from core.fhir.issues import Issue, IssueCode
+from core.fhir.validation import fhir_path
 
 
 @cache

@@ -1,6 +1,6 @@
 """Who a resource is from and to, and the rule that a caller may only send as itself.
 
-The parties of a resource are the organisations its party elements name (mappings.parties),
+The parties of a resource are the organisations its party elements name (core.fhir.parties),
 by ODS identifier or by a reference to an Organization the store knows; the first role of
 each type is its sender's.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM
+from core.fhir.issues import Issue, IssueCode
+from core.fhir.parties import party_references, sender_role
 from gateway.fhir.store import Party, ResourceStore
 from gateway.platform.errors import Forbidden, InvalidContent
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM
-from mappings.issues import Issue, IssueCode
-from mappings.parties import party_references, sender_role
 
 
 def parties_of(
@@ -35,7 +35,7 @@ def parties_of(
 
 def check_sender(caller_ods: str, resource_type: str, parties: list[Party]) -> None:
     """The sender named in the content must be the calling organisation, on create and on
-    every update: only a record's author writes it (mappings.authorship), and it cannot
+    every update: only a record's author writes it (core.fhir.authorship), and it cannot
     write a version that names another organisation as its sender."""
     role = sender_role(resource_type)
     element = f"{resource_type}.{role.path}"

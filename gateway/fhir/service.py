@@ -11,6 +11,20 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from consent.model import Decision, Obligation
+from core.access_log.event import AuditedDecision
+from core.fhir.authorship import NOT_AUTHOR_MESSAGE, is_author, subject_change_issues
+from core.fhir.dates import format_instant
+from core.fhir.issues import ContentError
+from core.fhir.parties import (
+    DIRECTORY_TYPES,
+)
+from core.fhir.patients import fact_identifier
+from core.fhir.validation import check_safe_content, check_uk_core, validate_structure
+from core.search.errors import SearchRefused
+from core.search.indexing import index_rows, indexes_person
+from core.search.query import PagingLimits, ReferenceCriterion, SearchQuery, parse_search
+from core.sharing.consents import privacy_consent_issues
+from core.sharing.facts import without_free_text
 from gateway.access_log.trail import (
     NOT_AUTHOR,
     NOT_PARTY,
@@ -21,8 +35,6 @@ from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.fhir import schema_check as fhir_schema
 from gateway.fhir.patients import LocalSystems, establish_patient, stored_person
-from gateway.fhir.search.indexing import index_rows, indexes_person
-from gateway.fhir.search.query import PagingLimits, ReferenceCriterion, SearchQuery, parse_search
 from gateway.fhir.senders import check_sender, parties_of
 from gateway.fhir.store import (
     NewResource,
@@ -42,24 +54,12 @@ from gateway.platform.errors import (
     InsufficientScope,
     InvalidContent,
     InvalidHeader,
-    InvalidSearch,
     MultipleMatches,
     NotFound,
     PreconditionFailed,
 )
 from gateway.sharing.consent_authors import check_consent_record
 from gateway.sharing.policy import SharingPolicy, refusal, sharing_facts
-from mappings.audit_event import AuditedDecision
-from mappings.authorship import NOT_AUTHOR_MESSAGE, is_author, subject_change_issues
-from mappings.consents import privacy_consent_issues
-from mappings.fhir_dates import format_instant
-from mappings.issues import ContentError
-from mappings.parties import (
-    DIRECTORY_TYPES,
-)
-from mappings.patients import fact_identifier
-from mappings.resource_validation import check_safe_content, check_uk_core, validate_structure
-from mappings.sharing import without_free_text
 
 _PATIENT_REFERENCE = "Patient/"
 # Version ids are ASCII digits that fit every database's integer column.
@@ -149,7 +149,7 @@ class ResourceService:
         return CreateOutcome(new.record, created=True)
 
     def create_mapped(self, resources: Sequence[Mapping[str, Any]]) -> list[StoredResource]:
-        """Store resources the gateway made itself, with mappings.dataset_fhir, from a
+        """Store resources the gateway made itself, with core.handover.fhir, from a
         dataset it has checked, under the ids they carry (chosen up front so that they
         can refer to each other), in one set of inserts.
 
@@ -475,7 +475,7 @@ class ResourceService:
     def _patient(
         self, resource_type: str, resource: Mapping[str, Any], parties: list[Party]
     ) -> str | None:
-        """The person the record is about (mappings.patients); 422 when not established."""
+        """The person the record is about (core.fhir.patients); 422 when not established."""
         return establish_patient(
             self._store,
             resource_type,
@@ -486,7 +486,7 @@ class ResourceService:
             trail=self._trail,
         )
 
-    # -- authorship (mappings.authorship) ---------------------------------------------
+    # -- authorship (core.fhir.authorship) ---------------------------------------------
 
     def _check_author(self, current: StoredResource) -> None:
         """Only the record's origin writes a new version (the gateway's own workflow, with
@@ -542,7 +542,7 @@ class ResourceService:
         params = parse_qsl(if_none_exist.lstrip("?"), keep_blank_values=True)
         try:
             query = parse_search(resource_type, params, PagingLimits(2, 2))
-        except InvalidSearch:
+        except SearchRefused:
             raise InvalidHeader(
                 "If-None-Exist must be a search this server supports for "
                 f"{resource_type} (see /fhir/metadata), such as identifier=system|value.",

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, text, update
 
+from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM
+from core.search.indexing import IndexRow
+from core.search.query import SearchQuery
 from gateway.fhir.records import (
     Party,
     SharingFacts,
@@ -21,11 +24,8 @@ from gateway.fhir.records import (
     record_from_row,
 )
 from gateway.fhir.search.criteria import party_condition
-from gateway.fhir.search.indexing import IndexRow
-from gateway.fhir.search.query import SearchQuery
 from gateway.fhir.search.store import ResourceSearch, SearchPage, SharingFilter
 from gateway.platform.schema import resource_parties, resource_versions, resources, search_index
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 
 # Re-exported: what callers of the store take from here.
 __all__ = [

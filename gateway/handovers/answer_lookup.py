@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.fhir.search.query import PagingLimits, parse_search
+from core.handover.referral_responses import ResponseSummary, response_summary
+from core.handover.referral_tasks import TaskDecision, task_decision
+from core.search.query import PagingLimits, parse_search
 from gateway.fhir.service import ResourceService
-from mappings.referral_responses import ResponseSummary, response_summary
-from mappings.referral_tasks import TaskDecision, task_decision
 
 # A handover has an answer from each receiver and a few responses; the first page (the
 # server's largest) is what is shown.

@@ -11,6 +11,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
+from core.handover.messages import response_message
+from core.handover.summary_page import SummaryContext, summary_html
+from core.handover.summary_style import HEADER_CSP
 from gateway.access_log.recording import start_trail
 from gateway.auth.authentication import authenticate
 from gateway.handovers.routes import served_body
@@ -20,9 +23,6 @@ from gateway.platform.runtime import RuntimeDep
 from gateway.web.deps import RawJsonBody, ReadDatasets, WriteDatasets
 from gateway.web.http_headers import fhir_base
 from gateway.web.responses import fhir_response
-from mappings.messages import response_message
-from mappings.summary_page import SummaryContext, summary_html
-from mappings.summary_style import HEADER_CSP
 
 router = APIRouter(prefix="/fhir", dependencies=[Depends(start_trail), Depends(authenticate)])
 

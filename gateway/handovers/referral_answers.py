@@ -2,7 +2,7 @@
 a ServiceRequest, and a Communication responding to another (`inResponseTo`).
 
 Everything else goes straight to ResourceService. An answer goes to it too, once linked
-to what it answers (mappings.referral_tasks, mappings.referral_responses), so it is
+to what it answers (core.handover.referral_tasks, core.handover.referral_responses), so it is
 validated, sender-checked, consent- and agreement-checked and logged as any write.
 
 - A Task: its focus ServiceRequest must be visible to the caller (else 404, as for any
@@ -14,7 +14,7 @@ validated, sender-checked, consent- and agreement-checked and logged as any writ
   the gateway marks the escalation answered (DatasetService.mark_answered: the summary
   Communication gains its response and is completed, written by the gateway with a
   Provenance naming the response) in the same transaction. The caller never writes the
-  escalation itself: only a record's origin does (mappings.authorship).
+  escalation itself: only a record's origin does (core.fhir.authorship).
 """
 
 from __future__ import annotations
@@ -24,6 +24,18 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from core.fhir.issues import ContentError, Issue, IssueCode
+from core.handover.answer_links import local_id
+from core.handover.dataset import EscalationResponse
+from core.handover.referral_responses import (
+    answered_id,
+    escalation_answer,
+    escalation_response,
+    is_escalation_summary,
+    linked_response,
+    service_request_ids,
+)
+from core.handover.referral_tasks import answering_task, focus_id
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.configuration.pathways import PathwaysConfig
@@ -32,18 +44,6 @@ from gateway.fhir.store import StoredResource
 from gateway.handovers.service import DatasetService, Served
 from gateway.platform.clock import utc_now
 from gateway.platform.errors import Forbidden, InvalidContent, NotFound
-from mappings.answer_links import local_id
-from mappings.datasets import EscalationResponse
-from mappings.issues import ContentError, Issue, IssueCode
-from mappings.referral_responses import (
-    answered_id,
-    escalation_answer,
-    escalation_response,
-    is_escalation_summary,
-    linked_response,
-    service_request_ids,
-)
-from mappings.referral_tasks import answering_task, focus_id
 
 
 class ReferralAnswers:

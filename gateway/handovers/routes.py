@@ -17,6 +17,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from core.fhir.dates import format_instant
+from core.handover.dataset import EscalationResponse
+from core.handover.dataset_input import dataset_issues
 from gateway.access_log.recording import start_trail
 from gateway.auth.authentication import authenticate
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
@@ -27,9 +30,6 @@ from gateway.platform.runtime import RuntimeDep
 from gateway.web.deps import FhirWrites, JsonBody, RawJsonBody, ReadDatasets, WriteDatasets
 from gateway.web.http_headers import fhir_base
 from gateway.web.request_bodies import ESCALATION, ESCALATION_RESPONSE, HANDOVER
-from mappings.dataset_input import dataset_issues
-from mappings.datasets import EscalationResponse
-from mappings.fhir_dates import format_instant
 
 router = APIRouter(prefix="/api", dependencies=[Depends(start_trail), Depends(authenticate)])
 open_router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])

@@ -1,8 +1,8 @@
 """Receiving the handover minimum dataset and escalation summaries, and serving them back.
 
-A dataset is read (mappings.dataset_input), checked against its sender, deduplicated by
+A dataset is read (core.handover.dataset_input), checked against its sender, deduplicated by
 the sender's id, checked against the configured rules and the pathway's referral
-checklist, mapped to FHIR (mappings.dataset_fhir) and stored through ResourceService,
+checklist, mapped to FHIR (core.handover.fhir) and stored through ResourceService,
 so every resource passes the same validation, consent and agreement checks and access
 log as any FHIR write, in the request's one transaction. Nothing is stored unless all of
 it is.
@@ -17,6 +17,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core import codes
+from core.fhir.invisible_characters import dataset_identifier_issues
+from core.fhir.issues import ContentError, Issue, IssueCode
+from core.fhir.validation import check_safe_content
+from core.handover.checklist import Completeness, check_completeness, completeness_issues
+from core.handover.dataset import EscalationResponse, EscalationSummary, Handover
+from core.handover.dataset_input import parse_dataset
+from core.handover.dataset_rules import rule_issues
+from core.handover.fhir.communication import communication as mapped_communication
+from core.handover.fhir.dataset import from_fhir
+from core.handover.fhir.elements import ResourceIds
+from core.handover.fhir.resources import DatasetResources, to_fhir
+from core.handover.messages import ReferralMessage, read_message
+from core.handover.workflow_provenance import workflow_provenance
 from gateway.auth.caller import Caller
 from gateway.configuration.pathways import PathwaysConfig
 from gateway.exchange.deliveries import Delivery
@@ -28,20 +42,6 @@ from gateway.handovers.answer_lookup import Answers, find_answers
 from gateway.handovers.store import Submission, SubmissionStore
 from gateway.platform.clock import IdSource, new_id, utc_now
 from gateway.platform.errors import Forbidden, InvalidContent, NotFound
-from mappings import codes
-from mappings.checklist import Completeness, check_completeness, completeness_issues
-from mappings.dataset_fhir.communication import communication as mapped_communication
-from mappings.dataset_fhir.dataset import from_fhir
-from mappings.dataset_fhir.elements import ResourceIds
-from mappings.dataset_fhir.resources import DatasetResources, to_fhir
-from mappings.dataset_input import parse_dataset
-from mappings.dataset_rules import rule_issues
-from mappings.datasets import EscalationResponse, EscalationSummary, Handover
-from mappings.invisible_characters import dataset_identifier_issues
-from mappings.issues import ContentError, Issue, IssueCode
-from mappings.messages import ReferralMessage, read_message
-from mappings.resource_validation import check_safe_content
-from mappings.workflow_provenance import workflow_provenance
 
 Dataset = Handover | EscalationSummary
 

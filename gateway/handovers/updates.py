@@ -16,15 +16,15 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from core.handover.messages import update_message
+from core.search.query import PagingLimits, parse_search
 from gateway.auth.caller import Caller
 from gateway.configuration.endpoints import Endpoints
 from gateway.exchange.deliveries import Delivery
 from gateway.exchange.outbox import OutboxStore
 from gateway.exchange.queueing import new_delivery
-from gateway.fhir.search.query import PagingLimits, parse_search
 from gateway.fhir.store import ResourceStore, StoredResource
 from gateway.platform.clock import Clock, IdSource, new_id, utc_now
-from mappings.messages import update_message
 
 # The resources a dataset is mapped to that a receiver acts on. (Its Provenance records
 # what was received; it is not updated.)

@@ -41,7 +41,7 @@ show: it names elements, never their values.
 
 from __future__ import annotations
 
-from mappings.issues import Issue, IssueCode
+from core.fhir.issues import Issue, IssueCode
 
 
 class GatewayError(Exception):

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from core.search.query import PagingLimits
 from gateway.access_log.group_commit import GroupCommit
 from gateway.access_log.keys import CheckpointSigner, KeyHistory
 from gateway.access_log.repeated_refusals import RepeatedRefusals
@@ -17,7 +18,6 @@ from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
 from gateway.configuration.models import GatewayConfig
 from gateway.exchange.doorbell import Doorbells
-from gateway.fhir.search.query import PagingLimits
 from gateway.platform.clock import utc_now
 from gateway.platform.database import Database
 from gateway.platform.settings import Settings

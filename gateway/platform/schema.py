@@ -49,7 +49,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 # A person's identifier as stored: an NHS number, or a local identifier as system|value
-# (mappings.identifiers bounds each part so that the whole fits).
+# (core.fhir.identifiers bounds each part so that the whole fits).
 PATIENT_LENGTH = 255
 
 metadata = MetaData(

@@ -18,14 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from consent.model import CONSENT_RECORDING_ROLES
+from core.access_log.event import AuditedDecision
+from core.fhir.parties import sender_role
+from core.sharing.consents import consent_record_issues
 from gateway.access_log.trail import AccessTrail
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.fhir.store import Party
 from gateway.platform.errors import Forbidden, InvalidContent
-from mappings.audit_event import AuditedDecision
-from mappings.consents import consent_record_issues
-from mappings.parties import sender_role
 
 # The access rules these refusals are logged under.
 ROLE_MAY_NOT_RECORD = "access:consent-role-not-allowed"

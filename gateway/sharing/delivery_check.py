@@ -18,14 +18,14 @@ from datetime import datetime
 from consent.agreements import Agreement
 from consent.purposes import Purpose
 from consent.statements import ConsentStatement
+from core.sharing import shared_facts
+from core.sharing.shared_facts import SharedResource
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
 from gateway.exchange.deliveries import Delivery
 from gateway.fhir.store import ResourceStore
 from gateway.platform.logging import get_logger
 from gateway.sharing.policy import SharingPolicy
-from mappings import shared_facts
-from mappings.shared_facts import SharedResource
 
 log = get_logger(__name__)
 

@@ -25,6 +25,10 @@ from consent.model import (
     SharingRequest,
 )
 from consent.statements import ConsentStatement
+from core.fhir.parties import DIRECTORY_TYPES, sender_role
+from core.fhir.patients import is_about_a_person
+from core.sharing.consents import consent_statement
+from core.sharing.facts import SharedData, shared_data
 from gateway.auth.caller import Caller
 from gateway.auth.purpose import JUSTIFICATION_HEADER, PURPOSE_OF_USE_HEADER
 from gateway.fhir.store import (
@@ -35,10 +39,6 @@ from gateway.fhir.store import (
     StoredResource,
 )
 from gateway.platform.errors import SharingRefused
-from mappings.consents import consent_statement
-from mappings.parties import DIRECTORY_TYPES, sender_role
-from mappings.patients import is_about_a_person
-from mappings.sharing import SharedData, shared_data
 
 # Statements about sharing are always recordable, and readable by the organisations
 # party to them: a person's dissent must never be blocked by that dissent.
@@ -140,7 +140,7 @@ class SharingPolicy:
     ) -> list[tuple[str, Decision]]:
         """For each organisation (other than the caller's) the written resource is shared
         with, the decision on that sharing; `patient` is the person it is about, as
-        established (mappings.patients); `action` "deliver" when it is being sent."""
+        established (core.fhir.patients); `action` "deliver" when it is being sent."""
         if resource_type in EXEMPT_TYPES:
             return []
         data = shared_data(resource_type, resource, patient)
@@ -267,9 +267,9 @@ def sharing_facts(
     previous: SharingFacts | None,
 ) -> SharingFacts:
     """What searches filter on. The patient is the person's identifier as established
-    (mappings.patients). The origin is the organisation that created the resource as
+    (core.fhir.patients). The origin is the organisation that created the resource as
     its sender; every later version keeps it (only the origin, or the gateway's own
-    workflow, writes one: mappings.authorship)."""
+    workflow, writes one: core.fhir.authorship)."""
     data = shared_data(resource_type, resource, patient)
     basis = sender_role(resource_type).basis
     senders = sorted(party.ods_code for party in parties if party.basis == basis)

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 
+from core.fhir.issues import ContentError
+from core.fhir.json_input import ShapeLimits, parse_json_object
 from gateway.access_log.recording import append_durably, append_in, success_events, trail_of
 from gateway.auth.caller import Caller
 from gateway.exchange.outbox import OutboxStore
@@ -34,8 +36,6 @@ from gateway.platform.errors import (
 from gateway.platform.runtime import Runtime, RuntimeDep, gate
 from gateway.sharing.policy import SharingPolicy
 from gateway.web.http_headers import fhir_base
-from mappings.issues import ContentError
-from mappings.json_input import ShapeLimits, parse_json_object
 
 _JSON_MEDIA_TYPES = {"application/fhir+json", "application/json"}
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.IGNORECASE)

@@ -15,18 +15,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
+from core.fhir.issues import Issue, IssueCode
+from core.search.errors import FormatNotServed, SearchRefused
 from gateway.access_log.recording import record_failure
 from gateway.platform import database_faults as faults
 from gateway.platform.errors import (
     AuditUnavailable,
     DatabaseUnavailable,
     GatewayError,
+    InvalidSearch,
+    NotAcceptable,
     TokenRequestRefused,
 )
 from gateway.platform.logging import get_logger
 from gateway.web.refused_methods import refused_method
 from gateway.web.responses import outcome_response
-from mappings.issues import Issue, IssueCode
 
 log = get_logger(__name__)
 
@@ -40,6 +43,17 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(SQLAlchemyError, _database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(SearchRefused, _search_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(FormatNotServed, _format_not_served)  # type: ignore[arg-type]
+
+
+async def _search_refused(request: Request, error: SearchRefused) -> Response:
+    """The core's refusal of a search, answered as the gateway's (400)."""
+    return await _gateway_error(request, InvalidSearch(error.message, expression=error.expression))
+
+
+async def _format_not_served(request: Request, error: FormatNotServed) -> Response:
+    return await _gateway_error(request, NotAcceptable(error.message))
 
 
 def database_fault(error: BaseException) -> DatabaseUnavailable | None:

@@ -35,10 +35,10 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+from core.fhir.issues import Issue, IssueCode
 from gateway.platform.logging import get_logger
 from gateway.platform.settings import Settings
 from gateway.web.responses import operation_outcome
-from mappings.issues import Issue, IssueCode
 
 log = get_logger(__name__)
 

@@ -12,6 +12,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.fhir.issues import Issue, IssueCode
+from core.fhir.models import SUPPORTED_RESOURCE_TYPES
 from gateway.access_log.recording import record_failure
 from gateway.platform.clock import new_id
 from gateway.platform.deadline import request_deadline
@@ -19,8 +21,6 @@ from gateway.platform.errors import AuditUnavailable, RequestTimedOut
 from gateway.platform.logging import get_logger
 from gateway.web.errors import answer_refusal, database_fault, unexpected_error_response
 from gateway.web.responses import outcome_response
-from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
-from mappings.issues import Issue, IssueCode
 
 REQUEST_ID = "X-Request-ID"
 CORRELATION_ID = "X-Correlation-ID"

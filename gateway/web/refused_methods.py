@@ -21,14 +21,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.routing import Route
 
+from core.access_log.event import EventKind
+from core.codes import Code, Subtype
+from core.fhir.parties import DIRECTORY_TYPES
 from gateway.access_log.recording import trail_of
 from gateway.access_log.trail import AccessTrail
 from gateway.auth.authentication import authenticate
 from gateway.platform.errors import GatewayError, MethodNotAllowed
 from gateway.platform.runtime import Runtime
-from mappings.audit_event import EventKind
-from mappings.codes import Code, Subtype
-from mappings.parties import DIRECTORY_TYPES
 
 # The FHIR interaction each method would have been; any other method is recorded as such.
 _INTERACTIONS: dict[str, tuple[Code, str]] = {

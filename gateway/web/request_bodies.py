@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mappings.datasets import EscalationResponse, EscalationSummary, Handover
+from core.handover.dataset import EscalationResponse, EscalationSummary, Handover
 
 
 def json_request_body(

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mappings.issues import Issue, IssueCode
+from core.fhir.issues import Issue, IssueCode
 
 FHIR_JSON = "application/fhir+json"
 FHIR_JSON_UTF8 = "application/fhir+json; charset=utf-8"

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from core.fhir.models import SUPPORTED_RESOURCE_TYPES
+from core.search.parameters import PARAMETERS
 from gateway.app import create_app
-from gateway.fhir.search.parameters import PARAMETERS
 from gateway.platform.settings import Settings
-from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES
 
 
 def _statement(client: TestClient) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from core.handover.dataset_input import parse_dataset
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events, dataset_submissions, resources
-from mappings.dataset_input import parse_dataset
 from tests.tokens import TRUST, access_token, bearer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

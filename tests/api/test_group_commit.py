@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import anyio
 
+from core.access_log.event import AuditFacts
 from gateway.access_log.group_commit import GroupCommit
 from gateway.platform.errors import AuditUnavailable
-from mappings.audit_event import AuditFacts
 from tests.audit.events import facts
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.handover.dataset_input import parse_dataset
+from core.handover.fhir.elements import ResourceIds
+from core.handover.fhir.resources import to_fhir
 from gateway.platform.database import Database
-from mappings.dataset_fhir.elements import ResourceIds
-from mappings.dataset_fhir.resources import to_fhir
-from mappings.dataset_input import parse_dataset
 from tests.api.test_datasets import example, push, stored
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from core.handover.dataset_input import parse_dataset
 from gateway.platform.database import Database
-from mappings.dataset_input import parse_dataset
 from tests.api.test_consent_enforcement import consent
 from tests.api.test_datasets import example, push, stored
 from tests.tokens import THIRD_ODS

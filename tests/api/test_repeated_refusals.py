@@ -13,12 +13,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gateway.access_log.repeated_refusals import RepeatedRefusals
-from gateway.app import create_app
-from gateway.platform.database import Database
-from gateway.platform.schema import audit_events
-from gateway.platform.settings import Settings
-from mappings.audit_event import (
+from core.access_log.event import (
     AuditedClient,
     AuditedDecision,
     AuditFacts,
@@ -26,8 +21,13 @@ from mappings.audit_event import (
     EventKind,
     audit_event,
 )
-from mappings.audit_event import occurrences as occurrences_of
-from mappings.codes import Subtype
+from core.access_log.event import occurrences as occurrences_of
+from core.codes import Subtype
+from gateway.access_log.repeated_refusals import RepeatedRefusals
+from gateway.app import create_app
+from gateway.platform.database import Database
+from gateway.platform.schema import audit_events
+from gateway.platform.settings import Settings
 from tests.fhir_judge import assert_valid_fhir
 from tests.servers import running_server_process
 

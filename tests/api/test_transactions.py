@@ -13,7 +13,7 @@ import anyio.to_thread
 import psycopg
 import pytest
 
-from gateway.fhir.search.indexing import index_rows
+from core.search.indexing import index_rows
 from gateway.fhir.store import ResourceStore, StoredResource
 from gateway.platform import migrate
 from gateway.platform.database import Database

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection
 
+from core.access_log.event import AuditedClient, AuditedData, AuditFacts, AuditOutcome, EventKind
+from core.codes import PURPOSE_DIRECT_CARE, Subtype
 from gateway.access_log import log as audit_log
 from gateway.access_log.keys import AuditSigningKey
-from mappings.audit_event import AuditedClient, AuditedData, AuditFacts, AuditOutcome, EventKind
-from mappings.codes import PURPOSE_DIRECT_CARE, Subtype
 
 
 def facts(

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Connection, delete, insert, select, update
 
+from core.access_log.event import AuditOutcome
 from gateway.access_log.checking import verify_database
 from gateway.access_log.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
 from gateway.access_log.keys import KeyHistory
@@ -21,7 +22,6 @@ from gateway.access_log.merkle import leaf_hash
 from gateway.access_log.sequencer import Sequencer, SequencingPolicy
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes
-from mappings.audit_event import AuditOutcome
 from tests.audit.events import append, key
 
 KEY = key()

@@ -12,14 +12,14 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select
 
+from core import codes
+from core.access_log.event import AuditedData, AuditFacts
+from core.search.query import PagingLimits
 from gateway.access_log import log as audit_log
-from gateway.fhir.search.query import PagingLimits
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events, audit_references
-from mappings import codes
-from mappings.audit_event import AuditedData, AuditFacts
 from tests.audit.events import facts
 from tests.builders import ods_reference, service_request
 

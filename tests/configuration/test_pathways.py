@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
+from core.handover.checklist import Requirement, check_completeness
+from core.handover.dataset_input import parse_dataset
 from gateway.configuration.loader import load_config
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
 from gateway.platform.errors import ConfigurationError
-from mappings.checklist import Requirement, check_completeness
-from mappings.dataset_input import parse_dataset
 from tests.conftest import DEMO_CONFIG
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -16,6 +16,7 @@ import pytest
 import respx
 from sqlalchemy import select, update
 
+from core.sharing import shared_facts
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.deliveries import DeliveryState
 from gateway.exchange.worker import DeliveryWorker
@@ -23,7 +24,6 @@ from gateway.fhir.store import ResourceStore, StoredResource
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events, outbox
 from gateway.platform.settings import Settings
-from mappings import shared_facts
 from tests.exchange.support import (
     Clock,
     config_loader,

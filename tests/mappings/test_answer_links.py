@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from mappings import codes
-from mappings.answer_links import local_id, references_to, same_subject, with_data_categories
+from core import codes
+from core.handover.answer_links import local_id, references_to, same_subject, with_data_categories
 from tests.builders import nhs_identifier
 
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mappings import codes
-from mappings.audit_event import (
+from core import codes
+from core.access_log.event import (
     AuditedClient,
     AuditedData,
     AuditedDecision,
@@ -26,8 +26,8 @@ from mappings.audit_event import (
     canonical_json,
     data_organisations,
 )
-from mappings.codes import SUBTYPES, Code, Subtype
-from mappings.patients import fact_identifier
+from core.codes import SUBTYPES, Code, Subtype
+from core.fhir.patients import fact_identifier
 from tests.fhir_judge import assert_valid_fhir
 
 BASE = "https://gateway.example.org/fhir"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mappings.authorship import SUBJECT_ELEMENTS, is_author, subject_change_issues
+from core.fhir.authorship import SUBJECT_ELEMENTS, is_author, subject_change_issues
 from tests.builders import (
     OTHER_NHS_NUMBER,
     PATIENT_NHS_NUMBER,

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappings.checklist import (
+from core.fhir.issues import IssueCode
+from core.handover.checklist import (
     FIELD_PATHS,
     Checklist,
     Completeness,
@@ -22,9 +23,8 @@ from mappings.checklist import (
     completeness_issues,
     field_words,
 )
-from mappings.dataset_input import parse_dataset
-from mappings.datasets import EscalationSummary, Handover
-from mappings.issues import IssueCode
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.dataset_input import parse_dataset
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # A value no message may ever contain.

@@ -9,9 +9,11 @@ from typing import get_args
 
 import pytest
 
+from core import codes
+from core.codes import SUBTYPES, Code, Subtype
+from core.fhir import identifiers
+from core.handover import dataset as datasets
 from gateway.configuration.models import PurposeOfUse
-from mappings import codes, datasets, identifiers
-from mappings.codes import SUBTYPES, Code, Subtype
 
 GATEWAY = "https://fhir.mh-gateway.example.org/"
 DCM = "http://dicom.nema.org/resources/ontology/DCM"

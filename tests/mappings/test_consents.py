@@ -14,13 +14,13 @@ from consent.decision import decide
 from consent.model import Reason, Rule, SharingRequest
 from consent.purposes import Purpose
 from consent.statements import ConsentStatement, Period, Provision
-from mappings.consents import (
+from core.fhir.issues import IssueCode
+from core.sharing.consents import (
     consent_custodian,
     consent_record_issues,
     consent_statement,
     is_privacy_consent,
 )
-from mappings.issues import IssueCode
 
 SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 NHS = "https://fhir.nhs.uk/Id/nhs-number"

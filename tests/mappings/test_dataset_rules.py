@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from mappings.dataset_input import parse_dataset
-from mappings.dataset_rules import DatasetRules, rule_issues
-from mappings.datasets import EscalationSummary, Handover
-from mappings.issues import IssueCode
+from core.fhir.issues import IssueCode
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.dataset_input import parse_dataset
+from core.handover.dataset_rules import DatasetRules, rule_issues
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RULES = DatasetRules(

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from mappings.dataset_input import parse_dataset
-from mappings.datasets import EscalationSummary, Handover
-from mappings.issues import ContentError, Issue, IssueCode
+from core.fhir.issues import ContentError, Issue, IssueCode
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.dataset_input import parse_dataset
 
 # The spec's examples (../shared/spec/examples), kept in the repository's examples/ so that
 # a checkout alone runs the tests and integrators find them.

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappings.fhir_dates import EARLIEST, LATEST, DateRange, format_instant, parse_date_range
+from core.fhir.dates import EARLIEST, LATEST, DateRange, format_instant, parse_date_range
 
 
 def utc(*parts: int) -> datetime:

@@ -7,8 +7,8 @@ import typing
 import pytest
 from pydantic import BaseModel
 
-from mappings.datasets import EscalationSummary, Handover
-from mappings.field_names import FIELD_NAMES, field_name
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.field_names import FIELD_NAMES, field_name
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappings.identifiers import is_valid_nhs_number, is_valid_ods_code
+from core.fhir.identifiers import is_valid_nhs_number, is_valid_ods_code
 
 WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mappings.invisible_characters import (
+from core.fhir.invisible_characters import (
     dataset_identifier_issues,
     fhir_identifier_issues,
     has_invisible_character,
 )
-from mappings.issues import IssueCode
+from core.fhir.issues import IssueCode
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from mappings.issues import ContentError, IssueCode
-from mappings.json_input import ShapeLimits, parse_json_object
+from core.fhir.issues import ContentError, IssueCode
+from core.fhir.json_input import ShapeLimits, parse_json_object
 
 LIMITS = ShapeLimits(max_depth=4, max_array_length=3)
 SECRET = "9434765919"

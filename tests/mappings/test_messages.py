@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mappings.issues import ContentError
-from mappings.messages import as_transaction, read_message, request_message, update_message
+from core.fhir.issues import ContentError
+from core.handover.messages import as_transaction, read_message, request_message, update_message
 from tests.builders import flag, service_request
 from tests.fhir_judge import assert_valid_fhir
 from tests.mappings.dataset_fhir.support import handover, resources

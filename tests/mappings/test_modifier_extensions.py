@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mappings.issues import IssueCode
-from mappings.modifier_extensions import UNDERSTOOD, modifier_extension_issues
+from core.fhir.issues import IssueCode
+from core.fhir.modifier_extensions import UNDERSTOOD, modifier_extension_issues
 
 NEGATION = {"url": "https://example.org/fhir/StructureDefinition/not", "valueBoolean": True}
 PLAIN = {"url": "https://example.org/fhir/StructureDefinition/note", "valueString": "x"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mappings.issues import IssueCode
-from mappings.narrative import ALLOWED_ELEMENTS, narrative_issues, xhtml_problem
+from core.fhir.issues import IssueCode
+from core.fhir.narrative import ALLOWED_ELEMENTS, narrative_issues, xhtml_problem
 
 XHTML = 'xmlns="http://www.w3.org/1999/xhtml"'
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM
-from mappings.parties import (
+from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM
+from core.fhir.parties import (
     DIRECTORY_TYPES,
     EXTENSION_RECIPIENT,
     PARTY_ROLES,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mappings.identifiers import NHS_NUMBER_OID, NHS_NUMBER_SYSTEM, is_valid_nhs_number
-from mappings.issues import ContentError, IssueCode
-from mappings.patients import (
+from core.fhir.identifiers import NHS_NUMBER_OID, NHS_NUMBER_SYSTEM, is_valid_nhs_number
+from core.fhir.issues import ContentError, IssueCode
+from core.fhir.patients import (
     PATIENT_ELEMENTS,
     fact_identifier,
     is_about_a_person,

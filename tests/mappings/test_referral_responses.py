@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mappings.issues import ContentError
-from mappings.referral_responses import (
+from core.fhir.issues import ContentError
+from core.handover.referral_responses import (
     answered_id,
     escalation_response,
     is_escalation_summary,

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from mappings import codes
-from mappings.issues import ContentError
-from mappings.referral_tasks import answering_task, focus_id, task_decision
+from core import codes
+from core.fhir.issues import ContentError
+from core.handover.referral_tasks import answering_task, focus_id, task_decision
 from tests.builders import nhs_identifier, ods_reference, service_request
 
 REASONS = {"capacity": "No capacity", "other": "Another reason"}

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES, model_class
-from mappings.identifiers import NHS_NUMBER_SYSTEM, ODS_ORGANISATION_SYSTEM
-from mappings.issues import ContentError, Issue, IssueCode
-from mappings.required_bindings import REQUIRED_BINDINGS, binding_issues
-from mappings.resource_validation import check_uk_core, validate_structure
+from core.fhir.identifiers import NHS_NUMBER_SYSTEM, ODS_ORGANISATION_SYSTEM
+from core.fhir.issues import ContentError, Issue, IssueCode
+from core.fhir.models import SUPPORTED_RESOURCE_TYPES, model_class
+from core.fhir.required_bindings import REQUIRED_BINDINGS, binding_issues
+from core.fhir.validation import check_uk_core, validate_structure
 from tests.fhir_judge import assert_valid_fhir
 
 NHS_NUMBER = "9434765919"

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mappings import codes
-from mappings.messages import request_message
-from mappings.shared_facts import decode, encode, message_facts
-from mappings.sharing import shared_data
+from core import codes
+from core.handover.messages import request_message
+from core.sharing.facts import shared_data
+from core.sharing.shared_facts import decode, encode, message_facts
 from tests.mappings.dataset_fhir.support import handover, resources
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)

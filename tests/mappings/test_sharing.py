@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mappings.sharing import (
+from core.sharing.facts import (
     SharedData,
     data_category,
     made_at,
@@ -251,7 +251,7 @@ def test_shared_data_gathers_everything() -> None:
 
 def test_the_patient_is_the_one_established_never_read_again_from_the_content() -> None:
     """How the content names the person is decided once, when it is written
-    (mappings.patients); shared_data takes that answer as given."""
+    (core.fhir.patients); shared_data takes that answer as given."""
     resource = {**service_request(), "subject": {"reference": "Patient/1"}}
     assert shared_data("ServiceRequest", resource, "9434765919").patient == "9434765919"
     assert shared_data("ServiceRequest", service_request(), None).patient is None

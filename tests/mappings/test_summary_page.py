@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from mappings.codes import ESCALATION_LEVELS, REQUEST_TYPES, RISK_TYPES, SHARING_BASES
-from mappings.dataset_input import parse_dataset
-from mappings.datasets import EscalationSummary, Handover
-from mappings.summary_page import SummaryContext, nhs_number, summary_html
+from core.codes import ESCALATION_LEVELS, REQUEST_TYPES, RISK_TYPES, SHARING_BASES
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.dataset_input import parse_dataset
+from core.handover.summary_page import SummaryContext, nhs_number, summary_html
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # The escalation example asks for a response by 15:00 UTC on 21 Nov 2026 (GMT in England).

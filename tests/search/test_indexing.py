@@ -5,14 +5,14 @@ from typing import Any
 
 import pytest
 
-from gateway.fhir.search.indexing import (
+from core.fhir.dates import EARLIEST, LATEST
+from core.search.indexing import (
     INDEXED_TEXT_LENGTH,
     IndexRow,
     index_rows,
     indexes_person,
     normalise_reference,
 )
-from mappings.fhir_dates import EARLIEST, LATEST
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from gateway.fhir.search.parameters import (
+from core.fhir.models import SUPPORTED_RESOURCE_TYPES, model_class
+from core.search.parameters import (
     COMMON_DEFINITIONS,
     GATEWAY_SEARCH_PARAMETER,
     HL7_SEARCH_PARAMETER,
@@ -16,7 +17,6 @@ from gateway.fhir.search.parameters import (
     SearchParameter,
     parameters_for,
 )
-from mappings.fhir_models import SUPPORTED_RESOURCE_TYPES, model_class
 
 # HL7's FHIR R4 (4.0.1) search parameters for the supported types, by SearchParameter id:
 # (code, type, the supported types among its bases). Checked against the R4 search pages.

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.fhir.search.query import (
+from core.fhir.dates import parse_date_range
+from core.search.errors import FormatNotServed, SearchRefused
+from core.search.query import (
     Cursor,
     DateCriterion,
     DateValue,
@@ -21,8 +23,6 @@ from gateway.fhir.search.query import (
     TokenValue,
     parse_search,
 )
-from gateway.platform.errors import InvalidSearch, NotAcceptable
-from mappings.fhir_dates import parse_date_range
 
 LIMITS = PagingLimits(default_count=20, max_count=100)
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
@@ -34,8 +34,8 @@ def search(
     return parse_search(resource_type, list(params), LIMITS, lenient=lenient)
 
 
-def refused(*params: tuple[str, str], resource_type: str = "ServiceRequest") -> InvalidSearch:
-    with pytest.raises(InvalidSearch) as caught:
+def refused(*params: tuple[str, str], resource_type: str = "ServiceRequest") -> SearchRefused:
+    with pytest.raises(SearchRefused) as caught:
         search(*params, resource_type=resource_type)
     return caught.value
 
@@ -307,7 +307,7 @@ def test_json_formats_are_accepted_and_not_echoed(value: str) -> None:
 
 @pytest.mark.parametrize("value", ["xml", "application/fhir+xml", "text/html", "", "JSON"])
 def test_other_formats_are_not_acceptable(value: str) -> None:
-    with pytest.raises(NotAcceptable):
+    with pytest.raises(FormatNotServed):
         search(("_format", value))
 
 
@@ -476,7 +476,7 @@ def test_no_cursor_has_no_token() -> None:
     ],
 )
 def test_an_invalid_cursor_is_an_invalid_search(token: str) -> None:
-    with pytest.raises(InvalidSearch) as caught:
+    with pytest.raises(SearchRefused) as caught:
         Cursor.decode(token)
 
     assert caught.value.expression == "_cursor"

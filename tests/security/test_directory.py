@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from core.search.query import PagingLimits
 from gateway.app import create_app
-from gateway.fhir.search.query import PagingLimits
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.platform.database import Database

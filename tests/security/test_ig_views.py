@@ -12,10 +12,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from core import codes
 from gateway.access_log.log import ORGANISATION, organisation_references
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events, audit_references
-from mappings import codes
 from tests.builders import PATIENT_NHS_NUMBER, ods_reference, service_request
 from tests.tokens import THIRD_ODS
 

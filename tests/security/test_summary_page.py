@@ -25,7 +25,7 @@ from tests.servers import running_server, served_token
 
 STRICT = "default-src 'none'; frame-ancestors 'none'"
 HTML = {"Accept": "text/html"}
-# The stylesheet's colours (mappings/summary_style.py), as a browser computes them.
+# The stylesheet's colours (core/handover/summary_style.py), as a browser computes them.
 RED = "rgb(176, 0, 32)"  # #b00020: the emergency banner, high risk
 AMBER = "rgb(138, 75, 0)"  # #8a4b00: medium risk
 WHITE = "rgb(255, 255, 255)"  # the words on the emergency banner

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from consent.model import CONSENT_RECORDING_ROLES
+from core.access_log.event import EventKind
+from core.codes import Subtype
 from gateway.access_log.trail import AccessTrail
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction, ScopeSet
@@ -20,8 +22,6 @@ from gateway.sharing.consent_authors import (
     check_consent_record,
     may_record_consent,
 )
-from mappings.audit_event import EventKind
-from mappings.codes import Subtype
 from tests.builders import PATIENT_NHS_NUMBER, nhs_identifier, ods_reference
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)

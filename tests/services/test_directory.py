@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.fhir.organisations import organization_resource
+from core.search.query import PagingLimits
 from gateway.configuration.directory_store import organization_rows
 from gateway.configuration.directory_sync import RETIRED, SyncReport, sync_organisations
 from gateway.configuration.models import Organisation
-from gateway.fhir.search.query import PagingLimits
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.platform.database import Database
-from mappings.directory import organization_resource
 from tests.builders import ODS
 
 TRUST = Organisation(ods="RZZ", name="The Trust", role="trust")

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from core.search.query import PagingLimits
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
 from gateway.configuration.endpoints import Endpoint, Endpoints
 from gateway.exchange.deliveries import Delivery, NewDelivery
 from gateway.exchange.outbox import OutboxStore
-from gateway.fhir.search.query import PagingLimits
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.handovers.updates import UPDATE_KIND, HandoverUpdates

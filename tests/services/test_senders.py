@@ -1,5 +1,5 @@
 """The sender rule, alone: a caller sends only as itself, on create and on every update
-(another party answers in a record of its own: mappings.authorship); a Provenance may
+(another party answers in a record of its own: core.fhir.authorship); a Provenance may
 name the caller among several agents."""
 
 from __future__ import annotations

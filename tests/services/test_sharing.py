@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from consent.agreements import Agreement
+from core.search.query import PagingLimits, SearchQuery
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.fhir.search.query import PagingLimits, SearchQuery
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore, StoredResource
 from gateway.platform.database import Database

@@ -3,8 +3,8 @@ origin and the parties of the version named, or of the current one, on both data
 
 from __future__ import annotations
 
+from core.search.query import PagingLimits
 from gateway.fhir.participants import Organisations, organisations_of
-from gateway.fhir.search.query import PagingLimits
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.platform.database import Database

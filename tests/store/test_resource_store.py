@@ -6,8 +6,8 @@ import json
 import threading
 from datetime import UTC, datetime
 
-from gateway.fhir.search.indexing import index_rows
-from gateway.fhir.search.query import PagingLimits, parse_search
+from core.search.indexing import index_rows
+from core.search.query import PagingLimits, parse_search
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore, StoredResource
 from gateway.platform.database import Database

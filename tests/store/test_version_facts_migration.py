@@ -10,10 +10,10 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import inspect, text
 
+from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM
 from gateway.platform import migrate
 from gateway.platform.database import Database
 from gateway.platform.schema import resource_versions
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM
 from tests.builders import OTHER_NHS_NUMBER, PATIENT_NHS_NUMBER, flag, nhs_identifier
 
 

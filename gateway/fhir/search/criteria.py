@@ -6,8 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 
-from gateway.fhir.search.indexing import IDENTIFIER_MODIFIER
-from gateway.fhir.search.query import (
+from core.fhir.dates import DateRange
+from core.search.indexing import IDENTIFIER_MODIFIER
+from core.search.query import (
     Criterion,
     DateCriterion,
     DateValue,
@@ -19,7 +20,6 @@ from gateway.fhir.search.query import (
     TokenValue,
 )
 from gateway.platform.schema import resource_parties, resources, search_index
-from mappings.fhir_dates import DateRange
 
 
 def criterion_condition(
@@ -45,7 +45,7 @@ def criterion_condition(
 
 def _person_match(criterion: ReferenceCriterion) -> ColumnElement[bool]:
     """Records that named the referenced Patients' people by identifier: every record's
-    person is indexed under the parameter's :identifier rows (gateway.fhir.search.indexing)."""
+    person is indexed under the parameter's :identifier rows (core.search.indexing)."""
     return and_(
         search_index.c.param == criterion.param + IDENTIFIER_MODIFIER,
         or_(

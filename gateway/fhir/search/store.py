@@ -25,11 +25,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from core.fhir.parties import DIRECTORY_TYPES
+from core.search.query import Cursor, Include, LastUpdatedCriterion, SearchQuery
 from gateway.fhir.records import StoredResource, record_from_row
 from gateway.fhir.search.criteria import criterion_condition, party_condition
-from gateway.fhir.search.query import Cursor, Include, LastUpdatedCriterion, SearchQuery
 from gateway.platform.schema import resources, search_index
-from mappings.parties import DIRECTORY_TYPES
 
 # How many rounds of _include:iterate are followed; the handover graph is two deep.
 MAX_INCLUDE_ROUNDS = 3

@@ -2,7 +2,7 @@
 revisions behave as they did whatever the core's rules become: the NHS number of an
 identifier in the UK Core system on the patient element (or on a Patient), else None.
 
-Revision 0009 then establishes every record's person by the rules in mappings.patients.
+Revision 0009 then establishes every record's person by the rules in core.fhir.patients.
 """
 
 from __future__ import annotations

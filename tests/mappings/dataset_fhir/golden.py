@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mappings.dataset_fhir.elements import ResourceIds
-from mappings.dataset_fhir.resources import DatasetResources, to_fhir
-from mappings.dataset_input import parse_dataset
-from mappings.datasets import EscalationSummary, Handover
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.dataset_input import parse_dataset
+from core.handover.fhir.elements import ResourceIds
+from core.handover.fhir.resources import DatasetResources, to_fhir
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 RECEIVED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

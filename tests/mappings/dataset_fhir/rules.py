@@ -21,10 +21,10 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from mappings import codes
-from mappings.dataset_fhir.resources import DatasetResources
-from mappings.dataset_fhir.service_request import FHIR_PRIORITY
-from mappings.datasets import EscalationSummary, Handover
+from core import codes
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.fhir.resources import DatasetResources
+from core.handover.fhir.service_request import FHIR_PRIORITY
 
 Path = tuple[str | int, ...]
 
@@ -202,7 +202,7 @@ def _codings(resources: Sequence[Mapping[str, Any]]) -> Iterator[str]:
                 continue
             coding = (node["system"], node["code"], node.get("display"))
             if coding not in _KNOWN:
-                yield f"{_name(resource, path)}: {coding} is not defined in mappings/codes.py"
+                yield f"{_name(resource, path)}: {coding} is not defined in core/codes.py"
             if node["system"] == codes.SNOMED_SYSTEM:
                 yield from _snomed(resource, path, node)
 

@@ -10,7 +10,7 @@ from typing import Any, get_args
 
 from hypothesis import strategies as st
 
-from mappings.datasets import (
+from core.handover.dataset import (
     NO_NHS_NUMBER_STATUSES,
     EscalationLevel,
     NhsNumberStatus,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mappings import codes
-from mappings.dataset_fhir.dataset import from_fhir
-from mappings.datasets import EscalationSummary
+from core import codes
+from core.handover.dataset import EscalationSummary
+from core.handover.fhir.dataset import from_fhir
 from tests.mappings.dataset_fhir.support import (
     RECEIVED_AT,
     dataset,

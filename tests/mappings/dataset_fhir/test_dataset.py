@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from mappings import codes
-from mappings.dataset_fhir.dataset import from_fhir
-from mappings.datasets import EscalationSummary, Handover
-from mappings.issues import ContentError, IssueCode
+from core import codes
+from core.fhir.issues import ContentError, IssueCode
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.fhir.dataset import from_fhir
 from tests.mappings.dataset_fhir.support import (
     dataset,
     escalation,

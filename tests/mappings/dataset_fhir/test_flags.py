@@ -7,9 +7,9 @@ from typing import Any, get_args
 
 import pytest
 
-from mappings import codes
-from mappings.dataset_fhir.flags import flags
-from mappings.datasets import RiskType
+from core import codes
+from core.handover.dataset import RiskType
+from core.handover.fhir.flags import flags
 from tests.mappings.dataset_fhir.support import escalation, handover, resources
 
 ODS = codes.ODS_ORGANISATION_SYSTEM

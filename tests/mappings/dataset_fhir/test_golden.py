@@ -9,8 +9,8 @@ from typing import get_args
 
 import pytest
 
+from core.handover.dataset import EscalationLevel, EscalationSummary, Pathway, Priority, RiskType
 from gateway.fhir.service import validated
-from mappings.datasets import EscalationLevel, EscalationSummary, Pathway, Priority, RiskType
 from tests.fhir_judge import assert_valid_fhir
 from tests.mappings.dataset_fhir import golden
 from tests.mappings.dataset_fhir.rules import assert_rules

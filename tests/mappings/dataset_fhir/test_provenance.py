@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
-from mappings import codes
+from core import codes
 from tests.mappings.dataset_fhir.support import dataset, escalation, handover, minimal, resources
 
 ODS = codes.ODS_ORGANISATION_SYSTEM

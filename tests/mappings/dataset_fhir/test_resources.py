@@ -7,8 +7,8 @@ from typing import get_args
 
 import pytest
 
-from mappings import codes
-from mappings.datasets import Pathway
+from core import codes
+from core.handover.dataset import Pathway
 from tests.mappings.dataset_fhir.support import escalation, handover, resources
 
 SAFEGUARDING = codes.DATA_CATEGORIES["safeguarding"].coding()

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 
+from core.fhir.issues import ContentError
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.dataset_input import parse_dataset
+from core.handover.fhir.dataset import from_fhir
+from core.handover.fhir.resources import DatasetResources, to_fhir
 from gateway.fhir.service import validated
-from mappings.dataset_fhir.dataset import from_fhir
-from mappings.dataset_fhir.resources import DatasetResources, to_fhir
-from mappings.dataset_input import parse_dataset
-from mappings.datasets import EscalationSummary, Handover
-from mappings.issues import ContentError
 from tests.fhir_judge import assert_valid_fhir
 from tests.mappings.dataset_fhir.rules import assert_rules
 from tests.mappings.dataset_fhir.strategies import dataset_bodies, instants

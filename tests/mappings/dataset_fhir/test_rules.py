@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mappings import codes
-from mappings.dataset_fhir.resources import DatasetResources
+from core import codes
+from core.handover.fhir.resources import DatasetResources
 from tests.mappings.dataset_fhir.rules import known_codings, problems
 from tests.mappings.dataset_fhir.support import escalation, resources
 
@@ -74,7 +74,7 @@ def _set(path: list[Any], value: Any) -> Callable[[DatasetResources], None]:
                 ["flags", 0, "code", "coding", 0],
                 {"system": "http://loinc.org", "code": "1-1", "display": "x"},
             ),
-            "not defined in mappings/codes.py",
+            "not defined in core/codes.py",
         ),
     ],
 )

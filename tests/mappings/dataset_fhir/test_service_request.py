@@ -6,9 +6,9 @@ from typing import get_args
 
 import pytest
 
-from mappings import codes
-from mappings.dataset_fhir.service_request import DATASET_PRIORITY, FHIR_PRIORITY
-from mappings.datasets import Priority
+from core import codes
+from core.handover.dataset import Priority
+from core.handover.fhir.service_request import DATASET_PRIORITY, FHIR_PRIORITY
 from tests.mappings.dataset_fhir.support import (
     dataset,
     example,

@@ -11,9 +11,9 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-from mappings.parties import PARTY_ROLES
+from core.fhir.parties import PARTY_ROLES
 from gateway.platform.migrations.legacy_facts import nhs_number_as_written
-from mappings.sharing import shared_data
+from core.sharing.facts import shared_data
 
 revision = "0004"
 down_revision = "0003"

@@ -1,7 +1,7 @@
 """The outbox keeps, with each delivery, what the consent re-check decides on.
 
 Each resource the delivery carries: its type, data category, patient, security labels
-and when it was made (mappings.sharing.SharedData), as JSON, so that the re-check before
+and when it was made (core.sharing.facts.SharedData), as JSON, so that the re-check before
 every attempt need not parse the message. Rows queued before this have none: their
 message is parsed instead.
 

@@ -19,10 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from mappings.identifiers import ODS_ORGANISATION_SYSTEM
-from mappings.parties import party_references
+from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM
+from core.fhir.parties import party_references
 from gateway.platform.migrations.legacy_facts import nhs_number_as_written
-from mappings.sharing import shared_data
+from core.sharing.facts import shared_data
 
 revision = "0008"
 down_revision = "0007"

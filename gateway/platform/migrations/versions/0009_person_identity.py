@@ -1,5 +1,5 @@
 """The person is always known: every record's patient fact is established by the rules
-in mappings.patients, and the columns holding it are wide enough for a local identifier.
+in core.fhir.patients, and the columns holding it are wide enough for a local identifier.
 
 Widening: resources, resource_versions, audit_events and outbox `patient` go from 16 to
 255 characters on PostgreSQL (a change to the catalogue only). SQLite never enforces a
@@ -27,8 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from mappings.issues import ContentError
-from mappings.patients import fact_identifier, patient_fact, referenced_patient
+from core.fhir.issues import ContentError
+from core.fhir.patients import fact_identifier, patient_fact, referenced_patient
 
 revision = "0009"
 down_revision = "0008"

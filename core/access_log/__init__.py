@@ -1,0 +1,1 @@
+"""The access log's event: an IHE BALP AuditEvent, and what is indexed from its bytes."""

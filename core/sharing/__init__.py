@@ -1,0 +1,1 @@
+"""What the decision point (`consent`) needs to know about resources and Consents."""
