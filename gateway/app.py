@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import anyio
 from fastapi import FastAPI
@@ -13,24 +13,16 @@ from fastapi import FastAPI
 from gateway.access_log import routes as audit_routes
 from gateway.access_log import witness_routes
 from gateway.access_log.group_commit import GroupCommit
-from gateway.access_log.keys import KeyHistory, load_audit_signing_key
 from gateway.access_log.recording import (
     commit_in_own_transaction,
     record_repeated_refusals,
     write_repeated_refusals,
 )
-from gateway.access_log.repeated_refusals import RepeatedRefusals
-from gateway.access_log.sequencer import Sequencer, SequencingPolicy
 from gateway.access_log.sequencing_task import sequence_audit_log
 from gateway.access_log.witness_sender import WitnessSender
 from gateway.access_log.witnessing_task import WitnessMetrics, witness_audit_log
 from gateway.auth import registrations_routes as registrations
 from gateway.auth import routes as oauth
-from gateway.auth.access_tokens import AccessTokens
-from gateway.auth.rate_limit import RateLimiter
-from gateway.auth.signing_key import load_signing_key
-from gateway.configuration.loader import check_settings, load_config
-from gateway.configuration.models import GatewayConfig
 from gateway.configuration.reload import apply_directory, install_reload_on_hangup
 from gateway.exchange import routes as deliveries
 from gateway.exchange.metrics import DeliveryMetrics
@@ -39,13 +31,9 @@ from gateway.fhir import routes as fhir_rest
 from gateway.fhir import schema_check as fhir_schema
 from gateway.handovers import messaging_routes as messaging
 from gateway.handovers import routes as datasets
-from gateway.platform import migrate
-from gateway.platform.clock import utc_now
-from gateway.platform.database import Database
-from gateway.platform.errors import ConfigurationError
 from gateway.platform.heap import freeze_long_lived_heap, release_long_lived_heap
 from gateway.platform.logging import configure_logging, get_logger
-from gateway.platform.runtime import Runtime
+from gateway.platform.runtime import Runtime, build_runtime
 from gateway.platform.settings import Settings
 from gateway.platform.transactions import TransactionGate
 from gateway.sharing import agreements_routes as agreements
@@ -56,69 +44,6 @@ from gateway.web.openapi_document import install_openapi_document
 from gateway.web.refused_methods import RoutedMethods
 
 log = get_logger(__name__)
-
-
-def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:
-    config = load_config(settings.config_dir)
-    check_settings(settings, config)
-    database = Database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        timeouts=settings.database_timeouts,
-    )
-    if not migrate.is_current(database):
-        database.dispose()
-        raise ConfigurationError(
-            "the database schema is not current: run `gateway db upgrade` first"
-        )
-    signing_key = load_signing_key(
-        settings.token_signing_key, generate_if_missing=settings.env == "dev"
-    )
-    tokens = AccessTokens(
-        signing_key,
-        issuer=f"urn:mh-gateway:{config.deployment.name}",
-        lifetime_seconds=settings.token_lifetime_seconds,
-    )
-    audit_key = load_audit_signing_key(
-        settings.audit_signing_key,
-        name=audit_log_origin(config),
-        generate_if_missing=settings.env == "dev",
-        descriptor=settings.audit_signing_key_fd,
-    )
-    audit_keys = KeyHistory.of(audit_key, config.audit_log.retired_signing_keys)
-    if len(audit_keys.public_keys) != len(config.audit_log.retired_signing_keys) + 1:
-        raise ConfigurationError(
-            "the audit checkpoint key (GATEWAY_AUDIT_SIGNING_KEY) is also listed in "
-            "audit-log.yaml retired_signing_keys: a retired key signs no more"
-        )
-    policy = SequencingPolicy(
-        checkpoint_every_events=settings.audit_checkpoint_every_events,
-        checkpoint_every=timedelta(seconds=settings.audit_checkpoint_every_seconds),
-    )
-    return Runtime(
-        settings=settings,
-        config=config,
-        database=database,
-        tokens=tokens,
-        rate_limiter=RateLimiter(),
-        audit_key=audit_key,
-        audit_keys=audit_keys,
-        sequencer=Sequencer(audit_key, policy),
-        clock=clock or utc_now,
-        refusals=RepeatedRefusals(settings.refusal_window_seconds),
-    )
-
-
-def audit_log_origin(config: GatewayConfig) -> str:
-    """The checkpoints' origin line (and signing key name): one per deployment."""
-    return f"mh-gateway/{config.deployment.name}/audit"
-
-
-def preflight(settings: Settings) -> None:
-    """Everything start-up checks, run before the server binds its port, so an operator
-    sees one clear error (and exit status 2) rather than a failed ASGI lifespan."""
-    build_runtime(settings).database.dispose()
 
 
 def load_directory(runtime: Runtime) -> None:

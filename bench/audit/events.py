@@ -29,7 +29,6 @@ from urllib.parse import urlencode
 
 from bench.auth import IG_LEAD, IG_LEAD_ODS, client_id
 from bench.data import NHS_NUMBER_SYSTEM, ORGANISATIONS, nhs_number, organisation_code
-from core import codes
 from core.access_log.event import (
     AuditedClient,
     AuditedData,
@@ -39,7 +38,9 @@ from core.access_log.event import (
     audit_event,
     canonical_json,
 )
-from core.codes import Code, Subtype
+from core.codes import sharing as sharing_codes
+from core.codes.audit import Subtype
+from core.codes.common import Code
 
 # What the gateway's own server calls itself when no public base URL is set.
 GATEWAY_BASE_URL = "http://127.0.0.1:8080"
@@ -47,7 +48,7 @@ CLIENT_ADDRESS = "127.0.0.1"
 SDS_USER_SYSTEM = "https://fhir.nhs.uk/Id/sds-user-id"
 SDS_ROLE_SYSTEM = "https://fhir.nhs.uk/Id/sds-role-profile-id"
 PATIENTS = 200_000
-_DIRECT_CARE = codes.PURPOSES_OF_USE["direct-care"]
+_DIRECT_CARE = sharing_codes.PURPOSES_OF_USE["direct-care"]
 
 # Placeholders: each a valid value where it stands, none a substring of another or of
 # anything else the gateway writes.

@@ -51,10 +51,10 @@ from bench.server import check_authenticates, running_server
 from bench.stores import add_store_options, fresh_store, server_version
 from gateway.access_log import proofs
 from gateway.access_log.keys import AuditSigningKey, load_audit_signing_key
-from gateway.app import audit_log_origin
 from gateway.configuration.loader import load_config
 from gateway.platform import migrate
 from gateway.platform.database import Database
+from gateway.platform.runtime import audit_log_origin
 from gateway.platform.schema import audit_events
 
 SYNTHETIC_EVENTS = 1_000_000  # lines of the synthetic export (200,000 with --quick)

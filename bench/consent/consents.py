@@ -24,7 +24,8 @@ from typing import Any
 from consent.agreements import Agreement, AgreementStatus, england_date
 from consent.model import DataCategory
 from consent.purposes import AgreementPurpose
-from core import codes
+from core.codes import common as codes
+from core.codes import sharing as sharing_codes
 
 LOINC = "http://loinc.org"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
@@ -50,7 +51,7 @@ def consent_resource(
     return {
         "resourceType": "Consent",
         "status": status,
-        "scope": {"coding": [codes.CONSENT_SCOPE_PRIVACY.coding()]},
+        "scope": {"coding": [sharing_codes.CONSENT_SCOPE_PRIVACY.coding()]},
         "category": [{"coding": [{"system": LOINC, "code": "59284-0"}]}],
         "patient": {"identifier": {"system": codes.NHS_NUMBER_SYSTEM, "value": patient_nhs}},
         "dateTime": instant(recorded),
@@ -93,9 +94,11 @@ def provision(
     if labels:
         node["securityLabel"] = [{"system": system, "code": code} for system, code in labels]
     if purposes:
-        node["purpose"] = [{"system": codes.V3_ACT_REASON_SYSTEM, "code": p} for p in purposes]
-    classes = [{"system": codes.RESOURCE_TYPES_SYSTEM, "code": t} for t in resource_types]
-    classes += [{"system": codes.DATA_CATEGORY_SYSTEM, "code": c} for c in categories]
+        node["purpose"] = [
+            {"system": sharing_codes.V3_ACT_REASON_SYSTEM, "code": p} for p in purposes
+        ]
+    classes = [{"system": sharing_codes.RESOURCE_TYPES_SYSTEM, "code": t} for t in resource_types]
+    classes += [{"system": sharing_codes.DATA_CATEGORY_SYSTEM, "code": c} for c in categories]
     if classes:
         node["class"] = classes
     if data_period is not None:

@@ -74,8 +74,10 @@ from datetime import datetime
 from enum import Enum, IntEnum
 from typing import Any, Literal, get_args
 
-from core import codes
-from core.codes import Code, Subtype
+from core.codes import audit as audit_codes
+from core.codes import common as codes
+from core.codes.audit import Subtype
+from core.codes.common import Code
 from core.fhir.dates import format_instant
 from core.fhir.identifiers import is_valid_ods_code
 from core.fhir.patients import fact_identifier
@@ -118,10 +120,10 @@ class EventKind(Enum):
 
 
 _EVENT_TYPES: Mapping[EventKind, Code] = {
-    EventKind.REST: codes.EVENT_TYPE_REST,
-    EventKind.SECURITY_ALERT: codes.EVENT_TYPE_SECURITY_ALERT,
-    EventKind.AUTHENTICATION: codes.EVENT_TYPE_USER_AUTHENTICATION,
-    EventKind.APPLICATION: codes.EVENT_TYPE_APPLICATION_ACTIVITY,
+    EventKind.REST: audit_codes.EVENT_TYPE_REST,
+    EventKind.SECURITY_ALERT: audit_codes.EVENT_TYPE_SECURITY_ALERT,
+    EventKind.AUTHENTICATION: audit_codes.EVENT_TYPE_USER_AUTHENTICATION,
+    EventKind.APPLICATION: audit_codes.EVENT_TYPE_APPLICATION_ACTIVITY,
 }
 
 
@@ -287,7 +289,7 @@ def audit_event(facts: AuditFacts) -> dict[str, Any]:
     event["agent"] = _agents(facts)
     event["source"] = {
         "observer": _gateway(facts.gateway_base_url),
-        "type": [codes.SOURCE_APPLICATION_SERVER.coding()],
+        "type": [audit_codes.SOURCE_APPLICATION_SERVER.coding()],
     }
     entities = _entities(facts)
     if entities:
@@ -404,15 +406,15 @@ def _agent_types(facts: AuditFacts) -> tuple[Code, Code]:
     """(the client's type, the gateway's type), per the BALP profile the event is under."""
     if facts.kind is EventKind.REST:
         if facts.subtype in _CLIENT_RECEIVES:
-            return codes.AGENT_DESTINATION_ROLE, codes.AGENT_SOURCE_ROLE
+            return audit_codes.AGENT_DESTINATION_ROLE, audit_codes.AGENT_SOURCE_ROLE
         if facts.subtype == Subtype.DELETE:
-            return codes.AGENT_APPLICATION, codes.AGENT_CUSTODIAN
-        return codes.AGENT_SOURCE_ROLE, codes.AGENT_DESTINATION_ROLE
+            return audit_codes.AGENT_APPLICATION, audit_codes.AGENT_CUSTODIAN
+        return audit_codes.AGENT_SOURCE_ROLE, audit_codes.AGENT_DESTINATION_ROLE
     if facts.kind is EventKind.AUTHENTICATION:
-        return codes.AGENT_APPLICATION, codes.AGENT_OAUTH_SERVER
+        return audit_codes.AGENT_APPLICATION, audit_codes.AGENT_OAUTH_SERVER
     if facts.kind is EventKind.SECURITY_ALERT:
-        return codes.AGENT_APPLICATION, codes.AGENT_AUTHORIZATION_SERVER
-    return codes.AGENT_APPLICATION_LAUNCHER, codes.AGENT_APPLICATION
+        return audit_codes.AGENT_APPLICATION, audit_codes.AGENT_AUTHORIZATION_SERVER
+    return audit_codes.AGENT_APPLICATION_LAUNCHER, audit_codes.AGENT_APPLICATION
 
 
 def _agents(facts: AuditFacts) -> list[dict[str, Any]]:
@@ -440,7 +442,7 @@ def _agents(facts: AuditFacts) -> list[dict[str, Any]]:
         agents.append(user)
     agents.extend(
         {
-            "type": _concept(codes.AGENT_HEALTHCARE_PROVIDER),
+            "type": _concept(audit_codes.AGENT_HEALTHCARE_PROVIDER),
             "role": [_concept(role) for role in roles],
             "who": {"type": "Organization", **_identified(codes.ODS_ORGANISATION_SYSTEM, ods)},
             "requestor": False,
@@ -455,14 +457,14 @@ def _user(facts: AuditFacts) -> dict[str, Any] | None:
         return None
     (system, value), *others = facts.end_user.practitioner_identifiers
     writes = facts.action in ("C", "U", "D")
-    role = codes.AGENT_AUTHOR if writes else codes.AGENT_INFORMATION_RECIPIENT
+    role = audit_codes.AGENT_AUTHOR if writes else audit_codes.AGENT_INFORMATION_RECIPIENT
     user: dict[str, Any] = {
         "type": _concept(role),
         "who": _identified(_safe(system, uri=True), value),
         "requestor": True,
     }
     if others:
-        provider_number = _concept(codes.IDENTIFIER_TYPE_PROVIDER_NUMBER)
+        provider_number = _concept(audit_codes.IDENTIFIER_TYPE_PROVIDER_NUMBER)
         user["extension"] = [
             {
                 "url": codes.BALP_OTHER_ID_EXTENSION,
@@ -489,8 +491,8 @@ def _organisations(facts: AuditFacts) -> dict[str, list[Code]]:
     return found
 
 
-CLIENT_ORGANISATION = codes.AGENT_ROLE_CLIENT_ORGANISATION
-END_USER_ORGANISATION = codes.AGENT_ROLE_END_USER_ORGANISATION
+CLIENT_ORGANISATION = audit_codes.AGENT_ROLE_CLIENT_ORGANISATION
+END_USER_ORGANISATION = audit_codes.AGENT_ROLE_END_USER_ORGANISATION
 
 
 def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
@@ -499,22 +501,22 @@ def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
         entities.append(
             {
                 "what": {"type": "Patient", **_person(facts.patient)},
-                "type": codes.ENTITY_PERSON.coding(),
-                "role": codes.ROLE_PATIENT.coding(),
+                "type": audit_codes.ENTITY_PERSON.coding(),
+                "role": audit_codes.ROLE_PATIENT.coding(),
             }
         )
     entities.extend(_data(item) for item in facts.data)
     if facts.query is not None:
         query: dict[str, Any] = {
-            "type": codes.ENTITY_SYSTEM_OBJECT.coding(),
-            "role": codes.ROLE_QUERY.coding(),
+            "type": audit_codes.ENTITY_SYSTEM_OBJECT.coding(),
+            "role": audit_codes.ROLE_QUERY.coding(),
         }
         if facts.query:  # a search with no parameters; FHIR has no empty base64Binary
             query["query"] = base64.b64encode(facts.query).decode("ascii")
         entities.append(query)
     if facts.decision is not None:
         decision: dict[str, Any] = {
-            "type": codes.ENTITY_DECISION_RULE.coding(),
+            "type": audit_codes.ENTITY_DECISION_RULE.coding(),
             "name": facts.decision.rule,
         }
         if facts.decision.detail is not None:
@@ -523,13 +525,13 @@ def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
     if facts.occurrences > 1 or facts.period is not None:
         entities.append(
             {
-                "type": codes.ENTITY_REPEATS.coding(),
+                "type": audit_codes.ENTITY_REPEATS.coding(),
                 "detail": [{"type": _OCCURRENCES, "valueString": str(facts.occurrences)}],
             }
         )
     for entity_type, system, value in (
-        (codes.ENTITY_REQUEST_ID, codes.X_REQUEST_ID_SYSTEM, facts.request_id),
-        (codes.ENTITY_CORRELATION_ID, codes.X_CORRELATION_ID_SYSTEM, facts.correlation_id),
+        (audit_codes.ENTITY_REQUEST_ID, codes.X_REQUEST_ID_SYSTEM, facts.request_id),
+        (audit_codes.ENTITY_CORRELATION_ID, codes.X_CORRELATION_ID_SYSTEM, facts.correlation_id),
     ):
         if value is not None:
             entities.append({"what": _identified(system, value), "type": entity_type.coding()})
@@ -537,17 +539,20 @@ def _entities(facts: AuditFacts) -> list[dict[str, Any]]:
 
 
 # A data entity's details: the organisations its data concerns (see the module docstring).
-_ORIGIN, _PARTY = codes.DETAIL_DATA_ORIGIN.uri, codes.DETAIL_DATA_PARTY.uri
-_OCCURRENCES = codes.DETAIL_OCCURRENCES.uri
-_REPEATS = codes.ENTITY_REPEATS.coding()
-_DATA_ENTITY = (codes.ENTITY_SYSTEM_OBJECT.coding(), codes.ROLE_DOMAIN_RESOURCE.coding())
+_ORIGIN, _PARTY = audit_codes.DETAIL_DATA_ORIGIN.uri, audit_codes.DETAIL_DATA_PARTY.uri
+_OCCURRENCES = audit_codes.DETAIL_OCCURRENCES.uri
+_REPEATS = audit_codes.ENTITY_REPEATS.coding()
+_DATA_ENTITY = (
+    audit_codes.ENTITY_SYSTEM_OBJECT.coding(),
+    audit_codes.ROLE_DOMAIN_RESOURCE.coding(),
+)
 
 
 def _data(item: AuditedData) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "what": {"reference": _safe(item.reference)},
-        "type": codes.ENTITY_SYSTEM_OBJECT.coding(),
-        "role": codes.ROLE_DOMAIN_RESOURCE.coding(),
+        "type": audit_codes.ENTITY_SYSTEM_OBJECT.coding(),
+        "role": audit_codes.ROLE_DOMAIN_RESOURCE.coding(),
     }
     details = [] if item.origin_ods is None else [(_ORIGIN, item.origin_ods)]
     details += [(_PARTY, ods) for ods in sorted(set(item.parties_ods))]

@@ -35,18 +35,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core import codes
 from core.access_log.event import data_organisations
+from core.codes import audit as audit_codes
+from core.codes import common as codes
 
 ENTITY, AGENT, ORGANISATION = "entity", "agent", "org"
 REFERENCE_LENGTH = 255  # audit_references.value
 
 _HISTORY = re.compile(r"/_history/[1-9][0-9]*\Z")
 _USER_TYPES = [
-    {"coding": [code.coding()]} for code in (codes.AGENT_AUTHOR, codes.AGENT_INFORMATION_RECIPIENT)
+    {"coding": [code.coding()]}
+    for code in (audit_codes.AGENT_AUTHOR, audit_codes.AGENT_INFORMATION_RECIPIENT)
 ]
-_DATA_ENTITY = (codes.ENTITY_SYSTEM_OBJECT.coding(), codes.ROLE_DOMAIN_RESOURCE.coding())
-_PATIENT_ENTITY = (codes.ENTITY_PERSON.coding(), codes.ROLE_PATIENT.coding())
+_DATA_ENTITY = (
+    audit_codes.ENTITY_SYSTEM_OBJECT.coding(),
+    audit_codes.ROLE_DOMAIN_RESOURCE.coding(),
+)
+_PATIENT_ENTITY = (audit_codes.ENTITY_PERSON.coding(), audit_codes.ROLE_PATIENT.coding())
 
 Reference = tuple[str, str]
 
@@ -197,9 +202,9 @@ def _concept_of(code: codes.Code) -> dict[str, Any]:
     return {"coding": [code.coding()]}
 
 
-_PROVIDER = _concept_of(codes.AGENT_HEALTHCARE_PROVIDER)
-_CLIENT_ORGANISATION = _concept_of(codes.AGENT_ROLE_CLIENT_ORGANISATION)
-_END_USER_ORGANISATION = _concept_of(codes.AGENT_ROLE_END_USER_ORGANISATION)
+_PROVIDER = _concept_of(audit_codes.AGENT_HEALTHCARE_PROVIDER)
+_CLIENT_ORGANISATION = _concept_of(audit_codes.AGENT_ROLE_CLIENT_ORGANISATION)
+_END_USER_ORGANISATION = _concept_of(audit_codes.AGENT_ROLE_END_USER_ORGANISATION)
 
 
 def _practitioners(agents: list[Any]) -> list[str]:
@@ -233,7 +238,7 @@ def _patient(entities: list[Any]) -> str | None:
 
 def _request_id(entities: list[Any]) -> str | None:
     for entity in map(_dict, entities):
-        if entity.get("type") == codes.ENTITY_REQUEST_ID.coding():
+        if entity.get("type") == audit_codes.ENTITY_REQUEST_ID.coding():
             return _identifier_value({"who": entity.get("what")}, codes.X_REQUEST_ID_SYSTEM)
     return None
 

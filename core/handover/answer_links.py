@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core import codes
+from core.codes import sharing as sharing_codes
 from core.fhir.issues import Issue, IssueCode
 from core.fhir.patients import written_identifier
 
@@ -74,7 +74,7 @@ def with_data_categories(answer: dict[str, Any], answered: Mapping[str, Any]) ->
     inherited = [
         dict(tag)
         for tag in (tags if isinstance(tags, list) else [])
-        if isinstance(tag, Mapping) and tag.get("system") == codes.DATA_CATEGORY_SYSTEM
+        if isinstance(tag, Mapping) and tag.get("system") == sharing_codes.DATA_CATEGORY_SYSTEM
     ]
     if not inherited:
         return

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core import codes
+from core.codes import common as codes
+from core.codes import handover as handover_codes
 from core.fhir.dates import format_instant
 from core.fhir.issues import ContentError, Issue, IssueCode
 from core.handover.fhir.elements import organisation
@@ -46,17 +47,17 @@ def read_message(bundle: Resource) -> ReferralMessage:
     if not resources or resources[0].get("resourceType") != "MessageHeader":
         raise _refused("Bundle.entry[0]", "The first entry of a message must be its MessageHeader.")
     header = resources[0]
-    if coded_event(header) != codes.EVENT_SERVICE_REQUEST_REQUEST.code:
+    if coded_event(header) != handover_codes.EVENT_SERVICE_REQUEST_REQUEST.code:
         raise _refused(
             "MessageHeader.eventCoding",
             "This gateway processes the BaRS event servicerequest-request "
-            f"({codes.MESSAGE_EVENTS_BARS_SYSTEM}).",
+            f"({handover_codes.MESSAGE_EVENTS_BARS_SYSTEM}).",
         )
-    if _coded_reason(header) not in (None, codes.REASON_NEW.code):
+    if _coded_reason(header) not in (None, handover_codes.REASON_NEW.code):
         raise _refused(
             "MessageHeader.reason",
             "This gateway takes new referrals by message (reason new, "
-            f"{codes.MESSAGE_REASON_BARS_SYSTEM}); change one it holds with a FHIR update "
+            f"{handover_codes.MESSAGE_REASON_BARS_SYSTEM}); change one it holds with a FHIR update "
             "(PUT) of its ServiceRequest.",
         )
     header_id = header.get("id")
@@ -107,14 +108,14 @@ def _coded_reason(header: Resource) -> str | None:
     if not reason:
         return None
     for coding in _list(reason.get("coding")):
-        if coding.get("system") == codes.MESSAGE_REASON_BARS_SYSTEM:
+        if coding.get("system") == handover_codes.MESSAGE_REASON_BARS_SYSTEM:
             return str(coding.get("code"))
     return "unreadable"
 
 
 def coded_event(header: Resource) -> str | None:
     coding = _mapping(header.get("eventCoding"))
-    if coding.get("system") != codes.MESSAGE_EVENTS_BARS_SYSTEM:
+    if coding.get("system") != handover_codes.MESSAGE_EVENTS_BARS_SYSTEM:
         return None
     code = coding.get("code")
     return code if isinstance(code, str) else None
@@ -134,7 +135,7 @@ def response_message(
     header = {
         "resourceType": "MessageHeader",
         "id": header_id,
-        "eventCoding": codes.EVENT_SERVICE_REQUEST_RESPONSE.coding(),
+        "eventCoding": handover_codes.EVENT_SERVICE_REQUEST_RESPONSE.coding(),
         "destination": [{"endpoint": gateway_url, "receiver": organisation(sender_ods)}],
         "source": {"endpoint": gateway_url},
         "response": {"identifier": request.header_id, "code": "ok"},
@@ -200,7 +201,7 @@ def request_message(
     header = _request_header(
         message_id, gateway_url, endpoint, sender_ods, receiver_ods, resources.service_request
     )
-    header["reason"] = {"coding": [codes.REASON_NEW.coding()]}
+    header["reason"] = {"coding": [handover_codes.REASON_NEW.coding()]}
     return _message(header, resources.all(), gateway_url, now)
 
 
@@ -223,7 +224,7 @@ def update_message(
     header = _request_header(
         message_id, gateway_url, endpoint, sender_ods, receiver_ods, service_request
     )
-    header["reason"] = {"coding": [codes.REASON_UPDATE.coding()]}
+    header["reason"] = {"coding": [handover_codes.REASON_UPDATE.coding()]}
     carried = [service_request]
     if updated.get("resourceType") != "ServiceRequest":
         carried.append(updated)
@@ -241,7 +242,7 @@ def _request_header(
     return {
         "resourceType": "MessageHeader",
         "id": message_id,
-        "eventCoding": codes.EVENT_SERVICE_REQUEST_REQUEST.coding(),
+        "eventCoding": handover_codes.EVENT_SERVICE_REQUEST_REQUEST.coding(),
         "destination": [{"endpoint": endpoint, "receiver": organisation(receiver_ods)}],
         "sender": organisation(sender_ods),
         "source": {"endpoint": gateway_url},

@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core import codes
+from core.codes import common as codes
+from core.codes import handover as handover_codes
 from core.fhir.dates import format_instant, parse_date_range
 from core.fhir.issues import ContentError, Issue, IssueCode
 from core.fhir.parties import party_references
@@ -70,7 +71,7 @@ def service_request_ids(communication: Mapping[str, Any]) -> list[str]:
 
 
 def is_escalation_summary(communication: Mapping[str, Any]) -> bool:
-    escalation = codes.DATASET_KINDS["escalation"]
+    escalation = handover_codes.DATASET_KINDS["escalation"]
     categories = communication.get("category")
     return any(
         isinstance(coding, Mapping)

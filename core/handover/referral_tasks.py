@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core import codes
+from core.codes import handover as handover_codes
 from core.fhir.issues import ContentError, Issue, IssueCode
 from core.fhir.parties import party_references
 from core.handover.answer_links import local_id, same_subject, with_data_categories
@@ -89,7 +89,7 @@ class TaskDecision:
         }
         if self.reason_code is not None:
             body["reason"] = {
-                "system": codes.DECLINE_REASON_SYSTEM,
+                "system": handover_codes.DECLINE_REASON_SYSTEM,
                 "code": self.reason_code,
                 "display": self.reason_display,
             }
@@ -153,7 +153,7 @@ def _status_issues(task: dict[str, Any], decline_reasons: Mapping[str, str]) -> 
     allowed = ", ".join(decline_reasons)
     wanted = (
         f"one of this deployment's decline reasons (GET /api/decline-reasons: {allowed}), "
-        f"as one coding in {codes.DECLINE_REASON_SYSTEM}"
+        f"as one coding in {handover_codes.DECLINE_REASON_SYSTEM}"
     )
     if reason is None:
         return [_issue(f"A rejected Task needs Task.statusReason: {wanted}.", _REASON)]
@@ -161,7 +161,7 @@ def _status_issues(task: dict[str, Any], decline_reasons: Mapping[str, str]) -> 
     ours = [
         coding
         for coding in (codings if isinstance(codings, list) else [])
-        if isinstance(coding, dict) and coding.get("system") == codes.DECLINE_REASON_SYSTEM
+        if isinstance(coding, dict) and coding.get("system") == handover_codes.DECLINE_REASON_SYSTEM
     ]
     if len(ours) != 1 or ours[0].get("code") not in decline_reasons:
         return [_issue(f"Task.statusReason must be {wanted}.", _REASON)]
@@ -205,7 +205,10 @@ def _decline_coding(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
     reason = task.get("statusReason")
     codings = reason.get("coding") if isinstance(reason, Mapping) else None
     for coding in codings if isinstance(codings, list) else []:
-        if isinstance(coding, Mapping) and coding.get("system") == codes.DECLINE_REASON_SYSTEM:
+        if (
+            isinstance(coding, Mapping)
+            and coding.get("system") == handover_codes.DECLINE_REASON_SYSTEM
+        ):
             return coding
     return None
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from core.codes import (
+from core.codes.handover import (
     ESCALATION_LEVELS,
     HANDOVER_SECTIONS,
     NHS_NUMBER_VERIFICATION,

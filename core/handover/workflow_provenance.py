@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from core import codes
+from core.codes import audit as audit_codes
+from core.codes import handover as handover_codes
 from core.fhir.dates import format_instant
 from core.handover.answer_links import with_data_categories
 from core.handover.fhir.elements import organisation
@@ -45,14 +46,14 @@ def workflow_provenance(
         "id": provenance_id,
         "target": [{"reference": target}],
         "recorded": format_instant(recorded, fixed_width=False),
-        "activity": {"coding": [codes.ACTIVITY_UPDATE.coding()]},
+        "activity": {"coding": [handover_codes.ACTIVITY_UPDATE.coding()]},
         "agent": [
             {
-                "type": {"coding": [codes.PROVENANCE_PERFORMER.coding()]},
+                "type": {"coding": [handover_codes.PROVENANCE_PERFORMER.coding()]},
                 "who": {"display": GATEWAY_AGENT},
             },
             {
-                "type": {"coding": [codes.AGENT_CUSTODIAN.coding()]},
+                "type": {"coding": [audit_codes.AGENT_CUSTODIAN.coding()]},
                 "who": organisation(custodian_ods),
             },
         ],

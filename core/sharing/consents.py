@@ -14,13 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consent.statements import FUTURE_SKEW, ConsentStatement, Period, Provision
-from core import codes
+from core.codes import common as codes
+from core.codes import sharing as sharing_codes
 from core.fhir.dates import parse_date_range
 from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
 from core.fhir.issues import Issue, IssueCode
 
-_CLASS_SYSTEMS = frozenset({codes.RESOURCE_TYPES_SYSTEM, codes.DATA_CATEGORY_SYSTEM})
-_PURPOSE_SYSTEMS = frozenset({codes.V3_ACT_REASON_SYSTEM, codes.PURPOSE_OF_USE_SYSTEM})
+_CLASS_SYSTEMS = frozenset(
+    {sharing_codes.RESOURCE_TYPES_SYSTEM, sharing_codes.DATA_CATEGORY_SYSTEM}
+)
+_PURPOSE_SYSTEMS = frozenset({sharing_codes.V3_ACT_REASON_SYSTEM, codes.PURPOSE_OF_USE_SYSTEM})
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,8 +36,8 @@ class _Unreadable(Exception):
 def is_privacy_consent(resource: Mapping[str, Any]) -> bool:
     scope = resource.get("scope")
     return any(
-        coding.get("system") == codes.CONSENT_SCOPE_SYSTEM
-        and coding.get("code") == codes.CONSENT_SCOPE_PRIVACY.code
+        coding.get("system") == sharing_codes.CONSENT_SCOPE_SYSTEM
+        and coding.get("code") == sharing_codes.CONSENT_SCOPE_PRIVACY.code
         for coding in _codings(scope)
     )
 

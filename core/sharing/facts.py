@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from consent.model import DATA_CATEGORIES, DataCategory
-from core import codes
+from core.codes import sharing as sharing_codes
 from core.fhir.dates import parse_date_range
 
 # Each type's data category when nothing on the resource says otherwise.
@@ -58,7 +58,7 @@ def data_category(resource_type: str, resource: Mapping[str, Any]) -> DataCatego
     tagged = {
         cast(DataCategory, coding["code"])
         for coding in _category_codings(resource)
-        if coding.get("system") == codes.DATA_CATEGORY_SYSTEM
+        if coding.get("system") == sharing_codes.DATA_CATEGORY_SYSTEM
         and coding.get("code") in DATA_CATEGORIES
     }
     if "safeguarding" in tagged:
@@ -107,7 +107,7 @@ def without_free_text(resource: Mapping[str, Any]) -> dict[str, Any]:
         else:
             kept.pop("payload")
     meta = dict(kept.get("meta") or {})
-    redacted = codes.SECURITY_REDACTED
+    redacted = sharing_codes.SECURITY_REDACTED
     labels = [label for label in meta.get("security", []) if label.get("code") != redacted.code]
     meta["security"] = [*labels, redacted.coding()]
     kept["meta"] = meta

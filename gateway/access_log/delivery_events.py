@@ -4,7 +4,7 @@ organisation, for whom, under which request id, and how it ended."""
 from __future__ import annotations
 
 from core.access_log.event import AuditedClient, AuditFacts, AuditOutcome, EventKind
-from core.codes import Subtype
+from core.codes.audit import Subtype
 from gateway.access_log.trail import AccessTrail, Who
 from gateway.exchange.deliveries import Delivery
 

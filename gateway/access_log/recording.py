@@ -15,7 +15,6 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 
 from consent.purposes import Purpose
-from core import codes
 from core.access_log.event import (
     AuditedClient,
     AuditedDecision,
@@ -24,9 +23,12 @@ from core.access_log.event import (
     AuditOutcome,
     EventKind,
 )
-from core.codes import Subtype
+from core.codes import common as codes
+from core.codes import sharing as sharing_codes
+from core.codes.audit import Subtype
 from core.fhir.models import SUPPORTED_RESOURCE_TYPES
 from gateway.access_log import log as audit_log
+from gateway.access_log.gateway_events import gateway_identity
 from gateway.access_log.group_commit import Commit
 from gateway.access_log.trail import (
     DIRECTORY_READ_ONLY,
@@ -138,18 +140,12 @@ def who(request: Request, runtime: Runtime) -> Who:
 def purpose_codes(purpose: Purpose) -> tuple[codes.Code, ...]:
     """The purpose of use as the access log records it: the agreement purpose (gateway
     purpose-of-use CodeSystem), and the v3 code for emergency treatment and break-glass."""
-    recorded = (codes.purpose_of_use(purpose.agreement_purpose),)
+    recorded = (sharing_codes.purpose_of_use(purpose.agreement_purpose),)
     if purpose is Purpose.ETREAT:
-        return (*recorded, codes.PURPOSE_ETREAT)
+        return (*recorded, sharing_codes.PURPOSE_ETREAT)
     if purpose is Purpose.BTG:
-        return (*recorded, codes.PURPOSE_BTG)
+        return (*recorded, sharing_codes.PURPOSE_BTG)
     return recorded
-
-
-def gateway_identity(runtime: Runtime) -> str:
-    """The gateway as the log names it: configured, never taken from a request's Host."""
-    settings = runtime.settings
-    return settings.public_base_url or f"http://{settings.host}:{settings.port}"
 
 
 def success_events(request: Request, runtime: Runtime) -> list[AuditFacts]:
@@ -256,18 +252,3 @@ def _note_attempt(request: Request, trail: AccessTrail) -> None:
     version = request.path_params.get("version_id")
     version_id = int(version) if isinstance(version, str) and _VERSION.fullmatch(version) else None
     trail.refers_to(str(resource_type), resource_id, version_id)
-
-
-def record_gateway_event(
-    connection: Connection,
-    runtime: Runtime,
-    subtype: codes.Code,
-    description: str,
-    *,
-    outcome: AuditOutcome = AuditOutcome.SUCCESS,
-) -> None:
-    """The gateway's own operations (configuration loads, exports, operator commands),
-    appended in the caller's transaction. `description` must name no patient."""
-    trail = AccessTrail(EventKind.APPLICATION, subtype, "E")
-    gateway = Who(None, None, (), None, None, gateway_identity(runtime))
-    audit_log.append(connection, trail.events(gateway, outcome, description))

@@ -49,10 +49,11 @@ from gateway.auth.authentication import authenticate
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.platform.errors import AuditIntegrityFailed, InsufficientScope, NotFound
-from gateway.platform.runtime import Runtime, RuntimeDep, gate
+from gateway.platform.runtime import Runtime, gate
 from gateway.web.deps import FormParams
 from gateway.web.http_headers import fhir_base
 from gateway.web.responses import fhir_response
+from gateway.web.runtime import RuntimeDep
 
 AUDIT_EVENT = "AuditEvent"
 T = TypeVar("T")

@@ -21,7 +21,8 @@ from core.access_log.event import (
     AuditOutcome,
     EventKind,
 )
-from core.codes import Code, Subtype
+from core.codes.audit import Subtype
+from core.codes.common import Code
 from gateway.fhir.store import StoredResource
 from gateway.platform.clock import Clock, IdSource, new_id, utc_now
 

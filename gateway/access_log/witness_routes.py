@@ -30,8 +30,9 @@ from gateway.access_log.witness_store import add_checkpoint, held_checkpoint
 from gateway.configuration.audit_log import WitnessedLog
 from gateway.platform.errors import BadRequest, NotFound, Unauthorized
 from gateway.platform.logging import get_logger
-from gateway.platform.runtime import RuntimeDep, gate
+from gateway.platform.runtime import gate
 from gateway.web.deps import read_limited
+from gateway.web.runtime import RuntimeDep
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/audit")

@@ -37,7 +37,8 @@ from gateway.platform.errors import (
     Unauthorized,
 )
 from gateway.platform.logging import get_logger
-from gateway.platform.runtime import Runtime, RuntimeDep
+from gateway.platform.runtime import Runtime
+from gateway.web.runtime import RuntimeDep
 from gateway.web.tls import CLIENT_CERTIFICATE_STATE
 
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from gateway.auth.authentication import authenticate
 from gateway.auth.caller import Caller
 from gateway.auth.clients import RegisteredClient
-from gateway.platform.runtime import RuntimeDep
+from gateway.web.runtime import RuntimeDep
 
 router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
 

@@ -16,8 +16,9 @@ from gateway.auth.rate_limit import retry_after_header
 from gateway.auth.token_service import TokenService
 from gateway.platform.clock import utc_now
 from gateway.platform.errors import TokenRequestRefused, TokenRequestThrottled
-from gateway.platform.runtime import RuntimeDep, gate
+from gateway.platform.runtime import gate
 from gateway.web.deps import read_limited
+from gateway.web.runtime import RuntimeDep
 from gateway.web.tls import CLIENT_CERTIFICATE_STATE
 
 router = APIRouter()

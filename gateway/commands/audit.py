@@ -10,16 +10,15 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from core.codes import Subtype
+from core.codes.audit import Subtype
 from gateway.access_log.archive import ArchiveRefused, archive_before
 from gateway.access_log.checking import sequenced_count, verify_database
 from gateway.access_log.derivation import waiting
 from gateway.access_log.export import ExportRefused, export_log
-from gateway.access_log.recording import record_gateway_event
+from gateway.access_log.gateway_events import record_gateway_event
 from gateway.access_log.witness_check import WitnessReadError, check_witnessed, held_by
-from gateway.app import build_runtime
 from gateway.configuration.audit_log import FileWitness, Witness
-from gateway.platform.runtime import Runtime
+from gateway.platform.runtime import Runtime, build_runtime
 from gateway.platform.settings import Settings
 
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.configuration.loader import check_settings, load_config
-from gateway.configuration.reload import expiring, load_summary
+from gateway.configuration.summary import expiring, load_summary
 from gateway.platform.clock import utc_now
 from gateway.platform.errors import ConfigurationError
 from gateway.platform.private_paths import write_private_text

@@ -7,28 +7,14 @@ did, so the log shows who requeued or gave up on which delivery, and when.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
-from core.codes import Subtype
-from gateway.access_log.recording import record_gateway_event
-from gateway.app import build_runtime
+from core.codes.audit import Subtype
+from gateway.access_log.gateway_events import record_gateway_event
 from gateway.exchange.deliveries import PENDING, DeliveryState
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.clock import utc_now
+from gateway.platform.runtime import build_runtime
 from gateway.platform.settings import Settings
-
-
-def add_outbox_parser(commands: Any) -> None:
-    """`gateway outbox ...` on the CLI's subcommands (an argparse subparsers action)."""
-    outbox = commands.add_parser("outbox", help="deliveries to Trusts' systems (audited)")
-    actions = outbox.add_subparsers(dest="outbox_command", required=True)
-    listing = actions.add_parser("list", help="pending, dead and stopped deliveries")
-    listing.add_argument("--state", action="append", default=[], help="only these states")
-    retry = actions.add_parser("retry", help="requeue a dead or stopped delivery")
-    retry.add_argument("delivery", help="the delivery's id (its X-Request-ID)")
-    discard = actions.add_parser("discard", help="give up on a waiting delivery")
-    discard.add_argument("delivery", help="the delivery's id (its X-Request-ID)")
-    discard.add_argument("--reason", help="why, for the log (no patient data)")
 
 
 def outbox_command(

@@ -34,13 +34,13 @@ from pydantic import (
     field_validator,
 )
 
-from core import codes
+from core.codes import handover as handover_codes
 from core.handover.checklist import Checklist, Requirement, Severity, check_field_path
 from core.handover.dataset import Pathway
 from core.handover.dataset_rules import DatasetRules
 
 # Codes receivers give when declining a handover, in a CodeSystem the gateway owns.
-DECLINE_REASON_SYSTEM = codes.DECLINE_REASON_SYSTEM
+DECLINE_REASON_SYSTEM = handover_codes.DECLINE_REASON_SYSTEM
 
 FieldPath = Annotated[str, AfterValidator(check_field_path)]
 Locality = Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -12,20 +12,18 @@ import asyncio
 import signal
 import threading
 from dataclasses import replace
-from datetime import datetime
 
 import anyio.abc
 import anyio.to_thread
 from fastapi import FastAPI
 
-from consent.agreements import Agreement, england_date
 from core.access_log.event import AuditOutcome
-from core.codes import Subtype
-from gateway.access_log.recording import record_gateway_event
+from core.codes.audit import Subtype
+from gateway.access_log.gateway_events import record_gateway_event
 from gateway.configuration.directory_store import organization_rows
 from gateway.configuration.directory_sync import sync_organisations
 from gateway.configuration.loader import check_settings, load_config
-from gateway.configuration.models import GatewayConfig
+from gateway.configuration.summary import expiring, load_summary
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.platform.errors import ConfigurationError
@@ -33,8 +31,6 @@ from gateway.platform.logging import get_logger
 from gateway.platform.runtime import Runtime
 
 log = get_logger(__name__)
-
-EXPIRY_WARNING_DAYS = 30
 
 
 async def reload_configuration(app: FastAPI) -> bool:
@@ -91,19 +87,6 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
             agreement=entry.label,
             valid_to=entry.valid_to.isoformat() if entry.valid_to else None,
         )
-
-
-def load_summary(config: GatewayConfig, verb: str) -> str:
-    labels = ", ".join(agreement.label for agreement in config.agreements) or "none"
-    return (
-        f"Configuration {verb}: {len(config.directory.organisations)} organisations, "
-        f"{len(config.clients)} clients, agreements: {labels}."
-    )
-
-
-def expiring(config: GatewayConfig, now: datetime) -> list[Agreement]:
-    today = england_date(now)
-    return [a for a in config.agreements if a.expires_within(today, EXPIRY_WARNING_DAYS)]
 
 
 def install_reload_on_hangup(app: FastAPI, background: anyio.abc.TaskGroup) -> bool:

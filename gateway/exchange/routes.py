@@ -30,7 +30,8 @@ from gateway.auth.scopes import Interaction
 from gateway.exchange.deliveries import STATES, Delivery, DeliveryState
 from gateway.exchange.status import deliveries_sent
 from gateway.platform.errors import BadRequest, InsufficientScope
-from gateway.platform.runtime import RuntimeDep, gate
+from gateway.platform.runtime import gate
+from gateway.web.runtime import RuntimeDep
 
 router = APIRouter(prefix="/api", dependencies=[Depends(start_trail), Depends(authenticate)])
 

@@ -108,7 +108,7 @@ class WorkerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 32
     poll_interval: float = 0.1
-    # The gateway as the access log names it (see gateway.access_log.recording.gateway_identity).
+    # The gateway as the access log names it (gateway.access_log.gateway_events.gateway_identity).
     gateway_url: str = "http://127.0.0.1:8080"
 
     @classmethod

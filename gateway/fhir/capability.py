@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import codes
+from core.codes import sharing as sharing_codes
 from core.fhir.models import FHIR_VERSION, SUPPORTED_RESOURCE_TYPES
 from core.fhir.parties import DIRECTORY_TYPES
 from core.search.parameters import (
@@ -55,7 +55,7 @@ def capability_statement(base_url: str, published: str) -> dict[str, Any]:
                     "Unknown search parameters are refused unless Prefer: handling=lenient."
                 ),
                 "security": {
-                    "service": [{"coding": [codes.SECURITY_SERVICE_SMART.coding()]}],
+                    "service": [{"coding": [sharing_codes.SECURITY_SERVICE_SMART.coding()]}],
                     "description": (
                         "SMART Backend Services (see /.well-known/smart-configuration). "
                         "Every read, write and search is also decided by the data-sharing "

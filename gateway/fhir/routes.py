@@ -30,7 +30,6 @@ from gateway.platform.errors import (
     MethodNotAllowed,
     NotFound,
 )
-from gateway.platform.runtime import RuntimeDep
 from gateway.web.deps import (
     FhirWrites,
     FormParams,
@@ -48,6 +47,7 @@ from gateway.web.http_headers import (
     require_json_acceptable,
 )
 from gateway.web.responses import fhir_response, informational
+from gateway.web.runtime import RuntimeDep
 
 # Every data route needs an access token: the router authenticates before anything else
 # (the body is not even read for a caller without one). Only metadata is open.

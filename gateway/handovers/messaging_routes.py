@@ -19,10 +19,10 @@ from gateway.auth.authentication import authenticate
 from gateway.handovers.routes import served_body
 from gateway.platform.clock import new_id
 from gateway.platform.errors import NotAcceptable
-from gateway.platform.runtime import RuntimeDep
 from gateway.web.deps import RawJsonBody, ReadDatasets, WriteDatasets
 from gateway.web.http_headers import fhir_base
 from gateway.web.responses import fhir_response
+from gateway.web.runtime import RuntimeDep
 
 router = APIRouter(prefix="/fhir", dependencies=[Depends(start_trail), Depends(authenticate)])
 

@@ -26,10 +26,10 @@ from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
 from gateway.exchange.routes import delivery_status
 from gateway.handovers.service import Received, Served
 from gateway.platform.errors import InvalidContent
-from gateway.platform.runtime import RuntimeDep
 from gateway.web.deps import FhirWrites, JsonBody, RawJsonBody, ReadDatasets, WriteDatasets
 from gateway.web.http_headers import fhir_base
 from gateway.web.request_bodies import ESCALATION, ESCALATION_RESPONSE, HANDOVER
+from gateway.web.runtime import RuntimeDep
 
 router = APIRouter(prefix="/api", dependencies=[Depends(start_trail), Depends(authenticate)])
 open_router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])

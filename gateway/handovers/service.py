@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core import codes
+from core.codes import sharing as sharing_codes
 from core.fhir.invisible_characters import dataset_identifier_issues
 from core.fhir.issues import ContentError, Issue, IssueCode
 from core.fhir.validation import check_safe_content
@@ -454,4 +454,4 @@ def withheld(resources: list[Mapping[str, Any]]) -> bool:
 
 def _withheld(resource: Mapping[str, Any]) -> bool:
     labels = resource.get("meta", {}).get("security", [])
-    return any(label.get("code") == codes.SECURITY_REDACTED.code for label in labels)
+    return any(label.get("code") == sharing_codes.SECURITY_REDACTED.code for label in labels)

@@ -16,8 +16,8 @@ from consent.agreements import england_date
 from gateway.auth.authentication import authenticate
 from gateway.auth.caller import Caller
 from gateway.configuration.agreements import AgreementEntry
-from gateway.configuration.reload import EXPIRY_WARNING_DAYS
-from gateway.platform.runtime import RuntimeDep
+from gateway.configuration.summary import EXPIRY_WARNING_DAYS
+from gateway.web.runtime import RuntimeDep
 
 router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
 

@@ -33,9 +33,10 @@ from gateway.platform.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from gateway.platform.runtime import Runtime, RuntimeDep, gate
+from gateway.platform.runtime import Runtime, gate
 from gateway.sharing.policy import SharingPolicy
 from gateway.web.http_headers import fhir_base
+from gateway.web.runtime import RuntimeDep
 
 _JSON_MEDIA_TYPES = {"application/fhir+json", "application/json"}
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.IGNORECASE)

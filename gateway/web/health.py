@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from gateway.platform import readiness
-from gateway.platform.runtime import Runtime, RuntimeDep
+from gateway.platform.runtime import Runtime
+from gateway.web.runtime import RuntimeDep
 
 router = APIRouter()
 

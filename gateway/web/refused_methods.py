@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from core.access_log.event import EventKind
-from core.codes import Code, Subtype
+from core.codes.audit import Subtype
+from core.codes.common import Code
 from core.fhir.parties import DIRECTORY_TYPES
 from gateway.access_log.recording import trail_of
 from gateway.access_log.trail import AccessTrail

@@ -22,7 +22,7 @@ from core.access_log.event import (
     audit_event,
 )
 from core.access_log.event import occurrences as occurrences_of
-from core.codes import Subtype
+from core.codes.audit import Subtype
 from gateway.access_log.repeated_refusals import RepeatedRefusals
 from gateway.app import create_app
 from gateway.platform.database import Database

@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection
 
 from core.access_log.event import AuditedClient, AuditedData, AuditFacts, AuditOutcome, EventKind
-from core.codes import PURPOSE_DIRECT_CARE, Subtype
+from core.codes.audit import Subtype
+from core.codes.sharing import PURPOSE_DIRECT_CARE
 from gateway.access_log import log as audit_log
 from gateway.access_log.keys import AuditSigningKey
 

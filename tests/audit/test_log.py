@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select
 
-from core import codes
 from core.access_log.event import AuditedData, AuditFacts
+from core.codes import audit as audit_codes
 from core.search.query import PagingLimits
 from gateway.access_log import log as audit_log
 from gateway.fhir.service import ResourceService
@@ -23,7 +23,7 @@ from gateway.platform.schema import audit_events, audit_references
 from tests.audit.events import facts
 from tests.builders import ods_reference, service_request
 
-ORIGIN, PARTY = codes.DETAIL_DATA_ORIGIN.uri, codes.DETAIL_DATA_PARTY.uri
+ORIGIN, PARTY = audit_codes.DETAIL_DATA_ORIGIN.uri, audit_codes.DETAIL_DATA_PARTY.uri
 
 
 def _referral_in_two_versions(database: Database) -> str:
@@ -62,7 +62,9 @@ def _logged(connection: Connection) -> dict[str, tuple[dict[str, Any], bytes, se
 
 def _details(event: dict[str, Any]) -> list[list[tuple[str, str]]]:
     data = [
-        e for e in event.get("entity", []) if e.get("role") == codes.ROLE_DOMAIN_RESOURCE.coding()
+        e
+        for e in event.get("entity", [])
+        if e.get("role") == audit_codes.ROLE_DOMAIN_RESOURCE.coding()
     ]
     return [[(d["type"], d["valueString"]) for d in e.get("detail", [])] for e in data]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core import codes
+from core.codes import sharing as sharing_codes
 from core.handover.answer_links import local_id, references_to, same_subject, with_data_categories
 from tests.builders import nhs_identifier
 
@@ -45,7 +45,7 @@ def test_the_subject_is_filled_in_or_must_be_the_same_person() -> None:
 
 
 def test_data_category_tags_are_inherited_once_and_others_are_not() -> None:
-    safeguarding = {"system": codes.DATA_CATEGORY_SYSTEM, "code": "safeguarding"}
+    safeguarding = {"system": sharing_codes.DATA_CATEGORY_SYSTEM, "code": "safeguarding"}
     other = {"system": "https://example.org/tags", "code": "x"}
     answered = {"meta": {"tag": [safeguarding, other]}}
     answer: dict[str, Any] = {"meta": {"tag": [safeguarding]}}

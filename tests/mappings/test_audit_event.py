@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import codes
 from core.access_log.event import (
     AuditedClient,
     AuditedData,
@@ -26,7 +25,12 @@ from core.access_log.event import (
     canonical_json,
     data_organisations,
 )
-from core.codes import SUBTYPES, Code, Subtype
+from core.codes import audit as audit_codes
+from core.codes import catalogue
+from core.codes import common as codes
+from core.codes import sharing as sharing_codes
+from core.codes.audit import SUBTYPES, Subtype
+from core.codes.common import Code
 from core.fhir.patients import fact_identifier
 from tests.fhir_judge import assert_valid_fhir
 
@@ -45,7 +49,7 @@ FULL = AuditFacts(
     client=AuditedClient("provider-epr", "RXA", "192.0.2.10"),
     end_user=AuditedEndUser("A81001", ((SDS_ROLE, "555021935107"), (SDS_USER, "5550219"))),
     gateway_base_url=BASE,
-    purpose_of_use=(codes.PURPOSE_DIRECT_CARE,),
+    purpose_of_use=(sharing_codes.PURPOSE_DIRECT_CARE,),
     patient="9434765919",
     data=(AuditedData("ServiceRequest", "sr-1", 2), AuditedData("Flag", "f-1", None)),
     query=b"status=active&_count=10",
@@ -104,10 +108,10 @@ def test_every_kind_and_subtype_is_valid_fhir(
 
 def test_type_subtype_time_outcome_and_purpose() -> None:
     event = build()
-    assert event["type"] == codes.EVENT_TYPE_REST.coding()
+    assert event["type"] == audit_codes.EVENT_TYPE_REST.coding()
     assert event["subtype"] == [Subtype.READ.coding()]
     assert event["recorded"] == "2024-03-01T12:00:00.000120Z"  # UTC, microseconds, Z
-    assert event["purposeOfEvent"] == [{"coding": [codes.PURPOSE_DIRECT_CARE.coding()]}]
+    assert event["purposeOfEvent"] == [{"coding": [sharing_codes.PURPOSE_DIRECT_CARE.coding()]}]
     assert "purposeOfEvent" not in build(purpose_of_use=())
     assert [build(outcome=outcome)["outcome"] for outcome in (0, 4, 8)] == ["0", "4", "8"]
     alert = build(kind=EventKind.SECURITY_ALERT, subtype=Subtype.BREAK_GLASS, action="E")
@@ -119,34 +123,34 @@ def test_type_subtype_time_outcome_and_purpose() -> None:
 
 
 def test_the_client_agent() -> None:
-    client = agent(build(subtype=Subtype.CREATE, action="C"), codes.AGENT_SOURCE_ROLE)
+    client = agent(build(subtype=Subtype.CREATE, action="C"), audit_codes.AGENT_SOURCE_ROLE)
     assert client["who"] == {
         "identifier": {"system": codes.CLIENT_ID_SYSTEM, "value": "provider-epr"}
     }
     assert client["network"] == {"address": "192.0.2.10", "type": "2"}
     assert client["requestor"] is False  # the end user asked
-    alone = agent(build(end_user=None), codes.AGENT_DESTINATION_ROLE)
+    alone = agent(build(end_user=None), audit_codes.AGENT_DESTINATION_ROLE)
     assert alone["requestor"] is True
     unaddressed = dataclasses.replace(FULL.client, network_address=None)
-    assert "network" not in agent(build(client=unaddressed), codes.AGENT_DESTINATION_ROLE)
+    assert "network" not in agent(build(client=unaddressed), audit_codes.AGENT_DESTINATION_ROLE)
 
 
 def test_the_gateway_is_an_agent_and_the_observer() -> None:
     event = build(subtype=Subtype.CREATE, action="C")
-    gateway = agent(event, codes.AGENT_DESTINATION_ROLE)
+    gateway = agent(event, audit_codes.AGENT_DESTINATION_ROLE)
     assert gateway["who"] == {"identifier": {"system": "urn:ietf:rfc:3986", "value": BASE}}
     assert gateway["network"] == {"address": BASE, "type": "5"}
     assert gateway["requestor"] is False
     assert event["source"] == {
         "observer": gateway["who"],
-        "type": [codes.SOURCE_APPLICATION_SERVER.coding()],
+        "type": [audit_codes.SOURCE_APPLICATION_SERVER.coding()],
     }
     [alone] = audit_event(dataclasses.replace(MINIMAL, kind=EventKind.APPLICATION))["agent"]
     assert alone["requestor"] is True
 
 
-SOURCE, DESTINATION = codes.AGENT_SOURCE_ROLE, codes.AGENT_DESTINATION_ROLE
-APPLICATION, LAUNCHER = codes.AGENT_APPLICATION, codes.AGENT_APPLICATION_LAUNCHER
+SOURCE, DESTINATION = audit_codes.AGENT_SOURCE_ROLE, audit_codes.AGENT_DESTINATION_ROLE
+APPLICATION, LAUNCHER = audit_codes.AGENT_APPLICATION, audit_codes.AGENT_APPLICATION_LAUNCHER
 REST, ALERT = EventKind.REST, EventKind.SECURITY_ALERT
 
 
@@ -163,10 +167,10 @@ REST, ALERT = EventKind.REST, EventKind.SECURITY_ALERT
         (REST, Subtype.VREAD, DESTINATION, SOURCE),
         (REST, Subtype.HISTORY_INSTANCE, DESTINATION, SOURCE),
         # BALP Delete.
-        (REST, Subtype.DELETE, APPLICATION, codes.AGENT_CUSTODIAN),
+        (REST, Subtype.DELETE, APPLICATION, audit_codes.AGENT_CUSTODIAN),
         # IUA ITI-71 in BALP; BALP AuthZconsent; DICOM PS3.15 A.5.3.1.
-        (EventKind.AUTHENTICATION, Subtype.LOGIN, APPLICATION, codes.AGENT_OAUTH_SERVER),
-        (ALERT, Subtype.CONSENT_DENIAL, APPLICATION, codes.AGENT_AUTHORIZATION_SERVER),
+        (EventKind.AUTHENTICATION, Subtype.LOGIN, APPLICATION, audit_codes.AGENT_OAUTH_SERVER),
+        (ALERT, Subtype.CONSENT_DENIAL, APPLICATION, audit_codes.AGENT_AUTHORIZATION_SERVER),
         (EventKind.APPLICATION, Subtype.AUDIT_EXPORT, LAUNCHER, APPLICATION),
     ],
 )
@@ -178,7 +182,7 @@ def test_agent_types_follow_the_balp_profile(
     assert agent(event, gateway_type)["who"]["identifier"]["value"] == BASE
 
 
-IRCP, AUT = codes.AGENT_INFORMATION_RECIPIENT, codes.AGENT_AUTHOR
+IRCP, AUT = audit_codes.AGENT_INFORMATION_RECIPIENT, audit_codes.AGENT_AUTHOR
 
 
 @pytest.mark.parametrize(
@@ -193,7 +197,7 @@ def test_the_end_user_agent(action: str, role: Code) -> None:
         {
             "url": "https://profiles.ihe.net/ITI/BALP/StructureDefinition/ihe-otherId",
             "valueIdentifier": {
-                "type": {"coding": [codes.IDENTIFIER_TYPE_PROVIDER_NUMBER.coding()]},
+                "type": {"coding": [audit_codes.IDENTIFIER_TYPE_PROVIDER_NUMBER.coding()]},
                 "system": SDS_USER,
                 "value": "5550219",
             },
@@ -206,14 +210,14 @@ def test_no_user_agent_without_a_practitioner() -> None:
     types = [a["type"]["coding"][0]["code"] for a in event["agent"]]
     assert "IRCP" not in types
     assert "AUT" not in types
-    assert agent(event, codes.AGENT_DESTINATION_ROLE)["requestor"] is True
+    assert agent(event, audit_codes.AGENT_DESTINATION_ROLE)["requestor"] is True
 
 
 def ods_of(event: dict[str, Any]) -> list[str]:
     organisations = [
         a
         for a in event["agent"]
-        if a["type"]["coding"] == [codes.AGENT_HEALTHCARE_PROVIDER.coding()]
+        if a["type"]["coding"] == [audit_codes.AGENT_HEALTHCARE_PROVIDER.coding()]
     ]
     for organisation in organisations:
         assert organisation["requestor"] is False
@@ -230,18 +234,18 @@ def test_organisations_are_agents_of_their_own() -> None:
 
 
 def test_the_patient_entity_only_when_a_patient_is_named() -> None:
-    [patient] = entities(build(), codes.ENTITY_PERSON)
+    [patient] = entities(build(), audit_codes.ENTITY_PERSON)
     identifier = {"system": codes.NHS_NUMBER_SYSTEM, "value": "9434765919"}
     assert patient["what"] == {"type": "Patient", "identifier": identifier}
-    assert patient["role"] == codes.ROLE_PATIENT.coding()
+    assert patient["role"] == audit_codes.ROLE_PATIENT.coding()
     event = build(patient=None)
-    assert entities(event, codes.ENTITY_PERSON) == []
+    assert entities(event, audit_codes.ENTITY_PERSON) == []
     assert codes.NHS_NUMBER_SYSTEM.encode() not in canonical_json(event)
 
 
 def test_a_person_with_no_nhs_number_yet_is_named_by_their_local_identifier() -> None:
     system = "https://example-recovery.example.org/Id/client-number"
-    [patient] = entities(build(patient=f"{system}|C-000417"), codes.ENTITY_PERSON)
+    [patient] = entities(build(patient=f"{system}|C-000417"), audit_codes.ENTITY_PERSON)
     identifier = {"system": system, "value": "C-000417"}
     assert patient["what"] == {"type": "Patient", "identifier": identifier}
     for half_named in ("|C-000417", f"{system}|"):
@@ -250,22 +254,22 @@ def test_a_person_with_no_nhs_number_yet_is_named_by_their_local_identifier() ->
 
 
 def test_data_and_query_entities() -> None:
-    objects = entities(build(), codes.ENTITY_SYSTEM_OBJECT)
-    data = [e for e in objects if e["role"] == codes.ROLE_DOMAIN_RESOURCE.coding()]
+    objects = entities(build(), audit_codes.ENTITY_SYSTEM_OBJECT)
+    data = [e for e in objects if e["role"] == audit_codes.ROLE_DOMAIN_RESOURCE.coding()]
     assert [e["what"] for e in data] == [
         {"reference": "ServiceRequest/sr-1/_history/2"},
         {"reference": "Flag/f-1"},
     ]
-    [query] = [e for e in objects if e["role"] == codes.ROLE_QUERY.coding()]
+    [query] = [e for e in objects if e["role"] == audit_codes.ROLE_QUERY.coding()]
     assert base64.b64decode(query["query"]) == b"status=active&_count=10"
     assert "what" not in query
-    [empty] = entities(build(data=(), query=b""), codes.ENTITY_SYSTEM_OBJECT)
-    assert empty["role"] == codes.ROLE_QUERY.coding()
+    [empty] = entities(build(data=(), query=b""), audit_codes.ENTITY_SYSTEM_OBJECT)
+    assert empty["role"] == audit_codes.ROLE_QUERY.coding()
     assert "query" not in empty
-    assert entities(build(data=(), query=None), codes.ENTITY_SYSTEM_OBJECT) == []
+    assert entities(build(data=(), query=None), audit_codes.ENTITY_SYSTEM_OBJECT) == []
 
 
-ORIGIN, PARTY = codes.DETAIL_DATA_ORIGIN.uri, codes.DETAIL_DATA_PARTY.uri
+ORIGIN, PARTY = audit_codes.DETAIL_DATA_ORIGIN.uri, audit_codes.DETAIL_DATA_PARTY.uri
 
 
 def test_a_data_entity_names_the_organisations_its_data_concerns() -> None:
@@ -273,7 +277,7 @@ def test_a_data_entity_names_the_organisations_its_data_concerns() -> None:
     # Its origin alone (a party list the store no longer has), or nothing (not stored).
     event = build(data=(referral, AuditedData("Flag", "f-1", None, "AXX"), FULL.data[1]))
 
-    data = entities(event, codes.ENTITY_SYSTEM_OBJECT)[:3]
+    data = entities(event, audit_codes.ENTITY_SYSTEM_OBJECT)[:3]
     assert data[0]["what"] == {"reference": "ServiceRequest/sr-1/_history/2"}
     assert data[0]["detail"] == [
         {"type": ORIGIN, "valueString": "AZZ"},
@@ -296,12 +300,12 @@ def test_a_data_entity_names_the_organisations_its_data_concerns() -> None:
     [
         {},
         {"entity": "not a list"},
-        {"entity": [None, {"detail": "x"}, {"role": codes.ROLE_DOMAIN_RESOURCE.coding()}]},
+        {"entity": [None, {"detail": "x"}, {"role": audit_codes.ROLE_DOMAIN_RESOURCE.coding()}]},
         # Our detail types anywhere but on a data entity are not the data's organisations.
-        {"entity": [{"type": codes.ENTITY_DECISION_RULE.coding(),
+        {"entity": [{"type": audit_codes.ENTITY_DECISION_RULE.coding(),
                      "detail": [{"type": ORIGIN, "valueString": "AZZ"}]}]},
-        {"entity": [{"type": codes.ENTITY_SYSTEM_OBJECT.coding(),
-                     "role": codes.ROLE_DOMAIN_RESOURCE.coding(),
+        {"entity": [{"type": audit_codes.ENTITY_SYSTEM_OBJECT.coding(),
+                     "role": audit_codes.ROLE_DOMAIN_RESOURCE.coding(),
                      "detail": [None, {"type": "other", "valueString": "AZZ"},
                                 {"type": PARTY, "valueString": 7}, {"type": PARTY}]}]},
     ],
@@ -314,21 +318,21 @@ def test_reading_the_organisations_back_takes_only_the_data_entities_details(
 
 def test_request_ids_and_the_decision_are_entities() -> None:
     event = build()
-    [request] = entities(event, codes.ENTITY_REQUEST_ID)
+    [request] = entities(event, audit_codes.ENTITY_REQUEST_ID)
     assert request["what"]["identifier"] == {
         "system": codes.X_REQUEST_ID_SYSTEM,
         "value": "req-60c8",
     }
-    [correlation] = entities(event, codes.ENTITY_CORRELATION_ID)
+    [correlation] = entities(event, audit_codes.ENTITY_CORRELATION_ID)
     assert correlation["what"]["identifier"]["system"] == codes.X_CORRELATION_ID_SYSTEM
     assert correlation["what"]["identifier"]["value"] == "corr-7d1e"
-    [decision] = entities(event, codes.ENTITY_DECISION_RULE)
+    [decision] = entities(event, audit_codes.ENTITY_DECISION_RULE)
     assert decision["name"] == "agreement DSA-7 v3"
     assert decision["description"] == "provision 2: direct care"
     bare = build(decision=AuditedDecision("default: deny", None), request_id=None)
-    assert "description" not in entities(bare, codes.ENTITY_DECISION_RULE)[0]
-    assert entities(bare, codes.ENTITY_REQUEST_ID) == []
-    assert entities(build(decision=None), codes.ENTITY_DECISION_RULE) == []
+    assert "description" not in entities(bare, audit_codes.ENTITY_DECISION_RULE)[0]
+    assert entities(bare, audit_codes.ENTITY_REQUEST_ID) == []
+    assert entities(build(decision=None), audit_codes.ENTITY_DECISION_RULE) == []
 
 
 def test_outcome_desc_is_passed_through_unchanged_and_is_the_only_free_text() -> None:
@@ -358,14 +362,14 @@ def test_hostile_values_from_the_wire_are_recorded_escaped() -> None:
         gateway_base_url="http://spoofed host",  # a Host header
     )
     assert event["source"]["observer"]["identifier"]["value"] == "http://spoofed\\u0020host"
-    client = agent(event, codes.AGENT_DESTINATION_ROLE)
+    client = agent(event, audit_codes.AGENT_DESTINATION_ROLE)
     assert client["who"]["identifier"]["value"] == "evil\\u2028client\\u0000"
     assert client["network"]["address"] == "10.0.0.1\\u0085"
-    [request] = entities(event, codes.ENTITY_REQUEST_ID)
+    [request] = entities(event, audit_codes.ENTITY_REQUEST_ID)
     assert request["what"]["identifier"]["value"] == "r\\u00a0id"
-    data = entities(event, codes.ENTITY_SYSTEM_OBJECT)[0]
+    data = entities(event, audit_codes.ENTITY_SYSTEM_OBJECT)[0]
     assert data["what"]["reference"] == "Patient/a b\u200bc\\u001f"
-    user = agent(event, codes.AGENT_INFORMATION_RECIPIENT)
+    user = agent(event, audit_codes.AGENT_INFORMATION_RECIPIENT)
     assert user["who"]["identifier"] == {
         "system": "https://sds\\u0020example\\u000a",
         "value": "x\\ud800",
@@ -448,7 +452,7 @@ def facts_strategy(
     local = st.builds(lambda system, value: f"{system}|{value}", system, unbarred)
     patients = st.none() | unbarred | local.filter(lambda fact: not fact.startswith("|"))
     identifiers = st.lists(st.tuples(system, text), max_size=3).map(tuple)
-    purposes = st.lists(st.sampled_from(list(codes.PURPOSES_OF_USE.values())), max_size=3)
+    purposes = st.lists(st.sampled_from(list(sharing_codes.PURPOSES_OF_USE.values())), max_size=3)
     ods = st.from_regex(r"[A-Z0-9]{3,10}", fullmatch=True)
     data = st.builds(
         AuditedData,
@@ -497,17 +501,17 @@ def test_any_facts_build_a_valid_auditevent_and_one_canonical_line(facts: AuditF
     canonical = canonical_json(event)
     assert len(canonical.decode("utf-8").splitlines()) == 1
     assert json.loads(canonical) == event
-    assert (facts.patient is None) == (entities(event, codes.ENTITY_PERSON) == [])
+    assert (facts.patient is None) == (entities(event, audit_codes.ENTITY_PERSON) == [])
     # The organisations read back from the bytes are exactly those the facts gave.
     named = {ods for item in facts.data for ods in item.organisations}
     assert data_organisations(json.loads(canonical)) == named
 
 
 def every_code_string() -> set[str]:
-    found = [value for value in vars(codes).values() if isinstance(value, Code)]
+    found = [value for value in catalogue().values() if isinstance(value, Code)]
     found += SUBTYPES
     return {part for code in found for part in (code.system, code.code, code.display, code.uri)} | {
-        value for value in vars(codes).values() if isinstance(value, str)
+        value for value in catalogue().values() if isinstance(value, str)
     }
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from hypothesis import given, settings
 
-from core import codes
 from core.access_log.event import AuditedClient, AuditedEndUser, AuditFacts, audit_event
 from core.access_log.event import canonical_json as canonical
 from core.access_log.index import AGENT, ENTITY, ORGANISATION, AuditIndex, index_of
+from core.codes import common as codes
 from tests.mappings.test_audit_event import FULL, MINIMAL, clean_text, facts_strategy
 
 SDS_ROLE = "https://fhir.nhs.uk/Id/sds-role-profile-id"

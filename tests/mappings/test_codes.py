@@ -9,8 +9,12 @@ from typing import get_args
 
 import pytest
 
-from core import codes
-from core.codes import SUBTYPES, Code, Subtype
+from core.codes import catalogue
+from core.codes import common as codes
+from core.codes import handover as handover_codes
+from core.codes import sharing as sharing_codes
+from core.codes.audit import SUBTYPES, Subtype
+from core.codes.common import Code
 from core.fhir import identifiers
 from core.handover import dataset as datasets
 from gateway.configuration.models import PurposeOfUse
@@ -89,8 +93,8 @@ STANDARD_CODES = {
 
 
 def every_code() -> dict[str, Code]:
-    found = {name: value for name, value in vars(codes).items() if isinstance(value, Code)}
-    for name, value in vars(codes).items():
+    found = {name: value for name, value in catalogue().items() if isinstance(value, Code)}
+    for name, value in catalogue().items():
         if isinstance(value, MappingProxyType):
             found |= {
                 f"{name}[{key}]": code for key, code in value.items() if isinstance(code, Code)
@@ -149,15 +153,15 @@ def test_subtypes_lists_every_subtype_once() -> None:
 
 
 def test_purposes_of_use_are_the_ones_configuration_accepts() -> None:
-    assert set(codes.PURPOSES_OF_USE) == set(get_args(PurposeOfUse))
-    for name, purpose in codes.PURPOSES_OF_USE.items():
-        assert codes.purpose_of_use(name) is purpose
+    assert set(sharing_codes.PURPOSES_OF_USE) == set(get_args(PurposeOfUse))
+    for name, purpose in sharing_codes.PURPOSES_OF_USE.items():
+        assert sharing_codes.purpose_of_use(name) is purpose
         assert purpose.system == codes.PURPOSE_OF_USE_SYSTEM
 
 
 def test_an_unknown_purpose_of_use_is_refused_not_minted() -> None:
     with pytest.raises(ValueError, match="not a purpose of use"):
-        codes.purpose_of_use("marketing")
+        sharing_codes.purpose_of_use("marketing")
 
 
 def _verhoeff_valid(number: str) -> bool:
@@ -186,11 +190,11 @@ def test_every_snomed_code_has_a_valid_check_digit() -> None:
 
 
 def test_every_risk_type_and_dataset_enumeration_has_a_gateway_code() -> None:
-    assert set(codes.RISK_TYPES) == set(get_args(datasets.RiskType))
-    assert set(codes.RISK_SNOMED) <= set(codes.RISK_TYPES)
-    assert set(codes.PATHWAYS) == set(get_args(datasets.Pathway))
-    assert set(codes.REQUEST_TYPES) == set(get_args(datasets.RequestType))
-    assert set(codes.RISK_LEVELS) == set(get_args(datasets.RiskLevel))
-    assert set(codes.ESCALATION_LEVELS) == set(get_args(datasets.EscalationLevel))
-    assert set(codes.SHARING_BASES) == set(get_args(datasets.SharingBasis))
-    assert set(codes.NHS_NUMBER_VERIFICATION) == set(get_args(datasets.NhsNumberStatus))
+    assert set(handover_codes.RISK_TYPES) == set(get_args(datasets.RiskType))
+    assert set(handover_codes.RISK_SNOMED) <= set(handover_codes.RISK_TYPES)
+    assert set(handover_codes.PATHWAYS) == set(get_args(datasets.Pathway))
+    assert set(handover_codes.REQUEST_TYPES) == set(get_args(datasets.RequestType))
+    assert set(handover_codes.RISK_LEVELS) == set(get_args(datasets.RiskLevel))
+    assert set(handover_codes.ESCALATION_LEVELS) == set(get_args(datasets.EscalationLevel))
+    assert set(handover_codes.SHARING_BASES) == set(get_args(datasets.SharingBasis))
+    assert set(handover_codes.NHS_NUMBER_VERIFICATION) == set(get_args(datasets.NhsNumberStatus))

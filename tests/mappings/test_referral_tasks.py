@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from core import codes
+from core.codes import handover as handover_codes
+from core.codes import sharing as sharing_codes
 from core.fhir.issues import ContentError
 from core.handover.referral_tasks import answering_task, focus_id, task_decision
 from tests.builders import nhs_identifier, ods_reference, service_request
@@ -30,7 +31,7 @@ def task(**extra: Any) -> dict[str, Any]:
 
 
 def decline(code: str, **coding: str) -> dict[str, Any]:
-    return {"coding": [{"system": codes.DECLINE_REASON_SYSTEM, "code": code, **coding}]}
+    return {"coding": [{"system": handover_codes.DECLINE_REASON_SYSTEM, "code": code, **coding}]}
 
 
 def expressions(error: pytest.ExceptionInfo[ContentError]) -> list[str | None]:
@@ -100,7 +101,7 @@ def test_the_input_is_not_changed() -> None:
 
 
 def test_a_safeguarding_tag_on_the_request_is_carried_onto_the_task() -> None:
-    tag = {"system": codes.DATA_CATEGORY_SYSTEM, "code": "safeguarding"}
+    tag = {"system": sharing_codes.DATA_CATEGORY_SYSTEM, "code": "safeguarding"}
     tagged = {**request(), "meta": {"tag": [tag]}}
     assert answering_task(task(), tagged, REASONS)["meta"]["tag"] == [tag]
 
@@ -118,7 +119,7 @@ def test_the_decision_shown_to_the_referrer() -> None:
         "by": "RZZ",
         "at": "2026-11-30T10:00:00Z",
         "reason": {
-            "system": codes.DECLINE_REASON_SYSTEM,
+            "system": handover_codes.DECLINE_REASON_SYSTEM,
             "code": "other",
             "display": "Another reason",
         },

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core import codes
+from core.codes import sharing as sharing_codes
 from core.handover.messages import request_message
 from core.sharing.facts import shared_data
 from core.sharing.shared_facts import decode, encode, message_facts
@@ -67,7 +67,7 @@ def test_security_labels_survive_the_encoding() -> None:
     sent = message()
     entries = sent["entry"]
     assert isinstance(entries, list)
-    entries[1]["resource"]["meta"] = {"security": [codes.SECURITY_REDACTED.coding()]}
+    entries[1]["resource"]["meta"] = {"security": [sharing_codes.SECURITY_REDACTED.coding()]}
     facts = message_facts(sent, PATIENT)
     assert facts[0][1].security_labels
     assert decode(encode(facts)) == facts

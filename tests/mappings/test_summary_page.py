@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.codes import ESCALATION_LEVELS, REQUEST_TYPES, RISK_TYPES, SHARING_BASES
+from core.codes.handover import ESCALATION_LEVELS, REQUEST_TYPES, RISK_TYPES, SHARING_BASES
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
 from core.handover.summary_page import SummaryContext, nhs_number, summary_html

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core import codes
+from core.codes import audit as audit_codes
 from gateway.access_log.log import ORGANISATION, organisation_references
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events, audit_references
@@ -159,9 +159,9 @@ def test_whose_events_they_are_is_in_the_signed_bytes_and_nowhere_else(
         e for e in read["entity"] if e.get("what", {}).get("reference", "").startswith(referral)
     ]
     assert data["detail"] == [
-        {"type": codes.DETAIL_DATA_ORIGIN.uri, "valueString": THIRD_ODS},
-        {"type": codes.DETAIL_DATA_PARTY.uri, "valueString": THIRD_ODS},
-        {"type": codes.DETAIL_DATA_PARTY.uri, "valueString": "RZZ"},
+        {"type": audit_codes.DETAIL_DATA_ORIGIN.uri, "valueString": THIRD_ODS},
+        {"type": audit_codes.DETAIL_DATA_PARTY.uri, "valueString": THIRD_ODS},
+        {"type": audit_codes.DETAIL_DATA_PARTY.uri, "valueString": "RZZ"},
     ]
     assert THIRD_ODS not in {
         a.get("who", {}).get("identifier", {}).get("value") for a in read["agent"]

@@ -10,7 +10,7 @@ import pytest
 
 from consent.model import CONSENT_RECORDING_ROLES
 from core.access_log.event import EventKind
-from core.codes import Subtype
+from core.codes.audit import Subtype
 from gateway.access_log.trail import AccessTrail
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction, ScopeSet

@@ -1,6 +1,6 @@
 """The handover or escalation itself, as a Communication from the sender to the receiver.
 
-Its payload is in sections, in the fixed order of codes.HANDOVER_SECTIONS, each marked
+Its payload is in sections, in the fixed order of handover_codes.HANDOVER_SECTIONS, each marked
 with its section code so a receiver can find one without reading the rest. Each section's
 `contentString` is readable text. A section that holds a single text field of the dataset
 (presentation, what has changed, plan...) holds exactly that text; a section made of
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from core import codes
+from core.codes import handover as handover_codes
 from core.fhir.dates import format_instant
 from core.handover.dataset import Escalation, EscalationSummary, Handover
 from core.handover.fhir.elements import (
@@ -46,10 +46,10 @@ def communication(
     # An escalation is in progress until its response is recorded.
     awaiting = escalation is not None and escalation.response is None
     resource["status"] = "in-progress" if awaiting else "completed"
-    categories = [{"coding": [codes.DATASET_KINDS[dataset.dataset].coding()]}]
+    categories = [{"coding": [handover_codes.DATASET_KINDS[dataset.dataset].coding()]}]
     if escalation is not None:
         # The ladder level is a category (searchable, and kept when free text is withheld).
-        categories.append({"coding": [codes.ESCALATION_LEVELS[escalation.level].coding()]})
+        categories.append({"coding": [handover_codes.ESCALATION_LEVELS[escalation.level].coding()]})
     resource["category"] = categories
     timing = dataset.time_sensitivity
     if timing is not None and timing.priority is not None:
@@ -67,7 +67,7 @@ def communication(
 
 
 def sections(dataset: Handover | EscalationSummary) -> Iterator[Section]:
-    """The payload, in the order codes.HANDOVER_SECTIONS lists."""
+    """The payload, in the order handover_codes.HANDOVER_SECTIONS lists."""
     patient = dataset.patient
     name = patient.name
     given, family = (name.given, name.family) if name is not None else (None, None)
@@ -90,9 +90,13 @@ def sections(dataset: Handover | EscalationSummary) -> Iterator[Section]:
     for risk in dataset.key_risks:
         # Readable only: the Flags hold each risk.
         detail = _joined(
-            [risk.level and codes.RISK_LEVELS[risk.level].display.lower(), _since(risk.since)], ", "
+            [
+                risk.level and handover_codes.RISK_LEVELS[risk.level].display.lower(),
+                _since(risk.since),
+            ],
+            ", ",
         )
-        line = codes.RISK_TYPES[risk.type].display + (f" ({detail})" if detail else "")
+        line = handover_codes.RISK_TYPES[risk.type].display + (f" ({detail})" if detail else "")
         yield _section("key-risks", line + (f": {risk.description}" if risk.description else ""))
     yield from _text_section("current-presentation", dataset.current_presentation)
     yield from _text_section("what-has-changed", dataset.what_has_changed)
@@ -105,20 +109,20 @@ def sections(dataset: Handover | EscalationSummary) -> Iterator[Section]:
     yield from _text_section("current-plan", dataset.current_plan)
     request = dataset.request
     if request is not None:
-        kind = codes.REQUEST_TYPES[request.type].display if request.type else None
+        kind = handover_codes.REQUEST_TYPES[request.type].display if request.type else None
         yield _section("request", _joined([kind, request.summary], ": "))
     sharing = dataset.sharing
     if sharing is not None:
         yield from _entry_section(
             "sharing",
             [
-                ("basis", sharing.basis and codes.SHARING_BASES[sharing.basis]),
+                ("basis", sharing.basis and handover_codes.SHARING_BASES[sharing.basis]),
                 ("consent_obtained", sharing.consent_obtained),
                 ("reason_if_not", sharing.reason_if_not),
             ],
             _joined(
                 [
-                    sharing.basis and codes.SHARING_BASES[sharing.basis].display,
+                    sharing.basis and handover_codes.SHARING_BASES[sharing.basis].display,
                     _yes_no("consent obtained", sharing.consent_obtained),
                     sharing.reason_if_not,
                 ],
@@ -170,7 +174,7 @@ def _escalation_sections(escalation: Escalation) -> Iterator[Section]:
         step,
         _joined(
             [
-                codes.ESCALATION_LEVELS[escalation.level].display,
+                handover_codes.ESCALATION_LEVELS[escalation.level].display,
                 _when(escalation.escalated_at),
                 who_by and f"by {who_by}",
                 who_to and f"to {who_to}",
@@ -201,8 +205,11 @@ def _escalation_sections(escalation: Escalation) -> Iterator[Section]:
 
 
 def _section(code: str, text: str | None, *extensions: dict[str, Any]) -> Section:
-    marker = {"url": codes.EXTENSION_SECTION, "valueCoding": codes.HANDOVER_SECTIONS[code].coding()}
-    readable = text or codes.HANDOVER_SECTIONS[code].display
+    marker = {
+        "url": handover_codes.EXTENSION_SECTION,
+        "valueCoding": handover_codes.HANDOVER_SECTIONS[code].coding(),
+    }
+    readable = text or handover_codes.HANDOVER_SECTIONS[code].display
     return {"extension": [marker, *extensions], "contentString": readable}
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from core import codes
+from core.codes import common as codes
+from core.codes import handover as handover_codes
 from core.fhir.issues import ContentError, Issue, IssueCode
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
@@ -35,14 +36,14 @@ def from_fhir(
     Communication's basedOn (its fullUrl in a message); any other ServiceRequest there is
     the referral an escalation escalates.
     """
-    kind = coded(communication.get("category"), system_of(codes.DATASET_KINDS))
+    kind = coded(communication.get("category"), system_of(handover_codes.DATASET_KINDS))
     if kind is None:
         raise ContentError(
             [
                 Issue(
                     IssueCode.REQUIRED,
                     "Communication.category must say whether this is a handover or an "
-                    f"escalation ({system_of(codes.DATASET_KINDS)}).",
+                    f"escalation ({system_of(handover_codes.DATASET_KINDS)}).",
                     "Communication.category",
                 )
             ]
@@ -68,16 +69,18 @@ def from_fhir(
 def _from_service_request(resource: Resource) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for identifier in _list(resource.get("identifier")):
-        if identifier.get("system") == codes.EXTERNAL_ID_SYSTEM:
+        if identifier.get("system") == handover_codes.EXTERNAL_ID_SYSTEM:
             body["external_id"] = identifier.get("value")
-    body["pathway"] = coded(resource.get("category"), system_of(codes.PATHWAYS))
-    body["locality"] = extension_value(resource, codes.EXTENSION_LOCALITY, "valueString")
+    body["pathway"] = coded(resource.get("category"), system_of(handover_codes.PATHWAYS))
+    body["locality"] = extension_value(resource, handover_codes.EXTENSION_LOCALITY, "valueString")
     subject = _mapping(resource.get("subject"))
     identifier = _mapping(subject.get("identifier"))
     status = extension_value(
-        identifier, codes.EXTENSION_NHS_NUMBER_VERIFICATION, "valueCodeableConcept"
+        identifier, handover_codes.EXTENSION_NHS_NUMBER_VERIFICATION, "valueCodeableConcept"
     )
-    body["patient"] = {"nhs_number_status": coded(status, codes.NHS_NUMBER_VERIFICATION_SYSTEM)}
+    body["patient"] = {
+        "nhs_number_status": coded(status, handover_codes.NHS_NUMBER_VERIFICATION_SYSTEM)
+    }
     if identifier.get("system") == codes.NHS_NUMBER_SYSTEM:
         body["patient"]["nhs_number"] = identifier.get("value")
     elif identifier:  # no NHS number yet: the sender's local identifier (checked later)
@@ -93,7 +96,7 @@ def _from_service_request(resource: Resource) -> dict[str, Any]:
     }
     notes = _list(resource.get("note"))
     body["request"] = {
-        "type": coded(resource.get("code"), system_of(codes.REQUEST_TYPES)),
+        "type": coded(resource.get("code"), system_of(handover_codes.REQUEST_TYPES)),
         "summary": notes[0].get("text") if notes else None,
     }
     priority = resource.get("priority")
@@ -106,9 +109,9 @@ def _from_service_request(resource: Resource) -> dict[str, Any]:
 
 def _risk(flag: Resource) -> dict[str, Any]:
     concept = _mapping(flag.get("code"))
-    level = extension_value(flag, codes.EXTENSION_RISK_LEVEL, "valueCoding")
+    level = extension_value(flag, handover_codes.EXTENSION_RISK_LEVEL, "valueCoding")
     return {
-        "type": coded(concept, system_of(codes.RISK_TYPES)),
+        "type": coded(concept, system_of(handover_codes.RISK_TYPES)),
         "level": _mapping(level).get("code"),
         "description": concept.get("text"),
         "since": _mapping(flag.get("period")).get("start"),
@@ -120,7 +123,7 @@ def _escalation(
 ) -> dict[str, Any]:
     step = _one(sections, "escalation-step")
     escalation: dict[str, Any] = {
-        "level": coded(communication.get("category"), system_of(codes.ESCALATION_LEVELS)),
+        "level": coded(communication.get("category"), system_of(handover_codes.ESCALATION_LEVELS)),
         "escalated_at": step.pop("escalated_at", None),
     }
     for part in ("escalated_by", "escalated_to"):
@@ -155,9 +158,9 @@ def _related_id(references: list[Any]) -> str | None:
 def _sections(communication: Resource) -> dict[str, list[Resource]]:
     """The payload items by section code, in order."""
     found: dict[str, list[Resource]] = {}
-    section_system = system_of(codes.HANDOVER_SECTIONS)
+    section_system = system_of(handover_codes.HANDOVER_SECTIONS)
     for item in _list(communication.get("payload")):
-        coding = _mapping(extension_value(item, codes.EXTENSION_SECTION, "valueCoding"))
+        coding = _mapping(extension_value(item, handover_codes.EXTENSION_SECTION, "valueCoding"))
         if coding.get("system") == section_system and isinstance(coding.get("code"), str):
             found.setdefault(coding["code"], []).append(item)
     return found

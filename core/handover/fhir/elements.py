@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from core import codes
+from core.codes import common as codes
+from core.codes import handover as handover_codes
+from core.codes import sharing as sharing_codes
 from core.fhir.dates import format_instant
 from core.handover.dataset import EscalationSummary, Handover, Patient
 
@@ -40,10 +42,10 @@ def patient_reference(patient: Patient) -> dict[str, Any]:
     system, or asks the sender about its own number."""
     identifier: dict[str, Any] = {}
     if patient.nhs_number_status is not None:
-        status = codes.NHS_NUMBER_VERIFICATION[patient.nhs_number_status]
+        status = handover_codes.NHS_NUMBER_VERIFICATION[patient.nhs_number_status]
         identifier["extension"] = [
             {
-                "url": codes.EXTENSION_NHS_NUMBER_VERIFICATION,
+                "url": handover_codes.EXTENSION_NHS_NUMBER_VERIFICATION,
                 "valueCodeableConcept": {"coding": [status.coding()]},
             }
         ]
@@ -66,7 +68,7 @@ def entry(fields: Iterable[tuple[str, EntryValue | None]]) -> dict[str, Any] | N
     parts = [{"url": name, **_typed(value)} for name, value in fields if value is not None]
     if not parts:
         return None
-    return {"url": codes.EXTENSION_DATASET_ENTRY, "extension": parts}
+    return {"url": handover_codes.EXTENSION_DATASET_ENTRY, "extension": parts}
 
 
 def _typed(value: EntryValue) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def entry_fields(element: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of the dataset-entry extension on `element`, by name, as JSON values
     (a coded field as its code)."""
     found: dict[str, Any] = {}
-    for extension in _extensions(element, codes.EXTENSION_DATASET_ENTRY):
+    for extension in _extensions(element, handover_codes.EXTENSION_DATASET_ENTRY):
         for part in extension.get("extension", []):
             name = part.get("url")
             for key, value in part.items():
@@ -129,7 +131,7 @@ def data_category_tags(dataset: Handover | EscalationSummary) -> list[dict[str, 
     """A safeguarding concern is tagged as such on every resource made from it, so only
     agreements that cover safeguarding data share it."""
     if dataset.pathway == "safeguarding":
-        return [codes.DATA_CATEGORIES["safeguarding"].coding()]
+        return [sharing_codes.DATA_CATEGORIES["safeguarding"].coding()]
     return []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import codes
+from core.codes import handover as handover_codes
 from core.handover.dataset import EscalationSummary, Handover, KeyRisk
 from core.handover.fhir.elements import (
     data_category_tags,
@@ -27,17 +27,20 @@ def flag(dataset: Handover | EscalationSummary, risk: KeyRisk, flag_id: str) -> 
     if tags:
         resource["meta"] = {"tag": tags}
     extensions = [
-        {"url": codes.EXTENSION_RECIPIENT, "valueReference": organisation(ods)}
+        {"url": handover_codes.EXTENSION_RECIPIENT, "valueReference": organisation(ods)}
         for ods in recipients(dataset)
     ]
     if risk.level is not None:
-        level = codes.RISK_LEVELS[risk.level].coding()
-        extensions.append({"url": codes.EXTENSION_RISK_LEVEL, "valueCoding": level})
+        level = handover_codes.RISK_LEVELS[risk.level].coding()
+        extensions.append({"url": handover_codes.EXTENSION_RISK_LEVEL, "valueCoding": level})
     resource["extension"] = extensions
     resource["status"] = "active"
-    resource["category"] = [{"coding": [codes.FLAG_CATEGORY_SAFETY.coding()]}]
-    snomed = codes.RISK_SNOMED.get(risk.type)
-    codings = [*([snomed.coding()] if snomed else []), codes.RISK_TYPES[risk.type].coding()]
+    resource["category"] = [{"coding": [handover_codes.FLAG_CATEGORY_SAFETY.coding()]}]
+    snomed = handover_codes.RISK_SNOMED.get(risk.type)
+    codings = [
+        *([snomed.coding()] if snomed else []),
+        handover_codes.RISK_TYPES[risk.type].coding(),
+    ]
     concept: dict[str, Any] = {"coding": codings}
     if risk.description is not None:
         # The sender's words about this risk: what a clinician reads first on the flag.

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core import codes
+from core.codes import audit as audit_codes
+from core.codes import handover as handover_codes
 from core.fhir.dates import format_instant
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.fhir.elements import (
@@ -26,7 +27,7 @@ def provenance(
     received_at: datetime,
     dataset_sha256: str,
 ) -> dict[str, Any]:
-    kind = codes.DATASET_KINDS[dataset.dataset].display
+    kind = handover_codes.DATASET_KINDS[dataset.dataset].display
     targets = [
         reference("ServiceRequest", ids.service_request),
         *(reference("Flag", flag) for flag in ids.flags),
@@ -42,12 +43,12 @@ def provenance(
         "recorded": format_instant(received_at, fixed_width=False),
         "agent": [
             {
-                "type": {"coding": [codes.PROVENANCE_AUTHOR.coding()]},
+                "type": {"coding": [handover_codes.PROVENANCE_AUTHOR.coding()]},
                 "who": organisation(dataset.sender.ods),
             },
             *(
                 {
-                    "type": {"coding": [codes.AGENT_INFORMATION_RECIPIENT.coding()]},
+                    "type": {"coding": [audit_codes.AGENT_INFORMATION_RECIPIENT.coding()]},
                     "who": organisation(ods),
                 }
                 for ods in recipients(dataset)
@@ -58,7 +59,7 @@ def provenance(
                 "role": "source",
                 "what": {
                     "identifier": {
-                        "system": codes.DATASET_SHA256_SYSTEM,
+                        "system": handover_codes.DATASET_SHA256_SYSTEM,
                         "value": dataset_sha256,
                     },
                     "display": f"{kind} dataset as received",

@@ -7,7 +7,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
-from core import codes
+from core.codes import handover as handover_codes
 from core.fhir.dates import format_instant
 from core.handover.dataset import EscalationSummary, Handover, Priority
 from core.handover.fhir.elements import (
@@ -37,20 +37,22 @@ def service_request(
     if tags:
         resource["meta"] = {"tag": tags}
     if dataset.locality is not None:
-        resource["extension"] = [{"url": codes.EXTENSION_LOCALITY, "valueString": dataset.locality}]
+        resource["extension"] = [
+            {"url": handover_codes.EXTENSION_LOCALITY, "valueString": dataset.locality}
+        ]
     resource["identifier"] = [
         {
-            "system": codes.EXTERNAL_ID_SYSTEM,
+            "system": handover_codes.EXTERNAL_ID_SYSTEM,
             "value": dataset.external_id,
             "assigner": organisation(dataset.sender.ods),
         }
     ]
     resource["status"] = "active"
     resource["intent"] = "order"
-    resource["category"] = [{"coding": [codes.PATHWAYS[dataset.pathway].coding()]}]
+    resource["category"] = [{"coding": [handover_codes.PATHWAYS[dataset.pathway].coding()]}]
     request = dataset.request
     if request is not None and request.type is not None:
-        resource["code"] = {"coding": [codes.REQUEST_TYPES[request.type].coding()]}
+        resource["code"] = {"coding": [handover_codes.REQUEST_TYPES[request.type].coding()]}
     timing = dataset.time_sensitivity
     if timing is not None and timing.priority is not None:
         resource["priority"] = FHIR_PRIORITY[timing.priority]
@@ -72,5 +74,5 @@ def service_request(
 
 
 def _tags(dataset: Handover | EscalationSummary, incomplete: bool) -> list[dict[str, str]]:
-    tags = [codes.INCOMPLETE.coding()] if incomplete else []
+    tags = [handover_codes.INCOMPLETE.coding()] if incomplete else []
     return tags + data_category_tags(dataset)

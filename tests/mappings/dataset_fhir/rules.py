@@ -7,8 +7,8 @@ and on every generated dataset.
 3. Every value of the dataset is in the output: strings as strings (instants as the same
    moment, the related referral as a ServiceRequest reference), booleans as valueBoolean
    in a dataset-entry, codes as codings in their system (the priority as FHIR's).
-4. Every coding is one codes.py defines (no invented codes), and SNOMED CT appears only on
-   the Flag of a risk type codes.RISK_SNOMED names, with that code.
+4. Every coding is one the code catalogue defines (no invented codes), and SNOMED CT appears only on
+   the Flag of a risk type handover_codes.RISK_SNOMED names, with that code.
 
 The HL7 R4 schema (tests.fhir_judge) is applied by the tests themselves, sparingly on
 generated data, since it is slow.
@@ -21,7 +21,10 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from core import codes
+from core.codes import audit as audit_codes
+from core.codes import catalogue
+from core.codes import common as codes
+from core.codes import handover as handover_codes
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.fhir.resources import DatasetResources
 from core.handover.fhir.service_request import FHIR_PRIORITY
@@ -35,22 +38,22 @@ def _system(code_system: Mapping[str, codes.Code]) -> str:
 
 # Dataset fields carried as codings, by (parent, field): the coding's system.
 CODED_FIELDS: dict[tuple[str, str], str] = {
-    ("", "dataset"): _system(codes.DATASET_KINDS),
-    ("", "pathway"): _system(codes.PATHWAYS),
-    ("key_risks", "type"): _system(codes.RISK_TYPES),
-    ("key_risks", "level"): _system(codes.RISK_LEVELS),
-    ("request", "type"): _system(codes.REQUEST_TYPES),
-    ("patient", "nhs_number_status"): codes.NHS_NUMBER_VERIFICATION_SYSTEM,
-    ("sharing", "basis"): _system(codes.SHARING_BASES),
-    ("escalation", "level"): _system(codes.ESCALATION_LEVELS),
+    ("", "dataset"): _system(handover_codes.DATASET_KINDS),
+    ("", "pathway"): _system(handover_codes.PATHWAYS),
+    ("key_risks", "type"): _system(handover_codes.RISK_TYPES),
+    ("key_risks", "level"): _system(handover_codes.RISK_LEVELS),
+    ("request", "type"): _system(handover_codes.REQUEST_TYPES),
+    ("patient", "nhs_number_status"): handover_codes.NHS_NUMBER_VERIFICATION_SYSTEM,
+    ("sharing", "basis"): _system(handover_codes.SHARING_BASES),
+    ("escalation", "level"): _system(handover_codes.ESCALATION_LEVELS),
 }
 INSTANT_FIELDS = {"respond_by", "at", "escalated_at", "received_at"}
 
 
 def known_codings() -> set[tuple[str, str, str]]:
-    """Every (system, code, display) codes.py defines."""
+    """Every (system, code, display) the code catalogue (core.codes) defines."""
     found: set[tuple[str, str, str]] = set()
-    values: list[Any] = [*vars(codes).values(), *codes.SUBTYPES]
+    values: list[Any] = [*catalogue().values(), *audit_codes.SUBTYPES]
     for value in values:
         members = value.values() if isinstance(value, MappingProxyType) else [value]
         for member in members:
@@ -142,7 +145,7 @@ class _Output:
             elif isinstance(node, Mapping):
                 if isinstance(node.get("system"), str) and isinstance(node.get("code"), str):
                     self.codings.add((node["system"], node["code"]))
-                if node.get("url") == codes.EXTENSION_DATASET_ENTRY:
+                if node.get("url") == handover_codes.EXTENSION_DATASET_ENTRY:
                     for part in node.get("extension", []):
                         for key, value in part.items():
                             if key.startswith("value") and not isinstance(value, Mapping):
@@ -203,7 +206,7 @@ def _codings(resources: Sequence[Mapping[str, Any]]) -> Iterator[str]:
             coding = (node["system"], node["code"], node.get("display"))
             if coding not in _KNOWN:
                 yield f"{_name(resource, path)}: {coding} is not defined in core/codes.py"
-            if node["system"] == codes.SNOMED_SYSTEM:
+            if node["system"] == handover_codes.SNOMED_SYSTEM:
                 yield from _snomed(resource, path, node)
 
 
@@ -211,10 +214,10 @@ def _snomed(resource: Mapping[str, Any], path: Path, coding: Mapping[str, Any]) 
     if resource["resourceType"] != "Flag" or path[:2] != ("code", "coding"):
         yield f"{_name(resource, path)}: SNOMED CT outside a Flag's code"
         return
-    risk_system = _system(codes.RISK_TYPES)
+    risk_system = _system(handover_codes.RISK_TYPES)
     risk = next(
         (c["code"] for c in resource["code"]["coding"] if c.get("system") == risk_system), None
     )
-    expected = codes.RISK_SNOMED.get(risk) if isinstance(risk, str) else None
+    expected = handover_codes.RISK_SNOMED.get(risk) if isinstance(risk, str) else None
     if expected is None or dict(coding) != expected.coding():
         yield f"{_name(resource, path)}: SNOMED CT {coding['code']} for risk type {risk!r}"

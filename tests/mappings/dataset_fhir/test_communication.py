@@ -1,5 +1,5 @@
 """The Communication: the handover or escalation itself, from sender to receiver, its
-payload in sections in the fixed order of codes.HANDOVER_SECTIONS."""
+payload in sections in the fixed order of handover_codes.HANDOVER_SECTIONS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from core import codes
+from core.codes import common as codes
+from core.codes import handover as handover_codes
 from core.handover.dataset import EscalationSummary
 from core.handover.fhir.dataset import from_fhir
 from tests.mappings.dataset_fhir.support import (
@@ -21,7 +22,7 @@ from tests.mappings.dataset_fhir.support import (
 )
 
 ODS = codes.ODS_ORGANISATION_SYSTEM
-ORDER = list(codes.HANDOVER_SECTIONS)
+ORDER = list(handover_codes.HANDOVER_SECTIONS)
 
 
 def full_escalation() -> EscalationSummary:
@@ -45,9 +46,10 @@ def full_escalation() -> EscalationSummary:
 def section_codes(communication: dict[str, Any]) -> list[str]:
     found = []
     for item in communication.get("payload", []):
-        (marker,) = [e for e in item["extension"] if e["url"] == codes.EXTENSION_SECTION]
+        (marker,) = [e for e in item["extension"] if e["url"] == handover_codes.EXTENSION_SECTION]
         assert (
-            marker["valueCoding"] == codes.HANDOVER_SECTIONS[marker["valueCoding"]["code"]].coding()
+            marker["valueCoding"]
+            == handover_codes.HANDOVER_SECTIONS[marker["valueCoding"]["code"]].coding()
         )
         found.append(marker["valueCoding"]["code"])
     return found
@@ -103,7 +105,9 @@ def test_single_text_sections_hold_exactly_the_dataset_text() -> None:
 def test_a_handover_is_completed_and_categorised_as_a_handover() -> None:
     communication = resources(handover()).communication
     assert communication["status"] == "completed"
-    assert communication["category"] == [{"coding": [codes.DATASET_KINDS["handover"].coding()]}]
+    assert communication["category"] == [
+        {"coding": [handover_codes.DATASET_KINDS["handover"].coding()]}
+    ]
     assert communication["sent"] == "2026-11-20T12:00:00Z"
 
 
@@ -113,8 +117,8 @@ def test_an_escalation_without_a_response_is_in_progress() -> None:
     communication = resources(made).communication
     assert communication["status"] == "in-progress"
     assert communication["category"] == [
-        {"coding": [codes.DATASET_KINDS["escalation"].coding()]},
-        {"coding": [codes.ESCALATION_LEVELS["manager"].coding()]},
+        {"coding": [handover_codes.DATASET_KINDS["escalation"].coding()]},
+        {"coding": [handover_codes.ESCALATION_LEVELS["manager"].coding()]},
     ]
     assert "escalation-response" not in section_codes(communication)
 
@@ -188,7 +192,7 @@ def test_entry_sections_carry_the_fields_typed() -> None:
     (legal,) = [
         item for item in communication["payload"] if section_codes({"payload": [item]}) == ["legal"]
     ]
-    (entry,) = [e for e in legal["extension"] if e["url"] == codes.EXTENSION_DATASET_ENTRY]
+    (entry,) = [e for e in legal["extension"] if e["url"] == handover_codes.EXTENSION_DATASET_ENTRY]
     assert entry["extension"] == [
         {"url": "mental_health_act_status", "valueString": "informal"},
         {"url": "capacity_concerns", "valueBoolean": False},

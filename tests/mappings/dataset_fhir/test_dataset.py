@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core import codes
+from core.codes import handover as handover_codes
 from core.fhir.issues import ContentError, IssueCode
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.fhir.dataset import from_fhir
@@ -32,9 +32,9 @@ def refused(service_request: Any, flags: Any, communication: Any) -> ContentErro
     [
         None,
         [],
-        [{"coding": [codes.PATHWAYS["crisis"].coding()]}],
+        [{"coding": [handover_codes.PATHWAYS["crisis"].coding()]}],
         [{"text": "Handover"}],
-        [{"coding": [{"system": codes.DATASET_KINDS["handover"].system}]}],
+        [{"coding": [{"system": handover_codes.DATASET_KINDS["handover"].system}]}],
     ],
     ids=["absent", "empty", "other-system", "text-only", "no-code"],
 )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
-from core import codes
+from core.codes import audit as audit_codes
+from core.codes import common as codes
+from core.codes import handover as handover_codes
 from tests.mappings.dataset_fhir.support import dataset, escalation, handover, minimal, resources
 
 ODS = codes.ODS_ORGANISATION_SYSTEM
@@ -19,7 +21,7 @@ def test_the_entity_is_the_dataset_as_received_by_its_hash() -> None:
         {
             "role": "source",
             "what": {
-                "identifier": {"system": codes.DATASET_SHA256_SYSTEM, "value": digest},
+                "identifier": {"system": handover_codes.DATASET_SHA256_SYSTEM, "value": digest},
                 "display": "Handover dataset as received",
             },
         }
@@ -35,11 +37,11 @@ def test_the_agents_are_the_sender_as_author_and_the_receiver_as_recipient() -> 
     provenance = resources(handover()).provenance
     assert provenance["agent"] == [
         {
-            "type": {"coding": [codes.PROVENANCE_AUTHOR.coding()]},
+            "type": {"coding": [handover_codes.PROVENANCE_AUTHOR.coding()]},
             "who": {"identifier": {"system": ODS, "value": "AZZ"}},
         },
         {
-            "type": {"coding": [codes.AGENT_INFORMATION_RECIPIENT.coding()]},
+            "type": {"coding": [audit_codes.AGENT_INFORMATION_RECIPIENT.coding()]},
             "who": {"identifier": {"system": ODS, "value": "RZZ"}},
         },
     ]

@@ -7,11 +7,11 @@ from typing import get_args
 
 import pytest
 
-from core import codes
+from core.codes import sharing as sharing_codes
 from core.handover.dataset import Pathway
 from tests.mappings.dataset_fhir.support import escalation, handover, resources
 
-SAFEGUARDING = codes.DATA_CATEGORIES["safeguarding"].coding()
+SAFEGUARDING = sharing_codes.DATA_CATEGORIES["safeguarding"].coding()
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ def test_a_safeguarding_concern_tags_every_resource(made: object) -> None:
 def test_other_pathways_carry_no_data_category_tag(pathway: str) -> None:
     for resource in resources(handover(pathway=pathway)).all():
         tags = resource.get("meta", {}).get("tag", [])
-        assert all(tag["system"] != codes.DATA_CATEGORY_SYSTEM for tag in tags)
+        assert all(tag["system"] != sharing_codes.DATA_CATEGORY_SYSTEM for tag in tags)
 
 
 def test_the_resources_come_in_write_order_under_their_ids() -> None:

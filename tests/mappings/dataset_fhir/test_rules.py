@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core import codes
+from core.codes import handover as handover_codes
 from core.handover.fhir.resources import DatasetResources
 from tests.mappings.dataset_fhir.rules import known_codings, problems
 from tests.mappings.dataset_fhir.support import escalation, resources
@@ -66,7 +66,10 @@ def _set(path: list[Any], value: Any) -> Callable[[DatasetResources], None]:
         (_set(["service_request", "priority"], "asap"), "priority"),
         (_set(["service_request", "category", 0, "coding", 0, "code"], "crisis-ish"), "pathway"),
         (
-            _set(["flags", 0, "code", "coding", 0], {"system": codes.SNOMED_SYSTEM, "code": "1"}),
+            _set(
+                ["flags", 0, "code", "coding", 0],
+                {"system": handover_codes.SNOMED_SYSTEM, "code": "1"},
+            ),
             "SNOMED",
         ),
         (
@@ -87,7 +90,7 @@ def test_a_boolean_must_be_a_value_boolean_in_a_dataset_entry() -> None:
     def drop_consent(made: DatasetResources) -> None:
         for item in made.communication["payload"]:
             for extension in item["extension"]:
-                if extension["url"] == codes.EXTENSION_DATASET_ENTRY:
+                if extension["url"] == handover_codes.EXTENSION_DATASET_ENTRY:
                     extension["extension"] = [
                         part for part in extension["extension"] if part["url"] != "consent_obtained"
                     ]
@@ -98,13 +101,22 @@ def test_a_boolean_must_be_a_value_boolean_in_a_dataset_entry() -> None:
 def test_snomed_on_a_risk_type_without_a_code_is_caught() -> None:
     def relabel(made: DatasetResources) -> None:
         # The SNOMED code for self-harm, left on a flag now typed as exploitation.
-        made.flags[0]["code"]["coding"][1] = codes.RISK_TYPES["exploitation"].coding()
+        made.flags[0]["code"]["coding"][1] = handover_codes.RISK_TYPES["exploitation"].coding()
 
     assert any("SNOMED CT 401206008" in problem for problem in broken(relabel))
 
 
 def test_the_known_codings_include_every_dataset_code_system() -> None:
     known = known_codings()
-    for table in (codes.PATHWAYS, codes.RISK_TYPES, codes.HANDOVER_SECTIONS, codes.RISK_SNOMED):
+    for table in (
+        handover_codes.PATHWAYS,
+        handover_codes.RISK_TYPES,
+        handover_codes.HANDOVER_SECTIONS,
+        handover_codes.RISK_SNOMED,
+    ):
         assert all((c.system, c.code, c.display) in known for c in table.values())
-    assert (codes.INCOMPLETE.system, codes.INCOMPLETE.code, codes.INCOMPLETE.display) in known
+    assert (
+        handover_codes.INCOMPLETE.system,
+        handover_codes.INCOMPLETE.code,
+        handover_codes.INCOMPLETE.display,
+    ) in known

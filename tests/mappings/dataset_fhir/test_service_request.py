@@ -6,7 +6,9 @@ from typing import get_args
 
 import pytest
 
-from core import codes
+from core.codes import common as codes
+from core.codes import handover as handover_codes
+from core.codes import sharing as sharing_codes
 from core.handover.dataset import Priority
 from core.handover.fhir.service_request import DATASET_PRIORITY, FHIR_PRIORITY
 from tests.mappings.dataset_fhir.support import (
@@ -64,7 +66,7 @@ def test_the_identifier_is_the_external_id_assigned_by_the_sender() -> None:
     made = resources(handover(external_id="EPR-2026-000417"))
     assert made.service_request["identifier"] == [
         {
-            "system": codes.EXTERNAL_ID_SYSTEM,
+            "system": handover_codes.EXTERNAL_ID_SYSTEM,
             "value": "EPR-2026-000417",
             "assigner": {"identifier": {"system": ODS, "value": "AZZ"}},
         }
@@ -75,18 +77,18 @@ def test_the_identifier_is_the_external_id_assigned_by_the_sender() -> None:
 def test_the_incomplete_tag_is_there_only_when_the_checklist_found_gaps(incomplete: bool) -> None:
     made = resources(handover(), incomplete=incomplete)
     tags = made.service_request.get("meta", {}).get("tag", [])
-    assert (codes.INCOMPLETE.coding() in tags) is incomplete
-    assert tags == ([codes.INCOMPLETE.coding()] if incomplete else [])
+    assert (handover_codes.INCOMPLETE.coding() in tags) is incomplete
+    assert tags == ([handover_codes.INCOMPLETE.coding()] if incomplete else [])
     # Only the request carries it.
     for resource in [*made.flags, made.communication, made.provenance]:
-        assert codes.INCOMPLETE.coding() not in resource.get("meta", {}).get("tag", [])
+        assert handover_codes.INCOMPLETE.coding() not in resource.get("meta", {}).get("tag", [])
 
 
 def test_an_incomplete_safeguarding_concern_carries_both_tags() -> None:
     made = resources(handover(pathway="safeguarding"), incomplete=True)
     assert made.service_request["meta"]["tag"] == [
-        codes.INCOMPLETE.coding(),
-        codes.DATA_CATEGORIES["safeguarding"].coding(),
+        handover_codes.INCOMPLETE.coding(),
+        sharing_codes.DATA_CATEGORIES["safeguarding"].coding(),
     ]
 
 
@@ -100,9 +102,9 @@ def test_routing_by_ods_and_the_person_by_nhs_number() -> None:
     assert identifier["system"] == codes.NHS_NUMBER_SYSTEM
     assert identifier["value"] == "9434765919"
     (status,) = identifier["extension"]
-    assert status["url"] == codes.EXTENSION_NHS_NUMBER_VERIFICATION
+    assert status["url"] == handover_codes.EXTENSION_NHS_NUMBER_VERIFICATION
     assert status["valueCodeableConcept"] == {
-        "coding": [codes.NHS_NUMBER_VERIFICATION["01"].coding()]
+        "coding": [handover_codes.NHS_NUMBER_VERIFICATION["01"].coding()]
     }
 
 
@@ -111,12 +113,14 @@ def test_the_request_pathway_locality_and_status() -> None:
     request = made.service_request
     assert request["status"] == "active"
     assert request["intent"] == "order"
-    assert request["category"] == [{"coding": [codes.PATHWAYS["crisis"].coding()]}]
-    assert request["code"] == {"coding": [codes.REQUEST_TYPES["crisis-response"].coding()]}
+    assert request["category"] == [{"coding": [handover_codes.PATHWAYS["crisis"].coding()]}]
+    assert request["code"] == {"coding": [handover_codes.REQUEST_TYPES["crisis-response"].coding()]}
     assert request["note"] == [
         {"text": "Same-day crisis assessment and consideration of home treatment."}
     ]
-    assert request["extension"] == [{"url": codes.EXTENSION_LOCALITY, "valueString": "north"}]
+    assert request["extension"] == [
+        {"url": handover_codes.EXTENSION_LOCALITY, "valueString": "north"}
+    ]
     assert request["authoredOn"] == "2026-11-20T12:00:00Z"
 
 
@@ -143,5 +147,5 @@ def test_a_request_type_without_a_summary_has_a_code_and_no_note() -> None:
     body = example("handover-crisis")
     body["request"] = {"type": "advice"}
     request = resources(dataset(body)).service_request
-    assert request["code"] == {"coding": [codes.REQUEST_TYPES["advice"].coding()]}
+    assert request["code"] == {"coding": [handover_codes.REQUEST_TYPES["advice"].coding()]}
     assert "note" not in request
