@@ -27,6 +27,7 @@ from gateway.platform.database import Database
 from gateway.platform.schema import metadata
 from gateway.platform.settings import Settings
 from tests.fhir_judge import assert_valid_fhir
+from tests.paths import REPO
 from tests.tokens import (
     IG_LEAD,
     PROVIDER,
@@ -40,7 +41,6 @@ from tests.tokens import (
 )
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-REPO = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO / "config" / "demo"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
@@ -250,3 +250,15 @@ def third_token(anonymous: TestClient) -> dict[str, str]:
 def third_ig_token(anonymous: TestClient) -> dict[str, str]:
     """Authorization headers for the third organisation's IG lead (AXX)."""
     return bearer(access_token(anonymous, THIRD_IG_LEAD, "system/AuditEvent.rs"))
+
+
+@pytest.fixture
+def withholding(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
+    """The application with the demo agreement saying: share without free text."""
+    config = tmp_path / "config"
+    shutil.copytree(settings.config_dir, config)
+    agreement = config / "agreements" / "dsa-north-crisis-pathway.yaml"
+    agreement.write_text(agreement.read_text() + "withhold_free_text: true\n")
+    app = create_app(settings.model_copy(update={"config_dir": config}))
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as test:
+        yield test

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,11 +18,11 @@ from sqlalchemy.engine import make_url
 from gateway.platform import migrate
 from gateway.platform.database import Database
 from gateway.platform.schema import dataset_submissions, metadata, resources
+from tests.paths import EXAMPLES
 from tests.servers import running_server, served_token
 from tests.tcp_proxy import TcpProxy
 from tests.tokens import ASSERTION_TYPE, PROVIDER, assertion
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 JSON = {"Content-Type": "application/json"}
 
 # Short database timeouts, so a fault is answered in seconds; the request timeout well

@@ -11,8 +11,8 @@ import httpx
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.database import Database
 from tests.deployments import production_env
+from tests.exchange.test_outbox import delivery
 from tests.servers import free_port, running_server
-from tests.store.test_outbox import delivery
 
 UNDOCUMENTED = ("/openapi.json", "/docs", "/redoc")
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.paths import REPO
 
 
 def test_an_unreachable_postgres_fails_the_run_and_says_how_to_fix_it() -> None:
@@ -20,7 +19,7 @@ def test_an_unreachable_postgres_fails_the_run_and_says_how_to_fix_it() -> None:
             "-q",
             "-p",
             "no:cacheprovider",
-            "tests/api/test_health.py::test_healthz_answers_while_the_process_is_up[postgresql]",
+            "tests/web/test_health.py::test_healthz_answers_while_the_process_is_up[postgresql]",
         ],
         cwd=REPO,
         env={**os.environ, "GATEWAY_TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:1/test"},

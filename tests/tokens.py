@@ -6,14 +6,14 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.paths import REPO
+
 DEMO_KEYS = REPO / "config" / "demo" / "keys"
 # The test configuration's own clients (tests/conftest.py), keys published like the demo's.
 TEST_KEYS = REPO / "tests" / "data" / "keys"

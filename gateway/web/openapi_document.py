@@ -6,7 +6,7 @@ OperationOutcomes). This states what is true of every route:
 FHIR routes answer application/fhir+json; /metrics and the access report are text; any
 route may refuse with an OperationOutcome (or, for OAuth and the health checks, a
 JSON object), so the refusals are the `default` answer. A client generator and a
-fuzzer can then hold the server to its document (tests/api/test_openapi_fuzz.py).
+fuzzer can then hold the server to its document (tests/web/test_openapi_fuzz.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import yaml
 from gateway.configuration.audit_log import FileWitness, HttpWitness
 from gateway.configuration.loader import load_config
 from gateway.platform.errors import ConfigurationError
-from tests.audit.witnessing import deployment, new_key, public_pem, sha256_hex
+from tests.access_log.witnessing import deployment, new_key, public_pem, sha256_hex
 
 
 def _with(tmp_path: Path, **audit_log: object) -> Path:

@@ -19,8 +19,8 @@ from gateway.configuration.loader import load_config
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
 from gateway.platform.errors import ConfigurationError
 from tests.conftest import DEMO_CONFIG
+from tests.paths import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PATHWAYS = ("referral", "step-up", "crisis", "discharge-follow-up", "safeguarding")
 
 

@@ -19,9 +19,8 @@ from gateway.exchange.deliveries import Delivery
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.database import Database
 from gateway.platform.settings import Settings
+from tests.paths import EXAMPLES
 from tests.tokens import access_token, bearer
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def push_config(

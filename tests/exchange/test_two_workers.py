@@ -23,9 +23,9 @@ from gateway.platform.database import Database
 from gateway.platform.schema import outbox
 from tests.exchange.support import deliveries, push_config
 from tests.exchange.test_end_to_end import wait_for
+from tests.exchange.test_outbox import delivery
 from tests.exchange.trust import running_trust
 from tests.servers import GATEWAY, gateway_env
-from tests.store.test_outbox import delivery
 
 COUNT = 2000
 

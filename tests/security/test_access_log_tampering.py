@@ -23,8 +23,8 @@ from sqlalchemy import Connection, delete, insert, select, update
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
 from tests.builders import PATIENT_NHS_NUMBER, service_request
+from tests.commands.test_cli import FHIR
 from tests.servers import GATEWAY, gateway_env, running_server, served_token
-from tests.test_cli import FHIR
 
 OTHER_NHS_NUMBER = "4010232137"  # valid check digit: someone the events are not about
 END_USER = {

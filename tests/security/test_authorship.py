@@ -15,9 +15,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.api.test_consent_enforcement import consent
-from tests.api.test_datasets import example, push
-from tests.audit_reading import event_references
+from tests.access_log.reading import event_references
 from tests.builders import (
     OTHER_NHS_NUMBER,
     PATIENT_NHS_NUMBER,
@@ -27,6 +25,8 @@ from tests.builders import (
     service_request,
 )
 from tests.fhir_judge import assert_valid_fhir
+from tests.handovers.test_routes import example, push
+from tests.sharing.test_enforcement import consent
 from tests.tokens import TRUST, TRUST_SCOPES, access_token, bearer
 
 FHIR = {"Content-Type": "application/fhir+json"}

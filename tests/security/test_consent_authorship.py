@@ -18,15 +18,15 @@ from sqlalchemy import func, select
 
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events, resources
-from tests.api.test_consent_enforcement import consent
-from tests.api.test_datasets import example, push
-from tests.audit_reading import event_rules
+from tests.access_log.reading import event_rules
 from tests.builders import (
     PATIENT_NHS_NUMBER,
     TRUST_ODS,
     ods_reference,
     service_request,
 )
+from tests.handovers.test_routes import example, push
+from tests.sharing.test_enforcement import consent
 from tests.tokens import (
     PROVIDER,
     THIRD_ODS,

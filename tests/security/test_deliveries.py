@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.platform.settings import Settings
-from tests.audit_reading import event_references, event_rules
+from tests.access_log.reading import event_references, event_rules
 from tests.exchange.support import gateway, handover, push, push_config
 from tests.tokens import (
     IG_LEAD,

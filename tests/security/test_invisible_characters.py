@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.platform.database import Database
-from tests.api.test_datasets import example, push
 from tests.builders import NHS, ODS, ods_reference, service_request
+from tests.handovers.test_routes import example, push
 from tests.security.refusals import assert_refusal_logged, refused_issue, store_contents
 from tests.tokens import THIRD_PROVIDER
 

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.platform.database import Database
-from tests.api.test_datasets import example
-from tests.api.test_messaging import referral_message
 from tests.builders import communication, ods_reference, service_request
+from tests.handovers.test_messaging_routes import referral_message
+from tests.handovers.test_routes import example
 from tests.security.refusals import assert_refusal_logged, refused_issue, store_contents
 from tests.tokens import PROVIDER, THIRD_PROVIDER
 

@@ -21,8 +21,7 @@ from sqlalchemy import func, select, update
 
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events, resource_versions, resources
-from tests.api.test_consent_enforcement import consent
-from tests.audit_reading import event_rules
+from tests.access_log.reading import event_rules
 from tests.builders import (
     NHS,
     OTHER_NHS_NUMBER,
@@ -33,6 +32,7 @@ from tests.builders import (
     patient,
     service_request,
 )
+from tests.sharing.test_enforcement import consent
 from tests.tokens import PROVIDER, THIRD_ODS, THIRD_PROVIDER
 
 FHIR = {"Content-Type": "application/fhir+json"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.audit_reading import event_clients, event_references, event_rules
+from tests.access_log.reading import event_clients, event_references, event_rules
 from tests.builders import service_request
 
 FHIR = {"Content-Type": "application/fhir+json"}

@@ -21,9 +21,9 @@ from gateway.app import create_app
 from gateway.platform.database import Database
 from gateway.platform.schema import search_pages
 from gateway.platform.settings import Settings
-from tests.api.test_consent_enforcement import consent
 from tests.builders import NHS, PATIENT_NHS_NUMBER, service_request
 from tests.security.refusals import assert_refusal_logged, refused_issue, store_contents
+from tests.sharing.test_enforcement import consent
 from tests.tokens import PROVIDER, THIRD_PROVIDER, TRUST, access_token, bearer
 
 FHIR = {"Content-Type": "application/fhir+json"}

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.api.test_datasets import example, push
 from tests.browser import chromium
+from tests.handovers.test_routes import example, push
 from tests.servers import running_server, served_token
 
 STRICT = "default-src 'none'; frame-ancestors 'none'"

@@ -1,0 +1,568 @@
+"""The decision-ready summary page: urgency first, risks highest first, every value shown
+and escaped, England's clock, no patient in the title, the checklist's gaps in words."""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from core.codes.handover import ESCALATION_LEVELS, REQUEST_TYPES, RISK_TYPES, SHARING_BASES
+from core.handover.dataset import EscalationSummary, Handover
+from core.handover.dataset_input import parse_dataset
+from core.handover.summary_page import SummaryContext, nhs_number, summary_html
+from tests.paths import EXAMPLES
+
+# The escalation example asks for a response by 15:00 UTC on 21 Nov 2026 (GMT in England).
+NOW = datetime(2026, 11, 21, 14, 15, tzinfo=UTC)
+VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
+    return data
+
+
+def context(
+    now: datetime = NOW, incomplete: tuple[str, ...] = (), received: datetime | None = None
+) -> SummaryContext:
+    return SummaryContext(
+        communication_id="comm-1",
+        service_request_id="sr-1",
+        received_at=received,
+        generated_at=now,
+        incomplete_fields=incomplete,
+    )
+
+
+def page(body: dict[str, Any], now: datetime = NOW, incomplete: tuple[str, ...] = ()) -> str:
+    return summary_html(parse_dataset(body), context(now, incomplete))
+
+
+def full_escalation() -> dict[str, Any]:
+    """The escalation example with every optional field the spec defines filled in."""
+    body = example("escalation-manager")
+    body["patient"].update(
+        {"name": {"given": "Ana-Maria", "family": "O'Neill & Co"}, "birth_date": "1990-06-15"}
+    )
+    body["sender"]["contact"] = "+44 1632 960002"
+    body["key_risks"].append(
+        {"type": "harm-from-others", "level": "low", "description": "Ex-partner nearby <2 miles>"}
+    )
+    body["sharing"] = {
+        "basis": "safeguarding",
+        "consent_obtained": False,
+        "reason_if_not": "Person could not be reached; risk to life.",
+    }
+    body["legal"] = {"mental_health_act_status": "CTO (s17A)", "capacity_concerns": True}
+    body["escalation"]["related_referral"] = "sr-0417"
+    body["escalation"]["response"] = {
+        "received_at": "2026-11-21T14:40:00Z",
+        "from": "Duty manager, CRHT",
+        "summary": "Home visit at 15:30 by two clinicians.",
+    }
+    return body
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+class Checked(HTMLParser):
+    """Every tag read, and the nesting checked: each element closed, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str | None]] = []
+        self.open: list[str] = []
+        self.text: list[str] = []
+        self.declarations: list[str] = []
+        # Each piece of text with the elements it sits in, outermost first.
+        self.placed: list[tuple[tuple[str, ...], str]] = []
+
+    def handle_decl(self, decl: str) -> None:
+        self.declarations.append(decl)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes.extend(attrs)
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open, f"</{tag}> closes nothing"
+        assert self.open.pop() == tag, f"</{tag}> closes the wrong element"
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        self.placed.append((tuple(self.open), data))
+
+
+def parsed(document: str) -> Checked:
+    parser = Checked()
+    parser.feed(document)
+    parser.close()
+    assert parser.open == []
+    return parser
+
+
+# --- The document ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["handover-crisis", "escalation-manager"])
+def test_a_complete_self_contained_html5_document(name: str) -> None:
+    document = page(example(name))
+    checked = parsed(document)
+    assert document.startswith('<!doctype html>\n<html lang="en-GB">')
+    assert checked.declarations == ["doctype html"]
+    assert checked.tags[:4] == ["html", "head", "meta", "meta"]
+    assert ("charset", "utf-8") in checked.attributes
+    assert ("name", "viewport") in checked.attributes
+    assert {"script", "link", "img", "iframe", "object", "form"}.isdisjoint(checked.tags)
+    assert not [value for key, value in checked.attributes if key in ("src", "style")]
+    assert "http:" not in document
+    assert "https:" not in document
+
+
+def test_the_same_input_gives_the_same_page() -> None:
+    body = full_escalation()
+    assert page(body) == page(copy.deepcopy(body))
+
+
+def test_times_passed_to_the_context_must_carry_their_offset() -> None:
+    with pytest.raises(ValueError, match="offset"):
+        context(now=datetime(2026, 11, 21, 14, 15))  # naive: the point of the test
+
+
+@pytest.mark.parametrize("name", ["handover-crisis", "escalation-manager"])
+def test_the_title_names_the_kind_of_summary_and_never_the_person(name: str) -> None:
+    body = full_escalation() if name == "escalation-manager" else example(name)
+    document = page(body)
+    title = document.split("<title>")[1].split("</title>")[0]
+    kind = "Escalation summary" if name == "escalation-manager" else "Handover summary"
+    assert title.endswith(f"{kind} — Crisis")
+    patient = body["patient"]
+    for secret in (
+        patient["nhs_number"],
+        nhs_number(patient["nhs_number"]),
+        patient["birth_date"],
+        patient["name"]["given"],
+        html.escape(patient["name"]["family"]),
+        patient["name"]["family"],
+    ):
+        assert secret not in title
+
+
+# --- Order -----------------------------------------------------------------------------------
+
+ORDER = (
+    "respond-by",
+    "incomplete",
+    "patient",
+    "sender-contact",
+    "receiver",
+    "key-risks",
+    "escalation-step",
+    "current-presentation",
+    "what-has-changed",
+    "early-warning-indicator",
+    "action-taken",
+    "current-plan",
+    "request",
+    "information-shared",
+    "escalation-response",
+    "next-action",
+    "sharing",
+    "legal",
+)
+
+
+def test_urgency_then_gaps_then_who_then_risks_then_the_rest_in_a_fixed_order() -> None:
+    document = page(full_escalation(), incomplete=("sender.team",))
+    positions = [document.index(f'id="{section}"') for section in ORDER]
+    assert positions == sorted(positions)
+    assert document.index("Respond by") < document.index("Key risks")
+    assert document.index("Key risks") < document.index("Current presentation")
+
+
+def test_sections_are_headed_as_the_communication_names_them() -> None:
+    document = page(full_escalation())
+    for heading in (
+        "Person",
+        "Who to call back",
+        "Key risks",
+        "Escalation step",
+        "Current presentation",
+        "What has changed",
+        "Early warning indicator",
+        "Action already taken",
+        "Current plan",
+        "What is being requested",
+        "Information shared",
+        "Response received",
+        "Next action",
+        "Basis for sharing",
+        "Legal status and capacity",
+    ):
+        assert f"<h2>{heading}</h2>" in document
+
+
+def test_a_handover_has_no_escalation_sections() -> None:
+    document = page(example("handover-crisis"))
+    for section in ("escalation-step", "early-warning-indicator", "escalation-response"):
+        assert f'id="{section}"' not in document
+    assert "No response recorded yet" not in document
+
+
+def test_high_risks_come_first_then_medium_low_and_unstated_keeping_the_senders_order() -> None:
+    body = example("handover-crisis")
+    body["key_risks"] = [
+        {"type": "self-neglect", "level": "low"},
+        {"type": "other"},
+        {"type": "exploitation", "level": "medium"},
+        {"type": "suicide", "level": "high"},
+        {"type": "harm-to-others", "level": "high"},
+    ]
+    document = page(body)
+    shown = [
+        document.index(RISK_TYPES[kind].display)
+        for kind in ("suicide", "harm-to-others", "exploitation", "self-neglect", "other")
+    ]
+    assert shown == sorted(shown)
+    # The level is written as a word, not carried by colour alone.
+    assert '<span class="badge level-high">High</span>' in document
+    assert '<span class="badge level-medium">Medium</span>' in document
+    assert '<span class="badge level-low">Low</span>' in document
+    assert '<span class="badge level-unstated">Level not stated</span>' in document
+
+
+def test_no_key_risks_is_said_rather_than_left_out() -> None:
+    body = example("handover-crisis")
+    del body["key_risks"]
+    document = page(body)
+    assert "No key risks recorded" in document
+    assert 'id="key-risks"' in document
+
+
+# --- Every value, escaped --------------------------------------------------------------------
+
+# Values the page shows in words or in another form rather than as sent.
+CODES = {
+    "escalation": "Escalation summary",
+    "crisis": "Crisis",
+    "01": "Number present and verified",
+    "self-harm": RISK_TYPES["self-harm"].display,
+    "harm-from-others": RISK_TYPES["harm-from-others"].display,
+    "high": "High",
+    "low": "Low",
+    "crisis-response": REQUEST_TYPES["crisis-response"].display,
+    "emergency": "Emergency",
+    "safeguarding": SHARING_BASES["safeguarding"].display,
+    "manager": ESCALATION_LEVELS["manager"].display,
+    "9434765919": "943 476 5919",
+    "1990-06-15": "15 Jun 1990",
+    "2026-11-19": "19 Nov 2026",
+    "2026-11-21T13:20:00Z": "Sat 21 Nov 2026, 13:20 GMT",
+    "2026-11-21T13:45:00Z": "Sat 21 Nov 2026, 13:45 GMT",
+    "2026-11-21T15:00:00Z": "Sat 21 Nov 2026, 15:00 GMT",
+    "2026-11-21T14:10:00Z": "Sat 21 Nov 2026, 14:10 GMT",
+    "2026-11-21T14:40:00Z": "Sat 21 Nov 2026, 14:40 GMT",
+}
+
+
+def test_every_value_sent_is_on_the_page_escaped() -> None:
+    body = full_escalation()
+    document = page(body)
+    for value in strings(body):
+        assert html.escape(CODES.get(value, value)) in document, value
+    # Booleans read as words.
+    assert "<dt>Consent obtained</dt><dd>No</dd>" in document
+    assert "<dt>Capacity concerns</dt><dd>Yes</dd>" in document
+    # Free text is escaped even where it is harmless.
+    assert "O&#x27;Neill &amp; Co" in document
+    assert "Ex-partner nearby &lt;2 miles&gt;" in document
+
+
+def test_the_call_back_number_is_prominent_and_tap_to_call() -> None:
+    document = page(full_escalation())
+    assert '<p class="callback">Call back: <a href="tel:+441632960002">+44 1632 960002</a>' in (
+        document
+    )
+    assert document.index('class="callback"') < document.index("Practitioner")
+
+
+def test_the_gateway_ids_and_times_are_at_the_bottom() -> None:
+    received = NOW - timedelta(minutes=3)
+    document = summary_html(parse_dataset(example("handover-crisis")), context(received=received))
+    footer = document[document.index("<footer") :]
+    for text in ("comm-1", "sr-1", "EPR-2026-000417", "Sat 21 Nov 2026, 14:12 GMT"):
+        assert text in footer
+    assert '<time datetime="2026-11-21T14:15:00Z">' in footer
+
+
+def test_absent_fields_are_left_out() -> None:
+    body = example("escalation-manager")  # no name, birth date, contact, legal or response
+    document = page(body)
+    for absent in ("Name", "Date of birth", "Call back", "Mental Health Act", 'id="legal"'):
+        assert absent not in document
+    assert "No response recorded yet" in document
+
+
+# --- Injection ---------------------------------------------------------------------------
+
+ATTACKS = ("<script>alert(1)</script>", '"><img src=x onerror=1>')
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_markup_in_any_free_text_comes_out_inert(attack: str) -> None:
+    body = full_escalation()
+    body["key_risks"][0]["description"] = attack
+    body["patient"]["name"]["family"] = attack
+    body["sender"]["contact"] = attack
+    body["sender"]["team"] = attack
+    body["receiver"]["service"] = attack
+    body["current_presentation"] = attack
+    body["actions_taken"][0]["by"] = attack
+    body["escalation"]["early_warning_indicators"] = [attack]
+    body["escalation"]["response"]["from"] = attack
+    body["legal"]["mental_health_act_status"] = attack
+    document = page(body, incomplete=(attack,))
+    checked = parsed(document)
+    assert "script" not in checked.tags
+    assert "img" not in checked.tags
+    assert not [key for key, _ in checked.attributes if key.startswith("on")]
+    assert attack not in document
+    assert "<script" not in document.lower()
+    assert document.count(html.escape(attack)) >= 10
+    # What was sent is shown, as text.
+    assert "".join(checked.text).count(attack) >= 10
+
+
+# Bidi controls: embeddings, overrides, isolates and marks (U+202A..E, U+2066..9, U+200E/F).
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
+# A right-to-left override never closed: unisolated, it would run on to the paragraph's
+# end and show what follows it (the next values, the headings) reversed.
+OVERRIDE = "Denies intent \u202eCALL 999 NOW"
+
+
+def isolated(checked: Checked, text: str) -> bool:
+    """Every piece of the page's text holding `text` sits inside a <bdi>."""
+    holding = [open_tags for open_tags, data in checked.placed if text in data]
+    return bool(holding) and all("bdi" in open_tags for open_tags in holding)
+
+
+def test_a_right_to_left_override_in_a_risk_or_the_presentation_is_shown_but_isolated() -> None:
+    body = example("handover-crisis")
+    body["key_risks"][0]["description"] = OVERRIDE
+    body["current_presentation"] = OVERRIDE
+    document = page(body)
+    checked = parsed(document)  # every element closed, in order
+    # Kept, escaped, each in its own <bdi> (the override ends with it).
+    assert document.count(f'<p class="text"><bdi>{html.escape(OVERRIDE)}</bdi></p>') == 2
+    assert isolated(checked, OVERRIDE)
+    assert "".join(checked.text).count(OVERRIDE) == 2
+    # The page around them is intact: sections in order, headings and badges outside.
+    plain = page(example("handover-crisis"))
+    shown = [section for section in ORDER if f'id="{section}"' in plain]
+    positions = [document.index(f'id="{section}"') for section in shown]
+    assert positions == sorted(positions)
+    assert checked.tags == parsed(plain).tags
+    for heading in ("Key risks", "Current presentation", "What has changed"):
+        assert (("html", "body", "section", "h2"), heading) in checked.placed
+    assert (("html", "body", "section", "ul", "li", "span"), "High") in checked.placed
+
+
+@pytest.mark.parametrize("control", list(BIDI_CONTROLS), ids=lambda c: f"U+{ord(c):04X}")
+def test_every_free_text_value_is_isolated_whatever_bidi_control_it_holds(control: str) -> None:
+    body = full_escalation()
+    marked = f"before{control}after"
+    for path in FREE_TEXT:
+        *parents, last = path
+        holder: Any = body
+        for step in parents:
+            holder = holder[step]
+        holder[last] = [marked] if last == "early_warning_indicators" else marked
+    document = page(body)
+    checked = parsed(document)
+    assert "".join(checked.text).count(marked) == len(FREE_TEXT)
+    assert isolated(checked, marked)
+    assert not [data for _, data in checked.placed if control in data.replace(marked, "")]
+
+
+# Every free-text field of the dataset the page shows. Codes and times are shown in words;
+# identifiers (external_id, related_referral) are isolated too, but whether they may hold
+# a bidi control at all is for input validation to say.
+FREE_TEXT: tuple[tuple[Any, ...], ...] = (
+    ("locality",),
+    ("patient", "name", "given"),
+    ("patient", "name", "family"),
+    ("sender", "practitioner"),
+    ("sender", "role"),
+    ("sender", "team"),
+    ("sender", "contact"),
+    ("receiver", "service"),
+    ("current_presentation",),
+    ("what_has_changed",),
+    ("current_plan",),
+    ("key_risks", 0, "description"),
+    ("actions_taken", 0, "action"),
+    ("actions_taken", 0, "by"),
+    ("request", "summary"),
+    ("sharing", "reason_if_not"),
+    ("legal", "mental_health_act_status"),
+    ("escalation", "escalated_by", "name"),
+    ("escalation", "escalated_by", "role"),
+    ("escalation", "escalated_by", "team"),
+    ("escalation", "escalated_to", "role"),
+    ("escalation", "escalated_to", "service"),
+    ("escalation", "early_warning_indicators"),
+    ("escalation", "information_shared"),
+    ("escalation", "next_action"),
+    ("escalation", "response", "from"),
+    ("escalation", "response", "summary"),
+)
+
+
+def test_the_page_forbids_scripts_and_loading_anything_even_if_a_value_slipped_through() -> None:
+    document = page(example("handover-crisis"))
+    assert 'http-equiv="Content-Security-Policy"' in document
+    assert "default-src 'none'; style-src 'sha256-" in document
+
+
+# --- England's clock ---------------------------------------------------------------------
+
+
+def test_a_winter_respond_by_is_shown_in_gmt_with_the_time_left() -> None:
+    document = page(example("escalation-manager"))
+    assert '<time datetime="2026-11-21T15:00:00Z">Sat 21 Nov 2026, 15:00 GMT</time>' in document
+    assert "(in 45 minutes)" in document
+    assert 'class="overdue"' not in document
+
+
+def test_a_summer_respond_by_is_shown_in_bst() -> None:
+    body = example("escalation-manager")
+    body["time_sensitivity"]["respond_by"] = "2026-07-01T13:00:00+00:00"
+    document = page(body, now=datetime(2026, 7, 1, 12, 30, tzinfo=UTC))
+    assert '<time datetime="2026-07-01T13:00:00Z">Wed 1 Jul 2026, 14:00 BST</time>' in document
+    assert "(in 30 minutes)" in document
+
+
+def test_a_respond_by_sent_with_an_offset_is_shown_in_england() -> None:
+    body = example("escalation-manager")
+    body["time_sensitivity"]["respond_by"] = "2026-07-01T23:30:00-04:00"  # 04:30 BST next day
+    document = page(body, now=datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
+    assert "Thu 2 Jul 2026, 04:30 BST" in document
+    assert "(in 15 hours 30 minutes)" in document
+
+
+@pytest.mark.parametrize(
+    ("now", "wording"),
+    [
+        (datetime(2026, 11, 21, 17, 5, tzinfo=UTC), "overdue by 2 hours 5 minutes"),
+        (datetime(2026, 11, 21, 15, 0, 1, tzinfo=UTC), "overdue by 1 minute"),
+        (datetime(2026, 11, 21, 15, 0, tzinfo=UTC), "due now"),
+        (datetime(2026, 11, 21, 14, 59, 30, tzinfo=UTC), "due in less than a minute"),
+        (datetime(2026, 11, 21, 14, 0, tzinfo=UTC), "in 1 hour"),
+        (datetime(2026, 11, 19, 13, 0, tzinfo=UTC), "in 2 days 2 hours"),
+        (datetime(2026, 11, 22, 15, 0, tzinfo=UTC), "overdue by 1 day"),
+    ],
+)
+def test_the_time_left_or_overdue_is_measured_from_when_the_page_was_made(
+    now: datetime, wording: str
+) -> None:
+    document = page(example("escalation-manager"), now=now)
+    assert f"({wording})</span>" in document
+    assert ('class="overdue"' in document) == wording.startswith("overdue")
+
+
+def test_no_respond_by_is_said_and_no_priority_is_said() -> None:
+    body = example("handover-crisis")
+    del body["time_sensitivity"]
+    document = page(body)
+    assert "No respond-by time given" in document
+    assert "Priority not given" in document
+    assert '<header class="urgency" id="respond-by">' in document
+    assert "<title>Handover summary — Crisis</title>" in document
+
+
+@pytest.mark.parametrize(
+    ("priority", "shown"),
+    [
+        ("emergency", "Emergency"),
+        ("very-urgent", "Very urgent"),
+        ("urgent", "Urgent"),
+        ("routine", "Routine"),
+    ],
+)
+def test_the_priority_leads_the_page(priority: str, shown: str) -> None:
+    body = example("handover-crisis")
+    body["time_sensitivity"]["priority"] = priority
+    document = page(body)
+    assert f'<h1><span class="priority priority-{priority}">{shown}</span></h1>' in document
+    assert f'<header class="urgency urgency-{priority}" id="respond-by">' in document
+    assert document.index("<h1>") < document.index("<h2>")
+
+
+def test_the_date_of_birth_shows_the_age_in_england_on_the_day() -> None:
+    body = example("handover-crisis")  # born 2 March 1994
+    before = page(body, now=datetime(2026, 3, 1, 23, 59, tzinfo=UTC))
+    on_the_day = page(body, now=datetime(2026, 3, 2, 0, 0, tzinfo=UTC))
+    assert "2 Mar 1994</time> (aged 31)" in before
+    assert "2 Mar 1994</time> (aged 32)" in on_the_day
+
+
+def test_a_person_with_no_nhs_number_yet_is_shown_by_the_senders_own_number() -> None:
+    body = example("handover-crisis")
+    body["patient"] = {
+        "local_identifier": {
+            "system": "https://example-recovery.example.org/Id/client-number",
+            "value": "C-000417",
+        },
+        "nhs_number_status": "03",
+        "name": {"given": "Alex", "family": "Example"},
+    }
+    document = page(body)
+    assert "<dt>NHS number</dt><dd>None yet</dd>" in document
+    assert "C-000417 (the sender&#x27;s, AZZ)" in document
+    assert "Trace required" in document
+
+
+# --- The checklist's gaps ----------------------------------------------------------------
+
+
+def test_an_incomplete_referral_lists_what_is_missing_in_words_near_the_top() -> None:
+    missing = ("sender.contact", "key_risks[1].level", "legal", "sender.contact", "made.up")
+    document = page(example("handover-crisis"), incomplete=missing)
+    box = document[document.index('id="incomplete"') : document.index('id="patient"')]
+    assert "Incomplete referral — missing:" in box
+    assert (
+        "<ul><li>call-back number</li><li>key risk level (item 2)</li>"
+        "<li>legal status and capacity</li><li>made.up</li></ul>"
+    ) in box
+    assert document.index('id="incomplete"') < document.index('id="key-risks"')
+
+
+def test_a_complete_referral_has_no_gaps_box() -> None:
+    document = page(example("handover-crisis"))
+    assert "Incomplete referral" not in document
+
+
+def test_both_datasets_are_accepted() -> None:
+    handover = parse_dataset(example("handover-crisis"))
+    escalation = parse_dataset(example("escalation-manager"))
+    assert isinstance(handover, Handover)
+    assert isinstance(escalation, EscalationSummary)
+    assert "Handover summary" in summary_html(handover, context())
+    assert "Escalation summary" in summary_html(escalation, context())
