@@ -72,7 +72,7 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 unit: $(STAMP) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 # Headless Chromium loads the summary page as served (tests/security/test_summary_page.py);
 # the suite never skips that test, so a fresh machine gets it here.
