@@ -33,6 +33,7 @@ from gateway.platform.errors import (
 )
 from gateway.platform.runtime import Runtime, RuntimeDep, gate
 from gateway.sharing.policy import SharingPolicy
+from gateway.sharing.requester import Requester
 from gateway.web.http_headers import fhir_base
 from mappings.issues import ContentError
 from mappings.json_input import ShapeLimits, parse_json_object
@@ -70,7 +71,7 @@ def _service(
     # change the rules a request is decided by.
     config = runtime.config
     store = ResourceStore(connection)
-    sharing = SharingPolicy(store, caller, config.agreements, runtime.clock())
+    sharing = SharingPolicy(store, Requester.of_caller(caller), config.agreements, runtime.clock())
     return ResourceService(
         store,
         runtime.paging,
