@@ -27,7 +27,8 @@ from typing import Any
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.configuration.pathways import PathwaysConfig
-from gateway.fhir.service import CreateOutcome, ResourceService, validated
+from gateway.fhir.service import CreateOutcome, ResourceService
+from gateway.fhir.storage import validated
 from gateway.fhir.store import StoredResource
 from gateway.handovers.service import DatasetService, Served
 from gateway.platform.clock import utc_now

@@ -9,7 +9,7 @@ from typing import get_args
 
 import pytest
 
-from gateway.fhir.service import validated
+from gateway.fhir.storage import validated
 from mappings.datasets import EscalationLevel, EscalationSummary, Pathway, Priority, RiskType
 from tests.fhir_judge import assert_valid_fhir
 from tests.mappings.dataset_fhir import golden

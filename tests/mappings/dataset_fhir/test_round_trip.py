@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 
-from gateway.fhir.service import validated
+from gateway.fhir.storage import validated
 from mappings.dataset_fhir.dataset import from_fhir
 from mappings.dataset_fhir.resources import DatasetResources, to_fhir
 from mappings.dataset_input import parse_dataset
