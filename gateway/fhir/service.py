@@ -36,7 +36,6 @@ from gateway.fhir.store import (
     SharingFacts,
     StoredResource,
 )
-from gateway.handovers.updates import HandoverUpdates
 from gateway.platform.clock import Clock, IdSource, new_id, utc_now
 from gateway.platform.errors import (
     BadRequest,
@@ -95,7 +94,6 @@ class ResourceService:
         caller: Caller | None = None,
         trail: AccessTrail | None = None,
         sharing: SharingPolicy | None = None,
-        updates: HandoverUpdates | None = None,
         local_systems: LocalSystems | None = None,
         clock: Clock = utc_now,
         new_id: IdSource = new_id,
@@ -108,8 +106,6 @@ class ResourceService:
         self._trail = trail
         # The consent and data-sharing decision point, for a caller; None: the gateway.
         self._sharing = sharing
-        # Queues a new version of a pushed handover's resource for its receivers.
-        self._updates = updates
         self._clock = clock
         self._new_id = new_id
 
@@ -276,8 +272,6 @@ class ResourceService:
                 raise PreconditionFailed("The resource changed while this update was applied.")
             raise Conflict("The resource changed while this update was applied; retry.")
         self._saw(record, decisions)
-        if self._updates is not None:
-            self._updates.updated(record)  # in this transaction: delivered only if stored
         return record
 
     def history(
