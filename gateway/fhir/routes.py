@@ -31,13 +31,13 @@ from gateway.platform.errors import (
     NotFound,
 )
 from gateway.web.deps import (
-    FhirWrites,
     FormParams,
     JsonBody,
     PostSearch,
     ReadSearch,
     ReadService,
     Searching,
+    WriteFhir,
 )
 from gateway.web.http_headers import (
     etag,
@@ -133,7 +133,7 @@ def create(
     resource_type: ResourceType,
     body: JsonBody,
     runtime: RuntimeDep,
-    service: FhirWrites,
+    service: WriteFhir,
 ) -> Response:
     outcome = service.create(
         resource_type, body, if_none_exist=request.headers.get("if-none-exist")
@@ -154,7 +154,7 @@ def update(
     resource_id: ResourceId,
     body: JsonBody,
     runtime: RuntimeDep,
-    service: FhirWrites,
+    service: WriteFhir,
 ) -> Response:
     record = service.update(resource_type, resource_id, body, if_match=if_match_version(request))
     return _written(request, runtime, record, 200)

@@ -1,4 +1,9 @@
-"""The FHIR REST interactions: validate, version, index and store; read, history, search."""
+"""The FHIR REST interactions on behalf of a caller: what it may do, decided before and
+after versioned storage (gateway.fhir.storage) writes, and on what the store reads.
+
+Scopes, "only a record's parties see it", the sender and author rules, Consent
+authorship, consent and data-sharing decisions and the access log are all here; the
+storage knows nothing of callers."""
 
 from __future__ import annotations
 
@@ -6,24 +11,19 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 from consent.model import Decision, Obligation
 from core.access_log.event import AuditedDecision
 from core.fhir.authorship import NOT_AUTHOR_MESSAGE, is_author, subject_change_issues
-from core.fhir.dates import format_instant
-from core.fhir.issues import ContentError
 from core.fhir.parties import (
     DIRECTORY_TYPES,
 )
 from core.fhir.patients import fact_identifier
-from core.fhir.validation import check_safe_content, check_uk_core, validate_structure
 from core.search.errors import SearchRefused
-from core.search.indexing import index_rows, indexes_person
+from core.search.indexing import indexes_person
 from core.search.query import PagingLimits, ReferenceCriterion, SearchQuery, parse_search
-from core.sharing.consents import privacy_consent_issues
 from core.sharing.facts import without_free_text
 from gateway.access_log.trail import (
     NOT_AUTHOR,
@@ -33,9 +33,9 @@ from gateway.access_log.trail import (
 )
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
-from gateway.fhir import schema_check as fhir_schema
-from gateway.fhir.patients import LocalSystems, establish_patient, stored_person
-from gateway.fhir.senders import check_sender, parties_of
+from gateway.fhir.patients import LocalSystems, stored_person
+from gateway.fhir.senders import check_sender
+from gateway.fhir.storage import Prepared, VersionedStorage, validated
 from gateway.fhir.store import (
     NewResource,
     Party,
@@ -44,7 +44,6 @@ from gateway.fhir.store import (
     SharingFacts,
     StoredResource,
 )
-from gateway.handovers.updates import HandoverUpdates
 from gateway.platform.clock import Clock, IdSource, new_id, utc_now
 from gateway.platform.errors import (
     BadRequest,
@@ -59,7 +58,7 @@ from gateway.platform.errors import (
     PreconditionFailed,
 )
 from gateway.sharing.consent_authors import check_consent_record
-from gateway.sharing.policy import SharingPolicy, refusal, sharing_facts
+from gateway.sharing.policy import SharingPolicy, refusal
 
 _PATIENT_REFERENCE = "Patient/"
 # Version ids are ASCII digits that fit every database's integer column.
@@ -97,22 +96,18 @@ class ResourceService:
         caller: Caller | None = None,
         trail: AccessTrail | None = None,
         sharing: SharingPolicy | None = None,
-        updates: HandoverUpdates | None = None,
         local_systems: LocalSystems | None = None,
         clock: Clock = utc_now,
         new_id: IdSource = new_id,
     ) -> None:
         self._store = store
+        self._storage = VersionedStorage(store, local_systems=local_systems, clock=clock)
         self._limits = limits
         self._caller = caller
         # Notes what the request returns or writes, for its AuditEvents.
         self._trail = trail
         # The consent and data-sharing decision point, for a caller; None: the gateway.
         self._sharing = sharing
-        # Queues a new version of a pushed handover's resource for its receivers.
-        self._updates = updates
-        # Each organisation's local patient identifier systems (organisations.yaml).
-        self._local_systems: LocalSystems = local_systems or {}
         self._clock = clock
         self._new_id = new_id
 
@@ -127,11 +122,8 @@ class ResourceService:
         """`unique_on`: a search (as If-None-Exist) the gateway's own rules say at most
         one resource may match: a match is a 409 conflict naming it."""
         self.authorise(resource_type, Interaction.CREATE)
-        resource = validated(resource_type, body)
-        parties = self._parties(resource_type, resource)
-        self._check_sender(resource_type, parties)
-        patient = self._patient(resource_type, resource, parties)
-        self._check_consent(resource_type, resource, parties, patient, previous=None)
+        prepared = self._prepare(resource_type, validated(resource_type, body))
+        self._check_consent(prepared, previous=None)
         if if_none_exist is not None:
             existing = self._match_for_conditional_create(resource_type, if_none_exist)
             if existing is not None:
@@ -143,8 +135,8 @@ class ResourceService:
                     f"{resource_type}/{existing.id} already stands for this; update it "
                     "(PUT) instead of creating another."
                 )
-        new, decisions = self._new(resource_type, self._new_id(), resource, parties, patient)
-        self._store.insert_many([new])
+        new, decisions = self._first_version(self._new_id(), prepared)
+        self._storage.insert([new])
         self._saw(new.record, decisions)
         return CreateOutcome(new.record, created=True)
 
@@ -164,31 +156,45 @@ class ResourceService:
         for resource in resources:
             resource_type = str(resource["resourceType"])
             self.authorise(resource_type, Interaction.CREATE)
-            parties = self._parties(resource_type, resource)
-            self._check_sender(resource_type, parties)
-            patient = self._patient(resource_type, resource, parties)
-            self._check_consent(resource_type, resource, parties, patient, previous=None)
-            resource_id = str(resource["id"])
-            made.append(self._new(resource_type, resource_id, resource, parties, patient))
-        self._store.insert_many([new for new, _ in made])
+            prepared = self._prepare(resource_type, resource)
+            self._check_consent(prepared, previous=None)
+            made.append(self._first_version(str(resource["id"]), prepared))
+        self._storage.insert([new for new, _ in made])
         for new, decisions in made:
             self._saw(new.record, decisions)
         return [new.record for new, _ in made]
 
-    def _new(
-        self,
-        resource_type: str,
-        resource_id: str,
-        resource: Mapping[str, Any],
-        parties: list[Party],
-        patient: str | None,
+    def _first_version(
+        self, resource_id: str, prepared: Prepared
     ) -> tuple[NewResource, list[Decision]]:
         """The first version of a resource, once its sharing is permitted."""
-        decisions = self._check_sharing(resource_type, resource, parties, patient)
-        facts = self._facts(resource_type, resource, parties, patient, previous=None)
-        record = _versioned(resource_type, resource_id, 1, self._clock(), resource, facts)
-        rows = index_rows(resource_type, resource, patient)
-        return NewResource(record, rows, parties), decisions
+        decisions = self._check_sharing(prepared)
+        facts = self._storage.facts(prepared, writer=self._visible_to, previous=None)
+        return self._storage.first_version(resource_id, prepared, facts), decisions
+
+    def _prepare(
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        *,
+        current: StoredResource | None = None,
+    ) -> Prepared:
+        """Who the resource involves (the caller must be a sender of it: check_sender)
+        and who it is about; `current`: the version an update replaces."""
+        parties = self._storage.parties(resource_type, resource)
+        self._check_sender(resource_type, parties)
+        try:
+            patient = self._storage.patient(
+                resource_type, resource, parties, writer=self._visible_to
+            )
+        except InvalidContent:
+            if self._trail is not None:
+                self._trail.decision = AuditedDecision(PATIENT_NOT_ESTABLISHED, None)
+                if current is not None:
+                    # The refusal is in the access history of the person it is about.
+                    self._trail.refused(current, PATIENT_NOT_ESTABLISHED)
+            raise
+        return Prepared(resource_type, resource, parties, patient)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         self.authorise(resource_type, Interaction.READ)
@@ -246,51 +252,28 @@ class ResourceService:
         *,
         if_match: int | None = None,
     ) -> StoredResource:
-        body_id = body.get("id")
-        if body_id != resource_id:
-            raise BadRequest(
-                "The resource id must be present and equal the id in the URL.",
-                expression=f"{resource_type}.id",
-            )
+        require_body_id(resource_type, resource_id, body)
         self.authorise(resource_type, Interaction.UPDATE)
         current = self._visible_current(resource_type, resource_id)
         self._check_author(current)
         resource = validated(resource_type, body)
-        parties = self._parties(resource_type, resource)
-        self._check_sender(resource_type, parties)
-        try:
-            patient = self._patient(resource_type, resource, parties)
-        except InvalidContent:
-            if self._trail is not None:
-                # The refusal is in the access history of the person the record is about.
-                self._trail.refused(current, PATIENT_NOT_ESTABLISHED)
-            raise
+        prepared = self._prepare(resource_type, resource, current=current)
         previous = self._store.parties(resource_type, resource_id)
-        self._check_consent(
-            resource_type, resource, parties, patient, previous=previous, id=resource_id
-        )
+        self._check_consent(prepared, previous=previous, id=resource_id)
         if if_match is not None and if_match != current.version_id:
             raise PreconditionFailed(
                 f"If-Match names version {if_match}; the current version is {current.version_id}."
             )
-        # A version never predates the one it replaces, even if this process's clock is
-        # behind the one that wrote it: pollers rely on _lastUpdated moving forward.
-        moment = max(self._clock(), current.last_updated + timedelta(microseconds=1))
-        facts = self._facts(resource_type, resource, parties, patient, previous=current.facts)
+        facts = self._storage.facts(prepared, writer=self._visible_to, previous=current.facts)
         self._check_subject(current, resource, facts)
-        decisions = self._check_sharing(resource_type, resource, parties, patient)
-        record = _versioned(
-            resource_type, resource_id, current.version_id + 1, moment, resource, facts
-        )
-        rows = index_rows(resource_type, resource, patient)
-        if not self._store.replace(record, current.version_id, rows, parties):
+        decisions = self._check_sharing(prepared)
+        record = self._storage.next_version(current, prepared, facts)
+        if record is None:
             # Another request wrote a new version between our read and our write.
             if if_match is not None:
                 raise PreconditionFailed("The resource changed while this update was applied.")
             raise Conflict("The resource changed while this update was applied; retry.")
         self._saw(record, decisions)
-        if self._updates is not None:
-            self._updates.updated(record)  # in this transaction: delivered only if stored
         return record
 
     def history(
@@ -398,19 +381,14 @@ class ResourceService:
             return replace(record, content=text)
         return record
 
-    def _check_sharing(
-        self,
-        resource_type: str,
-        resource: Mapping[str, Any],
-        parties: list[Party],
-        patient: str | None,
-    ) -> list[Decision]:
+    def _check_sharing(self, prepared: Prepared) -> list[Decision]:
         """A write shares the resource with every other organisation it names: each
         sharing must be permitted, or nothing is stored."""
         if self._sharing is None:
             return []
-        recipients = {party.ods_code for party in parties}
-        decided = self._sharing.on_write(resource_type, resource, patient, recipients)
+        resource_type, patient = prepared.resource_type, prepared.patient
+        recipients = {party.ods_code for party in prepared.parties}
+        decided = self._sharing.on_write(resource_type, prepared.resource, patient, recipients)
         for recipient, decision in decided:
             if not decision.permitted:
                 if self._trail is not None:
@@ -419,18 +397,6 @@ class ResourceService:
                     self._trail.decision = AuditedDecision(decision.rule.value, decision.source)
                 raise refusal(decision, f"this {resource_type} with {recipient}")
         return [decision for _, decision in decided]
-
-    def _facts(
-        self,
-        resource_type: str,
-        resource: Mapping[str, Any],
-        parties: list[Party],
-        patient: str | None,
-        *,
-        previous: SharingFacts | None,
-    ) -> SharingFacts:
-        writer = None if self._caller is None else self._caller.ods_code
-        return sharing_facts(resource_type, resource, patient, parties, writer, previous)
 
     # -- who sees what ----------------------------------------------------------------
 
@@ -465,26 +431,9 @@ class ResourceService:
             raise NotFound(f"No {resource_type} has that id.")
         return record
 
-    def _parties(self, resource_type: str, resource: Mapping[str, Any]) -> list[Party]:
-        return parties_of(self._store, resource_type, resource)
-
     def _check_sender(self, resource_type: str, parties: list[Party]) -> None:
         if self._caller is not None:
             check_sender(self._caller.ods_code, resource_type, parties)
-
-    def _patient(
-        self, resource_type: str, resource: Mapping[str, Any], parties: list[Party]
-    ) -> str | None:
-        """The person the record is about (core.fhir.patients); 422 when not established."""
-        return establish_patient(
-            self._store,
-            resource_type,
-            resource,
-            parties,
-            local_systems=self._local_systems,
-            writer=self._visible_to,
-            trail=self._trail,
-        )
 
     # -- authorship (core.fhir.authorship) ---------------------------------------------
 
@@ -515,21 +464,14 @@ class ResourceService:
             raise InvalidContent(issues, business_rule=True)
 
     def _check_consent(
-        self,
-        resource_type: str,
-        resource: Mapping[str, Any],
-        parties: list[Party],
-        patient: str | None,
-        *,
-        previous: list[Party] | None,
-        id: str | None = None,
+        self, prepared: Prepared, *, previous: list[Party] | None, id: str | None = None
     ) -> None:
-        if resource_type == "Consent":
+        if prepared.resource_type == "Consent":
             check_consent_record(
                 self._caller,
-                resource,
-                parties,
-                patient=patient,
+                prepared.resource,
+                prepared.parties,
+                patient=prepared.patient,
                 previous=previous,
                 now=self._clock(),
                 trail=self._trail,
@@ -564,39 +506,10 @@ class ResourceService:
         return page.matches[0] if page.matches else None
 
 
-def validated(resource_type: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The resource as it will be stored, after every check; InvalidContent otherwise.
-
-    Order: the R4 models (structure and datatypes), HL7's R4 JSON schema (required code
-    bindings, the 4.0.1 wire format), what a receiver could be misled or attacked by
-    (modifier extensions, invisible characters in identifiers, narrative XHTML), then the
-    UK Core identifier rules.
-    """
-    try:
-        resource = validate_structure(body, resource_type)
-        schema_problems = fhir_schema.schema_issues(resource, resource_type)
-        if schema_problems:
-            raise ContentError(schema_problems)
-        check_safe_content(resource, resource_type)
-        check_uk_core(resource, resource_type)
-        if resource_type == "Consent" and (problems := privacy_consent_issues(resource)):
-            raise ContentError(problems, business_rule=True)
-    except ContentError as error:
-        raise InvalidContent(error.issues, business_rule=error.business_rule) from None
-    return resource
-
-
-def _versioned(
-    resource_type: str,
-    resource_id: str,
-    version_id: int,
-    moment: datetime,
-    resource: Mapping[str, Any],
-    facts: SharingFacts | None = None,
-) -> StoredResource:
-    meta = dict(resource.get("meta", {}))
-    meta.update(versionId=str(version_id), lastUpdated=format_instant(moment))
-    content = {"resourceType": resource_type, "id": resource_id, "meta": meta}
-    content.update((key, value) for key, value in resource.items() if key not in content)
-    text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return StoredResource(resource_type, resource_id, version_id, moment, text, facts)
+def require_body_id(resource_type: str, resource_id: str, body: Mapping[str, Any]) -> None:
+    """An update's body names the resource the URL does (400 otherwise)."""
+    if body.get("id") != resource_id:
+        raise BadRequest(
+            "The resource id must be present and equal the id in the URL.",
+            expression=f"{resource_type}.id",
+        )

@@ -1,9 +1,10 @@
-"""FHIR writes, with the rules for answers to a referral: a Task accepting or declining
-a ServiceRequest, and a Communication responding to another (`inResponseTo`).
+"""The write rules for answers to a referral, registered with the one FHIR write path
+(gateway.fhir.writes): a Task accepting or declining a ServiceRequest, and a
+Communication responding to another (`inResponseTo`).
 
-Everything else goes straight to ResourceService. An answer goes to it too, once linked
-to what it answers (core.handover.referral_tasks, core.handover.referral_responses), so it is
-validated, sender-checked, consent- and agreement-checked and logged as any write.
+An answer is linked to what it answers (core.handover.referral_tasks,
+core.handover.referral_responses) and then written as any resource is, so it is validated,
+sender-checked, consent- and agreement-checked and logged as any write.
 
 - A Task: its focus ServiceRequest must be visible to the caller (else 404, as for any
   id) and the caller must be that ServiceRequest's performer (else 403). One Task per
@@ -21,15 +22,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from core.fhir.issues import ContentError, Issue, IssueCode
-from core.handover.answer_links import local_id
 from core.handover.dataset import EscalationResponse
 from core.handover.referral_responses import (
     answered_id,
-    escalation_answer,
     escalation_response,
     is_escalation_summary,
     linked_response,
@@ -37,17 +37,82 @@ from core.handover.referral_responses import (
 )
 from core.handover.referral_tasks import answering_task, focus_id
 from gateway.auth.caller import Caller
-from gateway.auth.scopes import Interaction
 from gateway.configuration.pathways import PathwaysConfig
-from gateway.fhir.service import CreateOutcome, ResourceService, validated
+from gateway.fhir.service import ResourceService
+from gateway.fhir.storage import validated
 from gateway.fhir.store import StoredResource
-from gateway.handovers.service import DatasetService, Served
+from gateway.fhir.writes import Ruled, WriteContext, WriteRules
+from gateway.handovers.service import DatasetService
 from gateway.platform.clock import utc_now
-from gateway.platform.errors import Forbidden, InvalidContent, NotFound
+from gateway.platform.errors import Forbidden, InvalidContent
 
 
-class ReferralAnswers:
-    """The FHIR create and update interactions on behalf of `caller`."""
+@dataclass(frozen=True, slots=True)
+class GivenResponse(WriteContext):
+    """A response given as the dataset's `escalation.response` (POST
+    /api/escalations/{id}/responses): recorded on the escalation as given."""
+
+    response: EscalationResponse
+
+
+def register_answer_rules(
+    rules: WriteRules,
+    resources: ResourceService,
+    datasets: DatasetService,
+    pathways: PathwaysConfig,
+    organisation_names: Mapping[str, str],
+    caller: Caller,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> None:
+    """The rules for `caller`'s answers, reading through `resources` (its service)."""
+    rules.register(["Task"], TaskAnswers(resources, pathways))
+    responses = Responses(resources, datasets, pathways, organisation_names, caller, clock=clock)
+    rules.register(["Communication"], responses)
+
+
+class TaskAnswers:
+    """A Task accepting or declining a ServiceRequest, by its performer."""
+
+    def __init__(self, resources: ResourceService, pathways: PathwaysConfig) -> None:
+        self._resources = resources
+        self._pathways = pathways
+
+    def on_create(self, body: dict[str, Any], context: WriteContext | None) -> Ruled:
+        task, request_id = self._answering_task(validated("Task", body))
+        return Ruled(task, unique_on=f"focus=ServiceRequest/{request_id}")
+
+    def on_update(self, resource_id: str, body: dict[str, Any]) -> Ruled:
+        task, request_id = self._answering_task(validated("Task", body))
+        if focus_id(_read(self._resources, "Task", resource_id)) != request_id:
+            raise _refused(
+                "A Task's focus cannot change: create a Task for the other ServiceRequest.",
+                "Task.focus",
+            )
+        return Ruled({**task, "id": resource_id})
+
+    def _answering_task(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        try:
+            request_id = focus_id(task)
+        except ContentError as error:
+            raise InvalidContent(error.issues, business_rule=True) from None
+        request = _read(self._resources, "ServiceRequest", request_id)
+        if "performer" not in self._resources.roles("ServiceRequest", request_id):
+            raise Forbidden(
+                "Only the organisation a ServiceRequest is addressed to (its performer) may "
+                "accept or decline it.",
+                expression="Task.focus",
+            )
+        reasons = {reason.code: reason.display for reason in self._pathways.decline_reasons}
+        try:
+            return answering_task(task, request, reasons), request_id
+        except ContentError as error:
+            raise InvalidContent(error.issues, business_rule=True) from None
+
+
+class Responses:
+    """A Communication responding to another, by one of its recipients; a response to
+    an escalation summary marks the escalation answered."""
 
     def __init__(
         self,
@@ -66,88 +131,31 @@ class ReferralAnswers:
         self._caller = caller
         self._clock = clock
 
-    def create(
-        self,
-        resource_type: str,
-        body: dict[str, Any],
-        *,
-        if_none_exist: str | None = None,
-        as_escalation_response: EscalationResponse | None = None,
-    ) -> CreateOutcome:
-        if resource_type == "Task":
-            self._resources.authorise("Task", Interaction.CREATE)
-            task, request_id = self._answering_task(validated("Task", body))
-            return self._resources.create(
-                "Task",
-                task,
-                if_none_exist=if_none_exist,
-                unique_on=f"focus=ServiceRequest/{request_id}",
-            )
-        if resource_type == "Communication" and "inResponseTo" in body:
-            self._resources.authorise("Communication", Interaction.CREATE)
-            response, answered = self._linked_response(validated("Communication", body))
-            outcome = self._resources.create("Communication", response, if_none_exist=if_none_exist)
-            if outcome.created and is_escalation_summary(answered):
-                self._record_on_escalation(answered, outcome.record, as_escalation_response)
-            return outcome
-        return self._resources.create(resource_type, body, if_none_exist=if_none_exist)
+    def on_create(self, body: dict[str, Any], context: WriteContext | None) -> Ruled:
+        if "inResponseTo" not in body:
+            return Ruled(body)
+        response, answered = self._linked_response(validated("Communication", body))
+        if not is_escalation_summary(answered):
+            return Ruled(response)
+        given = context.response if isinstance(context, GivenResponse) else None
 
-    def update(
-        self,
-        resource_type: str,
-        resource_id: str,
-        body: dict[str, Any],
-        *,
-        if_match: int | None = None,
-    ) -> StoredResource:
-        # A body whose id is not the URL's is refused by ResourceService.update itself.
-        if body.get("id") == resource_id and resource_type == "Task":
-            self._resources.authorise("Task", Interaction.UPDATE)
-            task, request_id = self._answering_task(validated("Task", body))
-            if focus_id(self._read("Task", resource_id)) != request_id:
-                raise _refused(
-                    "A Task's focus cannot change: create a Task for the other ServiceRequest.",
-                    "Task.focus",
-                )
-            body = {**task, "id": resource_id}
-        elif (
-            body.get("id") == resource_id
-            and resource_type == "Communication"
-            and "inResponseTo" in body
-        ):
-            self._resources.authorise("Communication", Interaction.UPDATE)
-            linked, _ = self._linked_response(validated("Communication", body))
-            body = {**linked, "id": resource_id}
-        return self._resources.update(resource_type, resource_id, body, if_match=if_match)
+        def record_on_escalation(stored: StoredResource) -> None:
+            self._record_on_escalation(answered, stored, given)
 
-    # -- Task ---------------------------------------------------------------------------
+        return Ruled(response, then=record_on_escalation)
 
-    def _answering_task(self, task: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        try:
-            request_id = focus_id(task)
-        except ContentError as error:
-            raise InvalidContent(error.issues, business_rule=True) from None
-        request = self._read("ServiceRequest", request_id)
-        if "performer" not in self._resources.roles("ServiceRequest", request_id):
-            raise Forbidden(
-                "Only the organisation a ServiceRequest is addressed to (its performer) may "
-                "accept or decline it.",
-                expression="Task.focus",
-            )
-        reasons = {reason.code: reason.display for reason in self._pathways.decline_reasons}
-        try:
-            return answering_task(task, request, reasons), request_id
-        except ContentError as error:
-            raise InvalidContent(error.issues, business_rule=True) from None
-
-    # -- Communication responding to another ---------------------------------------------
+    def on_update(self, resource_id: str, body: dict[str, Any]) -> Ruled:
+        if "inResponseTo" not in body:
+            return Ruled(body)
+        linked, _ = self._linked_response(validated("Communication", body))
+        return Ruled({**linked, "id": resource_id})
 
     def _linked_response(self, response: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
             answered_ref = answered_id(response)
         except ContentError as error:
             raise InvalidContent(error.issues, business_rule=True) from None
-        answered = self._read("Communication", answered_ref)
+        answered = _read(self._resources, "Communication", answered_ref)
         if "recipient" not in self._resources.roles("Communication", answered_ref):
             raise Forbidden(
                 "Only a recipient of a Communication may respond to it.",
@@ -157,26 +165,6 @@ class ReferralAnswers:
             return linked_response(response, answered), answered
         except ContentError as error:
             raise InvalidContent(error.issues, business_rule=True) from None
-
-    def respond_to_escalation(self, service_request_id: str, given: EscalationResponse) -> Served:
-        """POST /api/escalations/{id}/responses: the response, given as the dataset's
-        `escalation.response`, is stored as the caller's own Communication in response to
-        the escalation's summary (the rules of any response apply: the caller must be one
-        of its recipients), and the gateway marks the escalation answered."""
-        request = self._read("ServiceRequest", service_request_id)
-        summary_id = next(
-            (
-                resource_id
-                for info in request.get("supportingInfo", [])
-                if (resource_id := local_id(info, "Communication")) is not None
-            ),
-            None,
-        )
-        if summary_id is None or not is_escalation_summary(self._read("Communication", summary_id)):
-            raise NotFound("No escalation has that id.")
-        body = escalation_answer(given, self._caller.ods_code, summary_id, now=self._clock())
-        self.create("Communication", body, as_escalation_response=given)
-        return self._datasets.dataset(service_request_id, kind="escalation")
 
     def _record_on_escalation(
         self,
@@ -190,7 +178,7 @@ class ReferralAnswers:
         requests = service_request_ids(summary)
         if len(requests) != 1:
             return
-        request = self._read("ServiceRequest", requests[0])
+        request = _read(self._resources, "ServiceRequest", requests[0])
         supporting = [info.get("reference") for info in request.get("supportingInfo", [])]
         if f"Communication/{summary.get('id')}" not in supporting:
             return
@@ -213,11 +201,10 @@ class ReferralAnswers:
         name = self._names.get(ods)
         return f"{name} ({ods})" if name else ods
 
-    def _read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
-        content: dict[str, Any] = json.loads(
-            self._resources.read(resource_type, resource_id).content
-        )
-        return content
+
+def _read(resources: ResourceService, resource_type: str, resource_id: str) -> dict[str, Any]:
+    content: dict[str, Any] = json.loads(resources.read(resource_type, resource_id).content)
+    return content
 
 
 def _refused(message: str, expression: str) -> InvalidContent:

@@ -26,7 +26,13 @@ from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
 from gateway.exchange.routes import delivery_status
 from gateway.handovers.service import Received, Served
 from gateway.platform.errors import InvalidContent
-from gateway.web.deps import FhirWrites, JsonBody, RawJsonBody, ReadDatasets, WriteDatasets
+from gateway.web.deps import (
+    JsonBody,
+    RawJsonBody,
+    ReadDatasets,
+    RespondToEscalations,
+    WriteDatasets,
+)
 from gateway.web.http_headers import fhir_base
 from gateway.web.request_bodies import ESCALATION, ESCALATION_RESPONSE, HANDOVER
 from gateway.web.runtime import RuntimeDep
@@ -83,7 +89,7 @@ def record_response(
     request: Request,
     body: JsonBody,
     runtime: RuntimeDep,
-    answers: FhirWrites,
+    responses: RespondToEscalations,
     dataset_id: str = DatasetId,
 ) -> JSONResponse:
     """The caller's answer, stored as its own Communication in response to the
@@ -93,7 +99,7 @@ def record_response(
     except ValidationError as error:
         issues = dataset_issues(error, part=EscalationResponse, prefix="escalation.response")
         raise InvalidContent(issues) from None
-    served = answers.respond_to_escalation(dataset_id, response)
+    served = responses.respond(dataset_id, response)
     return JSONResponse(served_body(request, runtime, dataset_id, served))
 
 

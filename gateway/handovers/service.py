@@ -2,10 +2,10 @@
 
 A dataset is read (core.handover.dataset_input), checked against its sender, deduplicated by
 the sender's id, checked against the configured rules and the pathway's referral
-checklist, mapped to FHIR (core.handover.fhir) and stored through ResourceService,
-so every resource passes the same validation, consent and agreement checks and access
-log as any FHIR write, in the request's one transaction. Nothing is stored unless all of
-it is.
+checklist, mapped to FHIR (core.handover.fhir) and stored through the one FHIR write path
+(gateway.fhir.writes), so every resource passes the same sender, consent and agreement
+checks and access log as any FHIR write, in the request's one transaction. Nothing is
+stored unless all of it is.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from gateway.exchange.queueing import DeliveryQueue
 from gateway.fhir.patients import LocalSystems
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import StoredResource
+from gateway.fhir.writes import FhirWrites
 from gateway.handovers.answer_lookup import Answers, find_answers
 from gateway.handovers.store import Submission, SubmissionStore
 from gateway.platform.clock import IdSource, new_id, utc_now
@@ -96,13 +97,16 @@ class DatasetService:
         caller: Caller,
         *,
         local_systems: LocalSystems | None = None,
+        writes: FhirWrites | None = None,
         deliveries: DeliveryQueue | None = None,
-        workflow: ResourceService | None = None,
+        workflow: FhirWrites | None = None,
         correlation_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: IdSource = new_id,
     ) -> None:
+        # The caller's reads; its writes, where this service receives datasets.
         self._resources = resources
+        self._writes = writes
         self._submissions = submissions
         self._pathways = pathways
         self._organisations = organisations
@@ -116,11 +120,6 @@ class DatasetService:
         self._correlation_id = correlation_id
         self._clock = clock
         self._new_id = new_id
-
-    @property
-    def resources(self) -> ResourceService:
-        """The FHIR interactions this service stores and reads through (same transaction)."""
-        return self._resources
 
     def receive_json(
         self, body: Mapping[str, Any], raw: bytes, *, kind: str, request_id: str | None
@@ -186,6 +185,8 @@ class DatasetService:
 
     def receive(self, dataset: Dataset, raw: bytes, *, request_id: str | None) -> Received:
         """Store `dataset`, received as the bytes `raw`; raises if any check fails."""
+        if self._writes is None:
+            raise RuntimeError("this service was built to read datasets, not receive them")
         if dataset.sender.ods != self._caller.ods_code:
             raise Forbidden(
                 "sender.ods must be the ODS code of the organisation this access token acts for.",
@@ -235,7 +236,7 @@ class DatasetService:
             # Another copy was stored between our look-up and this insert.
             self._refuse_repeat(dataset, digest, request_id)
             raise RuntimeError("a submission key was taken but cannot be found")
-        self._resources.create_mapped(resources.all())
+        self._writes.create_mapped(resources.all())
         if self._deliveries is not None:
             # In this transaction: stored and queued for delivery together, or neither.
             correlation_id = self._correlation_id or submission.service_request_id
@@ -353,8 +354,8 @@ class DatasetService:
         gateway = self._workflow
         if gateway is None:
             raise RuntimeError("this service was built without the gateway's workflow writer")
-        request = _content(gateway.read("ServiceRequest", service_request_id))
-        flags, communication = self._supporting(request, gateway)
+        request = _content(gateway.resources.read("ServiceRequest", service_request_id))
+        flags, communication = self._supporting(request, gateway.resources)
         dataset = self._from_fhir(request, flags, communication)
         if not isinstance(dataset, EscalationSummary):
             raise NotFound("No escalation has that id.")

@@ -1,4 +1,5 @@
-"""Later versions of a pushed handover, on their way to the Trusts it was pushed to.
+"""Later versions of a pushed handover, on their way to the Trusts it was pushed to: a
+write rule (gateway.fhir.writes) for the resource types a dataset is mapped to.
 
 When the ServiceRequest made from a handover or escalation, one of its Flags or its
 Communication gets a new version (a FHIR update, a recorded escalation response), every
@@ -24,6 +25,7 @@ from gateway.exchange.deliveries import Delivery
 from gateway.exchange.outbox import OutboxStore
 from gateway.exchange.queueing import new_delivery
 from gateway.fhir.store import ResourceStore, StoredResource
+from gateway.fhir.writes import Ruled, WriteContext
 from gateway.platform.clock import Clock, IdSource, new_id, utc_now
 
 # The resources a dataset is mapped to that a receiver acts on. (Its Provenance records
@@ -57,6 +59,16 @@ class HandoverUpdates:
         self._caller = caller
         self._clock = clock
         self._new_id = new_id
+
+    def on_create(self, body: dict[str, Any], context: WriteContext | None) -> Ruled:
+        return Ruled(body)  # the push itself queues a dataset's first versions
+
+    def on_update(self, resource_id: str, body: dict[str, Any]) -> Ruled:
+        # In the update's transaction: delivered only if stored.
+        return Ruled(body, then=self._queue_update)
+
+    def _queue_update(self, record: StoredResource) -> None:
+        self.updated(record)
 
     def updated(self, record: StoredResource) -> list[str]:
         """Queue `record`, a new version just written in this transaction, for every

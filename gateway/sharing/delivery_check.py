@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from consent.agreements import Agreement
-from consent.purposes import Purpose
 from consent.statements import ConsentStatement
 from core.sharing import shared_facts
 from core.sharing.shared_facts import SharedResource
-from gateway.auth.caller import Caller
-from gateway.auth.scopes import ScopeSet
 from gateway.exchange.deliveries import Delivery
 from gateway.fhir.store import ResourceStore
 from gateway.platform.logging import get_logger
 from gateway.sharing.policy import SharingPolicy
+from gateway.sharing.requester import Requester
 
 log = get_logger(__name__)
 
@@ -47,15 +45,15 @@ def refusals_at_send(
 ) -> dict[str, Refusal]:
     """The deliveries that may no longer be sent, by id, each with its first denial."""
     statements: dict[str, list[ConsentStatement]] = {}
-    policies: dict[tuple[str, str, str | None, str, str | None], SharingPolicy] = {}
+    policies: dict[Requester, SharingPolicy] = {}
     found: dict[str, Refusal] = {}
     for delivery in deliveries:
-        key = _sender(delivery)
-        policy = policies.get(key)
+        sender = Requester.of_delivery(delivery)
+        policy = policies.get(sender)
         if policy is None:
-            policy = SharingPolicy(store, _caller(delivery), agreements, now, statements=statements)
+            policy = SharingPolicy(store, sender, agreements, now, statements=statements)
             policy.read_consents(d.patient for d in deliveries)  # once: they are shared
-            policies[key] = policy
+            policies[sender] = policy
         refusal = _refusal(policy, delivery)
         if refusal is not None:
             found[delivery.id] = refusal
@@ -80,25 +78,3 @@ def _facts(delivery: Delivery) -> list[SharedResource]:
         except ValueError:
             log.warning("delivery.sharing_facts_unreadable", delivery=delivery.id)
     return shared_facts.message_facts(json.loads(delivery.body), delivery.patient)
-
-
-def _sender(delivery: Delivery) -> tuple[str, str, str | None, str, str | None]:
-    return (
-        delivery.sender_client,
-        delivery.sender_ods,
-        delivery.sender_role,
-        delivery.purpose,
-        delivery.justification,
-    )
-
-
-def _caller(delivery: Delivery) -> Caller:
-    return Caller(
-        client_id=delivery.sender_client,
-        ods_code=delivery.sender_ods,
-        role=delivery.sender_role,
-        scopes=ScopeSet(()),
-        purpose_of_use="direct-care",
-        requested_purpose=Purpose(delivery.purpose),
-        justification=delivery.justification,
-    )

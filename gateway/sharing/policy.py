@@ -1,6 +1,7 @@
-"""The decision point (consent.decide) applied to one caller's request.
+"""The decision point (consent.decide) applied to one requester: a caller's request, or
+the send-time re-check of a delivery on behalf of the organisation that pushed it.
 
-Built per request from the agreements in force and the caller; reads each patient's
+Built per unit of work from the agreements in force and the Requester; reads each patient's
 Consent resources once per request, whatever number of that patient's resources the
 request touches, and remembers each decision so that what a search admitted and what
 the access log records are the same decisions.
@@ -29,7 +30,6 @@ from core.fhir.parties import DIRECTORY_TYPES, sender_role
 from core.fhir.patients import is_about_a_person
 from core.sharing.consents import consent_statement
 from core.sharing.facts import SharedData, shared_data
-from gateway.auth.caller import Caller
 from gateway.auth.purpose import JUSTIFICATION_HEADER, PURPOSE_OF_USE_HEADER
 from gateway.fhir.store import (
     Party,
@@ -39,6 +39,7 @@ from gateway.fhir.store import (
     StoredResource,
 )
 from gateway.platform.errors import SharingRefused
+from gateway.sharing.requester import Requester
 
 # Statements about sharing are always recordable, and readable by the organisations
 # party to them: a person's dissent must never be blocked by that dissent.
@@ -47,17 +48,19 @@ _EXEMPT = Decision(True, (Reason(Rule.EXEMPT),))
 
 
 class SharingPolicy:
+    """Decisions on sharing with, or on behalf of, one `requester`."""
+
     def __init__(
         self,
         store: ResourceStore,
-        caller: Caller,
+        requester: Requester,
         agreements: Sequence[Agreement],
         now: datetime,
         *,
         statements: dict[str, list[ConsentStatement]] | None = None,
     ) -> None:
         self._store = store
-        self._caller = caller
+        self._requester = requester
         self._agreements = agreements
         self._now = now
         # Each person's Consent statements, by their identifier; may be shared between the
@@ -70,23 +73,23 @@ class SharingPolicy:
     def search_filter(self) -> SharingFilter:
         shared = shared_with(
             self._agreements,
-            self._caller.ods_code,
-            self._caller.purpose.agreement_purpose,
+            self._requester.organisation,
+            self._requester.purpose.agreement_purpose,
             self._now,
         )
-        return SharingFilter(self._caller.ods_code, shared, self.admit)
+        return SharingFilter(self._requester.organisation, shared, self.admit)
 
     def admit(self, records: list[StoredResource]) -> list[bool]:
-        """Whether each record may be shown to the caller (decisions remembered)."""
+        """Whether each record may be shown to the requester (decisions remembered)."""
         self.read_consents(
             record.facts.patient
             for record in records
-            if record.facts is not None and record.facts.origin != self._caller.ods_code
+            if record.facts is not None and record.facts.origin != self._requester.organisation
         )
         return [self.on_read(record).permitted for record in records]
 
     def on_read(self, record: StoredResource) -> Decision:
-        """The decision on showing the current version `record` to the caller."""
+        """The decision on showing the current version `record` to the requester."""
         key = (record.resource_type, record.id, record.version_id)
         decision = self._decisions.get(key)
         if decision is None:
@@ -118,7 +121,7 @@ class SharingPolicy:
                 record.resource_type,
                 category=category or "referral",
                 origin=facts.origin,
-                recipient=self._caller.ods_code,
+                recipient=self._requester.organisation,
                 patient=facts.patient,
                 data=data,
             ),
@@ -138,7 +141,7 @@ class SharingPolicy:
         *,
         action: Action = "write",
     ) -> list[tuple[str, Decision]]:
-        """For each organisation (other than the caller's) the written resource is shared
+        """For each organisation (other than the requester's) the written resource is shared
         with, the decision on that sharing; `patient` is the person it is about, as
         established (core.fhir.patients); `action` "deliver" when it is being sent."""
         if resource_type in EXEMPT_TYPES:
@@ -166,7 +169,7 @@ class SharingPolicy:
                         action,
                         resource_type,
                         category=data.category,
-                        origin=self._caller.ods_code,
+                        origin=self._requester.organisation,
                         recipient=recipient,
                         patient=data.patient,
                         data=data,
@@ -176,7 +179,7 @@ class SharingPolicy:
                     self._now,
                 ),
             )
-            for recipient in sorted(set(recipients) - {self._caller.ods_code})
+            for recipient in sorted(set(recipients) - {self._requester.organisation})
         ]
 
     # -- shared -----------------------------------------------------------------------
@@ -193,9 +196,9 @@ class SharingPolicy:
         data: SharedData | None,
     ) -> SharingRequest:
         return SharingRequest(
-            actor=self._caller.ods_code,
-            actor_role=self._caller.role,
-            purpose=self._caller.purpose,
+            actor=self._requester.organisation,
+            actor_role=self._requester.role,
+            purpose=self._requester.purpose,
             action=action,
             category=category,
             origin=origin,
@@ -204,7 +207,7 @@ class SharingPolicy:
             resource_type=resource_type,
             security_labels=data.security_labels if data else frozenset(),
             data_date=data.made_at if data else None,
-            justification=self._caller.justification,
+            justification=self._requester.justification,
             about_a_person=is_about_a_person(resource_type),
         )
 

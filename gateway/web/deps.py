@@ -23,10 +23,12 @@ from gateway.fhir.search.page_store import SearchPageStore
 from gateway.fhir.search.pages import PageReferences
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
-from gateway.handovers.referral_answers import ReferralAnswers
+from gateway.fhir.writes import FhirWrites, WriteRules
+from gateway.handovers.escalation_responses import EscalationResponses
+from gateway.handovers.referral_answers import register_answer_rules
 from gateway.handovers.service import DatasetService
 from gateway.handovers.store import SubmissionStore
-from gateway.handovers.updates import HandoverUpdates
+from gateway.handovers.updates import HANDOVER_RESOURCE_TYPES, HandoverUpdates
 from gateway.platform.errors import (
     BadRequest,
     InvalidContent,
@@ -35,6 +37,7 @@ from gateway.platform.errors import (
 )
 from gateway.platform.runtime import Runtime, gate
 from gateway.sharing.policy import SharingPolicy
+from gateway.sharing.requester import Requester
 from gateway.web.http_headers import fhir_base
 from gateway.web.runtime import RuntimeDep
 
@@ -60,35 +63,63 @@ async def _read_service(request: Request, runtime: RuntimeDep) -> AsyncIterator[
 
 
 def _service(
-    runtime: Runtime,
-    connection: Connection,
-    caller: Caller,
-    request: Request,
-    *,
-    writes: bool = False,
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
 ) -> ResourceService:
     # The agreements in force when the request arrived: a reload mid-request does not
     # change the rules a request is decided by.
     config = runtime.config
     store = ResourceStore(connection)
-    sharing = SharingPolicy(store, caller, config.agreements, runtime.clock())
+    sharing = SharingPolicy(store, Requester.of_caller(caller), config.agreements, runtime.clock())
     return ResourceService(
         store,
         runtime.paging,
         caller=caller,
         trail=trail_of(request),
         sharing=sharing,
-        updates=_updates(runtime, connection, caller, request) if writes else None,
         local_systems=config.directory.local_patient_systems,
         clock=runtime.clock,
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Writing:
+    """What a write transaction is handed: the one FHIR write path, with every write
+    rule registered, and the dataset intake that stores through it."""
+
+    writes: FhirWrites
+    datasets: DatasetService
+    escalation_responses: EscalationResponses
+
+
+def _writing(runtime: Runtime, connection: Connection, caller: Caller, request: Request) -> Writing:
+    config = runtime.config
+    resources = _service(runtime, connection, caller, request)
+    # A new version of a pushed handover's resource is queued for its receivers in the
+    # update's own transaction, whether the caller or the gateway's workflow wrote it.
+    updates = _updates(runtime, connection, caller, request)
+    rules = WriteRules()
+    writes = FhirWrites(resources, rules)
+    datasets = _datasets(
+        runtime,
+        connection,
+        caller,
+        request,
+        resources,
+        writes=writes,
+        workflow=_workflow(runtime, connection, updates),
+    )
+    names = {o.ods: o.name for o in config.directory.organisations}
+    register_answer_rules(
+        rules, resources, datasets, config.pathways, names, caller, clock=runtime.clock
+    )
+    rules.register(HANDOVER_RESOURCE_TYPES, updates)
+    responses = EscalationResponses(writes, datasets, caller, clock=runtime.clock)
+    return Writing(writes, datasets, responses)
+
+
 def _updates(
     runtime: Runtime, connection: Connection, caller: Caller, request: Request
 ) -> HandoverUpdates:
-    # A new version of a pushed handover's resource is queued for its receivers in the
-    # update's own transaction, whichever route (or the gateway's workflow) wrote it.
     gateway_url = fhir_base(request, runtime.settings.public_base_url)
     store = ResourceStore(connection)
     outbox = OutboxStore(connection)
@@ -97,34 +128,35 @@ def _updates(
     )
 
 
-def _workflow(
-    runtime: Runtime, connection: Connection, caller: Caller, request: Request
-) -> ResourceService:
+def _workflow(runtime: Runtime, connection: Connection, updates: HandoverUpdates) -> FhirWrites:
     """The gateway's own writer, in the request's transaction: no caller, so no client's
     rules apply; what it writes is recorded by the Provenance it writes with it."""
-    return ResourceService(
+    resources = ResourceService(
         ResourceStore(connection),
         runtime.paging,
-        updates=_updates(runtime, connection, caller, request),
         local_systems=runtime.config.directory.local_patient_systems,
         clock=runtime.clock,
     )
+    rules = WriteRules()
+    rules.register(HANDOVER_RESOURCE_TYPES, updates)
+    return FhirWrites(resources, rules)
 
 
-async def _write_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterator[DatasetService]:
-    # As _write_service: the dataset's resources, its submission record and its
-    # AuditEvents commit together, before the response, or not at all.
+async def _write(request: Request, runtime: RuntimeDep) -> AsyncIterator[Writing]:
+    # A write's resources, its submission record if any and its AuditEvents commit
+    # together, before the response, or not at all.
     caller = _caller(request)
     async with gate(runtime).write() as connection:
-        yield _datasets(runtime, connection, caller, request, writes=True)
+        yield _writing(runtime, connection, caller, request)
         await append_in(connection, success_events(request, runtime))
-    runtime.worker_doorbells.ring()  # committed: a push queues its deliveries
+    runtime.worker_doorbells.ring()  # committed: a push or an update may have queued deliveries
 
 
 async def _read_datasets(request: Request, runtime: RuntimeDep) -> AsyncIterator[DatasetService]:
     caller = _caller(request)
     async with gate(runtime).read() as connection:
-        yield _datasets(runtime, connection, caller, request)
+        resources = _service(runtime, connection, caller, request)
+        yield _datasets(runtime, connection, caller, request, resources)
     await append_durably(runtime, success_events(request, runtime))
 
 
@@ -133,39 +165,42 @@ def _datasets(
     connection: Connection,
     caller: Caller,
     request: Request,
+    resources: ResourceService,
     *,
-    writes: bool = False,
+    writes: FhirWrites | None = None,
+    workflow: FhirWrites | None = None,
 ) -> DatasetService:
     config = runtime.config
     gateway_url = fhir_base(request, runtime.settings.public_base_url)
     return DatasetService(
-        _service(runtime, connection, caller, request, writes=writes),
+        resources,
         SubmissionStore(connection),
         config.pathways,
         frozenset(organisation.ods for organisation in config.directory.organisations),
         caller,
         local_systems=config.directory.local_patient_systems,
+        writes=writes,
         deliveries=DeliveryQueue(OutboxStore(connection), config.endpoints, gateway_url),
-        workflow=_workflow(runtime, connection, caller, request) if writes else None,
+        workflow=workflow,
         correlation_id=getattr(request.state, "correlation_id", None),
         clock=runtime.clock,
     )
 
 
-async def _write_answers(request: Request, runtime: RuntimeDep) -> AsyncIterator[ReferralAnswers]:
-    # FHIR creates and updates: as _write_service, with the rules for answers to a
-    # referral (a Task, a responding Communication), which may also record a response on
-    # an escalation, in the same transaction.
-    caller = _caller(request)
-    async with gate(runtime).write() as connection:
-        datasets = _datasets(runtime, connection, caller, request, writes=True)
-        config = runtime.config
-        names = {o.ods: o.name for o in config.directory.organisations}
-        yield ReferralAnswers(
-            datasets.resources, datasets, config.pathways, names, caller, clock=runtime.clock
-        )
-        await append_in(connection, success_events(request, runtime))
-    runtime.worker_doorbells.ring()  # committed: an update may have queued deliveries
+def _fhir_writes(writing: Annotated[Writing, Depends(_write, scope="function")]) -> FhirWrites:
+    return writing.writes
+
+
+def _write_datasets(
+    writing: Annotated[Writing, Depends(_write, scope="function")],
+) -> DatasetService:
+    return writing.datasets
+
+
+def _escalation_responses(
+    writing: Annotated[Writing, Depends(_write, scope="function")],
+) -> EscalationResponses:
+    return writing.escalation_responses
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +240,11 @@ async def _post_search(request: Request, runtime: RuntimeDep) -> AsyncIterator[S
         await append_in(connection, success_events(request, runtime))
 
 
-FhirWrites = Annotated[ReferralAnswers, Depends(_write_answers, scope="function")]
+WriteFhir = Annotated[FhirWrites, Depends(_fhir_writes, scope="function")]
 WriteDatasets = Annotated[DatasetService, Depends(_write_datasets, scope="function")]
+RespondToEscalations = Annotated[
+    EscalationResponses, Depends(_escalation_responses, scope="function")
+]
 ReadDatasets = Annotated[DatasetService, Depends(_read_datasets, scope="function")]
 ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]
 ReadSearch = Annotated[Searching, Depends(_read_search, scope="function")]

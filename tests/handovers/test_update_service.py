@@ -1,5 +1,6 @@
-"""HandoverUpdates on the real stores, on both databases: which updates are queued, for
-whom, under which ids, and that they share the fate of the update's transaction."""
+"""HandoverUpdates, the write rule, on the real stores, on both databases: which updates
+are queued, for whom, under which ids, and that they share the fate of the update's
+transaction."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from gateway.exchange.deliveries import Delivery, NewDelivery
 from gateway.exchange.outbox import OutboxStore
 from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
-from gateway.handovers.updates import UPDATE_KIND, HandoverUpdates
+from gateway.fhir.writes import FhirWrites, WriteRules
+from gateway.handovers.updates import HANDOVER_RESOURCE_TYPES, UPDATE_KIND, HandoverUpdates
 from gateway.platform.database import Database
 from tests.builders import PATIENT_NHS_NUMBER, flag, service_request
 
@@ -54,8 +56,8 @@ class _Ids:
 
 def _service(
     connection: Any, caller: Caller, endpoints: Endpoints = PUSHES, *, as_gateway: bool = False
-) -> ResourceService:
-    """`caller`'s service; `as_gateway`: the gateway's workflow writing because of what
+) -> FhirWrites:
+    """`caller`'s writes; `as_gateway`: the gateway's workflow writing because of what
     `caller` did (no caller of its own: only a record's author writes it otherwise)."""
     store = ResourceStore(connection)
     updates = HandoverUpdates(
@@ -67,7 +69,10 @@ def _service(
         clock=lambda: NOW,
         new_id=_Ids(),
     )
-    return ResourceService(store, LIMITS, caller=None if as_gateway else caller, updates=updates)
+    rules = WriteRules()
+    rules.register(HANDOVER_RESOURCE_TYPES, updates)
+    resources = ResourceService(store, LIMITS, caller=None if as_gateway else caller)
+    return FhirWrites(resources, rules)
 
 
 def _pushed_to(connection: Any, service_request_id: str, *destinations: str) -> None:

@@ -15,6 +15,7 @@ from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore, StoredResource
 from gateway.platform.database import Database
 from gateway.sharing.policy import SharingPolicy
+from gateway.sharing.requester import Requester
 from tests.builders import OTHER_NHS_NUMBER, PATIENT_NHS_NUMBER, nhs_identifier, service_request
 
 LIMITS = PagingLimits(20, 100)
@@ -83,7 +84,7 @@ def test_consents_are_read_once_per_request_and_totals_match_the_page(
     provider = _caller("AZZ", "provider-epr")
     with database.write() as connection:
         store = ResourceStore(connection)
-        policy = SharingPolicy(store, provider, (AGREEMENT,), NOW)
+        policy = SharingPolicy(store, Requester.of_caller(provider), (AGREEMENT,), NOW)
         service = ResourceService(store, LIMITS, caller=provider, sharing=policy)
         for _ in range(5):
             service.create("ServiceRequest", service_request())
@@ -94,7 +95,7 @@ def test_consents_are_read_once_per_request_and_totals_match_the_page(
     with database.read() as connection:
         counting = CountingStore(connection)
         counting.consent_reads = []
-        policy = SharingPolicy(counting, trust, (AGREEMENT,), NOW)
+        policy = SharingPolicy(counting, Requester.of_caller(trust), (AGREEMENT,), NOW)
         service = ResourceService(counting, LIMITS, caller=trust, sharing=policy)
         page = service.search(SearchQuery("ServiceRequest", (), count=3, total=True))
 

@@ -10,7 +10,7 @@ from typing import get_args
 import pytest
 
 from core.handover.dataset import EscalationLevel, EscalationSummary, Pathway, Priority, RiskType
-from gateway.fhir.service import validated
+from gateway.fhir.storage import validated
 from tests.core.handover.fhir import golden
 from tests.core.handover.fhir.rules import assert_rules
 from tests.core.handover.fhir.support import EXAMPLES

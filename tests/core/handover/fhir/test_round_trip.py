@@ -16,7 +16,7 @@ from core.handover.dataset import EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
 from core.handover.fhir.dataset import from_fhir
 from core.handover.fhir.resources import DatasetResources, to_fhir
-from gateway.fhir.service import validated
+from gateway.fhir.storage import validated
 from tests.core.handover.fhir.rules import assert_rules
 from tests.core.handover.fhir.strategies import dataset_bodies, instants
 from tests.core.handover.fhir.support import RECEIVED_AT, SHA256, ids_for, minimal
