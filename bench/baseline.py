@@ -66,6 +66,10 @@ class AuthCost:
         before = self.without_tokens.per_second
         return self.with_tokens.per_second / before if before else float("nan")
 
+    @property
+    def failed(self) -> bool:
+        return self.with_tokens.failed or self.without_tokens.failed
+
 
 def _git(*args: str) -> str:
     done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)

@@ -34,6 +34,8 @@ from bench.auth import TokenSource, bench_auth
 from bench.baseline import foundation
 from bench.creates import CreateLoad
 from bench.measure import REQUESTER
+from bench.report import markdown_table, result_name
+from bench.runner import log
 from bench.server import CURRENT, REPO, running_server, upgrade
 from bench.stores import DEFAULT_POSTGRES_URL, fresh_store
 from gateway.http_limits import BoundedConnection, ConnectionLimits
@@ -53,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     args = parser.parse_args(argv)
     figures: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
-    log = Path(tempfile.mkdtemp(prefix="gwbench-http-")) / "servers.log"
+    servers_log = Path(tempfile.mkdtemp(prefix="gwbench-http-")) / "servers.log"
     with bench_auth() as auth, foundation(args.ref) as before:
         sides = [("before", before.code, False), ("after", CURRENT, True)]
         for round_number in range(args.rounds):
@@ -61,18 +63,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             for side, code, limited in sides if round_number % 2 == 0 else sides[::-1]:
                 with fresh_store(args.database, args.postgres_url) as url:
                     upgrade(url, auth, code)
-                    with running_server(url, log, auth, code=code) as base:
+                    with running_server(url, servers_log, auth, code=code) as base:
                         check_stack(base, limited=limited)
                         measured = measure(base, TokenSource(base, auth), args)
                 for name, value in measured.items():
                     figures[side].setdefault(name, []).append(value)
-                print(f"round {round_number + 1} {side}: {measured}", file=sys.stderr, flush=True)
+                log(f"round {round_number + 1} {side}: {measured}")
     parsing = parse_cost()
-    print(f"in process: {parsing}", file=sys.stderr, flush=True)
+    log(f"in process: {parsing}")
     report = render(figures, before.describe(), args, argv, parsing)
     print(report)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"{stamp}-http-stack.md").write_text(report)
+    (RESULTS / f"{result_name(datetime.now(UTC), 'http-stack')}.md").write_text(report)
     return 0
 
 
@@ -195,21 +196,31 @@ def render(
         f"`{command}`; {args.rounds} rounds, interleaved; {args.database}; "
         f"{args.clients} connections; {args.seconds:g} s measured after {args.warmup:g} s.",
         "",
-        "| Measure | before (median) | after (median) | after / before | every round, before |"
-        " every round, after |",
-        "|---|---|---|---|---|---|",
+        markdown_table(
+            "Measure | before (median) | after (median) | after / before"
+            " | every round, before | every round, after",
+            (
+                _row(name, figures["before"][name], figures["after"][name])
+                for name in figures["before"]
+            ),
+        ),
+        "",
     ]
-    for name in figures["before"]:
-        old, new = figures["before"][name], figures["after"][name]
-        ratio = statistics.median(new) / statistics.median(old)
-        lines.append(
-            f"| {name} | {statistics.median(old):.1f} | {statistics.median(new):.1f} "
-            f"| x{ratio:.2f} | {', '.join(f'{v:.1f}' for v in old)} "
-            f"| {', '.join(f'{v:.1f}' for v in new)} |"
-        )
-    lines += ["", "In process, one request parsed on a new connection (median of 5 batches):", ""]
+    lines += ["In process, one request parsed on a new connection (median of 5 batches):", ""]
     lines += [f"- {name}: {value:.1f}" for name, value in parsing.items()]
     return "\n".join(lines) + "\n"
+
+
+def _row(name: str, before: list[float], after: list[float]) -> list[str]:
+    old, new = statistics.median(before), statistics.median(after)
+    return [
+        name,
+        f"{old:.1f}",
+        f"{new:.1f}",
+        f"x{new / old:.2f}",
+        ", ".join(f"{v:.1f}" for v in before),
+        ", ".join(f"{v:.1f}" for v in after),
+    ]
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
@@ -32,15 +30,9 @@ from bench.creates import CLIENTS, CreateLoad, create_load
 from bench.data import Workload
 from bench.load import LoadStats, load, load_organisations, writer_for
 from bench.measure import REQUESTER, Throughput
-from bench.report import (
-    Report,
-    Stage,
-    auth_cost_table,
-    machine,
-    result_name,
-    results_table,
-    token_check_table,
-)
+from bench.report import machine, print_written, result_name, timings_table
+from bench.run_report import Report, Stage, auth_cost_table, results_table
+from bench.runner import create_warmup, database_list, log, stop_on_signals, temp_log
 from bench.server import check_authenticates, running_server, upgrade
 from bench.stores import (
     DATABASES,
@@ -110,6 +102,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.sizes = "2000,5000"
         args.requests, args.warmup, args.create_seconds = 100, 20, 3.0
+    args.create_warmup = create_warmup(args.create_seconds)
     # A wrk run sends one token throughout: it must outlive the run and its last answers.
     longest = TOKEN_LIFETIME_SECONDS - TIMEOUT_S - 10
     if args.create_seconds > longest:
@@ -119,11 +112,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # Stopped with SIGTERM (or SIGINT, which background jobs ignore): unwind, so the
-    # server is stopped and the PostgreSQL database dropped.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    stop_on_signals()
+    databases = database_list(args.databases)
     sizes = sorted(int(size) for size in args.sizes.split(","))
     workers = sorted({int(count) for count in args.create_workers.split(",")})
     creates = create_load(args.create_client, args.clients)
@@ -152,7 +142,7 @@ def run(
             "searches per query (after warm-up)": f"{args.requests} (warm-up {args.warmup})",
             "create load": creates.describe(),
             "creates": (
-                f"{args.create_seconds:g} s measured after a {_create_warmup(args):g} s "
+                f"{args.create_seconds:g} s measured after a {args.create_warmup:g} s "
                 "warm-up (discarded), at "
                 f"{'every size' if args.create_at == 'all' else 'the first size'}, "
                 f"server processes: {', '.join(map(str, workers))}"
@@ -171,10 +161,10 @@ def run(
             ),
         },
     )
-    name = result_name(started, databases, args.quick)
+    name = result_name(started, "-".join(databases), quick=args.quick)
     log("timing the token check in-process")
     report.token_check = measure_token_check(auth, scale=0.25 if args.quick else 1.0)
-    print(token_check_table(report.token_check), flush=True)
+    print(timings_table(report.token_check), flush=True)
     for database in databases:
         if baseline is not None:
             log(f"{database}: creates without tokens ({baseline.code.label}) and with them")
@@ -185,8 +175,8 @@ def run(
                 baseline,
                 creates,
                 seconds=args.create_seconds,
-                warmup=_create_warmup(args),
-                server_log=Path(tempfile.gettempdir()) / f"{name}-{database}-auth-cost.log",
+                warmup=args.create_warmup,
+                server_log=temp_log(name, database, "auth-cost"),
                 keep=args.keep,
             )
             report.auth_cost[database] = cost
@@ -201,9 +191,8 @@ def run(
     print(results_table(report.stages, workers))
     if report.auth_cost:
         print(auth_cost_table(report.auth_cost))
-    print(token_check_table(report.token_check))
-    path = report.write(args.results, name)
-    print(f"\nwritten to {path} and {path.with_suffix('.json')}")
+    print(timings_table(report.token_check))
+    print_written(report.write(args.results, name))
     return 0
 
 
@@ -223,7 +212,7 @@ def run_database(
     # The loaded timeline ends a day before now, so HTTP creates are always the newest.
     start = datetime.now(UTC).replace(microsecond=0) - step * max(sizes) - timedelta(days=1)
     workload = Workload(seed=args.seed, start=start, step=step)
-    server_log = Path(tempfile.gettempdir()) / f"{name}-{database}-server.log"
+    server_log = temp_log(name, database, "server")
     log(f"{database}: server output goes to {server_log}")
     with writer_for(url) as writer:
         load_organisations(writer, workload)
@@ -323,7 +312,7 @@ def measure_creates(
             result = creates.run(
                 base,
                 seconds=args.create_seconds,
-                warmup=_create_warmup(args),
+                warmup=args.create_warmup,
                 # HTTP patients apart from those of other databases, sizes and servers
                 first_patient=number * 1_000_000
                 + (0 if database == "sqlite" else 500_000)
@@ -341,20 +330,6 @@ def measure_creates(
         )
         results[count] = result
     return results
-
-
-def _create_warmup(args: argparse.Namespace) -> float:
-    """2 s, discarded (less in a run shorter than 6 s)."""
-    seconds: float = args.create_seconds
-    return min(2.0, seconds / 3)
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def log(line: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
