@@ -36,12 +36,10 @@ from bench.creates import CreateLoad
 from bench.measure import REQUESTER
 from bench.report import markdown_table, result_name
 from bench.runner import log
-from bench.server import CURRENT, REPO, running_server, upgrade
-from bench.stores import DEFAULT_POSTGRES_URL, fresh_store
+from bench.server import CURRENT, running_server, upgrade
+from bench.stores import DEFAULT_POSTGRES_URL, RESULTS, fresh_store
 from gateway.http_limits import BoundedConnection, ConnectionLimits
 from gateway.settings import Settings
-
-RESULTS = REPO / "bench" / "results"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

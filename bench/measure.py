@@ -26,6 +26,7 @@ from bench.data import (
     nhs_number,
     service_request,
 )
+from bench.stats import percentile
 
 FHIR_JSON = "application/fhir+json"
 HEADERS = {"Accept": FHIR_JSON}
@@ -38,12 +39,6 @@ PERFORMER = Organisation(id="", ods="RZZ")
 # Given how long it must stay valid, the Authorization header value for the creates;
 # None: send none (the baseline, which has no authentication).
 Bearer = Callable[[float], str] | None
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile (p99 of 500 values is the 495th smallest)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +243,7 @@ async def _create_throughput(
         errors=errors,
         per_second=len(timings) / seconds,
         # nothing created: the table shows the measurement failed, not latencies
-        p50_ms=percentile(timings, 0.50) if timings else math.nan,
-        p99_ms=percentile(timings, 0.99) if timings else math.nan,
+        p50_ms=percentile(timings, 0.50),
+        p99_ms=percentile(timings, 0.99),
         client_cpu=(time.process_time() - cpu_started) / (time.perf_counter() - started),
     )

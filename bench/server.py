@@ -110,6 +110,12 @@ def running_server(
         _wait_ready(base, process, log_path)
         yield base
     finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, so that it shuts down as it would in service; killed after 15 s."""
+    if process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout=15)

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select
 
-from bench.measure import percentile
+from bench.stats import percentile
 from gateway.audit import proofs, tree
 from gateway.audit.merkle import verify_consistency, verify_inclusion
 from gateway.store.database import Database

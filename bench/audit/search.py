@@ -33,8 +33,9 @@ import httpx
 from sqlalchemy import Connection, event
 
 from bench.auth import IG_LEAD, IG_SCOPES, TokenSource
-from bench.measure import HEADERS, percentile
+from bench.measure import HEADERS
 from bench.plans import _plan
+from bench.stats import percentile
 from gateway.api.audit_params import parse_audit_query
 from gateway.audit.search import search_events
 from gateway.search.query import PagingLimits

@@ -38,8 +38,9 @@ from bench.data import (
     nhs_number,
 )
 from bench.load import Parties, Writer, build_rows
-from bench.measure import Search, percentile, poll_search, request_search
+from bench.measure import Search, poll_search, request_search
 from bench.plans import _plan
+from bench.stats import percentile
 from consent.agreements import Agreement
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet

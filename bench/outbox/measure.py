@@ -42,6 +42,7 @@ from bench.outbox.processes import (
     WorkerLayout,
     running_workers,
 )
+from bench.stats import percentile
 from gateway.store.database import Database
 from gateway.store.outbox import DELIVERED, PENDING, NewDelivery
 from gateway.store.schema import outbox
@@ -149,14 +150,6 @@ class LatencyResult:
             "max_ms": self.max_ms,
             "mean_ms": self.mean_ms,
         }
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest rank: the smallest value with at least `fraction` of them at or below."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
 
 
 def clear(database: Database, receiver: ReceiverProcess) -> None:
