@@ -31,7 +31,7 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.audit.wrkread import measure_reads
+from bench import wrk
 from bench.auth import BenchAuth, TokenSource
 from bench.baseline import Baseline
 from bench.creates import CreateLoad
@@ -132,15 +132,15 @@ def _side(
             ids = service_request_ids(url, READ_IDS)
             if not ids or not creates.wrk:
                 raise RuntimeError("the reads need wrk and some created ServiceRequests")
-            reads = measure_reads(
+            reads = wrk.measure(
                 creates.wrk,
                 base,
-                ids,
+                wrk.reads(ids),
                 connections=creates.clients,
                 seconds=max(1, round(seconds)),
                 warmup=round(warmup),
                 bearer=bearer,
-            )
+            ).throughput(f"wrk {creates.wrk_version}", creates.clients)
             if has_log:
                 time.sleep(1.5)  # the sequencer's turn (every second)
         counts = audit_counts(url) if has_log else (None, None, None)
