@@ -30,11 +30,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from bench.auth import IG_LEAD, IG_SCOPES, TokenSource
 from bench.measure import HEADERS
-from bench.plans import _plan
+from bench.plans import explained, statements_of
 from bench.stats import percentile
 from gateway.api.audit_params import parse_audit_query
 from gateway.audit.search import search_events
@@ -133,23 +133,11 @@ def measure_search(
 def captured_plans(url: str, work: Callable[[Connection], Any]) -> list[str]:
     """One text block per statement `work` ran: the SQL, its parameters, its plan."""
     database = Database(url)
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        captured.append((statement, parameters))
-
     try:
         with database.read() as connection:
-            event.listen(connection, "before_cursor_execute", capture)
-            try:
+            with statements_of(connection) as sent:
                 work(connection)
-            finally:
-                event.remove(connection, "before_cursor_execute", capture)
-            return [
-                f"{statement}\n-- parameters: {_shorten(parameters)}\n"
-                + "\n".join(_plan(connection, statement, parameters))
-                for statement, parameters in captured
-            ]
+            return explained(connection, sent, _shorten)
     finally:
         database.dispose()
 

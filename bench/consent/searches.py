@@ -39,7 +39,7 @@ from bench.data import (
 )
 from bench.load import Parties, Writer, build_rows
 from bench.measure import Search, poll_search, request_search
-from bench.plans import _plan
+from bench.plans import Statement, capture, explained
 from bench.stats import percentile
 from consent.agreements import Agreement
 from gateway.auth.caller import Caller
@@ -290,7 +290,7 @@ class Searcher:
     """Runs one search as the server would for the caller, enforcement off or on."""
 
     def __init__(self, database: Database, agreements: Sequence[Agreement]) -> None:
-        self._database = database
+        self.database = database
         self._agreements = tuple(agreements)
         self._callers: dict[str, Caller] = {}
         self._queries: dict[int, SearchQuery] = {}
@@ -307,11 +307,11 @@ class Searcher:
         return self._callers[ods]
 
     def run(
-        self, search: Search, mode: str, watch: Callable[[Connection], None] | None = None
+        self, search: Search, mode: str, watch: Callable[[Connection], object] | None = None
     ) -> Found:
         query = self.query(search)
         caller = self.caller(search.caller)
-        with self._database.read() as connection:
+        with self.database.read() as connection:
             if watch is not None:
                 watch(connection)
             store = ResourceStore(connection)
@@ -494,39 +494,7 @@ def _watch(connection: Connection, counter: _Counter) -> None:
 
 def explain(searcher: Searcher, search: Search, mode: str) -> list[str]:
     """The statements one search sent (captured as it ran), each with its plan."""
-    captured: list[tuple[str, Any]] = []
-
-    def watch(connection: Connection) -> None:
-        def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-            captured.append((statement, parameters))
-
-        event.listen(connection, "before_cursor_execute", capture)
-
-    searcher.run(search, mode, watch=watch)
-    blocks = []
-    with _connection(searcher) as connection:
-        for statement, parameters in captured:
-            blocks.append(
-                f"{statement}\n-- parameters: {parameters}\n"
-                + "\n".join(_plan(connection, statement, parameters))
-            )
-    return blocks
-
-
-@contextmanager
-def _connection(searcher: Searcher) -> Iterator[Connection]:
-    with searcher._database.read() as connection:
-        yield connection
-
-
-def plan_summary(blocks: list[str]) -> list[str]:
-    """Per statement: its first line of SQL, the plan's top node and its timings."""
-    lines = []
-    for number, block in enumerate(blocks, start=1):
-        text = block.splitlines()
-        sql = text[0][:90] if text else ""
-        timing = [
-            line.strip() for line in text if line.startswith(("Planning Time", "Execution Time"))
-        ]
-        lines.append(f"{number}. `{sql}` {'; '.join(timing)}".rstrip())
-    return lines
+    sent: list[Statement] = []
+    searcher.run(search, mode, watch=partial(capture, sent=sent))
+    with searcher.database.read() as connection:
+        return explained(connection, sent)
