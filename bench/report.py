@@ -11,7 +11,7 @@ import os
 import platform
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
@@ -42,6 +42,30 @@ class Results:
         raw.parent.mkdir(exist_ok=True)
         raw.write_text(json.dumps(_finite(self.raw()), indent=2, default=str) + "\n")
         return path
+
+
+@dataclass
+class BenchmarkReport(Results):
+    """A benchmark's report: when it ran, the command, the machine, the settings and the
+    versions measured; each benchmark's own figures follow in its subclass."""
+
+    started: datetime
+    command: str
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def header(self, title: str) -> list[str]:
+        """The report's opening lines: title, command line, then the machine, versions
+        and settings as a list."""
+        facts = (self.machine, self.versions, self.settings)
+        return [
+            f"# {title}, {self.started:%Y-%m-%d %H:%M} UTC",
+            "",
+            f"Command: `{self.command}`",
+            "",
+            *(f"- {key}: {value}" for group in facts for key, value in group.items()),
+        ]
 
 
 def raw_path(markdown: Path) -> Path:
@@ -80,23 +104,6 @@ def markdown_table(headers: str | Sequence[str], rows: Iterable[Sequence[object]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def report_header(
-    title: str,
-    started: datetime,
-    command: str,
-    facts: list[dict[str, Any]],
-) -> list[str]:
-    """A report's opening lines: title, command line, then the machine, versions and
-    settings as a list, as every benchmark's report starts."""
-    return [
-        f"# {title}, {started:%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Command: `{command}`",
-        "",
-        *(f"- {key}: {value}" for group in facts for key, value in group.items()),
-    ]
 
 
 def code_blocks(blocks_by_name: dict[str, list[str]]) -> list[str]:

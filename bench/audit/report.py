@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bench.audit.append import AppendCost
@@ -13,7 +12,7 @@ from bench.audit.proofs import PARTS, ProofTiming
 from bench.audit.search import SearchLatency
 from bench.audit.verifyrate import VerifyRate
 from bench.measure import Throughput
-from bench.report import Results, code_blocks, markdown_table, report_header
+from bench.report import BenchmarkReport, code_blocks, markdown_table
 
 VERIFY_TARGET = 300_000  # events/s on one core
 PROOF_TARGET_MS = 1.0
@@ -40,12 +39,7 @@ class StoreResult:
 
 
 @dataclass
-class AuditReport(Results):
-    started: datetime
-    command: str
-    machine: dict[str, Any]
-    settings: dict[str, Any]
-    versions: dict[str, str] = field(default_factory=dict)
+class AuditReport(BenchmarkReport):
     append: list[AppendCost] = field(default_factory=list)
     checks: list[TableCheck] = field(default_factory=list)
     stores: list[StoreResult] = field(default_factory=list)
@@ -53,12 +47,7 @@ class AuditReport(Results):
 
     def markdown(self) -> str:
         lines = [
-            *report_header(
-                "Access-log benchmark",
-                self.started,
-                self.command,
-                [self.machine, self.versions, self.settings],
-            ),
+            *self.header("Access-log benchmark"),
             "",
             "## Targets",
             "",

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from bench.consent.decisions import TARGET_MEDIAN_US
 from bench.consent.searches import KindResult, ModeResult
 from bench.load import LoadStats
 from bench.report import (
-    Results,
+    BenchmarkReport,
     largest_per_database,
     markdown_table,
-    report_header,
     timings_table,
 )
 from bench.stats import CallTiming
@@ -40,23 +37,13 @@ class Stage:
 
 
 @dataclass
-class ConsentReport(Results):
-    started: datetime
-    command: str
-    machine: dict[str, Any]
-    settings: dict[str, Any]
-    versions: dict[str, str] = field(default_factory=dict)
+class ConsentReport(BenchmarkReport):
     decisions: list[CallTiming] = field(default_factory=list)
     stages: list[Stage] = field(default_factory=list)
 
     def markdown(self) -> str:
         lines = [
-            *report_header(
-                "Consent and data-sharing benchmark",
-                self.started,
-                self.command,
-                [self.machine, self.versions, self.settings],
-            ),
+            *self.header("Consent and data-sharing benchmark"),
             "",
             "## Targets",
             "",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bench.handovers.http import KINDS, KindResult
 from bench.handovers.mapping import CHECKS, FUNCTIONS, MappingTiming, ValidationTiming
 from bench.handovers.profile import Profiled, own_table, selected_table
 from bench.handovers.stored import Stored
-from bench.report import Results, markdown_table, report_header
+from bench.report import BenchmarkReport, markdown_table
 
 # The target: the full handover pipeline at no less than half the plain
 # single-resource create rate.
@@ -39,12 +38,7 @@ class DatabaseResult:
 
 
 @dataclass
-class HandoverReport(Results):
-    started: datetime
-    command: str
-    machine: dict[str, Any]
-    settings: dict[str, Any]
-    versions: dict[str, str] = field(default_factory=dict)
+class HandoverReport(BenchmarkReport):
     mapping_core: int = -1
     mapping: list[MappingTiming] = field(default_factory=list)
     validation: list[ValidationTiming] = field(default_factory=list)
@@ -52,12 +46,7 @@ class HandoverReport(Results):
 
     def markdown(self) -> str:
         lines = [
-            *report_header(
-                "Handover pipeline benchmark",
-                self.started,
-                self.command,
-                [self.machine, self.versions, self.settings],
-            ),
+            *self.header("Handover pipeline benchmark"),
             "",
             "## Target",
             "",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bench.outbox.measure import DrainResult, LatencyResult
 from bench.outbox.profile import Profiled, own_table, selected_table
-from bench.report import Results, markdown_table, report_header
+from bench.report import BenchmarkReport, markdown_table
 
 # The targets.
 RATE_TARGET = 500.0  # deliveries per second per worker
@@ -16,12 +15,7 @@ P99_TARGET_MS = 100.0  # enqueue to delivered, healthy receiver
 
 
 @dataclass
-class OutboxReport(Results):
-    started: datetime
-    command: str
-    machine: dict[str, Any]
-    settings: dict[str, Any]
-    versions: dict[str, str] = field(default_factory=dict)
+class OutboxReport(BenchmarkReport):
     drains: list[DrainResult] = field(default_factory=list)
     # Drains with something no setting reaches changed (bench/outbox/variant.py).
     diagnostic_drains: list[DrainResult] = field(default_factory=list)
@@ -31,12 +25,7 @@ class OutboxReport(Results):
 
     def markdown(self) -> str:
         lines = [
-            *report_header(
-                "Outbox drain benchmark",
-                self.started,
-                self.command,
-                [self.machine, self.versions, self.settings],
-            ),
+            *self.header("Outbox drain benchmark"),
             "",
             "## Targets",
             "",
