@@ -36,8 +36,8 @@ from bench.creates import CreateLoad
 from bench.measure import REQUESTER
 from bench.report import markdown_table, result_name
 from bench.runner import log
-from bench.server import CURRENT, running_server, upgrade
-from bench.stores import DEFAULT_POSTGRES_URL, RESULTS, fresh_store
+from bench.server import CURRENT, Servers
+from bench.stores import DEFAULT_POSTGRES_URL, RESULTS
 from gateway.http_limits import BoundedConnection, ConnectionLimits
 from gateway.settings import Settings
 
@@ -55,15 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
     servers_log = Path(tempfile.mkdtemp(prefix="gwbench-http-")) / "servers.log"
     with bench_auth() as auth, foundation(args.ref) as before:
+        servers = Servers(args.postgres_url, auth, servers_log)
         sides = [("before", before.code, False), ("after", CURRENT, True)]
         for round_number in range(args.rounds):
             # Alternate which side goes first, so drift in the machine's speed is shared.
             for side, code, limited in sides if round_number % 2 == 0 else sides[::-1]:
-                with fresh_store(args.database, args.postgres_url) as url:
-                    upgrade(url, auth, code)
-                    with running_server(url, servers_log, auth, code=code) as base:
-                        check_stack(base, limited=limited)
-                        measured = measure(base, TokenSource(base, auth), args)
+                with servers.fresh(args.database, code) as base:
+                    check_stack(base, limited=limited)
+                    measured = measure(base, TokenSource(base, auth), args)
                 for name, value in measured.items():
                     figures[side].setdefault(name, []).append(value)
                 log(f"round {round_number + 1} {side}: {measured}")

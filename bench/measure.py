@@ -9,7 +9,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,6 +123,29 @@ def searches(workload: Workload, query: Query, count: int, seed: int) -> list[Se
     return [query(workload, rng) for _ in range(count)]
 
 
+def timed_gets(
+    base: str, requests: Iterable[tuple[str, dict[str, str]]], *, warmup: int
+) -> list[tuple[float, dict[str, Any] | None]]:
+    """GET each (path under /fhir, headers) one at a time from one client. For each
+    request after the first `warmup`: its milliseconds at the client and its JSON body,
+    None where it failed (not 200, or no answer). `requests` may be lazy: each one's
+    headers are made before its clock starts."""
+    answers: list[tuple[float, dict[str, Any] | None]] = []
+    with httpx.Client(base_url=f"{base}/fhir", headers=HEADERS, timeout=30) as client:
+        for number, (path, headers) in enumerate(requests):
+            started = time.perf_counter()
+            try:
+                response: httpx.Response | None = client.get(path, headers=headers)
+            except httpx.TransportError:
+                response = None
+            elapsed = time.perf_counter() - started
+            if number < warmup:
+                continue
+            ok = response is not None and response.status_code == 200
+            answers.append((elapsed * 1000, response.json() if response and ok else None))
+    return answers
+
+
 def search_latency(
     base: str, tokens: TokenSource, searches: Sequence[Search], *, warmup: int
 ) -> tuple[Latency, list[int | None]]:
@@ -132,42 +155,24 @@ def search_latency(
     fetched before the clock starts; the server checks each one's signature on its first
     use and remembers it, as it would for any client.
     """
-    requests = len(searches) - warmup
-    timings: list[float] = []
-    totals: list[int | None] = []
-    entries: list[int] = []
-    errors = 0
-    with httpx.Client(base_url=f"{base}/fhir", headers=HEADERS, timeout=30) as client:
-        for number, search in enumerate(searches):
-            headers = tokens.headers(search.caller)
-            started = time.perf_counter()
-            try:
-                response = client.get(search.url(), headers=headers)
-            except httpx.TransportError:
-                response = None
-            elapsed = time.perf_counter() - started
-            if number < warmup:
-                continue
-            if response is None or response.status_code != 200:
-                errors += 1
-                totals.append(None)
-            else:
-                timings.append(elapsed * 1000)
-                bundle = response.json()
-                totals.append(bundle["total"])
-                entries.append(len(bundle.get("entry", [])))
+    requests = ((search.url(), tokens.headers(search.caller)) for search in searches)
+    answers = timed_gets(base, requests, warmup=warmup)
+    totals = [None if bundle is None else int(bundle["total"]) for _, bundle in answers]
+    bundles = [bundle for _, bundle in answers if bundle is not None]
+    timings = [ms for ms, bundle in answers if bundle is not None]
+    errors = len(answers) - len(bundles)
     if not timings:  # every search failed: the table shows the errors, not latencies
         nan = math.nan
-        return Latency(requests, errors, nan, nan, nan, nan, nan), totals
+        return Latency(len(answers), errors, nan, nan, nan, nan, nan), totals
     found = [total for total in totals if total is not None]
     latency = Latency(
-        requests=requests,
+        requests=len(answers),
         errors=errors,
         p50_ms=percentile(timings, 0.50),
         p99_ms=percentile(timings, 0.99),
         max_ms=max(timings),
         mean_total=sum(found) / len(found),
-        mean_entries=sum(entries) / len(entries),
+        mean_entries=sum(len(bundle.get("entry", [])) for bundle in bundles) / len(bundles),
     )
     return latency, totals
 

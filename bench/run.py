@@ -33,7 +33,7 @@ from bench.measure import REQUESTER, Throughput
 from bench.report import machine, print_written, result_name, timings_table
 from bench.run_report import Report, Stage, auth_cost_table, results_table
 from bench.runner import create_warmup, database_list, log, stop_on_signals, temp_log
-from bench.server import check_authenticates, running_server, upgrade
+from bench.server import Servers, check_authenticates, running_server, upgrade
 from bench.stores import (
     DATABASES,
     add_store_options,
@@ -168,16 +168,14 @@ def run(
     for database in databases:
         if baseline is not None:
             log(f"{database}: creates without tokens ({baseline.code.label}) and with them")
+            log_path = temp_log(name, database, "auth-cost")
             cost = measure_auth_cost(
                 database,
-                args.postgres_url,
-                auth,
+                Servers(args.postgres_url, auth, log_path, args.keep),
                 baseline,
                 creates,
                 seconds=args.create_seconds,
                 warmup=args.create_warmup,
-                server_log=temp_log(name, database, "auth-cost"),
-                keep=args.keep,
             )
             report.auth_cost[database] = cost
             log(

@@ -47,7 +47,7 @@ from bench.baseline import foundation
 from bench.creates import CLIENTS, create_load
 from bench.report import machine, print_written, result_name
 from bench.runner import command_line, create_warmup, database_list, log, stop_on_signals, temp_log
-from bench.server import check_authenticates, running_server
+from bench.server import Servers, check_authenticates, running_server
 from bench.stores import add_store_options, fresh_store, server_version
 from gateway.app import audit_log_origin
 from gateway.audit import proofs
@@ -153,6 +153,7 @@ def run(args: argparse.Namespace, started: datetime, auth: BenchAuth, key: Audit
     server_log = temp_log(name, "server")
     log(f"server output goes to {server_log}")
 
+    servers = Servers(args.postgres_url, auth, server_log, args.keep)
     if not args.no_append:
         with foundation(args.baseline_ref) as baseline:
             for database in databases:
@@ -163,14 +164,11 @@ def run(args: argparse.Namespace, started: datetime, auth: BenchAuth, key: Audit
                     )
                     cost = measure_append_cost(
                         database,
-                        args.postgres_url,
-                        auth,
+                        servers,
                         baseline,
                         creates,
                         seconds=args.create_seconds,
                         warmup=args.create_warmup,
-                        server_log=server_log,
-                        keep=args.keep,
                         round_=round_,
                     )
                     report.append.append(cost)
