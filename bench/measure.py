@@ -85,13 +85,31 @@ class Throughput:
         return self.errors > 0 or self.created == 0
 
 
+def create_bodies(first_patient: int, seed: int | None = None) -> Callable[[], bytes]:
+    """The creates' ServiceRequests, requester AZZ and performer RZZ, one per HTTP
+    patient from `first_patient` on, authored now; seeded by `first_patient` unless
+    `seed` is given."""
+    rng = random.Random(first_patient if seed is None else seed)
+    patients = itertools.count(HTTP_PATIENT_OFFSET + first_patient)
+
+    def body() -> bytes:
+        resource = service_request(next(patients), REQUESTER, PERFORMER, datetime.now(UTC), rng)
+        return json.dumps(resource).encode()
+
+    return body
+
+
 # -- search latency: one client, one request at a time ----------------------------------
 
 
 def request_search(workload: Workload, rng: random.Random) -> Search:
-    """A patient's ServiceRequests, asked by the patient's trust (the performer of all of
-    them, so it sees every one)."""
-    patient = workload.request_patient(rng)
+    """A patient's ServiceRequests (a patient with more is drawn more often)."""
+    return patient_search(workload, workload.request_patient(rng))
+
+
+def patient_search(workload: Workload, patient: int) -> Search:
+    """The patient's ServiceRequests, asked by the patient's trust (the performer of all
+    of them, so it sees every one)."""
     return Search(
         "ServiceRequest",
         [("subject:identifier", f"{NHS_NUMBER_SYSTEM}|{nhs_number(patient)}")],
@@ -196,22 +214,11 @@ def create_throughput(
 async def _create_throughput(
     base: str, clients: int, seconds: float, warmup: float, first_patient: int, bearer: Bearer
 ) -> Throughput:
-    rng = random.Random(first_patient)
-    patients = itertools.count(HTTP_PATIENT_OFFSET + first_patient)
+    body = create_bodies(first_patient)
     started, cpu_started = time.perf_counter(), time.process_time()
     measure_from, stop_at = started + warmup, started + warmup + seconds
     timings: list[float] = []
     errors = 0
-
-    def body() -> bytes:
-        resource: dict[str, Any] = service_request(
-            next(patients),
-            REQUESTER,
-            PERFORMER,
-            datetime.now(UTC),
-            rng,
-        )
-        return json.dumps(resource).encode()
 
     def headers() -> dict[str, str]:
         if bearer is None:

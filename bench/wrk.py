@@ -13,8 +13,6 @@ it, so a run must be shorter than a token's lifetime.
 
 from __future__ import annotations
 
-import json
-import random
 import re
 import resource
 import subprocess
@@ -22,11 +20,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.data import HTTP_PATIENT_OFFSET, service_request
-from bench.measure import FHIR_JSON, PERFORMER, REQUESTER, Bearer, Throughput
+from bench.measure import FHIR_JSON, Bearer, Throughput, create_bodies
 
 BODIES = 1000  # distinct ServiceRequests (one per patient), sent in turn
 TIMEOUT_S = 30  # a create slower than this counts as failed (wrk's default is 2 s)
@@ -166,14 +162,8 @@ class Script:
 
 def creates(first_patient: int, bodies: int = BODIES) -> Script:
     """`bodies` valid ServiceRequests for consecutive HTTP patients, AZZ to RZZ."""
-    rng = random.Random(first_patient)
-    now = datetime.now(UTC)
-    encoded = [
-        json.dumps(
-            service_request(HTTP_PATIENT_OFFSET + first_patient + n, REQUESTER, PERFORMER, now, rng)
-        )
-        for n in range(bodies)
-    ]
+    body = create_bodies(first_patient)
+    encoded = [body().decode() for _ in range(bodies)]
     headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
     return Script("create", "POST", encoded, 201, headers)
 

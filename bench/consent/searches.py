@@ -31,14 +31,13 @@ from sqlalchemy import Connection, event
 from bench.auth import SCOPES, client_id
 from bench.consent.consents import patient_consents
 from bench.data import (
-    NHS_NUMBER_SYSTEM,
     RESOURCES_PER_PATIENT,
     Generated,
     Workload,
     nhs_number,
 )
 from bench.load import Parties, Writer, build_rows
-from bench.measure import Search, poll_search, request_search
+from bench.measure import Search, patient_search, poll_search, request_search
 from bench.plans import Statement, capture, explained
 from bench.stats import percentile
 from consent.agreements import Agreement
@@ -162,10 +161,7 @@ def search_kinds(
         {p for p in workload.request_patients if p in plan.kinds}  # with ServiceRequests
     )
     with_consent = (
-        [
-            _patient_search(workload, consenting[rng.randrange(len(consenting))])
-            for _ in range(count)
-        ]
+        [patient_search(workload, consenting[rng.randrange(len(consenting))]) for _ in range(count)]
         if consenting
         else []
     )
@@ -207,30 +203,11 @@ def search_kinds(
     return [kind for kind in kinds if kind.searches]
 
 
-def _patient_search(workload: Workload, patient: int) -> Search:
-    return Search(
-        "ServiceRequest",
-        [("subject:identifier", f"{NHS_NUMBER_SYSTEM}|{nhs_number(patient)}")],
-        workload.trust(patient).ods,
-    )
-
-
 def _inbox(workload: Workload, rng: random.Random, window: timedelta, total: str) -> Search:
-    assert workload.last_communication is not None
-    since = (workload.last_communication - window).astimezone(UTC)
-    recipient = workload.recipient(rng)
-    return Search(
-        "Communication",
-        [
-            ("recipient", f"Organization/{recipient.id}"),
-            ("_lastUpdated", "gt" + since.strftime("%Y-%m-%dT%H:%M:%SZ")),
-            ("_include", "Communication:sender"),
-            ("_sort", "-_lastUpdated"),
-            ("_count", "20"),
-            ("_total", total),
-        ],
-        recipient.ods,
-    )
+    """The poll over a longer window, a page of 20 with the senders, newest first."""
+    poll = poll_search(window)(workload, rng)
+    extra = [("_include", "Communication:sender"), ("_sort", "-_lastUpdated"), ("_count", "20")]
+    return Search(poll.resource_type, [*poll.params, *extra, ("_total", total)], poll.caller)
 
 
 # -- measuring ------------------------------------------------------------------------

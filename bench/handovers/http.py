@@ -29,21 +29,17 @@ load generator took from the same two cores.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from bench.cpu import descendants, machine_busy, process_cpu
-from bench.data import HTTP_PATIENT_OFFSET, service_request
 from bench.handovers.examples import Handovers
-from bench.measure import FHIR_JSON, PERFORMER, REQUESTER
+from bench.measure import FHIR_JSON, create_bodies
 from bench.stats import percentile
 
 KINDS = ("create", "handover")
@@ -195,14 +191,7 @@ async def _measure(
     log: Callable[[str], None],
 ) -> dict[str, KindResult]:
     results = {kind: KindResult(kind, PATHS[kind], RESOURCES[kind], plan.clients) for kind in KINDS}
-    patients = iter(range(HTTP_PATIENT_OFFSET + first_patient, HTTP_PATIENT_OFFSET + 1_000_000))
-    rng = random.Random(first_patient)
-
-    def create_body() -> bytes:
-        resource = service_request(next(patients), REQUESTER, PERFORMER, datetime.now(UTC), rng)
-        return json.dumps(resource).encode()
-
-    bodies: dict[str, Callable[[], bytes]] = {"create": create_body, "handover": handovers.body}
+    bodies = {"create": create_bodies(first_patient), "handover": handovers.body}
     content_types = {"create": FHIR_JSON, "handover": "application/json"}
     limits = httpx.Limits(max_connections=plan.clients, max_keepalive_connections=plan.clients)
     server = _server_pids()

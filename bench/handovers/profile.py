@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import random
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +23,9 @@ from datetime import UTC, datetime
 import httpx
 
 from bench.auth import DATASET_SCOPES, KID, SCOPES, BenchAuth, bench_auth, client_id
-from bench.data import HTTP_PATIENT_OFFSET, service_request
 from bench.handovers.examples import Handovers
 from bench.handovers.http import PATHS
-from bench.measure import FHIR_JSON, PERFORMER, REQUESTER
+from bench.measure import FHIR_JSON, create_bodies
 from bench.profiling import figures, inline_threads, own_time_table, timed, under_profiler
 from bench.report import markdown_table
 from bench.server import upgrade
@@ -117,14 +114,7 @@ async def _profile(
     app = create_app(settings)
     handovers = Handovers(f"profile-{database}", datetime.now(UTC))
     # Patients apart from the HTTP measurement's (bench/handovers/http.py).
-    patients = iter(range(HTTP_PATIENT_OFFSET + 1_000_000, HTTP_PATIENT_OFFSET + 2_000_000))
-    rng = random.Random(1)
-
-    def create_body() -> bytes:
-        resource = service_request(next(patients), REQUESTER, PERFORMER, datetime.now(UTC), rng)
-        return json.dumps(resource).encode()
-
-    bodies: dict[str, Callable[[], bytes]] = {"create": create_body, "handover": handovers.body}
+    bodies = {"create": create_bodies(1_000_000, seed=1), "handover": handovers.body}
     types = {"create": FHIR_JSON, "handover": "application/json"}
     results: dict[str, Profiled] = {}
     async with app.router.lifespan_context(app):
