@@ -32,7 +32,7 @@ from bench.auth import RATE_LIMIT, BenchAuth, client_id, organisation_codes
 from bench.stats import CallTiming, call_timing, time_calls
 from gateway.api.authentication import authenticate
 from gateway.api.runtime import Runtime
-from gateway.audit.keys import load_audit_signing_key
+from gateway.audit.keys import KeyHistory, load_audit_signing_key
 from gateway.audit.sequencer import Sequencer
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
@@ -78,8 +78,16 @@ async def _measure(auth: BenchAuth, directory: Path, scale: float) -> list[CallT
     audit_key = load_audit_signing_key(
         directory / "audit-signing-key.pem", name="bench/audit", generate_if_missing=True
     )
+    audit_keys = KeyHistory.of(audit_key, [])
     runtime = Runtime(
-        settings, config, database, tokens, RateLimiter(), audit_key, Sequencer(audit_key)
+        settings,
+        config,
+        database,
+        tokens,
+        RateLimiter(),
+        audit_key,
+        audit_keys,
+        Sequencer(audit_key),
     )
     codes = organisation_codes()
     first, last = config.client(client_id(codes[0])), config.client(client_id(codes[-1]))
