@@ -28,7 +28,7 @@ from bench.auth import TOKEN_LIFETIME_SECONDS, BenchAuth, TokenSource, bench_aut
 from bench.baseline import DEFAULT_REF, Baseline, foundation, measure_auth_cost
 from bench.creates import CLIENTS, CreateLoad, create_load
 from bench.data import Workload
-from bench.load import LoadStats, load, load_organisations, writer_for
+from bench.load import LoadStats, load, writer_for
 from bench.measure import REQUESTER, Throughput
 from bench.report import machine, print_written, result_name, timings_table
 from bench.run_report import Report, Stage, auth_cost_table, results_table
@@ -42,7 +42,7 @@ from bench.stores import (
     server_version,
 )
 from bench.tokencheck import measure_token_check
-from bench.verify import check_loader_rows, check_search_totals
+from bench.verify import check_search_totals, start_store
 from bench.wrk import TIMEOUT_S
 
 
@@ -206,17 +206,12 @@ def run_database(
 ) -> None:
     log(f"{database}: migrating with `gateway db upgrade`")
     upgrade(url, auth)
-    step = timedelta(seconds=args.step_seconds)
-    # The loaded timeline ends a day before now, so HTTP creates are always the newest.
-    start = datetime.now(UTC).replace(microsecond=0) - step * max(sizes) - timedelta(days=1)
-    workload = Workload(seed=args.seed, start=start, step=step)
+    workload = Workload.before_now(args.seed, timedelta(seconds=args.step_seconds), max(sizes))
     server_log = temp_log(name, database, "server")
     log(f"{database}: server output goes to {server_log}")
     with writer_for(url) as writer:
-        load_organisations(writer, workload)
-        sample = workload.companion(args.seed + 1).next_batch(50)
-        check_loader_rows(url, writer, sample, workload.organisations)
-        log(f"{database}: loader rows match the server's own (52 resources compared)")
+        compared = start_store(url, writer, workload, args.seed)
+        log(f"{database}: loader rows match the server's own ({compared} resources compared)")
         for number, size in enumerate(sizes):
             log(f"{database}: loading to {size:,}")
             stats = load(writer, workload, size)

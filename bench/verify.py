@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from bench.auth import SCOPES, client_id
-from bench.data import ORGANIZATION, Generated, Organisation, organisation_name
-from bench.load import Parties, Writer, build_rows
+from bench.data import ORGANIZATION, Generated, Organisation, Workload, organisation_name
+from bench.load import Parties, Writer, build_rows, load_organisations
 from bench.measure import Search
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
@@ -35,6 +35,18 @@ from mappings.directory import organization_resource
 _PREFIXES = {"no caller": "svn0", "the sender's client": "svc0"}
 # Two organisations the sample adds itself (the workload's are stored already).
 _SAMPLE_ORGANISATIONS = ("VRFY1", "VRFY2")
+
+
+def start_store(
+    url: str, writer: Writer, workload: Workload, seed: int, extra: Sequence[Generated] = ()
+) -> int:
+    """The workload's organisations loaded, then the loader proven on a sample (50
+    ServiceRequests and Communications from the seed after `seed`, and `extra`); returns
+    how many resources were compared."""
+    load_organisations(writer, workload)
+    sample = [*workload.companion(seed + 1).next_batch(50), *extra]
+    check_loader_rows(url, writer, sample, workload.organisations)
+    return len(sample) + len(_SAMPLE_ORGANISATIONS)
 
 
 def check_loader_rows(

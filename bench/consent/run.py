@@ -37,12 +37,12 @@ from bench.consent.searches import (
     write_consents,
 )
 from bench.data import Workload
-from bench.load import LoadStats, Parties, load, load_organisations, writer_for
+from bench.load import LoadStats, Parties, load, writer_for
 from bench.report import machine, print_written, result_name, timings_table
 from bench.runner import command_line, database_list, log, stop_on_signals
 from bench.server import upgrade
 from bench.stores import add_store_options, count_resources, fresh_store, server_version
-from bench.verify import check_loader_rows
+from bench.verify import start_store
 from consent.agreements import Agreement, shared_with
 from gateway.configuration.loader import load_config
 from gateway.store.database import Database
@@ -163,18 +163,14 @@ def run_database(
 ) -> None:
     log(f"{database}: migrating with `gateway db upgrade`")
     upgrade(url, auth)
-    step = timedelta(seconds=args.step_seconds)
-    start = datetime.now(UTC).replace(microsecond=0) - step * max(sizes) - timedelta(days=1)
-    workload = Workload(seed=args.seed, start=start, step=step)
+    workload = Workload.before_now(args.seed, timedelta(seconds=args.step_seconds), max(sizes))
     plan = ConsentPlan(workload, args.consent_share, args.seed + 7)
     with writer_for(url) as writer:
-        load_organisations(writer, workload)
-        sample = workload.companion(args.seed + 1).next_batch(50)
         consents = plan.sample(6, args.seed + 2)
-        check_loader_rows(url, writer, [*sample, *consents], workload.organisations)
+        compared = start_store(url, writer, workload, args.seed, consents)
         log(
-            f"{database}: loader rows match the server's own ({len(sample) + len(consents) + 2} "
-            f"resources compared, {len(consents)} of them Consents)"
+            f"{database}: loader rows match the server's own ({compared} resources compared, "
+            f"{len(consents)} of them Consents)"
         )
         parties = Parties(workload.organisations)
         for number, size in enumerate(sizes):
