@@ -60,6 +60,22 @@ class LoadStats:
     def per_second(self) -> float:
         return self.resources / self.seconds if self.seconds else 0.0
 
+    def cells(self, size: int) -> list[str]:
+        """The reports' loading row, LOAD_COLUMNS, for a store grown to `size`."""
+        return [
+            f"{size:,}",
+            f"{self.resources:,}",
+            f"{self.index_rows:,}",
+            f"{self.seconds:,.0f}",
+            f"{self.per_second:,.0f}",
+            f"{self.analyze_seconds:,.1f}",
+        ]
+
+
+LOAD_COLUMNS = (
+    "Grown to | Resources added | Index rows added | Seconds | Resources/s | VACUUM/ANALYZE s"
+)
+
 
 class Writer(Protocol):
     def write(self, rows: Rows) -> None: ...

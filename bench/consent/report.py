@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bench.consent.decisions import TARGET_MEDIAN_US
 from bench.consent.searches import KindResult, ModeResult
-from bench.load import LoadStats
+from bench.load import LOAD_COLUMNS, LoadStats
 from bench.report import (
     BenchmarkReport,
     largest_per_database,
@@ -161,22 +161,8 @@ def search_notes(stages: list[Stage]) -> list[str]:
 
 def load_table(stages: list[Stage]) -> str:
     return markdown_table(
-        "Database | Grown to | Resources added | Index rows added | Seconds | Resources/s"
-        " | VACUUM/ANALYZE s | Consents | Stored when searched",
-        (
-            [
-                s.database,
-                f"{s.size:,}",
-                f"{s.load.resources:,}",
-                f"{s.load.index_rows:,}",
-                f"{s.load.seconds:,.0f}",
-                f"{s.load.per_second:,.0f}",
-                f"{s.load.analyze_seconds:,.1f}",
-                f"{s.consents:,}",
-                f"{s.stored:,}",
-            ]
-            for s in stages
-        ),
+        f"Database | {LOAD_COLUMNS} | Consents | Stored when searched",
+        ([s.database, *s.load.cells(s.size), f"{s.consents:,}", f"{s.stored:,}"] for s in stages),
     )
 
 
