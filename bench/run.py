@@ -32,7 +32,7 @@ from bench.load import LoadStats, load, writer_for
 from bench.measure import REQUESTER, Throughput
 from bench.report import machine, print_written, result_name, timings_table
 from bench.run_report import Report, Stage, auth_cost_table, results_table
-from bench.runner import create_warmup, database_list, log, stop_on_signals, temp_log
+from bench.runner import arguments, create_warmup, database_list, log, stop_on_signals, temp_log
 from bench.server import Servers, check_authenticates, running_server, upgrade
 from bench.stores import (
     DATABASES,
@@ -47,7 +47,7 @@ from bench.wrk import TIMEOUT_S
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser = arguments("bench.run", __doc__)
     parser.add_argument("--databases", default=",".join(DATABASES))
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--quick", action="store_true", help="sizes 2000,5000; fewer requests")

@@ -4,6 +4,7 @@ servers' output goes."""
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import signal
 import sys
@@ -13,6 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.stores import DATABASES
+
+
+def arguments(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line of `python -m <module>`, its help the module's docstring as written."""
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def log(line: str) -> None:

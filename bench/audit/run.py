@@ -46,7 +46,15 @@ from bench.auth import IG_LEAD, IG_SCOPES, BenchAuth, TokenSource, bench_auth
 from bench.baseline import foundation
 from bench.creates import CLIENTS, create_load
 from bench.report import machine, print_written, result_name
-from bench.runner import command_line, create_warmup, database_list, log, stop_on_signals, temp_log
+from bench.runner import (
+    arguments,
+    command_line,
+    create_warmup,
+    database_list,
+    log,
+    stop_on_signals,
+    temp_log,
+)
 from bench.server import Servers, check_authenticates, running_server
 from bench.stores import add_store_options, fresh_store, server_version
 from gateway.app import audit_log_origin
@@ -62,7 +70,7 @@ SYNTHETIC_BYTES = 1024
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.audit", description=__doc__)
+    parser = arguments("bench.audit", __doc__)
     parser.add_argument("--events", type=int, default=10_000_000, help="PostgreSQL log size")
     parser.add_argument(
         "--sqlite-events", type=int, default=1_000_000, help="SQLite log size (0: none)"

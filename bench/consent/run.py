@@ -39,7 +39,7 @@ from bench.consent.searches import (
 from bench.data import Workload
 from bench.load import LoadStats, Parties, load, writer_for
 from bench.report import machine, print_written, result_name, timings_table
-from bench.runner import command_line, database_list, log, stop_on_signals
+from bench.runner import arguments, command_line, database_list, log, stop_on_signals
 from bench.server import upgrade
 from bench.stores import add_store_options, count_resources, fresh_store, server_version
 from bench.verify import start_store
@@ -52,11 +52,7 @@ DEFAULT_SEED = 20261122
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.consent",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = arguments("bench.consent", __doc__)
     parser.add_argument("--databases", default="postgresql,sqlite", help="%(default)s")
     parser.add_argument(
         "--sizes", default="1000000", help="resources to grow the store to, in steps: %(default)s"

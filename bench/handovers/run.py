@@ -43,7 +43,7 @@ from bench.handovers.report import (
 )
 from bench.handovers.stored import check_store
 from bench.report import machine, print_written, result_name
-from bench.runner import command_line, database_list, log, stop_on_signals, temp_log
+from bench.runner import arguments, command_line, database_list, log, stop_on_signals, temp_log
 from bench.server import check_authenticates, running_server, upgrade
 from bench.stores import add_store_options, fresh_store, server_version
 
@@ -55,11 +55,7 @@ PROFILED, QUICK_PROFILED = 50, 15  # requests of each kind, timed then profiled
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.handovers",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = arguments("bench.handovers", __doc__)
     parser.add_argument("--databases", default="sqlite,postgresql", help="%(default)s")
     parser.add_argument(
         "--seconds",

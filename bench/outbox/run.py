@@ -51,7 +51,7 @@ from bench.outbox.processes import (
 from bench.outbox.profile import profile_worker, selected_table
 from bench.outbox.report import OutboxReport, cpu_table, drain_table, latency_table
 from bench.report import machine, print_written, result_name
-from bench.runner import command_line, database_list, log, stop_on_signals
+from bench.runner import arguments, command_line, database_list, log, stop_on_signals
 from bench.stores import add_store_options, fresh_store, server_version
 from gateway.exchange.worker import WorkerSettings
 from gateway.logging import configure_logging
@@ -63,11 +63,7 @@ DIAGNOSTIC_POOL = 40  # more than a batch (32) of concurrent transactions, and t
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.outbox",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = arguments("bench.outbox", __doc__)
     parser.add_argument("--databases", default="postgresql,sqlite", help="%(default)s")
     parser.add_argument("--deliveries", type=int, default=1500, help="per drain: %(default)s")
     parser.add_argument("--sqlite-deliveries", type=int, default=1000, help="%(default)s")
