@@ -29,6 +29,7 @@ from gateway.search.query import PagingLimits
 from gateway.services.resources import ResourceService, _versioned, validated
 from gateway.services.sharing import sharing_facts
 from gateway.store.database import Database
+from gateway.store.records import encode_parties
 from gateway.store.resources import Party, ResourceStore, SharingFacts
 from gateway.store.schema import resource_parties, resource_versions, resources, search_index
 from mappings.patients import patient_fact
@@ -105,6 +106,10 @@ COLUMNS = {
         "last_updated",
         "method",
         "content",
+        "patient",
+        "origin",
+        "data_category",
+        "parties",
     ),
     "search_index": (
         "resource_type",
@@ -186,8 +191,20 @@ def build_rows(batch: Sequence[Generated], first_number: int, parties: Parties) 
                 facts.category,
             )
         )
+        # Each version keeps its own sharing facts and parties (migration 0008).
         rows.versions.append(
-            (record.resource_type, record.id, 1, record.last_updated, "create", record.content)
+            (
+                record.resource_type,
+                record.id,
+                1,
+                record.last_updated,
+                "create",
+                record.content,
+                facts.patient,
+                facts.origin,
+                facts.category,
+                encode_parties(dict.fromkeys(named)),
+            )
         )
         rows.index.extend(
             (
@@ -346,6 +363,11 @@ def _tables(rows: Rows) -> Iterator[tuple[Table, list[Row]]]:
 
 @contextmanager
 def writer_for(url: str) -> Iterator[Writer]:
+    """The loader's connection. Keep it open only while writing: on SQLite, a gateway
+    `Database` made in this process opens and closes the store file to set its mode
+    (gateway.private_paths.private_sqlite_store), and closing any descriptor of a file
+    drops every POSIX lock the process holds on it, this connection's included. Held
+    open across a server's run, the next connection found the store "malformed"."""
     check_schema()
     writer: Writer = SqliteWriter(url) if url.startswith("sqlite") else PostgresWriter(url)
     try:
