@@ -209,26 +209,26 @@ def run_database(
     workload = Workload.before_now(args.seed, timedelta(seconds=args.step_seconds), max(sizes))
     server_log = temp_log(name, database, "server")
     log(f"{database}: server output goes to {server_log}")
+    # The loader's connection is open only while it writes (see writer_for).
     with writer_for(url) as writer:
         compared = start_store(url, writer, workload, args.seed)
-        log(f"{database}: loader rows match the server's own ({compared} resources compared)")
-        for number, size in enumerate(sizes):
-            log(f"{database}: loading to {size:,}")
+    log(f"{database}: loader rows match the server's own ({compared} resources compared)")
+    for number, size in enumerate(sizes):
+        log(f"{database}: loading to {size:,}")
+        with writer_for(url) as writer:
             stats = load(writer, workload, size)
-            log(
-                f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s "
-                f"({stats.per_second:,.0f}/s), VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
+        log(
+            f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s "
+            f"({stats.per_second:,.0f}/s), VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
+        )
+        stage = measure_stage(database, url, size, stats, workload, args, number, server_log, auth)
+        if args.create_at == "all" or number == 0:
+            stage.creates = measure_creates(
+                database, url, creates, report.create_workers, args, number, server_log, auth
             )
-            stage = measure_stage(
-                database, url, size, stats, workload, args, number, server_log, auth
-            )
-            if args.create_at == "all" or number == 0:
-                stage.creates = measure_creates(
-                    database, url, creates, report.create_workers, args, number, server_log, auth
-                )
-            report.stages.append(stage)
-            print(results_table([stage], report.create_workers).splitlines()[-1], flush=True)
-            report.write(args.results, name)  # partial results survive a later failure
+        report.stages.append(stage)
+        print(results_table([stage], report.create_workers).splitlines()[-1], flush=True)
+        report.write(args.results, name)  # partial results survive a later failure
 
 
 def measure_stage(

@@ -161,28 +161,28 @@ def run_database(
     upgrade(url, auth)
     workload = Workload.before_now(args.seed, timedelta(seconds=args.step_seconds), max(sizes))
     plan = ConsentPlan(workload, args.consent_share, args.seed + 7)
+    consents = plan.sample(6, args.seed + 2)
+    # The loader's connection is open only while it writes (see writer_for).
     with writer_for(url) as writer:
-        consents = plan.sample(6, args.seed + 2)
         compared = start_store(url, writer, workload, args.seed, consents)
-        log(
-            f"{database}: loader rows match the server's own ({compared} resources compared, "
-            f"{len(consents)} of them Consents)"
-        )
-        parties = Parties(workload.organisations)
-        for number, size in enumerate(sizes):
-            log(f"{database}: loading to {size:,}")
+    log(
+        f"{database}: loader rows match the server's own ({compared} resources compared, "
+        f"{len(consents)} of them Consents)"
+    )
+    parties = Parties(workload.organisations)
+    for number, size in enumerate(sizes):
+        log(f"{database}: loading to {size:,}")
+        with writer_for(url) as writer:
             written = write_consents(writer, plan.next_consents(size), parties)
             stats = load(writer, workload, size)
-            log(
-                f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s and "
-                f"{written:,} Consents; VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
-            )
-            stage = measure_stage(
-                database, url, size, stats, workload, plan, agreements, args, number
-            )
-            report.stages.append(stage)
-            print(searches_table([stage]), flush=True)
-            report.write(args.results, name)
+        log(
+            f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s and "
+            f"{written:,} Consents; VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
+        )
+        stage = measure_stage(database, url, size, stats, workload, plan, agreements, args, number)
+        report.stages.append(stage)
+        print(searches_table([stage]), flush=True)
+        report.write(args.results, name)
 
 
 def measure_stage(
