@@ -203,10 +203,8 @@ def drain(
     log: Callable[[str], None],
     command: Sequence[str] | None = None,
 ) -> DrainResult:
-    clear(database, receiver)
-    made = Deliveries(f"{receiver.fhir}/$process-message", first=first_patient)
     built = time.perf_counter()
-    batch = [made.make(datetime.now(UTC)) for _ in range(count)]
+    batch = _fresh(database, receiver, first_patient, count)
     log(f"{name}: {count:,} deliveries built in {time.perf_counter() - built:.1f} s")
     body_bytes = sum(len(d.body.encode()) for d in batch) // count
     with running_workers(layout, env, log_dir, name, command=command) as processes:
@@ -219,9 +217,7 @@ def drain(
         seconds = time.perf_counter() - began
         after = CpuSample.take([p.pid for p in processes], receiver.pid)
         opened_during = None if opened is None else (sessions(database) or 0) - opened
-    checked = check(database, receiver, [d.id for d in batch])
-    if not drained:
-        checked.problems.insert(0, f"not drained within {DRAIN_TIMEOUT_S:.0f} s")
+    checked = _checked(database, receiver, batch, drained, f"within {DRAIN_TIMEOUT_S:.0f} s")
     first, last = _finished_span(database, committed_at)
     result = DrainResult(
         database=database.dialect,
@@ -261,10 +257,8 @@ def latency(
     command: Sequence[str] | None,
     log: Callable[[str], None],
 ) -> LatencyResult:
-    clear(database, receiver)
-    made = Deliveries(f"{receiver.fhir}/$process-message", first=first_patient)
     count = round(rate * seconds)
-    batch: list[NewDelivery] = [made.make(datetime.now(UTC)) for _ in range(count)]
+    batch = _fresh(database, receiver, first_patient, count)
     with running_workers(layout, env, log_dir, name, command=command) as processes:
         time.sleep(1.0)  # idle: polling an empty outbox
         load_average = os.getloadavg()[0]
@@ -281,9 +275,7 @@ def latency(
             enqueue(database, [delivery])
         drained = _wait_drained(database, 60.0)
         after = CpuSample.take([p.pid for p in processes], receiver.pid)
-    checked = check(database, receiver, [d.id for d in batch])
-    if not drained:
-        checked.problems.insert(0, "not drained within 60 s of the last enqueue")
+    checked = _checked(database, receiver, batch, drained, "within 60 s of the last enqueue")
     with database.read() as connection:
         rows = connection.execute(
             select(outbox.c.created_at, outbox.c.finished_at).where(outbox.c.state == DELIVERED)
@@ -310,6 +302,28 @@ def latency(
         f"problems: {checked.problems or 'none'}"
     )
     return result
+
+
+def _fresh(
+    database: Database, receiver: ReceiverProcess, first_patient: int, count: int
+) -> list[NewDelivery]:
+    """An empty outbox and receiver, and `count` deliveries to queue (a patient each)."""
+    clear(database, receiver)
+    made = Deliveries(f"{receiver.fhir}/$process-message", first=first_patient)
+    return [made.make(datetime.now(UTC)) for _ in range(count)]
+
+
+def _checked(
+    database: Database,
+    receiver: ReceiverProcess,
+    batch: list[NewDelivery],
+    drained: bool,
+    deadline: str,
+) -> Checked:
+    checked = check(database, receiver, [d.id for d in batch])
+    if not drained:
+        checked.problems.insert(0, f"not drained {deadline}")
+    return checked
 
 
 def check(database: Database, receiver: ReceiverProcess, ids: list[str]) -> Checked:
