@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 
 from bench.audit.events import Event, Events
 from gateway.audit import log as audit_log
-from gateway.audit.checkpoint import Checkpoint, sign_checkpoint
+from gateway.audit.checkpoint import Checkpoint, Link, SignedCheckpoint, sign_checkpoint
 from gateway.audit.keys import AuditSigningKey
 from gateway.audit.merkle import STRIDE, TreeBuilder, completed_stored_nodes
 from gateway.store.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
@@ -143,6 +143,7 @@ class Tree:
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
     checkpoints: list[tuple[int, bytes, datetime, str, str]] = field(default_factory=list)
     last_recorded: datetime | None = None
+    last_signed: SignedCheckpoint | None = None  # the one the next checkpoint links to
 
     def add(self, leaf: bytes, recorded: datetime) -> None:
         frontier, n, digest, level = self.frontier, self.size, leaf, 0
@@ -171,9 +172,14 @@ class Tree:
             return
         moment = checkpoint_time(recorded)
         root = self.root()
+        # Each commits to the one before it, as the sequencer chains them.
+        link = None if self.last_signed is None else Link.to(self.last_signed)
         signed = sign_checkpoint(
-            Checkpoint(self.key.name, size, root, moment), self.key.private_key, self.key.name
+            Checkpoint(self.key.name, size, root, moment, previous=link),
+            self.key.private_key,
+            self.key.name,
         )
+        self.last_signed = signed
         # As Sequencer._checkpoint_if_due writes it.
         self.checkpoints.append(
             (
