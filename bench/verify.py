@@ -72,7 +72,7 @@ def check_loader_rows(
                     service = ResourceService(
                         ResourceStore(connection),
                         PagingLimits(20, 100),
-                        caller=_caller(item.sender) if as_client else None,
+                        caller=_caller(item.sender, item.resource_type) if as_client else None,
                         clock=lambda item=item: item.last_updated,  # type: ignore[misc]
                         new_id=lambda item=item, p=prefix: _service_id(p, item.id),  # type: ignore[misc]
                     )
@@ -144,12 +144,13 @@ _ID_COLUMNS = (
 )
 
 
-def _caller(ods: str) -> Caller:
-    """The sending organisation's client, as its access token describes it."""
+def _caller(ods: str, resource_type: str) -> Caller:
+    """The sending organisation's client, as its access token describes it; a Consent's
+    is its care system's, whose registration may record consent (provider-epr)."""
     return Caller(
         client_id=client_id(ods),
         ods_code=ods,
-        role=None,
+        role="provider-epr" if resource_type == "Consent" else None,
         scopes=ScopeSet.parse([*SCOPES, "system/Organization.c", "system/Consent.c"]),
         purpose_of_use="direct-care",
     )
