@@ -1,6 +1,7 @@
-"""What the HTTP limits cost: `gateway serve` of another revision (default `main`, which
-serves through uvicorn's httptools parser with no limits) against this checkout's (h11
-with gateway/http_limits.py), in the same run, interleaved round by round.
+"""What the HTTP limits cost: `gateway serve` of another revision (default `c002849^`, the
+commit before them, which serves through uvicorn's httptools parser with no limits)
+against this checkout's (h11 with gateway/http_limits.py), in the same run, interleaved
+round by round.
 
     .venv/bin/python -m bench.http_stack                      # 3 rounds, SQLite
     .venv/bin/python -m bench.http_stack --ref 816f461 --rounds 5 --database postgresql
@@ -41,10 +42,13 @@ from bench.stores import DEFAULT_POSTGRES_URL, RESULTS
 from gateway.http_limits import BoundedConnection, ConnectionLimits
 from gateway.settings import Settings
 
+# The commit before "gateway serve speaks HTTP through h11 with limits" (c002849).
+DEFAULT_REF = "c002849^"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http_stack", description=__doc__)
-    parser.add_argument("--ref", default="main", help="the revision without limits (main)")
+    parser.add_argument("--ref", default=DEFAULT_REF, help="the revision without limits")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
     parser.add_argument("--warmup", type=float, default=2.0)
