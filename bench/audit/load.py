@@ -355,16 +355,27 @@ def _load_postgresql(url: str, events: Events, tree: Tree, log: Log) -> LoadStat
         connection.autocommit = True
         connection.execute(f"VACUUM (ANALYZE) {', '.join(AUDIT_TABLES)}")
         analyze_seconds = time.perf_counter() - analyze_started
+    return _stats(done, stats, tree, seconds, index_seconds, analyze_seconds)
+
+
+def _stats(
+    done: int,
+    counted: dict[str, int],
+    tree: Tree,
+    seconds: float,
+    index_seconds: float,
+    analyze_seconds: float,
+) -> LoadStats:
     return LoadStats(
         events=done,
-        references=stats["references"],
+        references=counted["references"],
         nodes=len(tree.nodes),
         checkpoints=len(tree.checkpoints),
-        content_bytes=stats["bytes"],
+        content_bytes=counted["bytes"],
         seconds=seconds,
         index_seconds=index_seconds,
         analyze_seconds=analyze_seconds,
-        checked=stats["checked"],
+        checked=counted["checked"],
     )
 
 
@@ -455,17 +466,7 @@ def _load_sqlite(url: str, events: Events, tree: Tree, log: Log) -> LoadStats:
         connection.execute("ANALYZE")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         analyze_seconds = time.perf_counter() - analyze_started
-    return LoadStats(
-        events=done,
-        references=stats["references"],
-        nodes=len(tree.nodes),
-        checkpoints=len(tree.checkpoints),
-        content_bytes=stats["bytes"],
-        seconds=seconds,
-        index_seconds=index_seconds,
-        analyze_seconds=analyze_seconds,
-        checked=stats["checked"],
-    )
+    return _stats(done, stats, tree, seconds, index_seconds, analyze_seconds)
 
 
 def _insert(table: str, columns: tuple[str, ...]) -> str:
