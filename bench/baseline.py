@@ -28,11 +28,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.auth import BenchAuth, TokenSource
+from bench.auth import TokenSource
 from bench.creates import CreateLoad
 from bench.measure import REQUESTER, Throughput
-from bench.server import CURRENT, REPO, Code, check_authenticates, running_server, upgrade
-from bench.stores import fresh_store
+from bench.server import REPO, Code, Servers, check_authenticates
 
 # The commit before "SMART Backend Services tokens and organisation-level access control".
 DEFAULT_REF = "ef899ee^"
@@ -65,6 +64,10 @@ class AuthCost:
         """Creates/s with tokens over creates/s without (1.0: authentication is free)."""
         before = self.without_tokens.per_second
         return self.with_tokens.per_second / before if before else float("nan")
+
+    @property
+    def failed(self) -> bool:
+        return self.with_tokens.failed or self.without_tokens.failed
 
 
 def _git(*args: str) -> str:
@@ -107,33 +110,26 @@ def check_is_baseline(base: str) -> None:
 
 def measure_auth_cost(
     database: str,
-    postgres_url: str,
-    auth: BenchAuth,
+    servers: Servers,
     baseline: Baseline,
     creates: CreateLoad,
     *,
     seconds: float,
     warmup: float,
-    server_log: Path,
-    keep: bool = False,
 ) -> AuthCost:
-    with fresh_store(database, postgres_url, keep=keep) as url:
-        upgrade(url, auth, baseline.code)
-        with running_server(url, server_log, auth, code=baseline.code) as base:
-            check_is_baseline(base)
-            without_tokens = creates.run(
-                base, seconds=seconds, warmup=warmup, first_patient=FIRST_PATIENT, bearer=None
-            )
-    with fresh_store(database, postgres_url, keep=keep) as url:
-        upgrade(url, auth, CURRENT)
-        with running_server(url, server_log, auth, code=CURRENT) as base:
-            check_authenticates(base)
-            tokens = TokenSource(base, auth)
-            with_tokens = creates.run(
-                base,
-                seconds=seconds,
-                warmup=warmup,
-                first_patient=FIRST_PATIENT,
-                bearer=tokens.bearer(REQUESTER.ods),
-            )
+    with servers.fresh(database, baseline.code) as base:
+        check_is_baseline(base)
+        without_tokens = creates.run(
+            base, seconds=seconds, warmup=warmup, first_patient=FIRST_PATIENT, bearer=None
+        )
+    with servers.fresh(database) as base:
+        check_authenticates(base)
+        tokens = TokenSource(base, servers.auth)
+        with_tokens = creates.run(
+            base,
+            seconds=seconds,
+            warmup=warmup,
+            first_patient=FIRST_PATIENT,
+            bearer=tokens.bearer(REQUESTER.ods),
+        )
     return AuthCost(baseline.describe(), without_tokens, with_tokens, tokens.fetched)

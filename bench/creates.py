@@ -44,24 +44,14 @@ class CreateLoad:
             )
         result = wrk.measure(
             self.wrk,
-            base,
+            f"{base}/fhir/ServiceRequest",
+            wrk.creates(first_patient),
             connections=self.clients,
             seconds=max(1, round(seconds)),  # wrk takes whole seconds
             warmup=round(warmup),
-            first_patient=first_patient,
             bearer=bearer,
         )
-        return Throughput(
-            client=f"wrk {self.wrk_version}",
-            clients=self.clients,
-            seconds=result.seconds,
-            created=result.created,
-            errors=result.errors,
-            per_second=result.created / result.seconds,
-            p50_ms=result.p50_ms,
-            p99_ms=result.p99_ms,
-            client_cpu=result.client_cpu,
-        )
+        return result.throughput(f"wrk {self.wrk_version}", self.clients)
 
 
 def create_load(choice: str, clients: int) -> CreateLoad:

@@ -12,7 +12,7 @@ import random
 import uuid
 from array import array
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.fhir.organisations import organization_resource
@@ -104,6 +104,13 @@ class Workload:
         ]
         self.request_patients = array("i")
         self._step_us = max(1, int(self.step / timedelta(microseconds=1)))
+
+    @classmethod
+    def before_now(cls, seed: int, step: timedelta, largest: int) -> Workload:
+        """The timeline of `largest` resources, one every `step`, ending a day before now,
+        so that resources created over HTTP are always the newest."""
+        start = datetime.now(UTC).replace(microsecond=0) - step * largest - timedelta(days=1)
+        return cls(seed=seed, start=start, step=step)
 
     def companion(self, seed: int) -> Workload:
         """Other resources on the same timeline, between the same organisations."""

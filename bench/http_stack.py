@@ -1,6 +1,7 @@
-"""What the HTTP limits cost: `gateway serve` of another revision (default `main`, which
-serves through uvicorn's httptools parser with no limits) against this checkout's (h11
-with gateway/web/http_limits.py), in the same run, interleaved round by round.
+"""What the HTTP limits cost: `gateway serve` of another revision (default `c002849^`, the
+commit before them, which serves through uvicorn's httptools parser with no limits)
+against this checkout's (h11 with gateway/web/http_limits.py), in the same run, interleaved
+round by round.
 
     .venv/bin/python -m bench.http_stack                      # 3 rounds, SQLite
     .venv/bin/python -m bench.http_stack --ref 816f461 --rounds 5 --database postgresql
@@ -34,17 +35,20 @@ from bench.auth import TokenSource, bench_auth
 from bench.baseline import foundation
 from bench.creates import CreateLoad
 from bench.measure import REQUESTER
-from bench.server import CURRENT, REPO, running_server, upgrade
-from bench.stores import DEFAULT_POSTGRES_URL, fresh_store
+from bench.report import markdown_table, result_name
+from bench.runner import log
+from bench.server import CURRENT, Servers
+from bench.stores import DEFAULT_POSTGRES_URL, RESULTS
 from gateway.platform.settings import Settings
 from gateway.web.http_limits import BoundedConnection, ConnectionLimits
 
-RESULTS = REPO / "bench" / "results"
+# The commit before "gateway serve speaks HTTP through h11 with limits" (c002849).
+DEFAULT_REF = "c002849^"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http_stack", description=__doc__)
-    parser.add_argument("--ref", default="main", help="the revision without limits (main)")
+    parser.add_argument("--ref", default=DEFAULT_REF, help="the revision without limits")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
     parser.add_argument("--warmup", type=float, default=2.0)
@@ -53,26 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     args = parser.parse_args(argv)
     figures: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
-    log = Path(tempfile.mkdtemp(prefix="gwbench-http-")) / "servers.log"
+    servers_log = Path(tempfile.mkdtemp(prefix="gwbench-http-")) / "servers.log"
     with bench_auth() as auth, foundation(args.ref) as before:
+        servers = Servers(args.postgres_url, auth, servers_log)
         sides = [("before", before.code, False), ("after", CURRENT, True)]
         for round_number in range(args.rounds):
             # Alternate which side goes first, so drift in the machine's speed is shared.
             for side, code, limited in sides if round_number % 2 == 0 else sides[::-1]:
-                with fresh_store(args.database, args.postgres_url) as url:
-                    upgrade(url, auth, code)
-                    with running_server(url, log, auth, code=code) as base:
-                        check_stack(base, limited=limited)
-                        measured = measure(base, TokenSource(base, auth), args)
+                with servers.fresh(args.database, code) as base:
+                    check_stack(base, limited=limited)
+                    measured = measure(base, TokenSource(base, auth), args)
                 for name, value in measured.items():
                     figures[side].setdefault(name, []).append(value)
-                print(f"round {round_number + 1} {side}: {measured}", file=sys.stderr, flush=True)
+                log(f"round {round_number + 1} {side}: {measured}")
     parsing = parse_cost()
-    print(f"in process: {parsing}", file=sys.stderr, flush=True)
+    log(f"in process: {parsing}")
     report = render(figures, before.describe(), args, argv, parsing)
     print(report)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"{stamp}-http-stack.md").write_text(report)
+    (RESULTS / f"{result_name(datetime.now(UTC), 'http-stack')}.md").write_text(report)
     return 0
 
 
@@ -195,21 +197,31 @@ def render(
         f"`{command}`; {args.rounds} rounds, interleaved; {args.database}; "
         f"{args.clients} connections; {args.seconds:g} s measured after {args.warmup:g} s.",
         "",
-        "| Measure | before (median) | after (median) | after / before | every round, before |"
-        " every round, after |",
-        "|---|---|---|---|---|---|",
+        markdown_table(
+            "Measure | before (median) | after (median) | after / before"
+            " | every round, before | every round, after",
+            (
+                _row(name, figures["before"][name], figures["after"][name])
+                for name in figures["before"]
+            ),
+        ),
+        "",
     ]
-    for name in figures["before"]:
-        old, new = figures["before"][name], figures["after"][name]
-        ratio = statistics.median(new) / statistics.median(old)
-        lines.append(
-            f"| {name} | {statistics.median(old):.1f} | {statistics.median(new):.1f} "
-            f"| x{ratio:.2f} | {', '.join(f'{v:.1f}' for v in old)} "
-            f"| {', '.join(f'{v:.1f}' for v in new)} |"
-        )
-    lines += ["", "In process, one request parsed on a new connection (median of 5 batches):", ""]
+    lines += ["In process, one request parsed on a new connection (median of 5 batches):", ""]
     lines += [f"- {name}: {value:.1f}" for name, value in parsing.items()]
     return "\n".join(lines) + "\n"
+
+
+def _row(name: str, before: list[float], after: list[float]) -> list[str]:
+    old, new = statistics.median(before), statistics.median(after)
+    return [
+        name,
+        f"{old:.1f}",
+        f"{new:.1f}",
+        f"x{new / old:.2f}",
+        ", ".join(f"{v:.1f}" for v in before),
+        ", ".join(f"{v:.1f}" for v in after),
+    ]
 
 
 if __name__ == "__main__":

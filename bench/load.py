@@ -1,7 +1,7 @@
 """Bulk loading straight into the store, with rows built by the server's own code.
 
 Going through HTTP would take hours for a million resources, so the loader builds each
-row the way `ResourceService.create` and `ResourceStore.insert` do (`_versioned` for the
+row the way `ResourceService.create` and `ResourceStore.insert` do (`versioned` for the
 stored JSON and meta, `index_rows` for the search index, `ResourceService._parties` for
 the organisations party to it, `sharing_facts` for the sharing facts searches filter
 on: the patient's NHS number, the originating organisation, the data category) and
@@ -26,8 +26,8 @@ from sqlalchemy import Table, text
 from bench.data import Generated, Organisation, Workload
 from core.fhir.patients import patient_fact
 from core.search.indexing import index_rows
-from core.search.query import PagingLimits
-from gateway.fhir.service import ResourceService, _versioned, validated
+from gateway.fhir.records import encode_parties
+from gateway.fhir.storage import VersionedStorage, validated, versioned
 from gateway.fhir.store import Party, ResourceStore, SharingFacts
 from gateway.platform.database import Database
 from gateway.platform.schema import resource_parties, resource_versions, resources, search_index
@@ -60,6 +60,22 @@ class LoadStats:
     def per_second(self) -> float:
         return self.resources / self.seconds if self.seconds else 0.0
 
+    def cells(self, size: int) -> list[str]:
+        """The reports' loading row, LOAD_COLUMNS, for a store grown to `size`."""
+        return [
+            f"{size:,}",
+            f"{self.resources:,}",
+            f"{self.index_rows:,}",
+            f"{self.seconds:,.0f}",
+            f"{self.per_second:,.0f}",
+            f"{self.analyze_seconds:,.1f}",
+        ]
+
+
+LOAD_COLUMNS = (
+    "Grown to | Resources added | Index rows added | Seconds | Resources/s | VACUUM/ANALYZE s"
+)
+
 
 class Writer(Protocol):
     def write(self, rows: Rows) -> None: ...
@@ -89,6 +105,10 @@ COLUMNS = {
         "last_updated",
         "method",
         "content",
+        "patient",
+        "origin",
+        "data_category",
+        "parties",
     ),
     "search_index": (
         "resource_type",
@@ -130,15 +150,15 @@ class Parties:
 
     def __init__(self, organisations: Sequence[Organisation]) -> None:
         self._codes = {organisation.id: organisation.ods for organisation in organisations}
-        # Only its _parties is used: the store it is given is this object.
-        self._service = ResourceService(cast(ResourceStore, self), PagingLimits(20, 100))
+        # Only its parties is used: the store it is given is this object.
+        self._storage = VersionedStorage(cast(ResourceStore, self))
 
     def organisation_codes(self, organization_ids: Sequence[str]) -> dict[str, set[str]]:
         """What ResourceStore.organisation_codes answers on the loaded store."""
         return {i: {self._codes[i]} for i in set(organization_ids) if i in self._codes}
 
     def of(self, resource_type: str, resource: Mapping[str, Any]) -> list[Party]:
-        return self._service._parties(resource_type, resource)
+        return self._storage.parties(resource_type, resource)
 
     def facts(
         self, resource_type: str, resource: Mapping[str, Any], parties: list[Party], writer: str
@@ -155,7 +175,7 @@ def build_rows(batch: Sequence[Generated], first_number: int, parties: Parties) 
     for number, item in enumerate(batch, start=first_number):
         if number % VALIDATE_EVERY == 0 and validated(item.resource_type, item.body) != item.body:
             raise AssertionError(f"validation changes a generated {item.resource_type}")
-        record = _versioned(item.resource_type, item.id, 1, item.last_updated, item.body)
+        record = versioned(item.resource_type, item.id, 1, item.last_updated, item.body)
         named = parties.of(item.resource_type, item.body)
         facts = parties.facts(item.resource_type, item.body, named, item.sender)
         rows.resources.append(
@@ -170,8 +190,20 @@ def build_rows(batch: Sequence[Generated], first_number: int, parties: Parties) 
                 facts.category,
             )
         )
+        # Each version keeps its own sharing facts and parties (migration 0008).
         rows.versions.append(
-            (record.resource_type, record.id, 1, record.last_updated, "create", record.content)
+            (
+                record.resource_type,
+                record.id,
+                1,
+                record.last_updated,
+                "create",
+                record.content,
+                facts.patient,
+                facts.origin,
+                facts.category,
+                encode_parties(dict.fromkeys(named)),
+            )
         )
         rows.index.extend(
             (
@@ -330,6 +362,11 @@ def _tables(rows: Rows) -> Iterator[tuple[Table, list[Row]]]:
 
 @contextmanager
 def writer_for(url: str) -> Iterator[Writer]:
+    """The loader's connection. Keep it open only while writing: on SQLite, a gateway
+    `Database` made in this process opens and closes the store file to set its mode
+    (gateway.platform.private_paths.private_sqlite_store), and closing any descriptor of a file
+    drops every POSIX lock the process holds on it, this connection's included. Held
+    open across a server's run, the next connection found the store "malformed"."""
     check_schema()
     writer: Writer = SqliteWriter(url) if url.startswith("sqlite") else PostgresWriter(url)
     try:

@@ -9,7 +9,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from bench.data import (
     nhs_number,
     service_request,
 )
+from bench.stats import percentile
 
 FHIR_JSON = "application/fhir+json"
 HEADERS = {"Accept": FHIR_JSON}
@@ -38,12 +39,6 @@ PERFORMER = Organisation(id="", ods="RZZ")
 # Given how long it must stay valid, the Authorization header value for the creates;
 # None: send none (the baseline, which has no authentication).
 Bearer = Callable[[float], str] | None
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile (p99 of 500 values is the 495th smallest)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +85,31 @@ class Throughput:
         return self.errors > 0 or self.created == 0
 
 
+def create_bodies(first_patient: int, seed: int | None = None) -> Callable[[], bytes]:
+    """The creates' ServiceRequests, requester AZZ and performer RZZ, one per HTTP
+    patient from `first_patient` on, authored now; seeded by `first_patient` unless
+    `seed` is given."""
+    rng = random.Random(first_patient if seed is None else seed)
+    patients = itertools.count(HTTP_PATIENT_OFFSET + first_patient)
+
+    def body() -> bytes:
+        resource = service_request(next(patients), REQUESTER, PERFORMER, datetime.now(UTC), rng)
+        return json.dumps(resource).encode()
+
+    return body
+
+
 # -- search latency: one client, one request at a time ----------------------------------
 
 
 def request_search(workload: Workload, rng: random.Random) -> Search:
-    """A patient's ServiceRequests, asked by the patient's trust (the performer of all of
-    them, so it sees every one)."""
-    patient = workload.request_patient(rng)
+    """A patient's ServiceRequests (a patient with more is drawn more often)."""
+    return patient_search(workload, workload.request_patient(rng))
+
+
+def patient_search(workload: Workload, patient: int) -> Search:
+    """The patient's ServiceRequests, asked by the patient's trust (the performer of all
+    of them, so it sees every one)."""
     return Search(
         "ServiceRequest",
         [("subject:identifier", f"{NHS_NUMBER_SYSTEM}|{nhs_number(patient)}")],
@@ -128,6 +141,29 @@ def searches(workload: Workload, query: Query, count: int, seed: int) -> list[Se
     return [query(workload, rng) for _ in range(count)]
 
 
+def timed_gets(
+    base: str, requests: Iterable[tuple[str, dict[str, str]]], *, warmup: int
+) -> list[tuple[float, dict[str, Any] | None]]:
+    """GET each (path under /fhir, headers) one at a time from one client. For each
+    request after the first `warmup`: its milliseconds at the client and its JSON body,
+    None where it failed (not 200, or no answer). `requests` may be lazy: each one's
+    headers are made before its clock starts."""
+    answers: list[tuple[float, dict[str, Any] | None]] = []
+    with httpx.Client(base_url=f"{base}/fhir", headers=HEADERS, timeout=30) as client:
+        for number, (path, headers) in enumerate(requests):
+            started = time.perf_counter()
+            try:
+                response: httpx.Response | None = client.get(path, headers=headers)
+            except httpx.TransportError:
+                response = None
+            elapsed = time.perf_counter() - started
+            if number < warmup:
+                continue
+            ok = response is not None and response.status_code == 200
+            answers.append((elapsed * 1000, response.json() if response and ok else None))
+    return answers
+
+
 def search_latency(
     base: str, tokens: TokenSource, searches: Sequence[Search], *, warmup: int
 ) -> tuple[Latency, list[int | None]]:
@@ -137,42 +173,24 @@ def search_latency(
     fetched before the clock starts; the server checks each one's signature on its first
     use and remembers it, as it would for any client.
     """
-    requests = len(searches) - warmup
-    timings: list[float] = []
-    totals: list[int | None] = []
-    entries: list[int] = []
-    errors = 0
-    with httpx.Client(base_url=f"{base}/fhir", headers=HEADERS, timeout=30) as client:
-        for number, search in enumerate(searches):
-            headers = tokens.headers(search.caller)
-            started = time.perf_counter()
-            try:
-                response = client.get(search.url(), headers=headers)
-            except httpx.TransportError:
-                response = None
-            elapsed = time.perf_counter() - started
-            if number < warmup:
-                continue
-            if response is None or response.status_code != 200:
-                errors += 1
-                totals.append(None)
-            else:
-                timings.append(elapsed * 1000)
-                bundle = response.json()
-                totals.append(bundle["total"])
-                entries.append(len(bundle.get("entry", [])))
+    requests = ((search.url(), tokens.headers(search.caller)) for search in searches)
+    answers = timed_gets(base, requests, warmup=warmup)
+    totals = [None if bundle is None else int(bundle["total"]) for _, bundle in answers]
+    bundles = [bundle for _, bundle in answers if bundle is not None]
+    timings = [ms for ms, bundle in answers if bundle is not None]
+    errors = len(answers) - len(bundles)
     if not timings:  # every search failed: the table shows the errors, not latencies
         nan = math.nan
-        return Latency(requests, errors, nan, nan, nan, nan, nan), totals
+        return Latency(len(answers), errors, nan, nan, nan, nan, nan), totals
     found = [total for total in totals if total is not None]
     latency = Latency(
-        requests=requests,
+        requests=len(answers),
         errors=errors,
         p50_ms=percentile(timings, 0.50),
         p99_ms=percentile(timings, 0.99),
         max_ms=max(timings),
         mean_total=sum(found) / len(found),
-        mean_entries=sum(entries) / len(entries),
+        mean_entries=sum(len(bundle.get("entry", [])) for bundle in bundles) / len(bundles),
     )
     return latency, totals
 
@@ -196,22 +214,11 @@ def create_throughput(
 async def _create_throughput(
     base: str, clients: int, seconds: float, warmup: float, first_patient: int, bearer: Bearer
 ) -> Throughput:
-    rng = random.Random(first_patient)
-    patients = itertools.count(HTTP_PATIENT_OFFSET + first_patient)
+    body = create_bodies(first_patient)
     started, cpu_started = time.perf_counter(), time.process_time()
     measure_from, stop_at = started + warmup, started + warmup + seconds
     timings: list[float] = []
     errors = 0
-
-    def body() -> bytes:
-        resource: dict[str, Any] = service_request(
-            next(patients),
-            REQUESTER,
-            PERFORMER,
-            datetime.now(UTC),
-            rng,
-        )
-        return json.dumps(resource).encode()
 
     def headers() -> dict[str, str]:
         if bearer is None:
@@ -248,7 +255,7 @@ async def _create_throughput(
         errors=errors,
         per_second=len(timings) / seconds,
         # nothing created: the table shows the measurement failed, not latencies
-        p50_ms=percentile(timings, 0.50) if timings else math.nan,
-        p99_ms=percentile(timings, 0.99) if timings else math.nan,
+        p50_ms=percentile(timings, 0.50),
+        p99_ms=percentile(timings, 0.99),
         client_cpu=(time.process_time() - cpu_started) / (time.perf_counter() - started),
     )

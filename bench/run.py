@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
@@ -30,18 +28,12 @@ from bench.auth import TOKEN_LIFETIME_SECONDS, BenchAuth, TokenSource, bench_aut
 from bench.baseline import DEFAULT_REF, Baseline, foundation, measure_auth_cost
 from bench.creates import CLIENTS, CreateLoad, create_load
 from bench.data import Workload
-from bench.load import LoadStats, load, load_organisations, writer_for
+from bench.load import LoadStats, load, writer_for
 from bench.measure import REQUESTER, Throughput
-from bench.report import (
-    Report,
-    Stage,
-    auth_cost_table,
-    machine,
-    result_name,
-    results_table,
-    token_check_table,
-)
-from bench.server import check_authenticates, running_server, upgrade
+from bench.report import machine, print_written, result_name, timings_table
+from bench.run_report import Report, Stage, auth_cost_table, results_table
+from bench.runner import arguments, create_warmup, database_list, log, stop_on_signals, temp_log
+from bench.server import Servers, check_authenticates, running_server, upgrade
 from bench.stores import (
     DATABASES,
     add_store_options,
@@ -50,12 +42,12 @@ from bench.stores import (
     server_version,
 )
 from bench.tokencheck import measure_token_check
-from bench.verify import check_loader_rows, check_search_totals
+from bench.verify import check_search_totals, start_store
 from bench.wrk import TIMEOUT_S
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser = arguments("bench.run", __doc__)
     parser.add_argument("--databases", default=",".join(DATABASES))
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--quick", action="store_true", help="sizes 2000,5000; fewer requests")
@@ -110,6 +102,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.sizes = "2000,5000"
         args.requests, args.warmup, args.create_seconds = 100, 20, 3.0
+    args.create_warmup = create_warmup(args.create_seconds)
     # A wrk run sends one token throughout: it must outlive the run and its last answers.
     longest = TOKEN_LIFETIME_SECONDS - TIMEOUT_S - 10
     if args.create_seconds > longest:
@@ -119,11 +112,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # Stopped with SIGTERM (or SIGINT, which background jobs ignore): unwind, so the
-    # server is stopped and the PostgreSQL database dropped.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    stop_on_signals()
+    databases = database_list(args.databases)
     sizes = sorted(int(size) for size in args.sizes.split(","))
     workers = sorted({int(count) for count in args.create_workers.split(",")})
     creates = create_load(args.create_client, args.clients)
@@ -152,7 +142,7 @@ def run(
             "searches per query (after warm-up)": f"{args.requests} (warm-up {args.warmup})",
             "create load": creates.describe(),
             "creates": (
-                f"{args.create_seconds:g} s measured after a {_create_warmup(args):g} s "
+                f"{args.create_seconds:g} s measured after a {args.create_warmup:g} s "
                 "warm-up (discarded), at "
                 f"{'every size' if args.create_at == 'all' else 'the first size'}, "
                 f"server processes: {', '.join(map(str, workers))}"
@@ -171,23 +161,21 @@ def run(
             ),
         },
     )
-    name = result_name(started, databases, args.quick)
+    name = result_name(started, "-".join(databases), quick=args.quick)
     log("timing the token check in-process")
     report.token_check = measure_token_check(auth, scale=0.25 if args.quick else 1.0)
-    print(token_check_table(report.token_check), flush=True)
+    print(timings_table(report.token_check), flush=True)
     for database in databases:
         if baseline is not None:
             log(f"{database}: creates without tokens ({baseline.code.label}) and with them")
+            log_path = temp_log(name, database, "auth-cost")
             cost = measure_auth_cost(
                 database,
-                args.postgres_url,
-                auth,
+                Servers(args.postgres_url, auth, log_path, args.keep),
                 baseline,
                 creates,
                 seconds=args.create_seconds,
-                warmup=_create_warmup(args),
-                server_log=Path(tempfile.gettempdir()) / f"{name}-{database}-auth-cost.log",
-                keep=args.keep,
+                warmup=args.create_warmup,
             )
             report.auth_cost[database] = cost
             log(
@@ -201,9 +189,8 @@ def run(
     print(results_table(report.stages, workers))
     if report.auth_cost:
         print(auth_cost_table(report.auth_cost))
-    print(token_check_table(report.token_check))
-    path = report.write(args.results, name)
-    print(f"\nwritten to {path} and {path.with_suffix('.json')}")
+    print(timings_table(report.token_check))
+    print_written(report.write(args.results, name))
     return 0
 
 
@@ -219,34 +206,29 @@ def run_database(
 ) -> None:
     log(f"{database}: migrating with `gateway db upgrade`")
     upgrade(url, auth)
-    step = timedelta(seconds=args.step_seconds)
-    # The loaded timeline ends a day before now, so HTTP creates are always the newest.
-    start = datetime.now(UTC).replace(microsecond=0) - step * max(sizes) - timedelta(days=1)
-    workload = Workload(seed=args.seed, start=start, step=step)
-    server_log = Path(tempfile.gettempdir()) / f"{name}-{database}-server.log"
+    workload = Workload.before_now(args.seed, timedelta(seconds=args.step_seconds), max(sizes))
+    server_log = temp_log(name, database, "server")
     log(f"{database}: server output goes to {server_log}")
+    # The loader's connection is open only while it writes (see writer_for).
     with writer_for(url) as writer:
-        load_organisations(writer, workload)
-        sample = workload.companion(args.seed + 1).next_batch(50)
-        check_loader_rows(url, writer, sample, workload.organisations)
-        log(f"{database}: loader rows match the server's own (52 resources compared)")
-        for number, size in enumerate(sizes):
-            log(f"{database}: loading to {size:,}")
+        compared = start_store(url, writer, workload, args.seed)
+    log(f"{database}: loader rows match the server's own ({compared} resources compared)")
+    for number, size in enumerate(sizes):
+        log(f"{database}: loading to {size:,}")
+        with writer_for(url) as writer:
             stats = load(writer, workload, size)
-            log(
-                f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s "
-                f"({stats.per_second:,.0f}/s), VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
+        log(
+            f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s "
+            f"({stats.per_second:,.0f}/s), VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
+        )
+        stage = measure_stage(database, url, size, stats, workload, args, number, server_log, auth)
+        if args.create_at == "all" or number == 0:
+            stage.creates = measure_creates(
+                database, url, creates, report.create_workers, args, number, server_log, auth
             )
-            stage = measure_stage(
-                database, url, size, stats, workload, args, number, server_log, auth
-            )
-            if args.create_at == "all" or number == 0:
-                stage.creates = measure_creates(
-                    database, url, creates, report.create_workers, args, number, server_log, auth
-                )
-            report.stages.append(stage)
-            print(results_table([stage], report.create_workers).splitlines()[-1], flush=True)
-            report.write(args.results, name)  # partial results survive a later failure
+        report.stages.append(stage)
+        print(results_table([stage], report.create_workers).splitlines()[-1], flush=True)
+        report.write(args.results, name)  # partial results survive a later failure
 
 
 def measure_stage(
@@ -323,7 +305,7 @@ def measure_creates(
             result = creates.run(
                 base,
                 seconds=args.create_seconds,
-                warmup=_create_warmup(args),
+                warmup=args.create_warmup,
                 # HTTP patients apart from those of other databases, sizes and servers
                 first_patient=number * 1_000_000
                 + (0 if database == "sqlite" else 500_000)
@@ -341,20 +323,6 @@ def measure_creates(
         )
         results[count] = result
     return results
-
-
-def _create_warmup(args: argparse.Namespace) -> float:
-    """2 s, discarded (less in a run shorter than 6 s)."""
-    seconds: float = args.create_seconds
-    return min(2.0, seconds / 3)
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def log(line: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from bench.auth import BenchAuth
+from bench.stores import fresh_store
 
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 60.0
@@ -110,12 +111,47 @@ def running_server(
         _wait_ready(base, process, log_path)
         yield base
     finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, so that it shuts down as it would in service; killed after 15 s."""
+    if process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class Servers:
+    """How a run serves: its PostgreSQL server, its configuration, where its servers
+    write their output, and whether its stores are kept."""
+
+    postgres_url: str
+    auth: BenchAuth
+    log: Path
+    keep: bool = False
+
+    def store(self, database: str) -> AbstractContextManager[str]:
+        """An empty store, removed afterwards (bench/stores.py)."""
+        return fresh_store(database, self.postgres_url, keep=self.keep)
+
+    @contextmanager
+    def serve(self, url: str, code: Code = CURRENT) -> Iterator[str]:
+        """The store migrated by `code`'s own `gateway db upgrade`, then `code`'s server
+        on it; yields the base URL."""
+        upgrade(url, self.auth, code)
+        with running_server(url, self.log, self.auth, code=code) as base:
+            yield base
+
+    @contextmanager
+    def fresh(self, database: str, code: Code = CURRENT) -> Iterator[str]:
+        """`serve` on a store of its own."""
+        with self.store(database) as url, self.serve(url, code) as base:
+            yield base
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

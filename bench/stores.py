@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -73,15 +74,17 @@ def server_version(url: str) -> str:
     return f"PostgreSQL {row[0]} (shared_buffers {buffers[0]})"
 
 
-def count_resources(url: str) -> int:
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one statement, on its own connection (no SQLAlchemy, no pool)."""
     if url.startswith("sqlite"):
         with closing(sqlite3.connect(make_url(url).database or "")) as connection:
-            count: int = connection.execute("SELECT count(*) FROM resources").fetchone()[0]
-        return count
+            return list(connection.execute(sql))
     with psycopg.connect(url) as connection:
-        row = connection.execute("SELECT count(*) FROM resources").fetchone()
-    assert row is not None
-    return int(row[0])
+        return list(connection.execute(sql))
+
+
+def count_resources(url: str) -> int:
+    return int(query(url, "SELECT count(*) FROM resources")[0][0])
 
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

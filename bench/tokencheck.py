@@ -18,12 +18,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
-import math
 import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +29,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from bench.auth import RATE_LIMIT, BenchAuth, client_id, organisation_codes
-from gateway.access_log.keys import load_audit_signing_key
+from bench.stats import CallTiming, call_timing, time_calls
+from gateway.access_log.keys import KeyHistory, load_audit_signing_key
 from gateway.access_log.sequencer import Sequencer
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.authentication import authenticate
@@ -51,16 +50,7 @@ HOP = "thread-pool hop alone"  # the report leaves this row out of the verdict
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
-    check: str
-    iterations: int
-    median_us: float
-    p99_us: float
-    mean_us: float
-
-
-def measure_token_check(auth: BenchAuth, *, scale: float = 1.0) -> list[Timing]:
+def measure_token_check(auth: BenchAuth, *, scale: float = 1.0) -> list[CallTiming]:
     directory = Path(tempfile.mkdtemp(prefix="gwbench-tokens-"))
     try:
         return asyncio.run(_measure(auth, directory, scale))
@@ -68,7 +58,7 @@ def measure_token_check(auth: BenchAuth, *, scale: float = 1.0) -> list[Timing]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def _measure(auth: BenchAuth, directory: Path, scale: float) -> list[Timing]:
+async def _measure(auth: BenchAuth, directory: Path, scale: float) -> list[CallTiming]:
     settings = Settings(
         config_dir=auth.config_dir,
         token_signing_key=directory / "token-signing-key.pem",
@@ -88,8 +78,16 @@ async def _measure(auth: BenchAuth, directory: Path, scale: float) -> list[Timin
     audit_key = load_audit_signing_key(
         directory / "audit-signing-key.pem", name="bench/audit", generate_if_missing=True
     )
+    audit_keys = KeyHistory.of(audit_key, [])
     runtime = Runtime(
-        settings, config, database, tokens, RateLimiter(), audit_key, Sequencer(audit_key)
+        settings,
+        config,
+        database,
+        tokens,
+        RateLimiter(),
+        audit_key,
+        audit_keys,
+        Sequencer(audit_key),
     )
     codes = organisation_codes()
     first, last = config.client(client_id(codes[0])), config.client(client_id(codes[-1]))
@@ -104,13 +102,13 @@ async def _measure(auth: BenchAuth, directory: Path, scale: float) -> list[Timin
     how, run_dependency = _as_fastapi_runs(authenticate)
     try:
         timings = [
-            _timed_call(
+            call_timing(
                 "AccessTokens.verify, new token (signature)",
-                len(fresh),
-                lambda: tokens.verify(next(fresh_tokens)),
+                time_calls(len(fresh), lambda _: tokens.verify(next(fresh_tokens))),
             ),
-            _timed_call(
-                "AccessTokens.verify, cached token", cached, lambda: tokens.verify(fresh[0])
+            call_timing(
+                "AccessTokens.verify, cached token",
+                time_calls(cached, lambda _: tokens.verify(fresh[0])),
             ),
         ]
         for label, client in (("first", first), ("last", last)):
@@ -175,19 +173,9 @@ def _nothing() -> None:
     return None
 
 
-def _timed_call(check: str, iterations: int, call: Callable[[], object]) -> Timing:
-    gc.collect()
-    samples: list[int] = []
-    for _ in range(iterations):
-        started = time.perf_counter_ns()
-        call()
-        samples.append(time.perf_counter_ns() - started)
-    return _summary(check, samples)
-
-
 async def _timed(
     check: str, iterations: int, prepare: Callable[[], T], call: Callable[[T], Awaitable[Any]]
-) -> Timing:
+) -> CallTiming:
     gc.collect()
     samples: list[int] = []
     for _ in range(iterations):
@@ -195,19 +183,4 @@ async def _timed(
         started = time.perf_counter_ns()
         await call(argument)
         samples.append(time.perf_counter_ns() - started)
-    return _summary(check, samples)
-
-
-def _summary(check: str, samples: list[int]) -> Timing:
-    ordered = sorted(samples)
-
-    def nearest_rank(fraction: float) -> float:
-        return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] / 1000
-
-    return Timing(
-        check=check,
-        iterations=len(samples),
-        median_us=nearest_rank(0.5),
-        p99_us=nearest_rank(0.99),
-        mean_us=sum(samples) / len(samples) / 1000,
-    )
+    return call_timing(check, samples)

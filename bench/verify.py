@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from bench.auth import SCOPES, client_id
-from bench.data import ORGANIZATION, Generated, Organisation, organisation_name
-from bench.load import Parties, Writer, build_rows
+from bench.data import ORGANIZATION, Generated, Organisation, Workload, organisation_name
+from bench.load import Parties, Writer, build_rows, load_organisations
 from bench.measure import Search
 from core.fhir.organisations import organization_resource
 from core.search.query import PagingLimits, parse_search
@@ -35,6 +35,18 @@ from gateway.platform.schema import resource_parties, resource_versions, resourc
 _PREFIXES = {"no caller": "svn0", "the sender's client": "svc0"}
 # Two organisations the sample adds itself (the workload's are stored already).
 _SAMPLE_ORGANISATIONS = ("VRFY1", "VRFY2")
+
+
+def start_store(
+    url: str, writer: Writer, workload: Workload, seed: int, extra: Sequence[Generated] = ()
+) -> int:
+    """The workload's organisations loaded, then the loader proven on a sample (50
+    ServiceRequests and Communications from the seed after `seed`, and `extra`); returns
+    how many resources were compared."""
+    load_organisations(writer, workload)
+    sample = [*workload.companion(seed + 1).next_batch(50), *extra]
+    check_loader_rows(url, writer, sample, workload.organisations)
+    return len(sample) + len(_SAMPLE_ORGANISATIONS)
 
 
 def check_loader_rows(
@@ -55,10 +67,12 @@ def check_loader_rows(
         for caller_kind, prefix in _PREFIXES.items():
             with database.write() as connection:
                 for item in sample:
+                    # No client writes the directory (DirectoryReadOnly): the gateway does.
+                    as_client = caller_kind != "no caller" and item.resource_type != ORGANIZATION
                     service = ResourceService(
                         ResourceStore(connection),
                         PagingLimits(20, 100),
-                        caller=_caller(item.sender) if caller_kind != "no caller" else None,
+                        caller=_caller(item.sender, item.resource_type) if as_client else None,
                         clock=lambda item=item: item.last_updated,  # type: ignore[misc]
                         new_id=lambda item=item, p=prefix: _service_id(p, item.id),  # type: ignore[misc]
                     )
@@ -130,12 +144,13 @@ _ID_COLUMNS = (
 )
 
 
-def _caller(ods: str) -> Caller:
-    """The sending organisation's client, as its access token describes it."""
+def _caller(ods: str, resource_type: str) -> Caller:
+    """The sending organisation's client, as its access token describes it; a Consent's
+    is its care system's, whose registration may record consent (provider-epr)."""
     return Caller(
         client_id=client_id(ods),
         ods_code=ods,
-        role=None,
+        role="provider-epr" if resource_type == "Consent" else None,
         scopes=ScopeSet.parse([*SCOPES, "system/Organization.c", "system/Consent.c"]),
         purpose_of_use="direct-care",
     )

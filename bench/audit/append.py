@@ -20,30 +20,27 @@ a route of this code only (401) and unknown to the baseline (404).
 
 from __future__ import annotations
 
-import sqlite3
-import tempfile
 import time
-from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-import psycopg
-from sqlalchemy.engine import make_url
 
-from bench.audit.wrkread import measure_reads
-from bench.auth import BenchAuth, TokenSource
+from bench import wrk
+from bench.auth import TokenSource
 from bench.baseline import Baseline
 from bench.creates import CreateLoad
 from bench.measure import REQUESTER, Throughput
-from bench.server import CURRENT, Code, check_authenticates, running_server, upgrade
-from bench.stores import fresh_store
+from bench.server import CURRENT, Code, Servers, check_authenticates
+from bench.stores import query
 
 # The commit before the access log ("Audit log core: ..."): cd328f3.
 DEFAULT_REF = "cd328f3"
 # HTTP patients of these creates (both sides send the same ServiceRequests).
 FIRST_PATIENT = 700_000
-READ_IDS = 1000
+# Up to 1,000 ServiceRequests the reads cycle through.
+READ_IDS_SQL = (
+    "SELECT id FROM resources WHERE resource_type = 'ServiceRequest' ORDER BY id LIMIT 1000"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,58 +86,45 @@ def check_code(base: str, *, has_log: bool) -> None:
 
 def measure_append_cost(
     database: str,
-    postgres_url: str,
-    auth: BenchAuth,
+    servers: Servers,
     baseline: Baseline,
     creates: CreateLoad,
     *,
     seconds: float,
     warmup: float,
-    server_log: Path,
-    keep: bool = False,
     round_: int = 1,
 ) -> AppendCost:
     sides = [
-        _side(database, postgres_url, auth, code, creates, seconds, warmup, server_log, keep)
+        _side(database, servers, code, creates, seconds, warmup)
         for code in (baseline.code, CURRENT)
     ]
     return AppendCost(database, sides[0], sides[1], round_)
 
 
 def _side(
-    database: str,
-    postgres_url: str,
-    auth: BenchAuth,
-    code: Code,
-    creates: CreateLoad,
-    seconds: float,
-    warmup: float,
-    server_log: Path,
-    keep: bool,
+    database: str, servers: Servers, code: Code, creates: CreateLoad, seconds: float, warmup: float
 ) -> Side:
     has_log = code is CURRENT
-    with fresh_store(database, postgres_url, keep=keep) as url:
-        upgrade(url, auth, code)
-        with running_server(url, server_log, auth, code=code) as base:
+    with servers.store(database) as url:
+        with servers.serve(url, code) as base:
             check_authenticates(base)
             check_code(base, has_log=has_log)
-            tokens = TokenSource(base, auth)
-            bearer = tokens.bearer(REQUESTER.ods)
+            bearer = TokenSource(base, servers.auth).bearer(REQUESTER.ods)
             created = creates.run(
                 base, seconds=seconds, warmup=warmup, first_patient=FIRST_PATIENT, bearer=bearer
             )
-            ids = service_request_ids(url, READ_IDS)
+            ids = [row[0] for row in query(url, READ_IDS_SQL)]
             if not ids or not creates.wrk:
                 raise RuntimeError("the reads need wrk and some created ServiceRequests")
-            reads = measure_reads(
+            reads = wrk.measure(
                 creates.wrk,
                 base,
-                ids,
+                wrk.reads(ids),
                 connections=creates.clients,
                 seconds=max(1, round(seconds)),
                 warmup=round(warmup),
                 bearer=bearer,
-            )
+            ).throughput(f"wrk {creates.wrk_version}", creates.clients)
             if has_log:
                 time.sleep(1.5)  # the sequencer's turn (every second)
         counts = audit_counts(url) if has_log else (None, None, None)
@@ -148,34 +132,12 @@ def _side(
     return Side(label, created, reads, len(ids), *counts)
 
 
-def service_request_ids(url: str, limit: int) -> list[str]:
-    query = (
-        "SELECT id FROM resources WHERE resource_type = 'ServiceRequest' ORDER BY id LIMIT "
-        f"{int(limit)}"
-    )
-    if url.startswith("sqlite"):
-        with closing(sqlite3.connect(make_url(url).database or "")) as connection:
-            return [row[0] for row in connection.execute(query)]
-    with psycopg.connect(url) as connection:
-        return [row[0] for row in connection.execute(query)]  # type: ignore[arg-type]
-
-
 def audit_counts(url: str) -> tuple[int, int, int]:
     """Events in the log, how many the sequencer has placed, and checkpoints signed."""
-    query = (
+    (row,) = query(
+        url,
         "SELECT (SELECT count(*) FROM audit_events), "
         "(SELECT count(*) FROM audit_events WHERE position IS NOT NULL), "
-        "(SELECT count(*) FROM audit_checkpoints)"
+        "(SELECT count(*) FROM audit_checkpoints)",
     )
-    if url.startswith("sqlite"):
-        with closing(sqlite3.connect(make_url(url).database or "")) as connection:
-            row = connection.execute(query).fetchone()
-    else:
-        with psycopg.connect(url) as connection:
-            row = connection.execute(query).fetchone()  # type: ignore[assignment]
-    assert row is not None
     return int(row[0]), int(row[1]), int(row[2])
-
-
-def default_server_log(name: str, database: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"{name}-{database}-append.log"

@@ -26,7 +26,7 @@ from bench.audit.events import Event, Events
 from bench.audit.load import Log, checkpoint_time, load_log
 from gateway.access_log import log as audit_log
 from gateway.access_log.checking import verify_database
-from gateway.access_log.keys import AuditSigningKey
+from gateway.access_log.keys import AuditSigningKey, KeyHistory
 from gateway.access_log.sequencer import Sequencer, SequencingPolicy
 from gateway.platform import migrate
 from gateway.platform.database import Database
@@ -157,7 +157,7 @@ def _continue(url: str, key: AuditSigningKey, seed: int) -> tuple[int, int]:
                 if not sequencer.run(connection, checkpoint_now=True).sequenced:
                     break
         with database.read() as connection:
-            report = verify_database(connection, key)
+            report = verify_database(connection, KeyHistory.of(key, []))
         if not report.ok or report.unattested_events:
             raise AssertionError(f"the continued log does not verify: {report}")
         return more.count, report.events_checked

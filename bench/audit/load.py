@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 
 from bench.audit.events import Event, Events
 from gateway.access_log import log as audit_log
-from gateway.access_log.checkpoint import Checkpoint, sign_checkpoint
+from gateway.access_log.checkpoint import Checkpoint, Link, SignedCheckpoint, sign_checkpoint
 from gateway.access_log.keys import AuditSigningKey
 from gateway.access_log.merkle import STRIDE, TreeBuilder, completed_stored_nodes
 from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
@@ -143,6 +143,7 @@ class Tree:
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
     checkpoints: list[tuple[int, bytes, datetime, str, str]] = field(default_factory=list)
     last_recorded: datetime | None = None
+    last_signed: SignedCheckpoint | None = None  # the one the next checkpoint links to
 
     def add(self, leaf: bytes, recorded: datetime) -> None:
         frontier, n, digest, level = self.frontier, self.size, leaf, 0
@@ -171,9 +172,14 @@ class Tree:
             return
         moment = checkpoint_time(recorded)
         root = self.root()
+        # Each commits to the one before it, as the sequencer chains them.
+        link = None if self.last_signed is None else Link.to(self.last_signed)
         signed = sign_checkpoint(
-            Checkpoint(self.key.name, size, root, moment), self.key.private_key, self.key.name
+            Checkpoint(self.key.name, size, root, moment, previous=link),
+            self.key.private_key,
+            self.key.name,
         )
+        self.last_signed = signed
         # As Sequencer._checkpoint_if_due writes it.
         self.checkpoints.append(
             (
@@ -200,10 +206,10 @@ def checkpoint_time(recorded: datetime) -> datetime:
 def check_event(event: Event) -> None:
     """The event's row and references are exactly what gateway.access_log.log makes of its
     facts (content, leaf hash and every column)."""
-    facts = Events.facts(event)
-    if audit_log._row(facts) != event.row():
+    row, references = audit_log._row(Events.facts(event))
+    if row != event.row():
         raise AssertionError(f"event {event.position}: the loader's row is not the gateway's")
-    if sorted(audit_log._references(facts)) != event.references:
+    if sorted(references) != event.references:
         raise AssertionError(
             f"event {event.position}: the loader's references are not the gateway's"
         )
@@ -349,16 +355,27 @@ def _load_postgresql(url: str, events: Events, tree: Tree, log: Log) -> LoadStat
         connection.autocommit = True
         connection.execute(f"VACUUM (ANALYZE) {', '.join(AUDIT_TABLES)}")
         analyze_seconds = time.perf_counter() - analyze_started
+    return _stats(done, stats, tree, seconds, index_seconds, analyze_seconds)
+
+
+def _stats(
+    done: int,
+    counted: dict[str, int],
+    tree: Tree,
+    seconds: float,
+    index_seconds: float,
+    analyze_seconds: float,
+) -> LoadStats:
     return LoadStats(
         events=done,
-        references=stats["references"],
+        references=counted["references"],
         nodes=len(tree.nodes),
         checkpoints=len(tree.checkpoints),
-        content_bytes=stats["bytes"],
+        content_bytes=counted["bytes"],
         seconds=seconds,
         index_seconds=index_seconds,
         analyze_seconds=analyze_seconds,
-        checked=stats["checked"],
+        checked=counted["checked"],
     )
 
 
@@ -449,17 +466,7 @@ def _load_sqlite(url: str, events: Events, tree: Tree, log: Log) -> LoadStats:
         connection.execute("ANALYZE")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         analyze_seconds = time.perf_counter() - analyze_started
-    return LoadStats(
-        events=done,
-        references=stats["references"],
-        nodes=len(tree.nodes),
-        checkpoints=len(tree.checkpoints),
-        content_bytes=stats["bytes"],
-        seconds=seconds,
-        index_seconds=index_seconds,
-        analyze_seconds=analyze_seconds,
-        checked=stats["checked"],
-    )
+    return _stats(done, stats, tree, seconds, index_seconds, analyze_seconds)
 
 
 def _insert(table: str, columns: tuple[str, ...]) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select
 
-from bench.measure import percentile
+from bench.stats import percentile
 from gateway.access_log import proofs, tree
 from gateway.access_log.merkle import verify_consistency, verify_inclusion
 from gateway.platform.database import Database

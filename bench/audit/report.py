@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.audit.append import AppendCost
@@ -15,7 +12,7 @@ from bench.audit.proofs import PARTS, ProofTiming
 from bench.audit.search import SearchLatency
 from bench.audit.verifyrate import VerifyRate
 from bench.measure import Throughput
-from bench.report import report_header
+from bench.report import BenchmarkReport, code_blocks, markdown_table
 
 VERIFY_TARGET = 300_000  # events/s on one core
 PROOF_TARGET_MS = 1.0
@@ -42,12 +39,7 @@ class StoreResult:
 
 
 @dataclass
-class AuditReport:
-    started: datetime
-    command: str
-    machine: dict[str, Any]
-    settings: dict[str, Any]
-    versions: dict[str, str] = field(default_factory=dict)
+class AuditReport(BenchmarkReport):
     append: list[AppendCost] = field(default_factory=list)
     checks: list[TableCheck] = field(default_factory=list)
     stores: list[StoreResult] = field(default_factory=list)
@@ -55,12 +47,7 @@ class AuditReport:
 
     def markdown(self) -> str:
         lines = [
-            *report_header(
-                "Access-log benchmark",
-                self.started,
-                self.command,
-                [self.machine, self.versions, self.settings],
-            ),
+            *self.header("Access-log benchmark"),
             "",
             "## Targets",
             "",
@@ -112,8 +99,7 @@ class AuditReport:
             ):
                 if plans:
                     lines += ["", f"## {title}, {store.database} at {store.events:,} events", ""]
-                    for name, blocks in plans.items():
-                        lines += [f"### {name}", "", "```", *blocks, "```", ""]
+                    lines += code_blocks(plans)
         return "\n".join(lines).rstrip() + "\n"
 
     def targets(self) -> list[str]:
@@ -144,14 +130,11 @@ class AuditReport:
                 )
         return lines or ["- nothing measured"]
 
-    def write(self, directory: Path, name: str) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"{name}.md").write_text(self.markdown())
-        raw = asdict(self)
+    def raw(self) -> dict[str, Any]:
+        raw = super().raw()
         for cost, data in zip(self.append, raw["append"], strict=True):
             data["create_ratio"], data["read_ratio"] = cost.create_ratio, cost.read_ratio
-        (directory / f"{name}.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
-        return directory / f"{name}.md"
+        return raw
 
 
 def _rate(result: Throughput) -> str:
@@ -162,20 +145,24 @@ def _rate(result: Throughput) -> str:
 
 
 def append_table(costs: list[AppendCost]) -> str:
-    rows = [
-        "| Database | Round | Creates/s without log | p50 / p99 ms | Creates/s with log "
-        "| p50 / p99 ms | with / without | Reads/s without log | p50 / p99 ms "
-        "| Reads/s with log | p50 / p99 ms | with / without |",
-        "|" + "---|" * 12,
-    ]
-    for cost in costs:
-        before, after = cost.without_log, cost.with_log
-        rows.append(
-            f"| {cost.database} | {cost.round} | {_rate(before.creates)} | {_rate(after.creates)} "
-            f"| x{cost.create_ratio:.2f} | {_rate(before.reads)} | {_rate(after.reads)} "
-            f"| x{cost.read_ratio:.2f} |"
-        )
-    return "\n".join(rows)
+    return markdown_table(
+        "Database | Round | Creates/s without log | p50 / p99 ms | Creates/s with log"
+        " | p50 / p99 ms | with / without | Reads/s without log | p50 / p99 ms"
+        " | Reads/s with log | p50 / p99 ms | with / without",
+        (
+            [
+                cost.database,
+                cost.round,
+                _rate(cost.without_log.creates),
+                _rate(cost.with_log.creates),
+                f"x{cost.create_ratio:.2f}",
+                _rate(cost.without_log.reads),
+                _rate(cost.with_log.reads),
+                f"x{cost.read_ratio:.2f}",
+            ]
+            for cost in costs
+        ),
+    )
 
 
 def _append_notes(costs: list[AppendCost]) -> list[str]:
@@ -205,28 +192,42 @@ def _append_notes(costs: list[AppendCost]) -> list[str]:
 
 
 def verify_table(stores: list[StoreResult]) -> str:
-    rows = [
-        "| Store | Source | Events | Mean event bytes | Seconds | Events/s | MB/s "
-        "| CPU / wall | Checkpoints | OK |",
-        "|" + "---|" * 10,
-    ]
+    rows: list[list[object]] = []
     for store in stores:
+        where = f"{store.database} {store.events:,}"
         for rate in store.verify:
-            mean = rate.bytes / max(rate.events, 1)
             rows.append(
-                f"| {store.database} {store.events:,} | {rate.source} | {rate.events:,} "
-                f"| {mean:,.0f} | {rate.seconds:,.1f} | {rate.per_second:,.0f} "
-                f"| {rate.bytes / rate.seconds / 1e6:,.0f} | {rate.cpu_seconds / rate.seconds:.2f} "
-                f"| {rate.checkpoints:,} | {'yes' if rate.ok else 'NO: ' + str(rate.problem)} |"
+                [
+                    where,
+                    rate.source,
+                    f"{rate.events:,}",
+                    f"{rate.bytes / max(rate.events, 1):,.0f}",
+                    f"{rate.seconds:,.1f}",
+                    f"{rate.per_second:,.0f}",
+                    f"{rate.bytes / rate.seconds / 1e6:,.0f}",
+                    f"{rate.cpu_seconds / rate.seconds:.2f}",
+                    f"{rate.checkpoints:,}",
+                    "yes" if rate.ok else "NO: " + str(rate.problem),
+                ]
             )
         if store.export_seconds is not None:
             exported = store.exported or store.events
             rows.append(
-                f"| {store.database} {store.events:,} | writing the export (export_log, "
-                f"not pinned) | {exported:,} | | {store.export_seconds:,.1f} "
-                f"| {exported / store.export_seconds:,.0f} | | | | |"
+                [
+                    where,
+                    "writing the export (export_log, not pinned)",
+                    f"{exported:,}",
+                    "",
+                    f"{store.export_seconds:,.1f}",
+                    f"{exported / store.export_seconds:,.0f}",
+                    *[""] * 4,
+                ]
             )
-    return "\n".join(rows)
+    return markdown_table(
+        "Store | Source | Events | Mean event bytes | Seconds | Events/s | MB/s"
+        " | CPU / wall | Checkpoints | OK",
+        rows,
+    )
 
 
 def verify_notes(stores: list[StoreResult]) -> list[str]:
@@ -250,67 +251,82 @@ def verify_notes(stores: list[StoreResult]) -> list[str]:
 
 
 def proof_table(stores: list[StoreResult]) -> str:
-    rows = [
-        "| Store | Proof | Tree size | Proofs | p50 ms | p99 ms | max ms | mean ms "
-        "| Hashes in proof | Stored hashes read |",
-        "|" + "---|" * 10,
-    ]
-    for store in stores:
-        rows += [
-            f"| {store.database} {store.events:,} | {p.kind} | {p.tree_size:,} | {p.proofs:,} "
-            f"| {p.p50_ms:.2f} | {p.p99_ms:.2f} | {p.max_ms:.2f} | {p.mean_ms:.2f} "
-            f"| {p.mean_path:.1f} | {p.mean_fetched:,.0f} |"
+    return markdown_table(
+        "Store | Proof | Tree size | Proofs | p50 ms | p99 ms | max ms | mean ms"
+        " | Hashes in proof | Stored hashes read",
+        (
+            [
+                f"{store.database} {store.events:,}",
+                p.kind,
+                f"{p.tree_size:,}",
+                f"{p.proofs:,}",
+                *(f"{ms:.2f}" for ms in (p.p50_ms, p.p99_ms, p.max_ms, p.mean_ms)),
+                f"{p.mean_path:.1f}",
+                f"{p.mean_fetched:,.0f}",
+            ]
+            for store in stores
             for p in store.proofs
-        ]
-    return "\n".join(rows)
+        ),
+    )
 
 
 def proof_parts_table(stores: list[StoreResult]) -> str:
-    rows = [
-        "| Store | Proof | " + " | ".join(f"{part} (mean / p50 ms)" for part in PARTS) + " |",
-        "|" + "---|" * (2 + len(PARTS)),
-    ]
-    for store in stores:
-        rows += [
-            f"| {store.database} {store.events:,} | {p.kind} | "
-            + " | ".join(f"{p.parts_ms[part]:.2f} / {p.parts_p50_ms[part]:.2f}" for part in PARTS)
-            + " |"
+    return markdown_table(
+        ["Store", "Proof", *(f"{part} (mean / p50 ms)" for part in PARTS)],
+        (
+            [
+                f"{store.database} {store.events:,}",
+                p.kind,
+                *(f"{p.parts_ms[part]:.2f} / {p.parts_p50_ms[part]:.2f}" for part in PARTS),
+            ]
+            for store in stores
             for p in store.proofs
-        ]
-    return "\n".join(rows)
+        ),
+    )
 
 
 def search_table(stores: list[StoreResult], *, extra: bool = False) -> str:
-    rows = [
-        "| Database | Events | Query | Requests | p50 ms | p99 ms | max ms | mean ms "
-        "| Entries per page | load avg |",
-        "|" + "---|" * 10,
-    ]
-    for store in stores:
-        for s in store.extra_searches if extra else store.searches:
-            failed = f" ({s.errors} failed)" if s.errors else ""
-            rows.append(
-                f"| {store.database} | {store.events:,} | {s.query} | {s.requests}{failed} "
-                f"| {s.p50_ms:.1f} | {s.p99_ms:.1f} | {s.max_ms:.1f} | {s.mean_ms:.1f} "
-                f"| {s.mean_entries:.1f} | {s.load_average:.2f} |"
-            )
-    return "\n".join(rows)
+    return markdown_table(
+        "Database | Events | Query | Requests | p50 ms | p99 ms | max ms | mean ms"
+        " | Entries per page | load avg",
+        (
+            [
+                store.database,
+                f"{store.events:,}",
+                s.query,
+                f"{s.requests}{f' ({s.errors} failed)' if s.errors else ''}",
+                *(f"{ms:.1f}" for ms in (s.p50_ms, s.p99_ms, s.max_ms, s.mean_ms)),
+                f"{s.mean_entries:.1f}",
+                f"{s.load_average:.2f}",
+            ]
+            for store in stores
+            for s in (store.extra_searches if extra else store.searches)
+        ),
+    )
 
 
 def load_table(stores: list[StoreResult]) -> str:
-    rows = [
-        "| Database | Events | References | Stored nodes | Checkpoints | Mean event bytes "
-        "| Rows s | Events/s | Indexes s | VACUUM/ANALYZE s | Checked against log._row |",
-        "|" + "---|" * 11,
-    ]
-    rows += [
-        f"| {s.database} | {s.load.events:,} | {s.load.references:,} | {s.load.nodes:,} "
-        f"| {s.load.checkpoints:,} | {s.load.mean_event_bytes:,.0f} | {s.load.seconds:,.0f} "
-        f"| {s.load.per_second:,.0f} | {s.load.index_seconds:,.0f} "
-        f"| {s.load.analyze_seconds:,.0f} | {s.load.checked:,} |"
-        for s in stores
-    ]
-    return "\n".join(rows)
+    return markdown_table(
+        "Database | Events | References | Stored nodes | Checkpoints"
+        " | Mean event bytes | Rows s | Events/s | Indexes s | VACUUM/ANALYZE s"
+        " | Checked against log._row",
+        (
+            [
+                s.database,
+                f"{s.load.events:,}",
+                f"{s.load.references:,}",
+                f"{s.load.nodes:,}",
+                f"{s.load.checkpoints:,}",
+                f"{s.load.mean_event_bytes:,.0f}",
+                f"{s.load.seconds:,.0f}",
+                f"{s.load.per_second:,.0f}",
+                f"{s.load.index_seconds:,.0f}",
+                f"{s.load.analyze_seconds:,.0f}",
+                f"{s.load.checked:,}",
+            ]
+            for s in stores
+        ),
+    )
 
 
 def check_lines(checks: list[TableCheck], stores: list[StoreResult]) -> list[str]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -46,8 +45,17 @@ from bench.audit.verifyrate import (
 from bench.auth import IG_LEAD, IG_SCOPES, BenchAuth, TokenSource, bench_auth
 from bench.baseline import foundation
 from bench.creates import CLIENTS, create_load
-from bench.report import machine
-from bench.server import check_authenticates, running_server
+from bench.report import machine, print_written, result_name
+from bench.runner import (
+    arguments,
+    command_line,
+    create_warmup,
+    database_list,
+    log,
+    stop_on_signals,
+    temp_log,
+)
+from bench.server import Servers, check_authenticates, running_server
 from bench.stores import add_store_options, fresh_store, server_version
 from gateway.access_log import proofs
 from gateway.access_log.keys import AuditSigningKey, load_audit_signing_key
@@ -62,7 +70,7 @@ SYNTHETIC_BYTES = 1024
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.audit", description=__doc__)
+    parser = arguments("bench.audit", __doc__)
     parser.add_argument("--events", type=int, default=10_000_000, help="PostgreSQL log size")
     parser.add_argument(
         "--sqlite-events", type=int, default=1_000_000, help="SQLite log size (0: none)"
@@ -109,13 +117,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.proofs, args.proof_warmup = 200, 20
         args.check_events, args.sqlite_check_events = 3_000, 3_000
         args.create_seconds, args.append_rounds = 3.0, 1
+    args.create_warmup = create_warmup(args.create_seconds)
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    stop_on_signals()
     started = datetime.now(UTC)
     with bench_auth(keep=args.keep, ig_lead=True) as auth:
         origin = audit_log_origin(load_config(auth.config_dir))
@@ -125,11 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, started: datetime, auth: BenchAuth, key: AuditSigningKey) -> int:
-    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    databases = database_list(args.databases)
     creates = create_load(args.create_client, args.clients)
     report = AuditReport(
         started=started,
-        command=" ".join(["python -m bench.audit", *sys.argv[1:]]),
+        command=command_line("bench.audit", None),
         machine=machine(),
         settings={
             "log sizes": f"PostgreSQL {args.events:,}, SQLite {args.sqlite_events:,} events",
@@ -137,7 +145,7 @@ def run(args: argparse.Namespace, started: datetime, auth: BenchAuth, key: Audit
             "checkpoints loaded": f"every {args.checkpoint_every:,} events and at the end",
             "append cost": (
                 f"{creates.describe()}; {args.create_seconds:g} s measured after a "
-                f"{_warmup(args):g} s warm-up, baseline {args.baseline_ref}, "
+                f"{args.create_warmup:g} s warm-up, baseline {args.baseline_ref}, "
                 f"{args.append_rounds} round(s) per database"
             ),
             "searches": f"{args.requests} per query after {args.warmup} of warm-up",
@@ -149,10 +157,11 @@ def run(args: argparse.Namespace, started: datetime, auth: BenchAuth, key: Audit
             "sqlite": server_version("sqlite://"),
         },
     )
-    name = f"{started:%Y%m%dT%H%M%SZ}-audit{'-quick' if args.quick else ''}"
-    server_log = Path(tempfile.gettempdir()) / f"{name}-server.log"
+    name = result_name(started, "audit", quick=args.quick)
+    server_log = temp_log(name, "server")
     log(f"server output goes to {server_log}")
 
+    servers = Servers(args.postgres_url, auth, server_log, args.keep)
     if not args.no_append:
         with foundation(args.baseline_ref) as baseline:
             for database in databases:
@@ -163,14 +172,11 @@ def run(args: argparse.Namespace, started: datetime, auth: BenchAuth, key: Audit
                     )
                     cost = measure_append_cost(
                         database,
-                        args.postgres_url,
-                        auth,
+                        servers,
                         baseline,
                         creates,
                         seconds=args.create_seconds,
-                        warmup=_warmup(args),
-                        server_log=server_log,
-                        keep=args.keep,
+                        warmup=args.create_warmup,
                         round_=round_,
                     )
                     report.append.append(cost)
@@ -207,7 +213,7 @@ def run(args: argparse.Namespace, started: datetime, auth: BenchAuth, key: Audit
             measure_store(database, events, args, auth, key, report, name, server_log)
     path = report.write(args.results, name)
     print(report.markdown())
-    print(f"\nwritten to {path} and {path.with_suffix('.json')}")
+    print_written(path)
     return 0
 
 
@@ -375,19 +381,6 @@ def _one_of(name: str, values: Sequence[str]) -> Callable[[random.Random], list[
     if not values:
         raise RuntimeError(f"no values to search {name} by")
     return lambda rng: [(name, values[rng.randrange(len(values))])]
-
-
-def _warmup(args: argparse.Namespace) -> float:
-    seconds: float = args.create_seconds
-    return min(2.0, seconds / 3)
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def log(line: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

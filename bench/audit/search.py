@@ -22,19 +22,18 @@ from __future__ import annotations
 import math
 import os
 import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from bench.auth import IG_LEAD, IG_SCOPES, TokenSource
-from bench.measure import HEADERS, percentile
-from bench.plans import _plan
+from bench.measure import timed_gets
+from bench.plans import explained, statements_of
+from bench.stats import percentile
 from core.search.query import PagingLimits
 from gateway.access_log.search import search_events
 from gateway.access_log.search_params import parse_audit_query
@@ -89,29 +88,19 @@ def measure_search(
 ) -> SearchLatency:
     rng = random.Random(seed)
     searches = [make(rng) for _ in range(warmup + requests)]
-    token = tokens.client_token(IG_LEAD, IG_SCOPES, valid_for=120)
-    timings: list[float] = []
-    entries: list[int] = []
-    errors = 0
-    with httpx.Client(base_url=f"{base}/fhir", headers=HEADERS, timeout=30) as client:
+    tokens.client_token(IG_LEAD, IG_SCOPES, valid_for=120)  # before the clock starts
+
+    def sent() -> Iterator[tuple[str, dict[str, str]]]:
+        token = ""
         for number, params in enumerate(searches):
             if number % 50 == 0:  # renewed untimed, should it come close to expiry
                 token = tokens.client_token(IG_LEAD, IG_SCOPES, valid_for=60)
-            headers = {"Authorization": f"Bearer {token}"}
-            url = f"/AuditEvent?{urlencode(params)}"
-            started = time.perf_counter()
-            try:
-                response = client.get(url, headers=headers)
-            except httpx.TransportError:
-                response = None
-            elapsed = time.perf_counter() - started
-            if number < warmup:
-                continue
-            if response is None or response.status_code != 200:
-                errors += 1
-                continue
-            timings.append(elapsed * 1000)
-            entries.append(len(response.json().get("entry", [])))
+            yield f"/AuditEvent?{urlencode(params)}", {"Authorization": f"Bearer {token}"}
+
+    answers = timed_gets(base, sent(), warmup=warmup)
+    timings = [ms for ms, page in answers if page is not None]
+    entries = [len(page.get("entry", [])) for _, page in answers if page is not None]
+    errors = len(answers) - len(timings)
     load_average = os.getloadavg()[0]
     if not timings:
         nan = math.nan
@@ -132,23 +121,11 @@ def measure_search(
 def captured_plans(url: str, work: Callable[[Connection], Any]) -> list[str]:
     """One text block per statement `work` ran: the SQL, its parameters, its plan."""
     database = Database(url)
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        captured.append((statement, parameters))
-
     try:
         with database.read() as connection:
-            event.listen(connection, "before_cursor_execute", capture)
-            try:
+            with statements_of(connection) as sent:
                 work(connection)
-            finally:
-                event.remove(connection, "before_cursor_execute", capture)
-            return [
-                f"{statement}\n-- parameters: {_shorten(parameters)}\n"
-                + "\n".join(_plan(connection, statement, parameters))
-                for statement, parameters in captured
-            ]
+            return explained(connection, sent, _shorten)
     finally:
         database.dispose()
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from gateway.access_log.checkpoint import Checkpoint, sign_checkpoint
 from gateway.access_log.export import EXPORT_FORMAT, export_log
-from gateway.access_log.keys import AuditSigningKey, load_audit_signing_key
+from gateway.access_log.keys import AuditSigningKey, KeyHistory, load_audit_signing_key
 from gateway.access_log.merkle import TreeBuilder
 from gateway.platform.database import Database
 
@@ -94,7 +94,7 @@ def export_and_time(url: str, key: AuditSigningKey, directory: Path) -> tuple[in
     try:
         started = time.perf_counter()
         with database.read() as connection:
-            summary = export_log(connection, directory, key)
+            summary = export_log(connection, directory, KeyHistory.of(key, []))
         return summary.events, time.perf_counter() - started
     finally:
         database.dispose()
@@ -180,7 +180,7 @@ def _database(url: str, key_path: str, origin: str) -> dict[str, Any]:
     try:
         with database.read() as connection:
             started, cpu = time.perf_counter(), time.process_time()
-            report = verify_database(connection, key)
+            report = verify_database(connection, KeyHistory.of(key, []))
             seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
             total = connection.exec_driver_sql(
                 "SELECT coalesce(sum(length(content)), 0) FROM audit_events "

@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
 from bench.consent.consents import hundred_agreements, organisations, ten_consents
 from bench.data import Organisation, communication, nhs_number, service_request
+from bench.stats import CallTiming, call_timing, time_calls
 from consent.agreements import Agreement
 from consent.decision import decide
 from consent.model import DataCategory, Decision, Rule, SharingRequest
@@ -43,25 +43,15 @@ from core.sharing.consents import consent_statement
 from core.sharing.facts import shared_data
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.fhir.service import _versioned, validated
+from gateway.fhir.storage import validated, versioned
 from gateway.fhir.store import ResourceStore, SharingFacts, StoredResource
 from gateway.sharing.policy import SharingPolicy
+from gateway.sharing.requester import Requester
 
 TARGET_MEDIAN_US = 50.0
 PAGE = 20  # records per policy: a search page
 PATIENT = 4_200_042  # the patient decided about (an NHS number in the test range)
 ORGANISATIONS = 100
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionTiming:
-    check: str
-    iterations: int
-    median_us: float
-    p99_us: float
-    mean_us: float
-    # How the timed calls were decided, by deciding rule ("permit consent:permit"...).
-    outcomes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +65,7 @@ class Setup:
     requests: list[SharingRequest]
 
 
-def measure_decisions(calls: int, seed: int, now: datetime) -> list[DecisionTiming]:
+def measure_decisions(calls: int, seed: int, now: datetime) -> list[CallTiming]:
     setup = make_setup(seed, now)
     records = _records(setup, seed)
     pages = max(1, calls // PAGE)
@@ -139,7 +129,7 @@ def make_setup(seed: int, now: datetime) -> Setup:
         if validated("Consent", body) != body:
             raise AssertionError("validation changes a benchmark Consent")
         moment = now - timedelta(days=900 - number * 90)
-        record = _versioned("Consent", f"consent-{number}", 1, moment, body)
+        record = versioned("Consent", f"consent-{number}", 1, moment, body)
         facts = SharingFacts(patient, custodian, "referral")
         consents.append(
             StoredResource(
@@ -231,12 +221,12 @@ def _requests(
 
 def _decide_timing(
     check: str, calls: int, setup: Setup, statements: Sequence[ConsentStatement]
-) -> DecisionTiming:
+) -> CallTiming:
     requests, agreements, now = setup.requests, setup.agreements, setup.now
     outcomes = Counter(_outcome(decide(r, statements, agreements, now)) for r in requests)
     cycle = len(requests)
-    samples = _timed(calls, lambda i: decide(requests[i % cycle], statements, agreements, now))
-    return _summary(check, samples, _scaled(outcomes, calls, cycle))
+    samples = time_calls(calls, lambda i: decide(requests[i % cycle], statements, agreements, now))
+    return call_timing(check, samples, _scaled(outcomes, calls, cycle))
 
 
 def _on_read_timing(
@@ -245,7 +235,7 @@ def _on_read_timing(
     setup: Setup,
     records: list[StoredResource],
     consents: list[StoredResource],
-) -> DecisionTiming:
+) -> CallTiming:
     store = cast(ResourceStore, _ConsentsOnly(consents))
     reader = setup.readers[0]
     caller = _caller(reader)
@@ -254,39 +244,42 @@ def _on_read_timing(
     samples: list[int] = []
     clock = time.perf_counter_ns
     for _ in range(pages):
-        policy = SharingPolicy(store, caller, setup.agreements, setup.now)
+        policy = SharingPolicy(store, Requester.of_caller(caller), setup.agreements, setup.now)
         for record in records:
             started = clock()
             policy.on_read(record)
             samples.append(clock() - started)
-    policy = SharingPolicy(store, caller, setup.agreements, setup.now)
+    policy = SharingPolicy(store, Requester.of_caller(caller), setup.agreements, setup.now)
     outcomes.update(_outcome(policy.on_read(record)) for record in records)
-    return _summary(check, samples, _scaled(outcomes, len(samples), len(records)))
+    return call_timing(check, samples, _scaled(outcomes, len(samples), len(records)))
 
 
 def _admit_timing(
     check: str, pages: int, setup: Setup, records: list[StoredResource]
-) -> DecisionTiming:
+) -> CallTiming:
     store = cast(ResourceStore, _ConsentsOnly(setup.consents))
     caller = _caller(setup.readers[0])
     agreements, now = setup.agreements, setup.now
-    samples = _timed(pages, lambda _: SharingPolicy(store, caller, agreements, now).admit(records))
-    admitted = SharingPolicy(store, caller, agreements, now).admit(records)
+    samples = time_calls(
+        pages,
+        lambda _: SharingPolicy(store, Requester.of_caller(caller), agreements, now).admit(records),
+    )
+    admitted = SharingPolicy(store, Requester.of_caller(caller), agreements, now).admit(records)
     outcomes = {
         "admitted per page": sum(admitted),
         "refused per page": len(admitted) - sum(admitted),
     }
-    return _summary(check, samples, outcomes)
+    return call_timing(check, samples, outcomes)
 
 
-def _parse_timing(check: str, calls: int, consents: list[StoredResource]) -> DecisionTiming:
+def _parse_timing(check: str, calls: int, consents: list[StoredResource]) -> CallTiming:
     def parse(_: int) -> object:
         return [
             consent_statement(record.id, record.last_updated, json.loads(record.content))
             for record in consents
         ]
 
-    return _summary(check, _timed(calls, parse), {})
+    return call_timing(check, time_calls(calls, parse))
 
 
 class _ConsentsOnly:
@@ -317,7 +310,7 @@ def _records(setup: Setup, seed: int) -> list[StoredResource]:
             resource_type = "Communication"
             body = communication(patient, reader, origin, moment, rng)
         data = shared_data(resource_type, body, nhs_number(patient))
-        record = _versioned(resource_type, f"record-{number}", 1, moment, body)
+        record = versioned(resource_type, f"record-{number}", 1, moment, body)
         records.append(
             StoredResource(
                 resource_type,
@@ -355,30 +348,3 @@ def _outcome(decision: Decision) -> str:
 def _scaled(outcomes: Counter[str], calls: int, cycle: int) -> dict[str, int]:
     """The outcomes of one cycle, scaled to the number of timed calls (approximately)."""
     return {key: round(count * calls / cycle) for key, count in sorted(outcomes.items())}
-
-
-def _timed(calls: int, call: Callable[[int], object]) -> list[int]:
-    gc.collect()
-    clock = time.perf_counter_ns
-    samples = [0] * calls
-    for i in range(calls):
-        started = clock()
-        call(i)
-        samples[i] = clock() - started
-    return samples
-
-
-def _summary(check: str, samples: list[int], outcomes: dict[str, int]) -> DecisionTiming:
-    ordered = sorted(samples)
-
-    def nearest_rank(fraction: float) -> float:
-        return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] / 1000
-
-    return DecisionTiming(
-        check=check,
-        iterations=len(samples),
-        median_us=nearest_rank(0.5),
-        p99_us=nearest_rank(0.99),
-        mean_us=sum(samples) / len(samples) / 1000,
-        outcomes=dict(outcomes),
-    )

@@ -3,17 +3,19 @@ the query plans)."""
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
-from bench.consent.decisions import TARGET_MEDIAN_US, DecisionTiming
+from bench.consent.decisions import TARGET_MEDIAN_US
 from bench.consent.searches import KindResult, ModeResult
-from bench.load import LoadStats
-from bench.report import report_header
+from bench.load import LOAD_COLUMNS, LoadStats
+from bench.report import (
+    BenchmarkReport,
+    largest_per_database,
+    markdown_table,
+    timings_table,
+)
+from bench.stats import CallTiming
 
 SEARCH_P99_TARGET_MS = 20.0  # bench.run's search target, at 1M on PostgreSQL
 
@@ -35,23 +37,13 @@ class Stage:
 
 
 @dataclass
-class ConsentReport:
-    started: datetime
-    command: str
-    machine: dict[str, Any]
-    settings: dict[str, Any]
-    versions: dict[str, str] = field(default_factory=dict)
-    decisions: list[DecisionTiming] = field(default_factory=list)
+class ConsentReport(BenchmarkReport):
+    decisions: list[CallTiming] = field(default_factory=list)
     stages: list[Stage] = field(default_factory=list)
 
     def markdown(self) -> str:
         lines = [
-            *report_header(
-                "Consent and data-sharing benchmark",
-                self.started,
-                self.command,
-                [self.machine, self.versions, self.settings],
-            ),
+            *self.header("Consent and data-sharing benchmark"),
             "",
             "## Targets",
             "",
@@ -62,7 +54,7 @@ class ConsentReport:
                 "",
                 "## Decision cost, in process",
                 "",
-                decisions_table(self.decisions),
+                timings_table(self.decisions),
                 "",
                 *outcomes(self.decisions),
             ]
@@ -92,7 +84,7 @@ class ConsentReport:
                 "",
                 load_table(self.stages),
             ]
-            for stage in _largest_per_database(self.stages):
+            for stage in largest_per_database(self.stages):
                 lines += [
                     "",
                     f"## Query plans with enforcement on, {stage.database} at {stage.size:,}",
@@ -112,25 +104,8 @@ class ConsentReport:
                     lines += ["```", ""]
         return "\n".join(lines).rstrip() + "\n"
 
-    def write(self, directory: Path, name: str) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"{name}.md").write_text(self.markdown())
-        raw = asdict(self)
-        (directory / f"{name}.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
-        return directory / f"{name}.md"
 
-
-def decisions_table(timings: list[DecisionTiming]) -> str:
-    rows = ["| In-process check | Calls | Median µs | p99 µs | Mean µs |", "|" + "---|" * 5]
-    rows += [
-        f"| {t.check} | {t.iterations:,} | {t.median_us:,.1f} | {t.p99_us:,.1f} "
-        f"| {t.mean_us:,.1f} |"
-        for t in timings
-    ]
-    return "\n".join(rows)
-
-
-def outcomes(timings: list[DecisionTiming]) -> list[str]:
+def outcomes(timings: list[CallTiming]) -> list[str]:
     lines = []
     for timing in timings:
         if timing.outcomes:
@@ -140,26 +115,30 @@ def outcomes(timings: list[DecisionTiming]) -> list[str]:
 
 
 def searches_table(stages: list[Stage]) -> str:
-    rows = [
-        "| Database | Resources | Search | off p50 / p99 ms | on p50 / p99 ms "
-        "| on - off p50 ms | on / off p50 | matches off / on | total off / on | hid "
-        "| statements off / on | in driver ms off / on | full GCs off / on (ms) |",
-        "|" + "---|" * 13,
-    ]
-    for stage in stages:
-        for r in stage.searches:
-            off, on = r.off, r.on
-            rows.append(
-                f"| {stage.database} | {stage.size:,} | {r.key} | {_latency(off)} "
-                f"| {_latency(on)} | {on.p50_ms - off.p50_ms:+.2f} "
-                f"| x{_ratio(on.p50_ms, off.p50_ms)} "
-                f"| {off.mean_matches:.1f} / {on.mean_matches:.1f} "
-                f"| {_total(off)} / {_total(on)} | {r.hid_something} of {off.requests} "
-                f"| {_statements(off)} / {_statements(on)} "
-                f"| {off.mean_driver_ms:.2f} / {on.mean_driver_ms:.2f} "
-                f"| {off.gc_full} ({off.gc_full_ms:,.0f}) / {on.gc_full} ({on.gc_full_ms:,.0f}) |"
-            )
-    return "\n".join(rows)
+    return markdown_table(
+        "Database | Resources | Search | off p50 / p99 ms | on p50 / p99 ms"
+        " | on - off p50 ms | on / off p50 | matches off / on | total off / on | hid"
+        " | statements off / on | in driver ms off / on | full GCs off / on (ms)",
+        (
+            [
+                stage.database,
+                f"{stage.size:,}",
+                r.key,
+                _latency(r.off),
+                _latency(r.on),
+                f"{r.on.p50_ms - r.off.p50_ms:+.2f}",
+                f"x{_ratio(r.on.p50_ms, r.off.p50_ms)}",
+                f"{r.off.mean_matches:.1f} / {r.on.mean_matches:.1f}",
+                f"{_total(r.off)} / {_total(r.on)}",
+                f"{r.hid_something} of {r.off.requests}",
+                f"{_statements(r.off)} / {_statements(r.on)}",
+                f"{r.off.mean_driver_ms:.2f} / {r.on.mean_driver_ms:.2f}",
+                f"{_collections(r.off)} / {_collections(r.on)}",
+            ]
+            for stage in stages
+            for r in stage.searches
+        ),
+    )
 
 
 def search_notes(stages: list[Stage]) -> list[str]:
@@ -181,21 +160,13 @@ def search_notes(stages: list[Stage]) -> list[str]:
 
 
 def load_table(stages: list[Stage]) -> str:
-    rows = [
-        "| Database | Grown to | Resources added | Index rows added | Seconds | Resources/s "
-        "| VACUUM/ANALYZE s | Consents | Stored when searched |",
-        "|" + "---|" * 9,
-    ]
-    rows += [
-        f"| {s.database} | {s.size:,} | {s.load.resources:,} | {s.load.index_rows:,} "
-        f"| {s.load.seconds:,.0f} | {s.load.per_second:,.0f} | {s.load.analyze_seconds:,.1f} "
-        f"| {s.consents:,} | {s.stored:,} |"
-        for s in stages
-    ]
-    return "\n".join(rows)
+    return markdown_table(
+        f"Database | {LOAD_COLUMNS} | Consents | Stored when searched",
+        ([s.database, *s.load.cells(s.size), f"{s.consents:,}", f"{s.stored:,}"] for s in stages),
+    )
 
 
-def targets(decisions: list[DecisionTiming], stages: list[Stage]) -> list[str]:
+def targets(decisions: list[CallTiming], stages: list[Stage]) -> list[str]:
     lines = []
     if decisions:
         worst = max(t.median_us for t in decisions if t.check.startswith("decide"))
@@ -212,7 +183,7 @@ def targets(decisions: list[DecisionTiming], stages: list[Stage]) -> list[str]:
                 f"  - per record through `SharingPolicy.on_read`: median {worst_read:,.1f} µs "
                 f"at worst ({verdict})."
             )
-    for stage in _largest_per_database(stages):
+    for stage in largest_per_database(stages):
         worst_kind = max(stage.searches, key=lambda r: r.on.p99_ms)
         verdict = "met" if worst_kind.on.p99_ms < SEARCH_P99_TARGET_MS else "NOT met"
         lines.append(
@@ -232,14 +203,6 @@ def targets(decisions: list[DecisionTiming], stages: list[Stage]) -> list[str]:
     return lines
 
 
-def _largest_per_database(stages: list[Stage]) -> list[Stage]:
-    largest: dict[str, Stage] = {}
-    for stage in stages:
-        if stage.database not in largest or stage.size > largest[stage.database].size:
-            largest[stage.database] = stage
-    return list(largest.values())
-
-
 def _latency(result: ModeResult) -> str:
     return f"{result.p50_ms:.2f} / {result.p99_ms:.2f}"
 
@@ -252,6 +215,10 @@ def _ratio(value: float, base: float) -> str:
 
 def _total(result: ModeResult) -> str:
     return "-" if result.mean_total is None else f"{result.mean_total:.1f}"
+
+
+def _collections(result: ModeResult) -> str:
+    return f"{result.gc_full} ({result.gc_full_ms:,.0f})"
 
 
 def _statements(result: ModeResult) -> str:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -28,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from bench.auth import BenchAuth, bench_auth
 from bench.consent.decisions import measure_decisions
-from bench.consent.report import ConsentReport, Stage, decisions_table, searches_table
+from bench.consent.report import ConsentReport, Stage, searches_table
 from bench.consent.searches import (
     ConsentPlan,
     Searcher,
@@ -39,17 +37,12 @@ from bench.consent.searches import (
     write_consents,
 )
 from bench.data import Workload
-from bench.load import LoadStats, Parties, load, load_organisations, writer_for
-from bench.report import machine
+from bench.load import LoadStats, Parties, load, writer_for
+from bench.report import machine, print_written, result_name, timings_table
+from bench.runner import arguments, command_line, database_list, log, stop_on_signals
 from bench.server import upgrade
-from bench.stores import (
-    DATABASES,
-    add_store_options,
-    count_resources,
-    fresh_store,
-    server_version,
-)
-from bench.verify import check_loader_rows
+from bench.stores import add_store_options, count_resources, fresh_store, server_version
+from bench.verify import start_store
 from consent.agreements import Agreement, shared_with
 from gateway.configuration.loader import load_config
 from gateway.platform.database import Database
@@ -59,11 +52,7 @@ DEFAULT_SEED = 20261122
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.consent",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = arguments("bench.consent", __doc__)
     parser.add_argument("--databases", default="postgresql,sqlite", help="%(default)s")
     parser.add_argument(
         "--sizes", default="1000000", help="resources to grow the store to, in steps: %(default)s"
@@ -114,18 +103,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
-    unknown = set(databases) - set(DATABASES)
-    if unknown:
-        raise SystemExit(f"--databases: unknown {', '.join(sorted(unknown))}")
+    stop_on_signals()
+    databases = database_list(args.databases)
     sizes = sorted(int(size) for size in args.sizes.split(","))
     started = datetime.now(UTC)
-    command = "python -m bench.consent " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     report = ConsentReport(
         started=started,
-        command=command.strip(),
+        command=command_line("bench.consent", argv),
         machine=machine(),
         settings={
             "decide() calls per row": f"{args.decisions:,}",
@@ -142,11 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": args.seed,
         },
     )
-    name = f"{started:%Y%m%dT%H%M%SZ}-consent"
+    name = result_name(started, "consent")
     if args.decisions > 0:
         log(f"timing decisions in process ({args.decisions:,} calls per row)")
         report.decisions = measure_decisions(args.decisions, args.seed, started)
-        print(decisions_table(report.decisions), flush=True)
+        print(timings_table(report.decisions), flush=True)
         report.write(args.results, name)
     if not args.no_searches:
         with bench_auth(keep=args.keep) as auth:
@@ -159,8 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     report.versions[database] = server_version(url)
                     run_database(database, url, sizes, args, auth, agreements, report, name)
         print(searches_table(report.stages), flush=True)
-    path = report.write(args.results, name)
-    print(f"\nwritten to {path} and {path.with_suffix('.json')}")
+    print_written(report.write(args.results, name))
     return 0
 
 
@@ -176,34 +159,30 @@ def run_database(
 ) -> None:
     log(f"{database}: migrating with `gateway db upgrade`")
     upgrade(url, auth)
-    step = timedelta(seconds=args.step_seconds)
-    start = datetime.now(UTC).replace(microsecond=0) - step * max(sizes) - timedelta(days=1)
-    workload = Workload(seed=args.seed, start=start, step=step)
+    workload = Workload.before_now(args.seed, timedelta(seconds=args.step_seconds), max(sizes))
     plan = ConsentPlan(workload, args.consent_share, args.seed + 7)
+    consents = plan.sample(6, args.seed + 2)
+    # The loader's connection is open only while it writes (see writer_for).
     with writer_for(url) as writer:
-        load_organisations(writer, workload)
-        sample = workload.companion(args.seed + 1).next_batch(50)
-        consents = plan.sample(6, args.seed + 2)
-        check_loader_rows(url, writer, [*sample, *consents], workload.organisations)
-        log(
-            f"{database}: loader rows match the server's own ({len(sample) + len(consents) + 2} "
-            f"resources compared, {len(consents)} of them Consents)"
-        )
-        parties = Parties(workload.organisations)
-        for number, size in enumerate(sizes):
-            log(f"{database}: loading to {size:,}")
+        compared = start_store(url, writer, workload, args.seed, consents)
+    log(
+        f"{database}: loader rows match the server's own ({compared} resources compared, "
+        f"{len(consents)} of them Consents)"
+    )
+    parties = Parties(workload.organisations)
+    for number, size in enumerate(sizes):
+        log(f"{database}: loading to {size:,}")
+        with writer_for(url) as writer:
             written = write_consents(writer, plan.next_consents(size), parties)
             stats = load(writer, workload, size)
-            log(
-                f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s and "
-                f"{written:,} Consents; VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
-            )
-            stage = measure_stage(
-                database, url, size, stats, workload, plan, agreements, args, number
-            )
-            report.stages.append(stage)
-            print(searches_table([stage]), flush=True)
-            report.write(args.results, name)
+        log(
+            f"{database}: loaded {stats.resources:,} in {stats.seconds:,.0f} s and "
+            f"{written:,} Consents; VACUUM/ANALYZE {stats.analyze_seconds:,.1f} s"
+        )
+        stage = measure_stage(database, url, size, stats, workload, plan, agreements, args, number)
+        report.stages.append(stage)
+        print(searches_table([stage]), flush=True)
+        report.write(args.results, name)
 
 
 def measure_stage(
@@ -258,14 +237,6 @@ def measure_stage(
         load_average=load_average,
         seconds=time.perf_counter() - began,
     )
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def log(line: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

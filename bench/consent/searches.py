@@ -31,23 +31,25 @@ from sqlalchemy import Connection, event
 from bench.auth import SCOPES, client_id
 from bench.consent.consents import patient_consents
 from bench.data import (
-    NHS_NUMBER_SYSTEM,
     RESOURCES_PER_PATIENT,
     Generated,
     Workload,
     nhs_number,
 )
 from bench.load import Parties, Writer, build_rows
-from bench.measure import Search, percentile, poll_search, request_search
-from bench.plans import _plan
+from bench.measure import Search, patient_search, poll_search, request_search
+from bench.plans import Statement, capture, explained
+from bench.stats import percentile
 from consent.agreements import Agreement
 from core.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import ScopeSet
-from gateway.fhir.service import ResourceService, validated
+from gateway.fhir.service import ResourceService
+from gateway.fhir.storage import validated
 from gateway.fhir.store import ResourceStore
 from gateway.platform.database import Database
 from gateway.sharing.policy import SharingPolicy
+from gateway.sharing.requester import Requester
 
 LIMITS = PagingLimits(20, 100)  # the gateway's defaults (Settings.default/max_page_size)
 # Patients "in care" at any moment (bench/data.py: EPISODE_PATIENTS).
@@ -161,10 +163,7 @@ def search_kinds(
         {p for p in workload.request_patients if p in plan.kinds}  # with ServiceRequests
     )
     with_consent = (
-        [
-            _patient_search(workload, consenting[rng.randrange(len(consenting))])
-            for _ in range(count)
-        ]
+        [patient_search(workload, consenting[rng.randrange(len(consenting))]) for _ in range(count)]
         if consenting
         else []
     )
@@ -206,30 +205,11 @@ def search_kinds(
     return [kind for kind in kinds if kind.searches]
 
 
-def _patient_search(workload: Workload, patient: int) -> Search:
-    return Search(
-        "ServiceRequest",
-        [("subject:identifier", f"{NHS_NUMBER_SYSTEM}|{nhs_number(patient)}")],
-        workload.trust(patient).ods,
-    )
-
-
 def _inbox(workload: Workload, rng: random.Random, window: timedelta, total: str) -> Search:
-    assert workload.last_communication is not None
-    since = (workload.last_communication - window).astimezone(UTC)
-    recipient = workload.recipient(rng)
-    return Search(
-        "Communication",
-        [
-            ("recipient", f"Organization/{recipient.id}"),
-            ("_lastUpdated", "gt" + since.strftime("%Y-%m-%dT%H:%M:%SZ")),
-            ("_include", "Communication:sender"),
-            ("_sort", "-_lastUpdated"),
-            ("_count", "20"),
-            ("_total", total),
-        ],
-        recipient.ods,
-    )
+    """The poll over a longer window, a page of 20 with the senders, newest first."""
+    poll = poll_search(window)(workload, rng)
+    extra = [("_include", "Communication:sender"), ("_sort", "-_lastUpdated"), ("_count", "20")]
+    return Search(poll.resource_type, [*poll.params, *extra, ("_total", total)], poll.caller)
 
 
 # -- measuring ------------------------------------------------------------------------
@@ -289,7 +269,7 @@ class Searcher:
     """Runs one search as the server would for the caller, enforcement off or on."""
 
     def __init__(self, database: Database, agreements: Sequence[Agreement]) -> None:
-        self._database = database
+        self.database = database
         self._agreements = tuple(agreements)
         self._callers: dict[str, Caller] = {}
         self._queries: dict[int, SearchQuery] = {}
@@ -306,16 +286,18 @@ class Searcher:
         return self._callers[ods]
 
     def run(
-        self, search: Search, mode: str, watch: Callable[[Connection], None] | None = None
+        self, search: Search, mode: str, watch: Callable[[Connection], object] | None = None
     ) -> Found:
         query = self.query(search)
         caller = self.caller(search.caller)
-        with self._database.read() as connection:
+        with self.database.read() as connection:
             if watch is not None:
                 watch(connection)
             store = ResourceStore(connection)
             sharing = (
-                SharingPolicy(store, caller, self._agreements, datetime.now(UTC))
+                SharingPolicy(
+                    store, Requester.of_caller(caller), self._agreements, datetime.now(UTC)
+                )
                 if mode == "on"
                 else None
             )
@@ -493,39 +475,7 @@ def _watch(connection: Connection, counter: _Counter) -> None:
 
 def explain(searcher: Searcher, search: Search, mode: str) -> list[str]:
     """The statements one search sent (captured as it ran), each with its plan."""
-    captured: list[tuple[str, Any]] = []
-
-    def watch(connection: Connection) -> None:
-        def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-            captured.append((statement, parameters))
-
-        event.listen(connection, "before_cursor_execute", capture)
-
-    searcher.run(search, mode, watch=watch)
-    blocks = []
-    with _connection(searcher) as connection:
-        for statement, parameters in captured:
-            blocks.append(
-                f"{statement}\n-- parameters: {parameters}\n"
-                + "\n".join(_plan(connection, statement, parameters))
-            )
-    return blocks
-
-
-@contextmanager
-def _connection(searcher: Searcher) -> Iterator[Connection]:
-    with searcher._database.read() as connection:
-        yield connection
-
-
-def plan_summary(blocks: list[str]) -> list[str]:
-    """Per statement: its first line of SQL, the plan's top node and its timings."""
-    lines = []
-    for number, block in enumerate(blocks, start=1):
-        text = block.splitlines()
-        sql = text[0][:90] if text else ""
-        timing = [
-            line.strip() for line in text if line.startswith(("Planning Time", "Execution Time"))
-        ]
-        lines.append(f"{number}. `{sql}` {'; '.join(timing)}".rstrip())
-    return lines
+    sent: list[Statement] = []
+    searcher.run(search, mode, watch=partial(capture, sent=sent))
+    with searcher.database.read() as connection:
+        return explained(connection, sent)

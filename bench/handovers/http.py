@@ -29,22 +29,18 @@ load generator took from the same two cores.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.data import HTTP_PATIENT_OFFSET, service_request
+from bench.cpu import descendants, machine_busy, process_cpu
 from bench.handovers.examples import Handovers
-from bench.measure import FHIR_JSON, PERFORMER, REQUESTER, percentile
+from bench.measure import FHIR_JSON, create_bodies
+from bench.stats import percentile
 
 KINDS = ("create", "handover")
 PATHS = {"create": "/fhir/ServiceRequest", "handover": "/api/handovers"}
@@ -54,7 +50,6 @@ PATHS = {"create": "/fhir/ServiceRequest", "handover": "/api/handovers"}
 RESOURCES = {"create": 1, "handover": 5}
 TIMEOUT_S = 60.0
 KEPT_ERRORS = 5
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -117,7 +112,7 @@ class KindResult:
         return self.per_second * self.resources_per_request
 
     def latency(self, fraction: float) -> float:
-        return percentile(self.latencies_ms, fraction) if self.latencies_ms else math.nan
+        return percentile(self.latencies_ms, fraction)
 
     def _per_request(self, seconds: float) -> float:
         # CPU over the rounds (tails included) per request answered in them.
@@ -196,14 +191,7 @@ async def _measure(
     log: Callable[[str], None],
 ) -> dict[str, KindResult]:
     results = {kind: KindResult(kind, PATHS[kind], RESOURCES[kind], plan.clients) for kind in KINDS}
-    patients = iter(range(HTTP_PATIENT_OFFSET + first_patient, HTTP_PATIENT_OFFSET + 1_000_000))
-    rng = random.Random(first_patient)
-
-    def create_body() -> bytes:
-        resource = service_request(next(patients), REQUESTER, PERFORMER, datetime.now(UTC), rng)
-        return json.dumps(resource).encode()
-
-    bodies: dict[str, Callable[[], bytes]] = {"create": create_body, "handover": handovers.body}
+    bodies = {"create": create_bodies(first_patient), "handover": handovers.body}
     content_types = {"create": FHIR_JSON, "handover": "application/json"}
     limits = httpx.Limits(max_connections=plan.clients, max_keepalive_connections=plan.clients)
     server = _server_pids()
@@ -258,8 +246,8 @@ async def _measure(
                     ok=len(timings),
                     errors=errors,
                     per_second=len(timings) / seconds,
-                    p50_ms=percentile(timings, 0.5) if timings else math.nan,
-                    p99_ms=percentile(timings, 0.99) if timings else math.nan,
+                    p50_ms=percentile(timings, 0.5),
+                    p99_ms=percentile(timings, 0.99),
                     server_cpu_s=after.server - before.server,
                     client_cpu_s=after.client - before.client,
                     machine_busy_s=after.machine - before.machine,
@@ -319,45 +307,12 @@ class _Cpu:
 
 
 def _cpu(server: list[int]) -> _Cpu:
-    return _Cpu(sum(_process_cpu(pid) for pid in server), time.process_time(), _machine_busy())
+    return _Cpu(sum(process_cpu(pid) for pid in server), time.process_time(), machine_busy())
 
 
 def _server_pids() -> list[int]:
-    """The processes this one started (the server, and any it started): its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: list[int] = []
-    waiting = [os.getpid()]
-    while waiting:
-        kids = children.get(waiting.pop(), [])
-        found += kids
-        waiting += kids
+    """The server's processes: this one's descendants."""
+    found = descendants()
     if not found:
         raise RuntimeError("the server's process was not found among this one's children")
     return found
-
-
-def _process_cpu(pid: int) -> float:
-    """User and system CPU seconds of one process (0 once it has gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # After the command: state, ppid, ...; utime and stime are the 14th and 15th fields.
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def _machine_busy() -> float:
-    """Busy CPU seconds of every core since boot (/proc/stat: all but idle and iowait)."""
-    with open("/proc/stat") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
-    return (user + nice + system + irq + softirq + steal) / _TICKS

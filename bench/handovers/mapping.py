@@ -45,7 +45,7 @@ from core.handover.fhir.dataset import from_fhir
 from core.handover.fhir.elements import ResourceIds
 from core.handover.fhir.resources import to_fhir
 from gateway.fhir import schema_check as fhir_schema
-from gateway.fhir.service import validated
+from gateway.fhir.storage import validated
 
 FUNCTIONS = ("parse_dataset", "to_fhir", "from_fhir", "parse_dataset + to_fhir")
 CHECKS = ("validate_structure", "schema_issues", "check_uk_core", "validated")

@@ -15,29 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import gc
-import json
-import pstats
-import random
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from unittest import mock
 
-import anyio.to_thread
 import httpx
 
 from bench.auth import DATASET_SCOPES, KID, SCOPES, BenchAuth, bench_auth, client_id
-from bench.data import HTTP_PATIENT_OFFSET, service_request
 from bench.handovers.examples import Handovers
 from bench.handovers.http import PATHS
-from bench.measure import FHIR_JSON, PERFORMER, REQUESTER
-from bench.profiling import function_name, own_time_table
+from bench.measure import FHIR_JSON, create_bodies
+from bench.profiling import figures, inline_threads, own_time_table, timed, under_profiler
+from bench.report import markdown_table
 from bench.server import upgrade
 from bench.stores import DATABASES, DEFAULT_POSTGRES_URL, fresh_store
 from gateway.app import create_app
@@ -122,7 +112,7 @@ def profile_requests(
             rate_limit_burst=1_000_000,
             log_level="warning",
         )
-        with _inline_threads():
+        with inline_threads():
             return asyncio.run(_profile(settings, auth, requests, database))
 
 
@@ -132,14 +122,7 @@ async def _profile(
     app = create_app(settings)
     handovers = Handovers(f"profile-{database}", datetime.now(UTC))
     # Patients apart from the HTTP measurement's (bench/handovers/http.py).
-    patients = iter(range(HTTP_PATIENT_OFFSET + 1_000_000, HTTP_PATIENT_OFFSET + 2_000_000))
-    rng = random.Random(1)
-
-    def create_body() -> bytes:
-        resource = service_request(next(patients), REQUESTER, PERFORMER, datetime.now(UTC), rng)
-        return json.dumps(resource).encode()
-
-    bodies: dict[str, Callable[[], bytes]] = {"create": create_body, "handover": handovers.body}
+    bodies = {"create": create_bodies(1_000_000, seed=1), "handover": handovers.body}
     types = {"create": FHIR_JSON, "handover": "application/json"}
     results: dict[str, Profiled] = {}
     async with app.router.lifespan_context(app):
@@ -160,37 +143,23 @@ async def _profile(
 
 
 async def _profiled(kind: str, send: Callable[[], Awaitable[None]], requests: int) -> Profiled:
+    async def sends() -> None:
+        for _ in range(requests):
+            await send()
+
     for _ in range(WARMUP):
         await send()
-    gc.collect()
-    began = time.perf_counter()
-    for _ in range(requests):
-        await send()
-    plain = time.perf_counter() - began
-    profiler = cProfile.Profile()
-    gc.collect()
-    began = time.perf_counter()
-    profiler.enable()
-    for _ in range(requests):
-        await send()
-    profiler.disable()
-    profiled = time.perf_counter() - began
-    entries: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    result = Profiled(kind, requests, 1000 * plain / requests, 1000 * profiled / requests)
-    for label, path, name in SELECTED:
-        calls, cumulative = 0, 0.0
-        for (file, _, function), (_, called, _, spent, _) in entries.items():
-            if function == name and file.endswith(path):
-                calls += called
-                cumulative += spent
-        if calls:
-            result.selected[label] = (calls / requests, 1000 * cumulative / requests)
-    rows = [
-        (function_name(function), called / requests, 1000 * own / requests, 1000 * spent / requests)
-        for function, (_, called, own, spent, _) in entries.items()
-    ]
-    result.own = sorted(rows, key=lambda row: -row[2])[:TOP]
-    return result
+    plain, _ = await timed(sends)
+    profiled_seconds, _, profiler = await under_profiler(sends)
+    found = figures(profiler, SELECTED, requests, top=TOP)
+    return Profiled(
+        kind,
+        requests,
+        1000 * plain / requests,
+        1000 * profiled_seconds / requests,
+        found.selected,
+        found.own,
+    )
 
 
 async def _token(client: httpx.AsyncClient, auth: BenchAuth, ods: str) -> str:
@@ -211,30 +180,13 @@ async def _token(client: httpx.AsyncClient, auth: BenchAuth, ods: str) -> str:
     return str(response.json()["access_token"])
 
 
-@contextmanager
-def _inline_threads() -> Iterator[None]:
-    """`anyio.to_thread.run_sync` runs the function on the calling thread (one request
-    at a time, nothing waits on another thread)."""
-
-    async def inline(function: Callable[..., Any], *args: Any, **_: Any) -> Any:
-        return function(*args)
-
-    with mock.patch.object(anyio.to_thread, "run_sync", inline):
-        yield
-
-
 def selected_table(results: dict[str, Profiled]) -> str:
-    kinds = list(results)
-    header = "| Where | " + " | ".join(f"{kind} ms / request (calls)" for kind in kinds) + " |"
-    lines = [header, "|---|" + "---|" * len(kinds)]
+    rows = []
     for label, _, _ in SELECTED:
-        cells = []
-        for kind in kinds:
-            found = results[kind].selected.get(label)
-            cells.append(f"{found[1]:.2f} ({found[0]:.1f})" if found else "-")
-        if any(cell != "-" for cell in cells):
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        found = [p.selected.get(label) for p in results.values()]
+        if any(found):
+            rows.append([label, *(f"{f[1]:.2f} ({f[0]:.1f})" if f else "-" for f in found)])
+    return markdown_table(["Where", *(f"{kind} ms / request (calls)" for kind in results)], rows)
 
 
 def own_table(profiled: Profiled, limit: int = 15) -> str:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from bench.handovers.http import KINDS, KindResult
 from bench.handovers.mapping import CHECKS, FUNCTIONS, MappingTiming, ValidationTiming
 from bench.handovers.profile import Profiled, own_table, selected_table
 from bench.handovers.stored import Stored
-from bench.report import report_header
+from bench.report import BenchmarkReport, markdown_table
 
 # The target: the full handover pipeline at no less than half the plain
 # single-resource create rate.
 TARGET_RATIO = 0.5
+STORED_KINDS = ("ServiceRequest", "Flag", "Communication", "Provenance")
 
 
 @dataclass
@@ -40,12 +38,7 @@ class DatabaseResult:
 
 
 @dataclass
-class HandoverReport:
-    started: datetime
-    command: str
-    machine: dict[str, Any]
-    settings: dict[str, Any]
-    versions: dict[str, str] = field(default_factory=dict)
+class HandoverReport(BenchmarkReport):
     mapping_core: int = -1
     mapping: list[MappingTiming] = field(default_factory=list)
     validation: list[ValidationTiming] = field(default_factory=list)
@@ -53,12 +46,7 @@ class HandoverReport:
 
     def markdown(self) -> str:
         lines = [
-            *report_header(
-                "Handover pipeline benchmark",
-                self.started,
-                self.command,
-                [self.machine, self.versions, self.settings],
-            ),
+            *self.header("Handover pipeline benchmark"),
             "",
             "## Target",
             "",
@@ -162,13 +150,6 @@ class HandoverReport:
             ],
         }
 
-    def write(self, directory: Path, name: str) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"{name}.md").write_text(self.markdown())
-        raw = json.dumps(self.raw(), indent=2, default=str)
-        (directory / f"{name}.json").write_text(raw.replace("NaN", "null") + "\n")
-        return directory / f"{name}.md"
-
 
 def _timing(timing: MappingTiming) -> dict[str, Any]:
     return asdict(timing) | {"per_second": timing.per_second, "microseconds": timing.microseconds}
@@ -238,21 +219,19 @@ def profile_summary(profile: dict[str, Profiled]) -> list[str]:
 
 
 def validation_table(timings: list[ValidationTiming]) -> str:
-    rows = [
-        "| Request | Resource | JSON bytes | " + " | ".join(f"`{c}` µs" for c in CHECKS) + " |",
-        "|" + "---|" * (3 + len(CHECKS)),
+    rows: list[list[str]] = [
+        [v.request, v.resource, f"{v.json_bytes:,}"]
+        + [f"{v.checks[c].microseconds:,.0f}" for c in CHECKS]
+        for v in timings
     ]
-    for v in timings:
-        cells = " | ".join(f"{v.checks[c].microseconds:,.0f}" for c in CHECKS)
-        rows.append(f"| {v.request} | {v.resource} | {v.json_bytes:,} | {cells} |")
     for request in dict.fromkeys(v.request for v in timings):
         mine = [v for v in timings if v.request == request]
-        cells = " | ".join(
-            f"**{sum(v.checks[c].microseconds for v in mine):,.0f}**" for c in CHECKS
-        )
+        totals = [f"**{sum(v.checks[c].microseconds for v in mine):,.0f}**" for c in CHECKS]
         size = sum(v.json_bytes for v in mine)
-        rows.append(f"| {request} | all {len(mine)} | {size:,} | {cells} |")
-    return "\n".join(rows)
+        rows.append([request, f"all {len(mine)}", f"{size:,}", *totals])
+    return markdown_table(
+        ["Request", "Resource", "JSON bytes", *(f"`{c}` µs" for c in CHECKS)], rows
+    )
 
 
 def targets(databases: list[DatabaseResult]) -> list[str]:
@@ -277,83 +256,90 @@ def targets(databases: list[DatabaseResult]) -> list[str]:
 
 
 def http_table(databases: list[DatabaseResult]) -> str:
-    rows = [
-        "| Database | Request | Requests/s | Resources/s | p50 / p95 / p99 ms | Errors "
-        "| Server ms | Rest ms | Client / machine cores | Handover / create |",
-        "|" + "---|" * 10,
-    ]
-    for d in databases:
-        for name in KINDS:
-            k = d.kinds[name]
-            ratio = f"x{d.ratio:.2f}" if name == "handover" else ""
-            rows.append(
-                f"| {d.database} | {name} `POST {k.path}` | {k.per_second:,.1f} "
-                f"| {k.resources_per_second:,.0f} "
-                f"| {k.latency(0.5):.0f} / {k.latency(0.95):.0f} / {k.latency(0.99):.0f} "
-                f"| {k.errors:,} / {k.errors_anywhere:,} "
-                f"| {k.server_cpu_ms:.2f} | {k.rest_cpu_ms:.2f} "
-                f"| {k.client_cores:.2f} / {k.machine_cores:.2f} | {ratio} |"
-            )
-    return "\n".join(rows)
+    return markdown_table(
+        "Database | Request | Requests/s | Resources/s | p50 / p95 / p99 ms | Errors"
+        " | Server ms | Rest ms | Client / machine cores | Handover / create",
+        (
+            [
+                d.database,
+                f"{name} `POST {k.path}`",
+                f"{k.per_second:,.1f}",
+                f"{k.resources_per_second:,.0f}",
+                f"{k.latency(0.5):.0f} / {k.latency(0.95):.0f} / {k.latency(0.99):.0f}",
+                f"{k.errors:,} / {k.errors_anywhere:,}",
+                f"{k.server_cpu_ms:.2f}",
+                f"{k.rest_cpu_ms:.2f}",
+                f"{k.client_cores:.2f} / {k.machine_cores:.2f}",
+                f"x{d.ratio:.2f}" if name == "handover" else "",
+            ]
+            for d in databases
+            for name, k in ((name, d.kinds[name]) for name in KINDS)
+        ),
+    )
 
 
 def rounds_table(databases: list[DatabaseResult]) -> str:
-    rows = [
-        "| Database | Round | First | Creates/s | Create p50 / p99 ms | Handovers/s "
-        "| Handover p50 / p99 ms | Handover / create |",
-        "|" + "---|" * 8,
-    ]
-    for d in databases:
-        creates, handovers = d.kinds["create"].rounds, d.kinds["handover"].rounds
-        for number, (c, h) in enumerate(zip(creates, handovers, strict=True), start=1):
-            first = "create" if number % 2 == 1 else "handover"
-            rows.append(
-                f"| {d.database} | {number} | {first} | {c.per_second:,.1f} "
-                f"| {c.p50_ms:.0f} / {c.p99_ms:.0f} | {h.per_second:,.1f} "
-                f"| {h.p50_ms:.0f} / {h.p99_ms:.0f} | x{h.per_second / c.per_second:.2f} |"
+    return markdown_table(
+        "Database | Round | First | Creates/s | Create p50 / p99 ms | Handovers/s"
+        " | Handover p50 / p99 ms | Handover / create",
+        (
+            [
+                d.database,
+                number,
+                "create" if number % 2 == 1 else "handover",
+                f"{c.per_second:,.1f}",
+                f"{c.p50_ms:.0f} / {c.p99_ms:.0f}",
+                f"{h.per_second:,.1f}",
+                f"{h.p50_ms:.0f} / {h.p99_ms:.0f}",
+                f"x{h.per_second / c.per_second:.2f}",
+            ]
+            for d in databases
+            for number, (c, h) in enumerate(
+                zip(d.kinds["create"].rounds, d.kinds["handover"].rounds, strict=True), start=1
             )
-    return "\n".join(rows)
+        ),
+    )
 
 
 def stored_table(databases: list[DatabaseResult]) -> str:
-    rows = [
-        "| Database | ServiceRequest | Flag | Communication | Provenance | Submissions "
-        "| AuditEvents (by subtype) | per create / per handover | Check | load avg before |",
-        "|" + "---|" * 10,
+    return markdown_table(
+        "Database | ServiceRequest | Flag | Communication | Provenance | Submissions"
+        " | AuditEvents (by subtype) | per create / per handover | Check | load avg before",
+        (_stored_row(d) for d in databases),
+    )
+
+
+def _stored_row(d: DatabaseResult) -> list[str]:
+    s = d.stored
+    subtypes = ", ".join(f"{name} {count:,}" for name, count in sorted(s.audit_events.items()))
+    creates, pushed = d.kinds["create"].created, s.submissions
+    per = (
+        f"{s.audit_events.get('create', 0) / creates:.2f} / "
+        f"{s.audit_events.get('handover-push', 0) / pushed:.2f}"
+        if creates and pushed
+        else "-"
+    )
+    return [
+        d.database,
+        *(f"{s.resources.get(kind, 0):,}" for kind in STORED_KINDS),
+        f"{s.submissions:,}",
+        f"{s.audit_total:,} ({subtypes})",
+        per,
+        "; ".join(s.problems) if s.problems else "every 201 stored, nothing more",
+        f"{d.load_average:.2f}",
     ]
-    for d in databases:
-        s = d.stored
-        subtypes = ", ".join(f"{name} {count:,}" for name, count in sorted(s.audit_events.items()))
-        check = "; ".join(s.problems) if s.problems else "every 201 stored, nothing more"
-        creates = d.kinds["create"].created
-        pushed = s.submissions
-        per = (
-            f"{s.audit_events.get('create', 0) / creates:.2f} / "
-            f"{s.audit_events.get('handover-push', 0) / pushed:.2f}"
-            if creates and pushed
-            else "-"
-        )
-        rows.append(
-            f"| {d.database} | {s.resources.get('ServiceRequest', 0):,} "
-            f"| {s.resources.get('Flag', 0):,} | {s.resources.get('Communication', 0):,} "
-            f"| {s.resources.get('Provenance', 0):,} | {s.submissions:,} "
-            f"| {s.audit_total:,} ({subtypes}) | {per} | {check} | {d.load_average:.2f} |"
-        )
-    return "\n".join(rows)
 
 
 def mapping_table(timings: list[MappingTiming]) -> str:
-    rows = [
-        "| Example | Resources | " + " | ".join(f"`{f}`" for f in FUNCTIONS) + " | spread |",
-        "|" + "---|" * (3 + len(FUNCTIONS)),
-    ]
-    examples = list(dict.fromkeys(t.example for t in timings))
-    for example in examples:
+    rows = []
+    for example in dict.fromkeys(t.example for t in timings):
         row = {t.function: t for t in timings if t.example == example}
-        cells = " | ".join(
-            f"{row[f].per_second:,.0f}/s ({row[f].microseconds:,.0f} µs)" for f in FUNCTIONS
+        rows.append(
+            [
+                example,
+                row[FUNCTIONS[0]].resources,
+                *(f"{row[f].per_second:,.0f}/s ({row[f].microseconds:,.0f} µs)" for f in FUNCTIONS),
+                f"{max(t.spread for t in row.values()):.0%}",
+            ]
         )
-        spread = max(t.spread for t in row.values())
-        resources = row[FUNCTIONS[0]].resources
-        rows.append(f"| {example} | {resources} | {cells} | {spread:.0%} |")
-    return "\n".join(rows)
+    return markdown_table(["Example", "Resources", *(f"`{f}`" for f in FUNCTIONS), "spread"], rows)

@@ -25,13 +25,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bench.auth import DATASET_SCOPES, SCOPES, BenchAuth, TokenSource, bench_auth, client_id
 from bench.handovers.examples import Handovers
@@ -46,9 +42,10 @@ from bench.handovers.report import (
     validation_table,
 )
 from bench.handovers.stored import check_store
-from bench.report import machine
+from bench.report import machine, print_written, result_name
+from bench.runner import arguments, command_line, database_list, log, stop_on_signals, temp_log
 from bench.server import check_authenticates, running_server, upgrade
-from bench.stores import DATABASES, add_store_options, fresh_store, server_version
+from bench.stores import add_store_options, fresh_store, server_version
 
 ROUNDS, QUICK_ROUNDS = 5, 2
 WARMUP_S, QUICK_WARMUP_S = 2.0, 1.0
@@ -58,11 +55,7 @@ PROFILED, QUICK_PROFILED = 50, 15  # requests of each kind, timed then profiled
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.handovers",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = arguments("bench.handovers", __doc__)
     parser.add_argument("--databases", default="sqlite,postgresql", help="%(default)s")
     parser.add_argument(
         "--seconds",
@@ -89,18 +82,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # Stopped with SIGTERM (or SIGINT): unwind, so the server is stopped and the
-    # PostgreSQL database dropped.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
-    unknown = set(databases) - set(DATABASES)
-    if unknown:
-        raise SystemExit(f"--databases: unknown {', '.join(sorted(unknown))}")
+    stop_on_signals()
+    databases = database_list(args.databases)
     started = datetime.now(UTC)
-    command = "python -m bench.handovers " + shlex.join(
-        sys.argv[1:] if argv is None else list(argv)
-    )
     plan = Plan(
         seconds=args.seconds,
         rounds=QUICK_ROUNDS if args.quick else ROUNDS,
@@ -111,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch = QUICK_BATCH_S if args.quick else BATCH_S
     report = HandoverReport(
         started=started,
-        command=command.strip(),
+        command=command_line("bench.handovers", argv),
         machine=machine(),
         settings={
             "mapping": f"{repeats} batches of about {batch:g} s per function and example",
@@ -127,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sharing": "bench/auth.py's regional agreement (AZZ and RZZ among its parties)",
         },
     )
-    name = f"{started:%Y%m%dT%H%M%SZ}-handovers{'-quick' if args.quick else ''}"
+    name = result_name(started, "handovers", quick=args.quick)
     log(f"mapping in process ({repeats} batches of about {batch:g} s each)")
     report.mapping, report.mapping_core = measure_mapping(repeats=repeats, batch_seconds=batch)
     print(mapping_table(report.mapping), flush=True)
@@ -148,8 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report.databases[-1].profile = profile
             print(selected_table(profile), flush=True)
             report.write(args.results, name)
-    path = report.write(args.results, name)
-    print(f"\nwritten to {path} and {path.with_suffix('.json')}")
+    print_written(report.write(args.results, name))
     return 0
 
 
@@ -158,7 +141,7 @@ def run_database(
 ) -> DatabaseResult:
     log(f"{database}: migrating with `gateway db upgrade`")
     upgrade(url, auth)
-    server_log = Path(tempfile.gettempdir()) / f"{name}-{database}-server.log"
+    server_log = temp_log(name, database, "server")
     log(f"{database}: server output goes to {server_log}")
     handovers = Handovers(database, started)
     with running_server(url, server_log, auth) as base:
@@ -188,14 +171,6 @@ def run_database(
     result = DatabaseResult(database, results, stored, load_average)
     log(f"{database}: handover / create x{result.ratio:.2f}")
     return result
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def log(line: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

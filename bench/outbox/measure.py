@@ -42,6 +42,7 @@ from bench.outbox.processes import (
     WorkerLayout,
     running_workers,
 )
+from bench.stats import percentile
 from gateway.exchange.deliveries import PENDING, DeliveryState, NewDelivery
 from gateway.platform.database import Database
 from gateway.platform.schema import outbox
@@ -151,14 +152,6 @@ class LatencyResult:
         }
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest rank: the smallest value with at least `fraction` of them at or below."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
-
-
 def clear(database: Database, receiver: ReceiverProcess) -> None:
     with database.write() as connection:
         if database.dialect == "postgresql":
@@ -210,10 +203,8 @@ def drain(
     log: Callable[[str], None],
     command: Sequence[str] | None = None,
 ) -> DrainResult:
-    clear(database, receiver)
-    made = Deliveries(f"{receiver.fhir}/$process-message", first=first_patient)
     built = time.perf_counter()
-    batch = [made.make(datetime.now(UTC)) for _ in range(count)]
+    batch = _fresh(database, receiver, first_patient, count)
     log(f"{name}: {count:,} deliveries built in {time.perf_counter() - built:.1f} s")
     body_bytes = sum(len(d.body.encode()) for d in batch) // count
     with running_workers(layout, env, log_dir, name, command=command) as processes:
@@ -226,9 +217,7 @@ def drain(
         seconds = time.perf_counter() - began
         after = CpuSample.take([p.pid for p in processes], receiver.pid)
         opened_during = None if opened is None else (sessions(database) or 0) - opened
-    checked = check(database, receiver, [d.id for d in batch])
-    if not drained:
-        checked.problems.insert(0, f"not drained within {DRAIN_TIMEOUT_S:.0f} s")
+    checked = _checked(database, receiver, batch, drained, f"within {DRAIN_TIMEOUT_S:.0f} s")
     first, last = _finished_span(database, committed_at)
     result = DrainResult(
         database=database.dialect,
@@ -268,10 +257,8 @@ def latency(
     command: Sequence[str] | None,
     log: Callable[[str], None],
 ) -> LatencyResult:
-    clear(database, receiver)
-    made = Deliveries(f"{receiver.fhir}/$process-message", first=first_patient)
     count = round(rate * seconds)
-    batch: list[NewDelivery] = [made.make(datetime.now(UTC)) for _ in range(count)]
+    batch = _fresh(database, receiver, first_patient, count)
     with running_workers(layout, env, log_dir, name, command=command) as processes:
         time.sleep(1.0)  # idle: polling an empty outbox
         load_average = os.getloadavg()[0]
@@ -288,9 +275,7 @@ def latency(
             enqueue(database, [delivery])
         drained = _wait_drained(database, 60.0)
         after = CpuSample.take([p.pid for p in processes], receiver.pid)
-    checked = check(database, receiver, [d.id for d in batch])
-    if not drained:
-        checked.problems.insert(0, "not drained within 60 s of the last enqueue")
+    checked = _checked(database, receiver, batch, drained, "within 60 s of the last enqueue")
     with database.read() as connection:
         rows = connection.execute(
             select(outbox.c.created_at, outbox.c.finished_at).where(
@@ -319,6 +304,28 @@ def latency(
         f"problems: {checked.problems or 'none'}"
     )
     return result
+
+
+def _fresh(
+    database: Database, receiver: ReceiverProcess, first_patient: int, count: int
+) -> list[NewDelivery]:
+    """An empty outbox and receiver, and `count` deliveries to queue (a patient each)."""
+    clear(database, receiver)
+    made = Deliveries(f"{receiver.fhir}/$process-message", first=first_patient)
+    return [made.make(datetime.now(UTC)) for _ in range(count)]
+
+
+def _checked(
+    database: Database,
+    receiver: ReceiverProcess,
+    batch: list[NewDelivery],
+    drained: bool,
+    deadline: str,
+) -> Checked:
+    checked = check(database, receiver, [d.id for d in batch])
+    if not drained:
+        checked.problems.insert(0, f"not drained {deadline}")
+    return checked
 
 
 def check(database: Database, receiver: ReceiverProcess, ids: list[str]) -> Checked:

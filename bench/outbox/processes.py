@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,10 +24,11 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+from bench.cpu import machine_busy, process_cpu
+from bench.server import REPO, free_port, stop
+
 DEMO_CONFIG = REPO / "config" / "demo"
 CONCURRENCY = 4  # Endpoint.concurrency's default
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def endpoints_yaml(base_url: str) -> str:
@@ -49,13 +48,6 @@ def push_config(directory: Path, base_url: str) -> Path:
     shutil.copytree(DEMO_CONFIG, target)
     (target / "endpoints.yaml").write_text(endpoints_yaml(base_url))
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class ReceiverProcess:
@@ -99,7 +91,7 @@ def running_receiver(log_path: Path) -> Iterator[ReceiverProcess]:
     try:
         receiver = ReceiverProcess(process, port)
     except BaseException:
-        _stop(process)
+        stop(process)
         raise
     try:
         deadline = time.monotonic() + 20
@@ -116,7 +108,7 @@ def running_receiver(log_path: Path) -> Iterator[ReceiverProcess]:
         yield receiver
     finally:
         receiver.close()
-        _stop(process)
+        stop(process)
 
 
 def worker_env(database_url: str, config_dir: Path, keys: Path) -> dict[str, str]:
@@ -185,34 +177,7 @@ def running_workers(
         yield processes
     finally:
         for process in processes:
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def process_cpu(pid: int) -> float:
-    """User and system CPU seconds of one process, its threads included (0 once gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def machine_busy() -> float:
-    """Busy CPU seconds of every core since boot (/proc/stat: all but idle and iowait)."""
-    with open("/proc/stat") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
-    return (user + nice + system + irq + softirq + steal) / _TICKS
+            stop(process)
 
 
 @dataclass

@@ -15,24 +15,16 @@ with no thread hand-offs), then as many under it.
 from __future__ import annotations
 
 import asyncio
-import cProfile
-import gc
-import pstats
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from unittest import mock
-
-import anyio.to_thread
 
 from bench.outbox.deliveries import Deliveries, enqueue
 from bench.outbox.measure import clear, pending
 from bench.outbox.processes import ReceiverProcess
-from bench.profiling import function_name, own_time_table
+from bench.profiling import figures, inline_threads, own_time_table, timed, under_profiler
+from bench.report import markdown_table
 from gateway.configuration.loader import load_config
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings
 from gateway.platform.database import Database
@@ -40,8 +32,7 @@ from gateway.platform.database import Database
 WARMUP = 64
 TOP = 25
 
-# (label, file, function): a label's figure is the sum over the functions that match
-# (a coroutine or generator counts a call per resumption).
+# What the report shows of the profile (bench/profiling.py's Selected).
 SELECTED = (
     ("DeliveryWorker.run_once (all of it)", "gateway/exchange/worker.py", "run_once"),
     ("- claim (OutboxStore.claim)", "gateway/exchange/outbox.py", "claim"),
@@ -94,7 +85,7 @@ def profile_worker(
     worker_database = Database(str(database.url.render_as_string(hide_password=False)), pool_size=2)
     worker = DeliveryWorker(worker_database, lambda: config, settings=WorkerSettings())
     try:
-        with _inline_threads():
+        with inline_threads():
             return asyncio.run(_profile(database, worker, made, deliveries, log))
     finally:
         worker_database.dispose()
@@ -117,68 +108,31 @@ async def _profile(
         enqueue(database, [made.make(datetime.now(UTC)) for _ in range(WARMUP)])
         await drain()
         enqueue(database, [made.make(datetime.now(UTC)) for _ in range(deliveries)])
-        gc.collect()
-        began = time.perf_counter()
-        await drain()
-        plain = time.perf_counter() - began
+        plain, _ = await timed(drain)
         log(f"profile: {1000 * plain / deliveries:.2f} ms per delivery in process, no profiler")
         enqueue(database, [made.make(datetime.now(UTC)) for _ in range(deliveries)])
-        profiler = cProfile.Profile()
-        gc.collect()
-        began = time.perf_counter()
-        profiler.enable()
-        rounds = await drain()
-        profiler.disable()
-        profiled = time.perf_counter() - began
+        profiled_seconds, rounds, profiler = await under_profiler(drain)
     finally:
         await worker.aclose()
     if pending(database):
         raise RuntimeError("the profiled worker left deliveries pending")
-    entries: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    result = Profiled(deliveries, 1000 * plain / deliveries, 1000 * profiled / deliveries, rounds)
-    label = ""
-    for name, path, wanted in SELECTED:
-        label = name or label  # an empty label adds to the one before
-        calls, cumulative = 0, 0.0
-        for (file, _, function), (_, called, _, spent, _) in entries.items():
-            if function == wanted and file.endswith(path):
-                calls += called
-                cumulative += spent
-        if calls:
-            earlier = result.selected.get(label, (0.0, 0.0))
-            result.selected[label] = (
-                earlier[0] + calls / deliveries,
-                earlier[1] + 1000 * cumulative / deliveries,
-            )
-    rows = [
-        (
-            function_name(function),
-            called / deliveries,
-            1000 * own / deliveries,
-            1000 * spent / deliveries,
-        )
-        for function, (_, called, own, spent, _) in entries.items()
-    ]
-    result.own = sorted(rows, key=lambda row: -row[2])[:TOP]
-    return result
-
-
-@contextmanager
-def _inline_threads() -> Iterator[None]:
-    async def inline(function: Callable[..., Any], *args: Any, **_: Any) -> Any:
-        return function(*args)
-
-    with mock.patch.object(anyio.to_thread, "run_sync", inline):
-        yield
+    found = figures(profiler, SELECTED, deliveries, top=TOP)
+    return Profiled(
+        deliveries,
+        1000 * plain / deliveries,
+        1000 * profiled_seconds / deliveries,
+        rounds,
+        found.selected,
+        found.own,
+    )
 
 
 def selected_table(profiled: Profiled) -> str:
-    lines = ["| Where | Calls / delivery | Cumulative ms / delivery |", "|---|---|---|"]
-    for label, _, _ in SELECTED:
-        found = profiled.selected.get(label)
-        if label and found:
-            lines.append(f"| {label} | {found[0]:.2f} | {found[1]:.2f} |")
-    return "\n".join(lines)
+    found = {label: profiled.selected.get(label) for label, _, _ in SELECTED if label}
+    return markdown_table(
+        "Where | Calls / delivery | Cumulative ms / delivery",
+        ([label, f"{f[0]:.2f}", f"{f[1]:.2f}"] for label, f in found.items() if f),
+    )
 
 
 def own_table(profiled: Profiled, limit: int = 15) -> str:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.outbox.measure import DrainResult, LatencyResult
 from bench.outbox.profile import Profiled, own_table, selected_table
-from bench.report import markdown_table, report_header
+from bench.report import BenchmarkReport, markdown_table
 
 # The targets.
 RATE_TARGET = 500.0  # deliveries per second per worker
@@ -18,12 +15,7 @@ P99_TARGET_MS = 100.0  # enqueue to delivered, healthy receiver
 
 
 @dataclass
-class OutboxReport:
-    started: datetime
-    command: str
-    machine: dict[str, Any]
-    settings: dict[str, Any]
-    versions: dict[str, str] = field(default_factory=dict)
+class OutboxReport(BenchmarkReport):
     drains: list[DrainResult] = field(default_factory=list)
     # Drains with something no setting reaches changed (bench/outbox/variant.py).
     diagnostic_drains: list[DrainResult] = field(default_factory=list)
@@ -33,12 +25,7 @@ class OutboxReport:
 
     def markdown(self) -> str:
         lines = [
-            *report_header(
-                "Outbox drain benchmark",
-                self.started,
-                self.command,
-                [self.machine, self.versions, self.settings],
-            ),
+            *self.header("Outbox drain benchmark"),
             "",
             "## Targets",
             "",
@@ -80,17 +67,14 @@ class OutboxReport:
             ]
         return "\n".join(lines).rstrip() + "\n"
 
-    def write(self, directory: Path, name: str) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"{name}.md").write_text(self.markdown())
-        raw = asdict(self)
+    def raw(self) -> dict[str, Any]:
+        raw = super().raw()
         raw["figures"] = {
             "drains": [_drain_figures(d) for d in self.drains],
             "diagnostic_drains": [_drain_figures(d) for d in self.diagnostic_drains],
             "latencies": [{"layout": r.layout, **r.summary()} for r in self.latencies],
         }
-        (directory / f"{name}.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
-        return directory / f"{name}.md"
+        return raw
 
 
 DRAIN_LEGEND = (
@@ -143,18 +127,8 @@ def _database(name: str) -> str:
 
 def drain_table(drains: list[DrainResult]) -> str:
     return markdown_table(
-        [
-            "Database",
-            "Workers",
-            "Deliveries",
-            "Seconds",
-            "**Deliveries/s**",
-            "Per worker",
-            "First / last s",
-            "Sessions",
-            "Load",
-            "Exactly once",
-        ],
+        "Database | Workers | Deliveries | Seconds | **Deliveries/s** | Per worker"
+        " | First / last s | Sessions | Load | Exactly once",
         (
             [
                 _database(d.database),
@@ -175,15 +149,8 @@ def drain_table(drains: list[DrainResult]) -> str:
 
 def cpu_table(drains: list[DrainResult]) -> str:
     return markdown_table(
-        [
-            "Database",
-            "Workers",
-            "Workers ms",
-            "Receiver ms",
-            "This process ms",
-            "Rest (PostgreSQL, other) ms",
-            "Cores busy",
-        ],
+        "Database | Workers | Workers ms | Receiver ms | This process ms"
+        " | Rest (PostgreSQL, other) ms | Cores busy",
         (
             [
                 _database(d.database),
@@ -201,20 +168,8 @@ def cpu_table(drains: list[DrainResult]) -> str:
 
 def latency_table(results: list[LatencyResult]) -> str:
     return markdown_table(
-        [
-            "Database",
-            "Workers",
-            "Poll interval",
-            "Deliveries",
-            "Rate /s",
-            "p50 ms",
-            "p95 ms",
-            "**p99 ms**",
-            "Max ms",
-            "Enqueue lag ms",
-            "Load",
-            "Exactly once",
-        ],
+        "Database | Workers | Poll interval | Deliveries | Rate /s | p50 ms | p95 ms"
+        " | **p99 ms** | Max ms | Enqueue lag ms | Load | Exactly once",
         (_latency_row(r) for r in results),
     )
 
@@ -251,13 +206,7 @@ def checks_table(
         for r in report.latencies
     ]
     return markdown_table(
-        [
-            "Run",
-            "Outbox states",
-            "Attempts",
-            "Receiver: requests / stored / 409 duplicates",
-            "Problems",
-        ],
+        "Run | Outbox states | Attempts | Receiver: requests / stored / 409 duplicates | Problems",
         ([label, *_checked_cells(checked)] for label, checked in runs),
     )
 

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shlex
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -52,7 +50,8 @@ from bench.outbox.processes import (
 )
 from bench.outbox.profile import profile_worker, selected_table
 from bench.outbox.report import OutboxReport, cpu_table, drain_table, latency_table
-from bench.report import machine
+from bench.report import machine, print_written, result_name
+from bench.runner import arguments, command_line, database_list, log, stop_on_signals
 from bench.stores import add_store_options, fresh_store, server_version
 from gateway.exchange.worker import WorkerSettings
 from gateway.platform import migrate
@@ -64,11 +63,7 @@ DIAGNOSTIC_POOL = 40  # more than a batch (32) of concurrent transactions, and t
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.outbox",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = arguments("bench.outbox", __doc__)
     parser.add_argument("--databases", default="postgresql,sqlite", help="%(default)s")
     parser.add_argument("--deliveries", type=int, default=1500, help="per drain: %(default)s")
     parser.add_argument("--sqlite-deliveries", type=int, default=1000, help="%(default)s")
@@ -96,16 +91,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    stop_on_signals()
+    databases = database_list(args.databases)
     if "postgresql" not in databases:
         raise SystemExit("--databases must include postgresql (the issue's measurement)")
     started = datetime.now(UTC)
-    command = "python -m bench.outbox " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     shipped = WorkerSettings()
     report = OutboxReport(
         started=started,
-        command=command.strip(),
+        command=command_line("bench.outbox", argv),
         machine=machine(),
         settings={
             "message": "the handover example's BaRS message (bench/outbox/deliveries.py)",
@@ -123,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         },
     )
-    name = f"{started:%Y%m%dT%H%M%SZ}-outbox{'-quick' if args.quick else ''}"
+    name = result_name(started, "outbox", quick=args.quick)
     temp = Path(tempfile.mkdtemp(prefix="gwbench-outbox-"))
     log(f"logs and configuration in {temp}")
     patients = iter(range(0, 1_000_000, 100_000))  # each run's patients apart (10 at most)
@@ -181,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(drain_table(report.drains + report.diagnostic_drains), flush=True)
     print(cpu_table(report.drains + report.diagnostic_drains), flush=True)
     print(latency_table(report.latencies), flush=True)
-    print(f"\nwritten to {path} and {path.with_suffix('.json')}")
+    print_written(path)
     failed = [d for d in report.drains + report.diagnostic_drains if not d.ok]
     return 1 if failed or any(not r.ok for r in report.latencies) else 0
 
@@ -275,15 +269,6 @@ def _logs_to(path: Path) -> Iterator[None]:
     with path.open("w") as file, contextlib.redirect_stderr(file):
         configure_logging("json", "info")
         yield
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def log(line: str) -> None:
-    # sys.__stderr__: the profile sends the gateway's own logging (sys.stderr) to a file.
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {line}", file=sys.__stderr__, flush=True)
 
 
 if __name__ == "__main__":
