@@ -33,13 +33,22 @@ def private_directory(path: Path) -> None:
 
 def private_sqlite_store(database: Path) -> None:
     """Make the store file 0600 before SQLite opens it, so that the WAL and shared-memory
-    files SQLite creates later inherit that mode; tighten any left by an older start."""
+    files SQLite creates later inherit that mode; tighten any left by an older start.
+
+    An existing store is never opened here, only chmod-ed by name: closing any descriptor
+    of a file drops every POSIX lock this process holds on it, so opening and closing
+    the store beside a live connection would release that connection's SQLite locks
+    (sqlite.org, "How To Corrupt An SQLite Database File", 2.2)."""
     private_directory(database.parent)
-    descriptor = os.open(database, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     try:
-        os.fchmod(descriptor, PRIVATE_FILE_MODE)
-    finally:
-        os.close(descriptor)
+        descriptor = os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        os.chmod(database, PRIVATE_FILE_MODE)
+    else:
+        try:
+            os.fchmod(descriptor, PRIVATE_FILE_MODE)
+        finally:
+            os.close(descriptor)
     for suffix in SQLITE_COMPANION_SUFFIXES:
         companion = database.with_name(database.name + suffix)
         try:

@@ -4,12 +4,15 @@ the service's user whatever the umask: a real server started under umask 000."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 
+from gateway.platform.database import Database
 from gateway.platform.private_paths import private_directory, private_sqlite_store
 from tests.builders import service_request
 from tests.servers import GATEWAY, gateway_env, running_server, served_token
@@ -83,3 +86,45 @@ def test_an_existing_directory_keeps_its_mode_and_new_ones_are_private(tmp_path:
     assert _mode(tmp_path) == 0o755
     assert _mode(tmp_path / "a") == 0o700
     assert _mode(tmp_path / "a" / "b") == 0o700
+
+
+def test_opening_a_store_never_drops_the_locks_this_process_holds_on_it(
+    tmp_path: Path,
+) -> None:
+    """A Database made for a store this process already holds open (a reload, a command
+    beside a server, a loader beside the gateway in one process) must not release that
+    connection's SQLite locks: closing any descriptor of the file would, POSIX record
+    locks being per process. Shown with a rollback-journal connection, whose locks are
+    on the store file itself."""
+    store = tmp_path / "gateway.db"
+    holder = sqlite3.connect(store, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE t (x INTEGER)")
+        holder.execute("BEGIN IMMEDIATE")  # holds the write lock on the file
+        holder.execute("INSERT INTO t VALUES (1)")
+        Database(f"sqlite:///{store}").dispose()
+        other = subprocess.run(
+            [sys.executable, "-c", _WRITE_WITHOUT_WAITING, str(store)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert other.stdout.strip() == "locked", other.stdout + other.stderr
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+
+
+# Another process's write, refused at once if any other connection holds the lock.
+_WRITE_WITHOUT_WAITING = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+try:
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("INSERT INTO t VALUES (2)")
+    connection.execute("COMMIT")
+    print("written")
+except sqlite3.OperationalError:
+    print("locked")
+"""
