@@ -54,7 +54,6 @@ def patient_handover(external_id: str) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("log_format", ["console", "json"])
 def test_no_line_carries_patient_data_whatever_fails(
     database: Database, database_url: str, config_dir: Path, tmp_path: Path, log_format: str

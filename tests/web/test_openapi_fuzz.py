@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
@@ -28,7 +27,6 @@ from tests.servers import running_server, served_token
 EXAMPLES_PER_OPERATION = 12
 
 
-@pytest.mark.slow
 def test_every_generated_request_gets_a_documented_answer_and_no_server_error(
     tmp_path: Path,
 ) -> None:
