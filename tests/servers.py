@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
 import resource
@@ -14,9 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 
+from gateway.commands.cli import main
+from gateway.commands.token import request_token
 from tests.conftest import DEMO_CONFIG
 
 GATEWAY = [sys.executable, "-m", "gateway.commands.cli"]
@@ -36,19 +41,31 @@ def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def served_token(base: str, client_id: str = "demo-provider-epr", **env: str) -> dict[str, str]:
-    """An access token from the real server at `base`, got by `gateway token` as an
-    operator would, as an Authorization header (`env`: e.g. another GATEWAY_CONFIG_DIR)."""
-    result = subprocess.run(
-        [*GATEWAY, "token", "--client", client_id, "--url", base],
-        env=gateway_env("sqlite:///unused.db", **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return {"Authorization": f"Bearer {result.stdout.strip()}"}
+def served_token(
+    base: str, client_id: str = "demo-provider-epr", *, config_dir: Path = DEMO_CONFIG
+) -> dict[str, str]:
+    """An access token from the real server at `base`, got as `gateway token` gets one
+    (the same function, in this process: a process of its own per token was a large part
+    of the suite's time; tests/commands/test_cli.py runs the command itself), as an
+    Authorization header (`config_dir`: another deployment's, for its clients)."""
+    response = request_token(config_dir, client_id, base)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def gateway_in_process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`gateway ARGS` run by its own entry point in this process, with the environment a
+    process of its own would have and its output captured: for tests that run a command
+    many times over (a process each cost seconds). At least one test of each command runs
+    it as a real process too."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.dict(os.environ, gateway_env(database_url), clear=True),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        returncode = main(list(args))
+    return subprocess.CompletedProcess(args, returncode, stdout.getvalue(), stderr.getvalue())
 
 
 def free_port() -> int:

@@ -17,35 +17,10 @@ from gateway.platform.settings import Settings
 def token_command(
     settings: Settings, client_id: str, url: str | None, scope: str | None, key: Path | None
 ) -> int:
-    """Sign an assertion with the client's key and trade it for an access token, exactly
-    as a client system does; the token alone goes to stdout."""
-    client = load_config(settings.config_dir).client(client_id)
-    if client is None:
-        raise ConfigurationError(f"no client {client_id} in {settings.config_dir}/clients.yaml")
-    if len(client.keys) != 1:
-        raise ConfigurationError(f"client {client_id} has several keys; this command needs one")
+    """The token alone goes to stdout; why there is none, to stderr."""
     base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    key_path = key or settings.config_dir / "keys" / f"{client_id}.private.pem"
-    if not key_path.exists():
-        raise ConfigurationError(f"the client's private key {key_path} does not exist (--key)")
-    signed = client_assertion(
-        client_id,
-        f"{base}/oauth2/token",
-        load_private_key(key_path),
-        kid=client.keys[0].kid,
-        algorithm=client.keys[0].algorithm,
-    )
     try:
-        response = httpx.post(
-            f"{base}/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": signed,
-                "scope": scope or str(client.allowed_scopes),
-            },
-            timeout=10,
-        )
+        response = request_token(settings.config_dir, client_id, base, scope=scope, key=key)
     except httpx.HTTPError:
         print(
             f"gateway: cannot reach {base}/oauth2/token (is the gateway running?)", file=sys.stderr
@@ -56,3 +31,41 @@ def token_command(
         return 1
     print(response.json()["access_token"])
     return 0
+
+
+def request_token(
+    config_dir: Path,
+    client_id: str,
+    base: str,
+    *,
+    scope: str | None = None,
+    key: Path | None = None,
+) -> httpx.Response:
+    """Sign an assertion with the client's key (default: <config dir>/keys/<client>.
+    private.pem) and trade it at `base`'s token endpoint, exactly as a client system
+    does. The token endpoint's answer, whatever it is."""
+    client = load_config(config_dir).client(client_id)
+    if client is None:
+        raise ConfigurationError(f"no client {client_id} in {config_dir}/clients.yaml")
+    if len(client.keys) != 1:
+        raise ConfigurationError(f"client {client_id} has several keys; this command needs one")
+    key_path = key or config_dir / "keys" / f"{client_id}.private.pem"
+    if not key_path.exists():
+        raise ConfigurationError(f"the client's private key {key_path} does not exist (--key)")
+    signed = client_assertion(
+        client_id,
+        f"{base}/oauth2/token",
+        load_private_key(key_path),
+        kid=client.keys[0].kid,
+        algorithm=client.keys[0].algorithm,
+    )
+    return httpx.post(
+        f"{base}/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": signed,
+            "scope": scope or str(client.allowed_scopes),
+        },
+        timeout=10,
+    )

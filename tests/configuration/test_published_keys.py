@@ -100,7 +100,7 @@ def test_prod_refuses_a_reload_that_registers_a_published_key(
     )
     config = Path(env["GATEWAY_CONFIG_DIR"])
     with running_server(database_url, port=port, **env) as base:
-        assert served_token(base, "demo-trust-crisis", GATEWAY_CONFIG_DIR=str(config))
+        assert served_token(base, "demo-trust-crisis", config_dir=config)
         register_the_demo_key(config, "demo-trust-crisis")
 
         # The operator's command checks first, and says which client.

@@ -24,7 +24,13 @@ from gateway.platform.database import Database
 from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
 from tests.builders import PATIENT_NHS_NUMBER, service_request
 from tests.commands.test_cli import FHIR
-from tests.servers import GATEWAY, gateway_env, running_server, served_token
+from tests.servers import (
+    GATEWAY,
+    gateway_env,
+    gateway_in_process,
+    running_server,
+    served_token,
+)
 
 OTHER_NHS_NUMBER = "4010232137"  # valid check digit: someone the events are not about
 END_USER = {
@@ -108,7 +114,8 @@ def _events(connection: Connection) -> list[dict[str, Any]]:
 
 
 def _failed_at(store: Store, position: int, event_id: str | None, *named: str) -> str:
-    result = _gateway(store.url, "verify")
+    # In this process: each test here runs it; the tests above and below run the process.
+    result = gateway_in_process(store.url, "audit", "verify")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"FAILED verification at position {position}:" in result.stderr
     if event_id is not None:

@@ -88,7 +88,7 @@ def test_prod_behind_a_named_proxy_records_the_address_the_proxy_saw(
         GATEWAY_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
     )
     with running_server(database_url, port=port, **env) as base:
-        token = served_token(base, GATEWAY_CONFIG_DIR=env["GATEWAY_CONFIG_DIR"])
+        token = served_token(base, config_dir=Path(env["GATEWAY_CONFIG_DIR"]))
         request_id = _search_through_a_proxy(base, token)
     # Not what the caller claimed further left: only the trusted proxy's own entry counts.
     assert _recorded_addresses(database, request_id) == [PROXY_SAW]
