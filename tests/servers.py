@@ -64,7 +64,10 @@ def gateway_in_process(database_url: str, *args: str) -> subprocess.CompletedPro
         contextlib.redirect_stdout(stdout),
         contextlib.redirect_stderr(stderr),
     ):
-        returncode = main(list(args))
+        try:
+            returncode = main(list(args))
+        except SystemExit as exited:  # argparse's refusals end the process, as they would
+            returncode = exited.code if isinstance(exited.code, int) else 1
     return subprocess.CompletedProcess(args, returncode, stdout.getvalue(), stderr.getvalue())
 
 

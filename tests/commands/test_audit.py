@@ -21,6 +21,7 @@ from tests.commands.test_cli import FHIR
 from tests.servers import (
     GATEWAY,
     gateway_env,
+    gateway_in_process,
     refused_from_addresses_of_their_own,
     running_server,
     served_token,
@@ -36,6 +37,12 @@ def _gateway(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def _in_process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    # The first test runs checkpoint, verify and export as processes, and the archive test
+    # its archive; the rest run them in this process (tests.servers.gateway_in_process).
+    return gateway_in_process(database_url, "audit", *args)
 
 
 def _standalone(directory: Path) -> subprocess.CompletedProcess[str]:
@@ -101,9 +108,9 @@ def test_checkpoint_verify_and_export_then_verify_elsewhere(
 def test_an_edited_event_is_found_in_the_store_and_in_an_export(
     audited_store: str, database: Database, tmp_path: Path
 ) -> None:
-    assert _gateway(audited_store, "checkpoint").returncode == 0
+    assert _in_process(audited_store, "checkpoint").returncode == 0
     export = tmp_path / "export"
-    assert _gateway(audited_store, "export", str(export)).returncode == 0
+    assert _in_process(audited_store, "export", str(export)).returncode == 0
 
     with database.write() as connection:
         content = connection.execute(
@@ -114,7 +121,7 @@ def test_an_edited_event_is_found_in_the_store_and_in_an_export(
         connection.execute(
             update(audit_events).where(audit_events.c.position == 4).values(content=edited)
         )
-    failed = _gateway(audited_store, "verify")
+    failed = _in_process(audited_store, "verify")
     assert failed.returncode == 1
     assert "position 4" in failed.stderr
 
@@ -132,19 +139,19 @@ def test_archive_then_verify_what_remains_and_what_left(
     with running_server(database_url) as base:
         # Refused without a token: one event apiece.
         assert refused_from_addresses_of_their_own(base, 300) == [401] * 300
-    assert _gateway(database_url, "checkpoint").returncode == 0
+    assert _in_process(database_url, "checkpoint").returncode == 0
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
 
     archived = _gateway(database_url, "archive", "--before", tomorrow, str(tmp_path / "old"))
     assert archived.returncode == 0, archived.stderr
     assert "archived positions 0.." in archived.stdout
-    remaining = _gateway(database_url, "verify")
+    remaining = _in_process(database_url, "verify")
     assert remaining.returncode == 0, remaining.stderr
     assert _standalone(tmp_path / "old").returncode == 0
     # What remains exports and verifies on its own too, from the boundary's frontier.
-    assert _gateway(database_url, "export", str(tmp_path / "rest")).returncode == 0
+    assert _in_process(database_url, "export", str(tmp_path / "rest")).returncode == 0
     assert _standalone(tmp_path / "rest").returncode == 0
-    bad = _gateway(database_url, "archive", "--before", "last week", str(tmp_path / "x"))
+    bad = _in_process(database_url, "archive", "--before", "last week", str(tmp_path / "x"))
     assert bad.returncode == 2
 
 
@@ -156,7 +163,7 @@ def test_a_checkpoint_deleted_from_the_middle_is_named(
     for _ in range(3):
         with running_server(audited_store) as base, httpx.Client(base_url=base) as http:
             assert http.get("/fhir/ServiceRequest").status_code == 401
-        assert _gateway(audited_store, "checkpoint").returncode == 0
+        assert _in_process(audited_store, "checkpoint").returncode == 0
     with database.read() as connection:
         sizes = (
             connection.execute(
@@ -166,11 +173,11 @@ def test_a_checkpoint_deleted_from_the_middle_is_named(
             .all()
         )
     assert len(sizes) >= 3
-    assert _gateway(audited_store, "verify").returncode == 0
+    assert _in_process(audited_store, "verify").returncode == 0
     before, middle, after = sizes[-3:]
     with database.write() as connection:
         connection.execute(delete(audit_checkpoints).where(audit_checkpoints.c.tree_size == middle))
-    failed = _gateway(audited_store, "verify")
+    failed = _in_process(audited_store, "verify")
     assert failed.returncode == 1
     assert f"FAILED verification at position {before}" in failed.stderr
     assert f"checkpoint of size {after} links to a checkpoint of size {middle}" in failed.stderr
@@ -183,7 +190,7 @@ def test_verify_reports_the_events_waiting_to_be_sequenced_without_failing(
     with database.write() as connection:
         append(connection, 3, recorded=recorded)
         append(connection, 2, start=3, recorded=recorded + timedelta(minutes=5))
-    verified = _gateway(database_url, "verify")
+    verified = _in_process(database_url, "verify")
     assert verified.returncode == 0, verified.stderr
     assert "5 events waiting to be sequenced, the oldest recorded " in verified.stdout
     # Aged from the oldest one's time by the wall clock (tests/access_log/test_derivation.py
