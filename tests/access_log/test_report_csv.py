@@ -38,6 +38,9 @@ def _practitioner(value: str) -> str:
     return base64.b64encode(json.dumps(role).encode()).decode()
 
 
+# An empty store of its own: what earlier tests in this worker left (another key's
+# checkpoints, say) is no part of this test.
+@pytest.mark.usefixtures("database")
 def test_a_real_server_writes_client_values_into_the_report_as_inert_text(
     database_url: str,
 ) -> None:

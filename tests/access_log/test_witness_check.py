@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gateway.access_log.checkpoint import SignedCheckpoint
 from gateway.platform.database import Database
 from tests.access_log.witnessing import (
@@ -107,6 +109,9 @@ def test_a_store_rolled_back_and_regrown_fails_against_its_witness(
     assert f"does not extend the witness's checkpoint of size {held}" in failed.stderr
 
 
+# An empty store of its own: what earlier tests in this worker left (another key's
+# checkpoints, say) is no part of this test.
+@pytest.mark.usefixtures("database")
 def test_a_witness_that_cannot_be_read_fails_the_check(database_url: str, tmp_path: Path) -> None:
     config = deployment(tmp_path / "config")
     empty = tmp_path / "empty.ndjson"

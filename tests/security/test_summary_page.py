@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.browser import chromium
@@ -134,6 +135,9 @@ STYLES = """JSON.stringify({
 })"""
 
 
+# An empty store of its own: what earlier tests in this worker left (another key's
+# checkpoints, say) is no part of this test.
+@pytest.mark.usefixtures("database")
 def test_a_browser_shows_the_served_page_styled_with_no_policy_violation(
     database_url: str, tmp_path: Path
 ) -> None:
