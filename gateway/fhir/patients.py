@@ -2,8 +2,9 @@
 knows: the local patient identifier systems its parties registered (organisations.yaml)
 and the Patient a `Patient/<id>` reference names, looked up as the writer may see it.
 
-A record whose person cannot be established is refused (422 at its patient element)
-and the refusal is in the access log under its own rule.
+A record whose person cannot be established is refused (422 at its patient element);
+the enforcement side (gateway.fhir.service) puts the refusal in the access log under its
+own rule.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from core.access_log.event import AuditedDecision
 from core.fhir.issues import ContentError
 from core.fhir.patients import patient_fact, referenced_patient
-from gateway.access_log.trail import PATIENT_NOT_ESTABLISHED, AccessTrail
 from gateway.fhir.store import Party, ResourceStore
 from gateway.platform.errors import InvalidContent
 
@@ -30,7 +29,6 @@ def establish_patient(
     *,
     local_systems: LocalSystems,
     writer: str | None,
-    trail: AccessTrail | None,
 ) -> str | None:
     """The identifier of the person `resource` is about (None for a type about nobody);
     InvalidContent (422) when it cannot be established. `writer`: the ODS code of the
@@ -45,8 +43,6 @@ def establish_patient(
     try:
         return patient_fact(resource_type, resource, local_systems=systems, referenced=referenced)
     except ContentError as error:
-        if trail is not None:
-            trail.decision = AuditedDecision(PATIENT_NOT_ESTABLISHED, None)
         raise InvalidContent(error.issues, business_rule=True) from None
 
 

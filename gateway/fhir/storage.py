@@ -75,7 +75,6 @@ class VersionedStorage:
             parties,
             local_systems=self._local_systems,
             writer=writer,
-            trail=None,
         )
 
     def facts(
