@@ -72,10 +72,33 @@ def gateway_in_process(database_url: str, *args: str) -> subprocess.CompletedPro
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A loopback port no other test worker will pick and no outgoing connection will be
+    given: each xdist worker counts through its own block below the kernel's ephemeral
+    range. (A port the kernel handed out free could be handed to another worker, or as
+    the source port of a connection, before the server bound it.)"""
+    for port in _PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # something on this machine listens there
+            return port
+    raise AssertionError("this worker's block of ports is used up")
+
+
+def _ports_of_this_worker() -> Iterator[int]:
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    start = 10000 + _PORTS_PER_WORKER * worker
+    end = min(start + _PORTS_PER_WORKER, ephemeral)
+    return iter(range(start, end))
+
+
+_PORTS_PER_WORKER = 1000
+_PORTS = _ports_of_this_worker()
 
 
 @contextmanager
