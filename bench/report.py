@@ -10,6 +10,7 @@ import math
 import os
 import platform
 import subprocess
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
 RAW = "raw"  # the results directory's ignored subdirectory for the JSON
 
 
-class Results:
+class Results(ABC):
     """A benchmark's report (a dataclass): Markdown for people, JSON with every figure."""
 
+    @abstractmethod
     def markdown(self) -> str:
-        raise NotImplementedError
+        """The report as people read it, in bench/results/."""
 
     def raw(self) -> dict[str, Any]:
         """Every field, as `dataclasses.asdict` gives it; a report may add derived ones."""
