@@ -6,7 +6,6 @@ import contextlib
 import io
 import itertools
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import httpx
 
 from gateway.commands.cli import main
 from gateway.commands.token import request_token
+from tests import forked
 from tests.conftest import DEMO_CONFIG
 
 GATEWAY = [sys.executable, "-m", "gateway.commands.cli"]
@@ -69,6 +69,15 @@ def gateway_in_process(database_url: str, *args: str) -> subprocess.CompletedPro
         except SystemExit as exited:  # argparse's refusals end the process, as they would
             returncode = exited.code if isinstance(exited.code, int) else 1
     return subprocess.CompletedProcess(args, returncode, stdout.getvalue(), stderr.getvalue())
+
+
+def gateway_forked(
+    database_url: str, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`gateway ARGS` as a process of its own forked from a warm parent (tests/forked.py),
+    its output captured: for tests that run a command many times over, where an
+    interpreter's start each would cost seconds."""
+    return forked.run(args, env=gateway_env(database_url, **env), timeout=timeout)
 
 
 def free_port() -> int:
@@ -129,22 +138,18 @@ def running_server_process(
     umask: int = -1,
     open_files: int | None = None,
     **env: str,
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+) -> Iterator[tuple[str, forked.ForkedProcess]]:
     """As running_server, with the process too, for a test that stops it its own way
-    (`open_files`: the server's descriptor limit, RLIMIT_NOFILE)."""
+    (`open_files`: the server's descriptor limit, RLIMIT_NOFILE). The process is forked
+    from a warm parent that has done the imports (tests/forked.py)."""
     port = port or free_port()
-
-    def limit_files() -> None:
-        if open_files is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
-
-    process = subprocess.Popen(
-        [*GATEWAY, "serve", "--port", str(port)],
+    process = forked.start(
+        ["serve", "--port", str(port)],
         env=gateway_env(database_url, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         umask=umask,
-        preexec_fn=limit_files,  # noqa: PLW1509 (only setrlimit, before exec)
+        open_files=open_files,
     )
     base = f"{scheme}://127.0.0.1:{port}"
     try:

@@ -27,7 +27,13 @@ from tests.access_log.witnessing import (
     wait_for,
 )
 from tests.conftest import DEMO_CONFIG
-from tests.servers import GATEWAY, gateway_env, refused_from_addresses_of_their_own, running_server
+from tests.servers import (
+    GATEWAY,
+    gateway_env,
+    gateway_forked,
+    refused_from_addresses_of_their_own,
+    running_server,
+)
 
 ORIGIN = "mh-gateway/demo/audit"
 FAST = {
@@ -152,19 +158,16 @@ def _production_config(directory: Path) -> Path:
 
 
 def _serve_in_prod(tmp_path: Path, key: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GATEWAY, "serve", "--port", "1"],
-        env=gateway_env(
-            f"sqlite:///{tmp_path / 'var' / 'gateway.db'}",
-            GATEWAY_ENV="prod",
-            GATEWAY_CONFIG_DIR=str(_production_config(tmp_path / f"config-{key.parent.name}")),
-            GATEWAY_PUBLIC_BASE_URL="https://gateway.example.nhs.uk",
-            GATEWAY_AUDIT_SIGNING_KEY=str(key),
-        ),
-        capture_output=True,
-        text=True,
+    return gateway_forked(
+        f"sqlite:///{tmp_path / 'var' / 'gateway.db'}",
+        "serve",
+        "--port",
+        "1",
         timeout=60,
-        check=False,
+        GATEWAY_ENV="prod",
+        GATEWAY_CONFIG_DIR=str(_production_config(tmp_path / f"config-{key.parent.name}")),
+        GATEWAY_PUBLIC_BASE_URL="https://gateway.example.nhs.uk",
+        GATEWAY_AUDIT_SIGNING_KEY=str(key),
     )
 
 

@@ -21,7 +21,7 @@ from gateway.access_log.checkpoint import SignedCheckpoint
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes, audit_references
 from tests.conftest import DEMO_CONFIG
-from tests.servers import GATEWAY, gateway_env
+from tests.servers import gateway_forked
 
 T = TypeVar("T")
 
@@ -59,14 +59,7 @@ def sha256_hex(text: str) -> str:
 
 
 def audit(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GATEWAY, "audit", *args],
-        env=gateway_env(database_url, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return gateway_forked(database_url, "audit", *args, **env)
 
 
 def wait_for(probe: Callable[[], T | None], what: str, seconds: float = 30) -> T:

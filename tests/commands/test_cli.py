@@ -29,6 +29,7 @@ from tests.servers import (
     _wait_ready,
     free_port,
     gateway_env,
+    gateway_forked,
     running_server,
     served_token,
 )
@@ -69,12 +70,8 @@ def test_serve_refuses_an_unmigrated_store(tmp_path: Path) -> None:
 
 
 def test_prod_refuses_the_demo_deployment(tmp_path: Path, database_url: str) -> None:
-    result = subprocess.run(
-        [*GATEWAY, "serve", "--port", str(free_port())],
-        env=gateway_env(database_url, GATEWAY_ENV="prod"),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = gateway_forked(
+        database_url, "serve", "--port", str(free_port()), timeout=60, GATEWAY_ENV="prod"
     )
     assert result.returncode == 2
     assert "demo deployment" in result.stderr
@@ -113,12 +110,8 @@ def test_prod_refuses_to_guess_its_url_or_make_its_own_key(
         provisioned = tmp_path / "token-key.pem"
         load_signing_key(provisioned, generate_if_missing=True)
         settings["GATEWAY_TOKEN_SIGNING_KEY"] = str(provisioned)
-    result = subprocess.run(
-        [*GATEWAY, "serve", "--port", str(free_port())],
-        env=gateway_env(database_url, **settings, **extra),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = gateway_forked(
+        database_url, "serve", "--port", str(free_port()), timeout=60, **settings, **extra
     )
     assert result.returncode == 2
     assert expected in result.stderr
@@ -212,9 +205,7 @@ def test_clients_hanging_up_mid_request_never_wedge_the_server(tmp_path: Path) -
     write transaction (and SQLite's write turn) open for good, and every later write hung.
     Bursts of impatient clients, then one patient request that must succeed."""
     url = f"sqlite:///{tmp_path / 'burst.db'}"
-    subprocess.run(
-        [*GATEWAY, "db", "upgrade"], env=gateway_env(url), check=True, capture_output=True
-    )
+    assert gateway_forked(url, "db", "upgrade").returncode == 0
     # Without the demo clients' rate limits, so that every impatient request gets as far
     # as waiting for the database.
     config = tmp_path / "config"

@@ -19,12 +19,13 @@ from gateway.platform.database import Database
 from gateway.platform.schema import audit_events
 from tests.builders import service_request
 from tests.conftest import DEMO_CONFIG
-from tests.servers import GATEWAY, gateway_env, running_server
+from tests.servers import GATEWAY, gateway_env, gateway_forked, running_server
 
 AGREEMENT = "agreements/dsa-north-crisis-pathway.yaml"
 
 
 def _gateway(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command as a process started as an operator starts it."""
     return subprocess.run(
         [*GATEWAY, *args],
         env=gateway_env("sqlite:///unused.db", **env),
@@ -33,6 +34,11 @@ def _gateway(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def _forked(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command as a process of its own forked from a warm parent (tests/forked.py)."""
+    return gateway_forked("sqlite:///unused.db", *args, timeout=60, **env)
 
 
 def _config(tmp_path: Path) -> Path:
@@ -51,7 +57,7 @@ def test_check_names_the_file_and_field_of_a_bad_agreement(tmp_path: Path) -> No
     config = _config(tmp_path)
     path = config / AGREEMENT
     path.write_text(path.read_text().replace("purposes: [direct-care", "purposes: [holidays"))
-    result = _gateway("config", "check", GATEWAY_CONFIG_DIR=str(config))
+    result = _forked("config", "check", GATEWAY_CONFIG_DIR=str(config))
     assert result.returncode == 2
     assert "dsa-north-crisis-pathway.yaml" in result.stderr
     assert "purposes.0" in result.stderr
@@ -62,7 +68,7 @@ def test_check_warns_of_an_agreement_about_to_expire(tmp_path: Path) -> None:
     path = config / AGREEMENT
     soon = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 10 * 86400))
     path.write_text(path.read_text().replace("valid_to: 2028-12-31", f"valid_to: {soon}"))
-    result = _gateway("config", "check", GATEWAY_CONFIG_DIR=str(config))
+    result = _forked("config", "check", GATEWAY_CONFIG_DIR=str(config))
     assert result.returncode == 0, result.stderr
     assert f"warning: agreement DSA-DEMO-NORTH-001 v1 expires on {soon}" in result.stdout
 
@@ -128,12 +134,12 @@ def test_a_reload_changes_the_agreements_in_force_without_a_restart(
         assert trust_reads() == 200
 
         # The CLI checks before it signals: nothing is sent while a file is bad.
-        assert _gateway("config", "reload", **env).returncode == 2
+        assert _forked("config", "reload", **env).returncode == 2
         (config / "agreements" / "broken.yaml").unlink()
 
         # The agreement withdrawn: once reloaded, the Trust may no longer read.
         (config / AGREEMENT).unlink()
-        reload = _gateway("config", "reload", **env)
+        reload = _forked("config", "reload", **env)
         assert reload.returncode == 0, reload.stderr
         _eventually(lambda: trust_reads() == 403)
         assert _configuration_loads(database) == [0, 4, 0]

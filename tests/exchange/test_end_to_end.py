@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,9 +20,10 @@ from gateway.exchange.deliveries import DeliveryState
 from gateway.platform.database import Database
 from gateway.platform.schema import outbox
 from gateway.platform.settings import Settings
+from tests import forked
 from tests.exchange.support import deliveries, gateway, handover, push, push_config
 from tests.exchange.trust import TrustBehaviour, running_trust
-from tests.servers import GATEWAY, gateway_env
+from tests.servers import gateway_env
 
 NHS_NUMBERS = ["9434765919", "9434765870", "9434765862", "9434765854", "9434765846", "9434765838"]
 
@@ -128,7 +128,7 @@ def test_a_worker_killed_mid_delivery_loses_and_duplicates_nothing(
             GATEWAY_CONFIG_DIR=str(config),
             GATEWAY_DELIVERY_LEASE_SECONDS="2",
         )
-        worker = subprocess.Popen([*GATEWAY, "worker"], env=env, start_new_session=True)
+        worker = forked.start(["worker"], env=env, start_new_session=True)
         try:
             # The Trust has stored them and holds its answers: kill the worker now, before
             # it can record any outcome.
@@ -137,7 +137,7 @@ def test_a_worker_killed_mid_delivery_loses_and_duplicates_nothing(
             worker.wait(timeout=10)
             assert not any(d.state == DeliveryState.DELIVERED for d in deliveries(database))
             trust.behaviour.hold_seconds = 0
-            worker = subprocess.Popen([*GATEWAY, "worker"], env=env, start_new_session=True)
+            worker = forked.start(["worker"], env=env, start_new_session=True)
             assert wait_for(
                 lambda: all(d.state == DeliveryState.DELIVERED for d in deliveries(database)), 30
             ), [(d.state, d.last_error) for d in deliveries(database)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +20,12 @@ from gateway.exchange.outbox import OutboxStore
 from gateway.platform import migrate
 from gateway.platform.database import Database
 from gateway.platform.schema import outbox
+from tests import forked
 from tests.exchange.support import deliveries, push_config
 from tests.exchange.test_end_to_end import wait_for
 from tests.exchange.test_outbox import delivery
 from tests.exchange.trust import running_trust
-from tests.servers import GATEWAY, gateway_env
+from tests.servers import gateway_env
 
 COUNT = 2000
 
@@ -56,10 +56,7 @@ def test_two_worker_processes_deliver_2000_each_exactly_once(
     with running_trust() as trust:
         config = push_config(config_dir, tmp_path / "config", trust.base_url)
         env = gateway_env(postgresql_url, GATEWAY_CONFIG_DIR=str(config))
-        workers = [
-            subprocess.Popen([*GATEWAY, "worker"], env=env, start_new_session=True)
-            for _ in range(2)
-        ]
+        workers = [forked.start(["worker"], env=env, start_new_session=True) for _ in range(2)]
         try:
             done = wait_for(
                 lambda: all(

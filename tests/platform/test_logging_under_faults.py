@@ -28,9 +28,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from gateway.platform.database import Database
+from tests import forked
 from tests.exchange.support import handover, push_config
 from tests.exchange.trust import TrustBehaviour, running_trust
-from tests.servers import GATEWAY, free_port, gateway_env, served_token
+from tests.servers import free_port, gateway_env, served_token
 from tests.tcp_proxy import TcpProxy
 
 NHS_NUMBER = "9434765870"
@@ -131,9 +132,7 @@ def test_no_line_carries_patient_data_whatever_fails(
 @contextmanager
 def _process(arguments: list[str], env: dict[str, str], output: Path) -> Iterator[Any]:
     with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [*GATEWAY, *arguments], env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
+        process = forked.start(arguments, env=env, stdout=sink.fileno(), stderr=subprocess.STDOUT)
         try:
             yield process
         finally:
