@@ -57,8 +57,10 @@ run: $(STAMP)
 	$(BIN)/gateway db upgrade
 	$(BIN)/gateway serve
 
-## The whole suite and every gate.
-test: lint typecheck imports docs unit
+## The whole suite and every gate. The gates run beside the suite, whose end-to-end tests
+## leave a core idle at times; each line of output is printed whole.
+test: $(STAMP) chromium
+	@$(MAKE) --no-print-directory --output-sync=line -j5 lint typecheck imports docs unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -75,8 +77,11 @@ imports: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
+# The suite starts a few hundred Python processes: where the environment says not to write
+# bytecode (PYTHONDONTWRITEBYTECODE), each would compile the gateway, and each pytest worker
+# rewrite every test module, all over again. The caches go to __pycache__ (ignored by git).
 unit: $(STAMP) chromium
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # Headless Chromium loads the summary page as served (tests/security/test_summary_page.py);
 # the suite never skips that test, so a fresh machine gets it here.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,7 +38,7 @@ def check(engine: Engine) -> Readiness:
     try:
         with engine.connect() as connection, connection.begin() as transaction:
             connection.execute(text("SELECT 1"))
-            revision = MigrationContext.configure(connection).get_current_revision()
+            revision = migrate.revision_of(connection)
             if revision != migrate.head_revision():
                 return Readiness("ok", "not current")
             writable = _access_log_writable(connection)
