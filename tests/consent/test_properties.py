@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random as stdlib_random
 from datetime import UTC, date, datetime, timedelta
 
@@ -49,36 +50,49 @@ periods = st.builds(Period, st.none() | moments, st.none() | moments)
 
 CRITERIA = ("actors", "unresolved", "purposes", "period", "data_period", "classes", "labels")
 
+# The strategies the composites draw from are built once, here: a strategy made afresh at
+# each draw is validated afresh too, which was most of these tests' time.
+
+
+def _some(values: tuple[object, ...]) -> st.SearchStrategy:
+    """At least one value for each criterion stated."""
+    return st.frozensets(st.sampled_from(values), min_size=1, max_size=2)
+
+
+_STATED = st.lists(st.sampled_from(CRITERIA), max_size=2, unique=True)
+_PROVISION_TYPES = st.sampled_from((None, "permit", "deny"))
+_ACTORS = _some(ORGS)
+_PURPOSES = _some(PURPOSE_CODES)
+_CLASSES = _some(DATA_CATEGORIES + RESOURCE_TYPES)
+_LABEL_SETS = _some(LABELS)
+
+
+@functools.cache
+def _children(depth: int) -> st.SearchStrategy[list[Provision]]:
+    return st.lists(provisions(depth + 1), max_size=2 if depth == 0 else 1)
+
 
 @st.composite
 def provisions(draw: st.DrawFn, depth: int = 0) -> Provision:
     """A provision with at most two criteria, nested at most three deep below the root."""
     children: tuple[Provision, ...] = ()
     if depth < 3:
-        children = tuple(draw(st.lists(provisions(depth + 1), max_size=2 if depth == 0 else 1)))
-    stated = draw(st.lists(st.sampled_from(CRITERIA), max_size=2, unique=True))
-    some = st.frozensets  # at least one value for each criterion stated
+        children = tuple(draw(_children(depth)))
+    stated = draw(_STATED)
     return Provision(
-        type=draw(st.sampled_from((None, "permit", "deny"))),
-        actors=draw(some(st.sampled_from(ORGS), min_size=1, max_size=2))
-        if "actors" in stated
-        else frozenset(),
+        type=draw(_PROVISION_TYPES),
+        actors=draw(_ACTORS) if "actors" in stated else frozenset(),
         unresolved_actor="unresolved" in stated,
-        purposes=draw(some(st.sampled_from(PURPOSE_CODES), min_size=1, max_size=2))
-        if "purposes" in stated
-        else frozenset(),
+        purposes=draw(_PURPOSES) if "purposes" in stated else frozenset(),
         period=draw(periods) if "period" in stated else None,
         data_period=draw(periods) if "data_period" in stated else None,
-        classes=draw(
-            some(st.sampled_from(DATA_CATEGORIES + RESOURCE_TYPES), min_size=1, max_size=2)
-        )
-        if "classes" in stated
-        else frozenset(),
-        security_labels=draw(some(st.sampled_from(LABELS), min_size=1, max_size=2))
-        if "labels" in stated
-        else frozenset(),
+        classes=draw(_CLASSES) if "classes" in stated else frozenset(),
+        security_labels=draw(_LABEL_SETS) if "labels" in stated else frozenset(),
         provisions=children,
     )
+
+
+_ROOT_PROVISIONS = provisions()
 
 
 def with_paths(node: Provision, path: str = "provision") -> Provision:
@@ -89,20 +103,35 @@ def with_paths(node: Provision, path: str = "provision") -> Provision:
     return dataclasses.replace(node, path=path, provisions=children)
 
 
+_ONE_IN_SIX = st.integers(min_value=0, max_value=5)
+_STATUSES = st.sampled_from(STATUSES)
+_MAYBE_MOMENT = st.none() | moments
+
+
 @st.composite
 def statement(
     draw: st.DrawFn, id: str, custodians: st.SearchStrategy[str | None]
 ) -> ConsentStatement:
-    unreadable = draw(st.integers(min_value=0, max_value=5)) == 0
+    unreadable = draw(_ONE_IN_SIX) == 0
     return ConsentStatement(
         id=id,
-        status=draw(st.sampled_from(STATUSES)),
-        recorded=draw(st.none() | moments),
+        status=draw(_STATUSES),
+        recorded=draw(_MAYBE_MOMENT),
         last_updated=draw(stored_at),
-        provision=None if unreadable else with_paths(draw(provisions())),
+        provision=None if unreadable else with_paths(draw(_ROOT_PROVISIONS)),
         custodian=draw(custodians),
         unreadable=unreadable,
     )
+
+
+@functools.cache
+def _statement_by(id: str, origin: str | None) -> st.SearchStrategy[ConsentStatement]:
+    """Mostly recorded by `origin` (so that it governs the data), sometimes by another
+    organisation, now and then by one that cannot be read."""
+    return statement(id, st.sampled_from((origin, origin, origin, *ORGS, None)))
+
+
+_UP_TO_THREE = st.integers(min_value=0, max_value=3)
 
 
 @st.composite
@@ -111,9 +140,8 @@ def statements(
 ) -> tuple[ConsentStatement, ...]:
     """Mostly recorded by `origin` (so that they govern the data), some by another
     organisation, a few by one that cannot be read."""
-    count = draw(st.integers(min_value=0, max_value=3))
-    custodians = st.sampled_from((origin, origin, origin, *ORGS, None))
-    return tuple(draw(statement(f"{prefix}{index}", custodians)) for index in range(count))
+    count = draw(_UP_TO_THREE)
+    return tuple(draw(_statement_by(f"{prefix}{index}", origin)) for index in range(count))
 
 
 def _mostly_all(values: tuple[str, ...]) -> st.SearchStrategy:
@@ -121,57 +149,101 @@ def _mostly_all(values: tuple[str, ...]) -> st.SearchStrategy:
     return st.just(frozenset(values)) | st.frozensets(st.sampled_from(values), min_size=1)
 
 
+_AGREEMENT_COUNTS = {size: st.integers(min_value=size, max_value=4) for size in (0, 1)}
+_ORDERS = {count: st.permutations(range(count)) for count in range(5)}
+_STARTS = st.integers(min_value=-6, max_value=1)
+_VERSIONS = st.sampled_from(("1", "2"))
+_PARTIES = _mostly_all(ORGS)
+_AGREED_PURPOSES = _mostly_all(AGREEMENT_PURPOSES)
+_CATEGORIES = _mostly_all(DATA_CATEGORIES)
+_LENGTHS = st.none() | st.integers(4, 8)
+_AGREEMENT_STATUSES = st.sampled_from(("active", "active", "active", "draft", "suspended"))
+
+
 @st.composite
 def agreements(draw: st.DrawFn, min_size: int = 1) -> tuple[Agreement, ...]:
-    count = draw(st.integers(min_value=min_size, max_value=4))
+    count = draw(_AGREEMENT_COUNTS[min_size])
     found = []
-    for index in draw(st.permutations(range(count))):
-        valid_from = TODAY + timedelta(draw(st.integers(min_value=-6, max_value=1)))
+    for index in draw(_ORDERS[count]):
+        valid_from = TODAY + timedelta(draw(_STARTS))
+        version = draw(_VERSIONS)
+        parties = draw(_PARTIES)
+        purposes = draw(_AGREED_PURPOSES)
+        categories = draw(_CATEGORIES)
+        length = draw(_LENGTHS)
         found.append(
             Agreement(
                 id=f"DSA-{index:03d}",
-                version=draw(st.sampled_from(("1", "2"))),
-                parties=draw(_mostly_all(ORGS)),
-                purposes=draw(_mostly_all(AGREEMENT_PURPOSES)),
-                categories=draw(_mostly_all(DATA_CATEGORIES)),
+                version=version,
+                parties=parties,
+                purposes=purposes,
+                categories=categories,
                 valid_from=valid_from,
-                valid_to=draw(
-                    st.none() | st.integers(4, 8).map(lambda d, f=valid_from: f + timedelta(d))
-                ),
-                status=draw(st.sampled_from(("active", "active", "active", "draft", "suspended"))),
+                valid_to=None if length is None else valid_from + timedelta(length),
+                status=draw(_AGREEMENT_STATUSES),
                 withhold_free_text=draw(st.booleans()),
             )
         )
     return tuple(found)
 
 
+_RECIPIENTS = st.sampled_from(ORGS)
+_ROLES = st.sampled_from(ROLES)
+_REQUEST_PURPOSES = st.sampled_from(Purpose)
+_ACTIONS = st.sampled_from(("read", "write", "deliver"))
+_REQUEST_CATEGORIES = st.sampled_from(DATA_CATEGORIES)
+_PATIENTS = st.sampled_from(("9434765919", "9434765919", "9434765919", None))
+_RESOURCE_TYPES = st.sampled_from(RESOURCE_TYPES)
+_REQUEST_LABELS = _sparse(st.sampled_from(LABELS))
+_JUSTIFICATIONS = st.sampled_from((None, "", "  ", "Risk to life"))
+# Mostly data about a person; sometimes data about nobody (a Provenance, say).
+_ABOUT_A_PERSON = st.sampled_from((True, True, True, False))
+
+
+@functools.cache
+def _actors(recipient: str) -> st.SearchStrategy[str]:
+    return st.sampled_from((recipient, *ORGS))
+
+
+@functools.cache
+def _origins(recipient: str) -> st.SearchStrategy[str | None]:
+    others = [org for org in ORGS if org != recipient]
+    return st.sampled_from((*others, *others, recipient, None))
+
+
 @st.composite
 def requests(draw: st.DrawFn) -> SharingRequest:
-    recipient = draw(st.sampled_from(ORGS))
-    others = [org for org in ORGS if org != recipient]
+    recipient = draw(_RECIPIENTS)
     return SharingRequest(
-        actor=draw(st.sampled_from((recipient, *ORGS))),
-        actor_role=draw(st.sampled_from(ROLES)),
-        purpose=draw(st.sampled_from(Purpose)),
-        action=draw(st.sampled_from(("read", "write", "deliver"))),
-        category=draw(st.sampled_from(DATA_CATEGORIES)),
-        origin=draw(st.sampled_from((*others, *others, recipient, None))),
+        actor=draw(_actors(recipient)),
+        actor_role=draw(_ROLES),
+        purpose=draw(_REQUEST_PURPOSES),
+        action=draw(_ACTIONS),
+        category=draw(_REQUEST_CATEGORIES),
+        origin=draw(_origins(recipient)),
         recipient=recipient,
-        patient=draw(st.sampled_from(("9434765919", "9434765919", "9434765919", None))),
-        resource_type=draw(st.sampled_from(RESOURCE_TYPES)),
-        security_labels=draw(_sparse(st.sampled_from(LABELS))),
-        data_date=draw(st.none() | moments),
-        justification=draw(st.sampled_from((None, "", "  ", "Risk to life"))),
-        # Mostly data about a person; sometimes data about nobody (a Provenance, say).
-        about_a_person=draw(st.sampled_from((True, True, True, False))),
+        patient=draw(_PATIENTS),
+        resource_type=draw(_RESOURCE_TYPES),
+        security_labels=draw(_REQUEST_LABELS),
+        data_date=draw(_MAYBE_MOMENT),
+        justification=draw(_JUSTIFICATIONS),
+        about_a_person=draw(_ABOUT_A_PERSON),
     )
+
+
+_REQUESTS = requests()
+
+
+@functools.cache
+def _statements_by(origin: str | None) -> st.SearchStrategy[tuple[ConsentStatement, ...]]:
+    return statements(origin)
 
 
 @st.composite
 def sharings(draw: st.DrawFn) -> tuple[SharingRequest, tuple[ConsentStatement, ...]]:
     """A request, and the person's statements, mostly by the data's origin."""
-    request = draw(requests())
-    return request, draw(statements(request.origin))
+    request = draw(_REQUESTS)
+    return request, draw(_statements_by(request.origin))
 
 
 # -- (a) no agreement, no sharing ------------------------------------------------------
