@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx2 as httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
@@ -209,11 +210,26 @@ def _judge_fhir_responses(response: httpx.Response) -> None:
         assert_valid_fhir(response.json())
 
 
+_APPS: dict[str, FastAPI] = {}
+
+
+def _app_for(settings: Settings) -> FastAPI:
+    """One application per settings value in each test process. Every test still starts
+    it afresh (its lifespan builds the runtime, loads the configuration into the emptied
+    store and runs the background tasks, and stopping ends them all: nothing of one test's
+    run is kept); what is built once is the routing, which FastAPI works out again for
+    every new application (a tenth of the in-process tests' time)."""
+    key = settings.model_dump_json()
+    if key not in _APPS:
+        _APPS[key] = create_app(settings)
+    return _APPS[key]
+
+
 @pytest.fixture
 def anonymous(settings: Settings) -> Iterator[TestClient]:
     """The real application with no credentials; every FHIR body it returns is judged
     against HL7's schema."""
-    app = create_app(settings)
+    app = _app_for(settings)
     with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as test:
         test.event_hooks = {"request": [], "response": [_judge_fhir_responses]}
         yield test
