@@ -7,6 +7,7 @@ GATEWAY_TEST_POSTGRES_URL and drops it afterwards, so runs never see each other'
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import shutil
@@ -188,6 +189,17 @@ def settings(
     audit_key_path: Path,
     config_dir: Path,
 ) -> Settings:
+    """The settings of the application on an emptied `database`."""
+    return _settings(database_url, signing_key_path, audit_key_path, config_dir)
+
+
+@functools.cache
+def _settings(
+    database_url: str, signing_key_path: Path, audit_key_path: Path, config_dir: Path
+) -> Settings:
+    # The same values for every test on one database, read once: pydantic-settings reads
+    # the environment and .env files at each construction. (Tests change a copy:
+    # settings.model_copy.)
     return Settings(
         database_url=database_url,
         config_dir=config_dir,
