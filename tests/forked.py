@@ -246,10 +246,27 @@ def _parent() -> _Parent:
 # The warm parent itself.
 
 
-def _serve(socket_path: str) -> dict[str, Any]:
-    """Forks a child per request; returns only in a child, with its request."""
+def _warm() -> None:
+    """Imports, and the read-only caches every gateway process fills the same way at its
+    start: the FHIR models the configuration names, HL7's schema and its validators."""
     for module in _WARM_MODULES:
         __import__(module)
+    from fhir.resources.R4B import get_fhir_model_class  # noqa: PLC0415
+
+    from core.fhir.models import SUPPORTED_RESOURCE_TYPES  # noqa: PLC0415
+    from gateway.configuration.loader import load_config  # noqa: PLC0415
+    from gateway.fhir import schema_check  # noqa: PLC0415
+
+    load_config(REPO / "config" / "demo")
+    schema_check.load()
+    for resource_type in (*SUPPORTED_RESOURCE_TYPES, "OperationOutcome", "Bundle"):
+        get_fhir_model_class(resource_type)
+        schema_check.schema_issues({"resourceType": resource_type}, resource_type)
+
+
+def _serve(socket_path: str) -> dict[str, Any]:
+    """Forks a child per request; returns only in a child, with its request."""
+    _warm()
     # What every child inherits is never collected: the children neither copy the pages
     # the collector would touch nor walk it all again at exit.
     gc.collect()
