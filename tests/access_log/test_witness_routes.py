@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import secrets
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,7 +35,11 @@ from tests.access_log.witnessing import (
     sha256_hex,
     wait_for,
 )
-from tests.servers import GATEWAY, gateway_env, refused_from_addresses_of_their_own, running_server
+from tests.servers import (
+    gateway_forked,
+    refused_from_addresses_of_their_own,
+    running_server,
+)
 
 LOG_ORIGIN = "mh-gateway/demo/audit"
 WITNESS_NAME = "mh-gateway/trust/audit"
@@ -48,9 +51,8 @@ FAST = {
 
 
 def _upgrade(database_url: str) -> None:
-    subprocess.run(
-        [*GATEWAY, "db", "upgrade"], env=gateway_env(database_url), check=True, timeout=120
-    )
+    upgraded = gateway_forked(database_url, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
 
 
 def _held(witness: str, token: str) -> SignedCheckpoint | None:

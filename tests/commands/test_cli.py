@@ -123,9 +123,7 @@ def test_the_banner_names_the_port_the_server_listens_on(tmp_path: Path) -> None
     """Started on GATEWAY_PORT, not 8080, the banner's URLs and token commands name that
     port; its token command works from a shell that never set GATEWAY_PORT."""
     url = f"sqlite:///{tmp_path / 'banner.db'}"
-    subprocess.run(
-        [*GATEWAY, "db", "upgrade"], env=gateway_env(url), check=True, capture_output=True
-    )
+    assert gateway_forked(url, "db", "upgrade").returncode == 0
     port = free_port()
     assert port != 8080
     base = f"http://127.0.0.1:{port}"

@@ -14,6 +14,7 @@ import httpx
 
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.database import Database
+from tests import forked
 from tests.configuration.test_published_keys import register_the_demo_key
 from tests.deployments import production_env
 from tests.exchange.support import push_config
@@ -71,10 +72,10 @@ def test_a_prod_worker_refuses_a_reload_that_registers_a_published_key(
     env = production_env(tmp_path)
     log = tmp_path / "worker.log"
     with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*GATEWAY, "worker"],
+        process = forked.start(
+            ["worker"],
             env=gateway_env(database_url, **env),
-            stdout=output,
+            stdout=output.fileno(),
             stderr=subprocess.STDOUT,
         )
     try:

@@ -20,7 +20,12 @@ from gateway.platform.database import Database
 from gateway.platform.schema import audit_events
 from tests.conftest import DEMO_CONFIG, REPO
 from tests.deployments import production_env
-from tests.servers import GATEWAY, free_port, gateway_env, running_server, served_token
+from tests.servers import (
+    free_port,
+    gateway_forked,
+    running_server,
+    served_token,
+)
 
 PUBLISHED_KEY_FOLDERS = (DEMO_CONFIG / "keys", REPO / "tests" / "data" / "keys")
 
@@ -45,13 +50,7 @@ def register_the_demo_key(config: Path, client_id: str) -> None:
 
 
 def _gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GATEWAY, *args],
-        env=gateway_env("sqlite:///unused.db", **env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return gateway_forked("sqlite:///unused.db", *args, timeout=30, **env)
 
 
 def test_prod_refuses_to_start_with_a_published_key_naming_the_client(
@@ -59,13 +58,7 @@ def test_prod_refuses_to_start_with_a_published_key_naming_the_client(
 ) -> None:
     env = production_env(tmp_path, GATEWAY_TRUSTED_PROXIES="127.0.0.1")
     register_the_demo_key(Path(env["GATEWAY_CONFIG_DIR"]), "demo-trust-crisis")
-    result = subprocess.run(
-        [*GATEWAY, "serve", "--port", str(free_port())],
-        env=gateway_env(database_url, **env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = gateway_forked(database_url, "serve", "--port", str(free_port()), timeout=30, **env)
     assert result.returncode == 2
     assert "client demo-trust-crisis is registered with key our-own-key-2027" in result.stderr
     assert "config/demo/keys/demo-trust-crisis.jwks.json" in result.stderr

@@ -14,8 +14,9 @@ import httpx
 
 from gateway.platform.database import Database
 from gateway.platform.private_paths import private_directory, private_sqlite_store
+from tests import forked
 from tests.builders import service_request
-from tests.servers import GATEWAY, gateway_env, running_server, served_token
+from tests.servers import gateway_env, running_server, served_token
 
 
 def _mode(path: Path) -> int:
@@ -33,13 +34,7 @@ def test_a_real_server_under_umask_000_keeps_everything_it_writes_private(
         "GATEWAY_PID_FILE": str(var / "run" / "gateway.pid"),
     }
     url = f"sqlite:///{store}"
-    upgraded = subprocess.run(
-        [*GATEWAY, "db", "upgrade"],
-        env=gateway_env(url, **env),
-        capture_output=True,
-        umask=0,
-        timeout=60,
-    )
+    upgraded = forked.run(["db", "upgrade"], env=gateway_env(url, **env), umask=0, timeout=60)
     assert upgraded.returncode == 0, upgraded.stderr
     with running_server(url, umask=0, **env) as base:
         created = httpx.post(

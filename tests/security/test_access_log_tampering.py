@@ -25,8 +25,7 @@ from gateway.platform.schema import audit_checkpoints, audit_events, audit_nodes
 from tests.builders import PATIENT_NHS_NUMBER, service_request
 from tests.commands.test_cli import FHIR
 from tests.servers import (
-    GATEWAY,
-    gateway_env,
+    gateway_forked,
     gateway_in_process,
     running_server,
     served_token,
@@ -53,14 +52,7 @@ class Store:
 
 
 def _gateway(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GATEWAY, "audit", *args],
-        env=gateway_env(database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return gateway_forked(database_url, "audit", *args)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,14 @@ from sqlalchemy import select
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events
 from tests.deployments import production_env
-from tests.servers import GATEWAY, free_port, gateway_env, running_server, served_token
+from tests.servers import (
+    GATEWAY,
+    free_port,
+    gateway_env,
+    gateway_forked,
+    running_server,
+    served_token,
+)
 
 CLAIMED = "198.51.100.1"  # what a caller writes into X-Forwarded-For itself
 PROXY_SAW = "203.0.113.7"  # what the proxy in front appends: the peer it saw
@@ -65,12 +72,8 @@ def _search_through_a_proxy(base: str, token: dict[str, str]) -> str:
 def test_prod_refuses_plain_http_without_tls_or_named_proxies(
     tmp_path: Path, database_url: str
 ) -> None:
-    result = subprocess.run(
-        [*GATEWAY, "serve", "--port", str(free_port())],
-        env=gateway_env(database_url, **production_env(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=30,
+    result = gateway_forked(
+        database_url, "serve", "--port", str(free_port()), timeout=30, **production_env(tmp_path)
     )
     assert result.returncode == 2
     assert "does not serve plain HTTP" in result.stderr
