@@ -7,6 +7,7 @@ GATEWAY_TEST_POSTGRES_URL and drops it afterwards, so runs never see each other'
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -103,6 +104,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """A migrated, empty store."""
+    with emptied(database_url) as db:
+        yield db
+
+
+@contextlib.contextmanager
+def emptied(database_url: str) -> Iterator[Database]:
+    """The store at `database_url` with every row deleted."""
     db = Database(database_url)
     with db.write() as connection:
         for table in reversed(metadata.sorted_tables):
@@ -190,11 +198,11 @@ def settings(
     config_dir: Path,
 ) -> Settings:
     """The settings of the application on an emptied `database`."""
-    return _settings(database_url, signing_key_path, audit_key_path, config_dir)
+    return settings_for(database_url, signing_key_path, audit_key_path, config_dir)
 
 
 @functools.cache
-def _settings(
+def settings_for(
     database_url: str, signing_key_path: Path, audit_key_path: Path, config_dir: Path
 ) -> Settings:
     # The same values for every test on one database, read once: pydantic-settings reads
@@ -241,6 +249,13 @@ def _app_for(settings: Settings) -> FastAPI:
 def anonymous(settings: Settings) -> Iterator[TestClient]:
     """The real application with no credentials; every FHIR body it returns is judged
     against HL7's schema."""
+    with started(settings) as test:
+        yield test
+
+
+@contextlib.contextmanager
+def started(settings: Settings) -> Iterator[TestClient]:
+    """The application for `settings`, started (and stopped at the end)."""
     app = _app_for(settings)
     with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as test:
         test.event_hooks = {"request": [], "response": [_judge_fhir_responses]}

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,6 +24,8 @@ from sqlalchemy import func, select
 
 from gateway.platform.database import Database
 from gateway.platform.schema import resource_versions, resources, search_index
+from tests.conftest import emptied, settings_for, started
+from tests.tokens import PROVIDER, access_token
 
 # FHIR R4 (4.0.1) IssueType, http://hl7.org/fhir/ValueSet/issue-type (a required binding).
 FHIR_ISSUE_TYPES = frozenset(
@@ -927,11 +930,29 @@ def assert_operation_outcome(body: Any, codes: frozenset[str], expression: str |
 # --- the matrix --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Matrix:
+    client: TestClient
+    database: Database
+    patient_id: str
+
+
+@pytest.fixture(scope="module")
+def matrix(
+    database_url: str, signing_key_path: Path, audit_key_path: Path, config_dir: Path
+) -> Iterator[Matrix]:
+    """One started application, store and patient for the whole matrix: each case is
+    refused and asserts that it changed nothing, so each finds the store as the first did
+    (and refusals that left something behind would add up)."""
+    settings = settings_for(database_url, signing_key_path, audit_key_path, config_dir)
+    with emptied(database_url) as database, started(settings) as client:
+        client.headers["Authorization"] = f"Bearer {access_token(client, PROVIDER)}"
+        yield Matrix(client, database, a_patient_id(client))
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input_gets_a_clear_4xx_and_nothing_is_stored(
-    client: TestClient, database: Database, case: Case
-) -> None:
-    patient_id = a_patient_id(client)
+def test_bad_input_gets_a_clear_4xx_and_nothing_is_stored(matrix: Matrix, case: Case) -> None:
+    client, database, patient_id = matrix.client, matrix.database, matrix.patient_id
     path = case.path.replace("{pid}", patient_id)
     body = case.body.replace(b"{pid}", patient_id.encode()) if case.body is not None else None
     content: bytes | Iterator[bytes] | None = body
