@@ -30,6 +30,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -231,6 +232,7 @@ class _Parent:
             self.process.stdin.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
+        shutil.rmtree(self.socket_path.parent, ignore_errors=True)
 
 
 _the_parent: _Parent | None = None

@@ -21,7 +21,7 @@ def current_command(settings: Settings) -> int:
     database = Database(settings.database_url)
     try:
         revision = migrate.current_revision(database)
-        head = migrate.head_revision()
+        head = migrate.HEAD
         state = "current" if revision == head else f"behind (head is {head})"
         print(f"database at revision {revision or 'none'}: {state}")
         return 0 if revision == head else 1

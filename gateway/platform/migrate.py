@@ -37,10 +37,6 @@ def _config() -> Config:
     return config
 
 
-def head_revision() -> str:
-    return HEAD
-
-
 def alembic_head_revision() -> str | None:
     """The head as Alembic reads it from the migration scripts."""
     from alembic.script import ScriptDirectory  # noqa: PLC0415

@@ -39,7 +39,7 @@ def check(engine: Engine) -> Readiness:
         with engine.connect() as connection, connection.begin() as transaction:
             connection.execute(text("SELECT 1"))
             revision = migrate.revision_of(connection)
-            if revision != migrate.head_revision():
+            if revision != migrate.HEAD:
                 return Readiness("ok", "not current")
             writable = _access_log_writable(connection)
             transaction.rollback()

@@ -27,7 +27,7 @@ def test_readyz_reports_the_database_and_migrations(client: TestClient) -> None:
 def test_readyz_refuses_traffic_when_the_schema_is_not_the_one_the_code_needs(
     client: TestClient, database: Database
 ) -> None:
-    head = migrate.head_revision()
+    head = migrate.HEAD
     with database.write() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = 'elsewhere'"))
     try:
