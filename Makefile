@@ -11,8 +11,8 @@ LOCK   := requirements.lock
 TOOLS  := .tools
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
 # One pytest worker more than there are cores: the end-to-end tests spend part of their
-# time waiting on their servers and timers (on a 2-core machine, make test took 4m51s from
-# a fresh clone with 3 workers; 4 were slower). TEST_WORKERS=0 runs it in one process.
+# time waiting on their servers and timers (on 2-core machines, ./.ci/run took 3m09s to
+# 5m54s from a fresh clone with 3 workers; 4 were slower). TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PIP    := pip install --quiet --disable-pip-version-check
 COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet \
