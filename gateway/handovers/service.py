@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from core.handover.fhir.communication import communication as mapped_communicati
 from core.handover.fhir.dataset import from_fhir
 from core.handover.fhir.elements import ResourceIds
 from core.handover.fhir.resources import DatasetResources, to_fhir
+from core.handover.ladder_steps import carrying, step_marks, with_step_marks
 from core.handover.messages import ReferralMessage, read_message
 from core.handover.workflow_provenance import workflow_provenance
 from gateway.auth.caller import Caller
@@ -40,9 +41,11 @@ from gateway.fhir.service import ResourceService
 from gateway.fhir.store import StoredResource
 from gateway.fhir.writes import FhirWrites
 from gateway.handovers.answer_lookup import Answers, find_answers
+from gateway.handovers.ladder import EscalationLadder, StepPlan
 from gateway.handovers.store import Submission, SubmissionStore
 from gateway.platform.clock import IdSource, new_id, utc_now
 from gateway.platform.errors import Forbidden, InvalidContent, NotFound
+from gateway.sharing.requester import Requester
 
 Dataset = Handover | EscalationSummary
 
@@ -100,6 +103,7 @@ class DatasetService:
         writes: FhirWrites | None = None,
         deliveries: DeliveryQueue | None = None,
         workflow: FhirWrites | None = None,
+        ladder: EscalationLadder | None = None,
         correlation_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: IdSource = new_id,
@@ -117,6 +121,8 @@ class DatasetService:
         # The gateway's own writer (no caller), in the same transaction: what its workflow
         # changes on a record because of what another organisation did (mark_answered).
         self._workflow = workflow
+        # Each escalation step's deadline on its receiver's ladder.
+        self._ladder = ladder
         self._correlation_id = correlation_id
         self._clock = clock
         self._new_id = new_id
@@ -221,6 +227,15 @@ class DatasetService:
             dataset_sha256=digest,
             incomplete=bool(completeness.warnings),
         )
+        plan: StepPlan | None = None
+        if isinstance(dataset, EscalationSummary) and self._ladder is not None:
+            plan = self._ladder.plan(dataset, now)
+            marked = with_step_marks(
+                resources.communication,
+                deadline=plan.deadline,
+                previous_step=plan.previous_communication,
+            )
+            resources = replace(resources, communication=marked)
         submission = Submission(
             sender_ods=dataset.sender.ods,
             external_id=dataset.external_id,
@@ -237,10 +252,22 @@ class DatasetService:
             self._refuse_repeat(dataset, digest, request_id)
             raise RuntimeError("a submission key was taken but cannot be found")
         self._writes.create_mapped(resources.all())
+        if plan is not None and self._ladder is not None:
+            assert isinstance(dataset, EscalationSummary)
+            self._ladder.register(
+                plan,
+                dataset,
+                service_request_id=ids.service_request,
+                communication_id=ids.communication,
+                requester=Requester.of_caller(self._caller),
+                received_at=now,
+            )
         if self._deliveries is not None:
             # In this transaction: stored and queued for delivery together, or neither.
             correlation_id = self._correlation_id or submission.service_request_id
-            self._deliveries.enqueue(dataset, resources, self._caller, correlation_id, now)
+            self._deliveries.enqueue(
+                dataset, resources, Requester.of_caller(self._caller), correlation_id, now
+            )
         return Received(submission, resources, completeness)
 
     def _refuse_repeat(self, dataset: Dataset, digest: str, request_id: str | None) -> None:
@@ -370,13 +397,19 @@ class DatasetService:
             flags=tuple(str(flag["id"]) for flag in flags),
         )
         body = mapped_communication(updated, ids, self._clock())
-        # When it was sent does not change because a response came.
+        # When it was sent does not change because a response came, nor its deadline.
         body["sent"] = communication["sent"]
+        body = carrying(body, step_marks(communication))
         version = int(communication["meta"]["versionId"])
         record = gateway.update("Communication", ids.communication, body, if_match=version)
         origin = record.facts.origin if record.facts is not None else None
         if origin is None:
             raise RuntimeError("a dataset's Communication has no origin")
+        responder = cause.facts.origin if cause.facts is not None else None
+        if self._ladder is not None and responder is not None:
+            # Its clock stops when the response was received, as the response says.
+            received = response.received_at or self._clock()
+            self._ladder.answered(ids.communication, received, responder)
         gateway.create_mapped(
             [
                 workflow_provenance(

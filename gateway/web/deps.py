@@ -25,6 +25,8 @@ from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.fhir.writes import FhirWrites, WriteRules
 from gateway.handovers.escalation_responses import EscalationResponses
+from gateway.handovers.ladder import EscalationLadder
+from gateway.handovers.ladder_store import DelayStore, StepStore
 from gateway.handovers.referral_answers import register_answer_rules
 from gateway.handovers.service import DatasetService
 from gateway.handovers.store import SubmissionStore
@@ -182,6 +184,7 @@ def _datasets(
         writes=writes,
         deliveries=DeliveryQueue(OutboxStore(connection), config.endpoints, gateway_url),
         workflow=workflow,
+        ladder=EscalationLadder(StepStore(connection), DelayStore(connection), config.ladders),
         correlation_id=getattr(request.state, "correlation_id", None),
         clock=runtime.clock,
     )
