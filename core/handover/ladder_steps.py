@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.codes import handover as handover_codes
 from core.fhir.dates import format_instant
@@ -185,3 +186,16 @@ def ladder_notice(
     notice["sender"] = organisation(step.sender.ods)
     notice["payload"] = [{"contentString": text}]
     return notice
+
+
+_ENGLAND = ZoneInfo("Europe/London")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def england_time(moment: datetime) -> str:
+    """A deadline as people in England read it: "14:25 GMT on 8 Dec 2026"."""
+    local = moment.astimezone(_ENGLAND)
+    month = _MONTHS[local.month - 1]  # not %b, which follows the process's locale
+    return (
+        f"{local.hour:02d}:{local.minute:02d} {local.tzname()} on {local.day} {month} {local.year}"
+    )

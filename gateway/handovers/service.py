@@ -429,18 +429,7 @@ class DatasetService:
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The Flags and Communication a dataset's ServiceRequest names, read through
         `via` (the caller's service unless given)."""
-        service = via or self._resources
-        flags: list[dict[str, Any]] = []
-        communication: dict[str, Any] | None = None
-        for info in request.get("supportingInfo", []):
-            kind, _, resource_id = str(info.get("reference", "")).partition("/")
-            if kind == "Flag":
-                flags.append(_content(service.read("Flag", resource_id)))
-            elif kind == "Communication" and communication is None:
-                communication = _content(service.read("Communication", resource_id))
-        if communication is None:
-            raise NotFound("That ServiceRequest was not made from a handover or escalation.")
-        return flags, communication
+        return supporting(via or self._resources, request)
 
     def _from_fhir(
         self, request: dict[str, Any], flags: list[dict[str, Any]], communication: dict[str, Any]
@@ -452,6 +441,38 @@ class DatasetService:
 
     def _read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
         return _content(self._resources.read(resource_type, resource_id))
+
+
+def supporting(
+    service: ResourceService, request: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The Flags and Communication a dataset's ServiceRequest names, read through
+    `service` (checked and logged as its reads are)."""
+    flags: list[dict[str, Any]] = []
+    communication: dict[str, Any] | None = None
+    for info in request.get("supportingInfo", []):
+        kind, _, resource_id = str(info.get("reference", "")).partition("/")
+        if kind == "Flag":
+            flags.append(_content(service.read("Flag", resource_id)))
+        elif kind == "Communication" and communication is None:
+            communication = _content(service.read("Communication", resource_id))
+    if communication is None:
+        raise NotFound("That ServiceRequest was not made from a handover or escalation.")
+    return flags, communication
+
+
+def stored_escalation(service: ResourceService, service_request_id: str) -> EscalationSummary:
+    """The escalation summary a stored ServiceRequest was made from, read through
+    `service`; NotFound if it is not one."""
+    request = _content(service.read("ServiceRequest", service_request_id))
+    flags, communication = supporting(service, request)
+    try:
+        dataset = from_fhir(request, flags, communication)
+    except ContentError as error:
+        raise InvalidContent(error.issues, business_rule=True) from None
+    if not isinstance(dataset, EscalationSummary):
+        raise NotFound("No escalation has that id.")
+    return dataset
 
 
 def _content(record: StoredResource) -> dict[str, Any]:

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=60, gt=0, le=3600)
     # How often an idle worker looks for due deliveries: the floor of enqueue-to-send.
     delivery_poll_seconds: float = Field(default=0.1, gt=0, le=60)
+    # How often each process looks for escalation steps past their deadline: a missed
+    # step is acted on within this (the ladder's promise is within 60 seconds).
+    deadline_poll_seconds: float = Field(default=5, gt=0, le=50)
 
     # Where `gateway serve` writes its process id, for `gateway config reload`.
     pid_file: Path = Path("var/run/gateway.pid")
