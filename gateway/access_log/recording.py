@@ -84,6 +84,8 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "handover_read": (_REST, Subtype.READ, "R"),
     "escalation_read": (_REST, Subtype.READ, "R"),
     "escalation_response": (_REST, Subtype.UPDATE, "U"),
+    "escalation_timeline": (_REST, Subtype.READ, "R"),
+    "interface_delays": (_REST, Subtype.SEARCH_TYPE, "E"),
     "communication_summary": (_REST, Subtype.OPERATION, "R"),
     "deliveries": (_REST, Subtype.SEARCH_TYPE, "E"),
 }

@@ -24,6 +24,7 @@ from gateway.handovers.ladder_store import (
     OPEN,
     UNWATCHED,
     DelayStore,
+    InterfaceDelay,
     Step,
     StepStore,
 )
@@ -114,6 +115,23 @@ class EscalationLadder:
         )
         self._steps.add(step)
         return step
+
+    def escalation_of(self, service_request_id: str) -> tuple[list[Step], list[InterfaceDelay]]:
+        step = self._steps.by_service_request(service_request_id)
+        if step is None:
+            return [], []
+        escalation = step.escalation_id
+        return self._steps.of_escalation(escalation), self._delays.of_escalation(escalation)
+
+    def delays_involving(
+        self,
+        ods_code: str | None,
+        *,
+        receiver: str | None,
+        pathway: str | None,
+        since: datetime | None,
+    ) -> list[InterfaceDelay]:
+        return self._delays.involving(ods_code, receiver=receiver, pathway=pathway, since=since)
 
     def ladder_for(self, receiver: str, pathway: str, locality: str | None) -> Ladder | None:
         return self._ladders.for_escalation(receiver, pathway, locality)

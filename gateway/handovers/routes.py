@@ -3,6 +3,8 @@
     POST /api/handovers, POST /api/escalations       201, or an OperationOutcome
     GET  /api/handovers/{id}, GET /api/escalations/{id}
     POST /api/escalations/{id}/responses            a receiver's response to an escalation
+    GET  /api/escalations/{id}/timeline             every step of the escalation, in order
+    GET  /api/interface-delays                      steps not answered by their deadline
     GET  /api/decline-reasons                       the configured decline codes
 
 `{id}` is the id of the ServiceRequest made from the dataset. Every answer about one
@@ -11,20 +13,23 @@ dataset has the same shape (see `_envelope`), so an integrator parses one thing.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from core.fhir.dates import format_instant
-from core.handover.dataset import EscalationResponse
+from core.fhir.issues import Issue, IssueCode
+from core.handover.dataset import EscalationResponse, Pathway
 from core.handover.dataset_input import dataset_issues
 from gateway.access_log.recording import start_trail
 from gateway.auth.authentication import authenticate
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
 from gateway.exchange.routes import delivery_status
 from gateway.handovers.service import Received, Served
+from gateway.handovers.timeline import delay_json, timeline
 from gateway.platform.errors import InvalidContent
 from gateway.web.deps import (
     JsonBody,
@@ -101,6 +106,35 @@ def record_response(
         raise InvalidContent(issues) from None
     served = responses.respond(dataset_id, response)
     return JSONResponse(served_body(request, runtime, dataset_id, served))
+
+
+@router.get("/escalations/{dataset_id}/timeline", name="escalation_timeline")
+def escalation_timeline(datasets: ReadDatasets, dataset_id: str = DatasetId) -> JSONResponse:
+    """Every step of the escalation, in order, with its deadline and what came of it."""
+    return JSONResponse(timeline(datasets, dataset_id))
+
+
+@router.get("/interface-delays", name="interface_delays")
+def interface_delays(
+    request: Request,
+    runtime: RuntimeDep,
+    datasets: ReadDatasets,
+    receiver: str | None = Query(default=None, pattern=r"^[A-Z0-9]{3,10}$"),
+    pathway: Pathway | None = None,
+    since: datetime | None = None,
+) -> JSONResponse:
+    """Escalation steps whose deadline passed with no response, between the caller's
+    organisation and others, newest first (at most 100): no patient data."""
+    if since is not None and since.utcoffset() is None:
+        raise InvalidContent(
+            [Issue(IssueCode.VALUE, "since must carry its offset (Z or +01:00).", "since")]
+        )
+    caller = request.state.caller
+    every = runtime.config.sees_every_organisation(caller.client_id)
+    found = datasets.interface_delays(
+        receiver=receiver, pathway=pathway, since=since, every_organisation=every
+    )
+    return JSONResponse({"delays": [delay_json(delay) for delay in found]})
 
 
 @open_router.get("/decline-reasons", name="decline_reasons")

@@ -42,6 +42,7 @@ from gateway.fhir.store import StoredResource
 from gateway.fhir.writes import FhirWrites
 from gateway.handovers.answer_lookup import Answers, find_answers
 from gateway.handovers.ladder import EscalationLadder, StepPlan
+from gateway.handovers.ladder_store import InterfaceDelay, Step
 from gateway.handovers.store import Submission, SubmissionStore
 from gateway.platform.clock import IdSource, new_id, utc_now
 from gateway.platform.errors import Forbidden, InvalidContent, NotFound
@@ -359,6 +360,28 @@ class DatasetService:
         answers = find_answers(self._resources, service_request_id, str(communication["id"]))
         partial = withheld([request, *flags, communication])
         return Served(dataset, submission, partial, sent, answers)
+
+    def escalation_steps(self, service_request_id: str) -> tuple[list[Step], list[InterfaceDelay]]:
+        """Every step of the escalation `service_request_id` is a step of, and the delays
+        found on them; the caller's access to each is for the caller to check."""
+        if self._ladder is None:
+            return [], []
+        return self._ladder.escalation_of(service_request_id)
+
+    def interface_delays(
+        self,
+        *,
+        receiver: str | None,
+        pathway: str | None,
+        since: datetime | None,
+        every_organisation: bool,
+    ) -> list[InterfaceDelay]:
+        """Delays between the caller's organisation and others (or, for an operator or
+        the system-wide IG lead, every organisation's), newest first."""
+        if self._ladder is None:
+            return []
+        ods = None if every_organisation else self._caller.ods_code
+        return self._ladder.delays_involving(ods, receiver=receiver, pathway=pathway, since=since)
 
     def summary(self, communication_id: str) -> tuple[Served, str]:
         """The dataset of a handover or escalation Communication, and the id of its

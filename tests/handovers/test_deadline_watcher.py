@@ -174,3 +174,36 @@ def test_an_escalation_without_a_ladder_is_held_to_its_respond_by(client: TestCl
     assert step["deadline"] == respond_by
     acted = watcher(client, timedelta(hours=3)).run_once()
     assert [done.action for done in acted] == ["notify"]
+
+
+def test_the_timeline_shows_every_step_and_the_delays_are_readable_by_their_parties(
+    client: TestClient, trust_token: dict[str, str], third_token: dict[str, str]
+) -> None:
+    created = push(client, escalation(), "escalations").json()
+    watcher(client, timedelta(minutes=16)).run_once()
+
+    answer = client.get(f"/api/escalations/{created['id']}/timeline")
+    assert answer.status_code == 200, answer.text
+    first, second = answer.json()["steps"]
+    assert (first["step"], first["level"], first["missed"]) == (1, "front-line", True)
+    assert first["missed_by"]["gateway_action"] == "step-up"
+    assert first["escalated_by"]["name"] == "Priya Shah"
+    assert first["early_warning_indicators"][0]["indicator"] == "missed visit"
+    assert (second["step"], second["level"], second["missed"]) == (2, "manager", False)
+    assert second["respond_by"] > first["respond_by"]
+    # The same timeline from the later step's id, and for the receiver.
+    again = client.get(f"/api/escalations/{second['id']}/timeline", headers=trust_token)
+    assert [step["step"] for step in again.json()["steps"]] == [1, 2]
+    # Not for an organisation with no part in it.
+    hidden = client.get(f"/api/escalations/{created['id']}/timeline", headers=third_token)
+    assert hidden.status_code == 404
+
+    for headers in ({}, trust_token):
+        found = client.get("/api/interface-delays", headers=headers).json()["delays"]
+        assert [(d["level"], d["receiver"], d["gateway_action"]) for d in found] == [
+            ("front-line", "RZZ", "step-up")
+        ]
+        assert "patient" not in json.dumps(found)
+    assert client.get("/api/interface-delays", headers=third_token).json()["delays"] == []
+    naive = client.get("/api/interface-delays", params={"since": "2026-01-01T00:00:00"})
+    assert naive.status_code == 400
