@@ -30,6 +30,7 @@ from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
 from gateway.fhir import routes as fhir_rest
 from gateway.fhir import schema_check as fhir_schema
 from gateway.handovers import messaging_routes as messaging
+from gateway.handovers import review_routes
 from gateway.handovers import routes as datasets
 from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
 from gateway.platform.heap import freeze_long_lived_heap, release_long_lived_heap
@@ -155,6 +156,7 @@ def create_app(
         fhir_rest.router,
         datasets.router,
         datasets.open_router,
+        review_routes.router,
         deliveries.router,
         agreements.router,
         registrations.router,

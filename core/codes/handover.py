@@ -83,6 +83,11 @@ LADDER_NOTICES: Final = _code_system(
         "ladder-exhausted": "No response at the top of the ladder",
     },
 )
+# On an escalation's ServiceRequest: one of several about the same person from the same
+# organisation in a short time (pathways.yaml repeat_escalations); a review is open.
+REPEAT_ESCALATION: Final = Code(
+    GATEWAY_CODE_SYSTEM_BASE + "escalation-flag", "repeat", "Repeat escalation"
+)
 ESCALATION_LEVELS: Final = _code_system(
     "escalation-level",
     {

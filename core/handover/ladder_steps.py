@@ -148,6 +148,13 @@ def carrying(communication: dict[str, Any], marks: list[dict[str, Any]]) -> dict
     return {**head, "extension": extensions, **rest} if extensions else {**head, **rest}
 
 
+def tagged(resource: dict[str, Any], tag: dict[str, str]) -> dict[str, Any]:
+    """`resource` with `tag` added to its meta.tag."""
+    meta = dict(resource.get("meta", {}))
+    meta["tag"] = [*meta.get("tag", []), tag]
+    return {**resource, "meta": meta}
+
+
 def ladder_notice(
     step: EscalationSummary,
     *,

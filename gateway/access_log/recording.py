@@ -86,6 +86,8 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "escalation_response": (_REST, Subtype.UPDATE, "U"),
     "escalation_timeline": (_REST, Subtype.READ, "R"),
     "interface_delays": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "reviews": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "review_close": (_REST, Subtype.UPDATE, "U"),
     "communication_summary": (_REST, Subtype.OPERATION, "R"),
     "deliveries": (_REST, Subtype.SEARCH_TYPE, "E"),
 }

@@ -133,6 +133,10 @@ class EscalationLadder:
     ) -> list[InterfaceDelay]:
         return self._delays.involving(ods_code, receiver=receiver, pathway=pathway, since=since)
 
+    def escalations_about(self, patient: str, sender_ods: str, since: datetime) -> int:
+        """How many escalations `sender_ods` has sent about `patient` since `since`."""
+        return self._steps.count_escalations(patient, sender_ods, since)
+
     def ladder_for(self, receiver: str, pathway: str, locality: str | None) -> Ladder | None:
         return self._ladders.for_escalation(receiver, pathway, locality)
 

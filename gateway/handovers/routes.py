@@ -167,6 +167,13 @@ def _created(request: Request, runtime: RuntimeDep, received: Received) -> JSONR
         "Provenance": f"Provenance/{resources.provenance['id']}",
     }
     body["received_at"] = format_instant(submission.received_at, fixed_width=False)
+    if received.repeats is not None and received.review is not None:
+        count, within_days = received.repeats
+        body["repeat"] = {
+            "escalations": count,
+            "within_days": within_days,
+            "review": received.review.id,
+        }
     body["completeness"] = {
         "complete": received.completeness.complete,
         "warnings": [

@@ -14,12 +14,14 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from core.codes import handover as handover_codes
 from core.codes import sharing as sharing_codes
 from core.fhir.invisible_characters import dataset_identifier_issues
 from core.fhir.issues import ContentError, Issue, IssueCode
+from core.fhir.patients import person_of
 from core.fhir.validation import check_safe_content
 from core.handover.checklist import Completeness, check_completeness, completeness_issues
 from core.handover.dataset import EscalationResponse, EscalationSummary, Handover
@@ -29,7 +31,7 @@ from core.handover.fhir.communication import communication as mapped_communicati
 from core.handover.fhir.dataset import from_fhir
 from core.handover.fhir.elements import ResourceIds
 from core.handover.fhir.resources import DatasetResources, to_fhir
-from core.handover.ladder_steps import carrying, step_marks, with_step_marks
+from core.handover.ladder_steps import carrying, step_marks, tagged, with_step_marks
 from core.handover.messages import ReferralMessage, read_message
 from core.handover.workflow_provenance import workflow_provenance
 from gateway.auth.caller import Caller
@@ -43,6 +45,7 @@ from gateway.fhir.writes import FhirWrites
 from gateway.handovers.answer_lookup import Answers, find_answers
 from gateway.handovers.ladder import EscalationLadder, StepPlan
 from gateway.handovers.ladder_store import InterfaceDelay, Step
+from gateway.handovers.reviews import Review, ReviewStore
 from gateway.handovers.store import Submission, SubmissionStore
 from gateway.platform.clock import IdSource, new_id, utc_now
 from gateway.platform.errors import Forbidden, InvalidContent, NotFound
@@ -77,6 +80,10 @@ class Received:
     submission: Submission
     resources: DatasetResources
     completeness: Completeness
+    # A repeat escalation: how many within how many days, and the manager review it
+    # opened (or the one already open for the person).
+    repeats: tuple[int, int] | None = None
+    review: Review | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,7 @@ class DatasetService:
         deliveries: DeliveryQueue | None = None,
         workflow: FhirWrites | None = None,
         ladder: EscalationLadder | None = None,
+        reviews: ReviewStore | None = None,
         correlation_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: IdSource = new_id,
@@ -124,6 +132,7 @@ class DatasetService:
         self._workflow = workflow
         # Each escalation step's deadline on its receiver's ladder.
         self._ladder = ladder
+        self._reviews = reviews
         self._correlation_id = correlation_id
         self._clock = clock
         self._new_id = new_id
@@ -229,6 +238,7 @@ class DatasetService:
             incomplete=bool(completeness.warnings),
         )
         plan: StepPlan | None = None
+        repeats: tuple[int, int] | None = None
         if isinstance(dataset, EscalationSummary) and self._ladder is not None:
             plan = self._ladder.plan(dataset, now)
             marked = with_step_marks(
@@ -237,6 +247,12 @@ class DatasetService:
                 previous_step=plan.previous_communication,
             )
             resources = replace(resources, communication=marked)
+            repeats = self._repeats(dataset, plan, now)
+            if repeats is not None:
+                tag = handover_codes.REPEAT_ESCALATION.coding()
+                resources = replace(
+                    resources, service_request=tagged(resources.service_request, tag)
+                )
         submission = Submission(
             sender_ods=dataset.sender.ods,
             external_id=dataset.external_id,
@@ -263,13 +279,42 @@ class DatasetService:
                 requester=Requester.of_caller(self._caller),
                 received_at=now,
             )
+        review = None
+        if repeats is not None and self._reviews is not None:
+            count, within_days = repeats
+            review = self._reviews.open_one(
+                Review(
+                    id=self._new_id(),
+                    sender_ods=dataset.sender.ods,
+                    patient=person_of(dataset.patient),
+                    pathway=dataset.pathway,
+                    escalation_id=ids.service_request,
+                    escalations=count,
+                    within_days=within_days,
+                    opened_at=now,
+                )
+            )
         if self._deliveries is not None:
             # In this transaction: stored and queued for delivery together, or neither.
             correlation_id = self._correlation_id or submission.service_request_id
             self._deliveries.enqueue(
                 dataset, resources, Requester.of_caller(self._caller), correlation_id, now
             )
-        return Received(submission, resources, completeness)
+        return Received(submission, resources, completeness, repeats, review)
+
+    def _repeats(
+        self, dataset: EscalationSummary, plan: StepPlan, now: datetime
+    ) -> tuple[int, int] | None:
+        """(how many, within how many days) when this new escalation is a repeat."""
+        rule = self._pathways.repeat_rule(dataset.pathway)
+        if rule is None or plan.previous is not None or self._ladder is None:
+            return None  # a later step of one escalation is not another escalation
+        since = now - timedelta(days=rule.within_days)
+        earlier = self._ladder.escalations_about(
+            person_of(dataset.patient), dataset.sender.ods, since
+        )
+        count = earlier + 1
+        return (count, rule.within_days) if count >= rule.count else None
 
     def _refuse_repeat(self, dataset: Dataset, digest: str, request_id: str | None) -> None:
         sender = dataset.sender.ods

@@ -355,3 +355,29 @@ interface_delays = Table(
     Index("ix_interface_delays_receiver_ods_detected_at", "receiver_ods", "detected_at"),
     Index("ix_interface_delays_sender_ods_detected_at", "sender_ods", "detected_at"),
 )
+
+# Manager reviews (gateway.handovers.reviews): opened for the sending organisation when
+# escalations about one person repeat (pathways.yaml `repeat_escalations`), closed with
+# the finding the governance reports count. One open review per person and sender.
+manager_reviews = Table(
+    "manager_reviews",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("sender_ods", String(16), nullable=False),
+    Column("patient", String(PATIENT_LENGTH), nullable=False),
+    Column("pathway", String(32), nullable=False),
+    # The escalation that made it a repeat (its first step's ServiceRequest id).
+    Column("escalation_id", String(64), nullable=False),
+    Column("escalations", Integer, nullable=False),  # how many, within the window
+    Column("within_days", Integer, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # open | closed
+    # delay-internal | interface-related | neither
+    Column("finding", String(32), nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("plan_change", Text, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(128), nullable=True),  # the client that closed it
+    Index("ix_manager_reviews_sender_ods_state_opened_at", "sender_ods", "state", "opened_at"),
+    Index("ix_manager_reviews_sender_ods_patient_state", "sender_ods", "patient", "state"),
+)

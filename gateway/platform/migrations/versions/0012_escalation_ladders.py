@@ -1,4 +1,5 @@
-"""Escalation ladders: each step with its deadline, and the interface delays found.
+"""Escalation ladders: each step with its deadline, the interface delays found, and the
+manager reviews opened when escalations repeat.
 
 Revision ID: 0012
 Revises: 0011
@@ -92,6 +93,37 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "manager_reviews",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("sender_ods", sa.String(16), nullable=False),
+        sa.Column("patient", sa.String(PATIENT_LENGTH), nullable=False),
+        sa.Column("pathway", sa.String(32), nullable=False),
+        sa.Column("escalation_id", sa.String(64), nullable=False),
+        sa.Column("escalations", sa.Integer(), nullable=False),
+        sa.Column("within_days", sa.Integer(), nullable=False),
+        sa.Column("opened_at", UTCDateTime, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("finding", sa.String(32), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("plan_change", sa.Text(), nullable=True),
+        sa.Column("closed_at", UTCDateTime, nullable=True),
+        sa.Column("closed_by", sa.String(128), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_manager_reviews"),
+    )
+    op.create_index(
+        "ix_manager_reviews_sender_ods_state_opened_at",
+        "manager_reviews",
+        ["sender_ods", "state", "opened_at"],
+    )
+    op.create_index(
+        "ix_manager_reviews_sender_ods_patient_state",
+        "manager_reviews",
+        ["sender_ods", "patient", "state"],
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("manager_reviews")
     op.drop_table("interface_delays")
     op.drop_table("escalation_steps")
