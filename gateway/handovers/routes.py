@@ -24,6 +24,7 @@ from core.fhir.dates import format_instant
 from core.fhir.issues import Issue, IssueCode
 from core.handover.dataset import EscalationResponse, Pathway
 from core.handover.dataset_input import dataset_issues
+from core.handover.ladder_position import LadderContact, LadderPosition
 from gateway.access_log.recording import start_trail
 from gateway.auth.authentication import authenticate
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
@@ -201,9 +202,36 @@ def served_body(
     # The receivers' answers: each Task accepting or declining it, each response.
     body["decisions"] = [decision.as_json() for decision in served.answers.decisions]
     body["responses"] = [response.as_json() for response in served.answers.responses]
+    if served.ladder is not None:
+        body["ladder"] = ladder_json(served.ladder)
     body["dataset"] = served.dataset.model_dump(
         mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
     )
+    return body
+
+
+def ladder_json(position: LadderPosition) -> dict[str, Any]:
+    """Where an escalation step stands on its ladder, names not codes."""
+    body: dict[str, Any] = {
+        "level": position.level,
+        "answered": position.answered,
+        "missed": position.missed,
+    }
+    if position.contact is not None:
+        body["contact"] = _contact_json(position.contact)
+    if position.respond_by is not None:
+        body["respond_by"] = format_instant(position.respond_by, fixed_width=False)
+    if position.next_level is not None:
+        body["next_level"] = position.next_level
+    if position.next_contact is not None:
+        body["next_contact"] = _contact_json(position.next_contact)
+    return body
+
+
+def _contact_json(contact: LadderContact) -> dict[str, str]:
+    body = {"name": contact.name}
+    if contact.telephone is not None:
+        body["telephone"] = contact.telephone
     return body
 
 

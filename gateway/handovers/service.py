@@ -31,6 +31,7 @@ from core.handover.fhir.communication import communication as mapped_communicati
 from core.handover.fhir.dataset import from_fhir
 from core.handover.fhir.elements import ResourceIds
 from core.handover.fhir.resources import DatasetResources, to_fhir
+from core.handover.ladder_position import LadderPosition
 from core.handover.ladder_steps import carrying, step_marks, tagged, with_step_marks
 from core.handover.messages import ReferralMessage, read_message
 from core.handover.workflow_provenance import workflow_provenance
@@ -96,6 +97,8 @@ class Served:
     deliveries: tuple[Delivery, ...] = ()
     # The receivers' answers: accept/decline Tasks and responding Communications.
     answers: Answers = field(default_factory=Answers)
+    # An escalation step's place on its receiver's ladder.
+    ladder: LadderPosition | None = None
 
 
 class DatasetService:
@@ -404,7 +407,8 @@ class DatasetService:
         )
         answers = find_answers(self._resources, service_request_id, str(communication["id"]))
         partial = withheld([request, *flags, communication])
-        return Served(dataset, submission, partial, sent, answers)
+        position = self._ladder.position(service_request_id) if self._ladder is not None else None
+        return Served(dataset, submission, partial, sent, answers, position)
 
     def escalation_steps(self, service_request_id: str) -> tuple[list[Step], list[InterfaceDelay]]:
         """Every step of the escalation `service_request_id` is a step of, and the delays

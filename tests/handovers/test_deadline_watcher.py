@@ -207,3 +207,18 @@ def test_the_timeline_shows_every_step_and_the_delays_are_readable_by_their_part
     assert client.get("/api/interface-delays", headers=third_token).json()["delays"] == []
     naive = client.get("/api/interface-delays", params={"since": "2026-01-01T00:00:00"})
     assert naive.status_code == 400
+
+
+def test_an_escalation_read_back_says_where_it_stands_on_its_ladder(client: TestClient) -> None:
+    created = push(client, escalation(), "escalations").json()
+    ladder = client.get(f"/api/escalations/{created['id']}").json()["ladder"]
+    assert ladder["level"] == "Front-line"
+    assert ladder["contact"] == {
+        "name": "Crisis resolution team duty line",
+        "telephone": "01632 960100",
+    }
+    assert ladder["next_level"] == "Manager"
+    assert ladder["next_contact"]["telephone"] == "01632 960101"
+    assert (ladder["answered"], ladder["missed"]) == (False, False)
+    summary = client.get(f"/fhir/{created['resources']['Communication']}/$summary").json()
+    assert summary["ladder"]["respond_by"] == ladder["respond_by"]
