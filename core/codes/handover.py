@@ -81,6 +81,7 @@ LADDER_NOTICES: Final = _code_system(
     {
         "stepped-up": "No response in time: stepped up to the next level",
         "ladder-exhausted": "No response at the top of the ladder",
+        "step-up-refused": "No response in time: not stepped up, as sharing is not permitted",
     },
 )
 # On an escalation's ServiceRequest: one of several about the same person from the same

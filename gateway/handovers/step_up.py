@@ -114,6 +114,7 @@ class LadderActions:
         reason = missed_reason(step.level, england_time(step.deadline))
         trail = AccessTrail(EventKind.APPLICATION, Subtype.ESCALATION_LADDER, "C")
         next_step: Step | None = None
+        refused = False
         if level is not None and level.on_missed == STEP_UP and above is not None:
             try:
                 with self._connection.begin_nested():
@@ -121,7 +122,7 @@ class LadderActions:
             except SharingRefused:
                 # Consent or the agreement no longer permits sharing it: the sender is
                 # told, and no step is taken on its behalf.
-                next_step = None
+                refused = True
         action = STEP_UP if next_step is not None else NOTIFY
         self._delays.add(
             InterfaceDelay(
@@ -141,8 +142,23 @@ class LadderActions:
                 action=action,
             )
         )
-        notice = self._notice(step, dataset, ladder, above, next_step, reason, now)
-        for record in self._writer(None, now).create_mapped([notice]):
+        requester = _requester(step)
+        if next_step is not None:
+            kind = "stepped-up"
+        else:
+            kind = "step-up-refused" if refused else "ladder-exhausted"
+        notice = self._notice(step, dataset, ladder, next_step, reason, now, kind=kind)
+        try:
+            # Told to the receiver too, the notice shares the person with it on the
+            # sender's behalf: decided as the sender's, as the step-up is.
+            with self._connection.begin_nested():
+                written = self._writer(requester, now).create_mapped([notice])
+        except SharingRefused:
+            only_sender = self._notice(
+                step, dataset, ladder, next_step, reason, now, kind=kind, sender_only=True
+            )
+            written = self._writer(requester, now).create_mapped([only_sender])
+        for record in written:
             trail.saw(record)
         sender = AuditedClient(step.sender_client, step.sender_ods, None)
         who = Who(sender, None, (), None, step.escalation_id, self._gateway_url)
@@ -161,12 +177,7 @@ class LadderActions:
         now: datetime,
         trail: AccessTrail,
     ) -> Step:
-        requester = Requester(
-            organisation=step.sender_ods,
-            client_id=step.sender_client,
-            role=step.sender_role,
-            purpose=Purpose(step.purpose),
-        )
+        requester = _requester(step)
         contact = above.contact.name if above.contact is not None else level_name(above.level)
         ids = ResourceIds(
             service_request=self._new_id(),
@@ -240,26 +251,36 @@ class LadderActions:
         step: Step,
         dataset: EscalationSummary,
         ladder: Ladder | None,
-        above: LadderLevel | None,
         next_step: Step | None,
         reason: str,
         now: datetime,
+        *,
+        kind: str,
+        sender_only: bool = False,
     ) -> dict[str, Any]:
-        if next_step is not None and above is not None and next_step.deadline is not None:
+        """The notice of what was done: `kind` stepped-up, step-up-refused (sharing on
+        the sender's behalf not permitted) or ladder-exhausted."""
+        recipients = [step.sender_ods]
+        above = ladder.above(step.level) if ladder is not None else None
+        if kind == "stepped-up" and above is not None and next_step is not None:
             contact = above.contact
             reach = f"{contact.name}, {contact.telephone}" if contact else level_name(above.level)
+            due = england_time(next_step.deadline) if next_step.deadline else "its deadline"
             text = (
                 f"{reason}. The gateway stepped the escalation up to the "
-                f"{level_name(above.level).lower()} level ({reach}), who must respond by "
-                f"{england_time(next_step.deadline)}."
+                f"{level_name(above.level).lower()} level ({reach}), who must respond by {due}."
             )
-            kind, recipients = "stepped-up", [step.sender_ods]
+        elif kind == "step-up-refused":
+            text = (
+                f"{reason}. It was not stepped up: sharing it on your behalf is no longer "
+                "permitted (consent or the data-sharing agreement)."
+            )
         else:
             top = ladder.top.contact if ladder is not None else None
             call = f" Call {top.name} on {top.telephone} now." if top is not None else ""
             text = f"{reason}. No further step remains on the escalation ladder.{call}"
-            kind = "ladder-exhausted"
-            recipients = list(dict.fromkeys([step.sender_ods, step.receiver_ods]))
+            if not sender_only:
+                recipients = list(dict.fromkeys([step.sender_ods, step.receiver_ods]))
         return ladder_notice(
             dataset,
             notice_id=self._new_id(),
@@ -289,6 +310,16 @@ class LadderActions:
 
     def _writer(self, requester: Requester | None, now: datetime) -> FhirWrites:
         return FhirWrites(self._service(requester, now))
+
+
+def _requester(step: Step) -> Requester:
+    """The sender of the step's escalation, on whose behalf the gateway acts."""
+    return Requester(
+        organisation=step.sender_ods,
+        client_id=step.sender_client,
+        role=step.sender_role,
+        purpose=Purpose(step.purpose),
+    )
 
 
 def _versioned(resource: dict[str, Any], version: int) -> str:

@@ -222,3 +222,47 @@ def test_an_escalation_read_back_says_where_it_stands_on_its_ladder(client: Test
     assert (ladder["answered"], ladder["missed"]) == (False, False)
     summary = client.get(f"/fhir/{created['resources']['Communication']}/$summary").json()
     assert summary["ladder"]["respond_by"] == ladder["respond_by"]
+
+
+DISSENT = {
+    "resourceType": "Consent",
+    "status": "active",
+    "scope": {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                "code": "patient-privacy",
+            }
+        ]
+    },
+    "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+    "patient": {
+        "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}
+    },
+    "dateTime": "2026-11-25T09:00:00Z",
+    "organization": [{"identifier": {"system": ODS, "value": "AZZ"}}],
+    "provision": {"type": "deny"},
+}
+
+
+def test_dissent_recorded_since_stops_the_step_up_and_only_the_sender_is_told(
+    client: TestClient, trust_token: dict[str, str]
+) -> None:
+    push(client, escalation(), "escalations")
+    recorded = client.post(
+        "/fhir/Consent",
+        content=json.dumps(DISSENT),
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert recorded.status_code == 201, recorded.text
+    acted = watcher(client, timedelta(minutes=16)).run_once()
+    assert [done.action for done in acted] == ["notify"]
+    assert len(steps(client)) == 1  # nothing shared on the sender's behalf
+    notices = client.get(
+        "/fhir/Communication", params={"recipient:identifier": f"{ODS}|AZZ", "category": NOTICE}
+    ).json()
+    (notice,) = [entry["resource"] for entry in notices["entry"]]
+    assert [r["identifier"]["value"] for r in notice["recipient"]] == ["AZZ"]
+    assert "no longer permitted" in notice["payload"][0]["contentString"]
+    seen = client.get(f"/fhir/Communication/{notice['id']}", headers=trust_token)
+    assert seen.status_code == 404
