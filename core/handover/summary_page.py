@@ -52,6 +52,9 @@ class SummaryContext:
     generated_at: datetime  # now, UTC aware: "in 45 minutes" is measured from here
     # Dataset field paths the referral checklist found missing (warnings).
     incomplete_fields: tuple[str, ...] = ()
+    # Its respond-by had already passed when the gateway received it (the ServiceRequest's
+    # overdue-on-receipt tag): accepted, never refused, and shown late from the start.
+    overdue_on_receipt: bool = False
 
     def __post_init__(self) -> None:
         for moment in (self.received_at, self.generated_at):
@@ -143,13 +146,26 @@ def _urgency(
         kind += f" · {ESCALATION_LEVELS[escalation.level].display}"
     # An emergency fills the banner red; very urgent gives it a red border.
     level = f" urgency-{_e(priority)}" if priority is not None else ""
+    late = ""
+    if context.overdue_on_receipt:
+        said = _overdue_on_receipt(respond_by, context)
+        late = f'<p class="late" id="overdue-on-receipt">{said}</p>\n'
     return (
         f'<header class="urgency{level}" id="respond-by">\n'
         f"<h1>{badge}</h1>\n"
         f'<p class="respond">{respond}</p>\n'
+        f"{late}"
         f'<p class="kind">{_e(kind)}</p>\n'
         "</header>"
     )
+
+
+def _overdue_on_receipt(respond_by: datetime | None, context: SummaryContext) -> str:
+    said = "<strong>Overdue on receipt</strong>"
+    if respond_by is None or context.received_at is None or context.received_at <= respond_by:
+        return f"{said}: its respond-by had passed when the gateway received it"
+    minutes = math.ceil((context.received_at - respond_by).total_seconds() / 60)
+    return f"{said}: it arrived {_e(_span(minutes))} after its respond-by"
 
 
 def _relative(due: datetime, now: datetime) -> tuple[str, bool]:

@@ -53,7 +53,8 @@ class _Strict(BaseModel):
 class Limits(_Strict):
     # Per free-text field, in characters.
     max_text_length: int = Field(ge=1, le=1_000_000)
-    # How far in the past a respond-by may lie and still be accepted (clock skew, queues).
+    # How far in the past a respond-by may lie at receipt before the dataset is marked
+    # overdue on receipt (less is clock skew). Never a refusal: a late crisis is accepted.
     respond_by_tolerance_minutes: int = Field(ge=0, le=24 * 60)
 
 

@@ -78,7 +78,9 @@ def summary(
         service_request_id=service_request_id,
         received_at=submission.received_at if submission else None,
         generated_at=runtime.clock(),
-        incomplete_fields=submission.gaps if submission else (),
+        # As the stored ServiceRequest carries them (what a Trust pulling sees too).
+        incomplete_fields=served.gaps,
+        overdue_on_receipt=served.overdue_on_receipt,
     )
     return HTMLResponse(summary_html(served.dataset, context), headers=_PAGE_HEADERS)
 

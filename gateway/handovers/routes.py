@@ -139,6 +139,12 @@ def _created(request: Request, runtime: RuntimeDep, received: Received) -> JSONR
             {"field": gap.field, "message": gap.message} for gap in received.completeness.warnings
         ],
     }
+    # Warnings that are not the checklist's, in the same shape: a respond-by already past.
+    overdue = received.overdue
+    body["overdue"] = overdue is not None
+    body["warnings"] = (
+        [{"field": overdue.expression, "message": overdue.diagnostics}] if overdue else []
+    )
     return JSONResponse(body, status_code=201, headers={"Location": body["location"]})
 
 
@@ -151,7 +157,9 @@ def served_body(
     body["kind"] = served.dataset.dataset
     if submission is not None:
         body["received_at"] = format_instant(submission.received_at, fixed_width=False)
-        body["completeness"] = {"complete": not submission.gaps, "missing": list(submission.gaps)}
+        # As the stored ServiceRequest carries them, which is what a Trust pulling sees.
+        body["completeness"] = {"complete": not served.gaps, "missing": list(served.gaps)}
+    body["overdue"] = served.overdue_on_receipt
     if served.deliveries:
         body["deliveries"] = [delivery_status(delivery) for delivery in served.deliveries]
     if served.withheld:

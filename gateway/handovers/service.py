@@ -24,11 +24,13 @@ from core.fhir.validation import check_safe_content
 from core.handover.checklist import Completeness, check_completeness, completeness_issues
 from core.handover.dataset import EscalationResponse, EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
-from core.handover.dataset_rules import rule_issues
+from core.handover.dataset_rules import overdue_on_receipt, rule_issues
 from core.handover.fhir.communication import communication as mapped_communication
 from core.handover.fhir.dataset import from_fhir
 from core.handover.fhir.elements import ResourceIds
 from core.handover.fhir.resources import DatasetResources, to_fhir
+from core.handover.fhir.service_request import checklist_gaps, incomplete
+from core.handover.fhir.service_request import overdue_on_receipt as tagged_overdue
 from core.handover.messages import ReferralMessage, read_message
 from core.handover.workflow_provenance import workflow_provenance
 from gateway.auth.caller import Caller
@@ -73,6 +75,8 @@ class Received:
     submission: Submission
     resources: DatasetResources
     completeness: Completeness
+    # Its respond-by had passed when it arrived: accepted, marked, and this warning given.
+    overdue: Issue | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,10 @@ class Served:
     deliveries: tuple[Delivery, ...] = ()
     # The receivers' answers: accept/decline Tasks and responding Communications.
     answers: Answers = field(default_factory=Answers)
+    # What the gateway found on receipt, as the stored ServiceRequest carries it: the
+    # field paths the referral checklist found missing, and whether it came overdue.
+    gaps: tuple[str, ...] = ()
+    overdue_on_receipt: bool = False
 
 
 class DatasetService:
@@ -200,6 +208,8 @@ class DatasetService:
         issues = self._unknown_organisations(dataset) + self._unknown_referral(dataset)
         issues += self._unregistered_local_identifier(dataset)
         issues += rule_issues(dataset, self._pathways.rules, now)
+        # Never a refusal: a crisis whose respond-by has passed is still a crisis.
+        overdue = overdue_on_receipt(dataset, self._pathways.rules, now)
         checklist = self._pathways.checklist_for(dataset.pathway, dataset.locality)
         completeness = (
             check_completeness(dataset, checklist) if checklist is not None else Completeness()
@@ -219,7 +229,8 @@ class DatasetService:
             ids,
             received_at=now,
             dataset_sha256=digest,
-            incomplete=bool(completeness.warnings),
+            gaps=[gap.field for gap in completeness.warnings],
+            overdue=overdue is not None,
         )
         submission = Submission(
             sender_ods=dataset.sender.ods,
@@ -241,7 +252,7 @@ class DatasetService:
             # In this transaction: stored and queued for delivery together, or neither.
             correlation_id = self._correlation_id or submission.service_request_id
             self._deliveries.enqueue(dataset, resources, self._caller, correlation_id, now)
-        return Received(submission, resources, completeness)
+        return Received(submission, resources, completeness, overdue)
 
     def _refuse_repeat(self, dataset: Dataset, digest: str, request_id: str | None) -> None:
         sender = dataset.sender.ods
@@ -331,7 +342,19 @@ class DatasetService:
         )
         answers = find_answers(self._resources, service_request_id, str(communication["id"]))
         partial = withheld([request, *flags, communication])
-        return Served(dataset, submission, partial, sent, answers)
+        gaps = checklist_gaps(request)
+        if not gaps and incomplete(request) and submission is not None:
+            # Stored before the ServiceRequest carried its gaps: the submission kept them.
+            gaps = submission.gaps
+        return Served(
+            dataset,
+            submission,
+            partial,
+            sent,
+            answers,
+            gaps=gaps,
+            overdue_on_receipt=tagged_overdue(request),
+        )
 
     def summary(self, communication_id: str) -> tuple[Served, str]:
         """The dataset of a handover or escalation Communication, and the id of its
