@@ -226,6 +226,9 @@ def _person(dataset: Handover | EscalationSummary, context: SummaryContext) -> s
         today = context.generated_at.astimezone(_ENGLAND).date()
         age = _age(patient.birth_date, today)
         rows.append(("Date of birth", f"{_date(patient.birth_date)} (aged {age})"))
+    address = patient.address
+    if address is not None:
+        rows.append(("Address", _joined(*address.lines, address.city, address.postcode)))
     return _section("patient", _dl(rows))
 
 

@@ -56,6 +56,8 @@ def test_a_handover_is_stored_as_fhir_and_served_back_as_the_same_dataset(
     client: TestClient, trust_token: dict[str, str]
 ) -> None:
     body = example("handover-crisis")
+    # The optional address, for a home visit, is carried too.
+    body["patient"]["address"] = {"lines": ["Flat 2", "14 Example Street"], "postcode": "ZZ99 3VZ"}
     response = push(client, body)
     assert response.status_code == 201, response.text
     created = response.json()

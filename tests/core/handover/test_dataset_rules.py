@@ -52,8 +52,11 @@ def test_every_text_field_longer_than_the_limit_is_named_by_its_path() -> None:
     body["sender"]["practitioner"] = long
     body["escalation"]["early_warning_indicators"][2] = long
     body["escalation"]["response"] = {"from": long}
+    body["patient"]["address"] = {"lines": ["Flat 2", long], "postcode": long}
     issues = rule_issues(read(body), RULES, datetime(2026, 11, 21, 14, 30, tzinfo=UTC))
     assert [issue.expression for issue in issues] == [
+        "patient.address.lines[1]",
+        "patient.address.postcode",
         "sender.practitioner",
         "current_presentation",
         "key_risks[0].description",

@@ -50,7 +50,15 @@ def full_escalation() -> dict[str, Any]:
     """The escalation example with every optional field the spec defines filled in."""
     body = example("escalation-manager")
     body["patient"].update(
-        {"name": {"given": "Ana-Maria", "family": "O'Neill & Co"}, "birth_date": "1990-06-15"}
+        {
+            "name": {"given": "Ana-Maria", "family": "O'Neill & Co"},
+            "birth_date": "1990-06-15",
+            "address": {
+                "lines": ["Flat 2", "14 Example Street"],
+                "city": "Exampletown",
+                "postcode": "ZZ99 3VZ",
+            },
+        }
     )
     body["sender"]["contact"] = "+44 1632 960002"
     body["key_risks"].append(
@@ -537,6 +545,19 @@ def test_a_person_with_no_nhs_number_yet_is_shown_by_the_senders_own_number() ->
     assert "<dt>NHS number</dt><dd>None yet</dd>" in document
     assert "C-000417 (the sender&#x27;s, AZZ)" in document
     assert "Trace required" in document
+
+
+def test_the_address_is_shown_with_the_person_for_a_home_visit_never_in_the_title() -> None:
+    document = page(full_escalation())
+    person = document[document.index('id="patient"') :]
+    person = person[: person.index("</section>")]
+    assert (
+        "<dt>Address</dt><dd><bdi>Flat 2</bdi>, <bdi>14 Example Street</bdi>, "
+        "<bdi>Exampletown</bdi>, <bdi>ZZ99 3VZ</bdi></dd>"
+    ) in person
+    title = document.split("<title>")[1].split("</title>")[0]
+    for part in ("Flat 2", "Example Street", "Exampletown", "ZZ99"):
+        assert part not in title
 
 
 # --- The checklist's gaps ----------------------------------------------------------------
