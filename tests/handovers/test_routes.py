@@ -228,6 +228,15 @@ def test_a_receiver_an_agreement_withholds_free_text_from_sees_a_partial_dataset
     assert shown["withheld"] == ["free-text"]
     assert "current_presentation" not in shown["dataset"]
     assert shown["dataset"]["patient"]["nhs_number"] == "9434765919"
+    # Its summary page says it is partial, and still gives a number to call (configured,
+    # since the sender's own is free text), and the gaps (the ServiceRequest's extension).
+    communication = created.json()["resources"]["Communication"]
+    page = withholding.get(
+        f"/fhir/{communication}/$summary", headers={**trust, "Accept": "text/html"}
+    ).text
+    assert 'id="withheld"' in page
+    assert '<a href="tel:01632960200">01632 960200</a>' in page
+    assert "<li>call-back number</li>" in page
     # The sender sees all it sent.
     own = withholding.get(path, headers=provider).json()
     assert "withheld" not in own
