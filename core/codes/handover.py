@@ -131,6 +131,14 @@ COMPLETENESS: Final = _code_system(
     "completeness", {"incomplete": "Incomplete: the referral checklist found gaps"}
 )
 INCOMPLETE: Final = COMPLETENESS["incomplete"]
+# meta.tag on a ServiceRequest whose respond-by had already passed when the gateway received
+# it (beyond the configured allowance for clock differences): accepted, never refused, and
+# marked so that a Trust pulling it sees at once that it is late.
+TIMELINESS: Final = _code_system(
+    "timeliness",
+    {"overdue-on-receipt": "Overdue on receipt: its respond-by had passed when it was received"},
+)
+OVERDUE_ON_RECEIPT: Final = TIMELINESS["overdue-on-receipt"]
 # The reasons a receiver gives for declining a handover: the codes are configured per
 # deployment (pathways.yaml, decline_reasons), in this system.
 DECLINE_REASON_SYSTEM: Final = GATEWAY_CODE_SYSTEM_BASE + "decline-reason"
@@ -152,6 +160,10 @@ EXTENSION_RISK_LEVEL: Final = GATEWAY_EXTENSION_BASE + "risk-level"
 # from. R4 Communication has no element for either.
 EXTENSION_RESPONSE_DEADLINE: Final = GATEWAY_EXTENSION_BASE + "response-deadline"
 EXTENSION_PREVIOUS_STEP: Final = GATEWAY_EXTENSION_BASE + "escalation-previous-step"
+# On a ServiceRequest, repeating: one dataset field path (valueString, in the spec's
+# names) the referral checklist found missing, so a Trust that pulls the FHIR knows the
+# gaps without asking for the summary.
+EXTENSION_CHECKLIST_GAP: Final = GATEWAY_EXTENSION_BASE + "checklist-gap"
 # On a Flag: an organisation it was shared with (R4 Flag has no recipient element).
 EXTENSION_RECIPIENT: Final = parties.EXTENSION_RECIPIENT
 

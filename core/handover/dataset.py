@@ -141,6 +141,17 @@ class PatientName(_Part):
     family: Text | None = None
 
 
+class PatientAddress(_Part):
+    """Where to find the person, for a home visit, as a UK address is written: its lines
+    (house, street, locality), the town or city, and the postcode. Free text each, as the
+    sender's system holds it: a postcode is not checked, since a crisis is never refused
+    for a mistyped one (and a person of no fixed abode has none, or ZZ99 3VZ)."""
+
+    lines: tuple[Text, ...] = ()
+    city: Text | None = None
+    postcode: Text | None = None
+
+
 def _local_system(value: str) -> str:
     if not is_local_system(value):
         raise ValueError(
@@ -176,6 +187,7 @@ class Patient(_Part):
     nhs_number_status: NhsNumberStatus | None = Field(default=None, validate_default=True)
     name: PatientName | None = None
     birth_date: Date | None = None
+    address: PatientAddress | None = None
 
     @field_validator("nhs_number", mode="after")
     @classmethod

@@ -1,11 +1,14 @@
 """The rules on a dataset's content that depend on configuration, as Issues.
 
 The dataset models check shape, codes and identity; these check what a deployment sets:
-how long free text may be, how far in the past a respond-by may lie (clocks differ, and a
-handover may wait briefly in a sender's queue), which localities exist, and which
-pathways have a referral checklist (a handover on a pathway without one cannot be
-checked, so it is not accepted). Every problem is returned at once; messages name the
-field and the configured limit, never the value sent.
+how long free text may be, which localities exist, and which pathways have a referral
+checklist (a handover on a pathway without one cannot be checked, so it is not
+accepted). Every problem is returned at once; messages name the field and the configured
+limit, never the value sent.
+
+A respond-by already past is never a refusal: a crisis held in a sender's outbox is still
+a crisis. It is accepted and marked overdue on receipt (`overdue_on_receipt`) when it had
+passed by more than the configured tolerance, which allows for clocks that differ.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from core.handover.dataset import EscalationSummary, Handover
 @dataclass(frozen=True, slots=True)
 class DatasetRules:
     max_text_length: int
+    # How far in the past a respond-by may lie at receipt before the dataset is marked
+    # overdue on receipt (clocks differ; a few minutes' skew is not lateness).
     respond_by_tolerance: timedelta
     localities: frozenset[str]
     # The pathways that have a referral checklist in this deployment.
@@ -70,18 +75,6 @@ def rule_issues(
                 "locality",
             )
         )
-    respond_by = dataset.time_sensitivity.respond_by if dataset.time_sensitivity else None
-    if respond_by is not None and respond_by < now - rules.respond_by_tolerance:
-        minutes = int(rules.respond_by_tolerance.total_seconds() // 60)
-        issues.append(
-            Issue(
-                IssueCode.BUSINESS_RULE,
-                "time_sensitivity.respond_by is in the past (by more than the "
-                f"{minutes} minutes allowed for clock differences); give when a response "
-                "is needed by from now on.",
-                "time_sensitivity.respond_by",
-            )
-        )
     for where, text in _strings(dataset, ()):
         if len(text) > rules.max_text_length:
             issues.append(
@@ -93,3 +86,29 @@ def rule_issues(
                 )
             )
     return issues
+
+
+# The answer's warning for a dataset overdue on receipt, naming no value sent.
+OVERDUE_FIELD = "time_sensitivity.respond_by"
+
+
+def overdue_on_receipt(
+    dataset: Handover | EscalationSummary, rules: DatasetRules, now: datetime
+) -> Issue | None:
+    """A warning (never an error) when the respond-by of `dataset`, received `now`, had
+    already passed by more than the tolerance for clock differences: whatever its
+    priority, it is accepted and marked overdue, so the receiver acts on it at once."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    respond_by = dataset.time_sensitivity.respond_by if dataset.time_sensitivity else None
+    if respond_by is None or respond_by >= now - rules.respond_by_tolerance:
+        return None
+    minutes = int(rules.respond_by_tolerance.total_seconds() // 60)
+    return Issue(
+        IssueCode.BUSINESS_RULE,
+        "time_sensitivity.respond_by had already passed when the gateway received this (by "
+        f"more than the {minutes} minutes allowed for clock differences): accepted and "
+        "marked overdue on receipt, so the receiver sees at once that it is late.",
+        OVERDUE_FIELD,
+        severity="warning",
+    )

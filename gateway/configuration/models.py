@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -56,11 +58,29 @@ def _local_system(value: str) -> str:
     return value
 
 
+def _telephone(value: str) -> str:
+    dial = re.sub(r"[ ()\-]", "", value)
+    if value != value.strip() or not re.fullmatch(r"\+?[0-9]{6,15}", dial):
+        raise ValueError(
+            "must be a telephone number: digits, with spaces, brackets or dashes between "
+            'them and an optional leading +, e.g. "01632 960200"'
+        )
+    return value
+
+
+# A number to call, as people write it (the summary page links it for tap-to-call).
+Telephone = Annotated[str, AfterValidator(_telephone)]
+
+
 class Organisation(_Strict):
     ods: OdsCode
     name: str
     role: Literal["provider", "trust"]
     locality: str | None = None
+    # Who to call back about what it sends when the dataset names no one (the summary
+    # page's call-back number): a team's or duty line's number, and whom it reaches.
+    telephone: Telephone | None = None
+    contact_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     # The systems of the organisation's own patient identifiers, for a person with no NHS
     # number yet (core.fhir.patients): a record names a person by one only where this
     # organisation is party to it, since only it can say who the person is.
@@ -83,6 +103,9 @@ class Directory(_Strict):
                 "(the one that issues its numbers), and once"
             )
         return value
+
+    def organisation(self, ods: str) -> Organisation | None:
+        return next((o for o in self.organisations if o.ods == ods), None)
 
     @property
     def local_patient_systems(self) -> dict[str, frozenset[str]]:

@@ -1,7 +1,9 @@
 """pathways.yaml: the referral checklists, the input limits, localities, decline reasons.
 
     limits: {max_text_length: 4000, respond_by_tolerance_minutes: 15}
-    localities: [north, south]
+    localities: [north, south]      # or, with the names people read: {north: {name: North}}
+    services:                       # optional: the names of receiver.service codes
+      crisis-resolution-home-treatment: {name: Crisis resolution and home treatment team}
     pathways:
       crisis:
         requirements: {current_presentation: error, what_has_changed: warning}
@@ -11,6 +13,11 @@
           requirements: {sender.contact: error}
     decline_reasons:
       - {code: not-eligible, display: Does not meet the service's eligibility criteria}
+
+Localities are codes (what a dataset's `locality` names); given as a mapping, each has
+the name the summary page shows. `services` names the services a dataset's
+`receiver.service` (free text) may name by a code, for the page too: an unnamed one is
+shown as sent.
 
 A requirement names a dataset field by its dotted path in the spec's names; a path the
 dataset models do not define stops the start. An override replaces the severity of a
@@ -26,6 +33,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -53,7 +61,8 @@ class _Strict(BaseModel):
 class Limits(_Strict):
     # Per free-text field, in characters.
     max_text_length: int = Field(ge=1, le=1_000_000)
-    # How far in the past a respond-by may lie and still be accepted (clock skew, queues).
+    # How far in the past a respond-by may lie at receipt before the dataset is marked
+    # overdue on receipt (less is clock skew). Never a refusal: a late crisis is accepted.
     respond_by_tolerance_minutes: int = Field(ge=0, le=24 * 60)
 
 
@@ -73,6 +82,24 @@ class PathwayChecklist(_Strict):
     repeat_escalations: RepeatRule | None = None
 
 
+class Named(_Strict):
+    """A code's name, as the summary page shows it to people (names, not codes)."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+def _named_codes(value: Any) -> Any:
+    """A bare list of codes (the older form) as a mapping of each code to itself as its
+    name; a mapping as it is."""
+    if not isinstance(value, list):
+        return value
+    if not all(isinstance(code, str) for code in value):
+        raise ValueError("must be a list of codes, or a mapping of each code to {name: ...}")
+    if len(value) != len(set(value)):
+        raise ValueError("each locality may appear only once")
+    return {code: {"name": code} for code in value}
+
+
 class DeclineReason(_Strict):
     code: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)
     display: str = Field(min_length=1, max_length=200)
@@ -80,7 +107,13 @@ class DeclineReason(_Strict):
 
 class PathwaysConfig(_Strict):
     limits: Limits
-    localities: tuple[Locality, ...] = Field(min_length=1)
+    # Each code with its name; written as a bare list of codes too, each then named by its
+    # code (`in` and iteration give the codes).
+    localities: Annotated[dict[Locality, Named], BeforeValidator(_named_codes)]
+    # receiver.service (and escalation.escalated_to.service) codes -> their names.
+    services: dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], Named] = Field(
+        default_factory=dict
+    )
     pathways: dict[Pathway, PathwayChecklist] = Field(min_length=1)
     # locality -> pathway -> requirements that replace or add to the pathway's.
     overrides: dict[Locality, dict[Pathway, PathwayChecklist]] = Field(default_factory=dict)
@@ -91,9 +124,9 @@ class PathwaysConfig(_Strict):
 
     @field_validator("localities")
     @classmethod
-    def _unique_localities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if len(value) != len(set(value)):
-            raise ValueError("each locality may appear only once")
+    def _some_locality(cls, value: dict[str, Named]) -> dict[str, Named]:
+        if not value:
+            raise ValueError("at least one locality is needed")
         return value
 
     @field_validator("overrides")
@@ -144,6 +177,16 @@ class PathwaysConfig(_Strict):
         """When escalations on `pathway` about one person count as repeats, if ever."""
         checklist = self.pathways.get(pathway)  # type: ignore[call-overload]
         return checklist.repeat_escalations if checklist is not None else None
+
+    @property
+    def locality_names(self) -> dict[str, str]:
+        """Each locality's name, by code; one given as a bare code is named by its code."""
+        return {code: entry.name for code, entry in self.localities.items()}
+
+    @property
+    def service_names(self) -> dict[str, str]:
+        """The configured services' names, by the code a dataset names one with."""
+        return {code: entry.name for code, entry in self.services.items()}
 
     def checklist_for(self, pathway: str, locality: str | None) -> Checklist | None:
         """The pathway's checklist with the locality's overrides merged in; None when the

@@ -12,11 +12,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from core.handover.messages import response_message
-from core.handover.summary_page import SummaryContext, summary_html
+from core.handover.summary_json import summary_json
+from core.handover.summary_page import summary_html
 from core.handover.summary_style import HEADER_CSP
 from gateway.access_log.recording import start_trail
 from gateway.auth.authentication import authenticate
 from gateway.handovers.routes import served_body
+from gateway.handovers.summaries import summary_context
 from gateway.platform.clock import new_id
 from gateway.platform.errors import NotAcceptable
 from gateway.web.deps import RawJsonBody, ReadDatasets, WriteDatasets
@@ -69,17 +71,14 @@ def summary(
 ) -> Response:
     wants_html = _wants_html(request)
     served, service_request_id = datasets.summary(communication_id)
-    if not wants_html:
-        body = served_body(request, runtime, service_request_id, served)
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
-    submission = served.submission
-    context = SummaryContext(
-        communication_id=communication_id,
-        service_request_id=service_request_id,
-        received_at=submission.received_at if submission else None,
-        generated_at=runtime.clock(),
-        incomplete_fields=submission.gaps if submission else (),
+    context = summary_context(
+        served, communication_id, service_request_id, runtime.config, runtime.clock()
     )
+    if not wants_html:
+        # The dataset API's answer, and what the page shows besides the dataset.
+        body = served_body(request, runtime, service_request_id, served)
+        body.update(summary_json(served.dataset, context))
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
     return HTMLResponse(summary_html(served.dataset, context), headers=_PAGE_HEADERS)
 
 

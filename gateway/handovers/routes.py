@@ -24,7 +24,7 @@ from core.fhir.dates import format_instant
 from core.fhir.issues import Issue, IssueCode
 from core.handover.dataset import EscalationResponse, Pathway
 from core.handover.dataset_input import dataset_issues
-from core.handover.ladder_position import LadderContact, LadderPosition
+from core.handover.summary_json import ladder_json
 from gateway.access_log.recording import start_trail
 from gateway.auth.authentication import authenticate
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
@@ -181,6 +181,12 @@ def _created(request: Request, runtime: RuntimeDep, received: Received) -> JSONR
             {"field": gap.field, "message": gap.message} for gap in received.completeness.warnings
         ],
     }
+    # Warnings that are not the checklist's, in the same shape: a respond-by already past.
+    overdue = received.overdue
+    body["overdue"] = overdue is not None
+    body["warnings"] = (
+        [{"field": overdue.expression, "message": overdue.diagnostics}] if overdue else []
+    )
     return JSONResponse(body, status_code=201, headers={"Location": body["location"]})
 
 
@@ -193,7 +199,9 @@ def served_body(
     body["kind"] = served.dataset.dataset
     if submission is not None:
         body["received_at"] = format_instant(submission.received_at, fixed_width=False)
-        body["completeness"] = {"complete": not submission.gaps, "missing": list(submission.gaps)}
+        # As the stored ServiceRequest carries them, which is what a Trust pulling sees.
+        body["completeness"] = {"complete": not served.gaps, "missing": list(served.gaps)}
+    body["overdue"] = served.overdue_on_receipt
     if served.deliveries:
         body["deliveries"] = [delivery_status(delivery) for delivery in served.deliveries]
     if served.withheld:
@@ -207,31 +215,6 @@ def served_body(
     body["dataset"] = served.dataset.model_dump(
         mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
     )
-    return body
-
-
-def ladder_json(position: LadderPosition) -> dict[str, Any]:
-    """Where an escalation step stands on its ladder, names not codes."""
-    body: dict[str, Any] = {
-        "level": position.level,
-        "answered": position.answered,
-        "missed": position.missed,
-    }
-    if position.contact is not None:
-        body["contact"] = _contact_json(position.contact)
-    if position.respond_by is not None:
-        body["respond_by"] = format_instant(position.respond_by, fixed_width=False)
-    if position.next_level is not None:
-        body["next_level"] = position.next_level
-    if position.next_contact is not None:
-        body["next_contact"] = _contact_json(position.next_contact)
-    return body
-
-
-def _contact_json(contact: LadderContact) -> dict[str, str]:
-    body = {"name": contact.name}
-    if contact.telephone is not None:
-        body["telephone"] = contact.telephone
     return body
 
 

@@ -26,11 +26,13 @@ from core.fhir.validation import check_safe_content
 from core.handover.checklist import Completeness, check_completeness, completeness_issues
 from core.handover.dataset import EscalationResponse, EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
-from core.handover.dataset_rules import rule_issues
+from core.handover.dataset_rules import overdue_on_receipt, rule_issues
 from core.handover.fhir.communication import communication as mapped_communication
 from core.handover.fhir.dataset import from_fhir
 from core.handover.fhir.elements import ResourceIds
 from core.handover.fhir.resources import DatasetResources, to_fhir
+from core.handover.fhir.service_request import checklist_gaps, incomplete
+from core.handover.fhir.service_request import overdue_on_receipt as tagged_overdue
 from core.handover.ladder_position import LadderPosition
 from core.handover.ladder_steps import carrying, step_marks, tagged, with_step_marks
 from core.handover.messages import ReferralMessage, read_message
@@ -85,6 +87,8 @@ class Received:
     # opened (or the one already open for the person).
     repeats: tuple[int, int] | None = None
     review: Review | None = None
+    # Its respond-by had passed when it arrived: accepted, marked, and this warning given.
+    overdue: Issue | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,10 @@ class Served:
     answers: Answers = field(default_factory=Answers)
     # An escalation step's place on its receiver's ladder.
     ladder: LadderPosition | None = None
+    # What the gateway found on receipt, as the stored ServiceRequest carries it: the
+    # field paths the referral checklist found missing, and whether it came overdue.
+    gaps: tuple[str, ...] = ()
+    overdue_on_receipt: bool = False
 
 
 class DatasetService:
@@ -219,6 +227,8 @@ class DatasetService:
         issues = self._unknown_organisations(dataset) + self._unknown_referral(dataset)
         issues += self._unregistered_local_identifier(dataset)
         issues += rule_issues(dataset, self._pathways.rules, now)
+        # Never a refusal: a crisis whose respond-by has passed is still a crisis.
+        overdue = overdue_on_receipt(dataset, self._pathways.rules, now)
         checklist = self._pathways.checklist_for(dataset.pathway, dataset.locality)
         completeness = (
             check_completeness(dataset, checklist) if checklist is not None else Completeness()
@@ -238,7 +248,8 @@ class DatasetService:
             ids,
             received_at=now,
             dataset_sha256=digest,
-            incomplete=bool(completeness.warnings),
+            gaps=[gap.field for gap in completeness.warnings],
+            overdue=overdue is not None,
         )
         plan: StepPlan | None = None
         repeats: tuple[int, int] | None = None
@@ -303,7 +314,7 @@ class DatasetService:
             self._deliveries.enqueue(
                 dataset, resources, Requester.of_caller(self._caller), correlation_id, now
             )
-        return Received(submission, resources, completeness, repeats, review)
+        return Received(submission, resources, completeness, repeats, review, overdue)
 
     def _repeats(
         self, dataset: EscalationSummary, plan: StepPlan, now: datetime
@@ -407,8 +418,20 @@ class DatasetService:
         )
         answers = find_answers(self._resources, service_request_id, str(communication["id"]))
         partial = withheld([request, *flags, communication])
-        position = self._ladder.position(service_request_id) if self._ladder is not None else None
-        return Served(dataset, submission, partial, sent, answers, position)
+        gaps = checklist_gaps(request)
+        if not gaps and incomplete(request) and submission is not None:
+            # Stored before the ServiceRequest carried its gaps: the submission kept them.
+            gaps = submission.gaps
+        return Served(
+            dataset,
+            submission,
+            partial,
+            sent,
+            answers,
+            gaps=gaps,
+            overdue_on_receipt=tagged_overdue(request),
+            ladder=self._ladder.position(service_request_id) if self._ladder else None,
+        )
 
     def escalation_steps(self, service_request_id: str) -> tuple[list[Step], list[InterfaceDelay]]:
         """Every step of the escalation `service_request_id` is a step of, and the delays

@@ -199,9 +199,7 @@ class LadderActions:
         original = self._submissions.by_service_request(step.service_request_id)
         gaps = original.gaps if original is not None else ()
         digest = hashlib.sha256(made.model_dump_json(by_alias=True).encode()).hexdigest()
-        resources = to_fhir(
-            made, ids, received_at=now, dataset_sha256=digest, incomplete=bool(gaps)
-        )
+        resources = to_fhir(made, ids, received_at=now, dataset_sha256=digest, gaps=gaps)
         plan = self._ladder.plan(made, now, previous=step, deadline=respond_by)
         communication = with_step_marks(
             resources.communication, deadline=plan.deadline, previous_step=step.communication_id

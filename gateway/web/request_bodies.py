@@ -53,7 +53,7 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
 
 # Datasets the demo configuration accepts (a test NHS number, the demo's organisations,
 # what the crisis checklist requires): a generator starts from them, and a fuzzer
-# reaches the success path (a respond-by may not be in the past when sent).
+# reaches the success path (a respond-by in the future, so it is not marked overdue).
 _CRISIS = {
     "external_id": "EXAMPLE-1",
     "pathway": "crisis",

@@ -55,6 +55,54 @@ def test_duplicate_ods_codes_are_refused(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
+def test_the_demo_organisations_have_call_back_numbers() -> None:
+    directory = load_config(DEMO_CONFIG).directory
+    provider = directory.organisation("AZZ")
+    assert provider is not None
+    assert provider.telephone == "01632 960200"
+    assert provider.contact_name == "Community Recovery Team North duty worker"
+    trust = directory.organisation("RZZ")
+    assert trust is not None
+    # Ofcom's drama numbers only: never a real line.
+    assert trust.telephone is not None
+    assert trust.telephone.startswith("01632 960")
+    assert directory.organisation("QQQ") is None
+
+
+@pytest.mark.parametrize(
+    "telephone", ["01632 960200", "+44 1632 960200", "(01632) 960-200", "0163296020"]
+)
+def test_an_organisations_telephone_reads_as_a_number(tmp_path: Path, telephone: str) -> None:
+    _write(
+        tmp_path,
+        f"organisations:\n  - {{ods: RZZ, name: T, role: trust, telephone: '{telephone}'}}\n",
+    )
+    (organisation,) = load_config(tmp_path).directory.organisations
+    assert organisation.telephone == telephone
+    assert organisation.contact_name is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ("telephone: 'call the duty line'", "organisations.0.telephone"),
+        ("telephone: '01632'", "organisations.0.telephone"),
+        ("telephone: '01632 960200 ext 4'", "organisations.0.telephone"),
+        ("telephone: ' 01632 960200'", "organisations.0.telephone"),
+        ("telephone: 1632960200", "organisations.0.telephone"),
+        ("contact_name: ''", "organisations.0.contact_name"),
+    ],
+)
+def test_a_bad_telephone_or_contact_name_names_the_file_and_field(
+    tmp_path: Path, entry: str, field: str
+) -> None:
+    _write(tmp_path, f"organisations:\n  - {{ods: RZZ, name: T, role: trust, {entry}}}\n")
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(tmp_path)
+    assert "organisations.yaml" in raised.value.message
+    assert field in raised.value.message
+
+
 LOCAL_SYSTEM = "https://example-recovery.example.org/Id/client-number"
 
 

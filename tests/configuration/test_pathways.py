@@ -73,6 +73,33 @@ def test_the_demo_limits_and_localities_become_the_rules() -> None:
     assert {o.locality for o in config.directory.organisations} <= rules.localities
 
 
+def test_localities_and_services_have_the_names_people_read() -> None:
+    pathways = load_config(DEMO_CONFIG).pathways
+    assert pathways.locality_names == {
+        "north": "North Exampleshire",
+        "south": "South Exampleshire",
+        "drill": "Drill (rehearsal ladder: 20-second steps)",
+    }
+    assert "north" in pathways.localities
+    services = pathways.service_names
+    assert (
+        services["crisis-resolution-home-treatment"] == "Crisis resolution and home treatment team"
+    )
+    # Every service the examples and golden datasets name has its name.
+    assert {"community-mental-health-team", "adult-safeguarding"} <= set(services)
+
+
+def test_localities_as_a_bare_list_and_no_services_still_load(tmp_path: Path) -> None:
+    """The form every pathways.yaml had before names: each locality named by its code."""
+    data = demo_pathways()
+    data["localities"] = ["north", "south", "drill"]
+    del data["services"]
+    pathways = load_config(configured(tmp_path, data)).pathways
+    assert pathways.locality_names == {"north": "north", "south": "south", "drill": "drill"}
+    assert pathways.rules.localities == {"north", "south", "drill"}
+    assert pathways.service_names == {}
+
+
 def test_the_demo_decline_reasons() -> None:
     pathways = load_config(DEMO_CONFIG).pathways
     codes = [reason.code for reason in pathways.decline_reasons]
@@ -228,6 +255,28 @@ def _requirement(pathway: str, field: str, severity: str) -> Callable[[dict[str,
             id="negative-tolerance",
         ),
         pytest.param(_set("colour", "red"), "colour", "Extra inputs", id="unknown-key"),
+        pytest.param(
+            _set("localities/north", {"nam": "North"}),
+            "localities.north.name",
+            "Field required",
+            id="locality-without-name",
+        ),
+        pytest.param(
+            _set("localities/north", {"name": ""}),
+            "localities.north.name",
+            "at least 1",
+            id="locality-blank-name",
+        ),
+        pytest.param(_set("localities", {}), "localities", "at least one", id="no-locality"),
+        pytest.param(
+            _set("localities", ["north", 7]), "localities", "list of codes", id="locality-number"
+        ),
+        pytest.param(
+            _set("services/crisis-resolution-home-treatment", "CRHT"),
+            "services.crisis-resolution-home-treatment",
+            "valid dictionary",
+            id="service-without-name",
+        ),
     ],
 )
 def test_a_bad_pathways_file_names_the_file_and_field(

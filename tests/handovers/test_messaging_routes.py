@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from core.handover.dataset_input import parse_dataset
 from core.handover.fhir.elements import ResourceIds
 from core.handover.fhir.resources import to_fhir
 from gateway.platform.database import Database
+from gateway.platform.schema import dataset_submissions
 from tests.handovers.test_routes import example, push, stored
 
 
@@ -155,3 +157,38 @@ def test_the_summary_is_the_dataset_as_json_or_a_page_for_a_clinician(
     assert page.headers["cache-control"] == "no-store"
     assert "Respond by" in page.text
     assert page.text.index("Key risks") < page.text.index("Current presentation")
+
+
+def test_the_summary_reads_the_gaps_from_the_fhir_and_names_from_configuration(
+    client: TestClient, trust_token: dict[str, str], database: Database
+) -> None:
+    # North's crisis checklist wants a call-back number, which the example lacks: it is
+    # accepted (an emergency), with the gap on its ServiceRequest.
+    created = push(client, example("escalation-manager"), "escalations").json()
+    communication_id = created["resources"]["Communication"].removeprefix("Communication/")
+    path = f"/fhir/Communication/{communication_id}/$summary"
+    # The submission's own record of the gaps is gone: what is shown is what the FHIR says.
+    with database.write() as connection:
+        connection.execute(update(dataset_submissions).values(gaps="[]"))
+
+    as_json = client.get(path, headers=trust_token).json()
+    assert as_json["completeness"] == {"complete": False, "missing": ["sender.contact"]}
+    assert as_json["overdue"] is False
+    # No number in the dataset: the sending organisation's configured one (organisations.yaml).
+    assert as_json["call_back"] == {
+        "telephone": "01632 960200",
+        "contact": "Community Recovery Team North duty worker",
+        "source": "configuration",
+    }
+    # Where it stands on the receiver's ladder, by names.
+    assert as_json["ladder"]["level"] == "Manager"
+    assert as_json["ladder"]["next_contact"]["telephone"] == "01632 960102"
+
+    page = client.get(path, headers={**trust_token, "Accept": "text/html"}).text
+    assert "Incomplete escalation — missing:" in page
+    assert "<li>call-back number</li>" in page
+    assert '<p class="callback">Call back: <a href="tel:01632960200">01632 960200</a></p>' in page
+    assert "Example Mental Health NHS Foundation Trust (<bdi>RZZ</bdi>)" in page
+    assert "Crisis resolution and home treatment team" in page
+    assert "<dt>Locality</dt><dd>North Exampleshire</dd>" in page
+    assert "crisis-resolution-home-treatment" not in page

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,11 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from core.codes.handover import OVERDUE_ON_RECEIPT
 from core.handover.dataset_input import parse_dataset
+from gateway.app import create_app
 from gateway.platform.database import Database
 from gateway.platform.schema import audit_events, dataset_submissions, resources
+from gateway.platform.settings import Settings
 from tests.paths import EXAMPLES
-from tests.tokens import TRUST, access_token, bearer
+from tests.tokens import PROVIDER, TRUST, access_token, bearer
 
 JSON = {"Content-Type": "application/json"}
 
@@ -52,6 +56,8 @@ def test_a_handover_is_stored_as_fhir_and_served_back_as_the_same_dataset(
     client: TestClient, trust_token: dict[str, str]
 ) -> None:
     body = example("handover-crisis")
+    # The optional address, for a home visit, is carried too.
+    body["patient"]["address"] = {"lines": ["Flat 2", "14 Example Street"], "postcode": "ZZ99 3VZ"}
     response = push(client, body)
     assert response.status_code == 201, response.text
     created = response.json()
@@ -85,6 +91,17 @@ def test_checklist_warnings_accept_the_handover_as_incomplete(client: TestClient
     assert {w["field"] for w in completeness["warnings"]} == {"what_has_changed", "actions_taken"}
     request = client.get(f"/fhir/{response.json()['resources']['ServiceRequest']}").json()
     assert any(tag["code"] == "incomplete" for tag in request["meta"]["tag"])
+    # The gaps are on the FHIR a Trust pulls, in the checklist's order, and served from it.
+    gaps = [
+        extension["valueString"]
+        for extension in request["extension"]
+        if extension["url"].endswith("/StructureDefinition/checklist-gap")
+    ]
+    assert gaps == ["what_has_changed", "actions_taken"]
+    served = client.get(f"/api/handovers/{response.json()['id']}").json()
+    assert served["completeness"] == {"complete": False, "missing": gaps}
+    assert served["overdue"] is False
+    assert response.json()["overdue"] is False
 
 
 def test_checklist_errors_list_every_gap_at_once_and_store_nothing(
@@ -144,11 +161,6 @@ def test_a_repeated_push_is_a_duplicate_and_creates_nothing(
         (lambda b: b.update(current_plan="x" * 4001), 422, "current_plan"),
         (lambda b: b.update(curent_plan="typo"), 400, None),
         (lambda b: b.update(locality="atlantis"), 422, "locality"),
-        (
-            lambda b: b["time_sensitivity"].update(respond_by="2020-01-01T00:00:00Z"),
-            422,
-            "time_sensitivity.respond_by",
-        ),
         (lambda b: b.update(resourceType="ServiceRequest"), 400, "resourceType"),
     ],
 )
@@ -216,6 +228,15 @@ def test_a_receiver_an_agreement_withholds_free_text_from_sees_a_partial_dataset
     assert shown["withheld"] == ["free-text"]
     assert "current_presentation" not in shown["dataset"]
     assert shown["dataset"]["patient"]["nhs_number"] == "9434765919"
+    # Its summary page says it is partial, and still gives a number to call (configured,
+    # since the sender's own is free text), and the gaps (the ServiceRequest's extension).
+    communication = created.json()["resources"]["Communication"]
+    page = withholding.get(
+        f"/fhir/{communication}/$summary", headers={**trust, "Accept": "text/html"}
+    ).text
+    assert 'id="withheld"' in page
+    assert '<a href="tel:01632960200">01632 960200</a>' in page
+    assert "<li>call-back number</li>" in page
     # The sender sees all it sent.
     own = withholding.get(path, headers=provider).json()
     assert "withheld" not in own
@@ -245,3 +266,86 @@ def test_an_escalation_names_a_referral_the_sender_can_see(
     assert created.status_code == 201, created.text
     communication = client.get(f"/fhir/{created.json()['resources']['Communication']}").json()
     assert {"reference": f"ServiceRequest/{referral['id']}"} in communication["basedOn"]
+
+
+# --- Never refused for being late ---------------------------------------------------------
+
+# The escalation example is an emergency due at 15:00 UTC on 21 Nov 2026; the gateway's
+# clock says it arrives 20 minutes later (held in the EPR's outbox, say).
+RESPOND_BY = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+LATE = RESPOND_BY + timedelta(minutes=20)
+
+
+@pytest.fixture
+def late(settings: Settings) -> Iterator[TestClient]:
+    """The real application, its clock 20 minutes past the escalation example's respond-by."""
+    with TestClient(create_app(settings, clock=lambda: LATE), base_url="http://testserver") as app:
+        yield app
+
+
+def _published(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
+    return body
+
+
+def test_an_emergency_escalation_whose_respond_by_passed_20_minutes_ago_is_accepted_and_marked(
+    late: TestClient, database: Database
+) -> None:
+    provider = bearer(access_token(late, PROVIDER))
+    trust = bearer(access_token(late, TRUST))
+    body = _published("escalation-manager")
+    assert body["time_sensitivity"] == {
+        "priority": "emergency",
+        "respond_by": "2026-11-21T15:00:00Z",
+    }
+    response = push(late, body, "escalations", **provider)
+
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["overdue"] is True
+    (warning,) = created["warnings"]
+    assert warning["field"] == "time_sensitivity.respond_by"
+    assert "overdue" in warning["message"]
+    assert "15:00" not in warning["message"]
+    # The checklist's result is where it always was, untouched by lateness (North's crisis
+    # checklist wants a call-back number, which the example lacks).
+    assert [gap["field"] for gap in created["completeness"]["warnings"]] == ["sender.contact"]
+    assert stored(database) == (4, 1)
+    # The Trust pulling the FHIR sees the mark; reading it back as the dataset, too.
+    request = late.get(f"/fhir/{created['resources']['ServiceRequest']}", headers=trust).json()
+    assert OVERDUE_ON_RECEIPT.coding() in request["meta"]["tag"]
+    served = late.get(f"/api/escalations/{created['id']}", headers=trust).json()
+    assert served["overdue"] is True
+    assert parse_dataset(served["dataset"]) == parse_dataset(body)
+    # And the summary page shows it overdue on receipt.
+    page = late.get(
+        f"/fhir/{created['resources']['Communication']}/$summary",
+        headers={**trust, "Accept": "text/html"},
+    )
+    assert page.status_code == 200, page.text
+    assert "Overdue on receipt" in page.text
+    assert "(overdue by 20 minutes)" in page.text
+
+
+@pytest.mark.parametrize("priority", ["urgent", "routine"])
+def test_a_late_handover_of_any_priority_is_accepted_and_one_within_the_tolerance_unmarked(
+    late: TestClient, priority: str
+) -> None:
+    provider = bearer(access_token(late, PROVIDER))
+    body = _published("handover-crisis")
+    body["time_sensitivity"] = {"priority": priority, "respond_by": "2020-01-01T00:00:00Z"}
+    response = push(late, body, **provider)
+    assert response.status_code == 201, response.text
+    assert response.json()["overdue"] is True
+    request = late.get(f"/fhir/{response.json()['resources']['ServiceRequest']}", headers=provider)
+    assert OVERDUE_ON_RECEIPT.coding() in request.json()["meta"]["tag"]
+
+    # Ten minutes late is within the 15 allowed for clock differences: not marked.
+    body["external_id"] = "EPR-2026-000999"
+    body["time_sensitivity"]["respond_by"] = (LATE - timedelta(minutes=10)).isoformat()
+    on_time = push(late, body, **provider)
+    assert on_time.status_code == 201, on_time.text
+    assert on_time.json()["overdue"] is False
+    assert on_time.json()["warnings"] == []
+    request = late.get(f"/fhir/{on_time.json()['resources']['ServiceRequest']}", headers=provider)
+    assert OVERDUE_ON_RECEIPT.coding() not in request.json().get("meta", {}).get("tag", [])

@@ -16,7 +16,7 @@ from typing import Any
 
 from core.codes import handover as handover_codes
 from core.fhir.dates import format_instant
-from core.handover.dataset import Escalation, EscalationSummary, Handover
+from core.handover.dataset import Escalation, EscalationSummary, Handover, PatientAddress
 from core.handover.fhir.elements import (
     ResourceIds,
     data_category_tags,
@@ -71,10 +71,19 @@ def sections(dataset: Handover | EscalationSummary) -> Iterator[Section]:
     patient = dataset.patient
     name = patient.name
     given, family = (name.given, name.family) if name is not None else (None, None)
+    address = patient.address
     yield from _entry_section(
         "patient",
-        [("given", given), ("family", family), ("birth_date", patient.birth_date)],
-        _joined([given, family], " ", then=_born(patient.birth_date)),
+        [
+            ("given", given),
+            ("family", family),
+            ("birth_date", patient.birth_date),
+            ("address", address),
+        ],
+        _joined(
+            [_joined([given, family], " ", then=_born(patient.birth_date)), _lives_at(address)],
+            "; ",
+        ),
     )
     sender = dataset.sender
     yield from _entry_section(
@@ -239,6 +248,14 @@ def _when(moment: datetime | None) -> str | None:
 
 def _since(day: date | None) -> str | None:
     return None if day is None else f"since {day.isoformat()}"
+
+
+def _lives_at(address: PatientAddress | None) -> str | None:
+    if address is None:
+        return None
+    return "address: " + ", ".join(
+        [*address.lines, *filter(None, [address.city, address.postcode])]
+    )
 
 
 def _born(day: date | None) -> str | None:

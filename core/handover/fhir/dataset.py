@@ -17,7 +17,13 @@ from core.codes import handover as handover_codes
 from core.fhir.issues import ContentError, Issue, IssueCode
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
-from core.handover.fhir.elements import coded, entry_fields, extension_value, system_of
+from core.handover.fhir.elements import (
+    coded,
+    dataset_address,
+    entry_fields,
+    extension_value,
+    system_of,
+)
 from core.handover.fhir.service_request import DATASET_PRIORITY
 
 Resource = Mapping[str, Any]
@@ -180,6 +186,8 @@ def _one(
         name = {part: fields.pop(part) for part in ("given", "family") if part in fields}
         if name:
             fields["name"] = name
+        if "address" in fields:
+            fields["address"] = dataset_address(fields["address"])
     return fields
 
 

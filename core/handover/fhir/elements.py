@@ -12,7 +12,7 @@ from core.codes import common as codes
 from core.codes import handover as handover_codes
 from core.codes import sharing as sharing_codes
 from core.fhir.dates import format_instant
-from core.handover.dataset import EscalationSummary, Handover, Patient
+from core.handover.dataset import EscalationSummary, Handover, Patient, PatientAddress
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +59,29 @@ def patient_reference(patient: Patient) -> dict[str, Any]:
 
 # The dataset-entry extension: one part of a dataset with several fields (an action taken,
 # the escalation step...). Each field is a sub-extension named as the spec names it; the
-# value type follows the field's type.
-EntryValue = str | bool | date | datetime | codes.Code
+# value type follows the field's type (the person's address is a FHIR Address).
+EntryValue = str | bool | date | datetime | codes.Code | PatientAddress
+
+
+def fhir_address(address: PatientAddress) -> dict[str, Any]:
+    """The person's address as a FHIR Address: its lines, city (town) and postalCode."""
+    found: dict[str, Any] = {}
+    if address.lines:
+        found["line"] = list(address.lines)
+    if address.city is not None:
+        found["city"] = address.city
+    if address.postcode is not None:
+        found["postalCode"] = address.postcode
+    return found
+
+
+def dataset_address(value: Any) -> Any:
+    """A FHIR Address back as the dataset's address (anything else as it is, for the
+    dataset's own checks to refuse)."""
+    if not isinstance(value, Mapping):
+        return value
+    names = {"line": "lines", "city": "city", "postalCode": "postcode"}
+    return {names.get(key, key): item for key, item in value.items()}
 
 
 def entry(fields: Iterable[tuple[str, EntryValue | None]]) -> dict[str, Any] | None:
@@ -72,6 +93,8 @@ def entry(fields: Iterable[tuple[str, EntryValue | None]]) -> dict[str, Any] | N
 
 
 def _typed(value: EntryValue) -> dict[str, Any]:
+    if isinstance(value, PatientAddress):
+        return {"valueAddress": fhir_address(value)}
     if isinstance(value, codes.Code):
         return {"valueCoding": value.coding()}
     if isinstance(value, bool):

@@ -3,6 +3,7 @@ written: the request, its risk flags, the communication, and their provenance.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,12 +33,14 @@ def to_fhir(
     *,
     received_at: datetime,
     dataset_sha256: str,
-    incomplete: bool = False,
+    gaps: Sequence[str] = (),
+    overdue: bool = False,
 ) -> DatasetResources:
-    """The resources for `dataset`, under `ids`. `incomplete` tags the ServiceRequest
-    when the referral checklist accepted it with gaps."""
+    """The resources for `dataset`, under `ids`. `gaps`, the field paths the referral
+    checklist found missing when it accepted the dataset with warnings, are carried on
+    the ServiceRequest (tagged incomplete); `overdue` tags it overdue on receipt."""
     return DatasetResources(
-        service_request=service_request(dataset, ids, received_at, incomplete=incomplete),
+        service_request=service_request(dataset, ids, received_at, gaps=gaps, overdue=overdue),
         flags=tuple(flags(dataset, ids.flags)),
         communication=communication(dataset, ids, received_at),
         provenance=provenance(dataset, ids, received_at, dataset_sha256),

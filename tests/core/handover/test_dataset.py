@@ -256,3 +256,43 @@ def test_dates_and_instants_are_iso_8601_text_only(path: tuple[str | int, ...], 
     node[path[-1]] = value
     (issue,) = problems(body)
     assert "ISO 8601" in issue.diagnostics
+
+
+# --- The person's address (optional, for a home visit) -------------------------------------
+
+
+def test_the_persons_address_is_read_as_lines_a_town_and_a_postcode() -> None:
+    body = example("handover-crisis")
+    body["patient"]["address"] = {
+        "lines": [" Flat 2 ", "14\u00a0Example Street"],
+        "city": "Exampletown",
+        "postcode": "ZZ99 3VZ",
+    }
+    address = parse_dataset(body).patient.address
+    assert address is not None
+    # Free text as any other: trimmed, a non-breaking space made a plain one.
+    assert address.lines == ("Flat 2", "14 Example Street")
+    assert (address.city, address.postcode) == ("Exampletown", "ZZ99 3VZ")
+    # Any part may be given alone; an empty address says nothing, as leaving it out does.
+    body["patient"]["address"] = {"postcode": "ZZ99 3VZ"}
+    only = parse_dataset(body).patient.address
+    assert only is not None
+    assert only.lines == ()
+    body["patient"]["address"] = {"lines": []}
+    assert parse_dataset(body).patient.address is None
+
+
+@pytest.mark.parametrize(
+    ("address", "expression"),
+    [
+        ({"lines": ["Flat 2", " "]}, "patient.address.lines[1]"),
+        ({"city": "Example\x00town"}, "patient.address.city"),
+        ({"postcode": 1234}, "patient.address.postcode"),
+        ({"line": ["Flat 2"]}, "patient.address"),
+        ("14 Example Street", "patient.address"),
+    ],
+)
+def test_a_malformed_address_is_refused_naming_the_part(address: Any, expression: str) -> None:
+    body = example("handover-crisis")
+    body["patient"]["address"] = address
+    assert [issue.expression for issue in problems(body)] == [expression]

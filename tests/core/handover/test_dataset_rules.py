@@ -1,5 +1,6 @@
-"""The configured input rules: text length, a respond-by in the past, an unknown
-locality, a pathway without a checklist; all found at once, no value ever repeated."""
+"""The configured input rules: text length, an unknown locality, a pathway without a
+checklist; all found at once, no value ever repeated. A respond-by in the past is never
+one of them: it is a warning, overdue on receipt."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from core.fhir.issues import IssueCode
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
-from core.handover.dataset_rules import DatasetRules, rule_issues
+from core.handover.dataset_rules import DatasetRules, overdue_on_receipt, rule_issues
 from tests.paths import EXAMPLES
 
 RULES = DatasetRules(
@@ -51,8 +52,11 @@ def test_every_text_field_longer_than_the_limit_is_named_by_its_path() -> None:
     body["sender"]["practitioner"] = long
     body["escalation"]["early_warning_indicators"][2] = long
     body["escalation"]["response"] = {"from": long}
+    body["patient"]["address"] = {"lines": ["Flat 2", long], "postcode": long}
     issues = rule_issues(read(body), RULES, datetime(2026, 11, 21, 14, 30, tzinfo=UTC))
     assert [issue.expression for issue in issues] == [
+        "patient.address.lines[1]",
+        "patient.address.postcode",
         "sender.practitioner",
         "current_presentation",
         "key_risks[0].description",
@@ -74,18 +78,39 @@ def test_text_exactly_at_the_limit_is_accepted() -> None:
     assert [i.expression for i in rule_issues(read(body), RULES, BEFORE)] == ["current_plan"]
 
 
-def test_a_respond_by_in_the_past_beyond_the_tolerance_is_refused() -> None:
+@pytest.mark.parametrize("priority", ["emergency", "very-urgent", "urgent", "routine"])
+def test_a_respond_by_in_the_past_is_never_refused_whatever_the_priority(priority: str) -> None:
+    body = example("handover-crisis")
+    body["time_sensitivity"]["priority"] = priority
+    handover = read(body)
+    assert rule_issues(handover, RULES, RESPOND_BY + timedelta(days=400)) == []
+
+
+def test_past_the_tolerance_it_is_overdue_on_receipt_as_a_warning() -> None:
     handover = read(example("handover-crisis"))
     at_the_edge = RESPOND_BY + timedelta(minutes=15)
-    assert rule_issues(handover, RULES, at_the_edge) == []
-    issues = rule_issues(handover, RULES, at_the_edge + timedelta(seconds=1))
-    assert len(issues) == 1
-    assert issues[0].code == IssueCode.BUSINESS_RULE
-    assert issues[0].expression == "time_sensitivity.respond_by"
-    assert "15 minutes" in issues[0].diagnostics
-    assert "2026" not in issues[0].diagnostics
+    assert overdue_on_receipt(handover, RULES, at_the_edge) is None
+    assert overdue_on_receipt(handover, RULES, BEFORE) is None
+    warning = overdue_on_receipt(handover, RULES, at_the_edge + timedelta(seconds=1))
+    assert warning is not None
+    assert warning.severity == "warning"
+    assert warning.code == IssueCode.BUSINESS_RULE
+    assert warning.expression == "time_sensitivity.respond_by"
+    assert "15 minutes" in warning.diagnostics
+    assert "overdue" in warning.diagnostics
+    # The time sent is never repeated.
+    assert "2026" not in warning.diagnostics
+    assert "14:00" not in warning.diagnostics
     with pytest.raises(ValueError, match="aware"):
-        rule_issues(handover, RULES, datetime(2026, 11, 20, 12, 0))
+        overdue_on_receipt(handover, RULES, datetime(2026, 11, 20, 12, 0))
+
+
+def test_without_a_respond_by_nothing_is_overdue() -> None:
+    body = example("handover-crisis")
+    del body["time_sensitivity"]["respond_by"]
+    assert overdue_on_receipt(read(body), RULES, RESPOND_BY + timedelta(days=1)) is None
+    del body["time_sensitivity"]
+    assert overdue_on_receipt(read(body), RULES, RESPOND_BY + timedelta(days=1)) is None
 
 
 def test_an_unknown_locality_lists_the_configured_ones_not_the_value() -> None:
@@ -119,7 +144,6 @@ def test_every_broken_rule_is_reported_at_once() -> None:
     assert [i.expression for i in issues] == [
         "pathway",
         "locality",
-        "time_sensitivity.respond_by",
         "patient.name.given",
         "what_has_changed",
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -15,7 +16,15 @@ import pytest
 from core.codes.handover import ESCALATION_LEVELS, REQUEST_TYPES, RISK_TYPES, SHARING_BASES
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
-from core.handover.summary_page import SummaryContext, nhs_number, summary_html
+from core.handover.ladder_position import LadderContact, LadderPosition
+from core.handover.summary_page import (
+    LATE_ESCALATION,
+    ConfiguredCallBack,
+    Names,
+    SummaryContext,
+    nhs_number,
+    summary_html,
+)
 from tests.paths import EXAMPLES
 
 # The escalation example asks for a response by 15:00 UTC on 21 Nov 2026 (GMT in England).
@@ -50,7 +59,15 @@ def full_escalation() -> dict[str, Any]:
     """The escalation example with every optional field the spec defines filled in."""
     body = example("escalation-manager")
     body["patient"].update(
-        {"name": {"given": "Ana-Maria", "family": "O'Neill & Co"}, "birth_date": "1990-06-15"}
+        {
+            "name": {"given": "Ana-Maria", "family": "O'Neill & Co"},
+            "birth_date": "1990-06-15",
+            "address": {
+                "lines": ["Flat 2", "14 Example Street"],
+                "city": "Exampletown",
+                "postcode": "ZZ99 3VZ",
+            },
+        }
     )
     body["sender"]["contact"] = "+44 1632 960002"
     body["key_risks"].append(
@@ -168,33 +185,37 @@ def test_the_title_names_the_kind_of_summary_and_never_the_person(name: str) -> 
 # --- Order -----------------------------------------------------------------------------------
 
 ORDER = (
+    # Above the fold: what decides.
     "respond-by",
+    "request",
+    "sender-contact",
+    "what-has-changed",
+    "key-risks",
+    # Then what is missing, the person, and the rest in the Communication's order.
     "incomplete",
     "patient",
-    "sender-contact",
-    "receiver",
-    "key-risks",
     "escalation-step",
     "current-presentation",
-    "what-has-changed",
     "early-warning-indicator",
     "action-taken",
     "current-plan",
-    "request",
     "information-shared",
     "escalation-response",
     "next-action",
     "sharing",
     "legal",
+    # The reader's own organisation, last.
+    "receiver",
 )
 
 
-def test_urgency_then_gaps_then_who_then_risks_then_the_rest_in_a_fixed_order() -> None:
+def test_what_decides_first_then_gaps_then_the_person_then_the_rest_sent_to_last() -> None:
     document = page(full_escalation(), incomplete=("sender.team",))
     positions = [document.index(f'id="{section}"') for section in ORDER]
     assert positions == sorted(positions)
-    assert document.index("Respond by") < document.index("Key risks")
+    assert document.index("Respond by") < document.index("What is being requested")
     assert document.index("Key risks") < document.index("Current presentation")
+    assert document.index("<h2>Sent to</h2>") > document.index('id="legal"')
 
 
 def test_sections_are_headed_as_the_communication_names_them() -> None:
@@ -300,7 +321,11 @@ def test_the_call_back_number_is_prominent_and_tap_to_call() -> None:
     assert '<p class="callback">Call back: <a href="tel:+441632960002">+44 1632 960002</a>' in (
         document
     )
-    assert document.index('class="callback"') < document.index("Practitioner")
+    # Then who it reaches: the practitioner, role and team the sender gave.
+    who = document[document.index('<p class="who">') :]
+    who = who[: who.index("</p>")]
+    assert "<bdi>Priya Shah</bdi>, <bdi>Team manager</bdi>, <bdi>Community Recovery" in who
+    assert document.index('class="callback"') < document.index('class="who"')
 
 
 def test_the_gateway_ids_and_times_are_at_the_bottom() -> None:
@@ -380,8 +405,13 @@ def test_a_right_to_left_override_in_a_risk_or_the_presentation_is_shown_but_iso
     assert positions == sorted(positions)
     assert checked.tags == parsed(plain).tags
     for heading in ("Key risks", "Current presentation", "What has changed"):
-        assert (("html", "body", "section", "h2"), heading) in checked.placed
-    assert (("html", "body", "section", "ul", "li", "span"), "High") in checked.placed
+        assert [where for where, data in checked.placed if data == heading] in (
+            [("html", "body", "section", "h2")],
+            [("html", "body", "div", "div", "section", "h2")],
+        )
+    assert (("html", "body", "div", "div", "section", "ul", "li", "span"), "High") in (
+        checked.placed
+    )
 
 
 @pytest.mark.parametrize("control", list(BIDI_CONTROLS), ids=lambda c: f"U+{ord(c):04X}")
@@ -432,6 +462,8 @@ FREE_TEXT: tuple[tuple[Any, ...], ...] = (
     ("escalation", "next_action"),
     ("escalation", "response", "from"),
     ("escalation", "response", "summary"),
+    ("patient", "address", "city"),
+    ("patient", "address", "postcode"),
 )
 
 
@@ -539,24 +571,45 @@ def test_a_person_with_no_nhs_number_yet_is_shown_by_the_senders_own_number() ->
     assert "Trace required" in document
 
 
+def test_the_address_is_shown_with_the_person_for_a_home_visit_never_in_the_title() -> None:
+    document = page(full_escalation())
+    person = document[document.index('id="patient"') :]
+    person = person[: person.index("</section>")]
+    assert (
+        "<dt>Address</dt><dd><bdi>Flat 2</bdi>, <bdi>14 Example Street</bdi>, "
+        "<bdi>Exampletown</bdi>, <bdi>ZZ99 3VZ</bdi></dd>"
+    ) in person
+    title = document.split("<title>")[1].split("</title>")[0]
+    for part in ("Flat 2", "Example Street", "Exampletown", "ZZ99"):
+        assert part not in title
+
+
 # --- The checklist's gaps ----------------------------------------------------------------
 
 
-def test_an_incomplete_referral_lists_what_is_missing_in_words_near_the_top() -> None:
+def test_an_incomplete_handover_lists_what_is_missing_in_words_before_the_person() -> None:
     missing = ("sender.contact", "key_risks[1].level", "legal", "sender.contact", "made.up")
     document = page(example("handover-crisis"), incomplete=missing)
     box = document[document.index('id="incomplete"') : document.index('id="patient"')]
-    assert "Incomplete referral — missing:" in box
+    assert "Incomplete handover — missing:" in box
     assert (
         "<ul><li>call-back number</li><li>key risk level (item 2)</li>"
         "<li>legal status and capacity</li><li>made.up</li></ul>"
     ) in box
-    assert document.index('id="incomplete"') < document.index('id="key-risks"')
+    assert document.index('id="key-risks"') < document.index('id="incomplete"')
+
+
+def test_an_incomplete_escalation_says_so() -> None:
+    document = page(example("escalation-manager"), incomplete=("escalation.next_action",))
+    assert "Incomplete escalation — missing:" in document
+    assert "<li>next action</li>" in document
+    assert "Incomplete handover" not in document
 
 
 def test_a_complete_referral_has_no_gaps_box() -> None:
     document = page(example("handover-crisis"))
-    assert "Incomplete referral" not in document
+    assert "Incomplete" not in document
+    assert 'id="incomplete"' not in document
 
 
 def test_both_datasets_are_accepted() -> None:
@@ -566,3 +619,280 @@ def test_both_datasets_are_accepted() -> None:
     assert isinstance(escalation, EscalationSummary)
     assert "Handover summary" in summary_html(handover, context())
     assert "Escalation summary" in summary_html(escalation, context())
+
+
+# --- Arrived late: overdue on receipt, escalated long before it was received ----------------
+
+
+def with_context(body: dict[str, Any], **changes: Any) -> str:
+    return summary_html(parse_dataset(body), replace(context(), **changes))
+
+
+def test_overdue_on_receipt_is_shown_in_the_banner_with_how_late_it_arrived() -> None:
+    body = example("escalation-manager")  # due 15:00 UTC
+    arrived = datetime(2026, 11, 21, 15, 20, tzinfo=UTC)
+    document = with_context(
+        body, overdue_on_receipt=True, received_at=arrived, generated_at=arrived
+    )
+    banner = document[: document.index("</header>")]
+    assert (
+        '<p class="late" id="overdue-on-receipt"><strong>Overdue on receipt</strong>: it '
+        "arrived 20 minutes after its respond-by</p>"
+    ) in banner
+    assert "(overdue by 20 minutes)" in banner
+    # Without a time of receipt it is still said.
+    document = with_context(body, overdue_on_receipt=True, generated_at=arrived)
+    assert "<strong>Overdue on receipt</strong>: its respond-by had passed" in document
+    assert "Overdue on receipt" not in page(body)
+
+
+@pytest.mark.parametrize(
+    ("escalated_at", "received", "flag"),
+    [
+        (
+            "2026-11-21T09:10:00Z",
+            datetime(2026, 11, 21, 13, 40, tzinfo=UTC),
+            '<time datetime="2026-11-21T09:10:00Z">09:10</time>, received '
+            '<time datetime="2026-11-21T13:40:00Z">13:40</time>: 4 hours 30 minutes later',
+        ),
+        (
+            "2026-11-20T22:00:00Z",
+            datetime(2026, 11, 21, 13, 40, tzinfo=UTC),
+            '<time datetime="2026-11-20T22:00:00Z">Fri 20 Nov, 22:00</time>, received '
+            '<time datetime="2026-11-21T13:40:00Z">13:40</time>: 15 hours 40 minutes later',
+        ),
+        ("2026-11-21T12:40:00Z", datetime(2026, 11, 21, 13, 40, tzinfo=UTC), None),
+        ("2026-11-21T12:39:00Z", datetime(2026, 11, 21, 13, 40, tzinfo=UTC), "1 hour 1 minute"),
+    ],
+)
+def test_an_escalation_received_more_than_an_hour_after_it_was_made_is_flagged(
+    escalated_at: str, received: datetime, flag: str | None
+) -> None:
+    assert timedelta(hours=1) == LATE_ESCALATION
+    body = example("escalation-manager")
+    body["escalation"]["escalated_at"] = escalated_at
+    document = with_context(body, received_at=received, generated_at=received)
+    if flag is None:
+        assert 'id="late-escalation"' not in document
+        return
+    banner = document[: document.index("</header>")]
+    assert '<p class="late" id="late-escalation"><strong>Received late</strong>: escalated' in (
+        banner
+    )
+    assert flag in banner
+
+
+def test_without_a_time_of_receipt_or_escalation_nothing_is_flagged_late() -> None:
+    body = example("escalation-manager")
+    assert 'id="late-escalation"' not in with_context(body, received_at=None)
+    del body["escalation"]["escalated_at"]
+    assert 'id="late-escalation"' not in with_context(body, received_at=NOW)
+    # A handover has no escalation step to be late.
+    assert 'id="late-escalation"' not in with_context(example("handover-crisis"), received_at=NOW)
+
+
+# --- The ladder --------------------------------------------------------------------------
+
+MANAGER = LadderContact("Crisis team duty manager", "01632 960101")
+ON_CALL = LadderContact("Trust on-call manager", "01632 960102")
+DUE = datetime(2026, 11, 21, 14, 25, tzinfo=UTC)
+
+
+def ladder(**changes: Any) -> LadderPosition:
+    position = LadderPosition(
+        level="Manager",
+        contact=None,
+        respond_by=DUE,
+        answered=False,
+        missed=False,
+        next_level="Senior",
+        next_contact=ON_CALL,
+    )
+    return replace(position, **changes)
+
+
+def ladder_text(position: LadderPosition, now: datetime = NOW) -> str:
+    document = with_context(example("escalation-manager"), ladder=position, generated_at=now)
+    section = document[document.index('<section class="ladder" id="ladder"') :]
+    checked = parsed(section[: section.index("</section>") + len("</section>")])
+    return "".join(checked.text).strip()
+
+
+@pytest.mark.parametrize(
+    ("position", "said"),
+    [
+        (
+            ladder(),
+            "Manager step; if no response by 14:25, steps up to the Trust on-call manager, "
+            "01632 960102",
+        ),
+        (
+            ladder(contact=MANAGER),
+            "Manager step (Crisis team duty manager, 01632 960101); if no response by 14:25, "
+            "steps up to the Trust on-call manager, 01632 960102",
+        ),
+        (ladder(answered=True), "Manager step: answered"),
+        (
+            ladder(missed=True),
+            "Manager step; no response by 14:25; steps up to the Trust on-call manager, "
+            "01632 960102",
+        ),
+        (
+            ladder(level="Senior", contact=ON_CALL, next_level=None, next_contact=None),
+            "Senior step (Trust on-call manager, 01632 960102); respond by 14:25; top of the "
+            "ladder",
+        ),
+        (
+            ladder(level="Senior", missed=True, next_level=None, next_contact=None),
+            "Senior step; no response by 14:25; top of the ladder",
+        ),
+        (
+            ladder(respond_by=None),
+            "Manager step; if not answered, steps up to the Trust on-call manager, 01632 960102",
+        ),
+        (
+            ladder(next_contact=None),
+            "Manager step; if no response by 14:25, steps up to the Senior step",
+        ),
+        (
+            ladder(next_contact=LadderContact("Trust on-call manager")),
+            "Manager step; if no response by 14:25, steps up to the Trust on-call manager",
+        ),
+    ],
+)
+def test_the_ladder_position_says_what_happens_if_nobody_answers(
+    position: LadderPosition, said: str
+) -> None:
+    assert ladder_text(position) == said
+
+
+def test_the_ladder_line_is_just_under_the_banner_in_england_time_and_tap_to_call() -> None:
+    summer = ladder(respond_by=datetime(2026, 7, 1, 13, 25, tzinfo=UTC))
+    now = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert "if no response by 14:25," in ladder_text(summer, now)  # BST
+    tomorrow = ladder(respond_by=datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+    assert "if no response by Sun 22 Nov, 09:00," in ladder_text(tomorrow)
+    document = with_context(example("escalation-manager"), ladder=ladder(contact=MANAGER))
+    assert '<a href="tel:01632960102">01632 960102</a>' in document
+    assert '<time datetime="2026-11-21T14:25:00Z">14:25</time>' in document
+    assert document.index("</header>") < document.index('id="ladder"')
+    assert document.index('id="ladder"') < document.index('id="request"')
+    # No ladder, no line.
+    assert 'id="ladder"' not in page(example("escalation-manager"))
+
+
+def test_ladder_names_from_configuration_are_escaped() -> None:
+    odd = ladder(level="<b>Manager</b>", next_contact=LadderContact("A & B <team>", "01632 960102"))
+    document = with_context(example("escalation-manager"), ladder=odd)
+    assert "&lt;b&gt;Manager&lt;/b&gt; step" in document
+    assert "the A &amp; B &lt;team&gt;, " in document
+    assert "<b>" not in document
+
+
+def test_a_ladder_deadline_without_its_offset_is_refused() -> None:
+    with pytest.raises(ValueError, match="offset"):
+        replace(context(), ladder=ladder(respond_by=datetime(2026, 11, 21, 14, 25)))
+
+
+# --- A call-back number always -------------------------------------------------------------
+
+CONFIGURED = ConfiguredCallBack("01632 960200", "Community Recovery Team North duty worker")
+
+
+def test_the_senders_own_call_back_number_comes_first() -> None:
+    body = example("handover-crisis")  # contact 01632 960001
+    document = with_context(body, sender_call_back=CONFIGURED)
+    assert '<p class="callback">Call back: <a href="tel:01632960001">01632 960001</a></p>' in (
+        document
+    )
+    assert "960200" not in document
+
+
+def test_without_one_the_sending_organisations_configured_number_is_given() -> None:
+    body = example("escalation-manager")  # no sender.contact
+    document = with_context(body, sender_call_back=CONFIGURED)
+    assert '<p class="callback">Call back: <a href="tel:01632960200">01632 960200</a></p>' in (
+        document
+    )
+    assert (
+        '<p class="source">Community Recovery Team North duty worker: the sending '
+        "organisation's configured number (the sender gave none)</p>"
+    ) in document
+    unnamed = with_context(body, sender_call_back=ConfiguredCallBack("01632 960200"))
+    assert '<p class="source">The sending organisation\'s configured number' in unnamed
+
+
+def test_with_no_number_at_all_the_page_says_so_and_names_the_sender() -> None:
+    names = Names(organisations={"AZZ": "Example Community Recovery Provider"})
+    document = with_context(example("escalation-manager"), names=names)
+    assert '<p class="callback">No call-back number given</p>' in document
+    who = document[document.index('<p class="who">') :]
+    assert who.index("Example Community Recovery Provider (<bdi>AZZ</bdi>)") < who.index("</p>")
+
+
+# --- Names, not codes ----------------------------------------------------------------------
+
+NAMES = Names(
+    organisations={
+        "AZZ": "Example Community Recovery Provider",
+        "RZZ": "Example Mental Health NHS Foundation Trust",
+    },
+    services={"crisis-resolution-home-treatment": "Crisis resolution and home treatment team"},
+    localities={"north": "North Exampleshire"},
+)
+
+
+def test_organisations_services_and_localities_are_shown_by_their_names() -> None:
+    document = with_context(example("escalation-manager"), names=NAMES)
+    sent_to = document[document.index('<section id="receiver">') :]
+    sent_to = sent_to[: sent_to.index("</section>")]
+    assert (
+        "<dt>Organisation</dt><dd>Example Mental Health NHS Foundation Trust (<bdi>RZZ</bdi>)"
+    ) in sent_to
+    assert "<dt>Service</dt><dd>Crisis resolution and home treatment team</dd>" in sent_to
+    step = document[document.index('id="escalation-step"') :]
+    step = step[: step.index("</section>")]
+    assert (
+        "<dt>To</dt><dd><bdi>Duty manager</bdi>, Crisis resolution and home treatment team, "
+        "Example Mental Health NHS Foundation Trust (<bdi>RZZ</bdi>)</dd>"
+    ) in step
+    assert "<dt>Locality</dt><dd>North Exampleshire</dd>" in document
+    assert "Manager escalation" in document  # the level, by the code catalogue's name
+    assert "crisis-resolution-home-treatment" not in document
+
+
+def test_a_code_without_a_name_is_shown_as_sent() -> None:
+    body = example("handover-crisis")
+    body["receiver"]["service"] = "night-sitting"
+    document = with_context(body, names=NAMES)
+    assert "<dt>Service</dt><dd><bdi>night-sitting</bdi></dd>" in document
+    unnamed = page(example("handover-crisis"))
+    assert "<dt>Organisation</dt><dd>ODS <bdi>RZZ</bdi></dd>" in unnamed
+    assert "<dt>Locality</dt><dd><bdi>north</bdi></dd>" in unnamed
+
+
+def test_a_safeguarding_concern_shows_its_data_category_by_name() -> None:
+    body = example("handover-crisis")
+    body["pathway"] = "safeguarding"
+    assert "<dt>Data category</dt><dd>Safeguarding concern</dd>" in page(body)
+    assert "Data category" not in page(example("handover-crisis"))
+
+
+def test_free_text_withheld_by_an_agreement_is_said_at_the_top() -> None:
+    document = with_context(example("handover-crisis"), withheld=True)
+    assert document.index('id="withheld"') < document.index('id="request"')
+    assert "withholds free text from your organisation" in document
+    assert 'id="withheld"' not in page(example("handover-crisis"))
+
+
+def test_what_is_asked_is_always_said_in_one_line() -> None:
+    body = example("handover-crisis")
+    assert (
+        '<p class="ask"><strong>Crisis response</strong>: <bdi>Same-day crisis assessment'
+    ) in page(body)
+    body["request"] = {"type": "advice"}
+    assert '<p class="ask"><strong>Advice</strong></p>' in page(body)
+    body["request"] = {"summary": "Call me."}
+    assert '<p class="ask"><bdi>Call me.</bdi></p>' in page(body)
+    del body["request"]
+    assert '<p class="ask">Not stated: call the sender</p>' in page(body)

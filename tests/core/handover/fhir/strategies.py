@@ -92,6 +92,7 @@ def lists(element: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
     return st.lists(element, max_size=3)
 
 
+addresses = part(lines=lists(text), city=text, postcode=text)
 key_risks = part(
     {"type": one_of_literal(RiskType)},
     level=one_of_literal(RiskLevel),
@@ -125,6 +126,7 @@ def _required(kind: str) -> dict[str, st.SearchStrategy[Any]]:
                 nhs_number_status=one_of_literal(NhsNumberStatus),
                 name=part(given=text, family=text),
                 birth_date=dates,
+                address=addresses,
             ),
             # A person with no NHS number yet: the sender's local identifier, and why.
             part(
@@ -136,6 +138,7 @@ def _required(kind: str) -> dict[str, st.SearchStrategy[Any]]:
                 },
                 name=part(given=text, family=text),
                 birth_date=dates,
+                address=addresses,
             ),
         ),
         "sender": part({"ods": ods_codes}, team=text, practitioner=text, role=text, contact=text),

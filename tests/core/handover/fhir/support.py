@@ -83,7 +83,8 @@ def ids_for(made: Handover | EscalationSummary, name: str = "t") -> ResourceIds:
 def resources(
     made: Handover | EscalationSummary,
     *,
-    incomplete: bool = False,
+    gaps: tuple[str, ...] = (),
+    overdue: bool = False,
     received_at: datetime = RECEIVED_AT,
     sha256: str = SHA256,
 ) -> DatasetResources:
@@ -92,5 +93,6 @@ def resources(
         ids_for(made),
         received_at=received_at,
         dataset_sha256=sha256,
-        incomplete=incomplete,
+        gaps=gaps,
+        overdue=overdue,
     )

@@ -20,6 +20,7 @@ from tests.core.handover.fhir.support import (
     minimal,
     resources,
 )
+from tests.fhir_judge import assert_valid_fhir
 
 ODS = codes.ODS_ORGANISATION_SYSTEM
 ORDER = list(handover_codes.HANDOVER_SECTIONS)
@@ -198,3 +199,37 @@ def test_entry_sections_carry_the_fields_typed() -> None:
         {"url": "capacity_concerns", "valueBoolean": False},
     ]
     assert legal["contentString"] == "Mental Health Act: informal; capacity concerns: no"
+
+
+def test_the_persons_address_is_a_fhir_address_in_the_person_section_and_reads_back() -> None:
+    patient = {
+        **example("handover-crisis")["patient"],
+        "address": {"lines": ["Flat 2", "14 Example Street"], "postcode": "ZZ99 3VZ"},
+    }
+    made_from = handover(patient=patient)
+    made = resources(made_from)
+    (person,) = [
+        item
+        for item in made.communication["payload"]
+        if section_codes({"payload": [item]}) == ["patient"]
+    ]
+    (entry,) = [
+        e for e in person["extension"] if e["url"] == handover_codes.EXTENSION_DATASET_ENTRY
+    ]
+    assert entry["extension"][-1] == {
+        "url": "address",
+        "valueAddress": {"line": ["Flat 2", "14 Example Street"], "postalCode": "ZZ99 3VZ"},
+    }
+    assert person["contentString"] == (
+        "Alex Example, born 1994-03-02; address: Flat 2, 14 Example Street, ZZ99 3VZ"
+    )
+    assert_valid_fhir(made.communication)
+    assert from_fhir(made.service_request, made.flags, made.communication) == made_from
+    # An address alone is the person section's whole text.
+    alone = handover(patient={"nhs_number": "9434765919", "address": {"city": "Exampletown"}})
+    (person,) = [
+        item
+        for item in resources(alone).communication["payload"]
+        if section_codes({"payload": [item]}) == ["patient"]
+    ]
+    assert person["contentString"] == "address: Exampletown"

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from core.fhir.issues import ContentError
+from core.handover.checklist import FIELD_PATHS
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.dataset_input import parse_dataset
 from core.handover.fhir.dataset import from_fhir
@@ -31,22 +33,34 @@ def _read(body: dict[str, Any]) -> Handover | EscalationSummary:
     return dataset
 
 
-def _to_fhir(dataset: Handover | EscalationSummary, received_at: str) -> DatasetResources:
+# What the gateway found on receipt, carried on the ServiceRequest: the checklist's gaps
+# (field paths) and whether it came overdue. Mapping back reads neither into the dataset.
+_gaps = st.lists(st.sampled_from(FIELD_PATHS), max_size=4).map(tuple)
+
+
+def _to_fhir(
+    dataset: Handover | EscalationSummary,
+    received_at: str,
+    gaps: tuple[str, ...] = (),
+    overdue: bool = False,
+) -> DatasetResources:
     return to_fhir(
         dataset,
         ids_for(dataset, "prop"),
         received_at=datetime.fromisoformat(received_at),
         dataset_sha256=SHA256,
+        gaps=gaps,
+        overdue=overdue,
     )
 
 
 @settings(deadline=None, max_examples=200)
-@given(body=dataset_bodies, received_at=instants())
+@given(body=dataset_bodies, received_at=instants(), gaps=_gaps, overdue=st.booleans())
 def test_every_valid_dataset_maps_to_fhir_and_back_unchanged(
-    body: dict[str, Any], received_at: str
+    body: dict[str, Any], received_at: str, gaps: tuple[str, ...], overdue: bool
 ) -> None:
     dataset = _read(body)
-    made = _to_fhir(dataset, received_at)
+    made = _to_fhir(dataset, received_at, gaps, overdue)
     # As stored and served: JSON text, read back.
     stored = json.loads(json.dumps(made.all()))
     service_request, *flags, communication, _provenance = stored
@@ -55,11 +69,11 @@ def test_every_valid_dataset_maps_to_fhir_and_back_unchanged(
 
 
 @settings(deadline=None, max_examples=40)
-@given(body=dataset_bodies, received_at=instants())
+@given(body=dataset_bodies, received_at=instants(), gaps=_gaps, overdue=st.booleans())
 def test_every_resource_made_from_a_valid_dataset_is_valid_fhir(
-    body: dict[str, Any], received_at: str
+    body: dict[str, Any], received_at: str, gaps: tuple[str, ...], overdue: bool
 ) -> None:
-    made = _to_fhir(_read(body), received_at)
+    made = _to_fhir(_read(body), received_at, gaps, overdue)
     for resource in made.all():
         assert_valid_fhir(resource)
         # Every check a client's write passes (so storing it unvalidated is safe).

@@ -10,7 +10,13 @@ from core.codes import common as codes
 from core.codes import handover as handover_codes
 from core.codes import sharing as sharing_codes
 from core.handover.dataset import Priority
-from core.handover.fhir.service_request import DATASET_PRIORITY, FHIR_PRIORITY
+from core.handover.fhir.service_request import (
+    DATASET_PRIORITY,
+    FHIR_PRIORITY,
+    checklist_gaps,
+    incomplete,
+    overdue_on_receipt,
+)
 from tests.core.handover.fhir.support import (
     dataset,
     example,
@@ -18,6 +24,7 @@ from tests.core.handover.fhir.support import (
     minimal,
     resources,
 )
+from tests.fhir_judge import assert_valid_fhir
 
 ODS = codes.ODS_ORGANISATION_SYSTEM
 
@@ -73,21 +80,68 @@ def test_the_identifier_is_the_external_id_assigned_by_the_sender() -> None:
     ]
 
 
-@pytest.mark.parametrize("incomplete", [False, True])
-def test_the_incomplete_tag_is_there_only_when_the_checklist_found_gaps(incomplete: bool) -> None:
-    made = resources(handover(), incomplete=incomplete)
+@pytest.mark.parametrize("gaps", [(), ("what_has_changed", "key_risks")])
+def test_the_incomplete_tag_is_there_only_when_the_checklist_found_gaps(
+    gaps: tuple[str, ...],
+) -> None:
+    made = resources(handover(), gaps=gaps)
     tags = made.service_request.get("meta", {}).get("tag", [])
-    assert (handover_codes.INCOMPLETE.coding() in tags) is incomplete
-    assert tags == ([handover_codes.INCOMPLETE.coding()] if incomplete else [])
+    assert (handover_codes.INCOMPLETE.coding() in tags) is bool(gaps)
+    assert tags == ([handover_codes.INCOMPLETE.coding()] if gaps else [])
     # Only the request carries it.
     for resource in [*made.flags, made.communication, made.provenance]:
         assert handover_codes.INCOMPLETE.coding() not in resource.get("meta", {}).get("tag", [])
 
 
-def test_an_incomplete_safeguarding_concern_carries_both_tags() -> None:
-    made = resources(handover(pathway="safeguarding"), incomplete=True)
+def test_the_gaps_are_carried_on_the_request_in_order_and_read_back() -> None:
+    gaps = ("what_has_changed", "sender.contact", "escalation.next_action")
+    made = resources(handover(locality="north"), gaps=gaps)
+    request = made.service_request
+    assert request["extension"] == [
+        {"url": handover_codes.EXTENSION_LOCALITY, "valueString": "north"},
+        *(
+            {
+                "url": "https://fhir.mh-gateway.example.org/StructureDefinition/checklist-gap",
+                "valueString": gap,
+            }
+            for gap in gaps
+        ),
+    ]
+    assert checklist_gaps(request) == gaps
+    assert incomplete(request)
+    assert_valid_fhir(request)
+    # A request without gaps names none, and is not tagged.
+    complete = resources(handover()).service_request
+    assert checklist_gaps(complete) == ()
+    assert not incomplete(complete)
+    # Whatever else a stored request holds there is ignored.
+    odd = {"extension": [{"url": handover_codes.EXTENSION_CHECKLIST_GAP}, "x", {"url": 1}]}
+    assert checklist_gaps(odd) == ()
+    assert checklist_gaps({"extension": "x"}) == ()
+
+
+@pytest.mark.parametrize("overdue", [False, True])
+def test_a_request_overdue_on_receipt_is_tagged_so_a_trust_pulling_sees_it(overdue: bool) -> None:
+    made = resources(handover(), overdue=overdue)
+    request = made.service_request
+    tag = {
+        "system": "https://fhir.mh-gateway.example.org/CodeSystem/timeliness",
+        "code": "overdue-on-receipt",
+        "display": handover_codes.OVERDUE_ON_RECEIPT.display,
+    }
+    assert (tag in request.get("meta", {}).get("tag", [])) is overdue
+    assert overdue_on_receipt(request) is overdue
+    # Only the request carries it; the rest of the mapping is the same.
+    for resource in [*made.flags, made.communication, made.provenance]:
+        assert tag not in resource.get("meta", {}).get("tag", [])
+    assert_valid_fhir(request)
+
+
+def test_an_incomplete_overdue_safeguarding_concern_carries_every_tag() -> None:
+    made = resources(handover(pathway="safeguarding"), gaps=("legal",), overdue=True)
     assert made.service_request["meta"]["tag"] == [
         handover_codes.INCOMPLETE.coding(),
+        handover_codes.OVERDUE_ON_RECEIPT.coding(),
         sharing_codes.DATA_CATEGORIES["safeguarding"].coding(),
     ]
 

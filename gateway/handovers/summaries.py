@@ -1,0 +1,47 @@
+"""The summary page's context: what the gateway knows about a served dataset besides the
+dataset itself, from the stored FHIR (the checklist's gaps, overdue on receipt) and the
+configuration (the names of organisations, services and localities; the sending
+organisation's call-back number)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.handover.summary_page import ConfiguredCallBack, Names, SummaryContext
+from gateway.configuration.models import GatewayConfig
+from gateway.handovers.service import Served
+
+
+def summary_context(
+    served: Served,
+    communication_id: str,
+    service_request_id: str,
+    config: GatewayConfig,
+    now: datetime,
+) -> SummaryContext:
+    submission = served.submission
+    sender = config.directory.organisation(served.dataset.sender.ods)
+    call_back = (
+        ConfiguredCallBack(sender.telephone, sender.contact_name)
+        if sender is not None and sender.telephone is not None
+        else None
+    )
+    names = Names(
+        organisations={o.ods: o.name for o in config.directory.organisations},
+        services=config.pathways.service_names,
+        localities=config.pathways.locality_names,
+    )
+    return SummaryContext(
+        communication_id=communication_id,
+        service_request_id=service_request_id,
+        received_at=submission.received_at if submission else None,
+        generated_at=now,
+        # As the stored ServiceRequest carries them (what a Trust pulling sees too).
+        incomplete_fields=served.gaps,
+        overdue_on_receipt=served.overdue_on_receipt,
+        # Where the step stands on its receiver's ladder (gateway.handovers.ladder).
+        ladder=served.ladder,
+        sender_call_back=call_back,
+        names=names,
+        withheld=served.withheld,
+    )
