@@ -31,3 +31,17 @@ class LadderPosition:
     # are told).
     next_level: str | None
     next_contact: LadderContact | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineStep:
+    """One step of an escalation, as the summary page lists them in order."""
+
+    step: int
+    level: str  # its display name ("Manager")
+    received_at: datetime  # when the gateway received (or took) it, UTC aware
+    respond_by: datetime | None  # its deadline
+    state: str  # open | answered | missed | superseded | unwatched
+    answered_at: datetime | None = None
+    answered_by: str | None = None  # the responding organisation's name
+    by_gateway: bool = False  # a step-up the gateway took on the sender's behalf

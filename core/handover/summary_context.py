@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.handover.ladder_position import LadderPosition
+from core.handover.ladder_position import LadderPosition, TimelineStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,8 @@ class SummaryContext:
     overdue_on_receipt: bool = False
     # Where an escalation stands on its receiver's ladder, when the gateway knows.
     ladder: LadderPosition | None = None
+    # Every step of the escalation so far, first to last.
+    timeline: tuple[TimelineStep, ...] = ()
     # The sending organisation's configured number, for when the dataset gives none.
     sender_call_back: ConfiguredCallBack | None = None
     names: Names = field(default_factory=Names)
@@ -57,6 +59,8 @@ class SummaryContext:
         moments = [self.received_at, self.generated_at]
         if self.ladder is not None:
             moments.append(self.ladder.respond_by)
+        for step in self.timeline:
+            moments += [step.received_at, step.respond_by, step.answered_at]
         for moment in moments:
             if moment is not None and moment.utcoffset() is None:
                 raise ValueError("summary times must carry their offset")

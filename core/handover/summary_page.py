@@ -56,6 +56,7 @@ from core.handover.summary_sections import (
     response_section,
     sender_section,
     sharing_section,
+    timeline_section,
 )
 from core.handover.summary_style import CSP as _CSP
 from core.handover.summary_style import CSS as _CSS
@@ -126,6 +127,7 @@ def summary_html(dataset: Handover | EscalationSummary, context: SummaryContext)
         _incomplete(dataset, context.incomplete_fields),
         person_section(dataset, context),
         escalation_step_section(escalation, context.names),
+        timeline_section(context),
         text_section("current-presentation", dataset.current_presentation),
         indicators_section(escalation),
         actions_section(dataset),

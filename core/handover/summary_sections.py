@@ -266,3 +266,35 @@ def _locality(code: str | None, names: Names) -> str | None:
         return None
     name = names.localities.get(code)
     return escaped(name) if name else isolated(code)
+
+
+_STATES = {
+    "open": "waiting for a response",
+    "answered": "answered",
+    "missed": "no response by its deadline",
+    "superseded": "followed by the sender's next step",
+    "unwatched": "no deadline",
+}
+
+
+def timeline_section(context: SummaryContext) -> str:
+    """Every step of the escalation so far, in order: its level, when, its deadline, and
+    what came of it."""
+    if not context.timeline:
+        return ""
+    items = []
+    for step in context.timeline:
+        line = (
+            f"<strong>Step {step.step}: {escaped(step.level)}</strong>, {at_time(step.received_at)}"
+        )
+        if step.by_gateway:
+            line += " (stepped up by the gateway)"
+        if step.respond_by is not None:
+            line += f"; respond by {at_time(step.respond_by)}"
+        line += f" — {escaped(_STATES.get(step.state, step.state))}"
+        if step.answered_at is not None:
+            who = f" by {isolated(step.answered_by)}" if step.answered_by else ""
+            line += f" ({at_time(step.answered_at)}{who})"
+        items.append(f"<li>{line}</li>")
+    body = "<ol>\n" + "\n".join(items) + "\n</ol>"
+    return f'<section id="timeline">\n<h2>Escalation timeline</h2>\n{body}\n</section>'

@@ -71,8 +71,9 @@ def summary(
 ) -> Response:
     wants_html = _wants_html(request)
     served, service_request_id = datasets.summary(communication_id)
+    steps, _ = datasets.escalation_steps(service_request_id)
     context = summary_context(
-        served, communication_id, service_request_id, runtime.config, runtime.clock()
+        served, communication_id, service_request_id, runtime.config, runtime.clock(), steps
     )
     if not wants_html:
         # The dataset API's answer, and what the page shows besides the dataset.

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.handover.ladder_position import TimelineStep
 from core.handover.summary_page import ConfiguredCallBack, Names, SummaryContext
 from gateway.configuration.models import GatewayConfig
+from gateway.handovers.ladder import level_name
+from gateway.handovers.ladder_store import Step
 from gateway.handovers.service import Served
 
 
@@ -18,7 +21,9 @@ def summary_context(
     service_request_id: str,
     config: GatewayConfig,
     now: datetime,
+    steps: list[Step] | None = None,
 ) -> SummaryContext:
+    """`steps`: every step of the escalation, first to last, for its timeline."""
     submission = served.submission
     sender = config.directory.organisation(served.dataset.sender.ods)
     call_back = (
@@ -41,7 +46,29 @@ def summary_context(
         overdue_on_receipt=served.overdue_on_receipt,
         # Where the step stands on its receiver's ladder (gateway.handovers.ladder).
         ladder=served.ladder,
+        timeline=_timeline(steps or [], names),
         sender_call_back=call_back,
         names=names,
         withheld=served.withheld,
     )
+
+
+def _timeline(steps: list[Step], names: Names) -> tuple[TimelineStep, ...]:
+    """The steps as the page lists them. A step that follows a missed one was taken by
+    the gateway (a sender's own next step supersedes the one before instead)."""
+    shown = []
+    for before, step in zip([None, *steps], steps, strict=False):
+        answered_by = names.organisations.get(step.answered_by or "", step.answered_by)
+        shown.append(
+            TimelineStep(
+                step=step.step,
+                level=level_name(step.level),
+                received_at=step.received_at,
+                respond_by=step.deadline,
+                state=step.state,
+                answered_at=step.answered_at,
+                answered_by=answered_by,
+                by_gateway=before is not None and before.state == "missed",
+            )
+        )
+    return tuple(shown)

@@ -266,3 +266,32 @@ def test_dissent_recorded_since_stops_the_step_up_and_only_the_sender_is_told(
     assert "no longer permitted" in notice["payload"][0]["contentString"]
     seen = client.get(f"/fhir/Communication/{notice['id']}", headers=trust_token)
     assert seen.status_code == 404
+
+
+def test_the_summary_page_shows_the_ladder_and_the_timeline(
+    client: TestClient, trust_token: dict[str, str]
+) -> None:
+    created = push(client, escalation(), "escalations").json()
+    watcher(client, timedelta(minutes=16)).run_once()
+    (_, second) = steps(client)
+    page = client.get(
+        f"/fhir/Communication/{second['communication_id']}/$summary",
+        params={"_format": "html"},
+        headers=trust_token,
+    )
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "Escalation timeline" in html
+    assert "Step 1: Front-line" in html
+    assert "no response by its deadline" in html
+    assert "Step 2: Manager</strong>" in html
+    assert "(stepped up by the gateway)" in html
+    # The ladder line: this step's contact, and whom it steps up to.
+    assert "Trust on-call manager" in html
+    assert "01632 960102" in html
+    assert (
+        created["id"]
+        in client.get(
+            f"/api/escalations/{second['service_request_id']}/timeline", headers=trust_token
+        ).text
+    )
