@@ -113,7 +113,7 @@ def _subscription() -> dict[str, Any]:
         "interaction": [
             {"code": code} for code in ("create", "read", "update", "delete", "search-type")
         ],
-        "versioning": "versioned",
+        "versioning": "versioned-update",
         "readHistory": False,
         "updateCreate": False,
         "conditionalCreate": False,
