@@ -132,6 +132,7 @@ def test_criteria_the_search_cannot_run_are_refused_at_the_criteria(criteria: st
         ({"header": ["no colon"]}, "Subscription.channel.header[0]"),
         ({"header": ["Bad Name: x"]}, "Subscription.channel.header[0]"),
         ({"header": ["X-Key: caf\u00e9"]}, "Subscription.channel.header[0]"),
+        ({"header": ["X-Key: a\r\nHost: evil.example"]}, "Subscription.channel.header[0]"),
         ({"header": [f"X-H{n}: v" for n in range(11)]}, "Subscription.channel.header"),
     ],
 )
