@@ -2,6 +2,8 @@
 
     python3 examples/fresh.py handover   | curl ... -d @-
     python3 examples/fresh.py escalation | curl ...
+    python3 examples/fresh.py drill      | curl ...   (a front-line escalation in the demo's
+                                                      "drill" locality: 20-second ladder steps)
 
 The examples' respond-by times have passed, and a dataset's external_id may be used
 once per sender, so each run gives a new external_id and a respond-by two hours ahead.
@@ -16,17 +18,26 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-EXAMPLES = {"handover": "handover-crisis.json", "escalation": "escalation-manager.json"}
+EXAMPLES = {
+    "handover": "handover-crisis.json",
+    "escalation": "escalation-manager.json",
+    "drill": "escalation-manager.json",
+}
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in EXAMPLES:
-        print(f"usage: python3 {argv[0]} handover|escalation", file=sys.stderr)
+        print(f"usage: python3 {argv[0]} handover|escalation|drill", file=sys.stderr)
         return 2
     dataset = json.loads((Path(__file__).parent / EXAMPLES[argv[1]]).read_text())
     dataset["external_id"] = f"{dataset['external_id']}-{uuid.uuid4().hex[:8]}"
     due = datetime.now(UTC) + timedelta(hours=2)
     dataset["time_sensitivity"]["respond_by"] = due.isoformat(timespec="seconds")
+    if argv[1] == "drill":
+        # The demo's rehearsal locality (config/demo/ladders.yaml): nobody answers, and
+        # the gateway steps it up a level every 20 seconds or so.
+        dataset["locality"] = "drill"
+        dataset["escalation"]["level"] = "front-line"
     print(json.dumps(dataset, indent=2))
     return 0
 

@@ -30,7 +30,9 @@ from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
 from gateway.fhir import routes as fhir_rest
 from gateway.fhir import schema_check as fhir_schema
 from gateway.handovers import messaging_routes as messaging
+from gateway.handovers import review_routes
 from gateway.handovers import routes as datasets
+from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
 from gateway.platform.heap import freeze_long_lived_heap, release_long_lived_heap
 from gateway.platform.logging import configure_logging, get_logger
 from gateway.platform.runtime import Runtime, build_runtime
@@ -107,6 +109,14 @@ def create_app(
                         WitnessMetrics(metrics.registry),
                     )
                 background.start_soon(run_workers, workers, stopping, runtime.database)
+                watcher = DeadlineWatcher(
+                    runtime.database,
+                    lambda: app.state.runtime.config,
+                    settings=WatcherSettings.from_settings(settings),
+                    clock=runtime.clock,
+                    on_queued=runtime.worker_doorbells.ring,
+                )
+                background.start_soon(watcher.run, stopping)
                 install_reload_on_hangup(app, background)
                 with ExitStack() as listeners:
                     if settings.metrics_port is not None:
@@ -149,6 +159,7 @@ def create_app(
         fhir_rest.router,
         datasets.router,
         datasets.open_router,
+        review_routes.router,
         deliveries.router,
         agreements.router,
         registrations.router,

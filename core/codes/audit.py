@@ -82,6 +82,9 @@ class Subtype:
         "patient-access-report", "Patient access report"
     )
     OUTBOX_COMMAND: Final = _gateway_subtype("outbox-command", "Outbox operator command")
+    # The gateway acting on an escalation step nobody answered in time (a step-up, or a
+    # notice that the ladder is exhausted).
+    ESCALATION_LADDER: Final = _gateway_subtype("escalation-ladder", "Escalation ladder action")
     # A refused request in an HTTP method FHIR gives no interaction (OPTIONS, TRACE...).
     UNSUPPORTED_METHOD: Final = _gateway_subtype(
         "unsupported-method", "Request in an HTTP method the gateway does not take"

@@ -68,6 +68,27 @@ DATASET_KINDS: Final = _code_system(
     "communication-category",
     {"handover": "Handover", "escalation": "Escalation summary"},
 )
+# A notice the gateway writes when an escalation's ladder moves without a person: a step
+# not answered in time was stepped up, or the top of the ladder was not answered. In the
+# same CodeSystem as the datasets' kinds, but never a dataset kind itself.
+LADDER_NOTICE_CATEGORY: Final = Code(
+    GATEWAY_CODE_SYSTEM_BASE + "communication-category",
+    "ladder-notice",
+    "Escalation ladder notice",
+)
+LADDER_NOTICES: Final = _code_system(
+    "ladder-notice",
+    {
+        "stepped-up": "No response in time: stepped up to the next level",
+        "ladder-exhausted": "No response at the top of the ladder",
+        "step-up-refused": "No response in time: not stepped up, as sharing is not permitted",
+    },
+)
+# On an escalation's ServiceRequest: one of several about the same person from the same
+# organisation in a short time (pathways.yaml repeat_escalations); a review is open.
+REPEAT_ESCALATION: Final = Code(
+    GATEWAY_CODE_SYSTEM_BASE + "escalation-flag", "repeat", "Repeat escalation"
+)
 ESCALATION_LEVELS: Final = _code_system(
     "escalation-level",
     {
@@ -126,6 +147,11 @@ EXTENSION_LOCALITY: Final = GATEWAY_EXTENSION_BASE + "locality"
 EXTENSION_SECTION: Final = GATEWAY_EXTENSION_BASE + "handover-section"
 EXTENSION_DATASET_ENTRY: Final = GATEWAY_EXTENSION_BASE + "dataset-entry"
 EXTENSION_RISK_LEVEL: Final = GATEWAY_EXTENSION_BASE + "risk-level"
+# On an escalation step's Communication: when its receiver must respond by (the earlier
+# of the sender's respond-by and the ladder level's time), and the step it stepped up
+# from. R4 Communication has no element for either.
+EXTENSION_RESPONSE_DEADLINE: Final = GATEWAY_EXTENSION_BASE + "response-deadline"
+EXTENSION_PREVIOUS_STEP: Final = GATEWAY_EXTENSION_BASE + "escalation-previous-step"
 # On a Flag: an organisation it was shared with (R4 Flag has no recipient element).
 EXTENSION_RECIPIENT: Final = parties.EXTENSION_RECIPIENT
 
@@ -165,6 +191,7 @@ PROVENANCE_PERFORMER: Final = Code(PROVENANCE_PARTICIPANT_TYPE_SYSTEM, "performe
 # HL7 v3 DataOperation (THO), the example binding of Provenance.activity: a record revised.
 DATA_OPERATION_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 ACTIVITY_UPDATE: Final = Code(DATA_OPERATION_SYSTEM, "UPDATE", "revise")
+ACTIVITY_CREATE: Final = Code(DATA_OPERATION_SYSTEM, "CREATE", "create")
 
 # SNOMED CT findings for the risk types that have one, each seen with its code in a
 # published NHS source (BaRS safeguarding codes; the FHIR R4 examples for 225444004).

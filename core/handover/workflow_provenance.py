@@ -16,12 +16,13 @@ record it describes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from core.codes import audit as audit_codes
 from core.codes import handover as handover_codes
+from core.codes.common import Code
 from core.fhir.dates import format_instant
 from core.handover.answer_links import with_data_categories
 from core.handover.fhir.elements import organisation
@@ -38,15 +39,18 @@ def workflow_provenance(
     custodian_ods: str,
     recorded: datetime,
     changed: Mapping[str, Any],
+    more_targets: Sequence[str] = (),
+    activity: Code = handover_codes.ACTIVITY_UPDATE,
 ) -> dict[str, Any]:
     """`target` and `cause` are versioned references (Type/id/_history/n); `changed` is
-    the record as the gateway wrote it (its data-category tags are copied)."""
+    the record as the gateway wrote it (its data-category tags are copied). A step-up
+    the gateway creates names every resource it made (`more_targets`), activity CREATE."""
     resource: dict[str, Any] = {
         "resourceType": "Provenance",
         "id": provenance_id,
-        "target": [{"reference": target}],
+        "target": [{"reference": reference} for reference in (target, *more_targets)],
         "recorded": format_instant(recorded, fixed_width=False),
-        "activity": {"coding": [handover_codes.ACTIVITY_UPDATE.coding()]},
+        "activity": {"coding": [activity.coding()]},
         "agent": [
             {
                 "type": {"coding": [handover_codes.PROVENANCE_PERFORMER.coding()]},

@@ -18,6 +18,7 @@ from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
+from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
 from gateway.platform import migrate
 from gateway.platform.database import Database
 from gateway.platform.errors import ConfigurationError
@@ -82,11 +83,23 @@ async def _run(
         lambda: current[0].endpoints.destinations,
     )
     log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
+    watcher = DeadlineWatcher(
+        database,
+        lambda: current[0],
+        settings=WatcherSettings.from_settings(settings),
+        on_queued=lambda: _ring(workers),
+    )
     async with anyio.create_task_group() as group:
         group.start_soon(_signals, settings, current, stopping)
+        group.start_soon(watcher.run, stopping)
         await run_workers(workers, stopping, database)
         group.cancel_scope.cancel()
     log.info("worker.stopped")
+
+
+def _ring(workers: list[DeliveryWorker]) -> None:
+    for worker in workers:
+        worker.doorbell.ring()
 
 
 async def _signals(settings: Settings, current: list[GatewayConfig], stopping: anyio.Event) -> None:

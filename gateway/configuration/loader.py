@@ -16,6 +16,7 @@ from gateway.auth.scopes import ScopeSet
 from gateway.configuration.agreements import AgreementEntry
 from gateway.configuration.audit_log import AuditLogConfig, AuditLogEntries, resolve
 from gateway.configuration.endpoints import Endpoint, Endpoints
+from gateway.configuration.ladders import Ladders
 from gateway.configuration.models import (
     ClientEntry,
     Clients,
@@ -26,7 +27,10 @@ from gateway.configuration.models import (
 from gateway.configuration.pathways import PathwaysConfig
 from gateway.configuration.published_keys import refuse_published_keys
 from gateway.platform.errors import ConfigurationError
+from gateway.platform.logging import get_logger
 from gateway.platform.settings import Settings
+
+log = get_logger(__name__)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -46,6 +50,7 @@ def load_config(directory: Path) -> GatewayConfig:
     )
     agreements = _agreements(directory / "agreements", known)
     endpoints = _endpoints(directory / "endpoints.yaml", known)
+    ladders = _ladders(directory / "ladders.yaml", known, pathways, endpoints)
     return GatewayConfig(
         deployment,
         organisations,
@@ -53,6 +58,7 @@ def load_config(directory: Path) -> GatewayConfig:
         clients=clients,
         agreement_entries=agreements,
         endpoints=endpoints,
+        ladders=ladders,
         audit_log=_audit_log(directory / "audit-log.yaml"),
     )
 
@@ -77,6 +83,48 @@ def _endpoints(path: Path, known_organisations: set[str]) -> Endpoints:
             )
         resolved.append(_with_key_files(path, index, endpoint))
     return Endpoints(endpoints=tuple(resolved))
+
+
+def _ladders(
+    path: Path, known_organisations: set[str], pathways: PathwaysConfig, endpoints: Endpoints
+) -> Ladders:
+    """ladders.yaml; without it no escalation has a ladder (its respond-by is still
+    watched). Each ladder's receiver, pathway and locality must be configured, and every
+    level must have a contact: here, or (for one release) in endpoints.yaml. (A pathway
+    is one the dataset knows, which the model checks.)"""
+    if any(endpoint.contacts for endpoint in endpoints.endpoints):
+        log.warning(
+            "config.endpoint_contacts_deprecated",
+            file=str(path.parent / "endpoints.yaml"),
+            advice="move each level's contact to ladders.yaml; endpoints.yaml contacts "
+            "are read for one more release",
+        )
+    if not path.exists():
+        return Ladders()
+    ladders = _load(path, Ladders)
+    resolved = []
+    for index, ladder in enumerate(ladders.ladders):
+        where = f"{path}: ladders.{index}"
+        if ladder.receiver not in known_organisations:
+            raise ConfigurationError(f"{where}.receiver: not an organisation in organisations.yaml")
+        if ladder.locality != "*" and ladder.locality not in pathways.localities:
+            raise ConfigurationError(
+                f"{where}.locality: not one of the localities in pathways.yaml"
+            )
+        endpoint = next((e for e in endpoints.endpoints if e.ods == ladder.receiver), None)
+        levels = []
+        for number, level in enumerate(ladder.levels):
+            contact = level.contact
+            if contact is None and endpoint is not None:
+                contact = endpoint.contacts.get(level.level)
+            if contact is None or contact.telephone is None:
+                raise ConfigurationError(
+                    f"{where}.levels.{number}.contact: every step of a ladder needs someone "
+                    "to call (a name, and a telephone number)"
+                )
+            levels.append(level.model_copy(update={"contact": contact}))
+        resolved.append(ladder.model_copy(update={"levels": tuple(levels)}))
+    return Ladders(ladders=tuple(resolved))
 
 
 def _with_key_files(path: Path, index: int, endpoint: Endpoint) -> Endpoint:

@@ -23,6 +23,7 @@ from gateway.configuration.agreements import AgreementEntry
 from gateway.configuration.audit_log import AuditLogConfig
 from gateway.configuration.endpoints import Endpoints
 from gateway.configuration.fields import OdsCode
+from gateway.configuration.ladders import Ladders
 from gateway.configuration.pathways import PathwaysConfig
 
 ClientRole = Literal["provider-epr", "trust-crisis-system", "ig-lead", "operator"]
@@ -180,6 +181,8 @@ class GatewayConfig:
     agreement_entries: tuple[AgreementEntry, ...] = ()
     # How each Trust's system is reached (push), or that it pulls.
     endpoints: Endpoints = field(default_factory=Endpoints)
+    # Each receiver's agreed escalation ladder, with its deadlines.
+    ladders: Ladders = field(default_factory=Ladders)
     # The access log's witnesses, the logs witnessed for others, retired signing keys.
     audit_log: AuditLogConfig = field(default_factory=AuditLogConfig)
     # Looked up on every request: by id, not by scanning the list.

@@ -57,9 +57,20 @@ class Limits(_Strict):
     respond_by_tolerance_minutes: int = Field(ge=0, le=24 * 60)
 
 
+class RepeatRule(_Strict):
+    """`count` or more escalations about one person from one organisation within
+    `within_days`: the latest is a repeat, and a manager review is opened."""
+
+    count: int = Field(ge=2, le=100)
+    within_days: int = Field(ge=1, le=365)
+
+
 class PathwayChecklist(_Strict):
     # Field path -> error (a gap refuses the handover) or warning (accepted as incomplete).
     requirements: dict[FieldPath, Severity] = Field(default_factory=dict)
+    # When escalations about one person repeat often enough to need a manager's review
+    # (read from the pathway's own entry; a locality override does not change it).
+    repeat_escalations: RepeatRule | None = None
 
 
 class DeclineReason(_Strict):
@@ -128,6 +139,11 @@ class PathwaysConfig(_Strict):
             localities=frozenset(self.localities),
             pathways=frozenset(self.pathways),
         )
+
+    def repeat_rule(self, pathway: str) -> RepeatRule | None:
+        """When escalations on `pathway` about one person count as repeats, if ever."""
+        checklist = self.pathways.get(pathway)  # type: ignore[call-overload]
+        return checklist.repeat_escalations if checklist is not None else None
 
     def checklist_for(self, pathway: str, locality: str | None) -> Checklist | None:
         """The pathway's checklist with the locality's overrides merged in; None when the

@@ -15,7 +15,8 @@ def load_summary(config: GatewayConfig, verb: str) -> str:
     labels = ", ".join(agreement.label for agreement in config.agreements) or "none"
     return (
         f"Configuration {verb}: {len(config.directory.organisations)} organisations, "
-        f"{len(config.clients)} clients, agreements: {labels}."
+        f"{len(config.clients)} clients, {len(config.ladders.ladders)} escalation ladders, "
+        f"agreements: {labels}."
     )
 
 

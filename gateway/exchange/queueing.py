@@ -19,11 +19,11 @@ from core.handover.fhir.elements import recipients
 from core.handover.fhir.resources import DatasetResources
 from core.handover.messages import as_transaction, request_message
 from core.sharing import shared_facts
-from gateway.auth.caller import Caller
 from gateway.configuration.endpoints import Endpoint, Endpoints
 from gateway.exchange.deliveries import Delivery, NewDelivery
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.clock import IdSource, new_id
+from gateway.sharing.requester import Requester
 
 
 class DeliveryQueue:
@@ -52,7 +52,7 @@ class DeliveryQueue:
         self,
         dataset: Handover | EscalationSummary,
         resources: DatasetResources,
-        caller: Caller,
+        requester: Requester,
         correlation_id: str,
         now: datetime,
     ) -> list[str]:
@@ -76,7 +76,7 @@ class DeliveryQueue:
                 new_delivery(
                     endpoint,
                     message,
-                    caller,
+                    requester,
                     patient=person_of(dataset.patient),
                     kind=dataset.dataset,
                     service_request_id=str(resources.service_request["id"]),
@@ -91,7 +91,7 @@ class DeliveryQueue:
 def new_delivery(
     endpoint: Endpoint,
     message: Mapping[str, Any],
-    sender: Caller,
+    sender: Requester,
     *,
     patient: str | None,
     kind: str,
@@ -109,7 +109,7 @@ def new_delivery(
         service_request_id=service_request_id,
         correlation_id=correlation_id,
         body=delivery_body(endpoint, message),
-        sender_ods=sender.ods_code,
+        sender_ods=sender.organisation,
         sender_client=sender.client_id,
         sender_role=sender.role,
         purpose=sender.purpose.value,

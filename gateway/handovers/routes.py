@@ -3,6 +3,8 @@
     POST /api/handovers, POST /api/escalations       201, or an OperationOutcome
     GET  /api/handovers/{id}, GET /api/escalations/{id}
     POST /api/escalations/{id}/responses            a receiver's response to an escalation
+    GET  /api/escalations/{id}/timeline             every step of the escalation, in order
+    GET  /api/interface-delays                      steps not answered by their deadline
     GET  /api/decline-reasons                       the configured decline codes
 
 `{id}` is the id of the ServiceRequest made from the dataset. Every answer about one
@@ -11,20 +13,24 @@ dataset has the same shape (see `_envelope`), so an integrator parses one thing.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from core.fhir.dates import format_instant
-from core.handover.dataset import EscalationResponse
+from core.fhir.issues import Issue, IssueCode
+from core.handover.dataset import EscalationResponse, Pathway
 from core.handover.dataset_input import dataset_issues
+from core.handover.ladder_position import LadderContact, LadderPosition
 from gateway.access_log.recording import start_trail
 from gateway.auth.authentication import authenticate
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
 from gateway.exchange.routes import delivery_status
 from gateway.handovers.service import Received, Served
+from gateway.handovers.timeline import delay_json, timeline
 from gateway.platform.errors import InvalidContent
 from gateway.web.deps import (
     JsonBody,
@@ -103,6 +109,35 @@ def record_response(
     return JSONResponse(served_body(request, runtime, dataset_id, served))
 
 
+@router.get("/escalations/{dataset_id}/timeline", name="escalation_timeline")
+def escalation_timeline(datasets: ReadDatasets, dataset_id: str = DatasetId) -> JSONResponse:
+    """Every step of the escalation, in order, with its deadline and what came of it."""
+    return JSONResponse(timeline(datasets, dataset_id))
+
+
+@router.get("/interface-delays", name="interface_delays")
+def interface_delays(
+    request: Request,
+    runtime: RuntimeDep,
+    datasets: ReadDatasets,
+    receiver: str | None = Query(default=None, pattern=r"^[A-Z0-9]{3,10}$"),
+    pathway: Pathway | None = None,
+    since: datetime | None = None,
+) -> JSONResponse:
+    """Escalation steps whose deadline passed with no response, between the caller's
+    organisation and others, newest first (at most 100): no patient data."""
+    if since is not None and since.utcoffset() is None:
+        raise InvalidContent(
+            [Issue(IssueCode.VALUE, "since must carry its offset (Z or +01:00).", "since")]
+        )
+    caller = request.state.caller
+    every = runtime.config.sees_every_organisation(caller.client_id)
+    found = datasets.interface_delays(
+        receiver=receiver, pathway=pathway, since=since, every_organisation=every
+    )
+    return JSONResponse({"delays": [delay_json(delay) for delay in found]})
+
+
 @open_router.get("/decline-reasons", name="decline_reasons")
 def decline_reasons(runtime: RuntimeDep) -> JSONResponse:
     """The codes receivers give when they decline a handover, so that bounce themes can be
@@ -133,6 +168,13 @@ def _created(request: Request, runtime: RuntimeDep, received: Received) -> JSONR
         "Provenance": f"Provenance/{resources.provenance['id']}",
     }
     body["received_at"] = format_instant(submission.received_at, fixed_width=False)
+    if received.repeats is not None and received.review is not None:
+        count, within_days = received.repeats
+        body["repeat"] = {
+            "escalations": count,
+            "within_days": within_days,
+            "review": received.review.id,
+        }
     body["completeness"] = {
         "complete": received.completeness.complete,
         "warnings": [
@@ -160,9 +202,36 @@ def served_body(
     # The receivers' answers: each Task accepting or declining it, each response.
     body["decisions"] = [decision.as_json() for decision in served.answers.decisions]
     body["responses"] = [response.as_json() for response in served.answers.responses]
+    if served.ladder is not None:
+        body["ladder"] = ladder_json(served.ladder)
     body["dataset"] = served.dataset.model_dump(
         mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
     )
+    return body
+
+
+def ladder_json(position: LadderPosition) -> dict[str, Any]:
+    """Where an escalation step stands on its ladder, names not codes."""
+    body: dict[str, Any] = {
+        "level": position.level,
+        "answered": position.answered,
+        "missed": position.missed,
+    }
+    if position.contact is not None:
+        body["contact"] = _contact_json(position.contact)
+    if position.respond_by is not None:
+        body["respond_by"] = format_instant(position.respond_by, fixed_width=False)
+    if position.next_level is not None:
+        body["next_level"] = position.next_level
+    if position.next_contact is not None:
+        body["next_contact"] = _contact_json(position.next_contact)
+    return body
+
+
+def _contact_json(contact: LadderContact) -> dict[str, str]:
+    body = {"name": contact.name}
+    if contact.telephone is not None:
+        body["telephone"] = contact.telephone
     return body
 
 

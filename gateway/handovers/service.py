@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
+from core.codes import handover as handover_codes
 from core.codes import sharing as sharing_codes
 from core.fhir.invisible_characters import dataset_identifier_issues
 from core.fhir.issues import ContentError, Issue, IssueCode
+from core.fhir.patients import person_of
 from core.fhir.validation import check_safe_content
 from core.handover.checklist import Completeness, check_completeness, completeness_issues
 from core.handover.dataset import EscalationResponse, EscalationSummary, Handover
@@ -29,6 +31,8 @@ from core.handover.fhir.communication import communication as mapped_communicati
 from core.handover.fhir.dataset import from_fhir
 from core.handover.fhir.elements import ResourceIds
 from core.handover.fhir.resources import DatasetResources, to_fhir
+from core.handover.ladder_position import LadderPosition
+from core.handover.ladder_steps import carrying, step_marks, tagged, with_step_marks
 from core.handover.messages import ReferralMessage, read_message
 from core.handover.workflow_provenance import workflow_provenance
 from gateway.auth.caller import Caller
@@ -40,9 +44,13 @@ from gateway.fhir.service import ResourceService
 from gateway.fhir.store import StoredResource
 from gateway.fhir.writes import FhirWrites
 from gateway.handovers.answer_lookup import Answers, find_answers
+from gateway.handovers.ladder import EscalationLadder, StepPlan
+from gateway.handovers.ladder_store import InterfaceDelay, Step
+from gateway.handovers.reviews import Review, ReviewStore
 from gateway.handovers.store import Submission, SubmissionStore
 from gateway.platform.clock import IdSource, new_id, utc_now
 from gateway.platform.errors import Forbidden, InvalidContent, NotFound
+from gateway.sharing.requester import Requester
 
 Dataset = Handover | EscalationSummary
 
@@ -73,6 +81,10 @@ class Received:
     submission: Submission
     resources: DatasetResources
     completeness: Completeness
+    # A repeat escalation: how many within how many days, and the manager review it
+    # opened (or the one already open for the person).
+    repeats: tuple[int, int] | None = None
+    review: Review | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,8 @@ class Served:
     deliveries: tuple[Delivery, ...] = ()
     # The receivers' answers: accept/decline Tasks and responding Communications.
     answers: Answers = field(default_factory=Answers)
+    # An escalation step's place on its receiver's ladder.
+    ladder: LadderPosition | None = None
 
 
 class DatasetService:
@@ -100,6 +114,8 @@ class DatasetService:
         writes: FhirWrites | None = None,
         deliveries: DeliveryQueue | None = None,
         workflow: FhirWrites | None = None,
+        ladder: EscalationLadder | None = None,
+        reviews: ReviewStore | None = None,
         correlation_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: IdSource = new_id,
@@ -117,6 +133,9 @@ class DatasetService:
         # The gateway's own writer (no caller), in the same transaction: what its workflow
         # changes on a record because of what another organisation did (mark_answered).
         self._workflow = workflow
+        # Each escalation step's deadline on its receiver's ladder.
+        self._ladder = ladder
+        self._reviews = reviews
         self._correlation_id = correlation_id
         self._clock = clock
         self._new_id = new_id
@@ -221,6 +240,22 @@ class DatasetService:
             dataset_sha256=digest,
             incomplete=bool(completeness.warnings),
         )
+        plan: StepPlan | None = None
+        repeats: tuple[int, int] | None = None
+        if isinstance(dataset, EscalationSummary) and self._ladder is not None:
+            plan = self._ladder.plan(dataset, now)
+            marked = with_step_marks(
+                resources.communication,
+                deadline=plan.deadline,
+                previous_step=plan.previous_communication,
+            )
+            resources = replace(resources, communication=marked)
+            repeats = self._repeats(dataset, plan, now)
+            if repeats is not None:
+                tag = handover_codes.REPEAT_ESCALATION.coding()
+                resources = replace(
+                    resources, service_request=tagged(resources.service_request, tag)
+                )
         submission = Submission(
             sender_ods=dataset.sender.ods,
             external_id=dataset.external_id,
@@ -237,11 +272,52 @@ class DatasetService:
             self._refuse_repeat(dataset, digest, request_id)
             raise RuntimeError("a submission key was taken but cannot be found")
         self._writes.create_mapped(resources.all())
+        if plan is not None and self._ladder is not None:
+            assert isinstance(dataset, EscalationSummary)
+            self._ladder.register(
+                plan,
+                dataset,
+                service_request_id=ids.service_request,
+                communication_id=ids.communication,
+                requester=Requester.of_caller(self._caller),
+                received_at=now,
+            )
+        review = None
+        if repeats is not None and self._reviews is not None:
+            count, within_days = repeats
+            review = self._reviews.open_one(
+                Review(
+                    id=self._new_id(),
+                    sender_ods=dataset.sender.ods,
+                    patient=person_of(dataset.patient),
+                    pathway=dataset.pathway,
+                    escalation_id=ids.service_request,
+                    escalations=count,
+                    within_days=within_days,
+                    opened_at=now,
+                )
+            )
         if self._deliveries is not None:
             # In this transaction: stored and queued for delivery together, or neither.
             correlation_id = self._correlation_id or submission.service_request_id
-            self._deliveries.enqueue(dataset, resources, self._caller, correlation_id, now)
-        return Received(submission, resources, completeness)
+            self._deliveries.enqueue(
+                dataset, resources, Requester.of_caller(self._caller), correlation_id, now
+            )
+        return Received(submission, resources, completeness, repeats, review)
+
+    def _repeats(
+        self, dataset: EscalationSummary, plan: StepPlan, now: datetime
+    ) -> tuple[int, int] | None:
+        """(how many, within how many days) when this new escalation is a repeat."""
+        rule = self._pathways.repeat_rule(dataset.pathway)
+        if rule is None or plan.previous is not None or self._ladder is None:
+            return None  # a later step of one escalation is not another escalation
+        since = now - timedelta(days=rule.within_days)
+        earlier = self._ladder.escalations_about(
+            person_of(dataset.patient), dataset.sender.ods, since
+        )
+        count = earlier + 1
+        return (count, rule.within_days) if count >= rule.count else None
 
     def _refuse_repeat(self, dataset: Dataset, digest: str, request_id: str | None) -> None:
         sender = dataset.sender.ods
@@ -331,7 +407,30 @@ class DatasetService:
         )
         answers = find_answers(self._resources, service_request_id, str(communication["id"]))
         partial = withheld([request, *flags, communication])
-        return Served(dataset, submission, partial, sent, answers)
+        position = self._ladder.position(service_request_id) if self._ladder is not None else None
+        return Served(dataset, submission, partial, sent, answers, position)
+
+    def escalation_steps(self, service_request_id: str) -> tuple[list[Step], list[InterfaceDelay]]:
+        """Every step of the escalation `service_request_id` is a step of, and the delays
+        found on them; the caller's access to each is for the caller to check."""
+        if self._ladder is None:
+            return [], []
+        return self._ladder.escalation_of(service_request_id)
+
+    def interface_delays(
+        self,
+        *,
+        receiver: str | None,
+        pathway: str | None,
+        since: datetime | None,
+        every_organisation: bool,
+    ) -> list[InterfaceDelay]:
+        """Delays between the caller's organisation and others (or, for an operator or
+        the system-wide IG lead, every organisation's), newest first."""
+        if self._ladder is None:
+            return []
+        ods = None if every_organisation else self._caller.ods_code
+        return self._ladder.delays_involving(ods, receiver=receiver, pathway=pathway, since=since)
 
     def summary(self, communication_id: str) -> tuple[Served, str]:
         """The dataset of a handover or escalation Communication, and the id of its
@@ -370,13 +469,19 @@ class DatasetService:
             flags=tuple(str(flag["id"]) for flag in flags),
         )
         body = mapped_communication(updated, ids, self._clock())
-        # When it was sent does not change because a response came.
+        # When it was sent does not change because a response came, nor its deadline.
         body["sent"] = communication["sent"]
+        body = carrying(body, step_marks(communication))
         version = int(communication["meta"]["versionId"])
         record = gateway.update("Communication", ids.communication, body, if_match=version)
         origin = record.facts.origin if record.facts is not None else None
         if origin is None:
             raise RuntimeError("a dataset's Communication has no origin")
+        responder = cause.facts.origin if cause.facts is not None else None
+        if self._ladder is not None and responder is not None:
+            # Its clock stops when the response was received, as the response says.
+            received = response.received_at or self._clock()
+            self._ladder.answered(ids.communication, received, responder)
         gateway.create_mapped(
             [
                 workflow_provenance(
@@ -396,18 +501,7 @@ class DatasetService:
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The Flags and Communication a dataset's ServiceRequest names, read through
         `via` (the caller's service unless given)."""
-        service = via or self._resources
-        flags: list[dict[str, Any]] = []
-        communication: dict[str, Any] | None = None
-        for info in request.get("supportingInfo", []):
-            kind, _, resource_id = str(info.get("reference", "")).partition("/")
-            if kind == "Flag":
-                flags.append(_content(service.read("Flag", resource_id)))
-            elif kind == "Communication" and communication is None:
-                communication = _content(service.read("Communication", resource_id))
-        if communication is None:
-            raise NotFound("That ServiceRequest was not made from a handover or escalation.")
-        return flags, communication
+        return supporting(via or self._resources, request)
 
     def _from_fhir(
         self, request: dict[str, Any], flags: list[dict[str, Any]], communication: dict[str, Any]
@@ -419,6 +513,38 @@ class DatasetService:
 
     def _read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
         return _content(self._resources.read(resource_type, resource_id))
+
+
+def supporting(
+    service: ResourceService, request: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The Flags and Communication a dataset's ServiceRequest names, read through
+    `service` (checked and logged as its reads are)."""
+    flags: list[dict[str, Any]] = []
+    communication: dict[str, Any] | None = None
+    for info in request.get("supportingInfo", []):
+        kind, _, resource_id = str(info.get("reference", "")).partition("/")
+        if kind == "Flag":
+            flags.append(_content(service.read("Flag", resource_id)))
+        elif kind == "Communication" and communication is None:
+            communication = _content(service.read("Communication", resource_id))
+    if communication is None:
+        raise NotFound("That ServiceRequest was not made from a handover or escalation.")
+    return flags, communication
+
+
+def stored_escalation(service: ResourceService, service_request_id: str) -> EscalationSummary:
+    """The escalation summary a stored ServiceRequest was made from, read through
+    `service`; NotFound if it is not one."""
+    request = _content(service.read("ServiceRequest", service_request_id))
+    flags, communication = supporting(service, request)
+    try:
+        dataset = from_fhir(request, flags, communication)
+    except ContentError as error:
+        raise InvalidContent(error.issues, business_rule=True) from None
+    if not isinstance(dataset, EscalationSummary):
+        raise NotFound("No escalation has that id.")
+    return dataset
 
 
 def _content(record: StoredResource) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from gateway.exchange.queueing import new_delivery
 from gateway.fhir.store import ResourceStore, StoredResource
 from gateway.fhir.writes import Ruled, WriteContext
 from gateway.platform.clock import Clock, IdSource, new_id, utc_now
+from gateway.sharing.requester import Requester
 
 # The resources a dataset is mapped to that a receiver acts on. (Its Provenance records
 # what was received; it is not updated.)
@@ -128,7 +129,7 @@ class HandoverUpdates:
                 new_delivery(
                     endpoint,
                     message,
-                    self._caller,
+                    Requester.of_caller(self._caller),
                     patient=original.patient,
                     kind=UPDATE_KIND,
                     service_request_id=service_request_id,

@@ -287,7 +287,7 @@ outbox = Table(
     Column("last_error", String(500), nullable=True),
     Column("receiver_reference", String(256), nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
-    # A Subscription's notification (kind "notification", migration 0012): the URL and
+    # A Subscription's notification (kind "notification", migration 0013): the URL and
     # method it goes with, the channel's headers (JSON), the Subscription, and the
     # version it is about ("Type/id/_history/n"). None for a delivery to an endpoint.
     Column("url", String(2048), nullable=True),
@@ -302,7 +302,7 @@ outbox = Table(
     Index("ix_outbox_subscription_id", "subscription_id"),
 )
 
-# FHIR Subscriptions (rest-hook), one row each, their current version (migration 0012).
+# FHIR Subscriptions (rest-hook), one row each, their current version (migration 0013).
 subscriptions = Table(
     "subscriptions",
     metadata,
@@ -332,4 +332,93 @@ subscriptions = Table(
         sqlite_where=text("status = 'active'"),
     ),
     Index("ix_subscriptions_owner", "owner"),
+)
+
+# Each step of an escalation's ladder (gateway.handovers.ladder): the escalation summary
+# received or stepped up to, its level, and the deadline by which its receiver must
+# respond. The deadline watcher finds open steps that are due by (state, deadline), and
+# takes each by a conditional update of its state, so one process acts on it, once.
+escalation_steps = Table(
+    "escalation_steps",
+    metadata,
+    Column("communication_id", String(64), primary_key=True),
+    Column("service_request_id", String(64), nullable=False),
+    # The first step's ServiceRequest id: what every step of one escalation shares.
+    Column("escalation_id", String(64), nullable=False),
+    Column("step", SmallInteger, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("patient", String(PATIENT_LENGTH), nullable=True),
+    Column("sender_ods", String(16), nullable=False),
+    Column("receiver_ods", String(16), nullable=False),
+    Column("pathway", String(32), nullable=False),
+    Column("locality", String(64), nullable=True),
+    Column("priority", String(16), nullable=True),
+    # Who sent the first step, on whose behalf a step-up is made and delivered.
+    Column("sender_client", String(128), nullable=False),
+    Column("sender_role", String(32), nullable=True),
+    Column("purpose", String(32), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("deadline", UTCDateTime, nullable=True),
+    # open | answered | missed | superseded | unwatched (no deadline applies)
+    Column("state", String(16), nullable=False),
+    Column("answered_at", UTCDateTime, nullable=True),
+    Column("answered_by", String(16), nullable=True),
+    Column("acted_at", UTCDateTime, nullable=True),  # when the watcher found it missed
+    Column("acted_by", String(64), nullable=True),  # which process
+    Index("ix_escalation_steps_state_deadline", "state", "deadline"),
+    Index("ix_escalation_steps_escalation_id", "escalation_id"),
+    Index("ix_escalation_steps_service_request_id", "service_request_id", unique=True),
+    Index("ix_escalation_steps_patient_received_at", "patient", "received_at"),
+)
+
+# Interface delays: a step whose deadline passed with no response, as a fact the
+# governance reports count. No patient data: which step, which level, how late, and
+# between whom, on which pathway and in which locality.
+interface_delays = Table(
+    "interface_delays",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("communication_id", String(64), nullable=False),
+    Column("service_request_id", String(64), nullable=False),
+    Column("escalation_id", String(64), nullable=False),
+    Column("step", SmallInteger, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("sender_ods", String(16), nullable=False),
+    Column("receiver_ods", String(16), nullable=False),
+    Column("pathway", String(32), nullable=False),
+    Column("locality", String(64), nullable=True),
+    Column("priority", String(16), nullable=True),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("responded_at", UTCDateTime, nullable=True),  # a late response, when it came
+    Column("action", String(16), nullable=False),  # step-up | notify
+    Index("ix_interface_delays_communication_id", "communication_id", unique=True),
+    Index("ix_interface_delays_receiver_ods_detected_at", "receiver_ods", "detected_at"),
+    Index("ix_interface_delays_sender_ods_detected_at", "sender_ods", "detected_at"),
+)
+
+# Manager reviews (gateway.handovers.reviews): opened for the sending organisation when
+# escalations about one person repeat (pathways.yaml `repeat_escalations`), closed with
+# the finding the governance reports count. One open review per person and sender.
+manager_reviews = Table(
+    "manager_reviews",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("sender_ods", String(16), nullable=False),
+    Column("patient", String(PATIENT_LENGTH), nullable=False),
+    Column("pathway", String(32), nullable=False),
+    # The escalation that made it a repeat (its first step's ServiceRequest id).
+    Column("escalation_id", String(64), nullable=False),
+    Column("escalations", Integer, nullable=False),  # how many, within the window
+    Column("within_days", Integer, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # open | closed
+    # delay-internal | interface-related | neither
+    Column("finding", String(32), nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("plan_change", Text, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(128), nullable=True),  # the client that closed it
+    Index("ix_manager_reviews_sender_ods_state_opened_at", "sender_ods", "state", "opened_at"),
+    Index("ix_manager_reviews_sender_ods_patient_state", "sender_ods", "patient", "state"),
 )

@@ -25,7 +25,10 @@ from gateway.fhir.service import ResourceService
 from gateway.fhir.store import ResourceStore
 from gateway.fhir.writes import FhirWrites, WriteRules
 from gateway.handovers.escalation_responses import EscalationResponses
+from gateway.handovers.ladder import EscalationLadder
+from gateway.handovers.ladder_store import DelayStore, StepStore
 from gateway.handovers.referral_answers import register_answer_rules
+from gateway.handovers.reviews import ReviewStore
 from gateway.handovers.service import DatasetService
 from gateway.handovers.store import SubmissionStore
 from gateway.handovers.updates import HANDOVER_RESOURCE_TYPES, HandoverUpdates
@@ -188,9 +191,25 @@ def _datasets(
         writes=writes,
         deliveries=DeliveryQueue(OutboxStore(connection), config.endpoints, gateway_url),
         workflow=workflow,
+        ladder=EscalationLadder(StepStore(connection), DelayStore(connection), config.ladders),
+        reviews=ReviewStore(connection),
         correlation_id=getattr(request.state, "correlation_id", None),
         clock=runtime.clock,
     )
+
+
+async def _read_reviews(request: Request, runtime: RuntimeDep) -> AsyncIterator[ReviewStore]:
+    _caller(request)
+    async with gate(runtime).read() as connection:
+        yield ReviewStore(connection)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+async def _write_reviews(request: Request, runtime: RuntimeDep) -> AsyncIterator[ReviewStore]:
+    _caller(request)
+    async with gate(runtime).write() as connection:
+        yield ReviewStore(connection)
+        await append_in(connection, success_events(request, runtime))
 
 
 def _fhir_writes(writing: Annotated[Writing, Depends(_write, scope="function")]) -> FhirWrites:
@@ -252,6 +271,8 @@ RespondToEscalations = Annotated[
     EscalationResponses, Depends(_escalation_responses, scope="function")
 ]
 ReadDatasets = Annotated[DatasetService, Depends(_read_datasets, scope="function")]
+ReadReviews = Annotated[ReviewStore, Depends(_read_reviews, scope="function")]
+WriteReviews = Annotated[ReviewStore, Depends(_write_reviews, scope="function")]
 ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]
 ReadSearch = Annotated[Searching, Depends(_read_search, scope="function")]
 PostSearch = Annotated[Searching, Depends(_post_search, scope="function")]

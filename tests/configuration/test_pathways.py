@@ -67,7 +67,7 @@ def test_the_demo_limits_and_localities_become_the_rules() -> None:
     rules = config.pathways.rules
     assert rules.max_text_length == 4000
     assert rules.respond_by_tolerance == timedelta(minutes=15)
-    assert rules.localities == {"north", "south"}
+    assert rules.localities == {"north", "south", "drill"}
     assert rules.pathways == set(PATHWAYS)
     # Every organisation's locality is a configured one.
     assert {o.locality for o in config.directory.organisations} <= rules.localities

@@ -67,6 +67,7 @@ STANDARD_CODES = {
     (THO + "provenance-participant-type", "author", "Author"),
     (THO + "provenance-participant-type", "performer", "Performer"),
     (THO + "v3-DataOperation", "UPDATE", "revise"),
+    (THO + "v3-DataOperation", "CREATE", "create"),
     # SNOMED CT, as BaRS's safeguarding codes and the FHIR R4 examples publish them.
     (SCT, "401206008", "At risk for deliberate self harm"),
     (SCT, "225444004", "At risk for suicide"),

@@ -70,7 +70,7 @@ def _queued(database: Database, caller: Caller, message_id: str, number: str) ->
             new_delivery(
                 TRUST_ENDPOINT,
                 _message(message_id, number),
-                caller,
+                Requester.of_caller(caller),
                 patient=number,
                 kind="handover",
                 service_request_id=f"sr-{message_id}",

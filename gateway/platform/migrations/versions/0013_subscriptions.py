@@ -9,8 +9,8 @@ The outbox gains what a notification needs beyond a delivery's: its URL and meth
 notification goes to the Subscription's endpoint, not the Trust's message endpoint),
 the channel's headers, the Subscription, and the version it is about.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-08
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 from gateway.platform.schema import UTCDateTime
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
