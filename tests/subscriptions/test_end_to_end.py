@@ -2,8 +2,9 @@
 worker) notifies a real receiver on loopback within seconds of an escalation being
 pushed, empty and carrying the resource, and again when the Trust's answer marks it
 answered; the third organisation's receiver, with no agreement with the provider, hears
-nothing; and a receiver that keeps failing has its Subscription set to error, shown in
-/metrics."""
+nothing; the step-up the gateway itself writes when nobody answers is notified like any
+escalation; and a receiver that keeps failing has its Subscription set to error, shown
+in /metrics."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import httpx
 
 from gateway.commands.token import request_token
 from gateway.platform.database import Database
+from tests.handovers.test_ladder_end_to_end import shortened
 from tests.handovers.test_routes import example
 from tests.servers import running_server, served_token
 from tests.subscriptions.receiver import Received, running_receiver
@@ -163,3 +165,64 @@ def test_a_receiver_that_keeps_failing_has_its_subscription_set_to_error(
             assert 'gateway_subscription_notifications_total{outcome="retrying"} 2.0' in metrics
             assert "9434765919" not in metrics
             assert len(trust_hooks.requests()) == 2  # and no more once in error
+
+
+def _levels(received: list[Received]) -> list[str]:
+    """The ladder level of each escalation Communication PUT to the receiver, in order."""
+    levels = []
+    for request in received:
+        if request.method != "PUT":
+            continue
+        resource = json.loads(request.body)
+        codes = [c["code"] for cat in resource.get("category", []) for c in cat["coding"]]
+        levels += [code for code in codes if code in ("front-line", "manager", "senior")]
+    return levels
+
+
+def test_a_trust_is_told_of_the_step_up_the_gateway_writes_when_nobody_answers(
+    database_url: str, database: Database, config_dir: Path, tmp_path: Path
+) -> None:
+    with running_receiver() as trust_hooks, running_receiver() as third_hooks:
+        config = shortened(
+            notifying_config(
+                config_dir,
+                tmp_path / "config",
+                trust_base=trust_hooks.base_url,
+                third_base=f"{third_hooks.base_url}/hooks",
+            )
+        )
+        env = {"GATEWAY_CONFIG_DIR": str(config), "GATEWAY_DEADLINE_POLL_SECONDS": "0.2"}
+        with running_server(database_url, **env) as base:
+            trust = served_token(base, TRUST, config_dir=config)
+            provider = served_token(base, PROVIDER, config_dir=config)
+            hooks = f"{trust_hooks.base_url}/hooks"
+            _subscribe(base, trust, subscription(endpoint=hooks, payload=FULL))
+            third = _third_token(base, config)
+            _subscribe(
+                base,
+                third,
+                subscription("Communication?category=escalation", f"{third_hooks.base_url}/hooks"),
+            )
+            body = example("escalation-manager")
+            body["escalation"]["level"] = "front-line"
+            pushed = httpx.post(
+                f"{base}/api/escalations", content=json.dumps(body), headers={**JSON, **provider}
+            )
+            assert pushed.status_code == 201, pushed.text
+            # Nobody answers: two seconds on, the gateway itself writes the manager step,
+            # and the Trust is told of it as of any escalation.
+            assert wait_for(lambda: "manager" in _levels(trust_hooks.requests()), 30), [
+                (r.method, r.path) for r in trust_hooks.requests()
+            ]
+            stepped = next(
+                json.loads(r.body)
+                for r in trust_hooks.requests()
+                if r.method == "PUT" and "manager" in _levels([r])
+            )
+            served = httpx.get(f"{base}/fhir/Communication/{stepped['id']}", headers=trust)
+            assert served.status_code == 200
+            assert served.json()["meta"]["versionId"] == stepped["meta"]["versionId"]
+            first = pushed.json()["resources"]["Communication"]
+            assert f"Communication/{stepped['id']}" != first
+            assert _levels(trust_hooks.requests())[0] == "front-line"
+        assert third_hooks.requests() == []
