@@ -39,6 +39,7 @@ from gateway.platform.runtime import Runtime, build_runtime
 from gateway.platform.settings import Settings
 from gateway.platform.transactions import TransactionGate
 from gateway.sharing import agreements_routes as agreements
+from gateway.subscriptions import routes as subscriptions
 from gateway.web import health, metrics
 from gateway.web.errors import install_error_handlers
 from gateway.web.middleware import RequestContextMiddleware
@@ -95,7 +96,7 @@ def create_app(
                 metrics.watch(
                     runtime.database,
                     lambda: [w.breaker for w in workers],
-                    lambda: app.state.runtime.config.endpoints.push_destinations,
+                    lambda: app.state.runtime.config.endpoints.destinations,
                 )
                 for worker in workers:
                     runtime.worker_doorbells.add(worker.doorbell)
@@ -153,6 +154,8 @@ def create_app(
         witness_routes.router,
         # Before the generic /fhir/{resource_type} routes, which would take $process-message.
         messaging.router,
+        # Before them too: a Subscription is the gateway's own, not a stored record type.
+        subscriptions.router,
         fhir_rest.router,
         datasets.router,
         datasets.open_router,

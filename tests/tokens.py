@@ -39,9 +39,12 @@ ALGORITHMS = {
 PROVIDER_SCOPES = (
     "system/ServiceRequest.cruds system/Communication.cruds system/Flag.cruds "
     "system/Task.cruds system/Consent.cruds system/Provenance.cruds system/Patient.cruds "
-    "system/Organization.rs"
+    "system/Organization.rs system/Subscription.cruds"
 )
-TRUST_SCOPES = "system/*.rs system/ServiceRequest.u system/Communication.cu system/Task.cu"
+TRUST_SCOPES = (
+    "system/*.rs system/ServiceRequest.u system/Communication.cu system/Task.cu "
+    "system/Subscription.cud"
+)
 THIRD_PROVIDER_SCOPES = "system/*.cruds"
 
 

@@ -37,7 +37,9 @@ _PYDANTIC_MESSAGES: Mapping[str, tuple[IssueCode, str]] = {
 }
 
 
-def validate_structure(data: dict[str, Any], expected_type: str) -> dict[str, Any]:
+def validate_structure(
+    data: dict[str, Any], expected_type: str, *, served: Sequence[str] = SUPPORTED_RESOURCE_TYPES
+) -> dict[str, Any]:
     """Check a parsed resource against the R4 models and required code bindings.
 
     Returns the resource without what the server owns (id, meta.versionId,
@@ -46,7 +48,7 @@ def validate_structure(data: dict[str, Any], expected_type: str) -> dict[str, An
     Structural problems come first: if the resource type is
     wrong there is no point in reporting its elements.
     """
-    _check_resource_type(data, expected_type)
+    _check_resource_type(data, expected_type, served)
     candidate = without_server_owned(data)
     try:
         model_class(expected_type).model_validate(candidate)
@@ -92,18 +94,18 @@ def without_server_owned(data: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _check_resource_type(data: Mapping[str, Any], expected_type: str) -> None:
+def _check_resource_type(
+    data: Mapping[str, Any], expected_type: str, served: Sequence[str]
+) -> None:
     resource_type = data.get("resourceType")
     if resource_type is None:
         raise ContentError([Issue(IssueCode.REQUIRED, "resourceType is missing.", "resourceType")])
-    if not isinstance(resource_type, str) or resource_type not in SUPPORTED_RESOURCE_TYPES:
+    if not isinstance(resource_type, str) or resource_type not in served:
         raise ContentError(
             [
                 Issue(
                     IssueCode.NOT_SUPPORTED,
-                    "resourceType is not one this server accepts: "
-                    + ", ".join(SUPPORTED_RESOURCE_TYPES)
-                    + ".",
+                    "resourceType is not one this server accepts: " + ", ".join(served) + ".",
                     "resourceType",
                 )
             ]

@@ -90,6 +90,12 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "review_close": (_REST, Subtype.UPDATE, "U"),
     "communication_summary": (_REST, Subtype.OPERATION, "R"),
     "deliveries": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "subscription_create": (_REST, Subtype.CREATE, "C"),
+    "subscription_read": (_REST, Subtype.READ, "R"),
+    "subscription_update": (_REST, Subtype.UPDATE, "U"),
+    "subscription_delete": (_REST, Subtype.DELETE, "D"),
+    "subscription_search": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "subscription_search_by_post": (_REST, Subtype.SEARCH_TYPE, "E"),
 }
 
 

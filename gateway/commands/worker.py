@@ -80,7 +80,7 @@ async def _run(
     metrics.watch(
         database,
         lambda: [worker.breaker for worker in workers],
-        lambda: current[0].endpoints.push_destinations,
+        lambda: current[0].endpoints.destinations,
     )
     log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
     watcher = DeadlineWatcher(

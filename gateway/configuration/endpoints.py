@@ -15,9 +15,13 @@
         retry: {base_seconds: 2, cap_seconds: 300, max_attempts: 12, max_age_hours: 24}
         contacts:
           front-line: {name: Crisis line, telephone: "0300 000 0000"}
+        notification_urls:              # where its Subscriptions may be notified, besides
+          - https://alerts.rzz.example.nhs.uk/hooks   # under base_url (docs/subscriptions.md)
 
 An organisation without an entry is not delivered to: what is addressed to it waits to
-be pulled. A file that names an organisation the directory lacks stops the start.
+be pulled. A file that names an organisation the directory lacks stops the start. A
+pull endpoint may carry a base_url too: it pulls deliveries, and its Subscriptions'
+notifications may go under it.
 """
 
 from __future__ import annotations
@@ -93,12 +97,23 @@ class Endpoint(_Strict):
     authentication: Authentication = Authentication()
     # Whom to call at each step of the escalation ladder.
     contacts: dict[EscalationLevel, Contact] = Field(default_factory=dict)
+    # URLs its Subscriptions' notifications may go under besides base_url (an explicit
+    # allow-list: a client can never have the gateway call anywhere else).
+    notification_urls: tuple[HttpUrl, ...] = Field(default=(), max_length=20)
 
     @model_validator(mode="after")
     def _push_needs_a_url(self) -> Endpoint:
         if self.mode == "push" and self.base_url is None:
             raise ValueError("a push endpoint needs base_url")
         return self
+
+    @property
+    def notification_bases(self) -> tuple[str, ...]:
+        """The URLs a Subscription of this organisation may be notified under."""
+        bases = (
+            (self.base_url, *self.notification_urls) if self.base_url else self.notification_urls
+        )
+        return tuple(str(url) for url in bases)
 
     @property
     def process_message_url(self) -> str:
@@ -132,6 +147,29 @@ class Endpoints(_Strict):
     def push_destinations(self) -> list[str]:
         """The ODS codes of the receivers that take pushes."""
         return [endpoint.ods for endpoint in self.endpoints if endpoint.mode == "push"]
+
+    @property
+    def sends(self) -> bool:
+        """Whether the gateway sends anything at all: deliveries, or notifications."""
+        return bool(self.destinations)
+
+    @property
+    def destinations(self) -> list[str]:
+        """The ODS codes of the organisations the gateway sends to: those that take
+        pushes, and those whose Subscriptions may be notified."""
+        return [
+            endpoint.ods
+            for endpoint in self.endpoints
+            if endpoint.mode == "push" or endpoint.notification_bases
+        ]
+
+    def notification_endpoint(self, ods: str) -> Endpoint | None:
+        """The endpoint whose URLs, authentication, timeouts and retries `ods`'s
+        Subscriptions are notified with, if any URL is configured for them."""
+        for endpoint in self.endpoints:
+            if endpoint.ods == ods and endpoint.notification_bases:
+                return endpoint
+        return None
 
     def push_endpoint(self, ods: str) -> Endpoint | None:
         """The endpoint the gateway delivers to for `ods`, if it delivers at all."""

@@ -64,7 +64,8 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
     """Sync the organisations to Organization resources and record the load."""
     config = runtime.config
     with runtime.database.write() as connection:
-        service = ResourceService(ResourceStore(connection), runtime.paging)
+        # The directory is configuration: no Subscription is about it.
+        service = ResourceService(ResourceStore(connection), runtime.paging, changes=None)
         rows = organization_rows(connection)
         report = sync_organisations(service, rows, config.directory.organisations)
         record_gateway_event(

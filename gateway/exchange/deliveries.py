@@ -19,6 +19,10 @@ class DeliveryState(StrEnum):
     STOPPED = "stopped"  # by consent or an agreement, at send time
 
 
+# The outbox kind of a Subscription's notification (gateway.subscriptions): it goes to
+# the URL it carries, as a read by its subscriber, not to the endpoint's message URL.
+NOTIFICATION = "notification"
+
 PENDING = (DeliveryState.QUEUED, DeliveryState.IN_FLIGHT, DeliveryState.RETRYING)
 # PostgreSQL NOTIFY channel: rung by every transaction that makes a delivery due now.
 WAKE_CHANNEL = "gateway_outbox"
@@ -41,6 +45,12 @@ class NewDelivery:
     justification: str | None
     # core.sharing.shared_facts of what `body` carries, for the consent re-check.
     sharing: str | None = None
+    # A notification's own (see NOTIFICATION; the outbox's columns say what each is).
+    url: str | None = None
+    method: str | None = None
+    headers: str | None = None
+    subscription_id: str | None = None
+    resource: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +101,21 @@ class Delivery:
     last_error: str | None
     receiver_reference: str | None
     finished_at: datetime | None
+    url: str | None = None
+    method: str | None = None
+    headers: str | None = None
+    subscription_id: str | None = None
+    resource: str | None = None
+
+    @property
+    def is_notification(self) -> bool:
+        return self.kind == NOTIFICATION
+
+    @property
+    def notified_version(self) -> tuple[str, str, int] | None:
+        """A notification's version, ("Communication", "abc", 2) from its resource
+        "Communication/abc/_history/2"; None for a delivery (or one unreadable)."""
+        parts = (self.resource or "").split("/")
+        if len(parts) != 4 or parts[2] != "_history" or not parts[3].isdecimal():
+            return None
+        return parts[0], parts[1], int(parts[3])

@@ -6,6 +6,8 @@ this process's own workers' (with several processes, sum the attempts across the
 Dead letters (deliveries given up on, waiting for an operator) are in the depth as
 state="dead". Every endpoint that takes pushes has a breaker state from the start, 0
 (closed) until it fails, so an alert on it has a series to watch.
+Subscriptions by status are read from the database at each scrape too (every status
+has a series, 0 when none is in it); notifications by outcome are this process's.
 Labels are organisations' ODS codes and states: never patient data.
 """
 
@@ -18,11 +20,13 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from core.subscriptions.request import Status
 from gateway.exchange.breaker import CircuitBreaker
 from gateway.exchange.deliveries import PENDING, DeliveryState
 from gateway.exchange.outbox import OutboxStore
 from gateway.platform.clock import utc_now
 from gateway.platform.database import Database
+from gateway.subscriptions.store import SubscriptionStore
 
 _BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
@@ -34,6 +38,14 @@ class DeliveryMetrics:
             "gateway_delivery_attempts",
             "Delivery attempts by this process's workers, by destination and verdict.",
             ["destination", "verdict"],
+            registry=self.registry,
+        )
+        # Subscriptions' notifications, by how each attempt (or stop) ended.
+        self.notifications = Counter(
+            "gateway_subscription_notifications",
+            "Subscription notifications finished or retried by this process's workers, by "
+            "outcome (delivered, retrying, dead, stopped).",
+            ["outcome"],
             registry=self.registry,
         )
         # Not a delivery's, but this process's registry: IG reads refused because a log
@@ -50,7 +62,8 @@ class DeliveryMetrics:
         breakers: Callable[[], Sequence[CircuitBreaker]],
         endpoints: Callable[[], Iterable[str]],
     ) -> None:
-        """`endpoints`: the ODS codes of the endpoints that take pushes, as configured now."""
+        """`endpoints`: the ODS codes of the endpoints sent to (pushes, notifications), as
+        configured now."""
         self.registry.register(_OutboxCollector(database, breakers, endpoints))
 
     @contextmanager
@@ -81,6 +94,7 @@ class _OutboxCollector(Collector):
         now = utc_now()
         with self._database.read() as connection:
             depth = OutboxStore(connection).depth((*PENDING, DeliveryState.DEAD))
+            subscriptions = SubscriptionStore(connection).counts()
         pending = GaugeMetricFamily(
             "gateway_outbox_depth",
             "Deliveries not yet finished (queued, in-flight, retrying) or given up on "
@@ -115,3 +129,11 @@ class _OutboxCollector(Collector):
         for destination, value in sorted(worst.items()):
             breaker.add_metric([destination], value)
         yield breaker
+        by_status = GaugeMetricFamily(
+            "gateway_subscriptions",
+            "FHIR Subscriptions by status (requested, active, error, off).",
+            labels=["status"],
+        )
+        for status in Status:
+            by_status.add_metric([status.value], subscriptions.get(status.value, 0))
+        yield by_status

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from gateway.exchange.deliveries import (
+    NOTIFICATION,
     PENDING,
     WAKE_CHANNEL,
     Delivery,
@@ -64,6 +65,11 @@ class OutboxStore:
                 purpose=delivery.purpose,
                 justification=delivery.justification,
                 sharing=delivery.sharing,
+                url=delivery.url,
+                method=delivery.method,
+                headers=delivery.headers,
+                subscription_id=delivery.subscription_id,
+                resource=delivery.resource,
                 state=DeliveryState.QUEUED,
                 attempts=0,
                 created_at=now,
@@ -210,7 +216,24 @@ class OutboxStore:
         return found[0] if found else None
 
     def for_service_request(self, service_request_id: str) -> list[Delivery]:
-        return self._select(outbox.c.service_request_id == service_request_id)
+        """The deliveries of one dataset (its pushes and updates; never a notification)."""
+        return self._select(
+            and_(outbox.c.service_request_id == service_request_id, outbox.c.kind != NOTIFICATION)
+        )
+
+    def stop_pending(self, subscription_id: str, now: datetime, reason: str) -> int:
+        """Stop a Subscription's notifications that wait to be sent (queued or retrying;
+        one in flight is recorded by its worker): it is off, in error or deleted. How
+        many were stopped."""
+        result = self._connection.execute(
+            update(outbox)
+            .where(
+                outbox.c.subscription_id == subscription_id,
+                outbox.c.state.in_((DeliveryState.QUEUED, DeliveryState.RETRYING)),
+            )
+            .values(state=DeliveryState.STOPPED, finished_at=now, last_error=reason[:500])
+        )
+        return int(result.rowcount)
 
     def listed(
         self,
@@ -219,9 +242,13 @@ class OutboxStore:
         destination: str | None = None,
         sender: str | None = None,
         service_request: str | None = None,
+        notifications: bool = True,
         limit: int = 100,
     ) -> list[Delivery]:
+        """`notifications`: whether Subscriptions' notifications are listed too."""
         conditions: list[Any] = []
+        if not notifications:
+            conditions.append(outbox.c.kind != NOTIFICATION)
         if service_request is not None:
             conditions.append(outbox.c.service_request_id == service_request)
         if states:

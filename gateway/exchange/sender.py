@@ -1,10 +1,16 @@
 """Sending one delivery to its endpoint: one httpx.AsyncClient per endpoint (its pool,
 timeouts, client certificate), the SMART token where the endpoint wants one, the same
 X-Request-ID and body on every attempt, and the answer judged (gateway.exchange.policy).
+
+A Subscription's notification goes the same way, with the URL, method and channel
+headers it was queued with: a POST with no body, or the resource PUT to
+[endpoint]/[type]/[id]. Redirects are never followed (httpx's default): an endpoint
+cannot send the gateway, or its token, anywhere else.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -37,11 +43,13 @@ class EndpointSender:
         client = self._client(endpoint)
         tokens = self._smart_tokens(endpoint)
         headers = {
-            "Content-Type": FHIR_JSON,
+            **channel_headers(delivery),
             "Accept": FHIR_JSON,
             "X-Request-ID": delivery.id,
             "X-Correlation-ID": delivery.correlation_id,
         }
+        if delivery.body:
+            headers["Content-Type"] = FHIR_JSON
         try:
             response = await self._post(client, endpoint, delivery, headers, tokens)
             if response.status_code == 401 and tokens is not None:
@@ -73,8 +81,11 @@ class EndpointSender:
     ) -> httpx.Response:
         if tokens is not None:
             headers = {**headers, "Authorization": f"Bearer {await tokens.token(client)}"}
-        return await client.post(
-            endpoint.delivery_url, content=delivery.body.encode(), headers=headers
+        return await client.request(
+            delivery.method or "POST",
+            delivery.url or endpoint.delivery_url,
+            content=delivery.body.encode(),
+            headers=headers,
         )
 
     def _smart_tokens(self, endpoint: Endpoint) -> SmartTokens | None:
@@ -97,9 +108,18 @@ class EndpointSender:
                 verify=tls_context(mtls) if mtls is not None else True,
                 timeout=httpx.Timeout(timeouts.read_seconds, connect=timeouts.connect_seconds),
                 limits=httpx.Limits(max_connections=endpoint.concurrency),
+                follow_redirects=False,
             )
             self._clients[endpoint.ods] = client
         return client
+
+
+def channel_headers(delivery: Delivery) -> dict[str, str]:
+    """A notification's channel headers, as its Subscription gave them (checked then:
+    none names a header the gateway sets)."""
+    if not delivery.headers:
+        return {}
+    return {str(name): str(value) for name, value in json.loads(delivery.headers)}
 
 
 def receiver_reference(response: httpx.Response) -> str | None:

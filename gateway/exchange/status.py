@@ -18,11 +18,13 @@ def deliveries_sent(
     limit: int,
 ) -> list[Delivery]:
     """`sender`: None for a caller who sees every organisation's (operators, the
-    system-wide IG lead)."""
+    system-wide IG lead). A Subscription's notifications are not deliveries of a
+    ServiceRequest: not listed here (docs/subscriptions.md)."""
     return OutboxStore(connection).listed(
         states=states,
         destination=destination,
         sender=sender,
         service_request=service_request,
+        notifications=False,
         limit=limit,
     )

@@ -8,6 +8,11 @@ AuditEvents another. A worker that dies between the receiver storing a delivery 
 outcome being recorded leaves a lease that expires; the delivery is claimed again and
 sent with the same X-Request-ID and body, which the receiver answers 409 duplicate,
 counted as delivered: stored once.
+
+A Subscription's notification (gateway.subscriptions) is claimed, re-checked, sent,
+retried and recorded like any delivery, to its organisation's endpoint (authentication,
+timeouts, concurrency, retries, breaker) at the URL it carries; its outcome also counts
+for or against its Subscription, in the transaction that records it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from functools import partial
 import anyio
 import httpx
 from anyio.abc import TaskGroup
+from sqlalchemy import Connection
 
 from core.access_log.event import AuditOutcome
 from gateway.access_log import log as audit_log
@@ -43,6 +49,7 @@ from gateway.platform.database import Database
 from gateway.platform.logging import get_logger
 from gateway.platform.settings import Settings
 from gateway.sharing.delivery_check import refusals_at_send
+from gateway.subscriptions import sending as notifications
 
 log = get_logger(__name__)
 
@@ -110,6 +117,8 @@ class WorkerSettings:
     poll_interval: float = 0.1
     # The gateway as the access log names it (gateway.access_log.gateway_events.gateway_identity).
     gateway_url: str = "http://127.0.0.1:8080"
+    # A Subscription whose notifications fail this many times in a row is set to error.
+    subscription_failure_limit: int = 5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -117,6 +126,7 @@ class WorkerSettings:
             lease=timedelta(seconds=settings.delivery_lease_seconds),
             poll_interval=settings.delivery_poll_seconds,
             gateway_url=settings.public_base_url or f"http://{settings.host}:{settings.port}",
+            subscription_failure_limit=settings.subscription_failure_limit,
         )
 
 
@@ -200,9 +210,9 @@ class DeliveryWorker:
             # Reset before looking: a ring while looking makes the wait below end at once,
             # so work queued meanwhile is never left for the poll.
             self.doorbell.reset()
-            pushing = [e.ods for e in self._config().endpoints.endpoints if e.mode == "push"]
-            busy = {ods for ods in pushing if flow.full(ods)}
-            if pushing and busy == set(pushing):
+            sending = self._config().endpoints.destinations
+            busy = {ods for ods in sending if flow.full(ods)}
+            if sending and busy == set(sending):
                 await flow.changed()  # every endpoint has its fill: claim when one frees
                 continue
             try:
@@ -240,8 +250,8 @@ class DeliveryWorker:
 
     async def _claim_round(self, limit: int, busy: set[str]) -> _Round | None:
         config = self._config()
-        if not config.endpoints.pushes:
-            return None  # every receiver pulls: nothing to claim, no write lock taken
+        if not config.endpoints.sends:
+            return None  # every receiver pulls, none is notified: nothing to claim
         now = self._clock()
         exclude = busy | {
             endpoint.ods
@@ -269,12 +279,10 @@ class DeliveryWorker:
         receiver no longer takes pushes) or stopped (consent); `report` gets each
         outcome, `sending` each delivery that goes on the wire."""
         for delivery in round_.claimed:
-            endpoint = round_.config.endpoints.push_endpoint(delivery.destination)
+            endpoint = _endpoint(round_.config, delivery)
             refusal = round_.refusals.get(delivery.id)
             if endpoint is None:
-                outcome = _Outcome(
-                    delivery, DeliveryState.DEAD, "the receiver no longer takes pushes"
-                )
+                outcome = _Outcome(delivery, DeliveryState.DEAD, _no_endpoint(delivery))
                 report(delivery.id, outcome)
             elif refusal is not None:
                 report(delivery.id, _Outcome(delivery, DeliveryState.STOPPED, refusal))
@@ -292,12 +300,20 @@ class DeliveryWorker:
             )
 
     def _refusals(self, config: GatewayConfig, claimed: list[Delivery]) -> dict[str, str]:
-        """Each delivery consent or an agreement now refuses, by id, with the rule."""
+        """Each delivery consent or an agreement now refuses, by id, with the rule; and
+        each notification its Subscription no longer wants sent."""
+        now = self._clock()
         with self._database.read() as connection:
+            unwanted = notifications.refusals_at_send(connection, claimed, config, now)
             found = refusals_at_send(
-                ResourceStore(connection), claimed, config.agreements, self._clock()
+                ResourceStore(connection),
+                [d for d in claimed if d.id not in unwanted],
+                config.agreements,
+                now,
             )
-        return {delivery_id: refusal.describe() for delivery_id, refusal in found.items()}
+        return unwanted | {
+            delivery_id: refusal.describe() for delivery_id, refusal in found.items()
+        }
 
     async def _attempt(
         self, endpoint: Endpoint, delivery: Delivery, report: Callable[[str, _Outcome], None]
@@ -356,6 +372,9 @@ class DeliveryWorker:
             owned = OutboxStore(connection).record(
                 self.worker_id, [outcome.recorded(now) for outcome in outcomes]
             )
+            self._record_notifications(
+                connection, [o for o in outcomes if o.delivery.id in owned], now
+            )
             events = []
             for outcome in outcomes:
                 delivery = outcome.delivery
@@ -372,6 +391,43 @@ class DeliveryWorker:
                     )
                 log.info("delivery." + outcome.state, delivery=delivery.id)
             audit_log.append(connection, events)
+
+    def _record_notifications(
+        self, connection: Connection, outcomes: list[_Outcome], now: datetime
+    ) -> None:
+        """What the notifications' outcomes mean for their Subscriptions, and the count."""
+        taken = [
+            notifications.NotificationOutcome(o.delivery, o.state, o.error, o.attempted)
+            for o in outcomes
+            if o.delivery.is_notification
+        ]
+        if not taken:
+            return
+        notifications.record_outcomes(
+            connection, taken, failure_limit=self._settings.subscription_failure_limit, now=now
+        )
+        if self._metrics is not None:
+            for outcome in taken:
+                if outcome.attempted or outcome.state != DeliveryState.RETRYING:
+                    self._metrics.notifications.labels(outcome.state.value).inc()
+
+
+def _no_endpoint(delivery: Delivery) -> str:
+    """Why a delivery is given up on when there is no endpoint for it any more."""
+    if delivery.is_notification:
+        return "its URL is no longer under one configured for this organisation"
+    return "the receiver no longer takes pushes"
+
+
+def _endpoint(config: GatewayConfig, delivery: Delivery) -> Endpoint | None:
+    """The endpoint a delivery is sent with: its receiver's push endpoint; for a
+    notification, its organisation's, while the URL it carries is still under one
+    configured for it."""
+    if not delivery.is_notification:
+        return config.endpoints.push_endpoint(delivery.destination)
+    if not notifications.url_allowed(delivery, config):
+        return None
+    return config.endpoints.notification_endpoint(delivery.destination)
 
 
 async def _first(wait: Callable[[], Awaitable[None]], group: TaskGroup) -> None:

@@ -10,11 +10,13 @@ from core.fhir.models import FHIR_VERSION, SUPPORTED_RESOURCE_TYPES
 from core.fhir.parties import DIRECTORY_TYPES
 from core.search.parameters import (
     COMMON_DEFINITIONS,
+    HL7_SEARCH_PARAMETER,
     ID_PARAMETER,
     LAST_UPDATED_PARAMETER,
     PARAMETERS,
     ParamType,
 )
+from core.subscriptions.request import FULL_RESOURCE, RESOURCE_TYPE, SUBSCRIBABLE_TYPES
 
 # The interactions each resource type supports, as routed in gateway.fhir.routes; the
 # directory (Organization) is configuration, so read and searched only.
@@ -68,7 +70,10 @@ def capability_statement(base_url: str, published: str) -> dict[str, Any]:
                         "someone, state why in X-Break-Glass-Justification."
                     ),
                 },
-                "resource": [_resource(t) for t in SUPPORTED_RESOURCE_TYPES],
+                "resource": [
+                    *(_resource(t) for t in SUPPORTED_RESOURCE_TYPES),
+                    _subscription(),
+                ],
                 "operation": [
                     {
                         # FHIR R4's own definition; BaRS referral messages (docs/handovers.md).
@@ -88,6 +93,45 @@ def capability_statement(base_url: str, published: str) -> dict[str, Any]:
                 "documentation": "Synchronous: POST a message Bundle to $process-message.",
                 "supportedMessage": [{"mode": "receiver", "definition": REFERRAL_MESSAGE}],
             }
+        ],
+    }
+
+
+def _subscription() -> dict[str, Any]:
+    """Subscription, as gateway.subscriptions.routes serves it: the gateway's own record
+    of what to notify whom of, no history kept."""
+    return {
+        "type": RESOURCE_TYPE,
+        "documentation": (
+            "Rest-hook Subscriptions (FHIR R4). criteria: a search this server supports on "
+            f"{', '.join(SUBSCRIBABLE_TYPES)}; channel.endpoint: a URL under one configured "
+            "for your organisation; channel.payload: absent (a POST with no body) or "
+            f"{FULL_RESOURCE} (the resource PUT to [endpoint]/[type]/[id]). You are notified "
+            "only of what your organisation could read. Your organisation's own "
+            "Subscriptions only: another's answers 404."
+        ),
+        "interaction": [
+            {"code": code} for code in ("create", "read", "update", "delete", "search-type")
+        ],
+        "versioning": "versioned-update",
+        "readHistory": False,
+        "updateCreate": False,
+        "conditionalCreate": False,
+        "conditionalUpdate": False,
+        "conditionalDelete": "not-supported",
+        "searchParam": [
+            {
+                "name": ID_PARAMETER,
+                "definition": COMMON_DEFINITIONS[ID_PARAMETER],
+                "type": "token",
+                "documentation": "Logical id (comma-separated for any of several).",
+            },
+            {
+                "name": "status",
+                "definition": f"{HL7_SEARCH_PARAMETER}Subscription-status",
+                "type": "token",
+                "documentation": "requested, active, error or off.",
+            },
         ],
     }
 

@@ -10,15 +10,19 @@ own rule.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from core.fhir.issues import ContentError
-from core.fhir.patients import patient_fact, referenced_patient
+from core.fhir.patients import fact_identifier, patient_fact, referenced_patient
+from core.search.indexing import indexes_person
+from core.search.query import ReferenceCriterion, SearchQuery
 from gateway.fhir.store import Party, ResourceStore
 from gateway.platform.errors import InvalidContent
 
 # Each organisation's local patient identifier systems, by ODS code.
 LocalSystems = Mapping[str, frozenset[str]]
+_PATIENT_REFERENCE = "Patient/"
 
 
 def establish_patient(
@@ -55,3 +59,33 @@ def stored_person(store: ResourceStore, patient_id: str, seen_by: str | None) ->
     if seen_by is not None and not store.is_party("Patient", patient_id, seen_by):
         return None
     return record.facts.patient
+
+
+def naming_people(store: ResourceStore, query: SearchQuery, seen_by: str | None) -> SearchQuery:
+    """A search by `Patient/<id>` finds every record about that person, however it named
+    them: records written with the NHS number (or a local identifier) never carried the
+    reference. The Patient, as `seen_by` (an ODS code; None: the gateway) may see it,
+    says who it is; one it may not see names nobody."""
+    return replace(
+        query,
+        criteria=tuple(
+            _with_people(store, criterion, seen_by)
+            if isinstance(criterion, ReferenceCriterion)
+            and indexes_person(query.resource_type, criterion.param)
+            else criterion
+            for criterion in query.criteria
+        ),
+    )
+
+
+def _with_people(
+    store: ResourceStore, criterion: ReferenceCriterion, seen_by: str | None
+) -> ReferenceCriterion:
+    people: list[tuple[str, str]] = []
+    for reference in criterion.references:
+        if not reference.startswith(_PATIENT_REFERENCE):
+            continue
+        person = stored_person(store, reference.removeprefix(_PATIENT_REFERENCE), seen_by)
+        if person is not None:
+            people.append(fact_identifier(person))
+    return replace(criterion, people=tuple(people))

@@ -20,11 +20,8 @@ from core.fhir.authorship import NOT_AUTHOR_MESSAGE, is_author, subject_change_i
 from core.fhir.parties import (
     DIRECTORY_TYPES,
 )
-from core.fhir.patients import fact_identifier
 from core.search.errors import SearchRefused
-from core.search.indexing import indexes_person
-from core.search.query import PagingLimits, ReferenceCriterion, SearchQuery, parse_search
-from core.sharing.facts import without_free_text
+from core.search.query import PagingLimits, SearchQuery, parse_search
 from gateway.access_log.trail import (
     NOT_AUTHOR,
     NOT_PARTY,
@@ -33,7 +30,8 @@ from gateway.access_log.trail import (
 )
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
-from gateway.fhir.patients import LocalSystems, stored_person
+from gateway.fhir.changes import ChangeListener
+from gateway.fhir.patients import LocalSystems, naming_people
 from gateway.fhir.senders import check_sender
 from gateway.fhir.storage import Prepared, VersionedStorage, validated
 from gateway.fhir.store import (
@@ -58,9 +56,8 @@ from gateway.platform.errors import (
     PreconditionFailed,
 )
 from gateway.sharing.consent_authors import check_consent_record
-from gateway.sharing.policy import SharingPolicy, refusal
+from gateway.sharing.policy import SharingPolicy, as_shown, refusal
 
-_PATIENT_REFERENCE = "Patient/"
 # Version ids are ASCII digits that fit every database's integer column.
 _VERSION_ID = re.compile(r"[1-9][0-9]{0,8}")
 
@@ -86,6 +83,8 @@ class ResourceService:
     A caller acts within its token's scopes and sees only resources its organisation is
     party to; another organisation's resource is answered exactly as a missing one. With
     no caller the gateway itself is acting (start-up, its own pipelines) and sees all.
+    `changes` hears of every version stored, in the write's transaction
+    (gateway.fhir.changes): Subscriptions are notified from there.
     """
 
     def __init__(
@@ -99,6 +98,7 @@ class ResourceService:
         local_systems: LocalSystems | None = None,
         clock: Clock = utc_now,
         new_id: IdSource = new_id,
+        changes: ChangeListener | None = None,
     ) -> None:
         self._store = store
         self._storage = VersionedStorage(store, local_systems=local_systems, clock=clock)
@@ -110,6 +110,7 @@ class ResourceService:
         self._sharing = sharing
         self._clock = clock
         self._new_id = new_id
+        self._changes = changes
 
     def create(
         self,
@@ -137,6 +138,7 @@ class ResourceService:
                 )
         new, decisions = self._first_version(self._new_id(), prepared)
         self._storage.insert([new])
+        self._stored([new])
         self._saw(new.record, decisions)
         return CreateOutcome(new.record, created=True)
 
@@ -160,6 +162,7 @@ class ResourceService:
             self._check_consent(prepared, previous=None)
             made.append(self._first_version(str(resource["id"]), prepared))
         self._storage.insert([new for new, _ in made])
+        self._stored([new for new, _ in made])
         for new, decisions in made:
             self._saw(new.record, decisions)
         return [new.record for new, _ in made]
@@ -273,8 +276,14 @@ class ResourceService:
             if if_match is not None:
                 raise PreconditionFailed("The resource changed while this update was applied.")
             raise Conflict("The resource changed while this update was applied; retry.")
+        self._stored([NewResource(record, (), prepared.parties)])
         self._saw(record, decisions)
         return record
+
+    def _stored(self, new: Sequence[NewResource]) -> None:
+        """Tell the listener of versions just stored, each with its parties."""
+        if self._changes is not None:
+            self._changes.stored([replace(n.record, parties=tuple(n.parties)) for n in new])
 
     def history(
         self, resource_type: str, resource_id: str, *, count: int | None, below: int | None
@@ -313,30 +322,7 @@ class ResourceService:
         )
 
     def _naming_people(self, query: SearchQuery) -> SearchQuery:
-        """A search by `Patient/<id>` finds every record about that person, however it
-        named them: records written with the NHS number (or a local identifier) never
-        carried the reference. The Patient, as the caller may see it, says who it is."""
-        return replace(
-            query,
-            criteria=tuple(
-                self._with_people(criterion)
-                if isinstance(criterion, ReferenceCriterion)
-                and indexes_person(query.resource_type, criterion.param)
-                else criterion
-                for criterion in query.criteria
-            ),
-        )
-
-    def _with_people(self, criterion: ReferenceCriterion) -> ReferenceCriterion:
-        people: list[tuple[str, str]] = []
-        for reference in criterion.references:
-            if not reference.startswith(_PATIENT_REFERENCE):
-                continue
-            patient_id = reference.removeprefix(_PATIENT_REFERENCE)
-            person = stored_person(self._store, patient_id, self._visible_to)
-            if person is not None:
-                people.append(fact_identifier(person))
-        return replace(criterion, people=tuple(people))
+        return naming_people(self._store, query, self._visible_to)
 
     def _hidden(self, record: StoredResource | None) -> None:
         """The caller is told "not found" either way; the access log, for the IG, says
@@ -376,9 +362,7 @@ class ResourceService:
     def _served(self, record: StoredResource, decision: Decision | None) -> StoredResource:
         self._saw(record, () if decision is None else (decision,))
         if decision is not None and Obligation.WITHHOLD_FREE_TEXT in decision.obligations:
-            content = without_free_text(json.loads(record.content))
-            text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-            return replace(record, content=text)
+            return replace(record, content=as_shown(record.content, decision))
         return record
 
     def _check_sharing(self, prepared: Prepared) -> list[Decision]:

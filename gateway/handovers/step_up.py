@@ -57,6 +57,7 @@ from gateway.platform.clock import IdSource, new_id
 from gateway.platform.errors import SharingRefused
 from gateway.sharing.policy import SharingPolicy
 from gateway.sharing.requester import Requester
+from gateway.subscriptions.notifier import SubscriptionNotifier
 
 _LOOKUP = PagingLimits(8, 8)
 STEP_UP = "step-up"
@@ -304,6 +305,9 @@ class LadderActions:
             local_systems=self._config.directory.local_patient_systems,
             clock=self._clock,
             new_id=self._new_id,
+            # A step-up and its notices notify Subscriptions as any write does, in this
+            # transaction (and its savepoint: a step-up refused queues nothing).
+            changes=SubscriptionNotifier(self._connection, self._config, clock=self._clock),
         )
 
     def _writer(self, requester: Requester | None, now: datetime) -> FhirWrites:

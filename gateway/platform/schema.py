@@ -287,10 +287,51 @@ outbox = Table(
     Column("last_error", String(500), nullable=True),
     Column("receiver_reference", String(256), nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
+    # A Subscription's notification (kind "notification", migration 0013): the URL and
+    # method it goes with, the channel's headers (JSON), the Subscription, and the
+    # version it is about ("Type/id/_history/n"). None for a delivery to an endpoint.
+    Column("url", String(2048), nullable=True),
+    Column("method", String(8), nullable=True),
+    Column("headers", Text, nullable=True),
+    Column("subscription_id", String(64), nullable=True),
+    Column("resource", String(200), nullable=True),
     Index("ux_outbox_id", "id", unique=True),
     Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_outbox_destination_patient_seq", "destination", "patient", "seq"),
     Index("ix_outbox_service_request_id", "service_request_id"),
+    Index("ix_outbox_subscription_id", "subscription_id"),
+)
+
+# FHIR Subscriptions (rest-hook), one row each, their current version (migration 0013).
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    # The organisation (ODS code) and client that created it: only that organisation
+    # reads or changes it, and it is notified as that client.
+    Column("owner", String(16), nullable=False),
+    Column("owner_client", String(128), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # requested | active | error | off
+    Column("resource_type", String(64), nullable=False),  # what the criteria search
+    Column("criteria", Text, nullable=False),  # Type?parameters, as checked
+    Column("endpoint", String(2048), nullable=False),
+    Column("payload", String(64), nullable=True),  # application/fhir+json, or none
+    Column("headers", Text, nullable=True),  # JSON [[name, value], ...]
+    Column("end_at", UTCDateTime, nullable=True),
+    # Notifications that failed in a row; at the limit the status becomes error.
+    Column("failures", Integer, nullable=False),
+    Column("error", String(500), nullable=True),
+    Column("content", Text, nullable=False),  # the FHIR JSON as served
+    # What every write looks up: the active subscriptions to the written type.
+    Index(
+        "ix_subscriptions_active_type",
+        "resource_type",
+        postgresql_where=text("status = 'active'"),
+        sqlite_where=text("status = 'active'"),
+    ),
+    Index("ix_subscriptions_owner", "owner"),
 )
 
 # Each step of an escalation's ladder (gateway.handovers.ladder): the escalation summary

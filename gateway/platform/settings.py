@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=60, gt=0, le=3600)
     # How often an idle worker looks for due deliveries: the floor of enqueue-to-send.
     delivery_poll_seconds: float = Field(default=0.1, gt=0, le=60)
+    # A Subscription whose notifications fail this many times in a row (each a retried
+    # attempt) is set to error and notified of nothing more (a dead-lettered one at once).
+    subscription_failure_limit: int = Field(default=5, ge=1, le=1000)
     # How often each process looks for escalation steps past their deadline: a missed
     # step is acted on within this (the ladder's promise is within 60 seconds).
     deadline_poll_seconds: float = Field(default=5, gt=0, le=50)

@@ -6,6 +6,12 @@ carries, as the sender's organisation sharing it with the receiver, for the purp
 with the justification the push was made with, on the resources' sharing facts kept with
 the delivery. A round's deliveries are re-checked together: every person's Consents are
 read in one query, whoever the senders are.
+
+A Subscription's notification is a read by its subscriber: it is decided again as a
+vread of the version it is about by that organisation would be (party to the record now
+and to that version, and sharing both permitted), and what it carries must still be what
+the subscriber may be shown (an agreement that now withholds free text stops one that
+carries it).
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from consent.agreements import Agreement
+from consent.model import Obligation
 from consent.statements import ConsentStatement
 from core.sharing import shared_facts
 from core.sharing.shared_facts import SharedResource
+from gateway.access_log.trail import NOT_PARTY
 from gateway.exchange.deliveries import Delivery
 from gateway.fhir.store import ResourceStore
 from gateway.platform.logging import get_logger
-from gateway.sharing.policy import SharingPolicy
+from gateway.sharing.policy import SharingPolicy, as_shown
 from gateway.sharing.requester import Requester
 
 log = get_logger(__name__)
@@ -54,7 +62,11 @@ def refusals_at_send(
             policy = SharingPolicy(store, sender, agreements, now, statements=statements)
             policy.read_consents(d.patient for d in deliveries)  # once: they are shared
             policies[sender] = policy
-        refusal = _refusal(policy, delivery)
+        refusal = (
+            _notification_refusal(store, policy, delivery)
+            if delivery.is_notification
+            else _refusal(policy, delivery)
+        )
         if refusal is not None:
             found[delivery.id] = refusal
     return found
@@ -66,6 +78,30 @@ def _refusal(policy: SharingPolicy, delivery: Delivery) -> Refusal | None:
         for _, decision in decided:
             if not decision.permitted:
                 return Refusal(decision.rule.value, decision.source)
+    return None
+
+
+def _notification_refusal(
+    store: ResourceStore, policy: SharingPolicy, delivery: Delivery
+) -> Refusal | None:
+    reader = delivery.sender_ods  # a notification is queued for its subscriber
+    # One that cannot be read names nothing: refused as not there.
+    resource_type, resource_id, version_id = delivery.notified_version or ("", "", 0)
+    current = store.current(resource_type, resource_id)
+    version = store.version(resource_type, resource_id, version_id)
+    if (
+        current is None
+        or version is None
+        or not store.is_party(resource_type, resource_id, reader)
+        or reader not in {party.ods_code for party in version.parties or ()}
+    ):
+        return Refusal(NOT_PARTY, None)
+    decisions = [policy.on_read(current), policy.on_read(version)]
+    for decision in decisions:
+        if not decision.permitted:
+            return Refusal(decision.rule.value, decision.source)
+    if delivery.body and as_shown(version.content, decisions[1]) != delivery.body:
+        return Refusal(Obligation.WITHHOLD_FREE_TEXT.value, decisions[1].agreement)
     return None
 
 

@@ -21,6 +21,7 @@ from consent.model import (
     Action,
     DataCategory,
     Decision,
+    Obligation,
     Reason,
     Rule,
     SharingRequest,
@@ -29,7 +30,7 @@ from consent.statements import ConsentStatement
 from core.fhir.parties import DIRECTORY_TYPES, sender_role
 from core.fhir.patients import is_about_a_person
 from core.sharing.consents import consent_statement
-from core.sharing.facts import SharedData, shared_data
+from core.sharing.facts import SharedData, shared_data, without_free_text
 from gateway.auth.purpose import JUSTIFICATION_HEADER, PURPOSE_OF_USE_HEADER
 from gateway.fhir.store import (
     Party,
@@ -240,6 +241,15 @@ class SharingPolicy:
 
 def _category(value: str | None) -> DataCategory | None:
     return next((category for category in DATA_CATEGORIES if category == value), None)
+
+
+def as_shown(content: str, decision: Decision | None) -> str:
+    """A stored resource's JSON text as a reader the `decision` permits is shown it:
+    without its free text where the decision obliges that, else as stored."""
+    if decision is None or Obligation.WITHHOLD_FREE_TEXT not in decision.obligations:
+        return content
+    shown = without_free_text(json.loads(content))
+    return json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
 
 
 def refusal(decision: Decision, sharing: str) -> SharingRefused:

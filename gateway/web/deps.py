@@ -41,6 +41,9 @@ from gateway.platform.errors import (
 from gateway.platform.runtime import Runtime, gate
 from gateway.sharing.policy import SharingPolicy
 from gateway.sharing.requester import Requester
+from gateway.subscriptions.notifier import SubscriptionNotifier
+from gateway.subscriptions.service import SubscriptionService
+from gateway.subscriptions.store import SubscriptionStore
 from gateway.web.http_headers import fhir_base
 from gateway.web.runtime import RuntimeDep
 
@@ -81,6 +84,7 @@ def _service(
         sharing=sharing,
         local_systems=config.directory.local_patient_systems,
         clock=runtime.clock,
+        changes=SubscriptionNotifier(connection, config, clock=runtime.clock),
     )
 
 
@@ -139,6 +143,8 @@ def _workflow(runtime: Runtime, connection: Connection, updates: HandoverUpdates
         runtime.paging,
         local_systems=runtime.config.directory.local_patient_systems,
         clock=runtime.clock,
+        # Its writes (an escalation marked answered) notify Subscriptions as a client's do.
+        changes=SubscriptionNotifier(connection, runtime.config, clock=runtime.clock),
     )
     rules = WriteRules()
     rules.register(HANDOVER_RESOURCE_TYPES, updates)
@@ -270,6 +276,42 @@ WriteReviews = Annotated[ReviewStore, Depends(_write_reviews, scope="function")]
 ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]
 ReadSearch = Annotated[Searching, Depends(_read_search, scope="function")]
 PostSearch = Annotated[Searching, Depends(_post_search, scope="function")]
+
+
+def _subscriptions(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> SubscriptionService:
+    return SubscriptionService(
+        SubscriptionStore(connection),
+        OutboxStore(connection),
+        caller,
+        runtime.config.endpoints,
+        trail=trail_of(request),
+        clock=runtime.clock,
+    )
+
+
+async def _write_subscriptions(
+    request: Request, runtime: RuntimeDep
+) -> AsyncIterator[SubscriptionService]:
+    # A Subscription and its AuditEvents commit together, before the response.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        yield _subscriptions(runtime, connection, caller, request)
+        await append_in(connection, success_events(request, runtime))
+
+
+async def _read_subscriptions(
+    request: Request, runtime: RuntimeDep
+) -> AsyncIterator[SubscriptionService]:
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        yield _subscriptions(runtime, connection, caller, request)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+WriteSubscriptions = Annotated[SubscriptionService, Depends(_write_subscriptions, scope="function")]
+ReadSubscriptions = Annotated[SubscriptionService, Depends(_read_subscriptions, scope="function")]
 
 
 @dataclass(frozen=True, slots=True)

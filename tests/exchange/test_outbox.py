@@ -4,6 +4,7 @@ the lease records the outcome."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -225,3 +226,56 @@ def test_concurrent_claims_never_take_the_same_delivery(database: Database) -> N
     claimed = [item for mine in taken for item in mine]
     assert sorted(claimed) == sorted(f"d{n}" for n in range(40))
     assert len(claimed) == len(set(claimed))
+
+
+def notification(delivery_id: str, subscription_id: str = "sub-1") -> NewDelivery:
+    return dataclasses.replace(
+        delivery(delivery_id),
+        kind="notification",
+        service_request_id="sr-shared",
+        sender_ods="RZZ",
+        url="https://crisis.rzz.test/fhir/hooks",
+        method="POST",
+        body="",
+        subscription_id=subscription_id,
+        resource="Communication/c-1/_history/1",
+    )
+
+
+def test_a_notification_is_never_taken_for_one_of_a_dataset_s_deliveries(
+    database: Database,
+) -> None:
+    # Updates to a pushed dataset go to where its deliveries went: a Subscription's
+    # notification must never make its organisation one of those.
+    pushed = dataclasses.replace(delivery("push-1"), service_request_id="sr-shared")
+    enqueue(database, pushed, notification("note-1"))
+    with database.read() as connection:
+        store = OutboxStore(connection)
+        assert [d.id for d in store.for_service_request("sr-shared")] == ["push-1"]
+        assert [d.id for d in store.listed(notifications=False)] == ["push-1"]
+        listed = store.listed()
+    assert [(d.id, d.is_notification) for d in listed] == [("push-1", False), ("note-1", True)]
+    assert listed[1].notified_version == ("Communication", "c-1", 1)
+    assert listed[0].notified_version is None
+
+
+def test_a_subscription_s_waiting_notifications_are_stopped_together(
+    database: Database,
+) -> None:
+    enqueue(
+        database,
+        notification("note-1"),
+        notification("note-2", "sub-2"),
+        dataclasses.replace(notification("note-3"), patient="9434765870"),
+        delivery("push-1"),
+    )
+    assert claim(database, "w", limit=1) == ["note-1"]  # in flight: its worker records it
+    with database.write() as connection:
+        stopped = OutboxStore(connection).stop_pending("sub-1", NOW, "stopped: off")
+    assert stopped == 1
+    with database.read() as connection:
+        states = {d.id: (d.state, d.last_error) for d in OutboxStore(connection).listed()}
+    assert states["note-3"] == (DeliveryState.STOPPED, "stopped: off")
+    assert states["note-1"][0] == DeliveryState.IN_FLIGHT
+    assert states["note-2"][0] == DeliveryState.QUEUED
+    assert states["push-1"][0] == DeliveryState.QUEUED
