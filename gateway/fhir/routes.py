@@ -46,7 +46,7 @@ from gateway.web.http_headers import (
     preferences,
     require_json_acceptable,
 )
-from gateway.web.responses import fhir_response, informational
+from gateway.web.responses import fhir_response, written_response
 from gateway.web.runtime import RuntimeDep
 
 # Every data route needs an access token: the router authenticates before anything else
@@ -256,21 +256,15 @@ def _written(
     request: Request, runtime: RuntimeDep, record: StoredResource, status: int
 ) -> Response:
     base = fhir_base(request, runtime.settings.public_base_url)
-    headers = _version_headers(record)
-    headers["Location"] = f"{base}/{record.resource_type}/{record.id}/_history/{record.version_id}"
-    wanted = preferences(request).return_
-    if wanted == "minimal":
-        return fhir_response(None, status, headers)
-    if wanted == "OperationOutcome":
-        verb = "created" if status == 201 else "stored"
-        return fhir_response(
-            informational(
-                f"{record.resource_type}/{record.id} {verb}, version {record.version_id}."
-            ),
-            status,
-            headers,
-        )
-    return fhir_response(record.content, status, headers)
+    verb = "created" if status == 201 else "stored"
+    return written_response(
+        request,
+        location=f"{base}/{record.resource_type}/{record.id}/_history/{record.version_id}",
+        version_headers=_version_headers(record),
+        content=record.content,
+        status=status,
+        summary=f"{record.resource_type}/{record.id} {verb}, version {record.version_id}.",
+    )
 
 
 def _version_headers(record: StoredResource) -> dict[str, str]:

@@ -34,10 +34,9 @@ from gateway.web.http_headers import (
     etag,
     fhir_base,
     if_match_version,
-    preferences,
     require_json_acceptable,
 )
-from gateway.web.responses import fhir_response, informational
+from gateway.web.responses import fhir_response, written_response
 from gateway.web.runtime import RuntimeDep
 
 router = APIRouter(
@@ -146,24 +145,17 @@ def _written(
     request: Request, runtime: RuntimeDep, subscription: StoredSubscription, status: int
 ) -> Response:
     base = fhir_base(request, runtime.settings.public_base_url)
-    headers = _version_headers(subscription)
-    headers["Location"] = (
-        f"{base}/{RESOURCE_TYPE}/{subscription.id}/_history/{subscription.version_id}"
+    reference = f"{RESOURCE_TYPE}/{subscription.id}"
+    verb = "created" if status == 201 else "stored"
+    return written_response(
+        request,
+        location=f"{base}/{reference}/_history/{subscription.version_id}",
+        version_headers=_version_headers(subscription),
+        content=subscription.content,
+        status=status,
+        summary=f"{reference} {verb}, version {subscription.version_id}; "
+        f"status {subscription.status}.",
     )
-    wanted = preferences(request).return_
-    if wanted == "minimal":
-        return fhir_response(None, status, headers)
-    if wanted == "OperationOutcome":
-        verb = "created" if status == 201 else "stored"
-        return fhir_response(
-            informational(
-                f"{RESOURCE_TYPE}/{subscription.id} {verb}, version {subscription.version_id}; "
-                f"status {subscription.status}."
-            ),
-            status,
-            headers,
-        )
-    return fhir_response(subscription.content, status, headers)
 
 
 def _version_headers(subscription: StoredSubscription) -> dict[str, str]:

@@ -6,9 +6,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from core.fhir.issues import Issue, IssueCode
+from gateway.web.http_headers import preferences
 
 FHIR_JSON = "application/fhir+json"
 FHIR_JSON_UTF8 = "application/fhir+json; charset=utf-8"
@@ -54,3 +56,23 @@ def outcome_response(
 
 def informational(message: str) -> dict[str, Any]:
     return operation_outcome([Issue(IssueCode.INFORMATIONAL, message, severity="information")])
+
+
+def written_response(
+    request: Request,
+    *,
+    location: str,
+    version_headers: dict[str, str],
+    content: str,
+    status: int,
+    summary: str,
+) -> Response:
+    """The answer to a create or update, as the client's `Prefer: return` asks: nothing,
+    an OperationOutcome saying `summary`, or the stored version (`content`)."""
+    headers = {**version_headers, "Location": location}
+    wanted = preferences(request).return_
+    if wanted == "minimal":
+        return fhir_response(None, status, headers)
+    if wanted == "OperationOutcome":
+        return fhir_response(informational(summary), status, headers)
+    return fhir_response(content, status, headers)

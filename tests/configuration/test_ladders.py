@@ -4,7 +4,6 @@ endpoints.yaml for one release."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,29 +12,16 @@ import pytest
 import yaml
 
 from gateway.configuration.loader import load_config
-from gateway.platform.errors import ConfigurationError
+from tests.configuration.support import configured_with, demo_file, refusal
 from tests.conftest import DEMO_CONFIG
 
 
 def demo_ladders() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((DEMO_CONFIG / "ladders.yaml").read_text())
-    return data
+    return demo_file("ladders.yaml")
 
 
 def configured(tmp_path: Path, ladders: dict[str, Any] | None) -> Path:
-    directory = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, directory)
-    if ladders is None:
-        (directory / "ladders.yaml").unlink()
-    else:
-        (directory / "ladders.yaml").write_text(yaml.safe_dump(ladders, sort_keys=False))
-    return directory
-
-
-def refusal(directory: Path) -> str:
-    with pytest.raises(ConfigurationError) as raised:
-        load_config(directory)
-    return raised.value.message
+    return configured_with(tmp_path, "ladders.yaml", ladders)
 
 
 def test_the_demo_has_a_ladder_for_every_pathway_and_a_drill() -> None:

@@ -4,20 +4,18 @@ localities and the decline reasons; a bad or missing file stops the start, namin
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from core.handover.checklist import Requirement, check_completeness
 from core.handover.dataset_input import parse_dataset
 from gateway.configuration.loader import load_config
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
-from gateway.platform.errors import ConfigurationError
+from tests.configuration.support import configured_with, demo_file, refusal
 from tests.conftest import DEMO_CONFIG
 from tests.paths import EXAMPLES
 
@@ -25,25 +23,11 @@ PATHWAYS = ("referral", "step-up", "crisis", "discharge-follow-up", "safeguardin
 
 
 def demo_pathways() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((DEMO_CONFIG / "pathways.yaml").read_text())
-    return data
+    return demo_file("pathways.yaml")
 
 
 def configured(tmp_path: Path, pathways: dict[str, Any] | None) -> Path:
-    """The demo configuration with `pathways` as its pathways.yaml (None: no file)."""
-    directory = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, directory)
-    if pathways is None:
-        (directory / "pathways.yaml").unlink()
-    else:
-        (directory / "pathways.yaml").write_text(yaml.safe_dump(pathways, sort_keys=False))
-    return directory
-
-
-def refusal(directory: Path) -> str:
-    with pytest.raises(ConfigurationError) as raised:
-        load_config(directory)
-    return raised.value.message
+    return configured_with(tmp_path, "pathways.yaml", pathways)
 
 
 def test_the_demo_has_a_checklist_for_every_pathway_in_the_spec() -> None:
