@@ -216,7 +216,7 @@ def test_a_browser_shows_the_served_page_styled_with_what_decides_above_the_fold
         with chromium(tmp_path / "profile") as browser:
             loaded = browser.load(url, headers=trust, width=1280, height=FOLD)
             styles = json.loads(browser.evaluate(STYLES))
-            boxes = above_the_fold(browser, ABOVE_THE_FOLD)
+            boxes = above_the_fold(browser, {**ABOVE_THE_FOLD, "ladder": "#ladder p"})
             sent_to = json.loads(browser.evaluate(BOXES % json.dumps({"to": "#receiver"})))
             screenshot = browser.screenshot()
             served = browser.evaluate("document.documentElement.outerHTML")
@@ -245,6 +245,11 @@ def test_a_browser_shows_the_served_page_styled_with_what_decides_above_the_fold
     assert boxes["call-back number"]["text"] == "01632 960200"  # the provider's, configured
     assert boxes["what has changed"]["text"].startswith("Missed the agreed 13:00 visit")
     assert "Risk of self-harm" in boxes["highest risk"]["text"]
+    # Where it stands on the Trust's ladder (config/demo/ladders.yaml), and whom next.
+    assert boxes["ladder"]["text"].startswith(
+        "Manager step (Crisis team duty manager, 01632 960101)"
+    )
+    assert "steps up to the Trust on-call manager, 01632 960102" in boxes["ladder"]["text"]
     # The reader's own organisation is further down.
     assert sent_to["to"]["top"] > FOLD
     (tmp_path / "summary-page.png").write_bytes(screenshot)
@@ -252,8 +257,8 @@ def test_a_browser_shows_the_served_page_styled_with_what_decides_above_the_fold
 
 
 def test_a_ladder_position_is_above_the_fold_too(tmp_path: Path) -> None:
-    """The gateway does not work out ladder positions yet: the page as the core renders
-    it with one, for the same dataset, in the browser at the same size."""
+    """The ladder line at fixed times, as the core renders it (the served page's times
+    follow the clock), in the browser at the same size."""
     published = (EXAMPLES / "escalation-manager.json").read_text()
     dataset = parse_dataset(json.loads(published))  # due 15:00 UTC, 21 Nov 2026
     now = datetime(2026, 11, 21, 14, 15, tzinfo=UTC)
