@@ -33,6 +33,7 @@ from gateway.handovers import messaging_routes as messaging
 from gateway.handovers import review_routes
 from gateway.handovers import routes as datasets
 from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
+from gateway.handovers.ladder_metrics import LadderCollector
 from gateway.platform.heap import freeze_long_lived_heap, release_long_lived_heap
 from gateway.platform.logging import configure_logging, get_logger
 from gateway.platform.runtime import Runtime, build_runtime
@@ -100,6 +101,7 @@ def create_app(
                 )
                 for worker in workers:
                     runtime.worker_doorbells.add(worker.doorbell)
+                metrics.registry.register(LadderCollector(runtime.database, runtime.clock))
                 app.state.metrics = metrics
                 if runtime.config.audit_log.witnesses:
                     background.start_soon(

@@ -19,6 +19,7 @@ from gateway.configuration.models import GatewayConfig
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
 from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
+from gateway.handovers.ladder_metrics import LadderCollector
 from gateway.platform import migrate
 from gateway.platform.database import Database
 from gateway.platform.errors import ConfigurationError
@@ -82,6 +83,7 @@ async def _run(
         lambda: [worker.breaker for worker in workers],
         lambda: current[0].endpoints.destinations,
     )
+    metrics.registry.register(LadderCollector(database))
     log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
     watcher = DeadlineWatcher(
         database,

@@ -108,6 +108,15 @@ class StepStore:
             select(func.min(escalation_steps.c.deadline)).where(escalation_steps.c.state == OPEN)
         ).scalar_one_or_none()
 
+    def open_by_receiver(self) -> dict[str, int]:
+        """How many steps wait for a response, by receiving organisation."""
+        rows = self._connection.execute(
+            select(escalation_steps.c.receiver_ods, func.count())
+            .where(escalation_steps.c.state == OPEN)
+            .group_by(escalation_steps.c.receiver_ods)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
     def take(self, communication_id: str, now: datetime, worker: str) -> Step | None:
         """Mark a due open step missed, for this worker to act on; None if another
         process took it first, or a response stopped its clock."""
@@ -196,6 +205,16 @@ class DelayStore:
             )
             .values(responded_at=at)
         )
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Every delay recorded, by receiving organisation and what the gateway did."""
+        columns = interface_delays.c
+        rows = self._connection.execute(
+            select(columns.receiver_ods, columns.action, func.count()).group_by(
+                columns.receiver_ods, columns.action
+            )
+        )
+        return {(row[0], row[1]): int(row[2]) for row in rows}
 
     def of_escalation(self, escalation_id: str) -> list[InterfaceDelay]:
         rows = self._connection.execute(

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gateway.handovers.deadline_watcher import DeadlineWatcher
+from gateway.handovers.ladder_metrics import LadderCollector
 from gateway.platform.schema import escalation_steps, interface_delays
 from tests.handovers.test_routes import example, push
 
@@ -295,3 +296,27 @@ def test_the_summary_page_shows_the_ladder_and_the_timeline(
             f"/api/escalations/{second['service_request_id']}/timeline", headers=trust_token
         ).text
     )
+
+
+def test_metrics_show_open_steps_the_watchers_lag_and_the_delays(client: TestClient) -> None:
+    push(client, escalation(), "escalations")
+    before = client.get("/metrics").text
+    assert 'gateway_escalation_steps_open{receiver="RZZ"} 1.0' in before
+    assert "gateway_escalation_deadline_lag_seconds 0.0" in before
+    watcher(client, timedelta(minutes=16)).run_once()
+    after = client.get("/metrics").text
+    assert 'gateway_interface_delays{action="step-up",receiver="RZZ"} 1.0' in after
+    assert "9434765919" not in after
+
+
+def test_a_deadline_nobody_acts_on_shows_as_lag(client: TestClient) -> None:
+    push(client, escalation(), "escalations")
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    later = datetime.now(UTC) + timedelta(minutes=17)
+    lag = next(
+        family
+        for family in LadderCollector(runtime.database, lambda: later).collect()
+        if family.name == "gateway_escalation_deadline_lag_seconds"
+    )
+    # The deadline was 15 minutes after receipt: two minutes unacted on, give or take.
+    assert 100 < lag.samples[0].value < 140
