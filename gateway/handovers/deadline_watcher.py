@@ -33,7 +33,7 @@ log = get_logger(__name__)
 class WatcherSettings:
     # How often to look: a deadline is acted on at most this long (plus one transaction)
     # after it passes. The issue of record asks for within 60 seconds.
-    poll_seconds: float = 5.0
+    poll_seconds: float = 1.0
     batch: int = 50
     gateway_url: str = "http://127.0.0.1:8080"
 
