@@ -75,6 +75,9 @@ def _entry(step: Step, dataset: EscalationSummary, delay: InterfaceDelay | None)
     if step.answered_at is not None:
         entry["answered_at"] = _instant(step.answered_at)
         entry["answered_by"] = step.answered_by
+        # The time to response: from the step's receipt to the response's.
+        waited = step.answered_at - step.received_at
+        entry["answered_after_seconds"] = max(0, int(waited.total_seconds()))
     if escalation.next_action:
         entry["next_action"] = escalation.next_action
     entry["early_warning_indicators"] = [

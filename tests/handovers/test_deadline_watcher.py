@@ -125,6 +125,9 @@ def test_a_response_stops_the_clock(client: TestClient, trust_token: dict[str, s
     (step,) = steps(client)
     assert step["state"] == "answered"
     assert step["answered_by"] == "RZZ"
+    (shown,) = client.get(f"/api/escalations/{created['id']}/timeline").json()["steps"]
+    assert shown["answered_by"] == "RZZ"
+    assert 0 <= shown["answered_after_seconds"] < 60
     assert delays(client) == []
     # The deadline is kept on the answered version of the step.
     communication = client.get(f"/fhir/{created['resources']['Communication']}").json()
