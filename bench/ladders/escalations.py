@@ -29,7 +29,7 @@ from bench.handovers.examples import ESCALATION, example
 from bench.outbox.processes import endpoints_yaml
 
 # Apart from every other benchmark's patients (bench/ladders/steps.py says where).
-ESCALATION_PATIENT_OFFSET = 8_000_000
+ESCALATION_PATIENT_OFFSET = 7_500_000
 RESPOND_IN = timedelta(hours=2)
 CONTACTS = {
     "front-line": ("Crisis resolution team duty line", "01632 960100"),

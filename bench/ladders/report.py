@@ -66,13 +66,16 @@ class LaddersReport(BenchmarkReport):
 DUE_LEGEND = (
     "`StepStore(connection).due(now, 50)`, the deadline watcher's query (open steps whose "
     "deadline has passed, earliest first, at most its batch of 50), timed in process one "
-    "call at a time on one read connection, after a warm-up; the store holds the open "
-    "steps counted (bench/ladders/steps.py: deadlines spread over the next 15 minutes to "
-    "2 days as the demo ladder gives them), of which 20 are due whatever the size, so "
-    "every call answers 20. **/ smallest** is the figure divided by the same database's "
-    "at the smallest size, in the same run: flat means about x1. **Plan**: how the "
-    "statement the call sent reads the table (the whole plan is at the end). The machine "
-    "was shared: **load** is the 1-minute load average just before the calls."
+    "call at a time, on a store of each size, the sizes interleaved in rounds (each round "
+    "one read transaction per store, after a warm-up). Each store holds the open steps "
+    "counted (bench/ladders/steps.py: deadlines spread over the next 15 minutes to 2 days "
+    "as the demo ladder gives them), of which 20 are due whatever the size, so every call "
+    "answers 20. **/ smallest** is the figure divided by the same database's at the "
+    "smallest size, in the same run: flat means about x1. **Rounds' medians**: each "
+    "round's own median, in the order run, to show how far the machine moved them. "
+    "**Plan**: how the statement the "
+    "call sent reads the table (the whole plan is at the end). The machine was shared: "
+    "**load** is the 1-minute load average before each round, averaged."
 )
 LATE_LEGEND = (
     "Escalations sent at random times (Poisson, the rate given) to a real `gateway serve`, "
@@ -108,7 +111,7 @@ def ratio(d: DueTiming, all_due: list[DueTiming], figure: str) -> float:
 def due_table(due: list[DueTiming]) -> str:
     return markdown_table(
         "Database | Open steps | Due | Calls | Median µs | p99 µs | Median / smallest"
-        " | p99 / smallest | Plan | Load",
+        " | p99 / smallest | Rounds' medians µs | Plan | Load",
         (
             [
                 NAMES[d.database],
@@ -119,6 +122,7 @@ def due_table(due: list[DueTiming]) -> str:
                 f"{d.p99_us:,.0f}",
                 f"**x{ratio(d, due, 'median_us'):.2f}**",
                 f"x{ratio(d, due, 'p99_us'):.2f}",
+                ", ".join(f"{us:,.0f}" for us in d.round_medians_us),
                 "<br>".join(f"`{node}`" for node in d.plan_nodes),
                 f"{d.load_average:.2f}",
             ]

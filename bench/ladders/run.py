@@ -2,11 +2,11 @@
 open escalations accumulate, and how soon after its deadline does a step-up reach a
 push receiver?
 
-1. Finding the due steps (bench/ladders/due.py), on each database: a fresh store grown
-   to each of `--sizes` open steps (deadlines spread over the future; 20 due whatever
-   the size), `StepStore(connection).due(now, 50)` timed `--calls` times at each size,
-   its plan captured. Flat: the largest size's median within a small factor of the
-   smallest's.
+1. Finding the due steps (bench/ladders/due.py), on each database: a fresh store for
+   each of `--sizes` open steps (deadlines spread over the future; 20 due whatever the
+   size), `StepStore(connection).due(now, 50)` timed `--calls` times on each, in
+   interleaved rounds, its plan captured. Flat: the largest size's median within a
+   small factor of the smallest's.
 2. Step-ups (bench/ladders/stepups.py), on each database: a fresh store (`gateway db
    upgrade`), the receiver (bench/ladders/receiver.py) in its own process, and the
    benchmark's configuration (bench/auth.py) with a ladder of `--step` steps and RZZ
@@ -33,13 +33,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from bench.auth import DATASET_SCOPES, SCOPES, BenchAuth, TokenSource, bench_auth, client_id
 from bench.ladders.due import measure_due
 from bench.ladders.escalations import Escalations, configure
 from bench.ladders.report import LaddersReport, due_table, late_table, parts_table
-from bench.ladders.steps import Filler, analyze, count_open, insert_steps
+from bench.ladders.steps import MOST_STEPS, Filler, analyze, count_open, insert_steps
 from bench.ladders.stepups import StepUpRun, run_step_ups
 from bench.outbox.processes import ReceiverProcess, running_receiver
 from bench.report import machine, print_written, result_name
@@ -51,7 +52,8 @@ from gateway.platform.settings import Settings
 
 SIZES, QUICK_SIZES = "1000,10000,100000", "1000,3000,10000"
 CALLS, QUICK_CALLS = 2000, 500
-WARMUP = 100
+WARMUP = 100  # calls before each round's timed ones
+ROUNDS = 5  # the sizes interleaved
 ESCALATIONS, QUICK_ESCALATIONS = 250, 30
 OPEN_STEPS, QUICK_OPEN_STEPS = 100_000, 10_000
 # The filler's deadlines in the step-up runs start this far ahead: none falls due while
@@ -83,8 +85,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.open_steps is None:
         args.open_steps = QUICK_OPEN_STEPS if quick else OPEN_STEPS
     args.polls = [float(poll) for poll in args.polls.split(",")]
-    if min(args.sizes) < 100 or args.rate <= 0 or args.escalations < 1:
-        parser.error("--sizes at least 100 each; --rate and --escalations positive")
+    if min(args.sizes) < 100 or max([*args.sizes, args.open_steps]) > MOST_STEPS:
+        parser.error(f"--sizes and --open-steps: at least 100 and at most {MOST_STEPS:,}")
+    if args.rate <= 0 or args.escalations < 1:
+        parser.error("--rate and --escalations must be positive")
     return args
 
 
@@ -100,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings={
             "due": (
                 f"open steps {', '.join(f'{size:,}' for size in args.sizes)}; "
-                f"{args.calls:,} timed calls per size after {WARMUP}"
+                f"a store per size; {args.calls:,} timed calls per size, in {ROUNDS} "
+                f"interleaved rounds, each after {WARMUP} untimed"
             ),
             "step-ups": (
                 f"{args.escalations:,} escalations per run at {args.rate:g}/s (Poisson); "
@@ -117,19 +122,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = result_name(started, "ladders", quick=args.quick)
     if args.only in (None, "due"):
         for database in databases:
-            with fresh_store(database, args.postgres_url, keep=args.keep) as url:
-                report.versions[database] = server_version(url)
-                log(f"{database}: finding due steps at {args.sizes}")
-                report.due += measure_due(
-                    database,
-                    url,
-                    args.sizes,
-                    now=datetime.now(UTC),
-                    seed=args.seed,
-                    calls=args.calls,
-                    warmup=WARMUP,
-                    log=log,
-                )
+            report.versions[database] = server_version(
+                args.postgres_url if database == "postgresql" else "sqlite://"
+            )
+            log(f"{database}: finding due steps at {', '.join(f'{n:,}' for n in args.sizes)}")
+            report.due += measure_due(
+                database,
+                partial(fresh_store, database, args.postgres_url, keep=args.keep),
+                args.sizes,
+                now=datetime.now(UTC),
+                seed=args.seed,
+                calls=args.calls,
+                rounds=ROUNDS,
+                warmup=WARMUP,
+                log=log,
+            )
             report.write(args.results, name)
         print(due_table(report.due), flush=True)
     if args.only in (None, "step-ups"):

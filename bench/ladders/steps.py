@@ -51,9 +51,12 @@ PATHWAYS = ("crisis", "safeguarding", "discharge-follow-up")
 PATHWAY_WEIGHTS = (70, 20, 10)
 LOCALITIES = ("north", "south")
 # Where the filler's patients come from: apart from every other benchmark's (bench.data's
-# loaded ones, its HTTP creates at 5,000,000, bench.handovers' at 7,000,000) and from
-# bench/ladders' own escalations (bench/ladders/escalations.py, 8,000,000 on).
-FILLER_PATIENT_OFFSET = 9_000_000
+# loaded ones, its HTTP creates from 5,000,000, bench.handovers' from 7,000,000,
+# bench.outbox's from 8,000,000) and from bench/ladders' own escalations (7,500,000 on):
+# 6,000,000 to 6,999,999, so a million open steps at most (9xx NHS numbers end at about
+# patient 9,090,000).
+FILLER_PATIENT_OFFSET = 6_000_000
+MOST_STEPS = 1_000_000
 BATCH = 5_000  # rows per executemany
 
 
@@ -71,6 +74,8 @@ class Filler:
             yield self.row(number, due=due)
 
     def row(self, number: int, *, due: bool = False) -> dict[str, Any]:
+        if number >= MOST_STEPS:
+            raise ValueError(f"at most {MOST_STEPS:,} filler steps (their patients run out)")
         rng = random.Random(self.seed * 1_000_003 + number)
         level, step = rng.choices(LEVELS, LEVEL_WEIGHTS)[0]
         priority = rng.choices(PRIORITIES, PRIORITY_WEIGHTS)[0]
