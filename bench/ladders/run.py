@@ -14,7 +14,8 @@ push receiver?
    (GATEWAY_DEADLINE_POLL_SECONDS; 5 is the default), a `gateway serve` is started and
    `--escalations` escalations sent at `--rate` per second; each step-up's arrival at
    the receiver minus the deadline it follows. Then `--open-steps` open steps are added
-   to the store (none due during the runs) and the polls are run again.
+   to the store (none due during the runs; VACUUM (ANALYZE) on PostgreSQL, nothing on
+   SQLite, as the gateway runs it) and the polls are run again.
 
 Target (the issue): a step-up at the receiver within 2 s of its deadline, at p99.
 Writes bench/results/<timestamp>-ladders.md and raw/<timestamp>-ladders.json. See
@@ -183,7 +184,12 @@ def step_ups(
                 began = datetime.now(UTC)
                 filler = Filler(began, args.seed, horizon=HORIZON)
                 insert_steps(store, filler.rows(0, args.open_steps))
-                analyze(store, url)
+                if database == "postgresql":
+                    # What autovacuum would soon do. Not on SQLite: the gateway never
+                    # runs ANALYZE there, and statistics taken on a store whose outbox
+                    # holds only delivered rows turn the delivery worker's claim into
+                    # a scan of the outbox (see bench/README.md, "Escalation deadlines").
+                    analyze(store, url)
                 seconds = (datetime.now(UTC) - began).total_seconds()
                 log(f"{database}: {args.open_steps:,} open steps added in {seconds:.0f} s")
             open_before = count_open(store)
