@@ -82,8 +82,9 @@ LATE_LEGEND = (
     "nobody answering, each climbing a ladder of 3-second steps: front-line, manager, "
     "senior. For every step-up the push receiver stored (two per escalation), **late** "
     "is when it arrived at the receiver minus the missed step's deadline (from "
-    "`escalation_steps`), in seconds. **Open steps** is what the store held besides the "
-    "run's own (bench/ladders/steps.py, none due during the run). **Met** is p99 within "
+    "`escalation_steps`), in seconds. Each run on a fresh store, the same arrival times "
+    "in each. **Open steps** is what the store held besides the run's own "
+    "(bench/ladders/steps.py, none due during the run). **Met** is p99 within "
     f"{TARGET_S:g} s with every check passed. **Load**: 1-minute load average before / "
     "after the run (2 cores; other work on the machine included)."
 )

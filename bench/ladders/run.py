@@ -7,15 +7,15 @@ push receiver?
    size), `StepStore(connection).due(now, 50)` timed `--calls` times on each, in
    interleaved rounds, its plan captured. Flat: the largest size's median within a
    small factor of the smallest's.
-2. Step-ups (bench/ladders/stepups.py), on each database: a fresh store (`gateway db
-   upgrade`), the receiver (bench/ladders/receiver.py) in its own process, and the
-   benchmark's configuration (bench/auth.py) with a ladder of `--step` steps and RZZ
-   pushing to the receiver (bench/ladders/escalations.py). For each of `--polls`
-   (GATEWAY_DEADLINE_POLL_SECONDS; 5 is the default), a `gateway serve` is started and
-   `--escalations` escalations sent at `--rate` per second; each step-up's arrival at
-   the receiver minus the deadline it follows. Then `--open-steps` open steps are added
-   to the store (none due during the runs; VACUUM (ANALYZE) on PostgreSQL, nothing on
-   SQLite, as the gateway runs it) and the polls are run again.
+2. Step-ups (bench/ladders/stepups.py), on each database: the receiver
+   (bench/ladders/receiver.py) in its own process, and the benchmark's configuration
+   (bench/auth.py) with a ladder of `--step` steps and RZZ pushing to the receiver
+   (bench/ladders/escalations.py). For each of `--polls` (GATEWAY_DEADLINE_POLL_SECONDS;
+   5 is the default), on a fresh store (`gateway db upgrade`), a `gateway serve` is
+   started and `--escalations` escalations sent at `--rate` per second; each step-up's
+   arrival at the receiver minus the deadline it follows. Then the same on fresh stores
+   holding `--open-steps` other open steps (none due during the run; VACUUM (ANALYZE)
+   on PostgreSQL, nothing on SQLite, as the gateway runs it).
 
 Target (the issue): a step-up at the receiver within 2 s of its deadline, at p99.
 Writes bench/results/<timestamp>-ladders.md and raw/<timestamp>-ladders.json. See
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"ladder {args.step} a step; GATEWAY_DEADLINE_POLL_SECONDS "
                 f"{', '.join(f'{poll:g}' for poll in args.polls)} (default "
                 f"{Settings.model_fields['deadline_poll_seconds'].default:g}); "
-                f"then with {args.open_steps:,} other open steps"
+                f"then with {args.open_steps:,} other open steps; each run on a fresh store"
             ),
             "server": "`gateway serve`, one process (HTTP, the deadline watcher and the "
             "delivery worker); authentication, consent, agreements and the access log on",
@@ -149,9 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ):
                 configure(auth.config_dir, receiver.fhir, args.step)
                 for database in databases:
-                    with fresh_store(database, args.postgres_url, keep=args.keep) as url:
-                        report.versions[database] = server_version(url)
-                        step_ups(args, report, database, url, auth, receiver, name)
+                    step_ups(args, report, database, auth, receiver, name)
         finally:
             if args.keep:
                 log(f"kept {temp}")
@@ -167,74 +165,80 @@ def step_ups(
     args: argparse.Namespace,
     report: LaddersReport,
     database: str,
-    url: str,
     auth: BenchAuth,
     receiver: ReceiverProcess,
     name: str,
 ) -> None:
-    log(f"{database}: migrating with `gateway db upgrade`")
-    upgrade(url, auth)
+    """One run per number of other open steps (none, then `--open-steps`) and poll, each
+    on a store of its own: the store's history (every escalation a run leaves behind) is
+    the same at the start of each, and so are the arrival times (one seed)."""
     server_log = temp_log(name, database, "server")
     log(f"{database}: server output goes to {server_log}")
-    store = Database(url, pool_size=2)
-    numbered = 0
-    try:
-        for filled in (False, True):
-            if filled:
-                began = datetime.now(UTC)
-                filler = Filler(began, args.seed, horizon=HORIZON)
-                insert_steps(store, filler.rows(0, args.open_steps))
-                if database == "postgresql":
-                    # What autovacuum would soon do. Not on SQLite: the gateway never
-                    # runs ANALYZE there, and statistics taken on a store whose outbox
-                    # holds only delivered rows turn the delivery worker's claim into
-                    # a scan of the outbox (see bench/README.md, "Escalation deadlines").
-                    analyze(store, url)
-                seconds = (datetime.now(UTC) - began).total_seconds()
-                log(f"{database}: {args.open_steps:,} open steps added in {seconds:.0f} s")
-            open_before = count_open(store)
-            for poll in args.polls:
-                env = {"GATEWAY_DEADLINE_POLL_SECONDS": f"{poll:g}"}
-                with running_server(url, server_log, auth, extra_env=env) as base:
-                    check_authenticates(base)
-                    tokens = TokenSource(base, auth)
-
-                    def bearer(valid_for: float, tokens: TokenSource = tokens) -> str:
-                        scopes = [*SCOPES, *DATASET_SCOPES]
-                        token = tokens.client_token(client_id("AZZ"), scopes, valid_for=valid_for)
-                        return f"Bearer {token}"
-
-                    escalations = Escalations(database, datetime.now(UTC), first=numbered)
-                    numbered += args.escalations
+    for open_steps in (0, args.open_steps):
+        for poll in args.polls:
+            with fresh_store(database, args.postgres_url, keep=args.keep) as url:
+                report.versions[database] = server_version(url)
+                upgrade(url, auth)
+                store = Database(url, pool_size=2)
+                try:
+                    fill(store, url, database, open_steps, args.seed)
                     result = StepUpRun(
                         database=database,
                         poll_seconds=poll,
                         step=args.step,
-                        open_before=open_before,
+                        open_before=count_open(store),
                         rate=args.rate,
                         planned=args.escalations,
                         sent_seconds=0.0,
                         created=0,
                     )
-                    log(
-                        f"{database}: poll {poll:g} s, {open_before:,} open steps: "
-                        f"{args.escalations:,} escalations at {args.rate:g}/s"
-                    )
-                    run_step_ups(
-                        base,
-                        bearer,
-                        store,
-                        receiver,
-                        escalations,
-                        result,
-                        seed=args.seed + numbered,
-                        settle_timeout=60 + 3 * (poll + 30),
-                        log=log,
-                    )
-                    report.step_ups.append(result)
-                    report.write(args.results, name)
-    finally:
-        store.dispose()
+                    env = {"GATEWAY_DEADLINE_POLL_SECONDS": f"{poll:g}"}
+                    with running_server(url, server_log, auth, extra_env=env) as base:
+                        check_authenticates(base)
+                        tokens = TokenSource(base, auth)
+
+                        def bearer(valid_for: float, tokens: TokenSource = tokens) -> str:
+                            scopes = [*SCOPES, *DATASET_SCOPES]
+                            token = tokens.client_token(
+                                client_id("AZZ"), scopes, valid_for=valid_for
+                            )
+                            return f"Bearer {token}"
+
+                        log(
+                            f"{database}: poll {poll:g} s, {result.open_before:,} open steps: "
+                            f"{args.escalations:,} escalations at {args.rate:g}/s"
+                        )
+                        run_step_ups(
+                            base,
+                            bearer,
+                            store,
+                            receiver,
+                            Escalations(database, datetime.now(UTC)),
+                            result,
+                            seed=args.seed,
+                            settle_timeout=60 + 3 * (poll + 30),
+                            log=log,
+                        )
+                finally:
+                    store.dispose()
+            report.step_ups.append(result)
+            report.write(args.results, name)
+
+
+def fill(store: Database, url: str, database: str, open_steps: int, seed: int) -> None:
+    """`open_steps` other open steps, none due for an hour (bench/ladders/steps.py)."""
+    if not open_steps:
+        return
+    began = datetime.now(UTC)
+    insert_steps(store, Filler(began, seed, horizon=HORIZON).rows(0, open_steps))
+    if database == "postgresql":
+        # What autovacuum would soon do. Not on SQLite: the gateway never runs ANALYZE
+        # there, and statistics taken on a store whose outbox holds only delivered rows
+        # turn the delivery worker's claim into a scan of the outbox (see
+        # bench/README.md, "Escalation deadlines").
+        analyze(store, url)
+    seconds = (datetime.now(UTC) - began).total_seconds()
+    log(f"{database}: {open_steps:,} open steps added in {seconds:.0f} s")
 
 
 if __name__ == "__main__":
