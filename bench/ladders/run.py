@@ -21,7 +21,7 @@ Target (the issue): a step-up at the receiver within 2 s of its deadline, at p99
 Writes bench/results/<timestamp>-ladders.md and raw/<timestamp>-ladders.json. See
 bench/README.md, "Escalation deadlines".
 
-    python -m bench.ladders                  # 1k/10k/100k; 250 escalations a run, ~22 min
+    python -m bench.ladders                  # 1k/10k/100k; 250 escalations a run, ~20 min
     python -m bench.ladders --quick          # a smoke check, ~5 min
     python -m bench.ladders --only due --sizes 1000,10000,100000,1000000
 """
