@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +44,13 @@ CURRENT = Code("this checkout", REPO)
 
 
 def server_env(
-    database_url: str, auth: BenchAuth, port: int = 8080, code: Code = CURRENT
+    database_url: str,
+    auth: BenchAuth,
+    port: int = 8080,
+    code: Code = CURRENT,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
+    """The server's environment; `extra` (a benchmark's own GATEWAY_ settings) last."""
     env = os.environ | auth.server_env()
     env |= {
         "GATEWAY_DATABASE_URL": database_url,
@@ -55,7 +60,7 @@ def server_env(
     }
     if code.own_path:
         env["PYTHONPATH"] = str(code.root)
-    return env
+    return env | dict(extra or {})
 
 
 def upgrade(database_url: str, auth: BenchAuth, code: Code = CURRENT) -> None:
@@ -89,8 +94,10 @@ def running_server(
     *,
     workers: int = 1,
     code: Code = CURRENT,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve the store on a free local port until the block ends; yields the base URL.
+    `extra_env` adds to, or overrides, the server's environment (`server_env`).
 
     With workers > 1 uvicorn runs a supervisor and that many worker processes sharing the
     port. They start together, and /readyz answers only once one has finished starting;
@@ -102,7 +109,7 @@ def running_server(
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
-            env=server_env(database_url, auth, port, code),
+            env=server_env(database_url, auth, port, code, extra_env),
             cwd=code.root,
             stdout=log,
             stderr=subprocess.STDOUT,

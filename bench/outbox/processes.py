@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -67,9 +68,13 @@ class ReceiverProcess:
         return dict(answer.json())
 
     def ids(self) -> list[str]:
-        answer = self._client.get("/ids")
+        return list(self.get("/ids"))
+
+    def get(self, path: str) -> Any:
+        """What the receiver answers to `GET path`, as JSON."""
+        answer = self._client.get(path)
         answer.raise_for_status()
-        return list(answer.json())
+        return answer.json()
 
     def reset(self) -> None:
         self._client.post("/reset").raise_for_status()
@@ -79,11 +84,14 @@ class ReceiverProcess:
 
 
 @contextmanager
-def running_receiver(log_path: Path) -> Iterator[ReceiverProcess]:
+def running_receiver(
+    log_path: Path, module: str = "bench.outbox.receiver"
+) -> Iterator[ReceiverProcess]:
+    """The receiver (`python -m <module> --port <free port>`) until the block ends."""
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.outbox.receiver", "--port", str(port)],
+            [sys.executable, "-m", module, "--port", str(port)],
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -7,7 +7,8 @@ X-Request-ID: a new id is answered 200 with a Location at once, a repeat 409 wit
 OperationOutcome `duplicate` (as BaRS asks, and as the gateway counts as delivered),
 a request without the header 400. Nothing is parsed or validated: the figures are the
 gateway's, not the receiver's. `GET /stats` answers the counts, `GET /ids` every stored
-id, `POST /reset` forgets everything.
+id, `POST /reset` forgets everything. A subclass that sets `keeps_bodies` is handed each
+newly stored message's bytes (`kept`) before it is answered (bench/ladders/receiver.py).
 
     python -m bench.outbox.receiver --port 8765
 """
@@ -39,6 +40,9 @@ class Receiver:
     """The ASGI app. One event loop, so no locks: each request's check and store run
     without an await between them."""
 
+    # Whether `kept` is called with each newly stored message (else bodies are counted only).
+    keeps_bodies = False
+
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.stored: dict[str, int] = {}  # X-Request-ID -> body bytes
@@ -60,11 +64,24 @@ class Receiver:
         elif method == "GET" and path == "/ids":
             await _answer(send, 200, sorted(self.stored))
         elif method == "POST" and path == "/reset":
-            self.stored.clear()
-            self.requests = self.duplicates = self.refused = 0
+            self.reset()
             await _answer(send, 200, self.stats())
+        elif method == "GET" and path in self.views:
+            await _answer(send, 200, self.views[path]())
         else:
             await _answer(send, 404, {"error": "not found"})
+
+    @property
+    def views(self) -> dict[str, Callable[[], Any]]:
+        """More `GET` paths a subclass answers, each with what it returns as JSON."""
+        return {}
+
+    def reset(self) -> None:
+        self.stored.clear()
+        self.requests = self.duplicates = self.refused = 0
+
+    def kept(self, request_id: str, body: bytes) -> None:
+        """A newly stored message, whole (only when `keeps_bodies`); nothing here."""
 
     def stats(self) -> dict[str, int]:
         return {
@@ -77,9 +94,13 @@ class Receiver:
 
     async def _process_message(self, scope: Scope, receive: Receive, send: Send) -> None:
         size = 0
+        chunks: list[bytes] = []
         while True:
             message = await receive()
-            size += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if self.keeps_bodies:
+                chunks.append(chunk)
             if not message.get("more_body"):
                 break
         self.requests += 1
@@ -97,6 +118,8 @@ class Receiver:
             await _send(send, 409, DUPLICATE, b"application/fhir+json")
             return
         self.stored[request_id] = size
+        if self.keeps_bodies:
+            self.kept(request_id, b"".join(chunks))
         location = f"{self.base_url}/Bundle/{len(self.stored)}".encode()
         await _send(send, 200, b"", None, [(b"location", location)])
 
@@ -129,11 +152,16 @@ async def _send(
     await send({"type": "http.response.body", "body": body})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.outbox.receiver", description=__doc__)
+def main(
+    argv: Sequence[str] | None = None,
+    app: type[Receiver] = Receiver,
+    prog: str = "python -m bench.outbox.receiver",
+) -> int:
+    """Serve `app` on 127.0.0.1:--port until stopped."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    receiver = Receiver(f"http://127.0.0.1:{args.port}/fhir")
+    receiver = app(f"http://127.0.0.1:{args.port}/fhir")
     uvicorn.run(
         receiver,
         host="127.0.0.1",
