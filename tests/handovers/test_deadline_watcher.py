@@ -14,7 +14,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gateway.handovers.deadline_watcher import DeadlineWatcher
+from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
 from gateway.handovers.ladder_metrics import LadderCollector
 from gateway.platform.schema import escalation_steps, interface_delays
 from tests.handovers.test_routes import example, push
@@ -323,3 +323,28 @@ def test_a_deadline_nobody_acts_on_shows_as_lag(client: TestClient) -> None:
     )
     # The deadline was 15 minutes after receipt: two minutes unacted on, give or take.
     assert 100 < lag.samples[0].value < 140
+
+
+def test_the_watcher_wakes_at_the_next_deadline_and_at_once_after_a_full_batch(
+    client: TestClient,
+) -> None:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    idle = watcher(client, timedelta(0))
+    idle.run_once()
+    assert idle.pause_after([]) == 1.0  # nothing open: the poll
+    push(client, escalation(), "escalations")
+    # Its deadline is 15 minutes off: the poll, which is sooner.
+    assert idle.pause_after(idle.run_once()) == 1.0
+    almost = watcher(client, timedelta(minutes=15) - timedelta(seconds=0.5))
+    almost.run_once()
+    assert 0.3 < almost.pause_after([]) < 0.6  # wakes at the deadline, not a poll later
+    for n in range(3):
+        push(client, escalation(external_id=f"EPR-BATCH-{n}"), "escalations")
+    small = DeadlineWatcher(
+        runtime.database,
+        lambda: runtime.config,
+        settings=WatcherSettings(batch=2),
+        clock=lambda: datetime.now(UTC) + timedelta(minutes=16),
+    )
+    assert len(small.run_once()) == 2
+    assert small.pause_after([]) == 0.0  # a full batch: more may be due, look again now
