@@ -348,3 +348,28 @@ def test_the_watcher_wakes_at_the_next_deadline_and_at_once_after_a_full_batch(
     )
     assert len(small.run_once()) == 2
     assert small.pause_after([]) == 0.0  # a full batch: more may be due, look again now
+
+
+def test_a_third_organisation_cannot_stop_the_clock_or_continue_anothers_escalation(
+    client: TestClient, third_token: dict[str, str]
+) -> None:
+    created = push(client, escalation(), "escalations").json()
+    # It cannot answer (and so stop the clock on) an escalation it is no party to.
+    answer = client.post(
+        f"/api/escalations/{created['id']}/responses",
+        content=json.dumps({"from": "Not involved", "summary": "Handled."}),
+        headers={**third_token, "Content-Type": "application/json"},
+    )
+    assert answer.status_code in (403, 404)
+    # Nor pass off its own escalation as the next step of the provider's.
+    theirs = escalation(external_id="AXX-STEP-2")
+    theirs["sender"] = {"ods": "AXX", "team": "Third provider"}
+    theirs["escalation"]["related_referral"] = created["id"]
+    pushed = push(client, theirs, "escalations", **third_token)
+    assert pushed.status_code == 422, pushed.text
+    (step,) = steps(client)
+    assert step["state"] == "open"
+    assert step["answered_at"] is None
+    # Nor read the delays or reviews between others.
+    watcher(client, timedelta(minutes=16)).run_once()
+    assert client.get("/api/interface-delays", headers=third_token).json()["delays"] == []
