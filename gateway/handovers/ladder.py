@@ -172,9 +172,12 @@ class EscalationLadder:
         return earlier
 
 
+# A ladder level as people say it (the code system's displays say "... escalation").
+_LEVEL_NAMES = {"front-line": "Front-line", "manager": "Manager", "senior": "Senior"}
+
+
 def level_name(level: str) -> str:
-    """A ladder level as people say it: "Front-line", "Manager", "Senior"."""
-    return level.replace("-", " ").capitalize().replace("Front line", "Front-line")
+    return _LEVEL_NAMES.get(level, level)
 
 
 def _contact(contact: Contact | None) -> LadderContact | None:
