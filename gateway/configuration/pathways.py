@@ -13,6 +13,11 @@
           requirements: {sender.contact: error}
     decline_reasons:
       - {code: not-eligible, display: Does not meet the service's eligibility criteria}
+    restrictions:                   # optional; these are the defaults
+      max_review_interval_days: 28  # a review date at most this long after the start
+                                    # or the last review
+      long_running_days: 28         # governance's "long-running": GET /api/restrictions
+                                    # ?longer_than= with no value uses it
 
 Localities are codes (what a dataset's `locality` names); given as a mapping, each has
 the name the summary page shows. `services` names the services a dataset's
@@ -74,6 +79,24 @@ class RepeatRule(_Strict):
     within_days: int = Field(ge=1, le=365)
 
 
+class RestrictionSettings(_Strict):
+    """The restrictions standard's numbers for this deployment (docs/restrictions.md)."""
+
+    # The longest a restriction may go unreviewed: each review date is at most this many
+    # days after the start or the last review.
+    max_review_interval_days: int = Field(default=28, ge=1, le=365)
+    # A restriction in force longer than this is long-running: governance reviews those.
+    long_running_days: int = Field(default=28, ge=1, le=3650)
+
+    @property
+    def max_review_interval(self) -> timedelta:
+        return timedelta(days=self.max_review_interval_days)
+
+    @property
+    def long_running(self) -> timedelta:
+        return timedelta(days=self.long_running_days)
+
+
 class PathwayChecklist(_Strict):
     # Field path -> error (a gap refuses the handover) or warning (accepted as incomplete).
     requirements: dict[FieldPath, Severity] = Field(default_factory=dict)
@@ -118,6 +141,7 @@ class PathwaysConfig(_Strict):
     # locality -> pathway -> requirements that replace or add to the pathway's.
     overrides: dict[Locality, dict[Pathway, PathwayChecklist]] = Field(default_factory=dict)
     decline_reasons: tuple[DeclineReason, ...] = Field(min_length=1)
+    restrictions: RestrictionSettings = Field(default_factory=RestrictionSettings)
 
     _checklists: dict[tuple[str, str | None], Checklist] = PrivateAttr(default_factory=dict)
     _rules: DatasetRules | None = PrivateAttr(default=None)

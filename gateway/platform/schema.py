@@ -422,3 +422,28 @@ manager_reviews = Table(
     Index("ix_manager_reviews_sender_ods_state_opened_at", "sender_ods", "state", "opened_at"),
     Index("ix_manager_reviews_sender_ods_patient_state", "sender_ods", "patient", "state"),
 )
+
+# Restrictions on a person (gateway.safeguarding.restrictions): what searches and the
+# deadline watcher need of each restriction Flag's current version, written in the same
+# transaction as the version. Its content is the Flag's; this is its index and its clock.
+restrictions = Table(
+    "restrictions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the Flag's id
+    Column("author", String(16), nullable=False),  # ODS code: the one organisation writing it
+    Column("patient", String(PATIENT_LENGTH), nullable=False),  # NHS number
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),  # active | ended
+    Column("start", UTCDateTime, nullable=False),
+    Column("time_limit", UTCDateTime, nullable=False),
+    Column("review_due", UTCDateTime, nullable=True),  # none once ended
+    Column("last_review_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("end_reason", String(16), nullable=True),  # review | time-limit
+    Column("version_id", Integer, nullable=False),  # the Flag's current version
+    # The process that ended it at its time limit (conditional UPDATE: exactly one does).
+    Column("expired_by", String(128), nullable=True),
+    Index("ix_restrictions_state_time_limit", "state", "time_limit"),
+    Index("ix_restrictions_author_state", "author", "state"),
+    Index("ix_restrictions_patient", "patient"),
+)
