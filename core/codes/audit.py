@@ -89,6 +89,11 @@ class Subtype:
     UNSUPPORTED_METHOD: Final = _gateway_subtype(
         "unsupported-method", "Request in an HTTP method the gateway does not take"
     )
+    # The gateway ending a restriction on a person whose time limit passed with no
+    # review's decision, and telling both sides.
+    RESTRICTION_EXPIRY: Final = _gateway_subtype(
+        "restriction-expiry", "Restriction ended at its time limit"
+    )
 
 
 SUBTYPES: Final[tuple[Code, ...]] = tuple(

@@ -96,6 +96,10 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "subscription_delete": (_REST, Subtype.DELETE, "D"),
     "subscription_search": (_REST, Subtype.SEARCH_TYPE, "E"),
     "subscription_search_by_post": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "restriction_create": (_REST, Subtype.CREATE, "C"),
+    "restriction_review": (_REST, Subtype.UPDATE, "U"),
+    "restriction": (_REST, Subtype.READ, "R"),
+    "restrictions": (_REST, Subtype.SEARCH_TYPE, "E"),
 }
 
 

@@ -39,6 +39,9 @@ from gateway.platform.errors import (
     UnsupportedMediaType,
 )
 from gateway.platform.runtime import Runtime, gate
+from gateway.safeguarding.restriction_rules import RestrictionFlags
+from gateway.safeguarding.restrictions import RestrictionService
+from gateway.safeguarding.restrictions_store import RestrictionStore
 from gateway.sharing.policy import SharingPolicy
 from gateway.sharing.requester import Requester
 from gateway.subscriptions.notifier import SubscriptionNotifier
@@ -120,6 +123,8 @@ def _writing(runtime: Runtime, connection: Connection, caller: Caller, request: 
         rules, resources, datasets, config.pathways, names, caller, clock=runtime.clock
     )
     rules.register(HANDOVER_RESOURCE_TYPES, updates)
+    # Restriction Flags are written through /api/restrictions only.
+    rules.register(["Flag"], RestrictionFlags(resources))
     responses = EscalationResponses(writes, datasets, caller, clock=runtime.clock)
     return Writing(writes, datasets, responses)
 
@@ -212,6 +217,39 @@ async def _write_reviews(request: Request, runtime: RuntimeDep) -> AsyncIterator
         await append_in(connection, success_events(request, runtime))
 
 
+def _restrictions(
+    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+) -> RestrictionService:
+    config = runtime.config
+    return RestrictionService(
+        _service(runtime, connection, caller, request),
+        RestrictionStore(connection),
+        config.pathways.restrictions,
+        frozenset(organisation.ods for organisation in config.directory.organisations),
+        caller,
+        clock=runtime.clock,
+    )
+
+
+async def _write_restrictions(
+    request: Request, runtime: RuntimeDep
+) -> AsyncIterator[RestrictionService]:
+    # A restriction's version, its row and its AuditEvents commit together, or not at all.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        yield _restrictions(runtime, connection, caller, request)
+        await append_in(connection, success_events(request, runtime))
+
+
+async def _read_restrictions(
+    request: Request, runtime: RuntimeDep
+) -> AsyncIterator[RestrictionService]:
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        yield _restrictions(runtime, connection, caller, request)
+    await append_durably(runtime, success_events(request, runtime))
+
+
 def _fhir_writes(writing: Annotated[Writing, Depends(_write, scope="function")]) -> FhirWrites:
     return writing.writes
 
@@ -273,6 +311,8 @@ RespondToEscalations = Annotated[
 ReadDatasets = Annotated[DatasetService, Depends(_read_datasets, scope="function")]
 ReadReviews = Annotated[ReviewStore, Depends(_read_reviews, scope="function")]
 WriteReviews = Annotated[ReviewStore, Depends(_write_reviews, scope="function")]
+WriteRestrictions = Annotated[RestrictionService, Depends(_write_restrictions, scope="function")]
+ReadRestrictions = Annotated[RestrictionService, Depends(_read_restrictions, scope="function")]
 ReadService = Annotated[ResourceService, Depends(_read_service, scope="function")]
 ReadSearch = Annotated[Searching, Depends(_read_search, scope="function")]
 PostSearch = Annotated[Searching, Depends(_post_search, scope="function")]
