@@ -13,6 +13,7 @@ from gateway.platform.clock import utc_now
 from gateway.platform.database import Database
 from gateway.platform.deadlines import DeadlineSource, DeadlineWatcher, WatcherSettings
 from gateway.platform.settings import Settings
+from gateway.safeguarding.overdue import OverdueSafeguarding
 
 _EVERY_SECOND = WatcherSettings()
 
@@ -23,7 +24,10 @@ def deadline_sources(
     gateway_url: str,
     clock: Callable[[], datetime] = utc_now,
 ) -> list[DeadlineSource]:
-    return [LadderDeadlines(config, gateway_url=gateway_url, clock=clock)]
+    return [
+        LadderDeadlines(config, gateway_url=gateway_url, clock=clock),
+        OverdueSafeguarding(config, gateway_url=gateway_url, clock=clock),
+    ]
 
 
 def gateway_url(settings: Settings) -> str:

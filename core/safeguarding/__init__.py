@@ -1,0 +1,2 @@
+"""Safeguarding work shared between organisations: actions with an owner and a deadline,
+restrictions that are time-limited and reviewed, and what is told when one is overdue."""
