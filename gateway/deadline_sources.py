@@ -13,6 +13,7 @@ from gateway.platform.clock import utc_now
 from gateway.platform.database import Database
 from gateway.platform.deadlines import DeadlineSource, DeadlineWatcher, WatcherSettings
 from gateway.platform.settings import Settings
+from gateway.safeguarding.overdue import OverdueSafeguarding
 from gateway.safeguarding.restriction_expiry import RestrictionExpiry
 
 _EVERY_SECOND = WatcherSettings()
@@ -26,6 +27,7 @@ def deadline_sources(
 ) -> list[DeadlineSource]:
     return [
         LadderDeadlines(config, gateway_url=gateway_url, clock=clock),
+        OverdueSafeguarding(config, gateway_url=gateway_url, clock=clock),
         RestrictionExpiry(config, gateway_url=gateway_url, clock=clock),
     ]
 

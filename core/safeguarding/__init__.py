@@ -1,2 +1,3 @@
-"""Safeguarding records shared between organisations: restrictions on a person (and their
-reviews), as plain values and their FHIR mapping."""
+"""Safeguarding work shared between organisations: actions with an owner and a deadline,
+restrictions that are time-limited and reviewed (restrictions*.py: the record, its rules
+and its FHIR Flag), and what is told when one is overdue."""

@@ -54,9 +54,9 @@ class LadderDeadlines:
         audit_log.append(connection, done.events)
         log.info(
             "deadlines.step_missed",
-            step=key,
-            level=done.missed.level,
-            receiver=done.missed.receiver_ods,
+            resource_type="Communication",
+            resource_id=key,
+            ods_code=done.missed.receiver_ods,
             action=done.action,
         )
         return Acted(self.name, key, done.action, queued=done.action == STEP_UP)

@@ -101,7 +101,7 @@ class DeadlineWatcher:
                 acted = await anyio.to_thread.run_sync(self.run_once)
                 pause = await anyio.to_thread.run_sync(self.pause_after, acted)
             except Exception as error:
-                log.error("deadlines.round_failed", error=type(error).__name__)
+                log.error("deadlines.round_failed", error_type=type(error).__name__)
             else:
                 if any(done.queued for done in acted):
                     self._on_queued()  # in the event loop, where doorbells are rung
@@ -141,14 +141,17 @@ class DeadlineWatcher:
                     log.error(
                         "deadlines.act_failed",
                         source=source.name,
-                        key=key,
-                        error=type(error).__name__,
+                        resource_id=key,
+                        error_type=type(error).__name__,
                     )
                     continue
                 if done is not None:
                     acted.append(done)
                     log.info(
-                        "deadlines.acted", source=done.source, key=done.key, action=done.action
+                        "deadlines.acted",
+                        source=done.source,
+                        resource_id=done.key,
+                        action=done.action,
                     )
         return acted
 

@@ -1,2 +1,3 @@
-"""Safeguarding work shared between organisations: restrictions on a person and their
-reviews (restrictions*.py)."""
+"""Safeguarding: the shared action tracker, restrictions and their reviews
+(restriction*.py), and the escalation of what is overdue along the owner's safeguarding
+ladder."""
