@@ -7,7 +7,8 @@ update of its row, RestrictionStore.take_expired):
   naming the version whose time limit passed as the cause;
 - a notice (a Communication from the author, to the author and every organisation it is
   shared with) tells both sides that it ended and that nobody decided;
-- the review clock stops; the AuditEvents of all this are appended.
+- the review clock stops (no overdue review escalates once it has ended); the
+  AuditEvents of all this are appended.
 The gateway writes as itself (no caller): the Flag and the notice concern only the
 organisations already party to the restriction, and every read of them is still decided
 by consent and the agreements.
@@ -41,6 +42,7 @@ from gateway.fhir.store import ResourceStore
 from gateway.platform.clock import IdSource, new_id
 from gateway.platform.deadlines import Acted
 from gateway.platform.logging import get_logger
+from gateway.safeguarding.restriction_reviews import RestrictionReviews
 from gateway.safeguarding.restrictions_store import RestrictionStore
 from gateway.subscriptions.notifier import SubscriptionNotifier
 
@@ -59,14 +61,11 @@ class RestrictionExpiry:
         gateway_url: str,
         clock: Callable[[], datetime],
         new_id: IdSource = new_id,
-        on_ended: Callable[[Connection, Restriction, datetime], None] | None = None,
     ) -> None:
         self._config = config
         self._gateway_url = gateway_url
         self._clock = clock
         self._new_id = new_id
-        # Stops the restriction's review clock (gateway.safeguarding.overdue), if wired.
-        self._on_ended = on_ended
 
     def due(self, connection: Connection, now: datetime, limit: int) -> list[str]:
         return RestrictionStore(connection).due_expiry(now, limit)
@@ -101,8 +100,8 @@ class RestrictionExpiry:
             changed=json.loads(flag.content),
         )
         written = gateway.create_mapped([provenance, self._notice(ended, now)])
-        if self._on_ended is not None:
-            self._on_ended(connection, ended, now)
+        # Nothing is left to review: the review clock stops.
+        RestrictionReviews(connection, None, clock=lambda: now).met(ended, now)
         trail = AccessTrail(EventKind.APPLICATION, Subtype.RESTRICTION_EXPIRY, "U")
         for record in (flag, *written):
             trail.saw(record)

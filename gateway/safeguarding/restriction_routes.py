@@ -62,10 +62,15 @@ def search(
 def _shown(
     service: RestrictionService, restriction: Restriction, version: int
 ) -> dict[str, object]:
-    """The record as stored, with what is derived from it: its state now, and the FHIR
-    version it is (the Flag's history holds one version per review)."""
-    return {
+    """The record as stored, with what is derived from it: its state now, the FHIR
+    version it is (the Flag's history holds one version per review), and each ladder
+    level its review was found overdue at, if any."""
+    shown: dict[str, object] = {
         **restriction.as_json(),
         "state": service.state_of(restriction),
         "fhir": f"Flag/{restriction.id}/_history/{version}",
     }
+    escalation = service.escalation(restriction.id)
+    if escalation:
+        shown["review_escalation"] = escalation
+    return shown

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from core.fhir.dates import format_instant
 from core.fhir.identifiers import is_valid_nhs_number
 from core.fhir.issues import ContentError, Issue, IssueCode
 from core.safeguarding.restrictions import (
@@ -39,6 +40,7 @@ from gateway.fhir.records import StoredResource
 from gateway.fhir.service import ResourceService
 from gateway.platform.clock import IdSource, new_id
 from gateway.platform.errors import Conflict, Forbidden, InvalidContent, InvalidSearch, NotFound
+from gateway.safeguarding.overdue import MissedLevel
 from gateway.safeguarding.restrictions_store import RestrictionStore, StateFilter
 
 _T = TypeVar("_T")
@@ -54,6 +56,10 @@ class ReviewClock(Protocol):
 
     def met(self, restriction: Restriction, at: datetime) -> None: ...
 
+    def missed(self, restriction_id: str) -> list[MissedLevel]: ...
+
+    def escalating(self, restriction_id: str) -> bool: ...
+
 
 class _NoClock:
     def watch(self, restriction: Restriction) -> None:
@@ -61,6 +67,12 @@ class _NoClock:
 
     def met(self, restriction: Restriction, at: datetime) -> None:
         return None
+
+    def missed(self, restriction_id: str) -> list[MissedLevel]:
+        return []
+
+    def escalating(self, restriction_id: str) -> bool:
+        return False
 
 
 class RestrictionService:
@@ -166,12 +178,28 @@ class RestrictionService:
         return found
 
     def state_of(self, found: Restriction) -> str:
-        """active, overdue-review (past its review date, not reviewed) or ended."""
+        """active, overdue-review (past its review date, not reviewed, or climbing the
+        author's ladder for it now) or ended."""
         if found.status == "ended":
             return "ended"
         if found.review_date is not None and found.review_date < self._clock():
             return "overdue-review"
+        if self._review_clock.escalating(found.id):
+            return "overdue-review"
         return "active"
+
+    def escalation(self, restriction_id: str) -> list[dict[str, str | None]]:
+        """Each level of the author's safeguarding ladder its review was found overdue at,
+        and the notice that told them."""
+        return [
+            {
+                "level": missed.level,
+                "deadline": format_instant(missed.deadline, fixed_width=False),
+                "detected_at": format_instant(missed.detected_at, fixed_width=False),
+                "notice": missed.notice,
+            }
+            for missed in self._review_clock.missed(restriction_id)
+        ]
 
     def _read(self, restriction_id: str) -> tuple[StoredResource, Restriction]:
         stored = self._resources.read("Flag", restriction_id)

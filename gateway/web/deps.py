@@ -39,6 +39,7 @@ from gateway.platform.errors import (
     UnsupportedMediaType,
 )
 from gateway.platform.runtime import Runtime, gate
+from gateway.safeguarding.restriction_reviews import RestrictionReviews
 from gateway.safeguarding.restriction_rules import RestrictionFlags
 from gateway.safeguarding.restrictions import RestrictionService
 from gateway.safeguarding.restrictions_store import RestrictionStore
@@ -228,6 +229,10 @@ def _restrictions(
         frozenset(organisation.ods for organisation in config.directory.organisations),
         caller,
         clock=runtime.clock,
+        # The author's reviews are owed by its own client: the overdue notices are its.
+        review_clock=RestrictionReviews(
+            connection, Requester.of_caller(caller), clock=runtime.clock
+        ),
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from gateway.deadline_sources import deadline_watcher
 from gateway.platform.schema import resources, restrictions
 from tests.paths import REPO
 
@@ -352,3 +353,91 @@ def test_restrictions_are_found_by_person_state_and_how_long_they_have_run(
         answer = client.get("/api/restrictions", params=bad)
         assert answer.status_code == 400, answer.text
         assert answer.json()["issue"][0]["expression"] == [next(iter(bad))]
+
+
+# -- deadlines: the watcher with its clock moved, not waited for ---------------------------
+
+NOTICE = "https://fhir.mh-gateway.example.org/CodeSystem/restriction-notice|time-limit-reached"
+
+
+def watch(client: TestClient, after: timedelta) -> list[tuple[str, str]]:
+    """One look by the app's own watcher wiring, its clock `after` from now: what it did."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    moved = datetime.now(UTC) + after
+    watcher = deadline_watcher(runtime.database, lambda: runtime.config, clock=lambda: moved)
+    return [(done.source, done.action) for done in watcher.run_once()]
+
+
+def due_soon(review_in: timedelta, limit_in: timedelta) -> dict[str, Any]:
+    begins = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    now = begins + timedelta(hours=1)
+    return restriction(
+        start=timedelta(hours=-1),
+        review_date=instant(now + review_in),
+        time_limit=instant(now + limit_in),
+    )
+
+
+def test_an_unreviewed_restriction_climbs_its_authors_safeguarding_ladder_until_reviewed(
+    client: TestClient, trust_token: dict[str, str], third_token: dict[str, str]
+) -> None:
+    made = recorded(client, due_soon(timedelta(minutes=30), timedelta(days=10)))
+    assert watch(client, timedelta(minutes=20)) == []  # not yet due
+    assert watch(client, timedelta(minutes=31)) == [("safeguarding-overdue", "step-up")]
+    assert watch(client, timedelta(minutes=32)) == []  # once only
+
+    shown = client.get(f"/api/restrictions/{made['id']}", headers=trust_token).json()
+    assert shown["state"] == "overdue-review"
+    (front_line,) = shown["review_escalation"]
+    assert front_line["level"] == "front-line"
+    # The author and the Trust are told; the third organisation sees none of it.
+    for headers in ({}, trust_token):
+        notice = client.get(f"/fhir/{front_line['notice']}", headers=headers)
+        assert notice.status_code == 200, notice.text
+        assert "Provider registered manager" in notice.json()["payload"][0]["contentString"]
+    assert client.get(f"/fhir/{front_line['notice']}", headers=third_token).status_code == 404
+
+    # The manager level (urgent: two hours on the provider's ladder) is missed too.
+    assert watch(client, timedelta(hours=2, minutes=40)) == [("safeguarding-overdue", "step-up")]
+    levels = client.get(f"/api/restrictions/{made['id']}").json()["review_escalation"]
+    assert [level["level"] for level in levels] == ["front-line", "manager"]
+
+    # Reviewed: the clock stops, and nothing more climbs.
+    assert review(client, made["id"], reviewing("continue")).status_code == 200
+    assert watch(client, timedelta(hours=6)) == []
+    assert client.get(f"/api/restrictions/{made['id']}").json()["state"] == "active"
+
+
+def test_a_restriction_past_its_time_limit_ends_by_itself_and_both_sides_are_told(
+    client: TestClient, trust_token: dict[str, str], third_token: dict[str, str]
+) -> None:
+    made = recorded(client, due_soon(timedelta(minutes=30), timedelta(hours=1)))
+    assert ("restriction-time-limits", "ended") not in watch(client, timedelta(minutes=50))
+    acted = watch(client, timedelta(hours=1, minutes=1))
+    assert ("restriction-time-limits", "ended") in acted
+    assert ("restriction-time-limits", "ended") not in watch(client, timedelta(hours=2))
+
+    ended = client.get(f"/api/restrictions/{made['id']}", headers=trust_token).json()
+    assert ended["state"] == "ended"
+    assert ended["end_reason"] == "time-limit"
+    assert ended["ended_at"] == made["time_limit"]
+    assert ended["fhir"].endswith("/_history/2")
+    flag = client.get(f"/fhir/Flag/{made['id']}").json()
+    assert flag["status"] == "inactive"
+    # The gateway wrote that version, and says why in a Provenance.
+    provenance = client.get("/fhir/Provenance", params={"target": f"Flag/{made['id']}"}).json()
+    (cause,) = [e["resource"] for e in provenance.get("entry", [])]
+    assert cause["entity"][0]["what"]["reference"] == f"Flag/{made['id']}/_history/1"
+    # Both sides are told, in a notice each can find; the third organisation is not.
+    for headers in ({}, trust_token):
+        found = client.get(
+            "/fhir/Communication", params={"category": NOTICE}, headers=headers
+        ).json()
+        (notice,) = [e["resource"] for e in found["entry"]]
+        assert "ended it" in notice["payload"][0]["contentString"]
+        assert NHS_NUMBER not in notice["payload"][0]["contentString"]
+    nothing = client.get("/fhir/Communication", params={"category": NOTICE}, headers=third_token)
+    assert nothing.json().get("entry", []) == []
+    # Ended is ended: no review revives it, and no overdue review climbs.
+    assert review(client, made["id"], reviewing("continue")).status_code == 409
+    assert watch(client, timedelta(hours=8)) == []
