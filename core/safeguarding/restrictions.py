@@ -138,7 +138,7 @@ class Restriction(_Fields):
     id: FhirId
     status: Status = "active"
     # None once ended: nothing is due.
-    review_date: Instant | None
+    review_date: Instant | None = None
     reviews: tuple[Review, ...] = ()
     ended_at: Instant | None = None
     end_reason: EndReason | None = None
