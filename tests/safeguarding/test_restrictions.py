@@ -6,6 +6,8 @@ silently through /fhir; and hidden from an organisation with no part in them."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gateway.deadline_sources import deadline_watcher
-from gateway.platform.schema import resources, restrictions
+from gateway.platform.schema import audit_events, resources, restrictions
 from tests.paths import REPO
 
 JSON = {"Content-Type": "application/json"}
@@ -441,3 +443,46 @@ def test_a_restriction_past_its_time_limit_ends_by_itself_and_both_sides_are_tol
     # Ended is ended: no review revives it, and no overdue review climbs.
     assert review(client, made["id"], reviewing("continue")).status_code == 409
     assert watch(client, timedelta(hours=8)) == []
+
+
+def test_every_read_and_write_of_a_restriction_is_in_the_persons_access_history(
+    client: TestClient, trust_token: dict[str, str], third_token: dict[str, str]
+) -> None:
+    made = recorded(client)
+    assert client.get(f"/api/restrictions/{made['id']}", headers=trust_token).status_code == 200
+    assert review(client, made["id"], reviewing("end"), **trust_token).status_code == 403
+    assert review(client, made["id"], reviewing("continue")).status_code == 200
+    assert client.get("/api/restrictions", params={"person": NHS_NUMBER}).status_code == 200
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.database.read() as connection:
+        rows = connection.execute(
+            select(audit_events.c.ods_code, audit_events.c.subtype, audit_events.c.outcome).where(
+                audit_events.c.patient == NHS_NUMBER
+            )
+        ).all()
+    seen = {(row.ods_code, row.subtype, row.outcome == 0) for row in rows}
+    assert ("AZZ", "create", True) in seen
+    assert ("RZZ", "read", True) in seen
+    assert ("RZZ", "update", False) in seen  # the refused review, too
+    assert ("AZZ", "update", True) in seen
+    assert ("AZZ", "search-type", True) in seen
+    # The third organisation never touched it, so it is in no event about the person.
+    assert not any(row.ods_code == "AXX" for row in rows)
+
+
+def test_the_example_restriction_printed_fresh_starts_now_and_is_accepted(
+    client: TestClient,
+) -> None:
+    fresh = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "fresh.py"), "restriction"],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    body = json.loads(fresh)
+    started = datetime.fromisoformat(body["start"])
+    assert abs(started - datetime.now(UTC)) < timedelta(minutes=1)
+    # As far ahead of its start as in the file: a week to review, two to the time limit.
+    assert datetime.fromisoformat(body["review_date"]) - started == timedelta(days=7)
+    assert datetime.fromisoformat(body["time_limit"]) - started == timedelta(days=14)
+    assert record(client, body).status_code == 201
