@@ -32,8 +32,7 @@ def review(
     body: JsonBody, restrictions: WriteRestrictions, restriction_id: str = RestrictionId
 ) -> JSONResponse:
     """Record a review: continue, step down or end. The author only."""
-    after = restrictions.review(restriction_id, body)
-    _, version = restrictions.get(restriction_id)
+    after, version = restrictions.review(restriction_id, body)
     return JSONResponse(_shown(restrictions, after, version))
 
 

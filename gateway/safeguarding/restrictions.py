@@ -124,7 +124,8 @@ class RestrictionService:
         self._review_clock.watch(made)
         return made
 
-    def review(self, restriction_id: str, body: dict[str, Any]) -> Restriction:
+    def review(self, restriction_id: str, body: dict[str, Any]) -> tuple[Restriction, int]:
+        """The restriction after the review, and the Flag version that records it."""
         review = _content(lambda: parse_review(body))
         stored, current = self._read(restriction_id)
         if current.author.ods != self._caller.ods_code:
@@ -143,7 +144,7 @@ class RestrictionService:
         self._review_clock.met(current, review.reviewed_at)
         if after.status == "active":
             self._review_clock.watch(after)
-        return after
+        return after, record.version_id
 
     def get(self, restriction_id: str) -> tuple[Restriction, int]:
         stored, found = self._read(restriction_id)

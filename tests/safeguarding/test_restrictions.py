@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from gateway.deadline_sources import deadline_watcher
 from gateway.platform.schema import audit_events, resources, restrictions
+from tests.exchange.test_worker import dissent_of
 from tests.paths import REPO
 
 JSON = {"Content-Type": "application/json"}
@@ -486,3 +487,26 @@ def test_the_example_restriction_printed_fresh_starts_now_and_is_accepted(
     assert datetime.fromisoformat(body["review_date"]) - started == timedelta(days=7)
     assert datetime.fromisoformat(body["time_limit"]) - started == timedelta(days=14)
     assert record(client, body).status_code == 201
+
+
+def test_the_persons_recorded_dissent_decides_what_the_trust_sees_of_it(
+    client: TestClient, trust_token: dict[str, str]
+) -> None:
+    made = recorded(client)
+    dissent = client.post(
+        "/fhir/Consent",
+        content=json.dumps(dissent_of(NHS_NUMBER)),
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert dissent.status_code == 201, dissent.text
+    # Read through the FHIR read path, so consent decides: the Trust no longer sees it...
+    assert client.get(f"/api/restrictions/{made['id']}", headers=trust_token).status_code in (
+        403,
+        404,
+    )
+    assert client.get("/api/restrictions", headers=trust_token).json()["restrictions"] == []
+    # ... its author still does, and a new one is not shared against the dissent.
+    assert client.get(f"/api/restrictions/{made['id']}").status_code == 200
+    before = stored(client)
+    assert record(client, restriction()).status_code == 403
+    assert stored(client) == before
