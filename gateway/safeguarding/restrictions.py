@@ -22,9 +22,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from core.codes.restrictions import RESTRICTION_KINDS
 from core.fhir.dates import format_instant
 from core.fhir.identifiers import is_valid_nhs_number
 from core.fhir.issues import ContentError, Issue, IssueCode
+from core.safeguarding.picture import ActiveRestriction
 from core.safeguarding.restrictions import (
     Restriction,
     RestrictionRules,
@@ -177,6 +179,22 @@ class RestrictionService:
             except (NotFound, Forbidden):
                 continue  # consent or the agreement does not share it with the caller
         return found
+
+    def in_force(self, person: str, names: dict[str, str]) -> tuple[ActiveRestriction, ...]:
+        """The person's restrictions in force that the caller may see, for the safeguarding
+        picture (core.safeguarding.picture); `names`: organisation names by ODS code."""
+        found = self.search(person=person, state="active", longer_than=None)
+        return tuple(
+            ActiveRestriction(
+                reference=f"Flag/{item.id}",
+                what=f"{RESTRICTION_KINDS[item.kind].display}: {item.detail}",
+                author=names.get(item.author.ods, item.author.ods),
+                until=item.time_limit,
+                review_due=item.review_date,
+                overdue_review=self.state_of(item) == "overdue-review",
+            )
+            for item, _ in found
+        )
 
     def state_of(self, found: Restriction) -> str:
         """active, overdue-review (past its review date, not reviewed, or climbing the

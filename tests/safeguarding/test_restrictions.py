@@ -15,8 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from gateway.auth.caller import Caller
+from gateway.auth.scopes import ScopeSet
 from gateway.deadline_sources import deadline_watcher
+from gateway.fhir.service import ResourceService
+from gateway.fhir.store import ResourceStore
 from gateway.platform.schema import audit_events, resources, restrictions
+from gateway.safeguarding.restrictions import RestrictionService
+from gateway.safeguarding.restrictions_store import RestrictionStore
+from gateway.sharing.policy import SharingPolicy
+from gateway.sharing.requester import Requester
 from tests.exchange.test_worker import dissent_of
 from tests.paths import REPO
 
@@ -510,3 +518,46 @@ def test_the_persons_recorded_dissent_decides_what_the_trust_sees_of_it(
     before = stored(client)
     assert record(client, restriction()).status_code == 403
     assert stored(client) == before
+
+
+def test_the_safeguarding_picture_gets_the_restrictions_in_force_the_reader_may_see(
+    client: TestClient, trust_token: dict[str, str]
+) -> None:
+    """For the summary page and pull contract: the service's in_force, as the Trust."""
+    made = recorded(client)
+    ended = recorded(client)
+    assert review(client, ended["id"], reviewing("end")).status_code == 200
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    caller = Caller(
+        client_id="demo-trust-crisis",
+        ods_code="RZZ",
+        role="trust-crisis-system",
+        scopes=ScopeSet.parse(["system/*.rs"]),
+        purpose_of_use="direct-care",
+    )
+    with runtime.database.read() as connection:
+        service = RestrictionService(
+            ResourceService(
+                ResourceStore(connection),
+                runtime.paging,
+                caller=caller,
+                sharing=SharingPolicy(
+                    ResourceStore(connection),
+                    Requester.of_caller(caller),
+                    runtime.config.agreements,
+                    datetime.now(UTC),
+                ),
+            ),
+            RestrictionStore(connection),
+            runtime.config.pathways.restrictions,
+            frozenset(),
+            caller,
+            clock=lambda: datetime.now(UTC),
+        )
+        (shown,) = service.in_force(NHS_NUMBER, {"AZZ": "Demo provider"})
+        assert service.in_force("9000000009", {}) == ()
+    assert shown.reference == f"Flag/{made['id']}"
+    assert shown.author == "Demo provider"
+    assert shown.what.startswith("Limits on contact")
+    assert shown.until == datetime.fromisoformat(made["time_limit"])
+    assert not shown.overdue_review
