@@ -9,6 +9,12 @@ identifier systems under ``https://fhir.mh-gateway.example.org/Id/<name>``.
 
 def catalogue() -> dict[str, object]:
     """Every name the domain modules define: the whole catalogue, for listing it."""
-    from core.codes import audit, common, handover, sharing  # noqa: PLC0415 (each imports this package)
+    from core.codes import audit, common, handover, safeguarding, sharing  # noqa: PLC0415 (each imports this package)
 
-    return {**vars(common), **vars(audit), **vars(sharing), **vars(handover)}
+    return {
+        **vars(common),
+        **vars(audit),
+        **vars(sharing),
+        **vars(handover),
+        **vars(safeguarding),
+    }
