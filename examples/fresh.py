@@ -4,6 +4,8 @@
     python3 examples/fresh.py escalation | curl ...
     python3 examples/fresh.py drill      | curl ...   (a front-line escalation in the demo's
                                                       "drill" locality: 20-second ladder steps)
+    python3 examples/fresh.py safeguarding-action | curl ... /api/safeguarding/actions
+                                                     (a safeguarding action due in two days)
 
 The examples' respond-by times have passed, and a dataset's external_id may be used
 once per sender, so each run gives a new external_id and a respond-by two hours ahead.
@@ -22,14 +24,21 @@ EXAMPLES = {
     "handover": "handover-crisis.json",
     "escalation": "escalation-manager.json",
     "drill": "escalation-manager.json",
+    "safeguarding-action": "safeguarding-action.json",
 }
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in EXAMPLES:
-        print(f"usage: python3 {argv[0]} handover|escalation|drill", file=sys.stderr)
+        print(f"usage: python3 {argv[0]} {'|'.join(EXAMPLES)}", file=sys.stderr)
         return 2
     dataset = json.loads((Path(__file__).parent / EXAMPLES[argv[1]]).read_text())
+    if argv[1] == "safeguarding-action":
+        # An action has a deadline, not a respond-by, and no external id: due in two days.
+        due = datetime.now(UTC) + timedelta(days=2)
+        dataset["deadline"] = due.isoformat(timespec="seconds")
+        print(json.dumps(dataset, indent=2))
+        return 0
     dataset["external_id"] = f"{dataset['external_id']}-{uuid.uuid4().hex[:8]}"
     due = datetime.now(UTC) + timedelta(hours=2)
     dataset["time_sensitivity"]["respond_by"] = due.isoformat(timespec="seconds")

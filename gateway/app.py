@@ -39,6 +39,7 @@ from gateway.platform.logging import configure_logging, get_logger
 from gateway.platform.runtime import Runtime, build_runtime
 from gateway.platform.settings import Settings
 from gateway.platform.transactions import TransactionGate
+from gateway.safeguarding import routes as safeguarding
 from gateway.sharing import agreements_routes as agreements
 from gateway.subscriptions import routes as subscriptions
 from gateway.web import health, metrics
@@ -162,6 +163,7 @@ def create_app(
         datasets.router,
         datasets.open_router,
         review_routes.router,
+        safeguarding.router,
         deliveries.router,
         agreements.router,
         registrations.router,

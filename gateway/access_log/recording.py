@@ -96,6 +96,11 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "subscription_delete": (_REST, Subtype.DELETE, "D"),
     "subscription_search": (_REST, Subtype.SEARCH_TYPE, "E"),
     "subscription_search_by_post": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "safeguarding_actions_raise": (_REST, Subtype.CREATE, "C"),
+    "safeguarding_action_status": (_REST, Subtype.UPDATE, "U"),
+    "safeguarding_action_contacts": (_REST, Subtype.CREATE, "C"),
+    "safeguarding_actions": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "safeguarding_huddle": (_REST, Subtype.SEARCH_TYPE, "E"),
 }
 
 
