@@ -24,6 +24,7 @@ from gateway.access_log.witnessing_task import WitnessMetrics, witness_audit_log
 from gateway.auth import registrations_routes as registrations
 from gateway.auth import routes as oauth
 from gateway.configuration.reload import apply_directory, install_reload_on_hangup
+from gateway.deadline_sources import deadline_watcher, gateway_url
 from gateway.exchange import routes as deliveries
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
@@ -32,8 +33,8 @@ from gateway.fhir import schema_check as fhir_schema
 from gateway.handovers import messaging_routes as messaging
 from gateway.handovers import review_routes
 from gateway.handovers import routes as datasets
-from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
 from gateway.handovers.ladder_metrics import LadderCollector
+from gateway.platform.deadlines import WatcherSettings
 from gateway.platform.heap import freeze_long_lived_heap, release_long_lived_heap
 from gateway.platform.logging import configure_logging, get_logger
 from gateway.platform.runtime import Runtime, build_runtime
@@ -112,10 +113,11 @@ def create_app(
                         WitnessMetrics(metrics.registry),
                     )
                 background.start_soon(run_workers, workers, stopping, runtime.database)
-                watcher = DeadlineWatcher(
+                watcher = deadline_watcher(
                     runtime.database,
                     lambda: app.state.runtime.config,
                     settings=WatcherSettings.from_settings(settings),
+                    url=gateway_url(settings),
                     clock=runtime.clock,
                     on_queued=runtime.worker_doorbells.ring,
                 )

@@ -85,6 +85,11 @@ class Subtype:
     # The gateway acting on an escalation step nobody answered in time (a step-up, or a
     # notice that the ladder is exhausted).
     ESCALATION_LADDER: Final = _gateway_subtype("escalation-ladder", "Escalation ladder action")
+    # The gateway acting on safeguarding work not done by its deadline (an action not
+    # completed, a restriction not reviewed): escalated along the owner's ladder.
+    SAFEGUARDING_OVERDUE: Final = _gateway_subtype(
+        "safeguarding-overdue", "Overdue safeguarding work escalated"
+    )
     # A refused request in an HTTP method FHIR gives no interaction (OPTIONS, TRACE...).
     UNSUPPORTED_METHOD: Final = _gateway_subtype(
         "unsupported-method", "Request in an HTTP method the gateway does not take"

@@ -82,6 +82,11 @@ LADDER_NOTICES: Final = _code_system(
         "stepped-up": "No response in time: stepped up to the next level",
         "ladder-exhausted": "No response at the top of the ladder",
         "step-up-refused": "No response in time: not stepped up, as sharing is not permitted",
+        "overdue-escalated": "Safeguarding work overdue: escalated to the owner's next level",
+        "overdue-exhausted": "Safeguarding work overdue at the top of the owner's ladder",
+        "overdue-notice-refused": (
+            "Safeguarding work overdue: its owner could not be told, as sharing is not permitted"
+        ),
     },
 )
 # On an escalation's ServiceRequest: one of several about the same person from the same

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.handover.ladder_position import LadderPosition, TimelineStep
+from core.safeguarding.picture import SafeguardingPicture
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,9 @@ class SummaryContext:
     names: Names = field(default_factory=Names)
     # An agreement withholds free text from the reader: what is shown is partial.
     withheld: bool = False
+    # The person's open safeguarding actions and restrictions in force, as the reader
+    # may see them; None when not looked up.
+    safeguarding: SafeguardingPicture | None = None
 
     def __post_init__(self) -> None:
         moments = [self.received_at, self.generated_at]
@@ -61,6 +65,10 @@ class SummaryContext:
             moments.append(self.ladder.respond_by)
         for step in self.timeline:
             moments += [step.received_at, step.respond_by, step.answered_at]
+        if self.safeguarding is not None:
+            moments += [action.due for action in self.safeguarding.actions]
+            for restriction in self.safeguarding.restrictions:
+                moments += [restriction.until, restriction.review_due]
         for moment in moments:
             if moment is not None and moment.utcoffset() is None:
                 raise ValueError("summary times must carry their offset")

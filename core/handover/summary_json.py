@@ -6,6 +6,11 @@ overdue) plus these, so a Trust system reads what a clinician reads on the page.
     "ladder": {"level": "Manager", "contact": {"name": "…", "telephone": "…"},
                "respond_by": "2026-11-21T14:25:00Z", "answered": false, "missed": false,
                "next_level": "Senior", "next_contact": {"name": "…", "telephone": "…"}}
+    "safeguarding": {"actions": [{"reference": "Task/…", "what": "…", "owner": "…",
+                                  "status": "accepted", "due": "…", "overdue": false}],
+                     "restrictions": [{"reference": "…", "what": "…", "author": "…",
+                                       "until": "…", "review_due": "…",
+                                       "overdue_review": false}]}
 """
 
 from __future__ import annotations
@@ -16,16 +21,20 @@ from core.fhir.dates import format_instant
 from core.handover.dataset import EscalationSummary, Handover
 from core.handover.ladder_position import LadderContact, LadderPosition
 from core.handover.summary_page import SummaryContext
+from core.safeguarding.picture import picture_json
 
 
 def summary_json(dataset: Handover | EscalationSummary, context: SummaryContext) -> dict[str, Any]:
-    """`call_back` (when there is a number), and `ladder` (when the gateway knows it)."""
+    """`call_back` (when there is a number), `ladder` (when the gateway knows it), and
+    `safeguarding` (when it was looked up: both lists, empty when there is nothing)."""
     found: dict[str, Any] = {}
     call_back = call_back_json(dataset, context)
     if call_back is not None:
         found["call_back"] = call_back
     if context.ladder is not None:
         found["ladder"] = ladder_json(context.ladder)
+    if context.safeguarding is not None:
+        found["safeguarding"] = picture_json(context.safeguarding)
     return found
 
 

@@ -4,7 +4,8 @@ A crisis clinician reads it in under a minute and decides, so what decides comes
 above the fold of a laptop screen (1280x800): the priority and the respond-by time (in
 England's local time, with how long is left or how long overdue, and whether it arrived
 overdue or long after it was escalated), where the escalation stands on its ladder and
-what happens if nobody answers, what is being asked, who to call back and on what number
+what happens if nobody answers, the person's restrictions in force and open safeguarding
+actions, what is being asked, who to call back and on what number
 (always one: the sender's, else the sending organisation's configured number), what has
 changed, and the key risks, highest first. Then anything the referral checklist found
 missing, the person (name, date of birth, address, for identification on a home visit),
@@ -60,6 +61,7 @@ from core.handover.summary_sections import (
 )
 from core.handover.summary_style import CSP as _CSP
 from core.handover.summary_style import CSS as _CSS
+from core.safeguarding.picture import picture_section
 
 # The context's parts and the sections' helpers others use, importable from here.
 __all__ = [
@@ -112,6 +114,9 @@ def summary_html(dataset: Handover | EscalationSummary, context: SummaryContext)
         # Above the fold: what decides (side by side on a wide screen).
         _urgency(dataset, escalation, heading, context),
         _ladder(context),
+        # What a crisis team must know of the person when deciding: restrictions in
+        # force and safeguarding work under way.
+        picture_section(context.safeguarding, context.generated_at),
         _withheld(context),
         '<div class="decide">',
         '<div class="column">',

@@ -32,6 +32,9 @@ a{color:#0b4f9c}
 .ladder{border-left:6px solid #0b4f9c;background:#eef3fa;padding:.35rem .7rem;margin:.6rem 0}\
 .ladder p{margin:0}
 .withheld{border:2px solid #8a4b00;padding:.35rem .7rem;margin:.6rem 0}
+.safeguarding{border-left:6px solid #6b2c91;background:#f5eefa;padding:.35rem .7rem;\
+margin:.6rem 0}.safeguarding h2{border:0;margin:0;font-size:1rem}\
+.safeguarding ul{margin:.2rem 0;padding-left:1.2rem}
 .ask{font-size:1.1rem;margin:.2rem 0}
 .callback{font-size:1.3rem;font-weight:700;margin:.2rem 0}
 .source,.who{margin:.15rem 0;color:#333}
@@ -48,7 +51,7 @@ padding:0 .35rem;font-weight:700;font-size:.9rem}
 .meta{font-size:.8rem;color:#444;margin-top:1.5rem;border-top:1px solid #bbb;padding-top:.4rem}
 @media (min-width:64rem){body{max-width:72rem}\
 .decide{display:grid;grid-template-columns:1fr 1fr;gap:0 2rem}\
-body>section:not(.ladder):not(.incomplete),body>footer{max-width:46rem}}
+body>section:not(.ladder):not(.incomplete):not(.safeguarding),body>footer{max-width:46rem}}
 @media (max-width:30rem){dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}}
 @media print{body{max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}\
 section{break-inside:avoid}}

@@ -16,12 +16,13 @@ import anyio
 
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
+from gateway.deadline_sources import deadline_watcher, gateway_url
 from gateway.exchange.metrics import DeliveryMetrics
 from gateway.exchange.worker import DeliveryWorker, WorkerSettings, run_workers
-from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
 from gateway.handovers.ladder_metrics import LadderCollector
 from gateway.platform import migrate
 from gateway.platform.database import Database
+from gateway.platform.deadlines import WatcherSettings
 from gateway.platform.errors import ConfigurationError
 from gateway.platform.heap import freeze_long_lived_heap
 from gateway.platform.logging import configure_logging, get_logger
@@ -85,10 +86,11 @@ async def _run(
     )
     metrics.registry.register(LadderCollector(database))
     log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
-    watcher = DeadlineWatcher(
+    watcher = deadline_watcher(
         database,
         lambda: current[0],
         settings=WatcherSettings.from_settings(settings),
+        url=gateway_url(settings),
         on_queued=lambda: _ring(workers),
     )
     async with anyio.create_task_group() as group:

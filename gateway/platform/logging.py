@@ -79,6 +79,10 @@ SAFE_KEYS = frozenset(
         "events",
         "checkpoints",
         "position",
+        # The deadline watcher: which source, what it did, to which kind of work.
+        "source",
+        "action",
+        "kind",
     }
 )
 

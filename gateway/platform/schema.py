@@ -423,6 +423,46 @@ manager_reviews = Table(
     Index("ix_manager_reviews_sender_ods_patient_state", "sender_ods", "patient", "state"),
 )
 
+# Safeguarding deadlines (gateway.safeguarding.overdue): each level of the owner's
+# safeguarding ladder an overdue record has reached. The first row of a record is its
+# own deadline (an action's, a restriction's review date), at the ladder's first level;
+# when it is missed the row is marked missed (the interface delay, as a fact the
+# governance reports count: no patient data beyond the person's identifier) and a row
+# at the next level opens, until the work is done (met) or the ladder's top is missed.
+safeguarding_deadlines = Table(
+    "safeguarding_deadlines",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),  # action | review
+    Column("record_type", String(32), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("patient", String(PATIENT_LENGTH), nullable=False),
+    Column("owner_ods", String(16), nullable=False),  # whose ladder; who must act
+    Column("told", String(200), nullable=False),  # others told, ODS codes, space-separated
+    # On whose behalf the notices are written (an action's requester, a restriction's
+    # author): the sharing policy decides them as that organisation's.
+    Column("on_behalf_ods", String(16), nullable=False),
+    Column("on_behalf_client", String(128), nullable=False),
+    Column("on_behalf_role", String(32), nullable=True),
+    Column("purpose", String(32), nullable=False),
+    Column("locality", String(64), nullable=True),
+    Column("priority", String(16), nullable=True),
+    Column("level", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),  # the record's own deadline
+    Column("deadline", UTCDateTime, nullable=False),  # this level's
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # open | met | missed
+    Column("met_at", UTCDateTime, nullable=True),
+    Column("acted_at", UTCDateTime, nullable=True),  # when the watcher found it missed
+    Column("acted_by", String(64), nullable=True),
+    Column("action", String(16), nullable=True),  # step-up | notify
+    Column("notice_id", String(64), nullable=True),  # the Communication that told them
+    Index("ix_safeguarding_deadlines_state_deadline", "state", "deadline"),
+    Index("ix_safeguarding_deadlines_record", "record_type", "record_id"),
+    Index("ix_safeguarding_deadlines_owner_ods_acted_at", "owner_ods", "acted_at"),
+)
+
 # Safeguarding actions (gateway.safeguarding): one row per action's Task, kept in step
 # with it in the same transaction, for the tracker's queries and the weekly huddle.
 safeguarding_actions = Table(

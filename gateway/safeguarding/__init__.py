@@ -1,2 +1,3 @@
-"""The safeguarding action tracker: actions as Tasks, raised by a requester and held by
-an owner; partner contacts as Communications; the tracker's queries and weekly huddle."""
+"""Safeguarding: the shared action tracker (service, routes, store, fhir_rules),
+restrictions and their reviews, and the escalation of what is overdue along the owner's
+safeguarding ladder (overdue)."""

@@ -14,8 +14,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gateway.handovers.deadline_watcher import DeadlineWatcher, WatcherSettings
+from gateway.deadline_sources import deadline_watcher
 from gateway.handovers.ladder_metrics import LadderCollector
+from gateway.platform.deadlines import DeadlineWatcher, WatcherSettings
 from gateway.platform.schema import escalation_steps, interface_delays
 from tests.handovers.test_routes import example, push
 
@@ -35,7 +36,7 @@ def watcher(client: TestClient, after: timedelta) -> DeadlineWatcher:
     """The app's own watcher wiring, with its clock `after` from now."""
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     moved = datetime.now(UTC) + after
-    return DeadlineWatcher(runtime.database, lambda: runtime.config, clock=lambda: moved)
+    return deadline_watcher(runtime.database, lambda: runtime.config, clock=lambda: moved)
 
 
 def steps(client: TestClient) -> list[dict[str, Any]]:
@@ -340,7 +341,7 @@ def test_the_watcher_wakes_at_the_next_deadline_and_at_once_after_a_full_batch(
     assert 0.3 < almost.pause_after([]) < 0.6  # wakes at the deadline, not a poll later
     for n in range(3):
         push(client, escalation(external_id=f"EPR-BATCH-{n}"), "escalations")
-    small = DeadlineWatcher(
+    small = deadline_watcher(
         runtime.database,
         lambda: runtime.config,
         settings=WatcherSettings(batch=2),

@@ -39,7 +39,7 @@ def raise_action(client: TestClient, **changes: Any) -> dict[str, Any]:
 def move(client: TestClient, action: str, status: str, **headers: str) -> Any:
     body: dict[str, Any] = {"status": status, "by": {"name": "Alex Rowe", "role": "Named nurse"}}
     if status == "completed":
-        body["outcome"] = "Strategy discussion held; the local authority leads a section 42 enquiry."
+        body["outcome"] = "Strategy discussion held; the local authority leads the enquiry."
         body["evidence"] = "Minutes filed in the Trust's safeguarding record."
     if status == "cancelled":
         body["reason"] = "Raised in error: a duplicate of an action already agreed."

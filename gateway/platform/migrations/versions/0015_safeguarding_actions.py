@@ -1,8 +1,8 @@
 """The safeguarding action tracker: each action's state beside its Task, and the partner
 contacts recorded against actions (gateway.safeguarding).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-08
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 from gateway.platform.schema import PATIENT_LENGTH, UTCDateTime
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
