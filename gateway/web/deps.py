@@ -39,6 +39,7 @@ from gateway.platform.errors import (
     UnsupportedMediaType,
 )
 from gateway.platform.runtime import Runtime, gate
+from gateway.safeguarding.action_deadlines import ActionDeadlines
 from gateway.safeguarding.fhir_rules import ActionWrites
 from gateway.safeguarding.service import SafeguardingService
 from gateway.safeguarding.store import ActionStore
@@ -270,6 +271,7 @@ def _safeguarding(
         frozenset(organisation.ods for organisation in config.directory.organisations),
         writes=writes,
         workflow=workflow,
+        deadlines=ActionDeadlines(connection, clock=runtime.clock),
         clock=runtime.clock,
     )
 

@@ -9,16 +9,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from gateway.deadline_sources import deadline_watcher
+from gateway.platform.deadlines import Acted
+from gateway.platform.schema import safeguarding_deadlines
 from tests.paths import REPO
 
 JSON = {"Content-Type": "application/json"}
 EXAMPLE = REPO / "examples" / "safeguarding-action.json"
 
 
-def action_body(due_in: timedelta = timedelta(days=2), **changes: Any) -> dict[str, Any]:
+def action_body(
+    due_in: timedelta = timedelta(days=2), now: datetime | None = None, **changes: Any
+) -> dict[str, Any]:
+    """The example action, due `due_in` after `now` (the wall clock's, unless given)."""
     body: dict[str, Any] = json.loads(EXAMPLE.read_text())
-    body["deadline"] = (datetime.now(UTC) + due_in).isoformat(timespec="seconds")
+    body["deadline"] = ((now or datetime.now(UTC)) + due_in).isoformat(timespec="seconds")
     body.update(changes)
     return body
 
@@ -55,3 +62,19 @@ def contact(client: TestClient, action: str, at: datetime | None = None, **heade
         "by": {"name": "Alex Rowe", "role": "Named nurse"},
     }
     return post(client, f"actions/{action}/contacts", body, **headers)
+
+
+def watch_at(client: TestClient, moment: datetime) -> list[Acted]:
+    """One look by the app's own deadline watcher, on a clock at `moment`: what it did
+    about safeguarding work."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    watcher = deadline_watcher(runtime.database, lambda: runtime.config, clock=lambda: moment)
+    return [done for done in watcher.run_once() if done.source == "safeguarding-overdue"]
+
+
+def deadlines(client: TestClient) -> list[dict[str, Any]]:
+    """The safeguarding deadlines' rows, oldest first."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.database.read() as connection:
+        query = select(safeguarding_deadlines).order_by(safeguarding_deadlines.c.opened_at)
+        return [dict(row._mapping) for row in connection.execute(query)]
