@@ -145,7 +145,9 @@ def huddle_html(huddle: Mapping[str, Any], names: Mapping[str, str]) -> str:
         "</p>",
         "</header>",
         _actions("overdue", "Overdue", huddle["overdue"], names),
-        _actions("open", "Open", huddle["open"], names),
+        _actions(
+            "open", "Open, not yet due", [a for a in huddle["open"] if not a["overdue"]], names
+        ),
         _actions("completed", "Completed this week", huddle["completed"], names),
         _contacts(huddle["contacts"], names),
         f'<footer class="meta">As of {at_time(_parsed(huddle["as_of"]))}. '
@@ -186,8 +188,8 @@ def _actions(
             f"<td>{escaped(str(action['patient']['nhs_number']))}</td>"
             f"<td>{_organisation(owner['ods'], names)}{team}</td>"
             f"<td>{_organisation(action['requester']['ods'], names)}</td>"
-            f"<td>{escaped(str(action['priority']))}</td>"
-            f"<td>{escaped(str(action['status']))}</td>"
+            f"<td>{escaped(_PRIORITIES.get(str(action['priority']), str(action['priority'])))}</td>"
+            f"<td>{escaped(_STATUSES.get(str(action['status']), str(action['status'])))}</td>"
             "</tr>"
         )
     return f"{head}\n<table>\n" + "\n".join(rows) + "\n</table>\n</section>"
@@ -216,6 +218,21 @@ def _contacts(contacts: Sequence[Mapping[str, Any]], names: Mapping[str, str]) -
             "</tr>"
         )
     return f"{head}\n<table>\n" + "\n".join(rows) + "\n</table>\n</section>"
+
+
+_PRIORITIES = {
+    "emergency": "Emergency",
+    "very-urgent": "Very urgent",
+    "urgent": "Urgent",
+    "routine": "Routine",
+}
+_STATUSES = {
+    "requested": "Requested",
+    "accepted": "Accepted",
+    "in-progress": "In progress",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
 
 
 def _organisation(ods: str, names: Mapping[str, str]) -> str:
