@@ -22,9 +22,12 @@ from typing import Any, Final, Literal
 
 from pydantic import Field, model_validator
 
+from core.codes import handover as handover_codes
 from core.codes import safeguarding as codes
 from core.fhir.dates import format_instant
 from core.handover.dataset import Text, _Part
+from core.handover.fhir.elements import organisation
+from core.handover.workflow_provenance import workflow_provenance
 from core.safeguarding.actions import Person
 
 Status = Literal["accepted", "in-progress", "completed", "cancelled"]
@@ -99,7 +102,6 @@ def next_task(
 ) -> dict[str, Any]:
     """The Task's next version: `change` made by `acting_ods` at `now` (checked first)."""
     moved = copy.deepcopy(dict(task))
-    moved.pop("meta", None)
     moved["meta"] = {"tag": copy.deepcopy(task.get("meta", {}).get("tag", []))}
     at = format_instant(now, fixed_width=False)
     moved["status"] = change.status
@@ -129,3 +131,37 @@ def next_task(
         },
     ]
     return moved
+
+
+def move_provenance(
+    provenance_id: str,
+    *,
+    target: str,
+    cause: str,
+    requester_ods: str,
+    acting_ods: str,
+    by: Person,
+    recorded: datetime,
+    changed: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The Provenance of a move the gateway wrote for `acting_ods`: the new version
+    (`target`) revises the previous one (`cause`, its source), the gateway performing
+    it for the action's origin (`requester_ods`, the custodian) at the asking of `by`,
+    acting for `acting_ods` (agent author, onBehalfOf)."""
+    provenance = workflow_provenance(
+        provenance_id,
+        target=target,
+        cause=cause,
+        custodian_ods=requester_ods,
+        recorded=recorded,
+        changed=changed,
+    )
+    asked: dict[str, Any] = {
+        "type": {"coding": [handover_codes.PROVENANCE_AUTHOR.coding()]},
+        "who": {"display": by.name},
+        "onBehalfOf": organisation(acting_ods),
+    }
+    if by.role is not None:
+        asked["role"] = [{"text": by.role}]
+    provenance["agent"].append(asked)
+    return provenance

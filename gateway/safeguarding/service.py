@@ -29,16 +29,13 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from core.codes import handover as handover_codes
 from core.codes import safeguarding as codes
 from core.fhir.dates import format_instant
 from core.fhir.issues import Issue, IssueCode
 from core.handover.dataset_input import dataset_issues
-from core.handover.fhir.elements import organisation
-from core.handover.workflow_provenance import workflow_provenance
 from core.safeguarding.actions import ActionRequest, action_task
 from core.safeguarding.contacts import ContactRequest, contact_communication, contact_part
-from core.safeguarding.transitions import StatusChange, next_task, refusal
+from core.safeguarding.transitions import StatusChange, move_provenance, next_task, refusal
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import Interaction
 from gateway.fhir.service import ResourceService
@@ -205,24 +202,16 @@ class SafeguardingService:
         task = next_task(json.loads(current.content), change, acting_ods=acting, now=now)
         workflow = self._workflow_writer()
         written = workflow.update("Task", task_id, task, if_match=current.version_id)
-        provenance = workflow_provenance(
+        provenance = move_provenance(
             self._new_id(),
             target=_versioned(written),
             cause=_versioned(current),
-            custodian_ods=row.requester_ods,
+            requester_ods=row.requester_ods,
+            acting_ods=acting,
+            by=change.by,
             recorded=now,
             changed=task,
         )
-        provenance["agent"].append(
-            {
-                "type": {"coding": [handover_codes.PROVENANCE_AUTHOR.coding()]},
-                "role": [{"text": change.by.role}] if change.by.role else [],
-                "who": {"display": change.by.name},
-                "onBehalfOf": organisation(acting),
-            }
-        )
-        if not provenance["agent"][-1]["role"]:
-            del provenance["agent"][-1]["role"]
         workflow.create("Provenance", provenance)
         self._store.moved(task_id, change.status, now)
         if change.status in FINISHED and self._deadlines is not None:
