@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.access_log.reading import event_references
 from tests.safeguarding.support import action_body, contact, move, post, raise_action
 
 PROVENANCE_AGENT_ROLE = "author"
@@ -180,3 +181,26 @@ def test_queries_show_only_the_callers_actions_by_owner_person_and_state(
         "truncated": False,
     }
     assert client.get("/api/safeguarding/actions", params={"person": "123"}).status_code == 422
+
+
+def test_every_read_and_write_of_an_action_is_in_the_access_log(
+    client: TestClient, trust_token: dict[str, str], ig_token: dict[str, str]
+) -> None:
+    raised = raise_action(client)
+    assert move(client, raised["id"], "accepted", **trust_token).status_code == 200
+    recorded = contact(client, raised["id"], **trust_token).json()
+    assert client.get("/api/safeguarding/actions", headers=trust_token).status_code == 200
+    events = client.get(
+        "/fhir/AuditEvent",
+        params={"patient": "https://fhir.nhs.uk/Id/nhs-number|9434765919", "_count": "100"},
+        headers=ig_token,
+    )
+    assert events.status_code == 200, events.text
+    named = {
+        reference
+        for entry in events.json().get("entry", [])
+        for reference in event_references(entry["resource"])
+    }
+    task = raised["task"]
+    assert {f"{task}/_history/1", f"{task}/_history/2"} <= named
+    assert f"{recorded['communication']}/_history/1" in named
