@@ -8,6 +8,8 @@
                                                      (a restriction starting now, its review
                                                       date and time limit as far ahead as in
                                                       examples/restriction.json)
+    python3 examples/fresh.py safeguarding-action | curl ... /api/safeguarding/actions
+                                                     (a safeguarding action due in two days)
 
 The examples' respond-by times have passed, and a dataset's external_id may be used
 once per sender, so each run gives a new external_id and a respond-by two hours ahead.
@@ -27,6 +29,7 @@ EXAMPLES = {
     "escalation": "escalation-manager.json",
     "drill": "escalation-manager.json",
     "restriction": "restriction.json",
+    "safeguarding-action": "safeguarding-action.json",
 }
 # Its dates, each moved by as much as its start is, to start now.
 RESTRICTION_DATES = ("start", "time_limit", "review_date")
@@ -50,6 +53,12 @@ def main(argv: list[str]) -> int:
     if argv[1] == "restriction":
         now = datetime.now(UTC).replace(microsecond=0)
         print(json.dumps(restriction(dataset, now), indent=2))
+        return 0
+    if argv[1] == "safeguarding-action":
+        # An action has a deadline, not a respond-by, and no external id: due in two days.
+        due = datetime.now(UTC) + timedelta(days=2)
+        dataset["deadline"] = due.isoformat(timespec="seconds")
+        print(json.dumps(dataset, indent=2))
         return 0
     dataset["external_id"] = f"{dataset['external_id']}-{uuid.uuid4().hex[:8]}"
     due = datetime.now(UTC) + timedelta(hours=2)

@@ -41,6 +41,7 @@ from gateway.platform.runtime import Runtime, build_runtime
 from gateway.platform.settings import Settings
 from gateway.platform.transactions import TransactionGate
 from gateway.safeguarding import restriction_routes
+from gateway.safeguarding import routes as safeguarding
 from gateway.sharing import agreements_routes as agreements
 from gateway.subscriptions import routes as subscriptions
 from gateway.web import health, metrics
@@ -166,6 +167,7 @@ def create_app(
         datasets.open_router,
         review_routes.router,
         restriction_routes.router,
+        safeguarding.router,
         deliveries.router,
         agreements.router,
         registrations.router,

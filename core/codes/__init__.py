@@ -9,6 +9,20 @@ identifier systems under ``https://fhir.mh-gateway.example.org/Id/<name>``.
 
 def catalogue() -> dict[str, object]:
     """Every name the domain modules define: the whole catalogue, for listing it."""
-    from core.codes import audit, common, handover, restrictions, sharing  # noqa: PLC0415 (each imports this package)
+    from core.codes import (  # noqa: PLC0415 (each imports this package)
+        audit,
+        common,
+        handover,
+        restrictions,
+        safeguarding,
+        sharing,
+    )
 
-    return {**vars(common), **vars(audit), **vars(sharing), **vars(handover), **vars(restrictions)}
+    return {
+        **vars(common),
+        **vars(audit),
+        **vars(sharing),
+        **vars(handover),
+        **vars(safeguarding),
+        **vars(restrictions),
+    }

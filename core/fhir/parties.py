@@ -17,6 +17,9 @@ from core.fhir.identifiers import ODS_ORGANISATION_SYSTEM, is_valid_ods_code
 
 # A gateway extension (listed in core.codes, which imports this module's neighbours).
 EXTENSION_RECIPIENT = "https://fhir.mh-gateway.example.org/StructureDefinition/recipient"
+# The code system of a safeguarding action's Task.code (listed in core.codes.safeguarding):
+# such a Task is raised by its requester, who is therefore its sender (see sender_role).
+SAFEGUARDING_ACTION_SYSTEM = "https://fhir.mh-gateway.example.org/CodeSystem/safeguarding-action"
 
 # Resource types every authenticated organisation may read: the directory holds no
 # patient data.
@@ -67,8 +70,30 @@ PARTY_ROLES: dict[str, tuple[PartyRole, ...]] = {
 }
 
 
-def sender_role(resource_type: str) -> PartyRole:
+# A safeguarding action (a Task coded in SAFEGUARDING_ACTION_SYSTEM) is the other way
+# round from a referral answer: the requester raises it and asks the owner to act, so the
+# requester is its sender and its origin, and only the gateway's own workflow writes its
+# later versions (gateway.safeguarding: the owner moves it on through the API, which
+# checks the owner rule and records a Provenance naming who asked).
+_SAFEGUARDING_ACTION_SENDER = PartyRole("requester", "requester")
+
+
+def sender_role(resource_type: str, resource: Mapping[str, Any] | None = None) -> PartyRole:
+    """The role whose organisation sends (makes) a resource of this type; `resource`,
+    where given, decides between the two kinds of Task."""
+    if resource_type == "Task" and resource is not None and is_safeguarding_action(resource):
+        return _SAFEGUARDING_ACTION_SENDER
     return PARTY_ROLES[resource_type][0]
+
+
+def is_safeguarding_action(task: Mapping[str, Any]) -> bool:
+    """Whether a Task is a safeguarding action: its code is in the gateway's system."""
+    code = task.get("code")
+    codings = code.get("coding") if isinstance(code, Mapping) else None
+    return any(
+        isinstance(coding, Mapping) and coding.get("system") == SAFEGUARDING_ACTION_SYSTEM
+        for coding in (codings if isinstance(codings, list) else [])
+    )
 
 
 def party_references(resource_type: str, resource: Mapping[str, Any]) -> list[PartyReference]:

@@ -100,6 +100,11 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "restriction_review": (_REST, Subtype.UPDATE, "U"),
     "restriction": (_REST, Subtype.READ, "R"),
     "restrictions": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "safeguarding_actions_raise": (_REST, Subtype.CREATE, "C"),
+    "safeguarding_action_status": (_REST, Subtype.UPDATE, "U"),
+    "safeguarding_action_contacts": (_REST, Subtype.CREATE, "C"),
+    "safeguarding_actions": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "safeguarding_huddle": (_REST, Subtype.SEARCH_TYPE, "E"),
 }
 
 

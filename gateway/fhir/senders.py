@@ -33,11 +33,16 @@ def parties_of(
     return list(dict.fromkeys(parties))
 
 
-def check_sender(caller_ods: str, resource_type: str, parties: list[Party]) -> None:
+def check_sender(
+    caller_ods: str,
+    resource_type: str,
+    parties: list[Party],
+    resource: Mapping[str, Any] | None = None,
+) -> None:
     """The sender named in the content must be the calling organisation, on create and on
     every update: only a record's author writes it (core.fhir.authorship), and it cannot
     write a version that names another organisation as its sender."""
-    role = sender_role(resource_type)
+    role = sender_role(resource_type, resource)
     element = f"{resource_type}.{role.path}"
     senders = {party.ods_code for party in parties if party.basis == role.basis}
     ours = {caller_ods}

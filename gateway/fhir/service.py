@@ -185,7 +185,7 @@ class ResourceService:
         """Who the resource involves (the caller must be a sender of it: check_sender)
         and who it is about; `current`: the version an update replaces."""
         parties = self._storage.parties(resource_type, resource)
-        self._check_sender(resource_type, parties)
+        self._check_sender(resource_type, resource, parties)
         try:
             patient = self._storage.patient(
                 resource_type, resource, parties, writer=self._visible_to
@@ -415,9 +415,11 @@ class ResourceService:
             raise NotFound(f"No {resource_type} has that id.")
         return record
 
-    def _check_sender(self, resource_type: str, parties: list[Party]) -> None:
+    def _check_sender(
+        self, resource_type: str, resource: Mapping[str, Any], parties: list[Party]
+    ) -> None:
         if self._caller is not None:
-            check_sender(self._caller.ods_code, resource_type, parties)
+            check_sender(self._caller.ods_code, resource_type, parties, resource)
 
     # -- authorship (core.fhir.authorship) ---------------------------------------------
 

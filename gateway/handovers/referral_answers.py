@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from core.fhir.issues import ContentError, Issue, IssueCode
+from core.fhir.parties import is_safeguarding_action
 from core.handover.dataset import EscalationResponse
 from core.handover.referral_responses import (
     answered_id,
@@ -79,6 +80,9 @@ class TaskAnswers:
         self._pathways = pathways
 
     def on_create(self, body: dict[str, Any], context: WriteContext | None) -> Ruled:
+        if is_safeguarding_action(body):
+            # Not an answer: raised through its own API (gateway.safeguarding.fhir_rules).
+            return Ruled(body)
         task, request_id = self._answering_task(validated("Task", body))
         return Ruled(task, unique_on=f"focus=ServiceRequest/{request_id}")
 

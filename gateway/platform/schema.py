@@ -487,3 +487,41 @@ safeguarding_deadlines = Table(
     Index("ix_safeguarding_deadlines_record", "record_type", "record_id"),
     Index("ix_safeguarding_deadlines_owner_ods_acted_at", "owner_ods", "acted_at"),
 )
+
+# Safeguarding actions (gateway.safeguarding): one row per action's Task, kept in step
+# with it in the same transaction, for the tracker's queries and the weekly huddle.
+safeguarding_actions = Table(
+    "safeguarding_actions",
+    metadata,
+    Column("task_id", String(64), primary_key=True),
+    Column("requester_ods", String(16), nullable=False),
+    Column("owner_ods", String(16), nullable=False),
+    Column("patient", String(PATIENT_LENGTH), nullable=False),
+    Column("kind", String(64), nullable=False),
+    # requested | accepted | in-progress | completed | cancelled
+    Column("status", String(16), nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
+    # The ladder's: routine | urgent | very-urgent | emergency
+    Column("priority", String(16), nullable=False),
+    Column("locality", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Index("ix_safeguarding_actions_owner_ods_status", "owner_ods", "status", "deadline"),
+    Index("ix_safeguarding_actions_requester_ods_status", "requester_ods", "status", "deadline"),
+    Index("ix_safeguarding_actions_patient", "patient"),
+)
+# Partner contacts recorded against an action (each a Communication), for the huddle.
+safeguarding_contacts = Table(
+    "safeguarding_contacts",
+    metadata,
+    Column("communication_id", String(64), primary_key=True),
+    Column("task_id", String(64), nullable=False),
+    Column("sender_ods", String(16), nullable=False),
+    Column("recipient_ods", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_safeguarding_contacts_task_id", "task_id"),
+    Index("ix_safeguarding_contacts_sent_at", "sent_at"),
+)

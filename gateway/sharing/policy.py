@@ -284,7 +284,7 @@ def sharing_facts(
     its sender; every later version keeps it (only the origin, or the gateway's own
     workflow, writes one: core.fhir.authorship)."""
     data = shared_data(resource_type, resource, patient)
-    basis = sender_role(resource_type).basis
+    basis = sender_role(resource_type, resource).basis
     senders = sorted(party.ods_code for party in parties if party.basis == basis)
     if previous is not None and previous.origin is not None:
         origin: str | None = previous.origin

@@ -39,6 +39,10 @@ from gateway.platform.errors import (
     UnsupportedMediaType,
 )
 from gateway.platform.runtime import Runtime, gate
+from gateway.safeguarding.action_deadlines import ActionDeadlines
+from gateway.safeguarding.fhir_rules import ActionWrites
+from gateway.safeguarding.service import SafeguardingService
+from gateway.safeguarding.store import ActionStore
 from gateway.safeguarding.restriction_reviews import RestrictionReviews
 from gateway.safeguarding.restriction_rules import RestrictionFlags
 from gateway.safeguarding.restrictions import RestrictionService
@@ -120,6 +124,9 @@ def _writing(runtime: Runtime, connection: Connection, caller: Caller, request: 
         workflow=_workflow(runtime, connection, updates),
     )
     names = {o.ods: o.name for o in config.directory.organisations}
+    # Before the referral answers': a safeguarding action is no answer, and no client
+    # writes one through /fhir/Task (gateway.safeguarding.fhir_rules).
+    rules.register(["Task"], ActionWrites(resources))
     register_answer_rules(
         rules, resources, datasets, config.pathways, names, caller, clock=runtime.clock
     )
@@ -269,6 +276,75 @@ def _escalation_responses(
     writing: Annotated[Writing, Depends(_write, scope="function")],
 ) -> EscalationResponses:
     return writing.escalation_responses
+
+
+def _safeguarding(
+    runtime: Runtime,
+    connection: Connection,
+    caller: Caller,
+    request: Request,
+    resources: ResourceService,
+    writes: FhirWrites | None = None,
+) -> SafeguardingService:
+    config = runtime.config
+    workflow: FhirWrites | None = None
+    if writes is not None:
+        # The gateway's own writer, for an action moved on at the owner's or requester's
+        # asking: no caller (only the origin writes new versions, and the owner is not
+        # it), sharing decided on behalf of the organisation that asked, every write in
+        # the request's access log. What it writes carries a Provenance naming who asked.
+        store = ResourceStore(connection)
+        workflow = FhirWrites(
+            ResourceService(
+                store,
+                runtime.paging,
+                trail=trail_of(request),
+                sharing=SharingPolicy(
+                    store, Requester.of_caller(caller), config.agreements, runtime.clock()
+                ),
+                local_systems=config.directory.local_patient_systems,
+                clock=runtime.clock,
+                changes=SubscriptionNotifier(connection, config, clock=runtime.clock),
+            )
+        )
+    return SafeguardingService(
+        resources,
+        ActionStore(connection),
+        caller,
+        frozenset(organisation.ods for organisation in config.directory.organisations),
+        writes=writes,
+        workflow=workflow,
+        deadlines=ActionDeadlines(connection, clock=runtime.clock),
+        clock=runtime.clock,
+    )
+
+
+async def _write_safeguarding(
+    request: Request, runtime: RuntimeDep
+) -> AsyncIterator[SafeguardingService]:
+    # An action's Task, its Provenance, its tracker row and its AuditEvents commit
+    # together, before the response, or not at all.
+    caller = _caller(request)
+    async with gate(runtime).write() as connection:
+        writing = _writing(runtime, connection, caller, request)
+        resources = writing.writes.resources
+        yield _safeguarding(runtime, connection, caller, request, resources, writing.writes)
+        await append_in(connection, success_events(request, runtime))
+    runtime.worker_doorbells.ring()
+
+
+async def _read_safeguarding(
+    request: Request, runtime: RuntimeDep
+) -> AsyncIterator[SafeguardingService]:
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        resources = _service(runtime, connection, caller, request)
+        yield _safeguarding(runtime, connection, caller, request, resources)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+WriteSafeguarding = Annotated[SafeguardingService, Depends(_write_safeguarding, scope="function")]
+ReadSafeguarding = Annotated[SafeguardingService, Depends(_read_safeguarding, scope="function")]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from core.codes import restrictions as restriction_codes
 from core.safeguarding.restrictions import Restriction
 from core.safeguarding.restrictions_fhir import is_restriction, restriction, to_flag
 from core.sharing.facts import data_category
-from tests.core.safeguarding.golden import GOLDEN, cases
+from tests.core.safeguarding.restriction_golden import GOLDEN, cases
 from tests.core.safeguarding.strategies import restrictions
 from tests.fhir_judge import assert_valid_fhir
 
@@ -35,7 +35,7 @@ def test_the_golden_files_are_the_cases_the_rules_make() -> None:
     for case, made in cases().items():
         api = json.loads((GOLDEN / f"{case}.restriction.json").read_text())
         assert made.as_json() == api, (
-            f"regenerate: python -m tests.core.safeguarding.golden ({case})"
+            f"regenerate: python -m tests.core.safeguarding.restriction_golden ({case})"
         )
 
 

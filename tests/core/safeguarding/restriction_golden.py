@@ -3,7 +3,7 @@
 Flag it is). Cases are made from examples/restriction.json by the core's own rules, so
 they are restrictions the API can hold. Regenerate after a deliberate mapping change:
 
-    .venv/bin/python -m tests.core.safeguarding.golden
+    .venv/bin/python -m tests.core.safeguarding.restriction_golden
 """
 
 from __future__ import annotations
