@@ -21,7 +21,7 @@ from gateway.handovers.routes import served_body
 from gateway.handovers.summaries import summary_context
 from gateway.platform.clock import new_id
 from gateway.platform.errors import NotAcceptable
-from gateway.web.deps import RawJsonBody, ReadDatasets, WriteDatasets
+from gateway.web.deps import RawJsonBody, ReadSummaries, WriteDatasets
 from gateway.web.http_headers import fhir_base
 from gateway.web.responses import fhir_response
 from gateway.web.runtime import RuntimeDep
@@ -66,14 +66,21 @@ def process_message(
 def summary(
     request: Request,
     runtime: RuntimeDep,
-    datasets: ReadDatasets,
+    reading: ReadSummaries,
     communication_id: str = _ID,
 ) -> Response:
     wants_html = _wants_html(request)
+    datasets = reading.datasets
     served, service_request_id = datasets.summary(communication_id)
     steps, _ = datasets.escalation_steps(service_request_id)
     context = summary_context(
-        served, communication_id, service_request_id, runtime.config, runtime.clock(), steps
+        served,
+        communication_id,
+        service_request_id,
+        runtime.config,
+        runtime.clock(),
+        steps,
+        safeguarding=reading.picture.of(served.dataset.patient.nhs_number),
     )
     if not wants_html:
         # The dataset API's answer, and what the page shows besides the dataset.

@@ -25,6 +25,7 @@ from core.fhir.issues import Issue, IssueCode
 from core.handover.dataset import EscalationResponse, Pathway
 from core.handover.dataset_input import dataset_issues
 from core.handover.summary_json import ladder_json
+from core.safeguarding.picture import picture_json
 from gateway.access_log.recording import start_trail
 from gateway.auth.authentication import authenticate
 from gateway.configuration.pathways import DECLINE_REASON_SYSTEM
@@ -36,6 +37,7 @@ from gateway.web.deps import (
     JsonBody,
     RawJsonBody,
     ReadDatasets,
+    ReadSummaries,
     RespondToEscalations,
     WriteDatasets,
 )
@@ -72,18 +74,27 @@ def push_escalation(
 
 @router.get("/handovers/{dataset_id}", name="handover_read")
 def read_handover(
-    request: Request, runtime: RuntimeDep, datasets: ReadDatasets, dataset_id: str = DatasetId
+    request: Request, runtime: RuntimeDep, reading: ReadSummaries, dataset_id: str = DatasetId
 ) -> JSONResponse:
-    served = datasets.dataset(dataset_id, kind="handover")
-    return JSONResponse(served_body(request, runtime, dataset_id, served))
+    return JSONResponse(_with_picture(request, runtime, reading, dataset_id, "handover"))
 
 
 @router.get("/escalations/{dataset_id}", name="escalation_read")
 def read_escalation(
-    request: Request, runtime: RuntimeDep, datasets: ReadDatasets, dataset_id: str = DatasetId
+    request: Request, runtime: RuntimeDep, reading: ReadSummaries, dataset_id: str = DatasetId
 ) -> JSONResponse:
-    served = datasets.dataset(dataset_id, kind="escalation")
-    return JSONResponse(served_body(request, runtime, dataset_id, served))
+    return JSONResponse(_with_picture(request, runtime, reading, dataset_id, "escalation"))
+
+
+def _with_picture(
+    request: Request, runtime: RuntimeDep, reading: ReadSummaries, dataset_id: str, kind: str
+) -> dict[str, Any]:
+    """The dataset, and the person's open safeguarding actions and restrictions in force
+    as the caller may see them, so a crisis team knows them when deciding."""
+    served = reading.datasets.dataset(dataset_id, kind=kind)
+    body = served_body(request, runtime, dataset_id, served)
+    body["safeguarding"] = picture_json(reading.picture.of(served.dataset.patient.nhs_number))
+    return body
 
 
 @router.post(

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from core.handover.ladder_position import TimelineStep
 from core.handover.summary_page import ConfiguredCallBack, Names, SummaryContext
+from core.safeguarding.picture import SafeguardingPicture
 from gateway.configuration.models import GatewayConfig
 from gateway.handovers.ladder import level_name
 from gateway.handovers.ladder_store import Step
@@ -22,8 +23,11 @@ def summary_context(
     config: GatewayConfig,
     now: datetime,
     steps: list[Step] | None = None,
+    *,
+    safeguarding: SafeguardingPicture | None = None,
 ) -> SummaryContext:
-    """`steps`: every step of the escalation, first to last, for its timeline."""
+    """`steps`: every step of the escalation, first to last, for its timeline;
+    `safeguarding`: the person's picture as the reader may see it."""
     submission = served.submission
     sender = config.directory.organisation(served.dataset.sender.ods)
     call_back = (
@@ -50,6 +54,7 @@ def summary_context(
         sender_call_back=call_back,
         names=names,
         withheld=served.withheld,
+        safeguarding=safeguarding,
     )
 
 

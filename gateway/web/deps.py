@@ -41,12 +41,13 @@ from gateway.platform.errors import (
 from gateway.platform.runtime import Runtime, gate
 from gateway.safeguarding.action_deadlines import ActionDeadlines
 from gateway.safeguarding.fhir_rules import ActionWrites
-from gateway.safeguarding.service import SafeguardingService
-from gateway.safeguarding.store import ActionStore
+from gateway.safeguarding.picture_reader import PictureReader
 from gateway.safeguarding.restriction_reviews import RestrictionReviews
 from gateway.safeguarding.restriction_rules import RestrictionFlags
 from gateway.safeguarding.restrictions import RestrictionService
 from gateway.safeguarding.restrictions_store import RestrictionStore
+from gateway.safeguarding.service import SafeguardingService
+from gateway.safeguarding.store import ActionStore
 from gateway.sharing.policy import SharingPolicy
 from gateway.sharing.requester import Requester
 from gateway.subscriptions.notifier import SubscriptionNotifier
@@ -226,11 +227,15 @@ async def _write_reviews(request: Request, runtime: RuntimeDep) -> AsyncIterator
 
 
 def _restrictions(
-    runtime: Runtime, connection: Connection, caller: Caller, request: Request
+    runtime: Runtime,
+    connection: Connection,
+    caller: Caller,
+    request: Request,
+    resources: ResourceService | None = None,
 ) -> RestrictionService:
     config = runtime.config
     return RestrictionService(
-        _service(runtime, connection, caller, request),
+        resources or _service(runtime, connection, caller, request),
         RestrictionStore(connection),
         config.pathways.restrictions,
         frozenset(organisation.ods for organisation in config.directory.organisations),
@@ -259,6 +264,31 @@ async def _read_restrictions(
     caller = _caller(request)
     async with gate(runtime).read() as connection:
         yield _restrictions(runtime, connection, caller, request)
+    await append_durably(runtime, success_events(request, runtime))
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryReading:
+    """What a dataset's summary reads, on one connection as one caller: the dataset, and
+    the person's safeguarding picture."""
+
+    datasets: DatasetService
+    picture: PictureReader
+
+
+async def _read_summaries(request: Request, runtime: RuntimeDep) -> AsyncIterator[SummaryReading]:
+    caller = _caller(request)
+    async with gate(runtime).read() as connection:
+        resources = _service(runtime, connection, caller, request)
+        names = {o.ods: o.name for o in runtime.config.directory.organisations}
+        yield SummaryReading(
+            _datasets(runtime, connection, caller, request, resources),
+            PictureReader(
+                _safeguarding(runtime, connection, caller, request, resources),
+                _restrictions(runtime, connection, caller, request, resources),
+                names,
+            ),
+        )
     await append_durably(runtime, success_events(request, runtime))
 
 
@@ -390,6 +420,7 @@ RespondToEscalations = Annotated[
     EscalationResponses, Depends(_escalation_responses, scope="function")
 ]
 ReadDatasets = Annotated[DatasetService, Depends(_read_datasets, scope="function")]
+ReadSummaries = Annotated[SummaryReading, Depends(_read_summaries, scope="function")]
 ReadReviews = Annotated[ReviewStore, Depends(_read_reviews, scope="function")]
 WriteReviews = Annotated[ReviewStore, Depends(_write_reviews, scope="function")]
 WriteRestrictions = Annotated[RestrictionService, Depends(_write_restrictions, scope="function")]
