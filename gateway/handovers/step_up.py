@@ -40,14 +40,13 @@ from core.handover.ladder_steps import (
     with_step_marks,
 )
 from core.handover.workflow_provenance import workflow_provenance
-from core.search.query import PagingLimits
 from gateway.access_log.trail import AccessTrail, Who
 from gateway.configuration.ladders import Ladder, LadderLevel
 from gateway.configuration.models import GatewayConfig
 from gateway.exchange.outbox import OutboxStore
 from gateway.exchange.queueing import DeliveryQueue
+from gateway.fhir.gateway_writes import gateway_service
 from gateway.fhir.service import ResourceService
-from gateway.fhir.store import ResourceStore
 from gateway.fhir.writes import FhirWrites
 from gateway.handovers.ladder import EscalationLadder, level_name
 from gateway.handovers.ladder_store import DelayStore, InterfaceDelay, Step, StepStore
@@ -55,11 +54,8 @@ from gateway.handovers.service import stored_escalation
 from gateway.handovers.store import Submission, SubmissionStore
 from gateway.platform.clock import IdSource, new_id
 from gateway.platform.errors import SharingRefused
-from gateway.sharing.policy import SharingPolicy
 from gateway.sharing.requester import Requester
-from gateway.subscriptions.notifier import SubscriptionNotifier
 
-_LOOKUP = PagingLimits(8, 8)
 STEP_UP = "step-up"
 NOTIFY = "notify"
 
@@ -91,7 +87,6 @@ class LadderActions:
         self._worker = worker
         self._clock = clock
         self._new_id = new_id
-        self._store = ResourceStore(connection)
         self._steps = StepStore(connection)
         self._delays = DelayStore(connection)
         self._ladder = EscalationLadder(self._steps, self._delays, config.ladders)
@@ -293,21 +288,10 @@ class LadderActions:
         )
 
     def _service(self, requester: Requester | None, now: datetime) -> ResourceService:
-        sharing = (
-            SharingPolicy(self._store, requester, self._config.agreements, now)
-            if requester is not None
-            else None
-        )
-        return ResourceService(
-            self._store,
-            _LOOKUP,
-            sharing=sharing,
-            local_systems=self._config.directory.local_patient_systems,
-            clock=self._clock,
-            new_id=self._new_id,
-            # A step-up and its notices notify Subscriptions as any write does, in this
-            # transaction (and its savepoint: a step-up refused queues nothing).
-            changes=SubscriptionNotifier(self._connection, self._config, clock=self._clock),
+        # A step-up and its notices notify Subscriptions as any write does, in this
+        # transaction (and its savepoint: a step-up refused queues nothing).
+        return gateway_service(
+            self._connection, self._config, requester, clock=self._clock, new_id=self._new_id
         )
 
     def _writer(self, requester: Requester | None, now: datetime) -> FhirWrites:

@@ -31,13 +31,11 @@ from core.access_log.event import AuditedClient, AuditOutcome, EventKind
 from core.codes.audit import Subtype
 from core.handover.dataset import Priority
 from core.safeguarding.overdue_notice import Reached, overdue_notice, overdue_text
-from core.search.query import PagingLimits
 from gateway.access_log import log as audit_log
 from gateway.access_log.trail import AccessTrail, Who
 from gateway.configuration.ladders import PRIORITIES, Ladder, LadderLevel
 from gateway.configuration.models import GatewayConfig
-from gateway.fhir.service import ResourceService
-from gateway.fhir.store import ResourceStore
+from gateway.fhir.gateway_writes import gateway_service
 from gateway.fhir.writes import FhirWrites
 from gateway.handovers.ladder import level_name
 from gateway.platform.clock import IdSource, new_id, utc_now
@@ -50,9 +48,7 @@ from gateway.safeguarding.overdue_store import (
     DeadlineStore,
     SafeguardingDeadline,
 )
-from gateway.sharing.policy import SharingPolicy
 from gateway.sharing.requester import Requester
-from gateway.subscriptions.notifier import SubscriptionNotifier
 
 log = get_logger(__name__)
 
@@ -60,7 +56,6 @@ PATHWAY = "safeguarding"
 FIRST_LEVEL = "front-line"
 STEP_UP = "step-up"
 NOTIFY = "notify"
-_LOOKUP = PagingLimits(8, 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,18 +302,9 @@ class OverdueSafeguarding:
     def _writer(
         self, connection: Connection, config: GatewayConfig, requester: Requester
     ) -> FhirWrites:
-        store = ResourceStore(connection)
-        now = self._clock()
-        service = ResourceService(
-            store,
-            _LOOKUP,
-            sharing=SharingPolicy(store, requester, config.agreements, now),
-            local_systems=config.directory.local_patient_systems,
-            clock=self._clock,
-            new_id=self._new_id,
-            changes=SubscriptionNotifier(connection, config, clock=self._clock),
+        return FhirWrites(
+            gateway_service(connection, config, requester, clock=self._clock, new_id=self._new_id)
         )
-        return FhirWrites(service)
 
 
 def _on_behalf(row: SafeguardingDeadline) -> Requester:

@@ -33,21 +33,17 @@ from core.handover.ladder_steps import england_time
 from core.handover.workflow_provenance import workflow_provenance
 from core.safeguarding.restrictions import Restriction, expired
 from core.safeguarding.restrictions_fhir import restriction, to_flag
-from core.search.query import PagingLimits
 from gateway.access_log import log as audit_log
 from gateway.access_log.trail import AccessTrail, Who
 from gateway.configuration.models import GatewayConfig
-from gateway.fhir.service import ResourceService
-from gateway.fhir.store import ResourceStore
+from gateway.fhir.gateway_writes import gateway_service
 from gateway.platform.clock import IdSource, new_id
 from gateway.platform.deadlines import Acted
 from gateway.platform.logging import get_logger
 from gateway.safeguarding.restriction_reviews import RestrictionReviews
 from gateway.safeguarding.restrictions_store import RestrictionStore
-from gateway.subscriptions.notifier import SubscriptionNotifier
 
 log = get_logger(__name__)
-_LOOKUP = PagingLimits(8, 8)
 ENDED = "ended"
 
 
@@ -78,14 +74,7 @@ class RestrictionExpiry:
         if store.take_expired(key, now, worker) is None:
             return None
         config = self._config()
-        gateway = ResourceService(
-            ResourceStore(connection),
-            _LOOKUP,
-            local_systems=config.directory.local_patient_systems,
-            clock=lambda: now,
-            new_id=self._new_id,
-            changes=SubscriptionNotifier(connection, config, clock=lambda: now),
-        )
+        gateway = gateway_service(connection, config, None, clock=lambda: now, new_id=self._new_id)
         stored = gateway.read("Flag", key)
         current = restriction(json.loads(stored.content))
         ended = expired(current)
