@@ -70,3 +70,31 @@ def test_open_actions_and_restrictions_in_force_are_in_the_pull_and_on_the_page(
         f"/fhir/Communication/{communication}/$summary", headers=trust_token
     ).json()
     assert [a["reference"] for a in summary["safeguarding"]["actions"]] == [f"Task/{action['id']}"]
+
+
+def test_a_crisis_system_pulling_fhir_finds_the_same_records_by_the_person(
+    client: TestClient, trust_token: dict[str, str]
+) -> None:
+    """The searches docs/exchange.md gives a Trust that pulls FHIR."""
+    action = raise_action(client)
+    restriction = recorded(client)
+    nhs = "https://fhir.nhs.uk/Id/nhs-number"
+    people = f"{nhs}|9434765919,{nhs}|9000000009"
+    tasks = client.get(
+        "/fhir/Task",
+        params={"patient:identifier": people, "status": "requested,accepted,in-progress"},
+        headers=trust_token,
+    )
+    assert tasks.status_code == 200, tasks.text
+    assert [e["resource"]["id"] for e in tasks.json()["entry"]] == [action["id"]]
+    flags = client.get(
+        "/fhir/Flag",
+        params={
+            "patient:identifier": people,
+            "category": "https://fhir.mh-gateway.example.org/CodeSystem/flag-category|restriction",
+            "status": "active",
+        },
+        headers=trust_token,
+    )
+    assert flags.status_code == 200, flags.text
+    assert [e["resource"]["id"] for e in flags.json()["entry"]] == [restriction["id"]]
