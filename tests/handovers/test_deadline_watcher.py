@@ -336,9 +336,13 @@ def test_the_watcher_wakes_at_the_next_deadline_and_at_once_after_a_full_batch(
     push(client, escalation(), "escalations")
     # Its deadline is 15 minutes off: the poll, which is sooner.
     assert idle.pause_after(idle.run_once()) == 1.0
-    almost = watcher(client, timedelta(minutes=15) - timedelta(seconds=0.5))
+    # Half a second before the stored deadline (read back, so no time passing between
+    # the push and this look can move it): wakes at the deadline, not a poll later.
+    (step,) = steps(client)
+    before = step["deadline"] - timedelta(seconds=0.5)
+    almost = deadline_watcher(runtime.database, lambda: runtime.config, clock=lambda: before)
     almost.run_once()
-    assert 0.3 < almost.pause_after([]) < 0.6  # wakes at the deadline, not a poll later
+    assert 0.5 <= almost.pause_after([]) < 0.52
     for n in range(3):
         push(client, escalation(external_id=f"EPR-BATCH-{n}"), "escalations")
     small = deadline_watcher(
