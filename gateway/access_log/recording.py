@@ -105,6 +105,7 @@ ROUTE_INTERACTIONS: dict[str, tuple[EventKind, codes.Code, str]] = {
     "safeguarding_action_contacts": (_REST, Subtype.CREATE, "C"),
     "safeguarding_actions": (_REST, Subtype.SEARCH_TYPE, "E"),
     "safeguarding_huddle": (_REST, Subtype.SEARCH_TYPE, "E"),
+    "safeguarding_delays": (_REST, Subtype.SEARCH_TYPE, "E"),
 }
 
 

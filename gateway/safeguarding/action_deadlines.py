@@ -59,3 +59,7 @@ class ActionDeadlines:
             }
             for missed in self._clock.overdue(RECORD_TYPE, task_id)
         ]
+
+    def delays(self, ods_code: str | None, since: datetime | None) -> list[dict[str, Any]]:
+        """Every safeguarding level missed involving `ods_code` (None: everyone's)."""
+        return self._clock.missed_involving(ods_code, since=since)

@@ -23,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
 from consent.purposes import Purpose
 from core.access_log.event import AuditedClient, AuditOutcome, EventKind
 from core.codes.audit import Subtype
+from core.fhir.dates import format_instant
 from core.handover.dataset import Priority
 from core.safeguarding.overdue_notice import Reached, overdue_notice, overdue_text
 from gateway.access_log import log as audit_log
@@ -145,6 +147,32 @@ class OverdueClock:
             )
             for row in self._store.of_record(record_type, record_id)
             if row.state == MISSED and row.acted_at is not None
+        ]
+
+    def missed_involving(
+        self, ods_code: str | None, *, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The interface delays of safeguarding work: each level missed where `ods_code`
+        owns the work or is owed it (None: every organisation's), newest first, at most
+        100, as the API shows them (no patient data)."""
+        return [
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "record": row.record,
+                "level": row.level,
+                "owner": row.owner_ods,
+                "owed_to": row.on_behalf_ods,
+                "pathway": PATHWAY,
+                "locality": row.locality,
+                "priority": row.priority,
+                "deadline": format_instant(row.deadline, fixed_width=False),
+                "found_at": format_instant(row.acted_at, fixed_width=False)
+                if row.acted_at is not None
+                else None,
+                "gateway_action": row.action,
+            }
+            for row in self._store.missed_involving(ods_code, since=since)
         ]
 
     def running(self, record_type: str, record_id: str, kind: str) -> bool:

@@ -5,12 +5,14 @@
     POST /api/safeguarding/actions/{id}/contacts     record a partner contact against it
     GET  /api/safeguarding/actions?owner=&person=&state=open|overdue|completed&limit=
     GET  /api/safeguarding/huddle?week=YYYY-Www[&format=html]   the weekly huddle
+    GET  /api/safeguarding/delays?since=              overdue work: each ladder level missed
 
 Every read and write is in the access log, as every FHIR interaction is.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -80,6 +82,19 @@ def find_actions(
     return JSONResponse(
         {"actions": [view.as_json() for view in found], "truncated": len(found) >= limit}
     )
+
+
+@router.get("/delays", name="safeguarding_delays")
+def delays(
+    request: Request, runtime: RuntimeDep, actions: ReadSafeguarding, since: datetime | None = None
+) -> JSONResponse:
+    """The interface delays of safeguarding work (an action not completed, a restriction
+    not reviewed, by its deadline): each level of the owner's ladder missed, newest first
+    (at most 100), between the caller's organisation and others; no patient data."""
+    if since is not None and since.utcoffset() is None:
+        raise _invalid("since must carry its offset (Z or +01:00).", "since")
+    every = runtime.config.sees_every_organisation(request.state.caller.client_id)
+    return JSONResponse({"delays": actions.delays(since=since, every_organisation=every)})
 
 
 @router.get("/huddle", name="safeguarding_huddle")

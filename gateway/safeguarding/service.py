@@ -66,6 +66,8 @@ class Deadlines(Protocol):
 
     def missed(self, task_id: str) -> list[dict[str, Any]]: ...
 
+    def delays(self, ods_code: str | None, since: datetime | None) -> list[dict[str, Any]]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ActionView:
@@ -267,6 +269,14 @@ class SafeguardingService:
             ActionFilter(self._caller.ods_code, owner, patient, state, now, limit)
         )
         return self._shown(rows, now)
+
+    def delays(self, *, since: datetime | None, every_organisation: bool) -> list[dict[str, Any]]:
+        """Safeguarding work found overdue (actions not completed, restrictions not
+        reviewed), each level missed, where the caller's organisation owns the work or is
+        owed it (or every organisation's, for an operator or system-wide IG lead)."""
+        if self._deadlines is None:
+            return []
+        return self._deadlines.delays(None if every_organisation else self._caller.ods_code, since)
 
     def week(
         self, start: datetime, end: datetime

@@ -7,6 +7,7 @@ the test moves, and the watcher looks on a clock of its own."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from tests.safeguarding.conftest import NOW, Timed
@@ -52,6 +53,22 @@ def test_an_overdue_action_climbs_the_owners_ladder_until_it_is_completed(timed:
     assert [(e["level"], e["action"]) for e in overdue["escalations"]] == [
         ("front-line", "step-up")
     ]
+
+    # The interface delay, as governance counts it: both sides see it, nobody else does,
+    # and it names no person.
+    for headers in ({}, trust):
+        (delay,) = client.get("/api/safeguarding/delays", headers=headers).json()["delays"]
+        assert delay["record"] == raised["task"]
+        assert (delay["kind"], delay["level"], delay["gateway_action"]) == (
+            "action",
+            "front-line",
+            "step-up",
+        )
+        assert (delay["owner"], delay["owed_to"]) == ("RZZ", "AZZ")
+        assert "9434765919" not in json.dumps(delay)
+    assert client.get("/api/safeguarding/delays", headers=third).json()["delays"] == []
+    naive = client.get("/api/safeguarding/delays", params={"since": "2026-12-01T00:00:00"})
+    assert naive.status_code == 422
 
     assert move(client, action, "in-progress", **trust).status_code == 200
     done = move(client, action, "completed", **trust)
