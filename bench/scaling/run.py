@@ -17,7 +17,11 @@ run's bodies are not the warm-up's, so no handover is a repeat. Figures are the 
 the 201s over the servers divided by the measured seconds, and each step's ratio to the
 first step's (one process) in the same run. Around each measured run: the machine's busy
 CPU (/proc/stat), so what the two cores allowed can be read beside the figures: the load
-generator, the servers and PostgreSQL all share them.
+generator, the servers and PostgreSQL all share them; and the CPU time the gateway
+processes and the PostgreSQL backends of the run's database spent per request, which is
+what capacity is sized from (it holds whatever else the machine is doing); and how much
+the database grew per request stored (pg_database_size: tables, indexes, the access
+log).
 
 Writes bench/results/<timestamp>-scaling.md (and raw/ .json). See bench/README.md.
 
@@ -39,14 +43,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bench import wrk
 from bench.auth import DATASET_SCOPES, SCOPES, BenchAuth, TokenSource, bench_auth, client_id
-from bench.cpu import machine_busy
+from bench.cpu import descendants, machine_busy, process_cpu
 from bench.handovers.examples import Handovers
 from bench.report import BenchmarkReport, machine, markdown_table, print_written, result_name
 from bench.runner import arguments, command_line, log, stop_on_signals, temp_log
 from bench.server import check_authenticates, running_server, upgrade
-from bench.stores import add_store_options, fresh_store, server_version
+from bench.stores import add_store_options, fresh_store, query, server_version
 
 KINDS = ("create", "handover")
 PATHS = {"create": "/fhir/ServiceRequest", "handover": "/api/handovers"}
@@ -66,6 +72,9 @@ class KindFigure:
     p50_ms: float  # the worst server's
     p99_ms: float  # the worst server's
     client_cpu: float  # cores the wrk processes used together
+    server_cpu_ms: float  # CPU of the gateway processes, per 201
+    database_cpu_ms: float  # CPU of the PostgreSQL backends serving this store, per 201
+    bytes_per_request: float  # growth of the database (pg_database_size) per 201
     machine_busy: float  # cores busy on the whole machine over the run
 
 
@@ -104,6 +113,8 @@ class ScalingReport(BenchmarkReport):
                         f"{ratio:.2f}",
                         f"{figure.p50_ms:,.0f} / {figure.p99_ms:,.0f}",
                         figure.errors,
+                        f"{figure.server_cpu_ms:.1f} + {figure.database_cpu_ms:.1f}",
+                        f"{figure.bytes_per_request / 1024:,.1f}",
                         f"{figure.client_cpu:.2f}",
                         f"{figure.machine_busy:.2f}",
                         f"{step.load_before:.2f}",
@@ -111,7 +122,9 @@ class ScalingReport(BenchmarkReport):
                 )
         return markdown_table(
             "processes | kind | per second | ratio to 1 process | p50 / p99 ms (worst server) "
-            "| errors | wrk cores | machine cores busy | load before",
+            "| errors | CPU ms per request: gateway + PostgreSQL | KiB stored per request "
+            "| wrk cores "
+            "| machine cores busy | load before",
             rows,
         )
 
@@ -201,7 +214,7 @@ def run_step(
         scripts = _scripts(processes, started, number)
         for kind in KINDS:
             step.figures[kind] = _measure(
-                path, kind, bases, tokens, split, scripts[kind], args.seconds
+                url, path, kind, bases, tokens, split, scripts[kind], args.seconds
             )
             figure = step.figures[kind]
             log(
@@ -242,7 +255,34 @@ def _scripts(
     return {"create": creates, "handover": handovers}
 
 
+def _database_size(url: str) -> int:
+    (row,) = query(url, "SELECT pg_database_size(current_database())")
+    return int(row[0])
+
+
+def _backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to `database` (its process title
+    names the database: 'postgres: <user> <database> ...')."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found[int(entry.name)] = process_cpu(int(entry.name))
+    return found
+
+
+def _cpu_since(after: dict[int, float], before: dict[int, float]) -> float:
+    """What the backends alive at the end used since `before` (new ones: all of theirs)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def _measure(
+    url: str,
     path: str,
     kind: str,
     bases: list[str],
@@ -285,11 +325,21 @@ def _measure(
                 raise RuntimeError(f"a wrk run of {kind} failed")
             return results
 
-        together(0, WARMUP_S + wrk.DRAIN_S, WARMUP_S)
+        size_before = _database_size(url)
+        warm = together(0, WARMUP_S + wrk.DRAIN_S, WARMUP_S)
+        servers = descendants()  # the servers only: no wrk runs now
+        database = make_url(url).database or ""
+        server_before = sum(process_cpu(pid) for pid in servers)
+        database_before = _backends_cpu(database)
         busy_before, wall_before = machine_busy(), time.monotonic()
         measured = together(1, seconds, None)
         busy = (machine_busy() - busy_before) / (time.monotonic() - wall_before)
+        server_cpu = sum(process_cpu(pid) for pid in servers) - server_before
+        database_cpu = _cpu_since(_backends_cpu(database), database_before)
+    stored = sum(result.created for result in [*warm, *measured])
+    grown = _database_size(url) - size_before
     created = sum(result.created for result in measured)
+    per_request = 1000 / max(created, 1)
     duration = max(result.seconds for result in measured)
     return KindFigure(
         kind=kind,
@@ -300,5 +350,8 @@ def _measure(
         p50_ms=max(result.p50_ms for result in measured),
         p99_ms=max(result.p99_ms for result in measured),
         client_cpu=sum(result.client_cpu for result in measured),
+        server_cpu_ms=server_cpu * per_request,
+        database_cpu_ms=database_cpu * per_request,
+        bytes_per_request=grown / max(stored, 1),
         machine_busy=busy,
     )
