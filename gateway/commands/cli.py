@@ -1,5 +1,5 @@
 """The `gateway` command for operators: serve, get a token, manage the database schema,
-verify and export the access log.
+back up the store, verify and export the access log.
 
 Each subcommand's module is imported only when that command runs: `gateway token` or
 `gateway audit verify` starts without loading the web server, the FHIR models or the
@@ -86,6 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_commands.add_parser("upgrade", help="apply every pending migration")
     db_commands.add_parser("current", help="print the schema revision and whether it is current")
 
+    backup = commands.add_parser(
+        "backup",
+        help="copy the SQLite store, consistently, while it serves (PostgreSQL: pg_dump)",
+    )
+    backup.add_argument(
+        "directory", type=Path, help="where the copy and its manifest go (made 0700 if new)"
+    )
+
     audit = commands.add_parser("audit", help="the tamper-evident access log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser(
@@ -162,6 +170,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             before=getattr(args, "before", None),
             witnesses=tuple(getattr(args, "witness", ())),
         )
+    if args.command == "backup":
+        from gateway.commands.backup import backup_command  # noqa: PLC0415
+
+        return backup_command(settings, args.directory)
     if args.command == "config":
         from gateway.commands.config import config_command  # noqa: PLC0415
 
