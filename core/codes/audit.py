@@ -77,6 +77,7 @@ class Subtype:
     CONFIGURATION_LOAD: Final = _gateway_subtype("configuration-load", "Configuration load")
     AUDIT_EXPORT: Final = _gateway_subtype("audit-export", "Audit log export")
     AUDIT_ARCHIVE: Final = _gateway_subtype("audit-archive", "Audit log archive")
+    STORE_BACKUP: Final = _gateway_subtype("store-backup", "Store backup")
     CHECKPOINT: Final = _gateway_subtype("checkpoint", "Audit log checkpoint")
     PATIENT_ACCESS_REPORT: Final = _gateway_subtype(
         "patient-access-report", "Patient access report"

@@ -38,6 +38,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from core.codes.audit import Subtype
+from gateway.access_log.gateway_events import record_gateway_event
 from gateway.platform.clock import utc_now
 from gateway.platform.database import SQLITE_BUSY_TIMEOUT_MS
 from gateway.platform.migrate import HEAD
@@ -46,6 +48,7 @@ from gateway.platform.private_paths import (
     private_directory,
     write_private_text,
 )
+from gateway.platform.runtime import build_runtime
 from gateway.platform.settings import Settings
 
 MANIFEST_FORMAT = 1
@@ -70,6 +73,19 @@ def backup_command(settings: Settings, directory: Path) -> int:
     except BackupRefused as refused:
         print(f"gateway: {refused}", file=sys.stderr)
         return 2
+    # A backup holds every patient's records: it is itself in the access log (in the
+    # store, after the copy: the copy is of the moment before it was recorded).
+    runtime = build_runtime(settings)
+    try:
+        with runtime.database.write() as connection:
+            record_gateway_event(
+                connection,
+                runtime,
+                Subtype.STORE_BACKUP,
+                f"Store backed up: {made.size} bytes, sha256 {made.sha256}.",
+            )
+    finally:
+        runtime.database.dispose()
     print(
         f"backed up the store to {made.store} ({made.size:,} bytes, schema revision "
         f"{made.revision or 'none'}, sha256 {made.sha256}); manifest {made.manifest}"

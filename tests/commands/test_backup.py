@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from gateway.exchange.deliveries import DeliveryState
 from gateway.platform.database import Database
-from gateway.platform.schema import outbox, resource_versions
+from gateway.platform.schema import audit_events, outbox, resource_versions
 from tests.builders import service_request
 from tests.commands.test_cli import FHIR
 from tests.conftest import _postgres_admin_url
@@ -242,3 +242,11 @@ def test_two_backups_in_one_second_are_both_kept(database_url: str, tmp_path: Pa
     assert len(list(directory.glob("gateway-*.db"))) == 2
     assert len(list(directory.glob("gateway-*.json"))) == 2
     assert not list(directory.glob(".*partial"))
+    # Each copy of every patient's records is itself in the access log.
+    store = Database(database_url)
+    try:
+        with store.read() as connection:
+            subtypes = connection.execute(select(audit_events.c.subtype)).scalars().all()
+    finally:
+        store.dispose()
+    assert subtypes.count("store-backup") >= 2
