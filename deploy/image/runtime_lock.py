@@ -8,7 +8,10 @@ distributions' metadata, markers evaluated for this interpreter, and prints the 
 entries for the distributions reached, hashes and all, so that the final venv is
 installed with `pip install --require-hashes --no-deps` from the same pins.
 
-    python runtime_lock.py requirements.lock mh-interface-gateway > runtime.lock
+    python runtime_lock.py requirements.lock mh-interface-gateway [ALSO ...] > runtime.lock
+
+ALSO: distributions to add, with what they require (the image adds tzdata: the gateway
+reads the IANA time zones, Europe/London, and a base image need not have them).
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 
-def closure(root: str) -> set[str]:
+def closure(root: str, *also: str) -> set[str]:
     seen: set[str] = set()
-    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    todo: list[tuple[str, frozenset[str]]] = [(name, frozenset()) for name in (root, *also)]
     while todo:
         name, extras = todo.pop()
         key = canonicalize_name(name)
@@ -57,10 +60,10 @@ def entries(lock_text: str) -> dict[str, str]:
     return found
 
 
-def main(lock_path: str, root: str) -> int:
+def main(lock_path: str, root: str, *also: str) -> int:
     with open(lock_path, encoding="utf-8") as lock:
         locked = entries(lock.read())
-    needed = closure(root)
+    needed = closure(root, *also)
     missing = sorted(needed - locked.keys())
     if missing:
         print(f"runtime_lock: not in {lock_path}: {', '.join(missing)}", file=sys.stderr)
@@ -72,4 +75,4 @@ def main(lock_path: str, root: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:]))
