@@ -75,7 +75,7 @@ def request_reload(database: Database, config_dir: Path, origin: str) -> int:
         if database.dialect == "postgresql":
             # Delivered when (and only if) the request commits.
             connection.execute(text(f"NOTIFY {RELOAD_CHANNEL}"))
-    log.info("config.reload_requested", seq=seq, origin=origin)
+    log.info("config.reload_requested", reload_request=seq)
     return int(seq)
 
 
@@ -102,9 +102,15 @@ class ClusterReloads:
         self.seen = newest.seq if newest else 0
         self._wake = anyio.Event()
 
-    def request(self, origin: str) -> int:
-        """Ask the others to reload (this process has): returns the request's number."""
-        seq = request_reload(self._database, self._config_dir, origin)
+    def request(self, origin: str) -> int | None:
+        """Ask the others to reload (this process has): the request's number, or None
+        when the store could not record it (logged; each process still reloads on its
+        own SIGHUP, and the operator can ask again with `gateway config reload`)."""
+        try:
+            seq = request_reload(self._database, self._config_dir, origin)
+        except SQLAlchemyError as error:
+            log.error("config.reload_request_failed", error_type=type(error).__name__)
+            return None
         self.seen = max(self.seen, seq)
         return seq
 
@@ -125,12 +131,18 @@ class ClusterReloads:
                     continue
                 if newest is None or newest.seq <= self.seen:
                     continue
-                self.seen = newest.seq
                 own = await anyio.to_thread.run_sync(fingerprint, self._config_dir)
                 if own != newest.fingerprint:
-                    log.warning("config.fingerprint_differs", seq=newest.seq)
-                log.info("config.reload_followed", seq=newest.seq)
-                await reload()
+                    log.warning("config.fingerprint_differs", reload_request=newest.seq)
+                log.info("config.reload_followed", reload_request=newest.seq)
+                try:
+                    await reload()
+                except SQLAlchemyError as error:
+                    # Recording the reload failed (the store is unreachable or busy): the
+                    # next look tries the request again.
+                    log.warning("config.reload_failed", error_type=type(error).__name__)
+                    continue
+                self.seen = max(self.seen, newest.seq)
 
     async def _listen(self) -> None:
         failures = 0

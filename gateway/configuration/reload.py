@@ -20,6 +20,7 @@ from dataclasses import replace
 import anyio.abc
 import anyio.to_thread
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.access_log.event import AuditOutcome
 from core.codes.audit import Subtype
@@ -125,7 +126,13 @@ def install_reload_on_hangup(
         while True:
             await asked.wait()
             asked.clear()
-            if await reload_configuration(app) and cluster is not None:
+            try:
+                reloaded = await reload_configuration(app)
+            except SQLAlchemyError as error:
+                # The access log could not record it: the running configuration stays.
+                log.error("config.reload_failed", error_type=type(error).__name__)
+                continue
+            if reloaded and cluster is not None:
                 await anyio.to_thread.run_sync(cluster.request, "SIGHUP")
 
     try:
