@@ -233,7 +233,7 @@ def main() -> None:
             )
         )
         print(f"\n3. One server, 8 client threads, {options.seconds:.0f} s of searches each way")
-        rates = {}
+        rates: dict[str, list[float]] = {}
         for scope in ("process", "database", "process", "database"):
             rates.setdefault(scope, []).append(served_rate(url, work, scope, options.seconds))
         for scope, measured in rates.items():
