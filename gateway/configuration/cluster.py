@@ -137,10 +137,11 @@ class ClusterReloads:
                 log.info("config.reload_followed", reload_request=newest.seq)
                 try:
                     await reload()
-                except SQLAlchemyError as error:
-                    # Recording the reload failed (the store is unreachable or busy): the
-                    # next look tries the request again.
-                    log.warning("config.reload_failed", error_type=type(error).__name__)
+                except Exception:  # this follower must outlive any failure
+                    # E.g. the store unreachable or busy while recording the reload: the
+                    # running configuration stays, and the next look tries the request
+                    # again. Logged with the error's type and where, never its message.
+                    log.exception("config.reload_failed")
                     continue
                 self.seen = max(self.seen, newest.seq)
 

@@ -71,7 +71,12 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
     config = runtime.config
     with runtime.database.write() as connection:
         # The directory is configuration: no Subscription is about it.
-        service = ResourceService(ResourceStore(connection), runtime.paging, changes=None)
+        store = ResourceStore(connection)
+        # Processes sharing the store load and reload together (a start, a reload asked of
+        # every process): one at a time, each reading what the one before it committed,
+        # or two would update the same Organization at once and one fail its reload.
+        store.serialise_on("configuration:directory-sync")
+        service = ResourceService(store, runtime.paging, changes=None)
         rows = organization_rows(connection)
         report = sync_organisations(service, rows, config.directory.organisations)
         record_gateway_event(

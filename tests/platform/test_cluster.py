@@ -409,4 +409,6 @@ def test_a_client_rate_limit_holds_across_three_servers(
     assert set(answered) == {200, 429}
     allowed = 5 + 5 * elapsed
     assert limited <= allowed + 2, (limited, allowed)
-    assert limited >= 0.6 * (5 + 5 * seconds), (limited, allowed)
+    # At least the burst (how many more depends on how fast a loaded machine answers the
+    # admitted searches: the upper bound is the promise).
+    assert limited >= 5, (limited, allowed)
