@@ -20,7 +20,6 @@ from dataclasses import replace
 import anyio.abc
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.access_log.event import AuditOutcome
 from core.codes.audit import Subtype
@@ -133,9 +132,9 @@ def install_reload_on_hangup(
             asked.clear()
             try:
                 reloaded = await reload_configuration(app)
-            except SQLAlchemyError as error:
-                # The access log could not record it: the running configuration stays.
-                log.error("config.reload_failed", error_type=type(error).__name__)
+            except Exception:  # the lifespan's tasks must outlive a failed reload
+                # E.g. the store could not record it: the running configuration stays.
+                log.exception("config.reload_failed")
                 continue
             if reloaded and cluster is not None:
                 await anyio.to_thread.run_sync(cluster.request, "SIGHUP")
