@@ -23,7 +23,11 @@ from gateway.access_log.witness_sender import WitnessSender
 from gateway.access_log.witnessing_task import WitnessMetrics, witness_audit_log
 from gateway.auth import registrations_routes as registrations
 from gateway.auth import routes as oauth
-from gateway.configuration.reload import apply_directory, install_reload_on_hangup
+from gateway.configuration.reload import (
+    apply_directory,
+    follow_cluster_reloads,
+    install_reload_on_hangup,
+)
 from gateway.deadline_sources import deadline_watcher, gateway_url
 from gateway.exchange import routes as deliveries
 from gateway.exchange.metrics import DeliveryMetrics
@@ -123,7 +127,8 @@ def create_app(
                     on_queued=runtime.worker_doorbells.ring,
                 )
                 background.start_soon(watcher.run, stopping)
-                install_reload_on_hangup(app, background)
+                cluster = follow_cluster_reloads(app, background)
+                install_reload_on_hangup(app, background, cluster)
                 with ExitStack() as listeners:
                     if settings.metrics_port is not None:
                         listeners.enter_context(

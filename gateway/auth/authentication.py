@@ -99,7 +99,11 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
             )
     per_second = client.rate_per_second or runtime.settings.rate_limit_per_second
     burst = client.rate_burst or runtime.settings.rate_limit_burst
-    wait = runtime.rate_limiter.acquire(client.client_id, per_second, burst)
+    if runtime.shared_rate_limiter is not None:
+        # One bucket per client for every process on the store (gateway.auth.shared_rate_limit).
+        wait = await runtime.shared_rate_limiter.acquire(client.client_id, per_second, burst)
+    else:
+        wait = runtime.rate_limiter.acquire(client.client_id, per_second, burst)
     if wait is not None:
         log.info("auth.throttled", client_id=client.client_id)
         raise TooManyRequests(

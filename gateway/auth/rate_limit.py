@@ -1,8 +1,9 @@
 """Token buckets kept in the process: per client, and per source address for requests
 without a valid token and for token requests.
 
-Each gateway process keeps its own buckets, so with N processes a caller may reach N
-times its configured rate; size the limit per process (docs/access.md says so). Buckets
+Each gateway process keeps its own buckets here. Client limits on PostgreSQL go to the
+store instead (gateway.auth.shared_rate_limit), shared by every process; the limits per
+address stay here, so with N processes an address may reach N times them. Buckets
 keyed by address come and go with the addresses: one that has refilled is forgotten (it
 would start full again anyway), so a flood from many addresses cannot grow them for ever.
 """

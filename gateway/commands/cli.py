@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     config_commands.add_parser(
         "reload",
-        help="check, then tell the running `gateway serve` to reload (SIGHUP) without a restart",
+        help="check, then ask every gateway process on the store to reload without a restart",
     )
 
     db = commands.add_parser("db", help="database schema")

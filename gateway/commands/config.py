@@ -1,4 +1,8 @@
-"""`gateway config check|reload`: the configuration directory, for operators."""
+"""`gateway config check|reload`: the configuration directory, for operators.
+
+`reload` checks the directory here, then asks every `gateway serve` and `gateway worker`
+process sharing the store to reload from its own (gateway.configuration.cluster): one
+command for a deployment of many processes on many hosts."""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gateway.configuration.cluster import request_reload
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.summary import expiring, load_summary
+from gateway.platform import migrate
 from gateway.platform.clock import utc_now
+from gateway.platform.database import Database
 from gateway.platform.errors import ConfigurationError
 from gateway.platform.private_paths import write_private_text
 from gateway.platform.settings import Settings
@@ -26,22 +33,21 @@ def config_command(settings: Settings, command: str) -> int:
         print(f"warning: agreement {agreement.label} expires on {agreement.valid_to}")
     if command == "check":
         return 0
-    pid = _running_pid(settings.pid_file)
-    os.kill(pid, signal.SIGHUP)
-    print(f"asked gateway process {pid} to reload (its log says config.reloaded when done)")
-    return 0
-
-
-def _running_pid(path: Path) -> int:
+    database = Database(settings.database_url)
     try:
-        pid = int(path.read_text(encoding="ascii").strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        raise ConfigurationError(
-            f"no running gateway found through {path} (is `gateway serve` running here? "
-            "Otherwise send SIGHUP to each gateway process)"
-        ) from None
-    return pid
+        if not migrate.is_current(database):
+            raise ConfigurationError(
+                "the database schema is not current: run `gateway db upgrade` first"
+            )
+        seq = request_reload(database, settings.config_dir, "gateway config reload")
+    finally:
+        database.dispose()
+    print(
+        f"asked every gateway process on this store to reload (request {seq}); each "
+        "reloads from its own directory within GATEWAY_CONFIG_POLL_SECONDS, and its log "
+        "says config.reloaded (or config.reload_refused)"
+    )
+    return 0
 
 
 @contextmanager

@@ -3,17 +3,22 @@
 Several processes (on several hosts) may run against one PostgreSQL: each claims
 deliveries with a lease and FOR UPDATE SKIP LOCKED, so none is sent by two at once.
 SIGTERM or Ctrl-C stops them (a delivery in flight is abandoned to its lease and sent
-again later, under the same request id); SIGHUP reloads the configuration directory.
+again later, under the same request id); SIGHUP reloads the configuration directory,
+and then asks every other process on the store to (gateway.configuration.cluster), as
+`gateway config reload` does; this process follows such requests too.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import signal
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 
 import anyio
+import anyio.to_thread
 
+from gateway.configuration.cluster import ClusterReloads
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
 from gateway.deadline_sources import deadline_watcher, gateway_url
@@ -93,8 +98,14 @@ async def _run(
         url=gateway_url(settings),
         on_queued=lambda: _ring(workers),
     )
+    cluster = ClusterReloads(database, settings.config_dir, settings.config_poll_seconds)
+
+    async def reload() -> bool:
+        return await anyio.to_thread.run_sync(_reload, settings, current)
+
     async with anyio.create_task_group() as group:
-        group.start_soon(_signals, settings, current, stopping)
+        group.start_soon(_signals, reload, cluster, stopping)
+        group.start_soon(cluster.follow, reload)
         group.start_soon(watcher.run, stopping)
         await run_workers(workers, stopping, database)
         group.cancel_scope.cancel()
@@ -106,18 +117,27 @@ def _ring(workers: list[DeliveryWorker]) -> None:
         worker.doorbell.ring()
 
 
-async def _signals(settings: Settings, current: list[GatewayConfig], stopping: anyio.Event) -> None:
+async def _signals(
+    reload: Callable[[], Awaitable[bool]], cluster: ClusterReloads, stopping: anyio.Event
+) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for received in signals:
             if received != signal.SIGHUP:
                 stopping.set()
                 return
-            try:
-                config = load_config(settings.config_dir)
-                check_settings(settings, config)
-                current[0] = config
-                log.info("worker.config_reloaded")
-            except ConfigurationError as error:
-                # The message names a file and field (or a client), never data; the old
-                # configuration stays.
-                log.warning("worker.config_reload_refused", problem=error.message)
+            if await reload():
+                await anyio.to_thread.run_sync(cluster.request, "SIGHUP")
+
+
+def _reload(settings: Settings, current: list[GatewayConfig]) -> bool:
+    try:
+        config = load_config(settings.config_dir)
+        check_settings(settings, config)
+    except ConfigurationError as error:
+        # The message names a file and field (or a client), never data; the old
+        # configuration stays.
+        log.warning("worker.config_reload_refused", problem=error.message)
+        return False
+    current[0] = config
+    log.info("worker.config_reloaded")
+    return True

@@ -1,5 +1,9 @@
 """Reloading the configuration without a restart (SIGHUP, or `gateway config reload`).
 
+SIGHUP reloads this process and, once it has taken the new configuration, asks every
+other process sharing the store to reload from its own directory
+(gateway.configuration.cluster); `gateway config reload` asks them all through the store.
+
 The new configuration is read and checked in full first; only then does it replace the
 old one, in one assignment, so a request is decided by one configuration or the other,
 never a mixture. A bad file leaves the running configuration in place. Either way the
@@ -20,6 +24,7 @@ from fastapi import FastAPI
 from core.access_log.event import AuditOutcome
 from core.codes.audit import Subtype
 from gateway.access_log.gateway_events import record_gateway_event
+from gateway.configuration.cluster import ClusterReloads
 from gateway.configuration.directory_store import organization_rows
 from gateway.configuration.directory_sync import sync_organisations
 from gateway.configuration.loader import check_settings, load_config
@@ -65,7 +70,12 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
     config = runtime.config
     with runtime.database.write() as connection:
         # The directory is configuration: no Subscription is about it.
-        service = ResourceService(ResourceStore(connection), runtime.paging, changes=None)
+        store = ResourceStore(connection)
+        # Processes sharing the store load and reload together (a start, a reload asked of
+        # every process): one at a time, each reading what the one before it committed,
+        # or two would update the same Organization at once and one fail its reload.
+        store.serialise_on("configuration:directory-sync")
+        service = ResourceService(store, runtime.paging, changes=None)
         rows = organization_rows(connection)
         report = sync_organisations(service, rows, config.directory.organisations)
         record_gateway_event(
@@ -90,8 +100,24 @@ def apply_directory(runtime: Runtime, verb: str) -> None:
         )
 
 
-def install_reload_on_hangup(app: FastAPI, background: anyio.abc.TaskGroup) -> bool:
-    """SIGHUP reloads, where this process can take signals (its main thread)."""
+def follow_cluster_reloads(app: FastAPI, background: anyio.abc.TaskGroup) -> ClusterReloads:
+    """Reload whenever any process asks every process on the store to."""
+    runtime: Runtime = app.state.runtime
+    settings = runtime.settings
+    cluster = ClusterReloads(runtime.database, settings.config_dir, settings.config_poll_seconds)
+
+    async def reload() -> bool:
+        return await reload_configuration(app)
+
+    background.start_soon(cluster.follow, reload)
+    return cluster
+
+
+def install_reload_on_hangup(
+    app: FastAPI, background: anyio.abc.TaskGroup, cluster: ClusterReloads | None = None
+) -> bool:
+    """SIGHUP reloads, where this process can take signals (its main thread); once taken,
+    the reload is asked of every process on the store (`cluster`)."""
     if threading.current_thread() is not threading.main_thread():
         return False
     loop = asyncio.get_running_loop()
@@ -104,7 +130,14 @@ def install_reload_on_hangup(app: FastAPI, background: anyio.abc.TaskGroup) -> b
         while True:
             await asked.wait()
             asked.clear()
-            await reload_configuration(app)
+            try:
+                reloaded = await reload_configuration(app)
+            except Exception:  # the lifespan's tasks must outlive a failed reload
+                # E.g. the store could not record it: the running configuration stays.
+                log.exception("config.reload_failed")
+                continue
+            if reloaded and cluster is not None:
+                await anyio.to_thread.run_sync(cluster.request, "SIGHUP")
 
     try:
         loop.add_signal_handler(signal.SIGHUP, asked.set)

@@ -52,6 +52,7 @@ SAFE_KEYS = frozenset(
         "total",
         "database",
         "revision",
+        "reload_request",
         "host",
         "port",
         "env",

@@ -23,7 +23,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 # The newest migration's revision: a new migration sets it (tests/platform/test_migrate.py
 # checks it against Alembic's own reading of gateway/platform/migrations/versions).
-HEAD = "0016"
+HEAD = "0017"
 
 _VERSION_TABLE = "alembic_version"
 _VERSION_NUM: ColumnClause[str] = column("version_num")

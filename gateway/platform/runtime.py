@@ -14,6 +14,7 @@ from gateway.access_log.repeated_refusals import RepeatedRefusals
 from gateway.access_log.sequencer import Sequencer, SequencingPolicy
 from gateway.auth.access_tokens import AccessTokens
 from gateway.auth.rate_limit import RateLimiter
+from gateway.auth.shared_rate_limit import SharedRateLimiter
 from gateway.auth.signing_key import load_signing_key
 from gateway.configuration.loader import check_settings, load_config
 from gateway.configuration.models import GatewayConfig
@@ -40,6 +41,9 @@ class Runtime:
     # Every key that signed the log (the current one and those retired), for verifying.
     audit_keys: KeyHistory
     sequencer: Sequencer
+    # Client rate limits kept in the store for every process sharing it (PostgreSQL),
+    # None where each process keeps its own (rate_limiter): settings.rate_limit_scope.
+    shared_rate_limiter: SharedRateLimiter | None = None
     # Built in the lifespan, inside the event loop their semaphores and locks belong to.
     gate: TransactionGate | None = None
     audit_writer: GroupCommit | None = None
@@ -106,12 +110,28 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = 
         database=database,
         tokens=tokens,
         rate_limiter=RateLimiter(),
+        shared_rate_limiter=shared_rate_limiter(settings, database),
         audit_key=audit_key,
         audit_keys=audit_keys,
         sequencer=Sequencer(audit_key, policy),
         clock=clock or utc_now,
         refusals=RepeatedRefusals(settings.refusal_window_seconds),
     )
+
+
+def shared_rate_limiter(settings: Settings, database: Database) -> SharedRateLimiter | None:
+    scope = settings.rate_limit_scope
+    if scope == "auto":
+        scope = "database" if database.dialect == "postgresql" else "process"
+    if scope == "process":
+        return None
+    if database.dialect != "postgresql":
+        database.dispose()
+        raise ConfigurationError(
+            "GATEWAY_RATE_LIMIT_SCOPE=database needs a PostgreSQL store; SQLite is one "
+            "process, whose own limiter holds (process or auto)"
+        )
+    return SharedRateLimiter(database)
 
 
 def audit_log_origin(config: GatewayConfig) -> str:

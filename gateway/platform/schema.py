@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -524,4 +526,30 @@ safeguarding_contacts = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     Index("ix_safeguarding_contacts_task_id", "task_id"),
     Index("ix_safeguarding_contacts_sent_at", "sent_at"),
+)
+
+# Requests to reload the configuration in every process sharing the store (`gateway
+# config reload`, or SIGHUP to one process): each process remembers the newest it has
+# acted on and reloads from its own configuration directory when a newer one appears
+# (gateway.configuration.cluster). The fingerprint is the requester's directory's, so a
+# process whose files differ says so. No patient data.
+configuration_reloads = Table(
+    "configuration_reloads",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+)
+
+# Client rate limits shared by every process on PostgreSQL (gateway.auth.shared_rate_limit):
+# one token bucket per client, taken from with one atomic upsert. Times are the
+# database's clock (epoch seconds), so the processes' clocks need not agree.
+rate_limit_buckets = Table(
+    "rate_limit_buckets",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("admitted", Boolean, nullable=False),
 )

@@ -48,9 +48,15 @@ class Settings(BaseSettings):
     # dev; production must provision it (and share it across processes).
     token_signing_key: Path = Path("var/keys/token-signing-key.pem")
     token_lifetime_seconds: int = Field(default=300, ge=30, le=300)
-    # Per client, unless its registration says otherwise (token bucket, per process).
+    # Per client, unless its registration says otherwise (a token bucket).
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, ge=1)
+    # Where the per-client buckets are kept: `database` (one bucket per client shared by
+    # every process on the PostgreSQL store, so N processes admit the configured rate,
+    # not N times it), `process` (each process its own), or `auto`: database on
+    # PostgreSQL, process on SQLite (one process by design). Anonymous and token-endpoint
+    # limits are per process and address always.
+    rate_limit_scope: Literal["auto", "process", "database"] = "auto"
     # The longest a request may wait (for its body, or for a database slot) before it
     # is answered 503; work already running in a thread finishes first.
     request_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -109,7 +115,13 @@ class Settings(BaseSettings):
     # deadlines"). A look costs well under a millisecond at 100k open steps.
     deadline_poll_seconds: float = Field(default=1, gt=0, le=50)
 
-    # Where `gateway serve` writes its process id, for `gateway config reload`.
+    # How often each process reads the store's configuration generation, to reload when
+    # `gateway config reload` (or SIGHUP to any process) asked every process sharing the
+    # store to. On PostgreSQL a NOTIFY brings it at once; this read is the fallback.
+    config_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+
+    # Where `gateway serve` writes its process id (SIGHUP reloads it, and through the
+    # store every other process).
     pid_file: Path = Path("var/run/gateway.pid")
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)

@@ -15,8 +15,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from gateway.configuration.cluster import fingerprint
 from gateway.platform.database import Database
-from gateway.platform.schema import audit_events
+from gateway.platform.schema import audit_events, configuration_reloads
 from tests.builders import service_request
 from tests.conftest import DEMO_CONFIG
 from tests.servers import GATEWAY, gateway_env, gateway_forked, running_server
@@ -73,10 +74,26 @@ def test_check_warns_of_an_agreement_about_to_expire(tmp_path: Path) -> None:
     assert f"warning: agreement DSA-DEMO-NORTH-001 v1 expires on {soon}" in result.stdout
 
 
-def test_reload_without_a_running_gateway_says_so(tmp_path: Path) -> None:
-    result = _gateway("config", "reload", GATEWAY_PID_FILE=str(tmp_path / "none.pid"))
-    assert result.returncode == 2
-    assert "no running gateway" in result.stderr
+def test_reload_asks_every_process_on_the_store(tmp_path: Path, database: Database) -> None:
+    config = _config(tmp_path)
+    database_url = database.url.render_as_string(hide_password=False)
+    said = []
+    for _ in range(2):
+        result = gateway_forked(
+            database_url, "config", "reload", timeout=60, GATEWAY_CONFIG_DIR=str(config)
+        )
+        assert result.returncode == 0, result.stderr
+        said.append(result.stdout)
+    with database.read() as connection:
+        requests = connection.execute(
+            select(configuration_reloads).order_by(configuration_reloads.c.seq)
+        ).all()
+    assert len(requests) == 2
+    assert [f"(request {r.seq})" in out for r, out in zip(requests, said, strict=True)] == [
+        True,
+        True,
+    ]
+    assert {r.fingerprint for r in requests} == {fingerprint(config)}
 
 
 def _token(base: str, client_id: str) -> dict[str, str]:
@@ -134,12 +151,12 @@ def test_a_reload_changes_the_agreements_in_force_without_a_restart(
         assert trust_reads() == 200
 
         # The CLI checks before it signals: nothing is sent while a file is bad.
-        assert _forked("config", "reload", **env).returncode == 2
+        assert gateway_forked(database_url, "config", "reload", **env).returncode == 2
         (config / "agreements" / "broken.yaml").unlink()
 
         # The agreement withdrawn: once reloaded, the Trust may no longer read.
         (config / AGREEMENT).unlink()
-        reload = _forked("config", "reload", **env)
+        reload = gateway_forked(database_url, "config", "reload", **env)
         assert reload.returncode == 0, reload.stderr
         _eventually(lambda: trust_reads() == 403)
         assert _configuration_loads(database) == [0, 4, 0]
