@@ -90,7 +90,6 @@ async def _run(
         lambda: current[0].endpoints.destinations,
     )
     metrics.registry.register(LadderCollector(database))
-    log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
     watcher = deadline_watcher(
         database,
         lambda: current[0],
@@ -104,7 +103,12 @@ async def _run(
         return await anyio.to_thread.run_sync(_reload, settings, current)
 
     async with anyio.create_task_group() as group:
-        group.start_soon(_signals, reload, cluster, stopping)
+        # Started once its signals are handled: a SIGHUP sent on seeing "worker.started"
+        # must reload, never find Python's default (which ends the process).
+        def started() -> None:
+            log.info("worker.started", workers=count, pushes=config.endpoints.pushes)
+
+        group.start_soon(_signals, reload, cluster, stopping, started)
         group.start_soon(cluster.follow, reload)
         group.start_soon(watcher.run, stopping)
         await run_workers(workers, stopping, database)
@@ -118,9 +122,13 @@ def _ring(workers: list[DeliveryWorker]) -> None:
 
 
 async def _signals(
-    reload: Callable[[], Awaitable[bool]], cluster: ClusterReloads, stopping: anyio.Event
+    reload: Callable[[], Awaitable[bool]],
+    cluster: ClusterReloads,
+    stopping: anyio.Event,
+    started: Callable[[], None],
 ) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        started()
         async for received in signals:
             if received != signal.SIGHUP:
                 stopping.set()
